@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Load-time settings: set through skel->rodata between open and load. */
+#ifndef WT_BPF_CONFIG_H
+#define WT_BPF_CONFIG_H
+
+#include <linux/types.h>
+
+const volatile __u32 wt_tag_mask = 0xffff;            /* from tag_length */
+const volatile __u64 wt_flow_timeout_tcp_ns = 7200ULL * 1000000000ULL;
+const volatile __u64 wt_flow_timeout_udp_ns = 120ULL * 1000000000ULL;
+const volatile __u64 wt_flow_timeout_other_ns = 30ULL * 1000000000ULL;
+const volatile __u64 wt_flow_refresh_ns = 1000000000ULL; /* stamp rewrites last_seen at most this often */
+const volatile __u64 wt_fragment_timeout_ns = 30ULL * 1000000000ULL;
+const volatile __u32 wt_events_per_sec = 1000;         /* per CPU */
+
+#endif

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Flows an endpoint originated (recorded by stamp) and the replies they admit (enforce). */
+#ifndef WT_BPF_FLOW_H
+#define WT_BPF_FLOW_H
+
+#include "../maps.h"
+#include "config.h"
+#include "parse.h"
+
+/* Only these have a reply we can recognise: TCP, UDP, ICMP/ICMPv6 echo. */
+static __always_inline int wt_flow_trackable(const struct wt_packet *p)
+{
+	if (!p->l4_known)
+		return 0;
+	return p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP || wt_icmp_is_echo_request(p) ||
+	       wt_icmp_is_echo_reply(p);
+}
+
+static __always_inline __u64 wt_flow_timeout(__u8 proto)
+{
+	if (proto == IPPROTO_TCP)
+		return wt_flow_timeout_tcp_ns;
+	if (proto == IPPROTO_UDP)
+		return wt_flow_timeout_udp_ns;
+	return wt_flow_timeout_other_ns;
+}
+
+/* The flow as the endpoint sent it. ICMP echo request and reply map to one key. */
+static __always_inline void wt_flow_key_sent(struct wt_flow_key *k, __u32 ifindex,
+					     const struct wt_packet *p)
+{
+	k->ifindex = ifindex;
+	k->family = p->family;
+	k->proto = p->proto;
+	k->sport = p->sport;
+	k->dport = p->dport;
+	__builtin_memcpy(k->saddr, p->saddr, 16);
+	__builtin_memcpy(k->daddr, p->daddr, 16);
+}
+
+static __always_inline void wt_flow_key_reply(struct wt_flow_key *k, __u32 ifindex,
+					      const struct wt_packet *p)
+{
+	k->ifindex = ifindex;
+	k->family = p->family;
+	k->proto = p->proto;
+	k->sport = p->dport;
+	k->dport = p->sport;
+	__builtin_memcpy(k->saddr, p->daddr, 16);
+	__builtin_memcpy(k->daddr, p->saddr, 16);
+	if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
+		k->sport = p->sport; /* echo identifier */
+		k->dport = 0;
+	}
+}
+
+/* stamp: remember that the endpoint sent this flow; rewrite at most once per refresh period. */
+static __always_inline void wt_flow_record(__u32 ifindex, const struct wt_packet *p)
+{
+	struct wt_flow_key key = {};
+	struct wt_flow *f, nf;
+	__u64 now;
+
+	if (!wt_flow_trackable(p) || wt_icmp_is_echo_reply(p))
+		return;
+	wt_flow_key_sent(&key, ifindex, p);
+	now = bpf_ktime_get_ns();
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (f) {
+		if (now - f->last_seen_ns >= wt_flow_refresh_ns)
+			f->last_seen_ns = now;
+		return;
+	}
+	nf.last_seen_ns = now;
+	bpf_map_update_elem(&flows, &key, &nf, BPF_ANY);
+}
+
+/* enforce: is this packet a reply to a live flow the endpoint originated? */
+static __always_inline int wt_flow_is_reply(__u32 ifindex, const struct wt_packet *p)
+{
+	struct wt_flow_key key = {};
+	struct wt_flow *f;
+
+	if (!wt_flow_trackable(p) || wt_icmp_is_echo_request(p))
+		return 0;
+	/* A bare SYN opens a connection: it can never be a reply. */
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (WT_TCP_SYN | WT_TCP_ACK)) == WT_TCP_SYN)
+		return 0;
+	wt_flow_key_reply(&key, ifindex, p);
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f)
+		return 0;
+	return bpf_ktime_get_ns() - f->last_seen_ns <= wt_flow_timeout(p->proto);
+}
+
+static __always_inline void wt_frag_key(struct wt_frag_key *k, __u32 ifindex,
+					const struct wt_packet *p)
+{
+	k->ifindex = ifindex;
+	k->id = p->frag_id;
+	k->family = p->family;
+	k->proto = p->proto;
+	__builtin_memcpy(k->saddr, p->saddr, 16);
+	__builtin_memcpy(k->daddr, p->daddr, 16);
+}
+
+/* enforce: a first fragment passed, so the rest of its datagram may follow. */
+static __always_inline void wt_fragment_admit(__u32 ifindex, const struct wt_packet *p)
+{
+	struct wt_frag_key key = {};
+	struct wt_frag v = { .first_seen_ns = bpf_ktime_get_ns() };
+
+	wt_frag_key(&key, ifindex, p);
+	bpf_map_update_elem(&fragments, &key, &v, BPF_ANY);
+}
+
+static __always_inline int wt_fragment_admitted(__u32 ifindex, const struct wt_packet *p)
+{
+	struct wt_frag_key key = {};
+	struct wt_frag *f;
+
+	wt_frag_key(&key, ifindex, p);
+	f = bpf_map_lookup_elem(&fragments, &key);
+	return f && bpf_ktime_get_ns() - f->first_seen_ns <= wt_fragment_timeout_ns;
+}
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Per-endpoint counters and rate-limited drop/audit events. */
+#ifndef WT_BPF_OBSERVE_H
+#define WT_BPF_OBSERVE_H
+
+#include "../maps.h"
+#include "config.h"
+#include "parse.h"
+
+static __always_inline void wt_count(__u32 ifindex, __u8 dir, __u32 reason, __u8 verdict,
+				     __u32 len)
+{
+	struct wt_counter_key key = {
+		.ifindex = ifindex,
+		.direction = dir,
+		.reason = (__u8)reason,
+		.verdict = verdict,
+	};
+	struct wt_counter *c, init = { .packets = 1, .bytes = len };
+
+	c = bpf_map_lookup_elem(&counters, &key);
+	if (c) {
+		c->packets++;
+		c->bytes += len;
+		return;
+	}
+	bpf_map_update_elem(&counters, &key, &init, BPF_NOEXIST);
+}
+
+static __always_inline int wt_event_allowed(void)
+{
+	__u32 zero = 0;
+	struct wt_ratelimit *rl = bpf_map_lookup_elem(&event_ratelimit, &zero);
+	__u64 now;
+
+	if (!rl)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now - rl->window_start_ns >= 1000000000ULL) {
+		rl->window_start_ns = now;
+		rl->sent = 0;
+	}
+	if (rl->sent >= wt_events_per_sec)
+		return 0;
+	rl->sent++;
+	return 1;
+}
+
+static __always_inline void wt_event(__u32 ifindex, __u32 src_tag, __u8 dir, __u32 reason,
+				     __u8 verdict, __u8 mode, const struct wt_packet *p)
+{
+	struct wt_event ev = {};
+
+	if (!wt_event_allowed())
+		return;
+	ev.timestamp_ns = bpf_ktime_get_ns();
+	ev.ifindex = ifindex;
+	ev.src_tag = src_tag;
+	ev.direction = dir;
+	ev.reason = (__u8)reason;
+	ev.verdict = verdict;
+	ev.mode = mode;
+	ev.family = p->family;
+	ev.proto = p->proto;
+	ev.len = p->len > 0xffff ? 0xffff : (__u16)p->len;
+	ev.sport = p->sport;
+	ev.dport = p->dport;
+	__builtin_memcpy(ev.saddr, p->saddr, 16);
+	__builtin_memcpy(ev.daddr, p->daddr, 16);
+	bpf_ringbuf_output(&events, &ev, sizeof(ev), 0);
+}
+
+static __always_inline int wt_reason_is_drop(__u32 reason)
+{
+	return reason >= WT_REASON_DROP_POLICY;
+}
+
+#endif

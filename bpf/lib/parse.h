@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Packet parsing for TC programs. Reads headers with bpf_skb_load_bytes so that
+ * non-linear skbs parse the same as linear ones; every failure is a named reason.
+ */
+#ifndef WT_BPF_PARSE_H
+#define WT_BPF_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <linux/icmpv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "wiretag/abi.h"
+
+#define WT_PARSED WT_REASON_MAX /* parse succeeded, no verdict yet */
+
+enum wt_frag_kind {
+	WT_FRAG_NONE = 0,
+	WT_FRAG_FIRST = 1, /* offset 0, more fragments follow: has the L4 header */
+	WT_FRAG_LATER = 2, /* offset > 0: no L4 header */
+};
+
+#define WT_ICMP_ECHOREPLY 0
+#define WT_ICMP_ECHO 8
+
+#define WT_TCP_FIN 0x01
+#define WT_TCP_SYN 0x02
+#define WT_TCP_RST 0x04
+#define WT_TCP_ACK 0x10
+
+struct wt_packet {
+	__u32 len;
+	__u8 family;    /* 4, 6, or 0 for ARP */
+	__u8 proto;     /* final L4 protocol */
+	__u8 frag;      /* enum wt_frag_kind */
+	__u8 l4_known;  /* ports/type were read */
+	__u8 icmp_type;
+	__u8 tcp_flags;
+	__u16 sport;    /* network order; ICMP echo: identifier */
+	__u16 dport;    /* network order; ICMP echo: 0 */
+	__u16 pad;
+	__u32 frag_id;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+static __always_inline int wt_ipv6_is_exthdr(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_FRAGMENT || nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_AH ||
+	       nexthdr == 135 /* mobility */;
+}
+
+static __always_inline int wt_icmp_is_echo_request(const struct wt_packet *p)
+{
+	return (p->proto == IPPROTO_ICMP && p->icmp_type == WT_ICMP_ECHO) ||
+	       (p->proto == IPPROTO_ICMPV6 && p->icmp_type == ICMPV6_ECHO_REQUEST);
+}
+
+static __always_inline int wt_icmp_is_echo_reply(const struct wt_packet *p)
+{
+	return (p->proto == IPPROTO_ICMP && p->icmp_type == WT_ICMP_ECHOREPLY) ||
+	       (p->proto == IPPROTO_ICMPV6 && p->icmp_type == ICMPV6_ECHO_REPLY);
+}
+
+/* Router/neighbour solicitation and advertisement, redirect, MLD: IPv6 cannot work without them. */
+static __always_inline int wt_icmp6_is_ndp(const struct wt_packet *p)
+{
+	if (p->proto != IPPROTO_ICMPV6 || !p->l4_known)
+		return 0;
+	return (p->icmp_type >= 130 && p->icmp_type <= 137) || p->icmp_type == 143;
+}
+
+static __always_inline __u32 wt_parse_l4(struct __sk_buff *skb, struct wt_packet *p, __u32 off,
+					 __u32 l3_end)
+{
+	if (p->frag == WT_FRAG_LATER)
+		return WT_PARSED;
+
+	switch (p->proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr th;
+
+		if (off + sizeof(th) > l3_end || bpf_skb_load_bytes(skb, off, &th, sizeof(th)))
+			return WT_REASON_DROP_L4_TRUNCATED;
+		if (th.doff < 5 || off + th.doff * 4 > l3_end)
+			return WT_REASON_DROP_TCP_DOFF;
+		p->sport = th.source;
+		p->dport = th.dest;
+		p->tcp_flags = ((__u8 *)&th)[13];
+		p->l4_known = 1;
+		break;
+	}
+	case IPPROTO_UDP: {
+		struct udphdr uh;
+
+		if (off + sizeof(uh) > l3_end || bpf_skb_load_bytes(skb, off, &uh, sizeof(uh)))
+			return WT_REASON_DROP_L4_TRUNCATED;
+		p->sport = uh.source;
+		p->dport = uh.dest;
+		p->l4_known = 1;
+		break;
+	}
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6: {
+		struct {
+			__u8 type;
+			__u8 code;
+			__u16 csum;
+			__u16 id;
+			__u16 seq;
+		} ih;
+
+		if (off + sizeof(ih) > l3_end || bpf_skb_load_bytes(skb, off, &ih, sizeof(ih)))
+			return WT_REASON_DROP_L4_TRUNCATED;
+		p->icmp_type = ih.type;
+		p->l4_known = 1;
+		if (wt_icmp_is_echo_request(p) || wt_icmp_is_echo_reply(p))
+			p->sport = ih.id;
+		break;
+	}
+	default:
+		break;
+	}
+	return WT_PARSED;
+}
+
+static __always_inline __u32 wt_parse_ipv4(struct __sk_buff *skb, struct wt_packet *p)
+{
+	struct iphdr iph;
+	__u32 off = ETH_HLEN, hlen, l3_end;
+	__u16 frag_off;
+
+	if (bpf_skb_load_bytes(skb, off, &iph, sizeof(iph)))
+		return WT_REASON_DROP_L3_TRUNCATED;
+	if (iph.version != 4 || iph.ihl < 5)
+		return WT_REASON_DROP_IPV4_IHL;
+	hlen = iph.ihl * 4;
+	l3_end = off + bpf_ntohs(iph.tot_len);
+	if (bpf_ntohs(iph.tot_len) < hlen || l3_end > p->len)
+		return WT_REASON_DROP_L3_TRUNCATED;
+
+	p->family = 4;
+	p->proto = iph.protocol;
+	__builtin_memcpy(p->saddr, &iph.saddr, 4);
+	__builtin_memcpy(p->daddr, &iph.daddr, 4);
+	frag_off = bpf_ntohs(iph.frag_off);
+	if (frag_off & 0x1fff)
+		p->frag = WT_FRAG_LATER;
+	else if (frag_off & 0x2000)
+		p->frag = WT_FRAG_FIRST;
+	p->frag_id = bpf_ntohs(iph.id);
+	return wt_parse_l4(skb, p, off + hlen, l3_end);
+}
+
+static __always_inline __u32 wt_parse_ipv6(struct __sk_buff *skb, struct wt_packet *p)
+{
+	struct ipv6hdr ip6h;
+	__u32 off = ETH_HLEN, l3_end;
+	__u8 nexthdr;
+	int i;
+
+	if (bpf_skb_load_bytes(skb, off, &ip6h, sizeof(ip6h)))
+		return WT_REASON_DROP_L3_TRUNCATED;
+	if (ip6h.version != 6)
+		return WT_REASON_DROP_IPV6_VERSION;
+	l3_end = off + sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
+	if (l3_end > p->len)
+		return WT_REASON_DROP_L3_TRUNCATED;
+
+	p->family = 6;
+	__builtin_memcpy(p->saddr, &ip6h.saddr, 16);
+	__builtin_memcpy(p->daddr, &ip6h.daddr, 16);
+	off += sizeof(ip6h);
+	nexthdr = ip6h.nexthdr;
+
+#pragma unroll
+	for (i = 0; i < WT_MAX_EXTHDRS; i++) {
+		struct {
+			__u8 nexthdr;
+			__u8 hdrlen;
+			__u16 frag_off; /* fragment header only */
+			__u32 id;       /* fragment header only */
+		} eh;
+
+		if (!wt_ipv6_is_exthdr(nexthdr))
+			break;
+		if (off + sizeof(eh) > l3_end || bpf_skb_load_bytes(skb, off, &eh, sizeof(eh)))
+			return WT_REASON_DROP_EXTHDR_BAD;
+		if (nexthdr == IPPROTO_FRAGMENT) {
+			__u16 fo = bpf_ntohs(eh.frag_off);
+
+			p->frag_id = bpf_ntohl(eh.id);
+			if (fo & 0xfff8)
+				p->frag = WT_FRAG_LATER;
+			else if (fo & 0x1)
+				p->frag = WT_FRAG_FIRST;
+			off += 8;
+		} else if (nexthdr == IPPROTO_AH) {
+			off += (eh.hdrlen + 2) * 4;
+		} else {
+			off += (eh.hdrlen + 1) * 8;
+		}
+		nexthdr = eh.nexthdr;
+		if (p->frag == WT_FRAG_LATER)
+			break;
+	}
+	if (p->frag != WT_FRAG_LATER && wt_ipv6_is_exthdr(nexthdr))
+		return WT_REASON_DROP_EXTHDR_LIMIT;
+	if (off > l3_end)
+		return WT_REASON_DROP_EXTHDR_BAD;
+	p->proto = nexthdr;
+	return wt_parse_l4(skb, p, off, l3_end);
+}
+
+/* Returns WT_PARSED, WT_REASON_ALLOW_ARP, or a drop reason. */
+static __always_inline __u32 wt_parse(struct __sk_buff *skb, struct wt_packet *p)
+{
+	__u16 eth_proto;
+
+	p->len = skb->len;
+	if (p->len < ETH_HLEN)
+		return WT_REASON_DROP_L2_TRUNCATED;
+	if (bpf_skb_load_bytes(skb, 12, &eth_proto, sizeof(eth_proto)))
+		return WT_REASON_DROP_L2_TRUNCATED;
+	switch (bpf_ntohs(eth_proto)) {
+	case ETH_P_IP:
+		return wt_parse_ipv4(skb, p);
+	case ETH_P_IPV6:
+		return wt_parse_ipv6(skb, p);
+	case ETH_P_ARP:
+		return WT_REASON_ALLOW_ARP;
+	default:
+		return WT_REASON_DROP_L3_UNKNOWN;
+	}
+}
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Rule lookup: O(1) in the number of rules. One src_policy lookup per candidate source
+ * (the packet's tag, then "*"), then one port_policy lookup per port-prefix length that
+ * source actually uses (exact ports: one). See docs/datapath.md.
+ */
+#ifndef WT_BPF_POLICY_H
+#define WT_BPF_POLICY_H
+
+#include "../maps.h"
+#include "parse.h"
+
+static __always_inline int wt_port_allowed(__u32 ifindex, __u32 src_tag, __u8 gen, __u8 proto,
+					   __u16 port, __u32 plens)
+{
+	struct wt_port_key key = {
+		.ifindex = ifindex,
+		.src_tag = src_tag,
+		.proto = proto,
+	};
+	int plen;
+
+	/* Longest prefixes first: exact ports are the common case. */
+#pragma unroll
+	for (plen = WT_PORT_PLEN_MAX; plen > 0; plen--) {
+		if (!(plens & (1u << plen)))
+			continue;
+		key.port = port & (__u16)(0xffff << (WT_PORT_PLEN_MAX - plen));
+		key.plen_gen = (__u8)(plen << 1 | gen);
+		if (bpf_map_lookup_elem(&port_policy, &key))
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 gen,
+					     const struct wt_packet *p)
+{
+	struct wt_src_key key = { .ifindex = ifindex, .src_tag = src_tag, .generation = gen };
+	struct wt_src_policy *sp;
+	__u32 plens;
+
+	sp = bpf_map_lookup_elem(&src_policy, &key);
+	if (!sp)
+		return 0;
+	if (sp->any_proto)
+		return 1;
+	switch (p->proto) {
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return sp->icmp;
+	case IPPROTO_TCP:
+		plens = sp->port_plens[WT_PROTO_SLOT_TCP];
+		break;
+	case IPPROTO_UDP:
+		plens = sp->port_plens[WT_PROTO_SLOT_UDP];
+		break;
+	default:
+		return 0;
+	}
+	if (plens & 1)
+		return 1;
+	if (!plens || !p->l4_known)
+		return 0;
+	return wt_port_allowed(ifindex, src_tag, gen, p->proto, bpf_ntohs(p->dport), plens);
+}
+
+/* Returns WT_REASON_ALLOW_RULE, WT_REASON_ALLOW_WILDCARD or WT_REASON_DROP_POLICY. */
+static __always_inline __u32 wt_rules_verdict(__u32 ifindex, __u32 src_tag, __u8 gen,
+					      const struct wt_packet *p)
+{
+	if (wt_source_allowed(ifindex, src_tag, gen, p))
+		return WT_REASON_ALLOW_RULE;
+	if (wt_source_allowed(ifindex, 0, gen, p))
+		return WT_REASON_ALLOW_WILDCARD;
+	return WT_REASON_DROP_POLICY;
+}
+
+#endif

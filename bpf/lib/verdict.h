@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The two decisions of SPEC §3: stamp (packets leaving a container) and enforce
+ * (packets entering it). Entry points in wiretag.bpf.c only call these.
+ */
+#ifndef WT_BPF_VERDICT_H
+#define WT_BPF_VERDICT_H
+
+#include <linux/pkt_cls.h>
+#include "../maps.h"
+#include "config.h"
+#include "parse.h"
+#include "policy.h"
+#include "flow.h"
+#include "observe.h"
+
+/* Applies the endpoint's mode to a reason, counts it, reports drops. Returns a TC action. */
+static __always_inline int wt_finish(__u32 ifindex, __u32 src_tag, __u8 dir, __u8 mode,
+				     __u32 reason, const struct wt_packet *p)
+{
+	__u8 verdict = WT_VERDICT_PASS;
+
+	if (wt_reason_is_drop(reason)) {
+		if (mode != WT_MODE_AUDIT)
+			verdict = WT_VERDICT_DROP;
+		wt_event(ifindex, src_tag, dir, reason, verdict, mode, p);
+	}
+	wt_count(ifindex, dir, reason, verdict, p->len);
+	return verdict == WT_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+static __always_inline int wt_ip_equal(const __u8 *a, const __u8 *b, int n)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	if (n == 4)
+		return x[0] == y[0];
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+static __always_inline int wt_spoofed(const struct wt_endpoint *ep, const struct wt_packet *p)
+{
+	if (p->family == 4 && (ep->flags & WT_EP_ANTISPOOF_V4))
+		return !wt_ip_equal(p->saddr, (const __u8 *)&ep->ipv4, 4);
+	if (p->family == 6 && (ep->flags & WT_EP_ANTISPOOF_V6)) {
+		/* Neighbour discovery and DAD use link-local and unspecified sources. */
+		if (wt_icmp6_is_ndp(p) &&
+		    ((p->saddr[0] == 0xfe && (p->saddr[1] & 0xc0) == 0x80) ||
+		     wt_ip_equal(p->saddr, (const __u8 *)"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16)))
+			return 0;
+		return !wt_ip_equal(p->saddr, ep->ipv6, 16);
+	}
+	return 0;
+}
+
+static __always_inline int wt_stamp(struct __sk_buff *skb)
+{
+	struct wt_packet p = {};
+	struct wt_endpoint *ep;
+	__u32 ifindex = skb->ifindex, reason;
+
+	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
+	if (!ep) {
+		p.len = skb->len;
+		return wt_finish(ifindex, 0, WT_DIR_STAMP, WT_MODE_ENFORCE,
+				 WT_REASON_DROP_NO_ENDPOINT, &p);
+	}
+	skb->mark = ep->tag;
+	if (ep->mode == WT_MODE_BYPASS) {
+		p.len = skb->len;
+		return wt_finish(ifindex, ep->tag, WT_DIR_STAMP, ep->mode, WT_REASON_ALLOW_BYPASS, &p);
+	}
+	reason = wt_parse(skb, &p);
+	if (reason != WT_PARSED)
+		return wt_finish(ifindex, ep->tag, WT_DIR_STAMP, ep->mode, reason, &p);
+	if (wt_spoofed(ep, &p))
+		return wt_finish(ifindex, ep->tag, WT_DIR_STAMP, ep->mode, WT_REASON_DROP_SPOOFED,
+				 &p);
+	if (p.frag != WT_FRAG_LATER)
+		wt_flow_record(ifindex, &p);
+	return wt_finish(ifindex, ep->tag, WT_DIR_STAMP, ep->mode, WT_REASON_STAMPED, &p);
+}
+
+static __always_inline __u32 wt_enforce_reason(const struct wt_endpoint *ep, __u32 ifindex,
+					       __u32 src_tag, const struct wt_packet *p)
+{
+	if (wt_icmp6_is_ndp(p))
+		return WT_REASON_ALLOW_NDP;
+	if (p->frag == WT_FRAG_LATER)
+		return wt_fragment_admitted(ifindex, p) ? WT_REASON_ALLOW_FRAGMENT
+							 : WT_REASON_DROP_FRAGMENT;
+	if (wt_flow_is_reply(ifindex, p))
+		return WT_REASON_ALLOW_REPLY;
+	if (!src_tag)
+		return ep->untagged == WT_UNTAGGED_ALLOW ? WT_REASON_ALLOW_UNTAGGED
+							 : WT_REASON_DROP_UNTAGGED;
+	return wt_rules_verdict(ifindex, src_tag, ep->generation, p);
+}
+
+static __always_inline int wt_enforce(struct __sk_buff *skb)
+{
+	struct wt_packet p = {};
+	struct wt_endpoint *ep;
+	__u32 ifindex = skb->ifindex, reason;
+	__u32 src_tag = skb->mark & wt_tag_mask;
+
+	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
+	if (!ep) {
+		p.len = skb->len;
+		return wt_finish(ifindex, src_tag, WT_DIR_ENFORCE, WT_MODE_ENFORCE,
+				 WT_REASON_DROP_NO_ENDPOINT, &p);
+	}
+	if (ep->mode == WT_MODE_BYPASS) {
+		p.len = skb->len;
+		return wt_finish(ifindex, src_tag, WT_DIR_ENFORCE, ep->mode, WT_REASON_ALLOW_BYPASS,
+				 &p);
+	}
+	reason = wt_parse(skb, &p);
+	if (reason == WT_PARSED) {
+		reason = wt_enforce_reason(ep, ifindex, src_tag, &p);
+		if (p.frag == WT_FRAG_FIRST && !wt_reason_is_drop(reason))
+			wt_fragment_admit(ifindex, &p);
+	}
+	return wt_finish(ifindex, src_tag, WT_DIR_ENFORCE, ep->mode, reason, &p);
+}
+
+#endif

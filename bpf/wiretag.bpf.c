@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* wiretag TC programs; both attach to the host-side veth of a container. Logic: lib/. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "lib/verdict.h"
+
+/* TC ingress: packets leaving the container get its tag. */
+SEC("tc")
+int wt_stamp_prog(struct __sk_buff *skb)
+{
+	return wt_stamp(skb);
+}
+
+/* TC egress: packets entering the container must be allowed. */
+SEC("tc")
+int wt_enforce_prog(struct __sk_buff *skb)
+{
+	return wt_enforce(skb);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

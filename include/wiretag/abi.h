@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The wiretag datapath ABI: every BPF map key and value, the ring-buffer event, verdicts
+ * and reasons. Included by the BPF programs (bpf/) and by C++ (userspace/); the only
+ * definition. Plain C, <linux/types.h> types, explicit padding, no bool/bitfields.
+ */
+#ifndef WIRETAG_ABI_H
+#define WIRETAG_ABI_H
+
+#include <linux/types.h>
+
+#define WT_ABI_VERSION 1
+
+/* Endpoint modes, from the cell's PAP state (SPEC §3). */
+enum wt_mode {
+	WT_MODE_ENFORCE = 0, /* ACTIVE and SAFE */
+	WT_MODE_AUDIT = 1,   /* TEST: count and report would-drops, drop nothing */
+	WT_MODE_BYPASS = 2,  /* PASSIVE: pass everything, still counting */
+	WT_MODE_MAX,
+};
+
+/* What an endpoint does with untagged (tag 0) packets: host and router traffic. */
+enum wt_untagged {
+	WT_UNTAGGED_ALLOW = 0,
+	WT_UNTAGGED_DENY = 1,
+};
+
+/* wt_endpoint.flags */
+#define WT_EP_ANTISPOOF_V4 0x01 /* stamp drops IPv4 whose source is not ep->ipv4 */
+#define WT_EP_ANTISPOOF_V6 0x02 /* stamp drops IPv6 whose source is not ep->ipv6 */
+
+enum wt_direction {
+	WT_DIR_STAMP = 0,   /* TC ingress on the host-side veth: leaving the container */
+	WT_DIR_ENFORCE = 1, /* TC egress on the host-side veth: entering the container */
+	WT_DIR_MAX,
+};
+
+enum wt_verdict {
+	WT_VERDICT_PASS = 0,
+	WT_VERDICT_DROP = 1,
+};
+
+/*
+ * Why a packet got its verdict. Keep wt_reason_name() in userspace in sync (a test
+ * checks that every value has a name).
+ */
+enum wt_reason {
+	WT_REASON_STAMPED = 0,       /* stamp: tagged and passed */
+	WT_REASON_ALLOW_REPLY,       /* reply to a flow the endpoint originated */
+	WT_REASON_ALLOW_RULE,        /* a rule for (src tag, proto, port) */
+	WT_REASON_ALLOW_WILDCARD,    /* a rule with source "*" */
+	WT_REASON_ALLOW_UNTAGGED,    /* tag 0 and the endpoint allows untagged */
+	WT_REASON_ALLOW_BYPASS,      /* endpoint in bypass mode */
+	WT_REASON_ALLOW_ARP,         /* ARP: link-layer resolution */
+	WT_REASON_ALLOW_NDP,         /* ICMPv6 neighbour discovery / MLD */
+	WT_REASON_ALLOW_FRAGMENT,    /* later fragment of an allowed first fragment */
+	WT_REASON_DROP_POLICY,       /* tagged, no rule allows it */
+	WT_REASON_DROP_UNTAGGED,     /* tag 0 and the endpoint denies untagged */
+	WT_REASON_DROP_NO_ENDPOINT,  /* program runs on a device without endpoint config */
+	WT_REASON_DROP_L2_TRUNCATED, /* shorter than an Ethernet (+VLAN) header */
+	WT_REASON_DROP_L3_UNKNOWN,   /* ethertype neither IPv4, IPv6 nor ARP */
+	WT_REASON_DROP_L3_TRUNCATED, /* IP header extends past the packet */
+	WT_REASON_DROP_IPV4_IHL,     /* IPv4 IHL < 5 or version != 4 */
+	WT_REASON_DROP_IPV6_VERSION, /* IPv6 version != 6 */
+	WT_REASON_DROP_EXTHDR_LIMIT, /* more IPv6 extension headers than WT_MAX_EXTHDRS */
+	WT_REASON_DROP_EXTHDR_BAD,   /* truncated or unparseable IPv6 extension header */
+	WT_REASON_DROP_L4_TRUNCATED, /* TCP/UDP/ICMP header extends past the packet */
+	WT_REASON_DROP_TCP_DOFF,     /* TCP data offset < 5 or past the packet's end */
+	WT_REASON_DROP_FRAGMENT,     /* non-first fragment of no allowed datagram */
+	WT_REASON_DROP_SPOOFED,      /* stamp: source address is not the endpoint's */
+	WT_REASON_MAX,
+};
+
+#define WT_MAX_EXTHDRS 6  /* IPv6 extension headers parsed before WT_REASON_DROP_EXTHDR_LIMIT */
+#define WT_PORT_PLEN_MAX 16
+
+/* Map names, as pinned under <pin-dir>/ (the skeleton's names; see docs/datapath.md). */
+#define WT_MAP_ENDPOINTS "endpoints"
+#define WT_MAP_SRC_POLICY "src_policy"
+#define WT_MAP_PORT_POLICY "port_policy"
+#define WT_MAP_FLOWS "flows"
+#define WT_MAP_FRAGMENTS "fragments"
+#define WT_MAP_COUNTERS "counters"
+#define WT_MAP_EVENTS "events"
+#define WT_MAP_DEVICES "devices"
+
+/* endpoints: key = __u32 ifindex of the host-side veth (unique within a cell). */
+struct wt_endpoint {
+	__u32 tag;        /* the endpoint's own wire tag, stamped on what it sends */
+	__u8 mode;        /* enum wt_mode */
+	__u8 untagged;    /* enum wt_untagged */
+	__u8 generation;  /* 0 or 1: which rule generation enforce reads */
+	__u8 flags;       /* WT_EP_* */
+	__u32 ipv4;       /* network order; anti-spoof source (0 = none) */
+	__u8 ipv6[16];    /* anti-spoof source (all zero = none) */
+	__u32 pad;
+};
+
+/* src_policy: what one source tag (0 = "*", any tagged source) may reach on one endpoint. */
+struct wt_src_key {
+	__u32 ifindex;
+	__u32 src_tag;    /* 0 = wildcard source */
+	__u8 generation;
+	__u8 pad[3];
+};
+
+#define WT_PROTO_SLOT_TCP 0
+#define WT_PROTO_SLOT_UDP 1
+
+struct wt_src_policy {
+	__u8 any_proto;   /* every protocol, every port */
+	__u8 icmp;        /* ICMP and ICMPv6 */
+	__u8 pad[2];
+	/* per WT_PROTO_SLOT_*: bit p set = port_policy holds prefixes of length p; bit 0 = all ports */
+	__u32 port_plens[2];
+};
+
+/* port_policy: one port prefix (from a port range's prefix decomposition) of a source. */
+struct wt_port_key {
+	__u32 ifindex;
+	__u32 src_tag;    /* 0 = wildcard source */
+	__u16 port;       /* host order, masked to plen bits */
+	__u8 proto;       /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 plen_gen;    /* prefix length << 1 | generation */
+};
+
+struct wt_port_rule {
+	__u32 flags; /* reserved, 0 */
+};
+
+/* flows: flows an endpoint originated, seen from the endpoint (saddr = endpoint). */
+struct wt_flow_key {
+	__u32 ifindex;
+	__u8 family;      /* 4 or 6 */
+	__u8 proto;       /* IPPROTO_*; ICMP echo uses sport = identifier, dport = 0 */
+	__u16 sport;      /* network order */
+	__u16 dport;      /* network order */
+	__u16 pad;
+	__u8 saddr[16];   /* IPv4 in the first 4 bytes, rest zero */
+	__u8 daddr[16];
+};
+
+struct wt_flow {
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet the endpoint sent */
+};
+
+/* fragments: datagrams whose first fragment was allowed, so later fragments pass. */
+struct wt_frag_key {
+	__u32 ifindex;
+	__u32 id;         /* IPv4 id (16 bits) or IPv6 fragment identification */
+	__u8 family;
+	__u8 proto;
+	__u16 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct wt_frag {
+	__u64 first_seen_ns;
+};
+
+/* counters (per-CPU hash): packets and bytes per endpoint, direction, reason, verdict. */
+struct wt_counter_key {
+	__u32 ifindex;
+	__u8 direction;   /* enum wt_direction */
+	__u8 reason;      /* enum wt_reason */
+	__u8 verdict;     /* enum wt_verdict; a drop reason with PASS = audited would-drop */
+	__u8 pad;
+};
+
+struct wt_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* devices: the userspace name of each endpoint device, so a restart can re-attach. */
+#define WT_NETNS_PATH_MAX 104
+#define WT_IFNAME_MAX 16
+struct wt_device {
+	char netns[WT_NETNS_PATH_MAX]; /* path to a netns file; "" = the agent's own */
+	char ifname[WT_IFNAME_MAX];
+	__u32 attached;                /* bit 0 stamp, bit 1 enforce */
+	__u32 pad;
+};
+
+/* Ring-buffer event for drops and audited would-drops. */
+struct wt_event {
+	__u64 timestamp_ns;
+	__u32 ifindex;
+	__u32 src_tag;
+	__u8 direction;
+	__u8 reason;
+	__u8 verdict;
+	__u8 mode;
+	__u8 family;
+	__u8 proto;
+	__u16 len;        /* skb->len, truncated to 65535 */
+	__u16 sport;      /* network order */
+	__u16 dport;
+	__u32 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* Event rate limit state, per CPU. */
+struct wt_ratelimit {
+	__u64 window_start_ns;
+	__u64 sent;
+};
+
+#ifdef __cplusplus
+#define WT_ABI_ASSERT(e, m) static_assert(e, m)
+#else
+#define WT_ABI_ASSERT(e, m) _Static_assert(e, m)
+#endif
+#define WT_ABI_OFFSET(t, f) __builtin_offsetof(t, f)
+
+WT_ABI_ASSERT(sizeof(struct wt_endpoint) == 32, "wt_endpoint size");
+WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_endpoint, ipv6) == 12, "wt_endpoint.ipv6");
+WT_ABI_ASSERT(sizeof(struct wt_src_key) == 12, "wt_src_key size");
+WT_ABI_ASSERT(sizeof(struct wt_src_policy) == 12, "wt_src_policy size");
+WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_src_policy, port_plens) == 4, "wt_src_policy.port_plens");
+WT_ABI_ASSERT(sizeof(struct wt_port_key) == 12, "wt_port_key size");
+WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_port_key, plen_gen) == 11, "wt_port_key.plen_gen");
+WT_ABI_ASSERT(sizeof(struct wt_port_rule) == 4, "wt_port_rule size");
+WT_ABI_ASSERT(sizeof(struct wt_flow_key) == 44, "wt_flow_key size");
+WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_flow_key, saddr) == 12, "wt_flow_key.saddr");
+WT_ABI_ASSERT(sizeof(struct wt_flow) == 8, "wt_flow size");
+WT_ABI_ASSERT(sizeof(struct wt_frag_key) == 44, "wt_frag_key size");
+WT_ABI_ASSERT(sizeof(struct wt_counter_key) == 8, "wt_counter_key size");
+WT_ABI_ASSERT(sizeof(struct wt_counter) == 16, "wt_counter size");
+WT_ABI_ASSERT(sizeof(struct wt_device) == 128, "wt_device size");
+WT_ABI_ASSERT(sizeof(struct wt_event) == 64, "wt_event size");
+WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_event, saddr) == 32, "wt_event.saddr");
+WT_ABI_ASSERT(WT_REASON_MAX <= 32, "reasons fit a u32 mask");
+
+#endif /* WIRETAG_ABI_H */

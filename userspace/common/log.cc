@@ -1,0 +1,35 @@
+#include "common/log.h"
+
+#include <bpf/libbpf.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <string>
+
+namespace wiretag {
+namespace {
+
+int libbpf_to_spdlog(enum libbpf_print_level level, const char* fmt, va_list args) {
+  char buf[1024];
+  int n = std::vsnprintf(buf, sizeof buf, fmt, args);
+  std::string msg(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  // bpf_tc_hook_create on an existing clsact: expected, and we treat -EEXIST as success.
+  if (msg.find("Exclusivity flag on") != std::string::npos) level = LIBBPF_DEBUG;
+  switch (level) {
+    case LIBBPF_WARN: spdlog::warn("libbpf: {}", msg); break;
+    case LIBBPF_INFO: spdlog::debug("libbpf: {}", msg); break;
+    default: spdlog::trace("libbpf: {}", msg); break;
+  }
+  return n;
+}
+
+}  // namespace
+
+void init_logging(const std::string& level) {
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  libbpf_set_print(libbpf_to_spdlog);
+}
+
+}  // namespace wiretag

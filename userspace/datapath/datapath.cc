@@ -1,0 +1,484 @@
+#include "datapath/datapath.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/membarrier.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "common/log.h"
+#include "datapath/netns.h"
+#include "wiretag_bpf.skel.h"
+
+namespace wiretag::datapath {
+namespace {
+
+constexpr uint32_t kTcHandle = 0x7774;  // "wt"
+constexpr uint32_t kTcPriority = 1;     // run before other classifiers
+constexpr long kBpfFsMagic = 0xcafe4a11;
+constexpr const char* kBpfFsRoot = "/sys/fs/bpf";
+
+bool is_bpffs(const std::string& path) {
+  struct statfs st{};
+  return ::statfs(path.c_str(), &st) == 0 && st.f_type == kBpfFsMagic;
+}
+
+// Like Cilium: mount bpffs at /sys/fs/bpf when nothing is mounted there.
+Result<void> ensure_pin_dir(const std::string& pin_dir) {
+  namespace fs = std::filesystem;
+  if (pin_dir.rfind(kBpfFsRoot, 0) == 0 && !is_bpffs(kBpfFsRoot)) {
+    std::error_code ec;
+    fs::create_directories(kBpfFsRoot, ec);
+    if (::mount("bpf", kBpfFsRoot, "bpf", 0, "mode=0700") != 0)
+      return Error::from_errno("BPFFS_MOUNT_FAILED", "mount bpffs at /sys/fs/bpf", errno);
+    spdlog::info("mounted bpffs at {}", kBpfFsRoot);
+  }
+  std::error_code ec;
+  fs::create_directories(pin_dir, ec);
+  if (ec) return Error{"PIN_DIR_FAILED", "create " + pin_dir + ": " + ec.message()};
+  if (!is_bpffs(pin_dir))
+    return Error{"PIN_DIR_NOT_BPFFS", pin_dir + " is not on a bpf filesystem"};
+  return Ok();
+}
+
+bool copy_name(char* dst, size_t cap, const std::string& src) {
+  if (src.size() >= cap) return false;
+  std::memset(dst, 0, cap);
+  std::memcpy(dst, src.data(), src.size());
+  return true;
+}
+
+Device device_of(const wt_device& d) {
+  return Device{std::string(d.netns, strnlen(d.netns, sizeof d.netns)),
+                std::string(d.ifname, strnlen(d.ifname, sizeof d.ifname))};
+}
+
+wt_endpoint endpoint_config(const EndpointSettings& s, uint8_t generation) {
+  wt_endpoint ep{};
+  ep.tag = s.tag;
+  ep.mode = static_cast<uint8_t>(s.mode);
+  ep.untagged = s.allow_untagged ? WT_UNTAGGED_ALLOW : WT_UNTAGGED_DENY;
+  ep.generation = generation;
+  if (s.antispoof_ipv4) {
+    ep.flags |= WT_EP_ANTISPOOF_V4;
+    std::memcpy(&ep.ipv4, s.antispoof_ipv4->data(), 4);
+  }
+  if (s.antispoof_ipv6) {
+    ep.flags |= WT_EP_ANTISPOOF_V6;
+    std::memcpy(ep.ipv6, s.antispoof_ipv6->data(), 16);
+  }
+  return ep;
+}
+
+}  // namespace
+
+const char* reason_name(uint32_t reason) {
+  switch (reason) {
+    case WT_REASON_STAMPED: return "stamped";
+    case WT_REASON_ALLOW_REPLY: return "allow_reply";
+    case WT_REASON_ALLOW_RULE: return "allow_rule";
+    case WT_REASON_ALLOW_WILDCARD: return "allow_wildcard";
+    case WT_REASON_ALLOW_UNTAGGED: return "allow_untagged";
+    case WT_REASON_ALLOW_BYPASS: return "allow_bypass";
+    case WT_REASON_ALLOW_ARP: return "allow_arp";
+    case WT_REASON_ALLOW_NDP: return "allow_ndp";
+    case WT_REASON_ALLOW_FRAGMENT: return "allow_fragment";
+    case WT_REASON_DROP_POLICY: return "drop_policy";
+    case WT_REASON_DROP_UNTAGGED: return "drop_untagged";
+    case WT_REASON_DROP_NO_ENDPOINT: return "drop_no_endpoint";
+    case WT_REASON_DROP_L2_TRUNCATED: return "drop_l2_truncated";
+    case WT_REASON_DROP_L3_UNKNOWN: return "drop_l3_unknown";
+    case WT_REASON_DROP_L3_TRUNCATED: return "drop_l3_truncated";
+    case WT_REASON_DROP_IPV4_IHL: return "drop_ipv4_ihl";
+    case WT_REASON_DROP_IPV6_VERSION: return "drop_ipv6_version";
+    case WT_REASON_DROP_EXTHDR_LIMIT: return "drop_exthdr_limit";
+    case WT_REASON_DROP_EXTHDR_BAD: return "drop_exthdr_bad";
+    case WT_REASON_DROP_L4_TRUNCATED: return "drop_l4_truncated";
+    case WT_REASON_DROP_TCP_DOFF: return "drop_tcp_doff";
+    case WT_REASON_DROP_FRAGMENT: return "drop_fragment";
+    case WT_REASON_DROP_SPOOFED: return "drop_spoofed";
+    default: return nullptr;
+  }
+}
+
+const char* mode_name(uint8_t mode) {
+  switch (mode) {
+    case WT_MODE_ENFORCE: return "enforce";
+    case WT_MODE_AUDIT: return "audit";
+    case WT_MODE_BYPASS: return "bypass";
+    default: return "unknown";
+  }
+}
+
+Result<std::unique_ptr<Datapath>> Datapath::open(const Options& options) {
+  if (options.tag_length < 1 || options.tag_length > 4)
+    return Error{"INVALID_OPTION", "tag_length must be 1..4 bytes"};
+  std::unique_ptr<Datapath> dp(new Datapath(options));
+  if (!options.pin_dir.empty())
+    if (auto r = ensure_pin_dir(options.pin_dir); !r) return r.error();
+  if (auto r = dp->load(); !r) return r.error();
+  if (!options.pin_dir.empty()) {
+    if (auto r = dp->pin_programs(); !r) return r.error();
+  }
+  if (auto r = dp->adopt(); !r) return r.error();
+  return dp;
+}
+
+Datapath::~Datapath() {
+  if (ringbuf_) ring_buffer__free(ringbuf_);
+  // Destroying the skeleton closes our fds only: tc filters and pins keep enforcing.
+  if (skel_) wiretag_bpf__destroy(skel_);
+}
+
+uint32_t Datapath::tag_mask() const {
+  return options_.tag_length >= 4 ? 0xffffffffu : (1u << (8 * options_.tag_length)) - 1;
+}
+
+Result<void> Datapath::load() {
+  skel_ = wiretag_bpf__open();
+  if (!skel_) return Error::from_errno("BPF_OPEN_FAILED", "open BPF skeleton", errno);
+  skel_->rodata->wt_tag_mask = tag_mask();
+  skel_->rodata->wt_events_per_sec = options_.events_per_sec;
+
+  bpf_map__set_max_entries(skel_->maps.endpoints, options_.max_endpoints);
+  bpf_map__set_max_entries(skel_->maps.devices, options_.max_endpoints);
+  bpf_map__set_max_entries(skel_->maps.src_policy, options_.max_policy_entries);
+  bpf_map__set_max_entries(skel_->maps.port_policy, options_.max_policy_entries);
+  bpf_map__set_max_entries(skel_->maps.flows, options_.max_flows);
+  bpf_map__set_max_entries(skel_->maps.counters, options_.max_endpoints * 2 * WT_REASON_MAX);
+
+  if (!options_.pin_dir.empty()) {
+    bpf_map* map;
+    bpf_object__for_each_map(map, skel_->obj) {
+      if (bpf_map__is_internal(map)) continue;  // .rodata belongs to this load only
+      std::string path = options_.pin_dir + "/" + bpf_map__name(map);
+      if (bpf_map__set_pin_path(map, path.c_str()) != 0)
+        return Error::from_errno("BPF_PIN_FAILED", "set pin path " + path, errno);
+    }
+  }
+  if (int rc = wiretag_bpf__load(skel_); rc != 0) {
+    Error e = Error::from_errno("BPF_LOAD_FAILED", "load BPF programs", rc);
+    if (!options_.pin_dir.empty())
+      e.message += " (if maps pinned in " + options_.pin_dir +
+                   " come from another build or other size options, they cannot be adopted;"
+                   " removing them drops all enforcement state)";
+    return e;
+  }
+  endpoints_ = {bpf_map__fd(skel_->maps.endpoints), WT_MAP_ENDPOINTS};
+  src_policy_ = {bpf_map__fd(skel_->maps.src_policy), WT_MAP_SRC_POLICY};
+  port_policy_ = {bpf_map__fd(skel_->maps.port_policy), WT_MAP_PORT_POLICY};
+  flows_ = {bpf_map__fd(skel_->maps.flows), WT_MAP_FLOWS};
+  counters_ = {bpf_map__fd(skel_->maps.counters), WT_MAP_COUNTERS};
+  devices_ = {bpf_map__fd(skel_->maps.devices), WT_MAP_DEVICES};
+  return Ok();
+}
+
+Result<void> Datapath::pin_programs() {
+  for (bpf_program* prog : {skel_->progs.wt_stamp_prog, skel_->progs.wt_enforce_prog}) {
+    std::string path = options_.pin_dir + "/" + bpf_program__name(prog);
+    ::unlink(path.c_str());  // the previous process's program; tc keeps it alive until replaced
+    if (int rc = bpf_program__pin(prog, path.c_str()); rc != 0)
+      return Error::from_errno("BPF_PIN_FAILED", "pin " + path, rc);
+  }
+  return Ok();
+}
+
+Result<void> Datapath::adopt() {
+  std::lock_guard lock(mu_);
+  src_policy_.for_each_key([&](const wt_src_key& k) {
+    rule_keys_[k.ifindex].src[k.generation & 1].push_back(k);
+  });
+  port_policy_.for_each_key([&](const wt_port_key& k) {
+    rule_keys_[k.ifindex].port[k.plen_gen & 1].push_back(k);
+  });
+
+  // A crash between writing a new generation and deleting the old one leaves the inactive
+  // generation populated: it is garbage either way.
+  std::vector<uint32_t> orphans;
+  for (auto& [ifindex, keys] : rule_keys_) {
+    auto ep = endpoints_.lookup(ifindex);
+    if (!ep) {
+      orphans.push_back(ifindex);
+      continue;
+    }
+    if (auto r = erase_generation(ifindex, ep->generation ^ 1); !r) return r;
+  }
+  for (uint32_t ifindex : orphans) {
+    if (auto r = erase_generation(ifindex, 0); !r) return r;
+    if (auto r = erase_generation(ifindex, 1); !r) return r;
+    rule_keys_.erase(ifindex);
+  }
+
+  std::vector<std::pair<uint32_t, Device>> recorded;
+  devices_.for_each_key([&](const uint32_t& ifindex) {
+    if (auto d = devices_.lookup(ifindex)) recorded.push_back({ifindex, device_of(*d)});
+  });
+  size_t adopted = 0;
+  for (const auto& [ifindex, device] : recorded) {
+    auto scope = NetnsScope::enter(device.netns);
+    unsigned now = scope ? if_nametoindex(device.ifname.c_str()) : 0;
+    if (now != ifindex) {
+      spdlog::warn("endpoint {} ({}:{}) is gone; removing its state", ifindex, device.netns,
+                   device.ifname);
+      if (auto r = forget_locked(ifindex); !r) return r;
+      continue;
+    }
+    if (auto r = attach_programs(device, ifindex); !r) return r;
+    ++adopted;
+  }
+  if (!options_.pin_dir.empty())
+    spdlog::info("datapath ready in {}: adopted {} endpoint(s)", options_.pin_dir, adopted);
+  return Ok();
+}
+
+Result<void> Datapath::attach_programs(const Device& device, uint32_t ifindex) {
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
+              .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+  int rc = bpf_tc_hook_create(&hook);
+  if (rc != 0 && rc != -EEXIST)
+    return Error::from_errno("ATTACH_FAILED", "create clsact on " + device.ifname, rc);
+  struct {
+    bpf_tc_attach_point point;
+    bpf_program* prog;
+  } hooks[] = {{BPF_TC_INGRESS, skel_->progs.wt_stamp_prog},
+               {BPF_TC_EGRESS, skel_->progs.wt_enforce_prog}};
+  for (auto& h : hooks) {
+    hook.attach_point = h.point;
+    // REPLACE swaps the program of an existing filter atomically: no packet goes unchecked.
+    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(h.prog), .flags = BPF_TC_F_REPLACE,
+                .handle = kTcHandle, .priority = kTcPriority);
+    rc = bpf_tc_attach(&hook, &opts);
+    if (rc != 0)
+      return Error::from_errno("ATTACH_FAILED",
+                               std::string("attach ") + bpf_program__name(h.prog) + " to " +
+                                   device.ifname,
+                               rc);
+  }
+  return Ok();
+}
+
+Result<uint32_t> Datapath::attach(const Device& device, const EndpointSettings& settings) {
+  wt_device rec{};
+  if (device.ifname.empty() || !copy_name(rec.ifname, sizeof rec.ifname, device.ifname))
+    return Error{"INVALID_DEVICE", "interface name must be 1..15 characters"};
+  if (!copy_name(rec.netns, sizeof rec.netns, device.netns))
+    return Error{"INVALID_DEVICE", "netns path must be shorter than 104 characters"};
+  if (settings.tag > tag_mask())
+    return Error{"INVALID_TAG", "tag does not fit tag_length " + std::to_string(options_.tag_length)};
+  rec.attached = 3;
+
+  std::lock_guard lock(mu_);
+  auto scope = NetnsScope::enter(device.netns);
+  if (!scope) return scope.error();
+  uint32_t ifindex = if_nametoindex(device.ifname.c_str());
+  if (ifindex == 0)
+    return Error{"DEVICE_NOT_FOUND", "no device " + device.ifname + " in netns " +
+                                         (device.netns.empty() ? "(own)" : device.netns)};
+  if (auto known = devices_.lookup(ifindex); known && !(device_of(*known) == device))
+    return Error{"IFINDEX_CONFLICT", "ifindex " + std::to_string(ifindex) + " is already " +
+                                         device_of(*known).netns + ":" +
+                                         device_of(*known).ifname};
+
+  auto existing = endpoints_.lookup(ifindex);
+  wt_endpoint ep = endpoint_config(settings, existing ? existing->generation : 0);
+  if (auto r = endpoints_.update(ifindex, ep); !r) return r.error();
+  if (auto r = devices_.update(ifindex, rec); !r) {
+    if (!existing) (void)endpoints_.erase(ifindex);
+    return r.error();
+  }
+  if (auto r = attach_programs(device, ifindex); !r) {
+    if (!existing) {
+      (void)endpoints_.erase(ifindex);
+      (void)devices_.erase(ifindex);
+    }
+    return r.error();
+  }
+  return ifindex;
+}
+
+Result<void> Datapath::detach(const Device& device) {
+  std::optional<uint32_t> ifindex = ifindex_of(device);
+  {
+    std::lock_guard lock(mu_);
+    auto scope = NetnsScope::enter(device.netns);
+    unsigned live = scope ? if_nametoindex(device.ifname.c_str()) : 0;
+    if (live != 0 && (!ifindex || *ifindex == live)) {
+      for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(live), .attach_point = point);
+        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+        int rc = bpf_tc_detach(&hook, &opts);
+        if (rc != 0 && rc != -ENOENT && rc != -EINVAL)
+          return Error::from_errno("DETACH_FAILED", "detach from " + device.ifname, rc);
+      }
+    }
+  }
+  if (!ifindex) return Ok();
+  return forget(*ifindex);
+}
+
+Result<void> Datapath::forget(uint32_t ifindex) {
+  std::lock_guard lock(mu_);
+  return forget_locked(ifindex);
+}
+
+Result<void> Datapath::forget_locked(uint32_t ifindex) {
+  if (auto r = erase_generation(ifindex, 0); !r) return r;
+  if (auto r = erase_generation(ifindex, 1); !r) return r;
+  rule_keys_.erase(ifindex);
+  if (auto r = endpoints_.erase(ifindex); !r) return r;
+  if (auto r = devices_.erase(ifindex); !r) return r;
+
+  std::vector<wt_counter_key> counter_keys;
+  counters_.for_each_key([&](const wt_counter_key& k) {
+    if (k.ifindex == ifindex) counter_keys.push_back(k);
+  });
+  for (const auto& k : counter_keys) (void)bpf_map_delete_elem(counters_.fd(), &k);
+  // Flows keyed by this ifindex must not admit replies to a future endpoint reusing it.
+  std::vector<wt_flow_key> flow_keys;
+  flows_.for_each_key([&](const wt_flow_key& k) {
+    if (k.ifindex == ifindex) flow_keys.push_back(k);
+  });
+  for (const auto& k : flow_keys) (void)flows_.erase(k);
+  return Ok();
+}
+
+Result<void> Datapath::configure(uint32_t ifindex, const EndpointSettings& settings) {
+  if (settings.tag > tag_mask()) return Error{"INVALID_TAG", "tag does not fit tag_length"};
+  std::lock_guard lock(mu_);
+  auto cur = endpoints_.lookup(ifindex);
+  if (!cur) return Error{"ENDPOINT_NOT_FOUND", "no endpoint " + std::to_string(ifindex)};
+  return endpoints_.update(ifindex, endpoint_config(settings, cur->generation), BPF_EXIST);
+}
+
+Result<void> Datapath::erase_generation(uint32_t ifindex, int generation) {
+  auto it = rule_keys_.find(ifindex);
+  if (it == rule_keys_.end()) return Ok();
+  auto& src = it->second.src[generation];
+  auto& port = it->second.port[generation];
+  if (auto r = port_policy_.erase_batch(port); !r) return r;
+  if (auto r = src_policy_.erase_batch(src); !r) return r;
+  src.clear();
+  port.clear();
+  return Ok();
+}
+
+void Datapath::wait_for_readers() const {
+  // MEMBARRIER_CMD_GLOBAL is synchronize_rcu(): every program run that read the old
+  // generation has finished when it returns.
+  if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0) return;
+  static bool warned = false;
+  if (!warned) {
+    spdlog::warn("membarrier(GLOBAL) unavailable ({}); waiting 50 ms per policy replace",
+                 strerror(errno));
+    warned = true;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+Result<void> Datapath::replace_policy(uint32_t ifindex, const std::vector<Rule>& rules) {
+  std::lock_guard lock(mu_);
+  auto cur = endpoints_.lookup(ifindex);
+  if (!cur) return Error{"ENDPOINT_NOT_FOUND", "no endpoint " + std::to_string(ifindex)};
+  const int old_gen = cur->generation & 1, new_gen = old_gen ^ 1;
+
+  auto compiled = PolicyCompiler::compile(ifindex, static_cast<uint8_t>(new_gen), rules);
+  if (!compiled) return compiled.error();
+  if (auto r = erase_generation(ifindex, new_gen); !r) return r;
+
+  RuleKeys& keys = rule_keys_[ifindex];
+  keys.src[new_gen] = compiled->src_keys;
+  keys.port[new_gen] = compiled->port_keys;
+  std::vector<wt_port_rule> port_values(compiled->port_keys.size());
+  auto written = src_policy_.update_batch(compiled->src_keys, compiled->src_values);
+  if (written) written = port_policy_.update_batch(compiled->port_keys, port_values);
+  if (!written) {
+    (void)erase_generation(ifindex, new_gen);  // the old generation stays in force
+    return written.error();
+  }
+
+  wt_endpoint next = *cur;
+  next.generation = static_cast<uint8_t>(new_gen);
+  if (auto r = endpoints_.update(ifindex, next, BPF_EXIST); !r) {
+    (void)erase_generation(ifindex, new_gen);
+    return r;
+  }
+  wait_for_readers();
+  return erase_generation(ifindex, old_gen);
+}
+
+std::optional<uint32_t> Datapath::ifindex_of(const Device& device) const {
+  std::optional<uint32_t> found;
+  devices_.for_each_key([&](const uint32_t& ifindex) {
+    if (auto d = devices_.lookup(ifindex); d && device_of(*d) == device) found = ifindex;
+  });
+  return found;
+}
+
+std::vector<Endpoint> Datapath::endpoints() const {
+  std::lock_guard lock(mu_);
+  std::vector<Endpoint> out;
+  devices_.for_each_key([&](const uint32_t& ifindex) {
+    auto d = devices_.lookup(ifindex);
+    auto ep = endpoints_.lookup(ifindex);
+    if (!d || !ep) return;
+    Endpoint e{ifindex, device_of(*d), *ep, 0, 0};
+    if (auto it = rule_keys_.find(ifindex); it != rule_keys_.end()) {
+      e.rules_src_entries = it->second.src[ep->generation & 1].size();
+      e.rules_port_entries = it->second.port[ep->generation & 1].size();
+    }
+    out.push_back(std::move(e));
+  });
+  return out;
+}
+
+std::vector<CounterRow> Datapath::counters(std::optional<uint32_t> ifindex) const {
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<wt_counter> per_cpu(ncpu > 0 ? ncpu : 1);
+  std::vector<CounterRow> out;
+  counters_.for_each_key([&](const wt_counter_key& k) {
+    if (ifindex && k.ifindex != *ifindex) return;
+    if (bpf_map_lookup_elem(counters_.fd(), &k, per_cpu.data()) != 0) return;
+    CounterRow row{k, {}};
+    for (const auto& c : per_cpu) {
+      row.total.packets += c.packets;
+      row.total.bytes += c.bytes;
+    }
+    out.push_back(row);
+  });
+  return out;
+}
+
+Result<void> Datapath::on_event(std::function<void(const wt_event&)> handler) {
+  event_handler_ = std::move(handler);
+  if (ringbuf_) return Ok();
+  auto cb = [](void* ctx, void* data, size_t size) -> int {
+    auto* self = static_cast<Datapath*>(ctx);
+    if (size >= sizeof(wt_event) && self->event_handler_)
+      self->event_handler_(*static_cast<const wt_event*>(data));
+    return 0;
+  };
+  ringbuf_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), cb, this, nullptr);
+  if (!ringbuf_) return Error::from_errno("RINGBUF_FAILED", "open event ring buffer", errno);
+  return Ok();
+}
+
+Result<int> Datapath::poll_events(int timeout_ms) {
+  if (!ringbuf_) return Error{"RINGBUF_FAILED", "on_event() first"};
+  int n = ring_buffer__poll(ringbuf_, timeout_ms);
+  if (n < 0 && n != -EINTR) return Error::from_errno("RINGBUF_FAILED", "poll events", n);
+  return n < 0 ? 0 : n;
+}
+
+int Datapath::stamp_prog_fd() const { return bpf_program__fd(skel_->progs.wt_stamp_prog); }
+int Datapath::enforce_prog_fd() const { return bpf_program__fd(skel_->progs.wt_enforce_prog); }
+
+}  // namespace wiretag::datapath

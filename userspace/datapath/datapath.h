@@ -1,0 +1,135 @@
+// The datapath library: owns the BPF skeleton (open → configure → load), pins and adopts
+// maps and programs, attaches to endpoint devices and replaces their policy atomically.
+// See docs/datapath.md.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/policy_compiler.h"
+#include "datapath/typed_map.h"
+#include "wiretag/abi.h"
+#include "wiretag/result.h"
+
+struct wiretag_bpf;
+struct ring_buffer;
+
+namespace wiretag::datapath {
+
+struct Options {
+  std::string pin_dir = "/sys/fs/bpf/wiretag";  // empty: nothing pinned or adopted (tests, trace)
+  unsigned tag_length = 2;                      // bytes, 1..4
+  uint32_t max_endpoints = 4096;
+  uint32_t max_policy_entries = 1u << 21;  // per policy map, both generations together
+  uint32_t max_flows = 1u << 18;
+  uint32_t events_per_sec = 1000;  // per CPU
+};
+
+enum class Mode : uint8_t { Enforce = WT_MODE_ENFORCE, Audit = WT_MODE_AUDIT, Bypass = WT_MODE_BYPASS };
+
+struct Device {
+  std::string netns;   // path of a netns file; empty = our own namespace
+  std::string ifname;  // the host-side end of the container's veth
+  friend bool operator==(const Device&, const Device&) = default;
+};
+
+struct EndpointSettings {
+  uint32_t tag = 0;  // the endpoint's own tag
+  Mode mode = Mode::Enforce;
+  bool allow_untagged = true;
+  std::optional<std::array<uint8_t, 4>> antispoof_ipv4;
+  std::optional<std::array<uint8_t, 16>> antispoof_ipv6;
+};
+
+struct Endpoint {
+  uint32_t ifindex = 0;
+  Device device;
+  wt_endpoint config{};
+  size_t rules_src_entries = 0;
+  size_t rules_port_entries = 0;
+};
+
+struct CounterRow {
+  wt_counter_key key{};
+  wt_counter total{};  // summed over CPUs
+};
+
+const char* reason_name(uint32_t reason);
+const char* mode_name(uint8_t mode);
+
+class Datapath {
+ public:
+  // Mounts bpffs if needed, loads the programs, reuses maps pinned in pin_dir (adopting a
+  // previous process's state), re-attaches every recorded device with the new programs
+  // and drops half-written rule generations left by a crash.
+  static Result<std::unique_ptr<Datapath>> open(const Options& options);
+  ~Datapath();
+  Datapath(const Datapath&) = delete;
+  Datapath& operator=(const Datapath&) = delete;
+
+  // Idempotent. Writes the endpoint's config before the programs can see its packets.
+  Result<uint32_t> attach(const Device& device, const EndpointSettings& settings);
+  // Idempotent: detaching an unknown or vanished device succeeds.
+  Result<void> detach(const Device& device);
+  // Removes the map state of an endpoint whose device is gone.
+  Result<void> forget(uint32_t ifindex);
+  // Changes tag, mode, untagged or anti-spoof settings; keeps the rules.
+  Result<void> configure(uint32_t ifindex, const EndpointSettings& settings);
+  // Atomically replaces the endpoint's rules: packets see all old or all new rules.
+  Result<void> replace_policy(uint32_t ifindex, const std::vector<Rule>& rules);
+
+  std::vector<Endpoint> endpoints() const;
+  std::optional<uint32_t> ifindex_of(const Device& device) const;
+  std::vector<CounterRow> counters(std::optional<uint32_t> ifindex = std::nullopt) const;
+
+  // Drop and audit events; poll returns the number handled or an error.
+  Result<void> on_event(std::function<void(const wt_event&)> handler);
+  Result<int> poll_events(int timeout_ms);
+
+  int stamp_prog_fd() const;
+  int enforce_prog_fd() const;
+  const Options& options() const { return options_; }
+  uint32_t tag_mask() const;
+
+  TypedMap<uint32_t, wt_endpoint> endpoint_map() const { return endpoints_; }
+  TypedMap<wt_src_key, wt_src_policy> src_policy_map() const { return src_policy_; }
+  TypedMap<wt_port_key, wt_port_rule> port_policy_map() const { return port_policy_; }
+  TypedMap<wt_flow_key, wt_flow> flow_map() const { return flows_; }
+  int counters_fd() const { return counters_.fd(); }
+
+ private:
+  struct RuleKeys {  // what each generation of an endpoint holds in the policy maps
+    std::vector<wt_src_key> src[2];
+    std::vector<wt_port_key> port[2];
+  };
+
+  explicit Datapath(const Options& options) : options_(options) {}
+  Result<void> load();
+  Result<void> pin_programs();
+  Result<void> adopt();
+  Result<void> attach_programs(const Device& device, uint32_t ifindex);
+  Result<void> forget_locked(uint32_t ifindex);
+  Result<void> erase_generation(uint32_t ifindex, int generation);
+  void wait_for_readers() const;
+
+  Options options_;
+  wiretag_bpf* skel_ = nullptr;
+  ring_buffer* ringbuf_ = nullptr;
+  std::function<void(const wt_event&)> event_handler_;
+  TypedMap<uint32_t, wt_endpoint> endpoints_;
+  TypedMap<wt_src_key, wt_src_policy> src_policy_;
+  TypedMap<wt_port_key, wt_port_rule> port_policy_;
+  TypedMap<wt_flow_key, wt_flow> flows_;
+  TypedMap<wt_counter_key, wt_counter> counters_;
+  TypedMap<uint32_t, wt_device> devices_;
+  mutable std::mutex mu_;
+  std::map<uint32_t, RuleKeys> rule_keys_;
+};
+
+}  // namespace wiretag::datapath

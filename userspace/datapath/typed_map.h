@@ -1,0 +1,101 @@
+// Typed access to one BPF map by fd: keys and values are the structs of wiretag/abi.h.
+#pragma once
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wiretag/result.h"
+
+namespace wiretag::datapath {
+
+template <class K, class V>
+class TypedMap {
+ public:
+  TypedMap() = default;
+  TypedMap(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+
+  int fd() const { return fd_; }
+  const std::string& name() const { return name_; }
+
+  std::optional<V> lookup(const K& key) const {
+    V v{};
+    if (bpf_map_lookup_elem(fd_, &key, &v) != 0) return std::nullopt;
+    return v;
+  }
+
+  Result<void> update(const K& key, const V& value, uint64_t flags = BPF_ANY) {
+    if (bpf_map_update_elem(fd_, &key, &value, flags) != 0) return error("update", errno);
+    return Ok();
+  }
+
+  // Deleting a missing key is success: callers want the key gone.
+  Result<void> erase(const K& key) {
+    if (bpf_map_delete_elem(fd_, &key) != 0 && errno != ENOENT) return error("delete", errno);
+    return Ok();
+  }
+
+  // One syscall per chunk; on failure reports how many elements were written.
+  Result<void> update_batch(const std::vector<K>& keys, const std::vector<V>& values,
+                            size_t* written = nullptr) {
+    size_t done = 0;
+    Result<void> r = Ok();
+    while (done < keys.size()) {
+      __u32 count = static_cast<__u32>(std::min<size_t>(keys.size() - done, kChunk));
+      LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+      int rc = bpf_map_update_batch(fd_, &keys[done], &values[done], &count, &opts);
+      done += count;
+      if (rc != 0) {
+        r = error("batch update", errno);
+        break;
+      }
+    }
+    if (written) *written = done;
+    return r;
+  }
+
+  Result<void> erase_batch(const std::vector<K>& keys) {
+    size_t done = 0;
+    while (done < keys.size()) {
+      __u32 count = static_cast<__u32>(std::min<size_t>(keys.size() - done, kChunk));
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      int rc = bpf_map_delete_batch(fd_, &keys[done], &count, &opts);
+      if (rc != 0 && errno == ENOENT) {
+        done += count + 1;  // the key after the deleted ones is already gone: skip it
+        continue;
+      }
+      if (rc != 0) return error("batch delete", errno);
+      done += count;
+    }
+    return Ok();
+  }
+
+  // Visits every key (snapshot semantics of get_next_key: concurrent changes may be missed).
+  void for_each_key(const std::function<void(const K&)>& fn) const {
+    K key{}, next{};
+    const K* cur = nullptr;
+    while (bpf_map_get_next_key(fd_, cur, &next) == 0) {
+      key = next;
+      fn(key);
+      cur = &key;
+    }
+  }
+
+ private:
+  static constexpr size_t kChunk = 16384;
+
+  Error error(const char* op, int err) const {
+    std::string code = (err == E2BIG || err == ENOMEM || err == ENOSPC) ? "MAP_FULL" : "MAP_ERROR";
+    return Error::from_errno(code, std::string(op) + " on map " + name_, err);
+  }
+
+  int fd_ = -1;
+  std::string name_;
+};
+
+}  // namespace wiretag::datapath
