@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The baseline the datapath bench subtracts: a TC program that does nothing. Same as
+ * bpf/bench_empty.bpf.c, which does not build under -Wextra -Werror (unused skb).
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+SEC("tc")
+int wt_empty_prog(struct __sk_buff *skb __attribute__((unused)))
+{
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,474 @@
+// wiretag-bench-datapath: what the enforce program costs per packet over an empty TC program
+// (BPF_PROG_TEST_RUN), how fast rules install, and what the policy maps weigh; every figure
+// is printed beside its target. Needs CAP_BPF. A benchmark, not a test: not in ctest.
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench_baseline_bpf.skel.h"
+#include "common/log.h"
+#include "core/policy_compiler.h"
+#include "datapath/datapath.h"
+
+namespace {
+
+using wiretag::Protocol;
+using wiretag::Rule;
+using wiretag::datapath::Datapath;
+using Clock = std::chrono::steady_clock;
+
+constexpr double kTargetDeltaNs = 25.0;
+constexpr double kTargetFlatPct = 10.0;
+constexpr double kTargetReplaceS = 1.0;
+
+constexpr uint32_t kEndpoint = 1;  // loopback: the device of a test run without ctx ifindex
+constexpr uint32_t kSource = 1;    // the tag every measured packet carries
+constexpr uint16_t kTcpPort = 8080;
+constexpr uint16_t kUdpPort = 5353;
+constexpr uint16_t kDeniedPort = 9090;
+constexpr uint32_t kScratchIfindex = 0xfff0;  // install-rate keys: no endpoint reads them
+
+struct Config {
+  bool quick = false;
+  int rounds = 7;
+  uint32_t repeat = 1000000;
+  std::vector<size_t> sizes = {10, 1000, 100000, 1000000};
+  size_t install_entries = 1000000;
+  size_t cold_samples = 2000;
+};
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "wiretag-bench-datapath: %s\n", what.c_str());
+  std::exit(1);
+}
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+const char* met(bool ok) { return ok ? "MET" : "NOT MET"; }
+
+// Ethernet + IPv4 + TCP/UDP, 198.18.0.1 -> 198.19.0.1 (RFC 2544 benchmark space).
+std::vector<uint8_t> build_packet(uint8_t proto, uint16_t dport, uint8_t tcp_flags) {
+  const size_t l4_len = proto == IPPROTO_TCP ? 20 : 8 + 18;
+  std::vector<uint8_t> p(14 + 20 + l4_len, 0);
+  const uint8_t eth[14] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00};
+  std::memcpy(p.data(), eth, sizeof eth);
+
+  uint8_t* ip = p.data() + 14;
+  const uint16_t tot_len = static_cast<uint16_t>(20 + l4_len);
+  ip[0] = 0x45;
+  ip[2] = tot_len >> 8;
+  ip[3] = tot_len & 0xff;
+  ip[8] = 64;
+  ip[9] = proto;
+  const uint8_t saddr[4] = {198, 18, 0, 1}, daddr[4] = {198, 19, 0, 1};
+  std::memcpy(ip + 12, saddr, 4);
+  std::memcpy(ip + 16, daddr, 4);
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += ip[i] << 8 | ip[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  ip[10] = static_cast<uint8_t>(~sum >> 8);
+  ip[11] = static_cast<uint8_t>(~sum);
+
+  uint8_t* l4 = ip + 20;
+  const uint16_t sport = 40000;
+  l4[0] = sport >> 8;
+  l4[1] = sport & 0xff;
+  l4[2] = dport >> 8;
+  l4[3] = dport & 0xff;
+  if (proto == IPPROTO_TCP) {
+    l4[12] = 5 << 4;  // data offset
+    l4[13] = tcp_flags;
+    l4[14] = 0xff;    // window
+  } else {
+    l4[4] = static_cast<uint8_t>(l4_len >> 8);
+    l4[5] = static_cast<uint8_t>(l4_len);
+  }
+  return p;
+}
+
+struct RunResult {
+  uint32_t ns;  // kernel-measured average per run
+  uint32_t retval;
+};
+
+RunResult test_run(int prog_fd, const std::vector<uint8_t>& pkt, uint32_t mark, uint32_t repeat) {
+  __sk_buff ctx{};
+  ctx.mark = mark;  // enforce reads the source tag from skb->mark
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt.data(),
+              .data_size_in = static_cast<__u32>(pkt.size()), .ctx_in = &ctx,
+              .ctx_size_in = sizeof ctx, .repeat = static_cast<int>(repeat));
+  if (bpf_prog_test_run_opts(prog_fd, &opts) != 0)
+    die(std::string("BPF_PROG_TEST_RUN: ") + std::strerror(errno));
+  return {opts.duration, opts.retval};
+}
+
+struct Probe {
+  const char* name;
+  std::vector<uint8_t> packet;
+  uint32_t reason;  // what enforce must decide, checked before timing
+};
+
+std::vector<Probe> probes() {
+  return {
+      {"tcp SYN, rule hit", build_packet(IPPROTO_TCP, kTcpPort, 0x02), WT_REASON_ALLOW_RULE},
+      {"udp, flow miss + rule hit", build_packet(IPPROTO_UDP, kUdpPort, 0),
+       WT_REASON_ALLOW_RULE},
+      {"tcp SYN, denied", build_packet(IPPROTO_TCP, kDeniedPort, 0x02), WT_REASON_DROP_POLICY},
+  };
+}
+
+uint16_t port_for(uint32_t tag) { return static_cast<uint16_t>(1024 + tag % 60000); }
+
+// Rules 0 and 1: the measured source on tcp/8080 and udp/5353. Rule i >= 2: source i on
+// tcp/port_for(i). n rules = n-1 src_policy entries and n port_policy entries.
+std::vector<Rule> make_rules(size_t n) {
+  std::vector<Rule> rules;
+  rules.reserve(n);
+  rules.push_back({kSource, Protocol::Tcp, wiretag::PortRange{kTcpPort, kTcpPort}});
+  rules.push_back({kSource, Protocol::Udp, wiretag::PortRange{kUdpPort, kUdpPort}});
+  for (uint32_t tag = 2; rules.size() < n; ++tag)
+    rules.push_back({tag, Protocol::Tcp, wiretag::PortRange{port_for(tag), port_for(tag)}});
+  return rules;
+}
+
+uint64_t counted(const Datapath& dp, uint32_t reason) {
+  uint64_t n = 0;
+  for (const auto& row : dp.counters(kEndpoint))
+    if (row.key.direction == WT_DIR_ENFORCE && row.key.reason == reason) n += row.total.packets;
+  return n;
+}
+
+// One run of each probe: the verdict and the counted reason must be the expected ones, so a
+// figure is never the cost of the wrong path.
+void check_probes(const Datapath& dp, const std::vector<Probe>& ps) {
+  for (const auto& p : ps) {
+    uint64_t before = counted(dp, p.reason);
+    RunResult r = test_run(dp.enforce_prog_fd(), p.packet, kSource, 1);
+    int want = p.reason >= WT_REASON_DROP_POLICY ? TC_ACT_SHOT : TC_ACT_OK;
+    if (static_cast<int>(r.retval) != want || counted(dp, p.reason) != before + 1)
+      die(std::string("probe '") + p.name + "' did not take the " +
+          wiretag::datapath::reason_name(p.reason) + " path (retval " +
+          std::to_string(r.retval) + ")");
+  }
+}
+
+struct Latency {
+  double empty_ns;
+  double enforce_ns;
+};
+
+// Empty and enforce alternate within each round, so drift and neighbours hit both alike.
+Latency measure_hot(int empty_fd, int enforce_fd, const Probe& p, const Config& cfg) {
+  std::vector<double> empty, enforce;
+  for (int i = 0; i < cfg.rounds; ++i) {
+    empty.push_back(test_run(empty_fd, p.packet, kSource, cfg.repeat).ns);
+    enforce.push_back(test_run(enforce_fd, p.packet, kSource, cfg.repeat).ns);
+  }
+  return {median(empty), median(enforce)};
+}
+
+// One packet per run from a random one of the installed sources, so at 1M rules the
+// entries it needs are mostly not in cache. Includes the test-run timer's overhead on both.
+Latency measure_cold(int empty_fd, int enforce_fd, size_t rules, const Config& cfg) {
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<uint32_t> pick(2, static_cast<uint32_t>(std::max<size_t>(rules, 3) - 1));
+  std::vector<double> empty, enforce;
+  for (size_t i = 0; i < cfg.cold_samples; ++i) {
+    uint32_t tag = pick(rng);
+    auto pkt = build_packet(IPPROTO_TCP, port_for(tag), 0x02);
+    empty.push_back(test_run(empty_fd, pkt, tag, 1).ns);
+    RunResult r = test_run(enforce_fd, pkt, tag, 1);
+    if (r.retval != TC_ACT_OK) die("cold probe from source " + std::to_string(tag) + " dropped");
+    enforce.push_back(r.ns);
+  }
+  return {median(empty), median(enforce)};
+}
+
+// Kernel memory charged to a map, as /proc/<pid>/fdinfo reports it.
+long long memlock_bytes(int fd) {
+  std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("memlock:", 0) == 0) return std::atoll(line.c_str() + 8);
+  return -1;
+}
+
+std::string rules_label(size_t n) {
+  if (n >= 1000000 && n % 1000000 == 0) return std::to_string(n / 1000000) + "M";
+  if (n >= 1000 && n % 1000 == 0) return std::to_string(n / 1000) + "k";
+  return std::to_string(n);
+}
+
+void print_machine() {
+  std::string cpu = "unknown";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);)
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  std::string mem = "?";
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);)
+    if (line.rfind("MemTotal:", 0) == 0) {
+      mem = std::to_string(std::atoll(line.c_str() + 9) / (1024 * 1024)) + " GiB";
+      break;
+    }
+  double load[3] = {};
+  getloadavg(load, 3);
+  utsname u{};
+  uname(&u);
+  std::printf("machine: %ld CPUs, %s, kernel %s, %s RAM, loadavg %.2f %.2f %.2f\n",
+              sysconf(_SC_NPROCESSORS_ONLN), cpu.c_str(), u.release, mem.c_str(), load[0],
+              load[1], load[2]);
+}
+
+struct Rate {
+  double per_elem;  // entries/s
+  double batch;
+  double erase_batch;
+};
+
+template <class K, class V>
+Rate install_rate(wiretag::datapath::TypedMap<K, V> map, const std::vector<K>& keys,
+                  const std::vector<V>& values) {
+  Rate r{};
+  auto t0 = Clock::now();
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (bpf_map_update_elem(map.fd(), &keys[i], &values[i], BPF_ANY) != 0)
+      die("update " + map.name() + ": " + std::strerror(errno));
+  r.per_elem = keys.size() / seconds_since(t0);
+  if (auto e = map.erase_batch(keys); !e) die(e.error().message);
+
+  t0 = Clock::now();
+  if (auto e = map.update_batch(keys, values); !e) die(e.error().message);
+  r.batch = keys.size() / seconds_since(t0);
+  t0 = Clock::now();
+  if (auto e = map.erase_batch(keys); !e) die(e.error().message);
+  r.erase_batch = keys.size() / seconds_since(t0);
+  return r;
+}
+
+void bench_install(Datapath& dp, const Config& cfg) {
+  const size_t n = cfg.install_entries;
+  std::vector<wt_src_key> src_keys(n);
+  std::vector<wt_src_policy> src_values(n);
+  std::vector<wt_port_key> port_keys(n);
+  std::vector<wt_port_rule> port_values(n);
+  for (size_t i = 0; i < n; ++i) {
+    src_keys[i].ifindex = port_keys[i].ifindex = kScratchIfindex;
+    src_keys[i].src_tag = port_keys[i].src_tag = static_cast<uint32_t>(i + 1);
+    src_values[i].port_plens[WT_PROTO_SLOT_TCP] = 1u << 16;
+    port_keys[i].port = kTcpPort;
+    port_keys[i].proto = IPPROTO_TCP;
+    port_keys[i].plen_gen = 16 << 1;
+  }
+  std::printf("\n== Rule install rate: %s entries per map, entries/s (batch chunk 16384)\n",
+              rules_label(n).c_str());
+  std::printf("%-12s %14s %14s %9s %16s\n", "map", "per-element", "batch", "speed-up",
+              "batch delete");
+  auto row = [](const char* name, Rate r) {
+    std::printf("%-12s %14.0f %14.0f %8.2fx %16.0f\n", name, r.per_elem, r.batch,
+                r.batch / r.per_elem, r.erase_batch);
+  };
+  row("src_policy", install_rate(dp.src_policy_map(), src_keys, src_values));
+  row("port_policy", install_rate(dp.port_policy_map(), port_keys, port_values));
+}
+
+void print_latency_header() {
+  std::printf("%-6s %-27s %-13s %7s %8s %7s %7s  %s\n", "rules", "packet", "verdict", "empty",
+              "enforce", "delta", "ratio", "delta<=25ns");
+}
+
+void print_latency_row(const std::string& rules, const char* packet, const char* verdict,
+                       Latency l) {
+  double delta = l.enforce_ns - l.empty_ns;
+  std::printf("%-6s %-27s %-13s %7.0f %8.0f %7.0f %6.1fx  %s\n", rules.c_str(), packet, verdict,
+              l.empty_ns, l.enforce_ns, delta, l.enforce_ns / std::max(l.empty_ns, 1.0),
+              met(delta <= kTargetDeltaNs));
+}
+
+Config parse_args(int argc, char** argv) {
+  Config cfg;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--quick") {
+      cfg.quick = true;
+      cfg.rounds = 3;
+      cfg.repeat = 100000;
+      cfg.sizes = {10, 1000};
+      cfg.install_entries = 10000;
+      cfg.cold_samples = 200;
+    } else if (a == "--rounds" && i + 1 < argc) {
+      cfg.rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--repeat" && i + 1 < argc) {
+      cfg.repeat = static_cast<uint32_t>(std::max(1L, std::atol(argv[++i])));
+    } else {
+      std::fprintf(stderr,
+                   "usage: wiretag-bench-datapath [--quick] [--rounds N] [--repeat N]\n"
+                   "  default: 10, 1k, 100k, 1M rules; 7 rounds of 1000000 runs per figure\n");
+      std::exit(a == "--help" || a == "-h" ? 0 : 2);
+    }
+  }
+  return cfg;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg = parse_args(argc, argv);
+  wiretag::init_logging("warn");
+  print_machine();
+
+  wiretag::datapath::Options options;
+  options.pin_dir = "";    // a private datapath: nothing pinned, nothing attached
+  options.tag_length = 4;  // a million distinct source tags
+  options.max_policy_entries = 1u << 21;  // the default: two generations of 1M rules
+  auto opened = Datapath::open(options);
+  if (!opened) die(opened.error().message);
+  Datapath& dp = **opened;
+
+  bench_baseline_bpf* baseline = bench_baseline_bpf__open_and_load();
+  if (!baseline) die(std::string("load the empty program: ") + std::strerror(errno));
+  const int empty_fd = bpf_program__fd(baseline->progs.wt_empty_prog);
+  const int enforce_fd = dp.enforce_prog_fd();
+
+  const long long src_mem_empty = memlock_bytes(dp.src_policy_map().fd());
+  const long long port_mem_empty = memlock_bytes(dp.port_policy_map().fd());
+
+  bench_install(dp, cfg);
+
+  wt_endpoint ep{};
+  ep.tag = 100;
+  ep.mode = WT_MODE_ENFORCE;
+  ep.untagged = WT_UNTAGGED_ALLOW;
+  if (auto r = dp.endpoint_map().update(kEndpoint, ep); !r) die(r.error().message);
+
+  const auto ps = probes();
+  std::vector<std::vector<Latency>> hot(ps.size());
+  std::vector<Latency> cold;
+  struct Replace {
+    size_t rules;
+    double compile_s, replace_s;
+  };
+  std::vector<Replace> replaces;
+  std::vector<std::string> labels;
+
+  for (size_t n : cfg.sizes) {
+    auto rules = make_rules(n);
+    auto t0 = Clock::now();
+    auto compiled = wiretag::PolicyCompiler::compile(kEndpoint, 0, rules);
+    double compile_s = seconds_since(t0);
+    if (!compiled) die(compiled.error().message);
+    t0 = Clock::now();
+    if (auto r = dp.replace_policy(kEndpoint, rules); !r) die(r.error().message);
+    replaces.push_back({n, compile_s, seconds_since(t0)});
+    labels.push_back(rules_label(n));
+
+    check_probes(dp, ps);
+    for (size_t i = 0; i < ps.size(); ++i)
+      hot[i].push_back(measure_hot(empty_fd, enforce_fd, ps[i], cfg));
+    cold.push_back(measure_cold(empty_fd, enforce_fd, n, cfg));
+  }
+
+  const size_t largest = cfg.sizes.back();
+  const long long src_mem = memlock_bytes(dp.src_policy_map().fd());
+  const long long port_mem = memlock_bytes(dp.port_policy_map().fd());
+  // Steady state: a full policy replaced by another of the same size (both generations live).
+  auto rules = make_rules(largest);
+  auto t0 = Clock::now();
+  if (auto r = dp.replace_policy(kEndpoint, rules); !r) die(r.error().message);
+  const double steady_replace_s = seconds_since(t0);
+  check_probes(dp, ps);
+
+  std::printf("\n== Per-packet cost, BPF_PROG_TEST_RUN: median of %d rounds of %u runs, ns/packet\n",
+              cfg.rounds, cfg.repeat);
+  std::printf("   (the same packet every run: the entries it needs stay in cache)\n");
+  std::printf("   target: enforce - empty <= %.0f ns; enforce flat within +-%.0f%% from %s to %s rules\n",
+              kTargetDeltaNs, kTargetFlatPct, labels.front().c_str(), labels.back().c_str());
+  print_latency_header();
+  for (size_t s = 0; s < cfg.sizes.size(); ++s)
+    for (size_t i = 0; i < ps.size(); ++i)
+      print_latency_row(labels[s], ps[i].name, wiretag::datapath::reason_name(ps[i].reason),
+                        hot[i][s]);
+
+  std::printf("\n== Per-packet cost, cold: median of %zu single runs, each from a random one of\n"
+              "   the installed sources (tcp SYN, rule hit); both columns include the test-run\n"
+              "   timer's own overhead, so compare the delta\n",
+              cfg.cold_samples);
+  print_latency_header();
+  for (size_t s = 0; s < cfg.sizes.size(); ++s)
+    print_latency_row(labels[s], "tcp SYN, random source", "allow_rule", cold[s]);
+
+  std::printf("\n== Flatness: enforce ns at each size against %s rules (target within +-%.0f%%)\n",
+              labels.front().c_str(), kTargetFlatPct);
+  auto flat_row = [&](const char* name, const std::vector<Latency>& l) {
+    std::printf("%-27s", name);
+    double worst = 0;
+    for (size_t s = 0; s < l.size(); ++s) {
+      double pct = 100.0 * (l[s].enforce_ns - l[0].enforce_ns) / l[0].enforce_ns;
+      worst = std::max(worst, std::abs(pct));
+      std::printf("  %s %.0f (%+.1f%%)", labels[s].c_str(), l[s].enforce_ns, pct);
+    }
+    std::printf("  worst %.1f%%: %s\n", worst, met(worst <= kTargetFlatPct));
+  };
+  for (size_t i = 0; i < ps.size(); ++i) flat_row(ps[i].name, hot[i]);
+  flat_row("cold tcp SYN, random src", cold);
+
+  std::printf("\n== replace_policy on one endpoint (target: %s rules in <= %.1f s)\n",
+              labels.back().c_str(), kTargetReplaceS);
+  std::printf("%-6s %-22s %12s %12s %14s\n", "rules", "replacing", "compile s", "replace s",
+              "rules/s");
+  std::string previous = "nothing";
+  for (size_t s = 0; s < replaces.size(); ++s) {
+    std::printf("%-6s %-22s %12.3f %12.3f %14.0f\n", labels[s].c_str(), previous.c_str(),
+                replaces[s].compile_s, replaces[s].replace_s,
+                replaces[s].rules / replaces[s].replace_s);
+    previous = labels[s] + " rules";
+  }
+  std::printf("%-6s %-22s %12s %12.3f %14.0f\n", labels.back().c_str(), previous.c_str(), "",
+              steady_replace_s, largest / steady_replace_s);
+  std::printf("%s rules installed in %.3f s (first) / %.3f s (replacing %s): %s\n",
+              labels.back().c_str(), replaces.back().replace_s, steady_replace_s,
+              labels.back().c_str(),
+              met(std::max(replaces.back().replace_s, steady_replace_s) <= kTargetReplaceS));
+
+  std::printf("\n== Map memory at %s rules (memlock from /proc/self/fdinfo; max_entries %u)\n",
+              labels.back().c_str(), options.max_policy_entries);
+  std::printf("%-12s %10s %14s %14s %12s\n", "map", "entries", "empty bytes", "loaded bytes",
+              "bytes/entry");
+  auto mem_row = [](const char* name, size_t entries, long long empty, long long loaded) {
+    std::printf("%-12s %10zu %14lld %14lld %12.1f\n", name, entries, empty, loaded,
+                entries ? double(loaded - empty) / entries : 0.0);
+  };
+  mem_row("src_policy", largest - 1, src_mem_empty, src_mem);
+  mem_row("port_policy", largest, port_mem_empty, port_mem);
+  std::printf("%-12s %10zu %14lld %14lld %12.1f  (per rule)\n", "both", largest,
+              src_mem_empty + port_mem_empty, src_mem + port_mem,
+              double(src_mem + port_mem - src_mem_empty - port_mem_empty) / largest);
+
+  bench_baseline_bpf__destroy(baseline);
+  return 0;
+}
