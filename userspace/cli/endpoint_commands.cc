@@ -31,7 +31,9 @@ void add_device_flags(CLI::App* cmd, DeviceArgs& args) {
   std::exit(1);
 }
 
-std::unique_ptr<datapath::Datapath> open_datapath(const datapath::Options& options) {
+std::unique_ptr<datapath::Datapath> open_datapath(datapath::Options options,
+                                                 bool read_only = false) {
+  options.read_only = read_only;
   auto dp = datapath::Datapath::open(options);
   if (!dp) fail(dp.error());
   return std::move(dp.value());
@@ -139,7 +141,7 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
   {
     auto* c = ep->add_subcommand("list", "endpoints of this host's datapath");
     c->callback([&options] {
-      auto dp = open_datapath(options);
+      auto dp = open_datapath(options, true);
       std::printf("%-8s %-16s %-28s %-10s %-8s %-6s %s\n", "IFINDEX", "DEVICE", "NETNS", "TAG",
                   "MODE", "GEN", "ENTRIES(src/port)");
       for (const auto& e : dp->endpoints())
@@ -156,7 +158,7 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
     c->add_option("--netns", dev.netns, "network namespace of --dev");
     c->add_option("--dev", dev.ifname, "only this device");
     c->callback([&options] {
-      auto dp = open_datapath(options);
+      auto dp = open_datapath(options, true);
       std::optional<uint32_t> only;
       if (!dev.ifname.empty()) only = require_ifindex(*dp, dev.device());
       std::printf("%-8s %-8s %-20s %-8s %12s %14s\n", "IFINDEX", "DIR", "REASON", "VERDICT",
@@ -179,7 +181,7 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
     c->add_option("--count", count, "stop after this many events (0 = no limit)");
     c->add_option("--seconds", seconds, "stop after this long (0 = until interrupted)");
     c->callback([&options] {
-      auto dp = open_datapath(options);
+      auto dp = open_datapath(options, true);
       int seen = 0;
       auto r = dp->on_event([&](const wt_event& ev) {
         const char* reason = datapath::reason_name(ev.reason);

@@ -4,6 +4,8 @@
 #include <bpf/libbpf.h>
 #include <linux/membarrier.h>
 #include <net/if.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -123,10 +125,20 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const Options& options) {
   if (options.tag_length < 1 || options.tag_length > 4)
     return Error{"INVALID_OPTION", "tag_length must be 1..4 bytes"};
   std::unique_ptr<Datapath> dp(new Datapath(options));
-  if (!options.pin_dir.empty())
-    if (auto r = ensure_pin_dir(options.pin_dir); !r) return r.error();
-  if (auto r = dp->load(); !r) return r.error();
   if (!options.pin_dir.empty()) {
+    if (auto r = ensure_pin_dir(options.pin_dir); !r) return r.error();
+    if (!options.read_only) {
+      // Two owners would each flip generations from their own bookkeeping and corrupt it.
+      dp->owner_lock_fd_ = ::open(options.pin_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dp->owner_lock_fd_ < 0)
+        return Error::from_errno("PIN_DIR_FAILED", "open " + options.pin_dir, errno);
+      if (::flock(dp->owner_lock_fd_, LOCK_EX | LOCK_NB) != 0)
+        return Error{"DATAPATH_BUSY", "another process owns the datapath in " + options.pin_dir +
+                                          " (the agent?); change it through that process"};
+    }
+  }
+  if (auto r = dp->load(); !r) return r.error();
+  if (!options.pin_dir.empty() && !options.read_only) {
     if (auto r = dp->pin_programs(); !r) return r.error();
   }
   if (auto r = dp->adopt(); !r) return r.error();
@@ -137,6 +149,7 @@ Datapath::~Datapath() {
   if (ringbuf_) ring_buffer__free(ringbuf_);
   // Destroying the skeleton closes our fds only: tc filters and pins keep enforcing.
   if (skel_) wiretag_bpf__destroy(skel_);
+  if (owner_lock_fd_ >= 0) ::close(owner_lock_fd_);
 }
 
 uint32_t Datapath::tag_mask() const {
@@ -200,6 +213,7 @@ Result<void> Datapath::adopt() {
   port_policy_.for_each_key([&](const wt_port_key& k) {
     rule_keys_[k.ifindex].port[k.plen_gen & 1].push_back(k);
   });
+  if (options_.read_only) return Ok();
 
   // A crash between writing a new generation and deleting the old one leaves the inactive
   // generation populated: it is garbage either way.
@@ -267,6 +281,7 @@ Result<void> Datapath::attach_programs(const Device& device, uint32_t ifindex) {
 }
 
 Result<uint32_t> Datapath::attach(const Device& device, const EndpointSettings& settings) {
+  if (options_.read_only) return Error{"READ_ONLY", "datapath opened read-only"};
   wt_device rec{};
   if (device.ifname.empty() || !copy_name(rec.ifname, sizeof rec.ifname, device.ifname))
     return Error{"INVALID_DEVICE", "interface name must be 1..15 characters"};
@@ -306,6 +321,7 @@ Result<uint32_t> Datapath::attach(const Device& device, const EndpointSettings& 
 }
 
 Result<void> Datapath::detach(const Device& device) {
+  if (options_.read_only) return Error{"READ_ONLY", "datapath opened read-only"};
   std::optional<uint32_t> ifindex = ifindex_of(device);
   {
     std::lock_guard lock(mu_);
@@ -326,6 +342,7 @@ Result<void> Datapath::detach(const Device& device) {
 }
 
 Result<void> Datapath::forget(uint32_t ifindex) {
+  if (options_.read_only) return Error{"READ_ONLY", "datapath opened read-only"};
   std::lock_guard lock(mu_);
   return forget_locked(ifindex);
 }
@@ -352,6 +369,7 @@ Result<void> Datapath::forget_locked(uint32_t ifindex) {
 }
 
 Result<void> Datapath::configure(uint32_t ifindex, const EndpointSettings& settings) {
+  if (options_.read_only) return Error{"READ_ONLY", "datapath opened read-only"};
   if (settings.tag > tag_mask()) return Error{"INVALID_TAG", "tag does not fit tag_length"};
   std::lock_guard lock(mu_);
   auto cur = endpoints_.lookup(ifindex);
@@ -385,6 +403,7 @@ void Datapath::wait_for_readers() const {
 }
 
 Result<void> Datapath::replace_policy(uint32_t ifindex, const std::vector<Rule>& rules) {
+  if (options_.read_only) return Error{"READ_ONLY", "datapath opened read-only"};
   std::lock_guard lock(mu_);
   auto cur = endpoints_.lookup(ifindex);
   if (!cur) return Error{"ENDPOINT_NOT_FOUND", "no endpoint " + std::to_string(ifindex)};

@@ -29,6 +29,8 @@ struct Options {
   uint32_t max_policy_entries = 1u << 21;  // per policy map, both generations together
   uint32_t max_flows = 1u << 18;
   uint32_t events_per_sec = 1000;  // per CPU
+  // Inspect only: no owner lock, no re-attach, no clean-up, no writes (list, counters, monitor).
+  bool read_only = false;
 };
 
 enum class Mode : uint8_t { Enforce = WT_MODE_ENFORCE, Audit = WT_MODE_AUDIT, Bypass = WT_MODE_BYPASS };
@@ -65,7 +67,8 @@ const char* mode_name(uint8_t mode);
 
 class Datapath {
  public:
-  // Mounts bpffs if needed, loads the programs, reuses maps pinned in pin_dir (adopting a
+  // Takes the pin dir's owner lock (one owning process per pin dir: DATAPATH_BUSY otherwise),
+  // mounts bpffs if needed, loads the programs, reuses maps pinned in pin_dir (adopting a
   // previous process's state), re-attaches every recorded device with the new programs
   // and drops half-written rule generations left by a crash.
   static Result<std::unique_ptr<Datapath>> open(const Options& options);
@@ -119,6 +122,7 @@ class Datapath {
   void wait_for_readers() const;
 
   Options options_;
+  int owner_lock_fd_ = -1;
   wiretag_bpf* skel_ = nullptr;
   ring_buffer* ringbuf_ = nullptr;
   std::function<void(const wt_event&)> event_handler_;
