@@ -1,0 +1,98 @@
+// Atomic policy replacement under traffic: packets see all of the old rules or all of the
+// new ones, an allowed flow never drops, and a revoked rule is gone once replace returns.
+#include <gtest/gtest.h>
+#include <linux/pkt_cls.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "packet_builder.h"
+#include "prog_runner.h"
+
+namespace wiretag::test {
+namespace {
+
+constexpr uint32_t kTag = 5;
+
+TEST(PolicyReplace, AllowedFlowNeverDropsWhileRulesFlipBetweenEquivalentSets) {
+  std::string error;
+  auto runner = ProgRunner::open(test_options(), &error);
+  ASSERT_TRUE(runner) << error;
+  // A and B both allow P (tcp/8080), by an exact port and by a range; only A allows Q (udp/53).
+  const std::vector<Rule> a = {{kTag, Protocol::Tcp, PortRange{8080, 8080}},
+                               {kTag, Protocol::Udp, PortRange{53, 53}}};
+  const std::vector<Rule> b = {{kTag, Protocol::Tcp, PortRange{8000, 8191}},
+                               {0, Protocol::Icmp, std::nullopt}};
+  ASSERT_EQ(runner->configure(EndpointSetup{}, a), "");
+  const auto p = PacketBuilder::ipv4("198.18.1.1", "198.18.0.2").tcp(40000, 8080).build();
+  const auto q = PacketBuilder::ipv4("198.18.1.1", "198.18.0.2").udp(40000, 53).build();
+  const auto p6 = PacketBuilder::ipv6("2001:2::1:1", "2001:2::2").tcp(40000, 8080).build();
+
+  constexpr int kReplacePairs = 60;
+  constexpr int kMinRuns = 5000;
+  std::atomic<bool> replacing_done{false};
+  std::atomic<int> runs{0}, not_passed{0}, run_errors{0};
+
+  std::thread traffic([&] {
+    while (!replacing_done.load() || runs.load() < kMinRuns) {
+      int rc = runner->run_action(Program::Enforce, runs.load() % 2 ? p : p6, kTag);
+      if (rc < 0) ++run_errors;
+      else if (rc != TC_ACT_OK) ++not_passed;
+      ++runs;
+    }
+  });
+
+  int q_allowed_after_b = 0, replace_errors = 0;
+  for (int i = 0; i < kReplacePairs; ++i) {
+    if (!runner->datapath().replace_policy(kTestIfindex, b)) ++replace_errors;
+    // B is in force once replace returns: Q, allowed only by A, must drop from now on.
+    for (int k = 0; k < 3; ++k)
+      if (runner->run_action(Program::Enforce, q, kTag) != TC_ACT_SHOT) ++q_allowed_after_b;
+    if (!runner->datapath().replace_policy(kTestIfindex, a)) ++replace_errors;
+    if (runner->run_action(Program::Enforce, q, kTag) != TC_ACT_OK) ++q_allowed_after_b;
+  }
+  replacing_done = true;
+  traffic.join();
+
+  EXPECT_EQ(replace_errors, 0);
+  EXPECT_EQ(run_errors.load(), 0);
+  EXPECT_GE(runs.load(), kMinRuns);
+  EXPECT_EQ(not_passed.load(), 0) << "of " << runs.load() << " runs of an always-allowed packet";
+  EXPECT_EQ(q_allowed_after_b, 0) << "Q judged by the wrong generation after replace returned";
+
+  uint64_t dropped = 0;
+  for (const auto& row : runner->datapath().counters(kTestIfindex))
+    if (row.key.verdict == WT_VERDICT_DROP && row.key.reason != WT_REASON_DROP_POLICY)
+      dropped += row.total.packets;
+  EXPECT_EQ(dropped, 0u) << "only Q's policy drops are expected";
+}
+
+TEST(PolicyReplace, ReplacedRulesLeaveNoEntriesOfTheOldGeneration) {
+  std::string error;
+  auto runner = ProgRunner::open(test_options(), &error);
+  ASSERT_TRUE(runner) << error;
+  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{1000, 2000}}}),
+            "");
+  ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex,
+                                                {{kTag, Protocol::Tcp, PortRange{443, 443}}}));
+  auto ep = runner->datapath().endpoint_map().lookup(kTestIfindex);
+  ASSERT_TRUE(ep);
+  size_t src = 0, port = 0;
+  runner->datapath().src_policy_map().for_each_key([&](const wt_src_key& k) {
+    EXPECT_EQ(k.generation, ep->generation);
+    ++src;
+  });
+  runner->datapath().port_policy_map().for_each_key([&](const wt_port_key& k) {
+    EXPECT_EQ(k.plen_gen & 1, ep->generation);
+    ++port;
+  });
+  EXPECT_EQ(src, 1u);
+  EXPECT_EQ(port, 1u);
+  auto in = PacketBuilder::ipv4("198.18.1.1", "198.18.0.2");
+  EXPECT_EQ(runner->run_action(Program::Enforce, in.tcp(40000, 1500).build(), kTag), TC_ACT_SHOT);
+  EXPECT_EQ(runner->run_action(Program::Enforce, in.tcp(40000, 443).build(), kTag), TC_ACT_OK);
+}
+
+}  // namespace
+}  // namespace wiretag::test

@@ -1,0 +1,68 @@
+// Runs the real stamp and enforce programs through BPF_PROG_TEST_RUN against a private,
+// unpinned datapath, and reads each packet's reason and verdict back from the counters.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/policy_compiler.h"
+#include "datapath/datapath.h"
+#include "wiretag/abi.h"
+
+namespace wiretag::test {
+
+// A test-run skb with no ctx ifindex belongs to the loopback device of the current netns.
+constexpr uint32_t kTestIfindex = 1;
+
+enum class Program { Stamp, Enforce };
+
+struct EndpointSetup {
+  bool present = true;  // false: no endpoint config at all
+  uint32_t tag = 9;
+  uint8_t mode = WT_MODE_ENFORCE;
+  uint8_t untagged = WT_UNTAGGED_ALLOW;
+  uint8_t flags = 0;  // WT_EP_ANTISPOOF_*
+  std::string ipv4;   // anti-spoof source, text
+  std::string ipv6;
+};
+
+// What one program run did: its TC action, the mark it left, and the one counter it bumped.
+struct Outcome {
+  int retval = -1;
+  uint32_t mark = 0;
+  uint32_t reason = WT_REASON_MAX;
+  uint8_t verdict = 0xff;
+  uint8_t direction = 0xff;
+  int counter_rows_changed = 0;
+  std::string error;  // the test run itself failed
+};
+std::ostream& operator<<(std::ostream& os, const Outcome& o);
+std::string reason_text(uint32_t reason);
+
+datapath::Options test_options();
+
+class ProgRunner {
+ public:
+  // Empty on failure; `error` says why.
+  static std::unique_ptr<ProgRunner> open(const datapath::Options& options, std::string* error);
+
+  // Writes the endpoint config under kTestIfindex, then its rules (which flips the generation).
+  std::string configure(const EndpointSetup& endpoint, const std::vector<Rule>& rules);
+
+  // One run, with its counter delta.
+  Outcome run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark);
+  // One run, TC action only (for hot loops); -errno when the test run fails.
+  int run_action(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
+                 uint32_t* mark_out = nullptr) const;
+
+  datapath::Datapath& datapath() { return *dp_; }
+
+ private:
+  explicit ProgRunner(std::unique_ptr<datapath::Datapath> dp) : dp_(std::move(dp)) {}
+  std::unique_ptr<datapath::Datapath> dp_;
+};
+
+}  // namespace wiretag::test
