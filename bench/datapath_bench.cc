@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bench_baseline_bpf.skel.h"
+#include "bench_stages_bpf.skel.h"
 #include "common/log.h"
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
@@ -215,6 +216,35 @@ Latency measure_cold(int empty_fd, int enforce_fd, size_t rules, const Config& c
     enforce.push_back(r.ns);
   }
   return summarize(empty, enforce);
+}
+
+// The enforce program in cumulative stages, on the datapath's own maps and settings.
+bench_stages_bpf* load_stages(const Datapath& dp) {
+  bench_stages_bpf* s = bench_stages_bpf__open();
+  if (!s) die(std::string("open the stage programs: ") + std::strerror(errno));
+  s->rodata->wt_tag_mask = dp.tag_mask();
+  const std::pair<bpf_map*, int> shared[] = {{s->maps.endpoints, dp.endpoint_map().fd()},
+                                             {s->maps.src_policy, dp.src_policy_map().fd()},
+                                             {s->maps.port_policy, dp.port_policy_map().fd()},
+                                             {s->maps.flows, dp.flow_map().fd()},
+                                             {s->maps.counters, dp.counters_fd()}};
+  for (auto [map, fd] : shared)
+    if (bpf_map__reuse_fd(map, fd) != 0) die("reuse the datapath's maps for the stages");
+  if (bench_stages_bpf__load(s) != 0)
+    die(std::string("load the stage programs: ") + std::strerror(errno));
+  return s;
+}
+
+// Median ns of each program on one packet, the programs interleaved within each round.
+std::vector<double> measure_progs(const std::vector<int>& fds, const Probe& p, const Config& cfg) {
+  std::vector<std::vector<double>> ns(fds.size());
+  for (int fd : fds) test_run(fd, p.packet, kSource, cfg.repeat);  // warm-up
+  for (int i = 0; i < cfg.rounds; ++i)
+    for (size_t f = 0; f < fds.size(); ++f)
+      ns[f].push_back(test_run(fds[f], p.packet, kSource, cfg.repeat).ns);
+  std::vector<double> out;
+  for (auto& v : ns) out.push_back(median(v));
+  return out;
 }
 
 // Kernel memory charged to a map, as /proc/<pid>/fdinfo reports it.
@@ -449,6 +479,14 @@ int main(int argc, char** argv) {
   const Replace steady = timed_replace(dp, largest);
   check_probes(dp, ps);
 
+  bench_stages_bpf* stages = load_stages(dp);
+  const std::vector<int> stage_fds = {empty_fd, bpf_program__fd(stages->progs.wt_stage_parse),
+                                      bpf_program__fd(stages->progs.wt_stage_endpoint),
+                                      bpf_program__fd(stages->progs.wt_stage_verdict),
+                                      enforce_fd};
+  std::vector<std::vector<double>> stage_ns;
+  for (const auto& p : ps) stage_ns.push_back(measure_progs(stage_fds, p, cfg));
+
   std::printf("\n== Per-packet cost, BPF_PROG_TEST_RUN: median of %d rounds of %u runs, ns/packet\n",
               cfg.rounds, cfg.repeat);
   std::printf("   (the same packet every run: the entries it needs stay in cache)\n");
@@ -486,6 +524,25 @@ int main(int argc, char** argv) {
   };
   for (size_t i = 0; i < ps.size(); ++i) flat_row(ps[i].name, hot[i]);
   flat_row("cold tcp SYN, random src", cold);
+
+  std::printf("\n== Where the time goes at %s rules: enforce in cumulative stages, median ns/packet\n"
+              "   (each stage adds to the previous one; in brackets: what it adds)\n",
+              labels.back().c_str());
+  std::printf("%-27s %6s %12s %12s %12s %16s\n", "packet", "empty", "parse", "+endpoint",
+              "+verdict", "+count (enforce)");
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const auto& v = stage_ns[i];
+    std::printf("%-27s %6.0f", ps[i].name, v[0]);
+    for (size_t k = 1; k < v.size(); ++k) {
+      char cell[32];
+      std::snprintf(cell, sizeof cell, "%.0f (%+.0f)", v[k], v[k] - v[k - 1]);
+      std::printf(" %*s", k + 1 == v.size() ? 16 : 12, cell);
+    }
+    std::printf("\n");
+  }
+  std::printf("   parse: 3 bpf_skb_load_bytes; endpoint: 1 hash lookup; verdict: flow lookup (udp,\n"
+              "   not a bare SYN) + src_policy + port_policy (+ wildcard src_policy when denied);\n"
+              "   count: per-CPU hash counter (+ rate limit, bpf_ktime_get_ns, ring buffer when denied)\n");
 
   std::printf("\n== replace_policy on one endpoint (target: %s rules in <= %.1f s)\n",
               labels.back().c_str(), kTargetReplaceS);
@@ -528,6 +585,7 @@ int main(int argc, char** argv) {
   getloadavg(load, 3);
   std::printf("\nloadavg at the end: %.2f %.2f %.2f (other work on this machine skews every figure)\n",
               load[0], load[1], load[2]);
+  bench_stages_bpf__destroy(stages);
   bench_baseline_bpf__destroy(baseline);
   return 0;
 }
