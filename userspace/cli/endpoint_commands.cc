@@ -183,18 +183,22 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
     c->callback([&options] {
       auto dp = open_datapath(options, true);
       int seen = 0;
+      bool live = false;  // events already in the ring buffer when we start are history
       auto r = dp->on_event([&](const wt_event& ev) {
+        if (!live) return;
         const char* reason = datapath::reason_name(ev.reason);
-        std::printf("%s ifindex=%u %s %s src_tag=%u proto=%u %s:%u -> %s:%u mode=%s %s\n",
+        std::printf("%s ifindex=%u %s %s src_tag=%u proto=%u %s:%u -> %s:%u mode=%s\n",
                     ev.verdict == WT_VERDICT_DROP ? "DROP" : "AUDIT", ev.ifindex,
                     ev.direction == WT_DIR_STAMP ? "stamp" : "enforce", reason ? reason : "?",
                     ev.src_tag, ev.proto, ip_string(ev.family, ev.saddr).c_str(), ntohs(ev.sport),
                     ip_string(ev.family, ev.daddr).c_str(), ntohs(ev.dport),
-                    datapath::mode_name(ev.mode), "");
+                    datapath::mode_name(ev.mode));
         std::fflush(stdout);
         ++seen;
       });
       if (!r) fail(r.error());
+      if (auto p = dp->poll_events(0); !p) fail(p.error());
+      live = true;
       std::signal(SIGINT, [](int) { g_stop = true; });
       std::signal(SIGTERM, [](int) { g_stop = true; });
       auto deadline = std::chrono::steady_clock::now() +
