@@ -5,6 +5,8 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -247,6 +249,13 @@ std::vector<double> measure_progs(const std::vector<int>& fds, const Probe& p, c
   return out;
 }
 
+// Erased map elements are freed after an RCU grace period, in softirq on these very CPUs:
+// let that finish before timing anything, or it lands in the first figures.
+void settle(size_t erased) {
+  syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(erased >= 100000 ? 2000 : 100));
+}
+
 // Kernel memory charged to a map, as /proc/<pid>/fdinfo reports it.
 long long memlock_bytes(int fd) {
   std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
@@ -449,6 +458,7 @@ int main(int argc, char** argv) {
   const long long port_mem_empty = memlock_bytes(dp.port_policy_map().fd());
 
   bench_install(dp, cfg);
+  settle(2 * cfg.install_entries);
 
   wt_endpoint ep{};
   ep.tag = 100;
@@ -464,6 +474,7 @@ int main(int argc, char** argv) {
 
   for (size_t n : cfg.sizes) {
     replaces.push_back(timed_replace(dp, n));
+    settle(replaces.size() > 1 ? replaces[replaces.size() - 2].rules : 0);
     labels.push_back(rules_label(n));
 
     check_probes(dp, ps);
@@ -477,6 +488,7 @@ int main(int argc, char** argv) {
   const long long port_mem = memlock_bytes(dp.port_policy_map().fd());
   // Steady state: a full policy replaced by another of the same size (both generations live).
   const Replace steady = timed_replace(dp, largest);
+  settle(largest);
   check_probes(dp, ps);
 
   bench_stages_bpf* stages = load_stages(dp);
