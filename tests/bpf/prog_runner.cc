@@ -16,7 +16,7 @@ using CounterId = std::tuple<uint32_t, uint8_t, uint8_t, uint8_t>;  // ifindex, 
 
 std::map<CounterId, uint64_t> snapshot(const datapath::Datapath& dp) {
   std::map<CounterId, uint64_t> out;
-  for (const auto& row : dp.counters(kTestIfindex))
+  for (const auto& row : dp.counters())
     out[{row.key.ifindex, row.key.direction, row.key.reason, row.key.verdict}] = row.total.packets;
   return out;
 }
@@ -54,7 +54,8 @@ std::unique_ptr<ProgRunner> ProgRunner::open(const datapath::Options& options,
   return std::unique_ptr<ProgRunner>(new ProgRunner(std::move(dp.value())));
 }
 
-std::string ProgRunner::configure(const EndpointSetup& endpoint, const std::vector<Rule>& rules) {
+std::string ProgRunner::configure(const EndpointSetup& endpoint, const std::vector<Rule>& rules,
+                                  uint32_t ifindex) {
   if (!endpoint.present) return "";
   wt_endpoint ep{};
   ep.tag = endpoint.tag;
@@ -66,16 +67,17 @@ std::string ProgRunner::configure(const EndpointSetup& endpoint, const std::vect
     return "bad ipv4 " + endpoint.ipv4;
   if (!endpoint.ipv6.empty() && inet_pton(AF_INET6, endpoint.ipv6.c_str(), ep.ipv6) != 1)
     return "bad ipv6 " + endpoint.ipv6;
-  if (auto r = dp_->endpoint_map().update(kTestIfindex, ep); !r) return r.error().message;
-  if (auto r = dp_->replace_policy(kTestIfindex, rules); !r) return r.error().message;
+  if (auto r = dp_->endpoint_map().update(ifindex, ep); !r) return r.error().message;
+  if (auto r = dp_->replace_policy(ifindex, rules); !r) return r.error().message;
   return "";
 }
 
 int ProgRunner::run_action(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
-                           uint32_t* mark_out) const {
+                           uint32_t* mark_out, uint32_t ifindex) const {
   std::vector<uint8_t> out(frame.size() + 512);
   __sk_buff ctx{};
   ctx.mark = mark;
+  ctx.ifindex = ifindex;
   __sk_buff ctx_out{};
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
               .data_out = out.data(), .data_size_in = static_cast<__u32>(frame.size()),
@@ -88,10 +90,11 @@ int ProgRunner::run_action(Program prog, const std::vector<uint8_t>& frame, uint
   return static_cast<int>(opts.retval);
 }
 
-Outcome ProgRunner::run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark) {
+Outcome ProgRunner::run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
+                        uint32_t ifindex) {
   Outcome o;
   auto before = snapshot(*dp_);
-  int rc = run_action(prog, frame, mark, &o.mark);
+  int rc = run_action(prog, frame, mark, &o.mark, ifindex);
   if (rc < 0) {
     o.error = std::string("BPF_PROG_TEST_RUN: ") + std::strerror(-rc);
     return o;
@@ -101,6 +104,7 @@ Outcome ProgRunner::run(Program prog, const std::vector<uint8_t>& frame, uint32_
     auto it = before.find(id);
     if (packets == (it == before.end() ? 0 : it->second)) continue;
     ++o.counter_rows_changed;
+    o.ifindex = std::get<0>(id);
     o.direction = std::get<1>(id);
     o.reason = std::get<2>(id);
     o.verdict = std::get<3>(id);

@@ -36,6 +36,7 @@ struct Outcome {
   uint32_t reason = WT_REASON_MAX;
   uint8_t verdict = 0xff;
   uint8_t direction = 0xff;
+  uint32_t ifindex = 0;  // of the counter row
   int counter_rows_changed = 0;
   std::string error;  // the test run itself failed
 };
@@ -49,14 +50,16 @@ class ProgRunner {
   // Empty on failure; `error` says why.
   static std::unique_ptr<ProgRunner> open(const datapath::Options& options, std::string* error);
 
-  // Writes the endpoint config under kTestIfindex, then its rules (which flips the generation).
-  std::string configure(const EndpointSetup& endpoint, const std::vector<Rule>& rules);
+  // Writes the endpoint config, then its rules (which flips the generation). "" = done.
+  std::string configure(const EndpointSetup& endpoint, const std::vector<Rule>& rules,
+                        uint32_t ifindex = kTestIfindex);
 
-  // One run, with its counter delta.
-  Outcome run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark);
+  // One run, with its counter delta. ifindex 0: the skb's device is the loopback.
+  Outcome run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
+              uint32_t ifindex = 0);
   // One run, TC action only (for hot loops); -errno when the test run fails.
   int run_action(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
-                 uint32_t* mark_out = nullptr) const;
+                 uint32_t* mark_out = nullptr, uint32_t ifindex = 0) const;
 
   datapath::Datapath& datapath() { return *dp_; }
 
