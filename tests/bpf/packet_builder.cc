@@ -147,6 +147,10 @@ PacketBuilder& PacketBuilder::ext_header(uint8_t type, size_t len) {
   h[1] = static_cast<uint8_t>(len / 8 - 1);
   h[2] = 1;  // one PadN option covering the rest, so options headers stay well-formed
   h[3] = static_cast<uint8_t>(len - 4);
+  if (type == kIpv6Auth) {  // AH counts its length in 4-byte words, minus 2
+    h[1] = static_cast<uint8_t>(len / 4 - 2);
+    h[2] = h[3] = 0;
+  }
   if (type == kIpv6Routing) {  // type 0 routing header with no segments left
     h[2] = 0;
     h[3] = 0;

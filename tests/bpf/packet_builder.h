@@ -26,6 +26,7 @@ constexpr uint8_t kIpv6HopByHop = 0;
 constexpr uint8_t kIpv6Routing = 43;
 constexpr uint8_t kIpv6Fragment = 44;
 constexpr uint8_t kIpv6DestOpts = 60;
+constexpr uint8_t kIpv6Auth = 51;
 
 class PacketBuilder {
  public:
@@ -46,7 +47,8 @@ class PacketBuilder {
 
   // IPv4: sets MF and the offset (in 8-byte units). IPv6: appends a fragment header.
   PacketBuilder& fragment(uint16_t offset_units, bool more, uint32_t id);
-  // IPv6 extension header of `len` bytes (multiple of 8, >= 8): hop-by-hop, routing, dest opts.
+  // IPv6 extension header of `len` bytes (multiple of 8, >= 8): hop-by-hop, routing, dest
+  // opts, AH.
   PacketBuilder& ext_header(uint8_t type, size_t len = 8);
 
   PacketBuilder& tcp(uint16_t sport, uint16_t dport, uint8_t flags = kTcpSyn,

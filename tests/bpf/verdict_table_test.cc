@@ -536,6 +536,23 @@ void add_ipv6_chains(std::vector<Case>& t) {
                       .with_rules({any_proto(kTag)}).drops(WT_REASON_DROP_EXTHDR_LIMIT));
     }
   }
+  // Every kind of extension header the parser walks, at the limit: AH counts in 4-byte
+  // words, an atomic fragment header (offset 0, no more fragments) is not a fragment.
+  t.push_back(Case("Ipv6WithEveryExtensionHeaderKindPasses")
+                  .send(v6().ext_header(kIpv6HopByHop).ext_header(kIpv6DestOpts, 16)
+                            .ext_header(kIpv6Routing, 24).fragment(0, false, 1)
+                            .ext_header(kIpv6Auth, 24).ext_header(kIpv6DestOpts)
+                            .tcp(40000, 8080))
+                  .with_rules(web).passes(WT_REASON_ALLOW_RULE));
+  t.push_back(Case("Ipv6WithEveryExtensionHeaderKindDeniedByPort")
+                  .send(v6().ext_header(kIpv6HopByHop).ext_header(kIpv6DestOpts, 16)
+                            .ext_header(kIpv6Routing, 24).fragment(0, false, 1)
+                            .ext_header(kIpv6Auth, 24).ext_header(kIpv6DestOpts)
+                            .tcp(40000, 8081))
+                  .with_rules(web).drops(WT_REASON_DROP_POLICY));
+  t.push_back(Case("Ipv6AuthHeaderLengthIsInFourByteWords")
+                  .send(v6().ext_header(kIpv6Auth, 16).udp(40000, 8080))
+                  .with_rules({udp(kTag, 8080)}).passes(WT_REASON_ALLOW_RULE));
   t.push_back(Case("Ipv6ExtensionHeaderCutShortIsDropped")
                   .send(v6().ext_header(kIpv6HopByHop).tcp(40000, 8080).l4_truncate(0)
                             .total_length(4).truncate(14 + 40 + 4))
