@@ -1,0 +1,185 @@
+// The policy graph's rules over a real SqliteStore in a temp dir.
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "core/app_guid.h"
+#include "core/policy_graph.h"
+#include "core/tag_space.h"
+#include "store/sqlite_store.h"
+#include "temp_dir.h"
+
+namespace wiretag {
+namespace {
+
+TEST(TagSpace, RendersExactlyTwoHexDigitsPerByte) {
+  EXPECT_EQ(TagSpace::make(2)->wire_bytes(0xa7e0), "a7e0");
+  EXPECT_EQ(TagSpace::make(4)->wire_bytes(0xa7e0cd35), "a7e0cd35");
+  EXPECT_EQ(TagSpace::make(1)->wire_bytes(5), "05");
+  EXPECT_EQ(TagSpace::make(3)->wire_bytes(1), "000001");
+  EXPECT_EQ(TagSpace::make(2)->parse("a7e0"), 0xa7e0u);
+  EXPECT_FALSE(TagSpace::make(2)->parse("A7E0"));
+  EXPECT_FALSE(TagSpace::make(2)->parse("a7e"));
+}
+
+TEST(TagSpace, LengthIsOneToFourBytes) {
+  EXPECT_EQ(TagSpace::make(0).error().code, "INVALID_TAG_LENGTH");
+  EXPECT_EQ(TagSpace::make(5).error().code, "INVALID_TAG_LENGTH");
+  EXPECT_EQ(TagSpace::make(1)->max_tag(), 255u);
+  EXPECT_EQ(TagSpace::make(4)->max_tag(), 0xffffffffu);
+}
+
+TEST(AppGuid, AcceptsOneTo128OfTheAlphabet) {
+  EXPECT_TRUE(is_valid_app_guid("db8e8142-3d4e-413f-99ef-f2a9f644e1b1"));
+  EXPECT_TRUE(is_valid_app_guid("a.b_c:d-E9"));
+  EXPECT_TRUE(is_valid_app_guid(std::string(128, 'x')));
+  EXPECT_FALSE(is_valid_app_guid(""));
+  EXPECT_FALSE(is_valid_app_guid(std::string(129, 'x')));
+  for (const std::string& bad : std::vector<std::string>{"a b", "a/b", "*", "a\"b", "é", std::string("a\0b", 3)})
+    EXPECT_FALSE(is_valid_app_guid(bad)) << bad;
+}
+
+EdgeRequest edge(std::string source, std::string destination) {
+  return EdgeRequest{std::move(source), std::move(destination), Protocol::Any, std::nullopt};
+}
+
+class Graph : public ::testing::Test {
+ protected:
+  void open(int tag_length = 2, int64_t quarantine = 3600) {
+    graph_.reset();
+    store_.reset();
+    // One store per tag length: the length is fixed when a store is created.
+    auto s = SqliteStore::open(dir_.path() / ("len" + std::to_string(tag_length)));
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    PolicyGraphOptions o;
+    o.tag_length = tag_length;
+    o.tag_quarantine_seconds = quarantine;
+    o.clock = [this] { return now_; };
+    auto g = PolicyGraph::open(*store_, o);
+    ASSERT_TRUE(g) << g.error().message;
+    graph_.emplace(std::move(*g));
+  }
+  void SetUp() override { open(); }
+  PolicyGraph& g() { return *graph_; }
+
+  test::TempDir dir_;
+  int64_t now_ = 1'000'000;
+  std::unique_ptr<SqliteStore> store_;
+  std::optional<PolicyGraph> graph_;
+};
+
+TEST_F(Graph, RegisterIsIdempotentAndKeepsTheTag) {
+  auto first = g().register_app("default", "a");
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->created);
+  auto again = g().register_app("default", "a");
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->app.tag, first->app.tag);
+  EXPECT_EQ(*g().revision(), 1);
+}
+
+TEST_F(Graph, SameGuidInAnotherAccountConflicts) {
+  ASSERT_TRUE(g().register_app("default", "a"));
+  EXPECT_EQ(g().register_app("other", "a").error().code, "APP_EXISTS");
+}
+
+TEST_F(Graph, TagsAreDistinctAndNeverZero) {
+  std::set<uint32_t> tags;
+  for (int i = 0; i < 300; ++i) {
+    auto r = g().register_app("default", "app" + std::to_string(i));
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->app.tag, 0u);
+    tags.insert(r->app.tag);
+  }
+  EXPECT_EQ(tags.size(), 300u);
+}
+
+TEST_F(Graph, ExhaustionIsReportedAndQuarantineHoldsUntilItPasses) {
+  open(1, 3600);
+  for (int i = 0; i < 255; ++i) ASSERT_TRUE(g().register_app("default", "a" + std::to_string(i)));
+  EXPECT_EQ(g().register_app("default", "late").error().code, "TAGS_EXHAUSTED");
+  uint32_t freed = g().app("a9")->tag;
+  ASSERT_TRUE(g().delete_app("a9"));
+  now_ += 3599;
+  EXPECT_EQ(g().register_app("default", "late").error().code, "TAGS_EXHAUSTED");
+  now_ += 1;
+  auto late = g().register_app("default", "late");
+  ASSERT_TRUE(late) << late.error().message;
+  EXPECT_EQ(late->app.tag, freed);
+}
+
+TEST_F(Graph, EdgesNeedBothAppsAndAreIdempotent) {
+  ASSERT_TRUE(g().register_app("default", "a"));
+  ASSERT_TRUE(g().register_app("default", "b"));
+  EXPECT_EQ(g().allow(edge("a", "zz")).error().code, "APP_NOT_FOUND");
+  EXPECT_EQ(g().allow(edge("zz", "b")).error().code, "APP_NOT_FOUND");
+  EXPECT_EQ(*g().allow(edge("a", "b")), true);
+  int64_t rev = *g().revision();
+  EXPECT_EQ(*g().allow(edge("a", "b")), false);
+  EXPECT_EQ(*g().revision(), rev);
+  auto wl = g().whitelist("b");
+  ASSERT_TRUE(wl);
+  EXPECT_EQ(wl->allowed_tags, std::vector<uint32_t>{g().app("a")->tag});
+  EXPECT_EQ(wl->edges[0].edge.policy, kDefaultWhitelist);
+}
+
+TEST_F(Graph, WildcardSourceAddsARuleButNoWireBytes) {
+  ASSERT_TRUE(g().register_app("default", "b"));
+  EXPECT_TRUE(*g().allow({"*", "b", Protocol::Tcp, PortRange{443, 443}}));
+  auto wl = g().whitelist("b");
+  EXPECT_TRUE(wl->allowed_tags.empty());
+  ASSERT_EQ(wl->edges.size(), 1u);
+  EXPECT_EQ(wl->edges[0].source_tag, 0u);
+}
+
+TEST_F(Graph, DeleteRemovesTheAppAndEveryEdgeTogether) {
+  for (auto guid : {"a", "b", "c"}) ASSERT_TRUE(g().register_app("default", guid));
+  ASSERT_TRUE(g().allow(edge("a", "b")));
+  ASSERT_TRUE(g().allow(edge("b", "a")));
+  ASSERT_TRUE(g().allow(edge("c", "b")));
+  ASSERT_TRUE(g().delete_app("a"));
+  EXPECT_EQ(g().app("a").error().code, "APP_NOT_FOUND");
+  EXPECT_EQ(g().whitelist("b")->edges.size(), 1u);
+  auto edges = store_->read<int64_t>([](StoreTx& tx) { return tx.count_edges(); });
+  EXPECT_EQ(*edges, 1);
+}
+
+TEST_F(Graph, RevisionGrowsWithEveryChangeAndTheLogSaysWhat) {
+  ASSERT_TRUE(g().register_app("default", "a"));
+  ASSERT_TRUE(g().register_app("default", "b"));
+  ASSERT_TRUE(g().allow(edge("a", "b")));
+  ASSERT_TRUE(g().delete_app("a"));
+  auto log = g().changes_since(0, 100);
+  ASSERT_TRUE(log);
+  ASSERT_EQ(log->size(), 4u);
+  std::vector<std::string> kinds;
+  for (size_t i = 0; i < log->size(); ++i) {
+    EXPECT_EQ((*log)[i].revision, static_cast<int64_t>(i + 1));
+    kinds.push_back((*log)[i].kind);
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"app.created", "app.created", "edge.created",
+                                             "app.deleted"}));
+  EXPECT_EQ(g().changes_since(3, 100)->size(), 1u);
+}
+
+TEST_F(Graph, TagLengthIsFixedWhenTheStoreIsCreated) {
+  ASSERT_TRUE(g().register_app("default", "a"));
+  graph_.reset();
+  PolicyGraphOptions o;
+  o.tag_length = 4;
+  EXPECT_EQ(PolicyGraph::open(*store_, o).error().code, "TAG_LENGTH_MISMATCH");
+}
+
+TEST_F(Graph, InvalidInputsNeverReachTheStore) {
+  EXPECT_EQ(g().register_app("default", "a b").error().code, "INVALID_GUID");
+  EXPECT_EQ(g().register_app("bad account", "a").error().code, "INVALID_ACCOUNT");
+  ASSERT_TRUE(g().register_app("default", "a"));
+  EXPECT_EQ(g().allow({"a", "a", Protocol::Icmp, PortRange{1, 2}}).error().code, "INVALID_RULE");
+  EXPECT_EQ(g().allow({"a", "a", Protocol::Tcp, PortRange{0, 2}}).error().code, "INVALID_RULE");
+  EXPECT_EQ(*g().revision(), 1);
+}
+
+}  // namespace
+}  // namespace wiretag

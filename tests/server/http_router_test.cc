@@ -1,0 +1,93 @@
+// Routing and the error model, as pure functions.
+#include <gtest/gtest.h>
+
+#include "http/errors.h"
+#include "http/json_input.h"
+#include "http/router.h"
+#include "http/server.h"
+
+namespace wiretag::http {
+namespace {
+
+Router sample() {
+  Router r;
+  r.get("/app/:app_guid/whitelist",
+        [](const Request& q) -> Result<Reply> { return Reply{200, {{"guid", q.param("app_guid")}}}; })
+      .post("/app", [](const Request&) -> Result<Reply> {
+        return Error{"APP_NOT_FOUND", "x"};
+      });
+  return r;
+}
+
+TEST(Router, BindsPathParameters) {
+  Request q;
+  q.path = "/app/abc/whitelist";
+  auto reply = sample().route(q);
+  EXPECT_EQ(reply.status, 200u);
+  EXPECT_EQ(reply.body["guid"], "abc");
+}
+
+TEST(Router, UnknownPathIs404AndWrongMethodIs405) {
+  Request q;
+  q.path = "/nope";
+  EXPECT_EQ(sample().route(q).body[0]["error_code"], "ROUTE_NOT_FOUND");
+  q.method = Method::Delete;
+  q.path = "/app";
+  auto r = sample().route(q);
+  EXPECT_EQ(r.status, 405u);
+  EXPECT_EQ(r.body[0]["error_code"], "METHOD_NOT_ALLOWED");
+}
+
+TEST(Router, HandlerErrorsBecomeTheErrorBody) {
+  Request q;
+  q.method = Method::Post;
+  q.path = "/app";
+  auto r = sample().route(q);
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_EQ(r.body, (nlohmann::json::array({{{"error_code", "APP_NOT_FOUND"}, {"message", "x"}}})));
+}
+
+TEST(Errors, CodesMapToStatuses) {
+  EXPECT_EQ(status_for({"INVALID_JSON", ""}), 400u);
+  EXPECT_EQ(status_for({"UNKNOWN_FIELD", ""}), 400u);
+  EXPECT_EQ(status_for({"MISSING_FIELD", ""}), 400u);
+  EXPECT_EQ(status_for({"APP_NOT_FOUND", ""}), 404u);
+  EXPECT_EQ(status_for({"INVALID_POLICY_KEY", ""}), 404u);
+  EXPECT_EQ(status_for({"TAGS_EXHAUSTED", ""}), 409u);
+  EXPECT_EQ(status_for({"BODY_TOO_LARGE", ""}), 413u);
+  EXPECT_EQ(status_for({"UNAUTHORIZED", ""}), 401u);
+  EXPECT_EQ(status_for({"STORE_ERROR", ""}), 500u);
+}
+
+TEST(SplitTarget, DecodesPathAndQuery) {
+  std::string path;
+  std::map<std::string, std::string> query;
+  ASSERT_TRUE(split_target("/app/a%3Ab/whitelist?detail=rules&x=a+b", path, query));
+  EXPECT_EQ(path, "/app/a:b/whitelist");
+  EXPECT_EQ(query["detail"], "rules");
+  EXPECT_EQ(query["x"], "a b");
+  EXPECT_FALSE(split_target("/app/%4", path, query));
+  EXPECT_FALSE(split_target("/app/%zz", path, query));
+}
+
+TEST(JsonInput, ChecksFieldsInOrderUnknownThenMissing) {
+  auto j = parse_json_object(R"({"a":1,"b":2})");
+  ASSERT_TRUE(j);
+  EXPECT_EQ(check_fields(*j, {"a"}).error().code, "UNKNOWN_FIELD");
+  EXPECT_EQ(check_fields(*j, {"a", "b", "c"}).error().code, "MISSING_FIELD");
+  EXPECT_TRUE(check_fields(*j, {"a"}, {"b"}));
+  EXPECT_EQ(string_field(*j, "a").error().code, "INVALID_FIELD_TYPE");
+  EXPECT_EQ(parse_json_object("{").error().code, "INVALID_JSON");
+  EXPECT_EQ(parse_json_object("[]").error().code, "INVALID_BODY");
+}
+
+TEST(Respond, AnswersJsonWithTheRoutedStatus) {
+  BeastRequest req{boost::beast::http::verb::get, "/app/x/whitelist", 11};
+  auto res = respond(sample(), req);
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res[boost::beast::http::field::content_type], "application/json");
+  EXPECT_EQ(res.body(), R"({"guid":"x"})");
+}
+
+}  // namespace
+}  // namespace wiretag::http

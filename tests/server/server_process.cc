@@ -1,0 +1,156 @@
+#include "server_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <gtest/gtest.h>
+
+namespace wiretag::test {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+
+std::string HttpResult::error_code() const {
+  auto j = json();
+  if (!j.is_array() || j.size() != 1 || !j[0].is_object() || !j[0].contains("error_code") ||
+      !j[0].contains("message") || !j[0]["error_code"].is_string())
+    return "";
+  return j[0]["error_code"].get<std::string>();
+}
+
+namespace {
+
+pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    std::string bin = WIRETAG_SERVER_BIN;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra) {
+  static int counter = 0;
+  log_ = (data_dir.parent_path() / (data_dir.filename().string() + ".log." +
+                                    std::to_string(++counter)))
+             .string();
+  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--data-dir", data_dir.string(),
+                                   "--threads", "4"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  pid_ = spawn(args, log_);
+  // Wait for the "listening on" line, or for the process to die.
+  for (int i = 0; i < 2000 && port_ == 0; ++i) {
+    std::ifstream in(log_);
+    std::string line;
+    while (std::getline(in, line)) {
+      constexpr std::string_view kPrefix = "listening on 127.0.0.1:";
+      if (line.rfind(kPrefix, 0) == 0) port_ = static_cast<unsigned short>(std::stoi(line.substr(kPrefix.size())));
+    }
+    if (port_) break;
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::ifstream tok(data_dir / "admin-token");
+  std::getline(tok, token_);
+}
+
+ServerProcess::~ServerProcess() { kill_hard(); }
+
+void ServerProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int ServerProcess::terminate() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 3000; ++i) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill_hard();
+  return -1;
+}
+
+int ServerProcess::run_to_exit(const std::vector<std::string>& args) {
+  std::string log = (std::filesystem::temp_directory_path() /
+                     ("wiretag-server-run-" + std::to_string(::getpid()) + ".log"))
+                        .string();
+  pid_t pid = spawn(args, log);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::filesystem::remove(log);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+HttpResult ServerProcess::request(const std::string& method, const std::string& target,
+                                  const std::string& body, std::optional<std::string> token) const {
+  return http_request(port_, method, target, body, token.value_or(token_));
+}
+
+HttpResult http_request(unsigned short port, const std::string& method, const std::string& target,
+                        const std::string& body, const std::string& bearer) {
+  HttpResult out;
+  try {
+    asio::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    if (!bearer.empty()) req.set(bhttp::field::authorization, "Bearer " + bearer);
+    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    bhttp::write(stream, req);
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(64 << 20);
+    bhttp::read(stream, buffer, parser);
+    out.status = parser.get().result_int();
+    out.body = parser.get().body();
+    beast::error_code ec;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  } catch (const std::exception&) {
+    // status stays 0: no complete response
+  }
+  return out;
+}
+
+}  // namespace wiretag::test

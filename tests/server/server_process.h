@@ -1,0 +1,64 @@
+// Test harness: runs wiretag-server on 127.0.0.1 port 0 with a temp data dir, and a small
+// synchronous HTTP client. The process is killed when the ServerProcess goes away.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "temp_dir.h"
+
+namespace wiretag::test {
+
+struct HttpResult {
+  int status = 0;  // 0: no response (connection failed or closed)
+  std::string body;
+  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+  std::string error_code() const;  // error_code of a SPEC §4 error body, or ""
+};
+
+class ServerProcess {
+ public:
+  // Starts the server and waits for its "listening on" line; fails the test otherwise.
+  explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  bool started() const { return port_ != 0; }
+  unsigned short port() const { return port_; }
+  const std::string& admin_token() const { return token_; }
+  const std::string& output_file() const { return log_; }
+
+  // SIGKILL, no chance to clean up.
+  void kill_hard();
+  // SIGTERM; returns the exit status (or -1 when it had to be killed).
+  int terminate();
+
+  HttpResult request(const std::string& method, const std::string& target,
+                     const std::string& body = "", std::optional<std::string> token = {}) const;
+  HttpResult get(const std::string& target) const { return request("GET", target); }
+  HttpResult post(const std::string& target, const std::string& body) const {
+    return request("POST", target, body);
+  }
+
+  // Runs the binary to completion with these args; returns its exit status.
+  static int run_to_exit(const std::vector<std::string>& args);
+
+ private:
+  pid_t pid_ = -1;
+  unsigned short port_ = 0;
+  std::string token_;
+  std::string log_;
+};
+
+// One request on a fresh connection to 127.0.0.1:port.
+HttpResult http_request(unsigned short port, const std::string& method, const std::string& target,
+                        const std::string& body, const std::string& bearer);
+
+}  // namespace wiretag::test

@@ -1,0 +1,22 @@
+// The one place where a domain Error becomes an HTTP status and the SPEC §4 error body.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "wiretag/result.h"
+
+namespace wiretag::http {
+
+// What a route handler answers when it succeeds.
+struct Reply {
+  unsigned status = 200;
+  nlohmann::json body;
+};
+
+// The HTTP status for an error_code: *_NOT_FOUND → 404, conflicts → 409, input → 400, ...
+unsigned status_for(const Error& error);
+
+// `[{"error_code":"…","message":"…"}]` with the status status_for() gives.
+Reply error_reply(const Error& error);
+
+}  // namespace wiretag::http

@@ -1,0 +1,124 @@
+#include "http/router.h"
+
+namespace wiretag::http {
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.emplace_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
+// Each ":name" segment of the pattern binds the corresponding path segment.
+bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
+           std::map<std::string, std::string>& params) {
+  if (pattern.size() != path.size()) return false;
+  std::map<std::string, std::string> bound;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (!pattern[i].empty() && pattern[i][0] == ':') {
+      if (path[i].empty()) return false;
+      bound[pattern[i].substr(1)] = path[i];
+    } else if (pattern[i] != path[i]) {
+      return false;
+    }
+  }
+  params = std::move(bound);
+  return true;
+}
+
+}  // namespace
+
+std::string Request::param(const std::string& name) const {
+  auto it = params.find(name);
+  return it == params.end() ? std::string() : it->second;
+}
+
+std::string Request::query_value(const std::string& name) const {
+  auto it = query.find(name);
+  return it == query.end() ? std::string() : it->second;
+}
+
+Router& Router::add(Method method, std::string_view pattern, Handler handler) {
+  routes_.push_back(Route{method, split_path(pattern), std::move(handler)});
+  return *this;
+}
+
+Reply Router::route(Request request) const {
+  const std::vector<std::string> segments = split_path(request.path);
+  bool path_matched = false;
+  for (const Route& r : routes_) {
+    std::map<std::string, std::string> params;
+    if (!match(r.segments, segments, params)) continue;
+    path_matched = true;
+    if (r.method != request.method) continue;
+    request.params = std::move(params);
+    Result<Reply> reply = r.handler(request);
+    if (!reply) return error_reply(reply.error());
+    return std::move(reply).value();
+  }
+  if (path_matched)
+    return error_reply(Error{"METHOD_NOT_ALLOWED", "method not allowed on " + request.path});
+  return error_reply(Error{"ROUTE_NOT_FOUND", "no such resource: " + request.path});
+}
+
+Result<void> split_target(std::string_view target, std::string& path,
+                          std::map<std::string, std::string>& query) {
+  size_t q = target.find('?');
+  std::string_view raw_path = target.substr(0, q);
+  if (!percent_decode(raw_path, path, false))
+    return Error{"INVALID_PATH", "bad percent-encoding in the path"};
+  query.clear();
+  if (q == std::string_view::npos) return Ok();
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string key, value;
+    if (!percent_decode(pair.substr(0, eq), key, true) ||
+        (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value, true)))
+      return Error{"INVALID_QUERY", "bad percent-encoding in the query"};
+    if (!key.empty()) query[key] = value;
+    if (amp == std::string_view::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return Ok();
+}
+
+}  // namespace wiretag::http

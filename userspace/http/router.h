@@ -1,0 +1,59 @@
+// Method + path pattern → handler. One function per API fills a Router, so each API's
+// surface reads in one screen. Routing is a pure function from Request to Reply.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/errors.h"
+#include "wiretag/result.h"
+
+namespace wiretag::http {
+
+enum class Method { Get, Post, Put, Patch, Delete, Other };
+
+struct Request {
+  Method method = Method::Get;
+  std::string path;                           // percent-decoded, without the query
+  std::map<std::string, std::string> query;   // percent-decoded
+  std::map<std::string, std::string> params;  // from ":name" segments of the matched pattern
+  std::string authorization;                  // the Authorization header, verbatim
+  std::string body;
+
+  std::string param(const std::string& name) const;
+  std::string query_value(const std::string& name) const;
+};
+
+using Handler = std::function<Result<Reply>(const Request&)>;
+
+class Router {
+ public:
+  // pattern: "/app/:app_guid/whitelist"; a ":name" segment matches one non-empty segment.
+  Router& add(Method method, std::string_view pattern, Handler handler);
+  Router& get(std::string_view p, Handler h) { return add(Method::Get, p, std::move(h)); }
+  Router& post(std::string_view p, Handler h) { return add(Method::Post, p, std::move(h)); }
+  Router& put(std::string_view p, Handler h) { return add(Method::Put, p, std::move(h)); }
+  Router& patch(std::string_view p, Handler h) { return add(Method::Patch, p, std::move(h)); }
+  Router& del(std::string_view p, Handler h) { return add(Method::Delete, p, std::move(h)); }
+
+  // ROUTE_NOT_FOUND (404) when no pattern matches the path, METHOD_NOT_ALLOWED (405) when
+  // one does for another method; handler errors go through error_reply().
+  Reply route(Request request) const;
+
+ private:
+  struct Route {
+    Method method;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+// Splits "a/b%20c?x=1" into a decoded path and query; INVALID_PATH on bad percent-encoding.
+Result<void> split_target(std::string_view target, std::string& path,
+                          std::map<std::string, std::string>& query);
+
+}  // namespace wiretag::http

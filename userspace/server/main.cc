@@ -1,0 +1,165 @@
+// wiretag-server: the policy server (SPEC §1): stores the policy graph in --data-dir and
+// serves its HTTP APIs on --listen.
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/log.h"
+#include "core/policy_graph.h"
+#include "http/server.h"
+#include "server/auth.h"
+#include "server/policy_api.h"
+#include "store/sqlite_store.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// "127.0.0.1:4002", "[::1]:4002", "0.0.0.0:0".
+wiretag::Result<tcp::endpoint> parse_listen(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos) return wiretag::Error{"INVALID_LISTEN", "expected HOST:PORT"};
+  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535)
+    return wiretag::Error{"INVALID_LISTEN", "bad port in " + s};
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return wiretag::Error{"INVALID_LISTEN", "bad address in " + s + ": " + ec.message()};
+  return tcp::endpoint(addr, static_cast<unsigned short>(std::stoi(port)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{
+      "wiretag-server: the wiretag policy server. Stores apps, their wire tags and the policy "
+      "graph in an embedded SQLite database under --data-dir and serves the Policy Server API "
+      "(POST /app, POST /whitelist, GET /app/:guid/whitelist, ...). Requests need a bearer "
+      "token: on first start an admin token is written to <data-dir>/admin-token (mode 0600)."};
+  std::string listen = "127.0.0.1:4002";
+  std::string data_dir = "./wiretag-data";
+  int tag_length = 2;
+  int64_t quarantine = 24 * 3600;
+  bool insecure = false;
+  std::string log_level = "info";
+  unsigned threads = std::max(2u, std::thread::hardware_concurrency());
+  cli.add_option("--listen", listen, "HOST:PORT to serve on; port 0 lets the OS choose")
+      ->envname("WIRETAG_LISTEN")
+      ->capture_default_str();
+  cli.add_option("--data-dir", data_dir, "directory of the database and the admin token")
+      ->envname("WIRETAG_DATA_DIR")
+      ->capture_default_str();
+  cli.add_option("--tag-length", tag_length,
+                 "bytes per wire tag, 1-4 (2 fits VXLAN-GBP); fixed when the data dir is created")
+      ->envname("WIRETAG_TAG_LENGTH")
+      ->check(CLI::Range(1, 4))
+      ->capture_default_str();
+  cli.add_option("--tag-quarantine", quarantine,
+                 "seconds before a deleted app's tag may be given to another app")
+      ->envname("WIRETAG_TAG_QUARANTINE")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cli.add_flag("--insecure-no-auth", insecure,
+               "accept every request without a token, as admin: local experiments only")
+      ->envname("WIRETAG_INSECURE_NO_AUTH");
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->envname("WIRETAG_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  cli.add_option("--threads", threads, "HTTP worker threads")
+      ->envname("WIRETAG_THREADS")
+      ->check(CLI::Range(1u, 256u))
+      ->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
+
+  wiretag::init_logging(log_level);
+  auto endpoint = parse_listen(listen);
+  if (!endpoint) {
+    spdlog::error("--listen {}: {}", listen, endpoint.error().message);
+    return 2;
+  }
+  auto store = wiretag::SqliteStore::open(data_dir);
+  if (!store) {
+    spdlog::error("store: {}", store.error().message);
+    return 1;
+  }
+  wiretag::PolicyGraphOptions options;
+  options.tag_length = tag_length;
+  options.tag_quarantine_seconds = quarantine;
+  auto graph = wiretag::PolicyGraph::open(**store, options);
+  if (!graph) {
+    spdlog::error("{}: {}", graph.error().code, graph.error().message);
+    return 1;
+  }
+  wiretag::Authenticator auth(**store, insecure);
+  if (insecure) {
+    spdlog::warn("!!! --insecure-no-auth: EVERY REQUEST IS ADMIN, NO TOKEN CHECKED. "
+                 "Local experiments only; never expose this server. !!!");
+  } else {
+    auto path = auth.bootstrap_admin(data_dir);
+    if (!path) {
+      spdlog::error("admin token: {}", path.error().message);
+      return 1;
+    }
+    if (!path->empty()) spdlog::info("first start: admin token written to {}", path->string());
+  }
+
+  wiretag::http::Router router;
+  wiretag::add_policy_server_routes(router, *graph, auth);
+
+  asio::io_context ioc(static_cast<int>(threads));
+  wiretag::http::Server server(ioc, router);
+  auto bound = server.listen(*endpoint);
+  if (!bound) {
+    spdlog::error("{}", bound.error().message);
+    return 1;
+  }
+  server.start();
+  std::string where = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
+                                               : bound->address().to_string();
+  std::printf("listening on %s:%u\n", where.c_str(), bound->port());
+  std::fflush(stdout);
+  spdlog::info("wiretag-server listening on {}:{} (data dir {}, tag length {})", where,
+               bound->port(), data_dir, tag_length);
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::steady_timer deadline(ioc);
+  std::function<void()> poll;
+  std::chrono::steady_clock::time_point stop_started;
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: finishing in-flight requests and stopping", sig);
+    server.shutdown();
+    // Stop once every connection is closed; a client that holds a request half-sent gets 5 s.
+    stop_started = std::chrono::steady_clock::now();
+    poll = [&] {
+      if (server.idle() ||
+          std::chrono::steady_clock::now() - stop_started > std::chrono::seconds(5))
+        return ioc.stop();
+      deadline.expires_after(std::chrono::milliseconds(20));
+      deadline.async_wait([&](boost::system::error_code e) {
+        if (!e) poll();
+      });
+    };
+    poll();
+  });
+
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  // run() returns in the main thread once sessions are gone but the deadline timer remains.
+  for (auto& t : pool) t.join();
+  spdlog::info("stopped");
+  return 0;
+}

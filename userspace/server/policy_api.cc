@@ -1,0 +1,240 @@
+#include "server/policy_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/app_guid.h"
+#include "http/json_input.h"
+
+namespace wiretag {
+namespace {
+
+using http::Reply;
+using http::Request;
+using nlohmann::json;
+
+#define WT_TRY(var, expr)              \
+  auto var = (expr);                   \
+  if (!var) return var.error()
+
+Error app_not_found(std::string_view guid) {
+  return Error{"APP_NOT_FOUND", "app \"" + std::string(guid) + "\" is not registered"};
+}
+
+json app_json(const PolicyGraph& graph, const AppRecord& app) {
+  return {{"guid", app.guid},
+          {"wire_bytes", graph.tags().wire_bytes(app.tag)},
+          {"account", app.account}};
+}
+
+Result<std::optional<PortRange>> parse_ports(const json& body) {
+  auto it = body.find("ports");
+  if (it == body.end() || it->is_null()) return std::optional<PortRange>{};
+  if (!it->is_object())
+    return Error{"INVALID_FIELD_TYPE", "\"ports\" must be an object {\"start\",\"end\"}"};
+  if (auto r = http::check_fields(*it, {"start"}, {"end"}); !r) return r.error();
+  const json& s = (*it)["start"];
+  const json& e = it->contains("end") ? (*it)["end"] : s;
+  if (!s.is_number_integer() || !e.is_number_integer())
+    return Error{"INVALID_FIELD_TYPE", "port start and end must be integers"};
+  int64_t start = s.get<int64_t>(), end = e.get<int64_t>();
+  if (start < 1 || end > 65535 || start > end)
+    return Error{"INVALID_RULE", "ports must satisfy 1 <= start <= end <= 65535"};
+  return std::optional<PortRange>{
+      PortRange{static_cast<uint16_t>(start), static_cast<uint16_t>(end)}};
+}
+
+// The app, if the principal may see its account; APP_NOT_FOUND otherwise (no existence leak).
+Result<AppRecord> visible_app(PolicyGraph& graph, const Principal& who, std::string_view guid) {
+  WT_TRY(app, graph.app(guid));
+  if (!who.can_access(app->account)) return app_not_found(guid);
+  return *app;
+}
+
+class PolicyServerApi {
+ public:
+  PolicyServerApi(PolicyGraph& graph, Authenticator& auth) : graph_(graph), auth_(auth) {}
+
+  // POST /app {"guid", "account"?} → {"guid","wire_bytes"}; the same guid again → 200.
+  Result<Reply> register_app(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(body, http::parse_json_object(req.body));
+    if (auto r = http::check_fields(*body, {"guid"}, {"account"}); !r) return r.error();
+    WT_TRY(guid, http::string_field(*body, "guid"));
+    WT_TRY(account, http::optional_string_field(*body, "account"));
+    const std::string acct = account->value_or(std::string(kDefaultAccount));
+    if (auto r = check_account_id(acct); !r) return r.error();
+    if (!who->can_access(acct))
+      return Error{"ACCOUNT_NOT_FOUND", "no account \"" + acct + "\" for this token"};
+    WT_TRY(reg, graph_.register_app(acct, *guid));
+    return Reply{reg->created ? 201u : 200u,
+                 json{{"guid", reg->app.guid},
+                      {"wire_bytes", graph_.tags().wire_bytes(reg->app.tag)}}};
+  }
+
+  // GET /apps[?account=] → {"apps":[{guid,wire_bytes,account}]}
+  Result<Reply> list_apps(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    std::optional<std::string> account;
+    if (req.query.count("account")) {
+      account = req.query_value("account");
+      if (auto r = check_account_id(*account); !r) return r.error();
+    }
+    WT_TRY(apps, graph_.apps(account ? std::optional<std::string_view>(*account) : std::nullopt));
+    json out = json::array();
+    for (const AppRecord& app : *apps)
+      if (who->can_access(app.account)) out.push_back(app_json(graph_, app));
+    return Reply{200, json{{"apps", out}}};
+  }
+
+  Result<Reply> get_app(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(app, visible_app(graph_, *who, req.param("app_guid")));
+    return Reply{200, app_json(graph_, *app)};
+  }
+
+  // DELETE /app/:app_guid: the app, its edges and (after quarantine) its tag.
+  Result<Reply> delete_app(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(app, visible_app(graph_, *who, req.param("app_guid")));
+    if (auto r = graph_.delete_app(app->guid); !r) return r.error();
+    return Reply{200, json{{"status", "success"}}};
+  }
+
+  // POST /whitelist {"source","destination","protocol"?,"ports"?}: an edge into destination.
+  Result<Reply> allow(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(body, http::parse_json_object(req.body));
+    if (auto r = http::check_fields(*body, {"source", "destination"}, {"protocol", "ports"}); !r)
+      return r.error();
+    WT_TRY(source, http::string_field(*body, "source"));
+    WT_TRY(destination, http::string_field(*body, "destination"));
+    WT_TRY(proto_name, http::optional_string_field(*body, "protocol"));
+    EdgeRequest edge{*source, *destination, Protocol::Any, std::nullopt};
+    if (*proto_name) {
+      auto p = parse_protocol(**proto_name);
+      if (!p) return Error{"INVALID_PROTOCOL", "protocol must be tcp, udp, icmp or any"};
+      edge.protocol = *p;
+    }
+    WT_TRY(ports, parse_ports(*body));
+    edge.ports = *ports;
+    if (auto r = check_app_guid(edge.source, "source"); !r) return r.error();
+    if (auto r = check_app_guid(edge.destination, "destination"); !r) return r.error();
+    // The destination's owner decides who may reach it.
+    if (auto dst = visible_app(graph_, *who, edge.destination); !dst) return dst.error();
+    WT_TRY(created, graph_.allow(edge));
+    json out = {{"source", edge.source},
+                {"destination", edge.destination},
+                {"protocol", std::string(to_string(edge.protocol))}};
+    if (edge.ports) out["ports"] = {{"start", edge.ports->start}, {"end", edge.ports->end}};
+    return Reply{*created ? 201u : 200u, out};
+  }
+
+  // GET /app/:app_guid/whitelist[?detail=rules] → {"allowed_wire_bytes":[…]}
+  Result<Reply> whitelist(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    const std::string detail = req.query_value("detail");
+    if (req.query.count("detail") && detail != "rules")
+      return Error{"INVALID_QUERY", "detail may only be \"rules\""};
+    WT_TRY(app, visible_app(graph_, *who, req.param("app_guid")));
+    WT_TRY(wl, graph_.whitelist(app->guid));
+    json tags = json::array();
+    for (uint32_t t : wl->allowed_tags) tags.push_back(graph_.tags().wire_bytes(t));
+    json out = {{"allowed_wire_bytes", tags}};
+    if (detail == "rules") {
+      json rules = json::array();
+      for (const InboundEdge& in : wl->edges) {
+        json r = {{"source", in.edge.source},
+                  {"wire_bytes", in.source_tag ? graph_.tags().wire_bytes(in.source_tag) : "*"},
+                  {"protocol", std::string(to_string(in.edge.protocol))},
+                  {"policy", in.edge.policy}};
+        if (in.edge.ports) r["ports"] = {{"start", in.edge.ports->start}, {"end", in.edge.ports->end}};
+        rules.push_back(r);
+      }
+      out["rules"] = rules;
+    }
+    return Reply{200, out};
+  }
+
+  // GET /internal/v1/changes?since=REV → {"revision", "changes":[…]} (admin only)
+  Result<Reply> changes(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    if (!who->admin) return Error{"FORBIDDEN", "the change log needs network.admin"};
+    int64_t since = 0;
+    if (req.query.count("since")) {
+      const std::string s = req.query_value("since");
+      if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+        return Error{"INVALID_QUERY", "since must be a non-negative integer"};
+      since = std::stoll(s);
+    }
+    WT_TRY(rev, graph_.revision());
+    WT_TRY(list, graph_.changes_since(since, 1000));
+    json items = json::array();
+    for (const ChangeRecord& c : *list) {
+      items.push_back({{"revision", c.revision},
+                       {"kind", c.kind},
+                       {"account", c.account},
+                       {"subject", c.subject},
+                       {"body", json::parse(c.body, nullptr, false)}});
+    }
+    return Reply{200, json{{"revision", *rev}, {"changes", items}}};
+  }
+
+  // POST /v1/tokens {"scopes":[…],"accounts":[…]} → {"token"} (admin only)
+  Result<Reply> issue_token(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    if (!who->admin) return Error{"FORBIDDEN", "issuing tokens needs network.admin"};
+    WT_TRY(body, http::parse_json_object(req.body));
+    if (auto r = http::check_fields(*body, {"scopes"}, {"accounts", "description"}); !r)
+      return r.error();
+    std::vector<std::string> scopes, accounts;
+    for (auto [key, out] : {std::pair{"scopes", &scopes}, std::pair{"accounts", &accounts}}) {
+      if (!body->contains(key)) continue;
+      const json& v = (*body)[key];
+      if (!v.is_array()) return Error{"INVALID_FIELD_TYPE", std::string(key) + " must be an array"};
+      for (const json& s : v) {
+        if (!s.is_string())
+          return Error{"INVALID_FIELD_TYPE", std::string(key) + " must hold strings"};
+        out->push_back(s.get<std::string>());
+      }
+    }
+    for (const std::string& s : scopes)
+      if (s != kScopeAdmin && s != kScopeWrite)
+        return Error{"INVALID_SCOPE", "unknown scope \"" + s + "\""};
+    for (const std::string& a : accounts)
+      if (auto r = check_account_id(a); !r) return r.error();
+    WT_TRY(description, http::optional_string_field(*body, "description"));
+    WT_TRY(token, auth_.issue(scopes, accounts, description->value_or("")));
+    return Reply{201, json{{"token", *token}, {"scopes", scopes}, {"accounts", accounts}}};
+  }
+
+  Result<Reply> health(const Request&) {
+    WT_TRY(rev, graph_.revision());
+    return Reply{200, json{{"status", "ok"}, {"revision", *rev}}};
+  }
+
+ private:
+  PolicyGraph& graph_;
+  Authenticator& auth_;
+};
+
+#undef WT_TRY
+
+}  // namespace
+
+void add_policy_server_routes(http::Router& router, PolicyGraph& graph, Authenticator& auth) {
+  auto api = std::make_shared<PolicyServerApi>(graph, auth);
+  auto bind = [api](Result<Reply> (PolicyServerApi::*fn)(const Request&)) {
+    return [api, fn](const Request& req) { return ((*api).*fn)(req); };
+  };
+  router.post("/app", bind(&PolicyServerApi::register_app))
+      .get("/apps", bind(&PolicyServerApi::list_apps))
+      .get("/app/:app_guid", bind(&PolicyServerApi::get_app))
+      .del("/app/:app_guid", bind(&PolicyServerApi::delete_app))
+      .post("/whitelist", bind(&PolicyServerApi::allow))
+      .get("/app/:app_guid/whitelist", bind(&PolicyServerApi::whitelist))
+      .get("/internal/v1/changes", bind(&PolicyServerApi::changes))
+      .post("/v1/tokens", bind(&PolicyServerApi::issue_token))
+      .get("/healthz", bind(&PolicyServerApi::health));
+}
+
+}  // namespace wiretag

@@ -1,0 +1,484 @@
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+namespace wiretag {
+namespace {
+
+struct Migration {
+  int64_t version;
+  const char* sql;
+};
+
+// Append only: a released schema version is never edited.
+const Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE accounts (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+INSERT INTO accounts (id, created_at) VALUES ('default', strftime('%s','now'));
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE apps (
+  guid TEXT PRIMARY KEY,
+  account TEXT NOT NULL REFERENCES accounts(id),
+  tag INTEGER NOT NULL UNIQUE
+);
+CREATE INDEX apps_by_account ON apps(account, guid);
+CREATE TABLE tags (tag INTEGER PRIMARY KEY, app TEXT, released_at INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX tags_released ON tags(released_at) WHERE app IS NULL;
+CREATE TABLE edges (
+  id INTEGER PRIMARY KEY,
+  account TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  source TEXT NOT NULL,
+  destination TEXT NOT NULL,
+  protocol TEXT NOT NULL,
+  port_start INTEGER NOT NULL,  -- 0,0 = all ports
+  port_end INTEGER NOT NULL,
+  UNIQUE (destination, source, policy, account, protocol, port_start, port_end)
+);
+CREATE INDEX edges_by_source ON edges(source);
+CREATE TABLE changes (
+  revision INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  account TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  scopes TEXT NOT NULL,
+  accounts TEXT NOT NULL,
+  description TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+)sql"},
+    {2, R"sql(
+CREATE TABLE policies (
+  id TEXT PRIMARY KEY,
+  account TEXT NOT NULL,
+  refid TEXT,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX policies_by_refid ON policies(account, refid);
+CREATE TABLE policy_versions (
+  id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (id, version)
+);
+)sql"},
+};
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string join(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+std::vector<std::string> split(const std::string& s) {
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (!j.is_array()) return {};
+  return j.get<std::vector<std::string>>();
+}
+
+// A prepared statement bound for one execution; reset on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  Stmt(Stmt&& o) noexcept : db_(o.db_), s_(std::exchange(o.s_, nullptr)), n_(o.n_) {}
+  Stmt(const Stmt&) = delete;
+  ~Stmt() {
+    if (s_) {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+  }
+  Stmt& bind(std::string_view v) {
+    sqlite3_bind_text(s_, ++n_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int64_t v) {
+    sqlite3_bind_int64(s_, ++n_, v);
+    return *this;
+  }
+  Stmt& bind_null() {
+    sqlite3_bind_null(s_, ++n_);
+    return *this;
+  }
+  // SQLITE_ROW → true, SQLITE_DONE → false.
+  Result<bool> step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Error{"STORE_ERROR", std::string("sqlite: ") + sqlite3_errmsg(db_)};
+  }
+  Result<void> exec() {
+    auto r = step();
+    if (!r) return r.error();
+    return Ok();
+  }
+  std::string text(int i) {
+    auto p = sqlite3_column_text(s_, i);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, i)) : "";
+  }
+  bool is_null(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
+  int64_t i64(int i) { return sqlite3_column_int64(s_, i); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_;
+  int n_ = 0;
+};
+
+Error sqlite_error(sqlite3* db, const std::string& what) {
+  return Error{"STORE_ERROR", what + ": " + sqlite3_errmsg(db)};
+}
+
+}  // namespace
+
+struct SqliteStore::Impl : StoreTx {
+  sqlite3* db = nullptr;
+  std::mutex mutex;  // one connection; SQLite serializes writers anyway
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache;
+
+  ~Impl() override {
+    for (auto& [sql, s] : cache) sqlite3_finalize(s);
+    if (db) sqlite3_close(db);
+  }
+
+  Result<void> exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown";
+      sqlite3_free(err);
+      return Error{"STORE_ERROR", std::string("sqlite: ") + msg};
+    }
+    return Ok();
+  }
+
+  Result<Stmt> prepare(std::string_view sql) {
+    auto it = cache.find(sql);
+    if (it == cache.end()) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &s, nullptr) !=
+          SQLITE_OK)
+        return sqlite_error(db, "prepare");
+      it = cache.emplace(std::string(sql), s).first;
+    }
+    return Stmt(db, it->second);
+  }
+
+#define WT_TRY_STMT(var, sql)        \
+  auto var##_r = prepare(sql);       \
+  if (!var##_r) return var##_r.error(); \
+  Stmt& var = var##_r.value()
+
+  Result<bool> account_exists(std::string_view account) override {
+    WT_TRY_STMT(s, "SELECT 1 FROM accounts WHERE id = ?");
+    return s.bind(account).step();
+  }
+  Result<void> ensure_account(std::string_view account) override {
+    WT_TRY_STMT(s, "INSERT OR IGNORE INTO accounts (id, created_at) VALUES (?, ?)");
+    return s.bind(account).bind(now_seconds()).exec();
+  }
+
+  Result<std::optional<AppRecord>> one_app(Stmt& s) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<AppRecord>{};
+    return std::optional<AppRecord>{
+        AppRecord{s.text(0), s.text(1), static_cast<uint32_t>(s.i64(2))}};
+  }
+  Result<std::optional<AppRecord>> find_app(std::string_view guid) override {
+    WT_TRY_STMT(s, "SELECT guid, account, tag FROM apps WHERE guid = ?");
+    s.bind(guid);
+    return one_app(s);
+  }
+  Result<std::optional<AppRecord>> find_app_by_tag(uint32_t tag) override {
+    WT_TRY_STMT(s, "SELECT guid, account, tag FROM apps WHERE tag = ?");
+    s.bind(int64_t{tag});
+    return one_app(s);
+  }
+  Result<std::vector<AppRecord>> list_apps(std::optional<std::string_view> account) override {
+    WT_TRY_STMT(s, account ? "SELECT guid, account, tag FROM apps WHERE account = ? ORDER BY guid"
+                           : "SELECT guid, account, tag FROM apps ORDER BY guid");
+    if (account) s.bind(*account);
+    std::vector<AppRecord> out;
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(AppRecord{s.text(0), s.text(1), static_cast<uint32_t>(s.i64(2))});
+    }
+    return out;
+  }
+  Result<void> insert_app(const AppRecord& app) override {
+    WT_TRY_STMT(s, "INSERT INTO apps (guid, account, tag) VALUES (?, ?, ?)");
+    return s.bind(app.guid).bind(app.account).bind(int64_t{app.tag}).exec();
+  }
+  Result<void> delete_app(std::string_view guid) override {
+    WT_TRY_STMT(s, "DELETE FROM apps WHERE guid = ?");
+    return s.bind(guid).exec();
+  }
+
+  Result<std::optional<TagRecord>> one_tag(Stmt& s) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<TagRecord>{};
+    TagRecord t{static_cast<uint32_t>(s.i64(0)), std::nullopt, s.i64(2)};
+    if (!s.is_null(1)) t.app = s.text(1);
+    return std::optional<TagRecord>{t};
+  }
+  Result<std::optional<TagRecord>> find_tag(uint32_t tag) override {
+    WT_TRY_STMT(s, "SELECT tag, app, released_at FROM tags WHERE tag = ?");
+    s.bind(int64_t{tag});
+    return one_tag(s);
+  }
+  Result<std::optional<TagRecord>> oldest_released_tag(int64_t released_before) override {
+    WT_TRY_STMT(s,
+                "SELECT tag, app, released_at FROM tags WHERE app IS NULL AND released_at <= ? "
+                "ORDER BY released_at, tag LIMIT 1");
+    s.bind(released_before);
+    return one_tag(s);
+  }
+  Result<void> put_tag(const TagRecord& t) override {
+    WT_TRY_STMT(s, "INSERT OR REPLACE INTO tags (tag, app, released_at) VALUES (?, ?, ?)");
+    s.bind(int64_t{t.tag});
+    if (t.app) s.bind(*t.app); else s.bind_null();
+    return s.bind(t.released_at).exec();
+  }
+
+  Result<bool> insert_edge(const EdgeRecord& e) override {
+    WT_TRY_STMT(s,
+                "INSERT OR IGNORE INTO edges (account, policy, source, destination, protocol, "
+                "port_start, port_end) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    s.bind(e.account).bind(e.policy).bind(e.source).bind(e.destination).bind(to_string(e.protocol));
+    s.bind(int64_t{e.ports ? e.ports->start : 0}).bind(int64_t{e.ports ? e.ports->end : 0});
+    if (auto r = s.exec(); !r) return r.error();
+    return sqlite3_changes(db) > 0;
+  }
+  Result<std::vector<InboundEdge>> edges_to(std::string_view destination) override {
+    WT_TRY_STMT(s,
+                "SELECT e.account, e.policy, e.source, e.destination, e.protocol, e.port_start, "
+                "e.port_end, COALESCE(a.tag, 0) FROM edges e LEFT JOIN apps a ON a.guid = "
+                "e.source WHERE e.destination = ? ORDER BY e.id");
+    s.bind(destination);
+    std::vector<InboundEdge> out;
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      InboundEdge in;
+      in.edge.account = s.text(0);
+      in.edge.policy = s.text(1);
+      in.edge.source = s.text(2);
+      in.edge.destination = s.text(3);
+      in.edge.protocol = parse_protocol(s.text(4)).value_or(Protocol::Any);
+      if (s.i64(5) != 0)
+        in.edge.ports = PortRange{static_cast<uint16_t>(s.i64(5)), static_cast<uint16_t>(s.i64(6))};
+      in.source_tag = static_cast<uint32_t>(s.i64(7));
+      out.push_back(std::move(in));
+    }
+    return out;
+  }
+  Result<int64_t> delete_edges_of(std::string_view app) override {
+    WT_TRY_STMT(s, "DELETE FROM edges WHERE source = ? OR destination = ?");
+    if (auto r = s.bind(app).bind(app).exec(); !r) return r.error();
+    return int64_t{sqlite3_changes(db)};
+  }
+  Result<int64_t> count(std::string_view sql) {
+    WT_TRY_STMT(s, sql);
+    auto row = s.step();
+    if (!row) return row.error();
+    return s.i64(0);
+  }
+  Result<int64_t> count_edges() override { return count("SELECT COUNT(*) FROM edges"); }
+
+  Result<std::optional<std::string>> get_meta(std::string_view key) override {
+    WT_TRY_STMT(s, "SELECT value FROM meta WHERE key = ?");
+    auto row = s.bind(key).step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<std::string>{};
+    return std::optional<std::string>{s.text(0)};
+  }
+  Result<void> set_meta(std::string_view key, std::string_view value) override {
+    WT_TRY_STMT(s, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    return s.bind(key).bind(value).exec();
+  }
+
+  Result<int64_t> append_change(const ChangeRecord& c) override {
+    WT_TRY_STMT(s,
+                "INSERT INTO changes (kind, account, subject, body, at) VALUES (?, ?, ?, ?, ?)");
+    if (auto r = s.bind(c.kind).bind(c.account).bind(c.subject).bind(c.body).bind(now_seconds())
+                     .exec();
+        !r)
+      return r.error();
+    return int64_t{sqlite3_last_insert_rowid(db)};
+  }
+  Result<int64_t> revision() override {
+    // sqlite_sequence keeps the highest revision even if old changes are pruned.
+    return count("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)");
+  }
+  Result<std::vector<ChangeRecord>> changes_since(int64_t revision, int64_t limit) override {
+    WT_TRY_STMT(s,
+                "SELECT revision, kind, account, subject, body FROM changes WHERE revision > ? "
+                "ORDER BY revision LIMIT ?");
+    s.bind(revision).bind(limit);
+    std::vector<ChangeRecord> out;
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(ChangeRecord{s.i64(0), s.text(1), s.text(2), s.text(3), s.text(4)});
+    }
+    return out;
+  }
+
+  Result<std::optional<TokenRecord>> find_token(std::string_view hash) override {
+    WT_TRY_STMT(s, "SELECT hash, scopes, accounts, description FROM tokens WHERE hash = ?");
+    auto row = s.bind(hash).step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<TokenRecord>{};
+    return std::optional<TokenRecord>{
+        TokenRecord{s.text(0), split(s.text(1)), split(s.text(2)), s.text(3)}};
+  }
+  Result<void> insert_token(const TokenRecord& t) override {
+    WT_TRY_STMT(s,
+                "INSERT INTO tokens (hash, scopes, accounts, description, created_at) VALUES "
+                "(?, ?, ?, ?, ?)");
+    return s.bind(t.hash).bind(join(t.scopes)).bind(join(t.accounts)).bind(t.description)
+        .bind(now_seconds()).exec();
+  }
+  Result<int64_t> count_tokens() override { return count("SELECT COUNT(*) FROM tokens"); }
+
+  Result<std::vector<PolicyRecord>> policies(Stmt& s) {
+    std::vector<PolicyRecord> out;
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      PolicyRecord p{s.text(0), s.text(1), std::nullopt, s.text(3), s.i64(4), s.text(5)};
+      if (!s.is_null(2)) p.refid = s.text(2);
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+  Result<std::vector<PolicyRecord>> list_policies(std::string_view account) override {
+    WT_TRY_STMT(s,
+                "SELECT id, account, refid, name, version, body FROM policies WHERE account = ? "
+                "ORDER BY id");
+    s.bind(account);
+    return policies(s);
+  }
+  Result<std::vector<PolicyRecord>> find_policies(std::string_view account,
+                                                  std::string_view id_or_refid) override {
+    WT_TRY_STMT(s,
+                "SELECT id, account, refid, name, version, body FROM policies WHERE account = ? "
+                "AND (id = ? OR refid = ?) ORDER BY id");
+    s.bind(account).bind(id_or_refid).bind(id_or_refid);
+    return policies(s);
+  }
+  Result<void> put_policy(const PolicyRecord& p) override {
+    {
+      WT_TRY_STMT(s,
+                  "INSERT OR REPLACE INTO policies (id, account, refid, name, version, body) "
+                  "VALUES (?, ?, ?, ?, ?, ?)");
+      s.bind(p.id).bind(p.account);
+      if (p.refid) s.bind(*p.refid); else s.bind_null();
+      if (auto r = s.bind(p.name).bind(p.version).bind(p.body).exec(); !r) return r;
+    }
+    WT_TRY_STMT(v, "INSERT INTO policy_versions (id, version, body) VALUES (?, ?, ?)");
+    return v.bind(p.id).bind(p.version).bind(p.body).exec();
+  }
+  Result<void> delete_policy(std::string_view id) override {
+    WT_TRY_STMT(s, "DELETE FROM policies WHERE id = ?");
+    return s.bind(id).exec();
+  }
+#undef WT_TRY_STMT
+
+  Result<void> migrate() {
+    if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                      "applied_at INTEGER NOT NULL)");
+        !r)
+      return r;
+    for (const Migration& m : kMigrations) {
+      if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+      auto applied = [&]() -> Result<bool> {
+        auto s = prepare("SELECT 1 FROM schema_migrations WHERE version = ?");
+        if (!s) return s.error();
+        return s->bind(m.version).step();
+      }();
+      Result<void> r = applied ? Ok() : Result<void>(applied.error());
+      if (r && !*applied) {
+        r = exec(m.sql);
+        if (r) {
+          auto s = prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
+          r = s ? s->bind(m.version).bind(now_seconds()).exec() : Result<void>(s.error());
+        }
+      }
+      if (!r) {
+        (void)exec("ROLLBACK");
+        return Error{r.error().code, "migration " + std::to_string(m.version) + ": " +
+                                         r.error().message};
+      }
+      if (auto c = exec("COMMIT"); !c) return c;
+    }
+    return Ok();
+  }
+};
+
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& data_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return Error{"STORE_ERROR", "cannot create " + data_dir.string() + ": " + ec.message()};
+  auto impl = std::make_unique<Impl>();
+  const std::string file = (data_dir / "wiretag.db").string();
+  if (sqlite3_open_v2(file.c_str(), &impl->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
+    return sqlite_error(impl->db, "open " + file);
+  sqlite3_busy_timeout(impl->db, 5000);
+  // synchronous=FULL: a COMMIT returns only after the WAL is fsynced.
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                             "PRAGMA foreign_keys=ON"}) {
+    if (auto r = impl->exec(pragma); !r) return r.error();
+  }
+  if (auto r = impl->migrate(); !r) return r.error();
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
+}
+
+Result<void> SqliteStore::transact(bool write,
+                                   const std::function<Result<void>(StoreTx&)>& fn) {
+  std::lock_guard lock(impl_->mutex);
+  if (auto r = impl_->exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); !r) return r;
+  Result<void> r = fn(*impl_);
+  if (!r || !write) {
+    (void)impl_->exec("ROLLBACK");
+    return r;
+  }
+  if (auto c = impl_->exec("COMMIT"); !c) {
+    (void)impl_->exec("ROLLBACK");
+    return c;
+  }
+  return Ok();
+}
+
+Result<int64_t> SqliteStore::schema_version() {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->count("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+}
+
+}  // namespace wiretag

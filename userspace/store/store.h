@@ -1,0 +1,145 @@
+// The policy server's persistence, as the domain sees it: records and atomic transactions.
+// No SQLite types here, so a PostgreSQL backend can implement the same interface.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/policy_compiler.h"
+#include "wiretag/result.h"
+
+namespace wiretag {
+
+struct AppRecord {
+  std::string guid;
+  std::string account;
+  uint32_t tag = 0;
+};
+
+// A tag ever handed out: held by `app`, or released at `released_at` (unix seconds).
+struct TagRecord {
+  uint32_t tag = 0;
+  std::optional<std::string> app;
+  int64_t released_at = 0;
+};
+
+// An edge of a policy, by app guid. source "*" = any tagged source.
+struct EdgeRecord {
+  std::string account;  // the destination app's account: its owner decides who may reach it
+  std::string policy;   // e.g. "default-whitelist"
+  std::string source;
+  std::string destination;
+  Protocol protocol = Protocol::Any;
+  std::optional<PortRange> ports;  // absent = all ports
+  friend bool operator==(const EdgeRecord&, const EdgeRecord&) = default;
+};
+
+// An edge into an app with its source's tag resolved (0 for "*").
+struct InboundEdge {
+  EdgeRecord edge;
+  uint32_t source_tag = 0;
+};
+
+struct ChangeRecord {
+  int64_t revision = 0;
+  std::string kind;     // "app.created", "app.deleted", "edge.created", ...
+  std::string account;
+  std::string subject;  // the app guid or policy id the change is about
+  std::string body;     // JSON
+};
+
+struct TokenRecord {
+  std::string hash;  // hex SHA-256 of the bearer token; the token itself is never stored
+  std::vector<std::string> scopes;
+  std::vector<std::string> accounts;  // for network.write
+  std::string description;
+};
+
+struct PolicyRecord {
+  std::string id;  // UUID
+  std::string account;
+  std::optional<std::string> refid;
+  std::string name;
+  int64_t version = 1;
+  std::string body;  // the policy's JSON as of `version`
+};
+
+// Every read and write of one atomic unit. Errors abort the whole transaction.
+class StoreTx {
+ public:
+  virtual ~StoreTx() = default;
+
+  virtual Result<bool> account_exists(std::string_view account) = 0;
+  virtual Result<void> ensure_account(std::string_view account) = 0;
+
+  virtual Result<std::optional<AppRecord>> find_app(std::string_view guid) = 0;
+  virtual Result<std::optional<AppRecord>> find_app_by_tag(uint32_t tag) = 0;
+  // All apps, or those of one account, ordered by guid.
+  virtual Result<std::vector<AppRecord>> list_apps(std::optional<std::string_view> account) = 0;
+  virtual Result<void> insert_app(const AppRecord& app) = 0;
+  virtual Result<void> delete_app(std::string_view guid) = 0;
+
+  virtual Result<std::optional<TagRecord>> find_tag(uint32_t tag) = 0;
+  // The released tag released longest ago, if it was released at or before `released_before`.
+  virtual Result<std::optional<TagRecord>> oldest_released_tag(int64_t released_before) = 0;
+  virtual Result<void> put_tag(const TagRecord& tag) = 0;
+
+  // false when the identical edge already exists (nothing written).
+  virtual Result<bool> insert_edge(const EdgeRecord& edge) = 0;
+  virtual Result<std::vector<InboundEdge>> edges_to(std::string_view destination) = 0;
+  // Removes every edge from or to the app; returns how many.
+  virtual Result<int64_t> delete_edges_of(std::string_view app) = 0;
+  virtual Result<int64_t> count_edges() = 0;
+
+  virtual Result<std::optional<std::string>> get_meta(std::string_view key) = 0;
+  virtual Result<void> set_meta(std::string_view key, std::string_view value) = 0;
+
+  // Appends to the change log; returns the new revision (strictly increasing, never reused).
+  virtual Result<int64_t> append_change(const ChangeRecord& change) = 0;
+  virtual Result<int64_t> revision() = 0;
+  virtual Result<std::vector<ChangeRecord>> changes_since(int64_t revision, int64_t limit) = 0;
+
+  virtual Result<std::optional<TokenRecord>> find_token(std::string_view hash) = 0;
+  virtual Result<void> insert_token(const TokenRecord& token) = 0;
+  virtual Result<int64_t> count_tokens() = 0;
+
+  virtual Result<std::vector<PolicyRecord>> list_policies(std::string_view account) = 0;
+  // By id, or every policy whose refid matches.
+  virtual Result<std::vector<PolicyRecord>> find_policies(std::string_view account,
+                                                          std::string_view id_or_refid) = 0;
+  // Inserts the policy and records `version` as an immutable version.
+  virtual Result<void> put_policy(const PolicyRecord& policy) = 0;
+  virtual Result<void> delete_policy(std::string_view id) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Runs fn in one transaction; commits (durably) iff fn succeeds and `write`.
+  virtual Result<void> transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) = 0;
+
+  template <class T, class F>
+  Result<T> write(F&& fn) { return run<T>(true, std::forward<F>(fn)); }
+  template <class T, class F>
+  Result<T> read(F&& fn) { return run<T>(false, std::forward<F>(fn)); }
+
+ private:
+  template <class T, class F>
+  Result<T> run(bool write, F&& fn) {
+    std::optional<Result<T>> out;
+    Result<void> r = transact(write, [&](StoreTx& tx) -> Result<void> {
+      out.emplace(fn(tx));
+      if (!*out) return out->error();
+      return Ok();
+    });
+    if (!r) return r.error();
+    return std::move(*out);
+  }
+};
+
+}  // namespace wiretag
