@@ -99,7 +99,8 @@ static __always_inline void wt_frag_key(struct wt_frag_key *k, __u32 ifindex,
 	k->ifindex = ifindex;
 	k->id = p->frag_id;
 	k->family = p->family;
-	k->proto = p->proto;
+	/* IPv6: a later fragment cannot know the L4 protocol behind headers in the first one */
+	k->proto = p->family == 4 ? p->proto : 0;
 	__builtin_memcpy(k->saddr, p->saddr, 16);
 	__builtin_memcpy(k->daddr, p->daddr, 16);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Packet parsing for TC programs. Reads headers with bpf_skb_load_bytes so that
- * non-linear skbs parse the same as linear ones; every failure is a named reason.
+ * Packet parsing for TC programs. Reads headers directly from linear data, falling back to
+ * bpf_skb_load_bytes, so non-linear skbs parse the same; every failure is a named reason.
  */
 #ifndef WT_BPF_PARSE_H
 #define WT_BPF_PARSE_H
@@ -50,6 +50,28 @@ struct wt_packet {
 	__u8 daddr[16];
 };
 
+#define WT_DIRECT_MAX_OFF 512 /* headers past this offset are read with bpf_skb_load_bytes */
+
+/*
+ * Copies len bytes at off: straight from the linear packet data when they are there (no
+ * helper call), else with bpf_skb_load_bytes (non-linear skbs). Nonzero past skb->len.
+ */
+static __always_inline int wt_load(struct __sk_buff *skb, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (off <= WT_DIRECT_MAX_OFF) {
+		void *from = data + off;
+
+		if (from + len <= data_end) {
+			__builtin_memcpy(to, from, len);
+			return 0;
+		}
+	}
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+
 static __always_inline int wt_ipv6_is_exthdr(__u8 nexthdr)
 {
 	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
@@ -72,7 +94,7 @@ static __always_inline int wt_icmp_is_echo_reply(const struct wt_packet *p)
 /* Router/neighbour solicitation and advertisement, redirect, MLD: IPv6 cannot work without them. */
 static __always_inline int wt_icmp6_is_ndp(const struct wt_packet *p)
 {
-	if (p->proto != IPPROTO_ICMPV6 || !p->l4_known)
+	if (p->family != 6 || p->proto != IPPROTO_ICMPV6 || !p->l4_known)
 		return 0;
 	return (p->icmp_type >= 130 && p->icmp_type <= 137) || p->icmp_type == 143;
 }
@@ -87,7 +109,7 @@ static __always_inline __u32 wt_parse_l4(struct __sk_buff *skb, struct wt_packet
 	case IPPROTO_TCP: {
 		struct tcphdr th;
 
-		if (off + sizeof(th) > l3_end || bpf_skb_load_bytes(skb, off, &th, sizeof(th)))
+		if (off + sizeof(th) > l3_end || wt_load(skb, off, &th, sizeof(th)))
 			return WT_REASON_DROP_L4_TRUNCATED;
 		if (th.doff < 5 || off + th.doff * 4 > l3_end)
 			return WT_REASON_DROP_TCP_DOFF;
@@ -100,7 +122,7 @@ static __always_inline __u32 wt_parse_l4(struct __sk_buff *skb, struct wt_packet
 	case IPPROTO_UDP: {
 		struct udphdr uh;
 
-		if (off + sizeof(uh) > l3_end || bpf_skb_load_bytes(skb, off, &uh, sizeof(uh)))
+		if (off + sizeof(uh) > l3_end || wt_load(skb, off, &uh, sizeof(uh)))
 			return WT_REASON_DROP_L4_TRUNCATED;
 		p->sport = uh.source;
 		p->dport = uh.dest;
@@ -117,7 +139,7 @@ static __always_inline __u32 wt_parse_l4(struct __sk_buff *skb, struct wt_packet
 			__u16 seq;
 		} ih;
 
-		if (off + sizeof(ih) > l3_end || bpf_skb_load_bytes(skb, off, &ih, sizeof(ih)))
+		if (off + sizeof(ih) > l3_end || wt_load(skb, off, &ih, sizeof(ih)))
 			return WT_REASON_DROP_L4_TRUNCATED;
 		p->icmp_type = ih.type;
 		p->l4_known = 1;
@@ -137,7 +159,7 @@ static __always_inline __u32 wt_parse_ipv4(struct __sk_buff *skb, struct wt_pack
 	__u32 off = ETH_HLEN, hlen, l3_end;
 	__u16 frag_off;
 
-	if (bpf_skb_load_bytes(skb, off, &iph, sizeof(iph)))
+	if (wt_load(skb, off, &iph, sizeof(iph)))
 		return WT_REASON_DROP_L3_TRUNCATED;
 	if (iph.version != 4 || iph.ihl < 5)
 		return WT_REASON_DROP_IPV4_IHL;
@@ -166,7 +188,7 @@ static __always_inline __u32 wt_parse_ipv6(struct __sk_buff *skb, struct wt_pack
 	__u8 nexthdr;
 	int i;
 
-	if (bpf_skb_load_bytes(skb, off, &ip6h, sizeof(ip6h)))
+	if (wt_load(skb, off, &ip6h, sizeof(ip6h)))
 		return WT_REASON_DROP_L3_TRUNCATED;
 	if (ip6h.version != 6)
 		return WT_REASON_DROP_IPV6_VERSION;
@@ -191,7 +213,7 @@ static __always_inline __u32 wt_parse_ipv6(struct __sk_buff *skb, struct wt_pack
 
 		if (!wt_ipv6_is_exthdr(nexthdr))
 			break;
-		if (off + sizeof(eh) > l3_end || bpf_skb_load_bytes(skb, off, &eh, sizeof(eh)))
+		if (off + sizeof(eh) > l3_end || wt_load(skb, off, &eh, sizeof(eh)))
 			return WT_REASON_DROP_EXTHDR_BAD;
 		if (nexthdr == IPPROTO_FRAGMENT) {
 			__u16 fo = bpf_ntohs(eh.frag_off);
@@ -227,7 +249,7 @@ static __always_inline __u32 wt_parse(struct __sk_buff *skb, struct wt_packet *p
 	p->len = skb->len;
 	if (p->len < ETH_HLEN)
 		return WT_REASON_DROP_L2_TRUNCATED;
-	if (bpf_skb_load_bytes(skb, 12, &eth_proto, sizeof(eth_proto)))
+	if (wt_load(skb, 12, &eth_proto, sizeof(eth_proto)))
 		return WT_REASON_DROP_L2_TRUNCATED;
 	switch (bpf_ntohs(eth_proto)) {
 	case ETH_P_IP:

@@ -33,6 +33,26 @@ static __always_inline int wt_port_allowed(__u32 ifindex, __u32 src_tag, __u8 ge
 	return 0;
 }
 
+/* Exact-port rules are the common case: one lookup, without src_policy. */
+static __always_inline int wt_exact_port_allowed(__u32 ifindex, __u32 src_tag, __u8 gen,
+						 const struct wt_packet *p)
+{
+	struct wt_port_key key = {
+		.ifindex = ifindex,
+		.src_tag = src_tag,
+		.port = bpf_ntohs(p->dport),
+		.proto = p->proto,
+		.plen_gen = (__u8)(WT_PORT_PLEN_MAX << 1 | gen),
+	};
+
+	return bpf_map_lookup_elem(&port_policy, &key) != 0;
+}
+
+static __always_inline int wt_has_ports(const struct wt_packet *p)
+{
+	return p->l4_known && (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP);
+}
+
 static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 gen,
 					     const struct wt_packet *p)
 {
@@ -60,6 +80,7 @@ static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 
 	}
 	if (plens & 1)
 		return 1;
+	plens &= ~(1u << WT_PORT_PLEN_MAX); /* wt_exact_port_allowed() looked already */
 	if (!plens || !p->l4_known)
 		return 0;
 	return wt_port_allowed(ifindex, src_tag, gen, p->proto, bpf_ntohs(p->dport), plens);
@@ -69,8 +90,12 @@ static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 
 static __always_inline __u32 wt_rules_verdict(__u32 ifindex, __u32 src_tag, __u8 gen,
 					      const struct wt_packet *p)
 {
+	if (wt_has_ports(p) && wt_exact_port_allowed(ifindex, src_tag, gen, p))
+		return WT_REASON_ALLOW_RULE;
 	if (wt_source_allowed(ifindex, src_tag, gen, p))
 		return WT_REASON_ALLOW_RULE;
+	if (wt_has_ports(p) && wt_exact_port_allowed(ifindex, 0, gen, p))
+		return WT_REASON_ALLOW_WILDCARD;
 	if (wt_source_allowed(ifindex, 0, gen, p))
 		return WT_REASON_ALLOW_WILDCARD;
 	return WT_REASON_DROP_POLICY;

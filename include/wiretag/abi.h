@@ -149,7 +149,7 @@ struct wt_frag_key {
 	__u32 ifindex;
 	__u32 id;         /* IPv4 id (16 bits) or IPv6 fragment identification */
 	__u8 family;
-	__u8 proto;
+	__u8 proto;       /* IPv4 protocol; 0 for IPv6 (a later fragment cannot see it) */
 	__u16 pad;
 	__u8 saddr[16];
 	__u8 daddr[16];

@@ -167,7 +167,9 @@ Result<void> Datapath::load() {
   bpf_map__set_max_entries(skel_->maps.src_policy, options_.max_policy_entries);
   bpf_map__set_max_entries(skel_->maps.port_policy, options_.max_policy_entries);
   bpf_map__set_max_entries(skel_->maps.flows, options_.max_flows);
-  bpf_map__set_max_entries(skel_->maps.counters, options_.max_endpoints * 2 * WT_REASON_MAX);
+  // One row per (endpoint, direction, reason, verdict): a drop reason has two verdicts.
+  bpf_map__set_max_entries(skel_->maps.counters,
+                           options_.max_endpoints * WT_DIR_MAX * WT_REASON_MAX * 2);
 
   if (!options_.pin_dir.empty()) {
     bpf_map* map;
@@ -190,6 +192,7 @@ Result<void> Datapath::load() {
   src_policy_ = {bpf_map__fd(skel_->maps.src_policy), WT_MAP_SRC_POLICY};
   port_policy_ = {bpf_map__fd(skel_->maps.port_policy), WT_MAP_PORT_POLICY};
   flows_ = {bpf_map__fd(skel_->maps.flows), WT_MAP_FLOWS};
+  fragments_ = {bpf_map__fd(skel_->maps.fragments), WT_MAP_FRAGMENTS};
   counters_ = {bpf_map__fd(skel_->maps.counters), WT_MAP_COUNTERS};
   devices_ = {bpf_map__fd(skel_->maps.devices), WT_MAP_DEVICES};
   return Ok();
@@ -359,12 +362,18 @@ Result<void> Datapath::forget_locked(uint32_t ifindex) {
     if (k.ifindex == ifindex) counter_keys.push_back(k);
   });
   for (const auto& k : counter_keys) (void)bpf_map_delete_elem(counters_.fd(), &k);
-  // Flows keyed by this ifindex must not admit replies to a future endpoint reusing it.
+  // Flows and fragment admissions keyed by this ifindex must not admit packets to a future
+  // endpoint reusing it.
   std::vector<wt_flow_key> flow_keys;
   flows_.for_each_key([&](const wt_flow_key& k) {
     if (k.ifindex == ifindex) flow_keys.push_back(k);
   });
   for (const auto& k : flow_keys) (void)flows_.erase(k);
+  std::vector<wt_frag_key> frag_keys;
+  fragments_.for_each_key([&](const wt_frag_key& k) {
+    if (k.ifindex == ifindex) frag_keys.push_back(k);
+  });
+  for (const auto& k : frag_keys) (void)fragments_.erase(k);
   return Ok();
 }
 

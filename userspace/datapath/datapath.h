@@ -130,6 +130,7 @@ class Datapath {
   TypedMap<wt_src_key, wt_src_policy> src_policy_;
   TypedMap<wt_port_key, wt_port_rule> port_policy_;
   TypedMap<wt_flow_key, wt_flow> flows_;
+  TypedMap<wt_frag_key, wt_frag> fragments_;
   TypedMap<wt_counter_key, wt_counter> counters_;
   TypedMap<uint32_t, wt_device> devices_;
   mutable std::mutex mu_;
