@@ -555,9 +555,9 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
   }
-  std::printf("   parse: 3 bpf_skb_load_bytes; endpoint: 1 hash lookup; verdict: flow lookup (all but\n"
-              "   a bare SYN) + src_policy + port_policy (+ wildcard src_policy when denied);\n"
-              "   count: per-CPU hash counter (+ rate limit, bpf_ktime_get_ns, ring buffer when denied)\n");
+  std::printf("   parse: Ethernet, IPv4, TCP/UDP headers; endpoint: its hash lookup; verdict: the\n"
+              "   flow lookup (all but a bare SYN) and the rule lookups; count: the per-CPU counter,\n"
+              "   and on a drop the event rate limiter and ring buffer\n");
 
   std::printf("\n== replace_policy on one endpoint (target: %s rules in <= %.1f s)\n",
               labels.back().c_str(), kTargetReplaceS);
