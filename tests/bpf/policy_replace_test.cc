@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <linux/pkt_cls.h>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -14,6 +17,14 @@ namespace wiretag::test {
 namespace {
 
 constexpr uint32_t kTag = 5;
+
+void pin_to_cpu(int cpu) {
+  if (std::thread::hardware_concurrency() < 2) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
 
 TEST(PolicyReplace, AllowedFlowNeverDropsWhileRulesFlipBetweenEquivalentSets) {
   std::string error;
@@ -29,13 +40,17 @@ TEST(PolicyReplace, AllowedFlowNeverDropsWhileRulesFlipBetweenEquivalentSets) {
   const auto q = PacketBuilder::ipv4("198.18.1.1", "198.18.0.2").udp(40000, 53).build();
   const auto p6 = PacketBuilder::ipv6("2001:2::1:1", "2001:2::2").tcp(40000, 8080).build();
 
-  constexpr int kReplacePairs = 60;
-  constexpr int kMinRuns = 5000;
+  // Both loops overlap entirely: replacing goes on until the traffic has made its runs.
+  constexpr int kMinReplacePairs = 400;
+  constexpr int kMinRuns = 20000;
   std::atomic<bool> replacing_done{false};
   std::atomic<int> runs{0}, not_passed{0}, run_errors{0};
 
+  cpu_set_t saved;
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof saved, &saved), 0);
   std::thread traffic([&] {
-    while (!replacing_done.load() || runs.load() < kMinRuns) {
+    pin_to_cpu(1);  // the replacer stays on CPU 0, so the two really run at once
+    while (!replacing_done.load()) {
       int rc = runner->run_action(Program::Enforce, runs.load() % 2 ? p : p6, kTag);
       if (rc < 0) ++run_errors;
       else if (rc != TC_ACT_OK) ++not_passed;
@@ -43,23 +58,28 @@ TEST(PolicyReplace, AllowedFlowNeverDropsWhileRulesFlipBetweenEquivalentSets) {
     }
   });
 
-  int q_allowed_after_b = 0, replace_errors = 0;
-  for (int i = 0; i < kReplacePairs; ++i) {
+  int q_wrong = 0, replace_errors = 0;
+  pin_to_cpu(0);
+  int pairs = 0;
+  for (; pairs < kMinReplacePairs || runs.load() < kMinRuns; ++pairs) {
     if (!runner->datapath().replace_policy(kTestIfindex, b)) ++replace_errors;
     // B is in force once replace returns: Q, allowed only by A, must drop from now on.
     for (int k = 0; k < 3; ++k)
-      if (runner->run_action(Program::Enforce, q, kTag) != TC_ACT_SHOT) ++q_allowed_after_b;
+      if (runner->run_action(Program::Enforce, q, kTag) != TC_ACT_SHOT) ++q_wrong;
     if (!runner->datapath().replace_policy(kTestIfindex, a)) ++replace_errors;
-    if (runner->run_action(Program::Enforce, q, kTag) != TC_ACT_OK) ++q_allowed_after_b;
+    if (runner->run_action(Program::Enforce, q, kTag) != TC_ACT_OK) ++q_wrong;
   }
   replacing_done = true;
   traffic.join();
+  (void)pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+  RecordProperty("replace_pairs", pairs);
+  RecordProperty("runs", runs.load());
 
   EXPECT_EQ(replace_errors, 0);
   EXPECT_EQ(run_errors.load(), 0);
   EXPECT_GE(runs.load(), kMinRuns);
   EXPECT_EQ(not_passed.load(), 0) << "of " << runs.load() << " runs of an always-allowed packet";
-  EXPECT_EQ(q_allowed_after_b, 0) << "Q judged by the wrong generation after replace returned";
+  EXPECT_EQ(q_wrong, 0) << "Q judged by the old generation after replace returned";
 
   uint64_t dropped = 0;
   for (const auto& row : runner->datapath().counters(kTestIfindex))
@@ -92,6 +112,72 @@ TEST(PolicyReplace, ReplacedRulesLeaveNoEntriesOfTheOldGeneration) {
   auto in = PacketBuilder::ipv4("198.18.1.1", "198.18.0.2");
   EXPECT_EQ(runner->run_action(Program::Enforce, in.tcp(40000, 1500).build(), kTag), TC_ACT_SHOT);
   EXPECT_EQ(runner->run_action(Program::Enforce, in.tcp(40000, 443).build(), kTag), TC_ACT_OK);
+}
+
+int enforce(ProgRunner& runner, uint16_t dport) {
+  return runner.run_action(
+      Program::Enforce,
+      PacketBuilder::ipv4("198.18.1.1", "198.18.0.2").tcp(40000, dport).build(), kTag);
+}
+
+TEST(PolicyReplace, RejectedRulesLeaveTheOldRulesInForce) {
+  std::string error;
+  auto runner = ProgRunner::open(test_options(), &error);
+  ASSERT_TRUE(runner) << error;
+  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{80, 80}}}), "");
+  auto r = runner->datapath().replace_policy(
+      kTestIfindex, {{kTag, Protocol::Tcp, PortRange{443, 443}},
+                     {kTag, Protocol::Icmp, PortRange{1, 2}}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "INVALID_RULE");
+  EXPECT_EQ(enforce(*runner, 80), TC_ACT_OK);
+  EXPECT_EQ(enforce(*runner, 443), TC_ACT_SHOT);
+}
+
+TEST(PolicyReplace, PolicyTooBigForTheMapsLeavesTheOldRulesInForce) {
+  auto options = test_options();
+  options.max_policy_entries = 8;
+  std::string error;
+  auto runner = ProgRunner::open(options, &error);
+  ASSERT_TRUE(runner) << error;
+  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{80, 80}}}), "");
+  // 1..65534 decomposes into 30 prefixes: more than the port map holds.
+  auto r = runner->datapath().replace_policy(kTestIfindex,
+                                             {{kTag, Protocol::Tcp, PortRange{1, 65534}}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "MAP_FULL");
+  EXPECT_EQ(enforce(*runner, 80), TC_ACT_OK);
+  EXPECT_EQ(enforce(*runner, 81), TC_ACT_SHOT);
+  auto ep = runner->datapath().endpoint_map().lookup(kTestIfindex);
+  ASSERT_TRUE(ep);
+  size_t port_entries = 0;
+  runner->datapath().port_policy_map().for_each_key([&](const wt_port_key& k) {
+    EXPECT_EQ(k.plen_gen & 1, ep->generation) << "half-written generation left behind";
+    ++port_entries;
+  });
+  EXPECT_EQ(port_entries, 1u);
+  // And the maps still take a policy that fits.
+  ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex,
+                                                {{kTag, Protocol::Tcp, PortRange{81, 81}}}));
+  EXPECT_EQ(enforce(*runner, 81), TC_ACT_OK);
+  EXPECT_EQ(enforce(*runner, 80), TC_ACT_SHOT);
+}
+
+TEST(PolicyReplace, ConfigureKeepsTheRulesInForce) {
+  std::string error;
+  auto runner = ProgRunner::open(test_options(), &error);
+  ASSERT_TRUE(runner) << error;
+  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{80, 80}}}), "");
+  for (int i = 0; i < 2; ++i) {  // both generations
+    datapath::EndpointSettings settings;
+    settings.tag = 9;
+    settings.allow_untagged = false;
+    ASSERT_TRUE(runner->datapath().configure(kTestIfindex, settings));
+    EXPECT_EQ(enforce(*runner, 80), TC_ACT_OK);
+    EXPECT_EQ(enforce(*runner, 81), TC_ACT_SHOT);
+    ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex,
+                                                  {{kTag, Protocol::Tcp, PortRange{80, 80}}}));
+  }
 }
 
 }  // namespace
