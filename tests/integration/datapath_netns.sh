@@ -94,6 +94,15 @@ check "monitor printed the denied ping: $(head -1 /tmp/$WT_RUN.monitor)" \
   bash -c "head -1 /tmp/$WT_RUN.monitor | grep -q '^DROP .*enforce drop_policy src_tag=3 proto=1 $(topo_ip4 3):.* -> $(topo_ip4 2):'"
 rm -f /tmp/$WT_RUN.monitor
 
+echo "# malformed frames from a container: stamp drops each with its named reason"
+c2mac=$(topo_exec 2 cat /sys/class/net/eth0/address)
+for kind in drop_l3_truncated drop_ipv4_ihl drop_tcp_doff drop_l4_truncated drop_l3_unknown drop_ipv6_version; do
+  before=$(counter 3 stamp "$kind" drop)
+  topo_exec 3 python3 "$here/send_malformed.py" "$c2mac" "$kind" 3
+  after=$(counter 3 stamp "$kind" drop)
+  check "3 frames sent, 3 dropped as $kind at c3's stamp ($before -> $after)" test $((after - before)) -eq 3
+done
+
 echo "# bpftool decodes pinned maps with BTF field names"
 check "endpoints dump names fields" \
   bash -c "bpftool map dump pinned '$WIRETAG_PIN_DIR/endpoints' | grep -q '\"generation\"'"
