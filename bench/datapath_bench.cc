@@ -3,9 +3,9 @@
 // is printed beside its target. Needs CAP_BPF. A benchmark, not a test: not in ctest.
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
+#include <linux/membarrier.h>
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
-#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -48,7 +48,6 @@ constexpr uint16_t kDeniedPort = 9090;
 constexpr uint32_t kScratchIfindex = 0xfff0;  // install-rate keys: no endpoint reads them
 
 struct Config {
-  bool quick = false;
   int rounds = 7;
   uint32_t repeat = 1000000;
   std::vector<size_t> sizes = {10, 1000, 100000, 1000000};
@@ -105,7 +104,7 @@ std::vector<uint8_t> build_packet(uint8_t proto, uint16_t dport, uint8_t tcp_fla
   if (proto == IPPROTO_TCP) {
     l4[12] = 5 << 4;  // data offset
     l4[13] = tcp_flags;
-    l4[14] = 0xff;    // window
+    l4[14] = 0xff;  // window
   } else {
     l4[4] = static_cast<uint8_t>(l4_len >> 8);
     l4[5] = static_cast<uint8_t>(l4_len);
@@ -138,8 +137,7 @@ struct Probe {
 std::vector<Probe> probes() {
   return {
       {"tcp SYN, rule hit", build_packet(IPPROTO_TCP, kTcpPort, 0x02), WT_REASON_ALLOW_RULE},
-      {"udp, flow miss + rule hit", build_packet(IPPROTO_UDP, kUdpPort, 0),
-       WT_REASON_ALLOW_RULE},
+      {"udp, flow miss + rule hit", build_packet(IPPROTO_UDP, kUdpPort, 0), WT_REASON_ALLOW_RULE},
       // Most packets into a server: its clients' established connections.
       {"tcp ACK, flow miss + rule hit", build_packet(IPPROTO_TCP, kTcpPort, 0x10),
        WT_REASON_ALLOW_RULE},
@@ -177,8 +175,8 @@ void check_probes(const Datapath& dp, const std::vector<Probe>& ps) {
     int want = p.reason >= WT_REASON_DROP_POLICY ? TC_ACT_SHOT : TC_ACT_OK;
     if (static_cast<int>(r.retval) != want || counted(dp, p.reason) != before + 1)
       die(std::string("probe '") + p.name + "' did not take the " +
-          wiretag::datapath::reason_name(p.reason) + " path (retval " +
-          std::to_string(r.retval) + ")");
+          wiretag::datapath::reason_name(p.reason) + " path (retval " + std::to_string(r.retval) +
+          ")");
   }
 }
 
@@ -210,7 +208,8 @@ Latency measure_hot(int empty_fd, int enforce_fd, const Probe& p, const Config& 
 // entries it needs are mostly not in cache. Includes the test-run timer's overhead on both.
 Latency measure_cold(int empty_fd, int enforce_fd, size_t rules, const Config& cfg) {
   std::mt19937 rng(42);
-  std::uniform_int_distribution<uint32_t> pick(2, static_cast<uint32_t>(std::max<size_t>(rules, 3) - 1));
+  std::uniform_int_distribution<uint32_t> pick(
+      2, static_cast<uint32_t>(std::max<size_t>(rules, 3) - 1));
   std::vector<double> empty, enforce;
   for (size_t i = 0; i < cfg.cold_samples; ++i) {
     uint32_t tag = pick(rng);
@@ -294,8 +293,8 @@ void print_machine() {
   utsname u{};
   uname(&u);
   std::printf("machine: %ld CPUs, %s, kernel %s, %s RAM, loadavg %.2f %.2f %.2f\n",
-              sysconf(_SC_NPROCESSORS_ONLN), cpu.c_str(), u.release, mem.c_str(), load[0],
-              load[1], load[2]);
+              sysconf(_SC_NPROCESSORS_ONLN), cpu.c_str(), u.release, mem.c_str(), load[0], load[1],
+              load[2]);
 }
 
 struct Rate {
@@ -390,8 +389,8 @@ Replace timed_replace(Datapath& dp, size_t n) {
 }
 
 void print_latency_header() {
-  std::printf("%-6s %-29s %-12s %6s %8s %6s %6s %10s  %s\n", "rules", "packet", "verdict",
-              "empty", "enforce", "delta", "ratio", "min delta", "delta<=25ns");
+  std::printf("%-6s %-29s %-12s %6s %8s %6s %6s %10s  %s\n", "rules", "packet", "verdict", "empty",
+              "enforce", "delta", "ratio", "min delta", "delta<=25ns");
 }
 
 void print_latency_row(const std::string& rules, const char* packet, const char* verdict,
@@ -407,7 +406,6 @@ Config parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") {
-      cfg.quick = true;
       cfg.rounds = 3;
       cfg.repeat = 100000;
       cfg.sizes = {10, 1000};
@@ -428,9 +426,10 @@ Config parse_args(int argc, char** argv) {
     } else if (a == "--repeat" && i + 1 < argc) {
       cfg.repeat = static_cast<uint32_t>(std::max(1L, std::atol(argv[++i])));
     } else {
-      std::fprintf(stderr,
-                   "usage: wiretag-bench-datapath [--quick] [--sizes N,N,..] [--rounds N] [--repeat N]\n"
-                   "  default: 10, 1k, 100k, 1M rules; 7 rounds of 1000000 runs per figure\n");
+      std::fprintf(
+          stderr,
+          "usage: wiretag-bench-datapath [--quick] [--sizes N,N,..] [--rounds N] [--repeat N]\n"
+          "  default: 10, 1k, 100k, 1M rules; 7 rounds of 1000000 runs per figure\n");
       std::exit(a == "--help" || a == "-h" ? 0 : 2);
     }
   }
@@ -445,8 +444,8 @@ int main(int argc, char** argv) {
   print_machine();
 
   wiretag::datapath::Options options;
-  options.pin_dir = "";    // a private datapath: nothing pinned, nothing attached
-  options.tag_length = 4;  // a million distinct source tags
+  options.pin_dir = "";                   // a private datapath: nothing pinned, nothing attached
+  options.tag_length = 4;                 // a million distinct source tags
   options.max_policy_entries = 1u << 21;  // the default: two generations of 1M rules
   auto opened = Datapath::open(options);
   if (!opened) die(opened.error().message);
@@ -497,26 +496,28 @@ int main(int argc, char** argv) {
   bench_stages_bpf* stages = load_stages(dp);
   const std::vector<int> stage_fds = {empty_fd, bpf_program__fd(stages->progs.wt_stage_parse),
                                       bpf_program__fd(stages->progs.wt_stage_endpoint),
-                                      bpf_program__fd(stages->progs.wt_stage_verdict),
-                                      enforce_fd};
+                                      bpf_program__fd(stages->progs.wt_stage_verdict), enforce_fd};
   std::vector<std::vector<double>> stage_ns;
   for (const auto& p : ps) stage_ns.push_back(measure_progs(stage_fds, p, cfg));
 
-  std::printf("\n== Per-packet cost, BPF_PROG_TEST_RUN: median of %d rounds of %u runs, ns/packet\n",
-              cfg.rounds, cfg.repeat);
+  std::printf(
+      "\n== Per-packet cost, BPF_PROG_TEST_RUN: median of %d rounds of %u runs, ns/packet\n",
+      cfg.rounds, cfg.repeat);
   std::printf("   (the same packet every run: the entries it needs stay in cache)\n");
-  std::printf("   target: enforce - empty <= %.0f ns; enforce flat within +-%.0f%% from %s to %s rules\n",
-              kTargetDeltaNs, kTargetFlatPct, labels.front().c_str(), labels.back().c_str());
+  std::printf(
+      "   target: enforce - empty <= %.0f ns; enforce flat within +-%.0f%% from %s to %s rules\n",
+      kTargetDeltaNs, kTargetFlatPct, labels.front().c_str(), labels.back().c_str());
   print_latency_header();
   for (size_t s = 0; s < cfg.sizes.size(); ++s)
     for (size_t i = 0; i < ps.size(); ++i)
       print_latency_row(labels[s], ps[i].name, wiretag::datapath::reason_name(ps[i].reason),
                         hot[i][s]);
 
-  std::printf("\n== Per-packet cost, cold: median of %zu single runs, each from a random one of\n"
-              "   the installed sources (tcp SYN, rule hit); both columns include the test-run\n"
-              "   timer's own overhead, so compare the delta\n",
-              cfg.cold_samples);
+  std::printf(
+      "\n== Per-packet cost, cold: median of %zu single runs, each from a random one of\n"
+      "   the installed sources (tcp SYN, rule hit); both columns include the test-run\n"
+      "   timer's own overhead, so compare the delta\n",
+      cfg.cold_samples);
   print_latency_header();
   for (size_t s = 0; s < cfg.sizes.size(); ++s)
     print_latency_row(labels[s], "tcp SYN, random source", "allow_rule", cold[s]);
@@ -530,8 +531,8 @@ int main(int argc, char** argv) {
       double pct = 100.0 * (l[s].enforce_ns - l[0].enforce_ns) / l[0].enforce_ns;
       double base_min = l[0].min_delta_ns + l[0].empty_ns;
       worst = std::max(worst, std::abs(pct));
-      worst_min = std::max(
-          worst_min, std::abs(100.0 * (l[s].min_delta_ns - l[0].min_delta_ns) / base_min));
+      worst_min =
+          std::max(worst_min, std::abs(100.0 * (l[s].min_delta_ns - l[0].min_delta_ns) / base_min));
       std::printf("  %s %.0f (%+.1f%%)", labels[s].c_str(), l[s].enforce_ns, pct);
     }
     std::printf("  worst %.1f%%: %s  [fastest rounds: worst %.1f%%]\n", worst,
@@ -540,9 +541,10 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < ps.size(); ++i) flat_row(ps[i].name, hot[i]);
   flat_row("cold tcp SYN, random src", cold);
 
-  std::printf("\n== Where the time goes at %s rules: enforce in cumulative stages, median ns/packet\n"
-              "   (each stage adds to the previous one; in brackets: what it adds)\n",
-              labels.back().c_str());
+  std::printf(
+      "\n== Where the time goes at %s rules: enforce in cumulative stages, median ns/packet\n"
+      "   (each stage adds to the previous one; in brackets: what it adds)\n",
+      labels.back().c_str());
   std::printf("%-29s %6s %12s %12s %12s %16s\n", "packet", "empty", "parse", "+endpoint",
               "+verdict", "+count (enforce)");
   for (size_t i = 0; i < ps.size(); ++i) {
@@ -555,14 +557,15 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
   }
-  std::printf("   parse: Ethernet, IPv4, TCP/UDP headers; endpoint: its hash lookup; verdict: the\n"
-              "   flow lookup (all but a bare SYN) and the rule lookups; count: the per-CPU counter,\n"
-              "   and on a drop the event rate limiter and ring buffer\n");
+  std::printf(
+      "   parse: Ethernet, IPv4, TCP/UDP headers; endpoint: its hash lookup; verdict: the\n"
+      "   flow lookup (all but a bare SYN) and the rule lookups; count: the per-CPU counter,\n"
+      "   and on a drop the event rate limiter and ring buffer\n");
 
   std::printf("\n== replace_policy on one endpoint (target: %s rules in <= %.1f s)\n",
               labels.back().c_str(), kTargetReplaceS);
-  std::printf("%-6s %-12s %10s %10s %10s %12s\n", "rules", "replacing", "compile s",
-              "in force s", "returned s", "rules/s");
+  std::printf("%-6s %-12s %10s %10s %10s %12s\n", "rules", "replacing", "compile s", "in force s",
+              "returned s", "rules/s");
   std::string previous = "nothing";
   auto replace_row = [&](const std::string& label, const Replace& r) {
     std::printf("%-6s %-12s %10.3f %10.3f %10.3f %12.0f\n", label.c_str(), previous.c_str(),
@@ -571,8 +574,9 @@ int main(int argc, char** argv) {
   };
   for (size_t s = 0; s < replaces.size(); ++s) replace_row(labels[s], replaces[s]);
   replace_row(labels.back(), steady);
-  std::printf("   compile: PolicyCompiler::compile alone; in force: until the generation flip\n"
-              "   (compile + batch insert); returned: + membarrier + erase of the old generation\n");
+  std::printf(
+      "   compile: PolicyCompiler::compile alone; in force: until the generation flip\n"
+      "   (compile + batch insert); returned: + membarrier + erase of the old generation\n");
   auto verdict = [&](const std::string& replacing, const Replace& r) {
     std::printf("%s rules replacing %s: in force %.3f s: %s; returned %.3f s: %s\n",
                 labels.back().c_str(), replacing.c_str(), r.in_force_s,
@@ -598,8 +602,9 @@ int main(int argc, char** argv) {
 
   double load[3] = {};
   getloadavg(load, 3);
-  std::printf("\nloadavg at the end: %.2f %.2f %.2f (other work on this machine skews every figure)\n",
-              load[0], load[1], load[2]);
+  std::printf(
+      "\nloadavg at the end: %.2f %.2f %.2f (other work on this machine skews every figure)\n",
+      load[0], load[1], load[2]);
   bench_stages_bpf__destroy(stages);
   bench_baseline_bpf__destroy(baseline);
   return 0;
