@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "core/policy_graph.h"
 #include "http/server.h"
+#include "server/accounts_api.h"
 #include "server/auth.h"
 #include "server/policy_api.h"
 #include "store/sqlite_store.h"
@@ -117,6 +118,8 @@ int main(int argc, char** argv) {
 
   wiretag::http::Router router;
   wiretag::add_policy_server_routes(router, *graph, auth);
+  wiretag::AccountPolicies policies(**store, wiretag::random_uuid);
+  wiretag::add_account_routes(router, policies, auth);
 
   asio::io_context ioc(static_cast<int>(threads));
   wiretag::http::Server server(ioc, router);

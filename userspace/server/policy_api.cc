@@ -4,6 +4,7 @@
 
 #include "core/app_guid.h"
 #include "http/json_input.h"
+#include "server/rule_input.h"
 
 namespace wiretag {
 namespace {
@@ -24,23 +25,6 @@ json app_json(const PolicyGraph& graph, const AppRecord& app) {
   return {{"guid", app.guid},
           {"wire_bytes", graph.tags().wire_bytes(app.tag)},
           {"account", app.account}};
-}
-
-Result<std::optional<PortRange>> parse_ports(const json& body) {
-  auto it = body.find("ports");
-  if (it == body.end() || it->is_null()) return std::optional<PortRange>{};
-  if (!it->is_object())
-    return Error{"INVALID_FIELD_TYPE", "\"ports\" must be an object {\"start\",\"end\"}"};
-  if (auto r = http::check_fields(*it, {"start"}, {"end"}); !r) return r.error();
-  const json& s = (*it)["start"];
-  const json& e = it->contains("end") ? (*it)["end"] : s;
-  if (!s.is_number_integer() || !e.is_number_integer())
-    return Error{"INVALID_FIELD_TYPE", "port start and end must be integers"};
-  int64_t start = s.get<int64_t>(), end = e.get<int64_t>();
-  if (start < 1 || end > 65535 || start > end)
-    return Error{"INVALID_RULE", "ports must satisfy 1 <= start <= end <= 65535"};
-  return std::optional<PortRange>{
-      PortRange{static_cast<uint16_t>(start), static_cast<uint16_t>(end)}};
 }
 
 // The app, if the principal may see its account; APP_NOT_FOUND otherwise (no existence leak).

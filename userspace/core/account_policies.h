@@ -1,0 +1,68 @@
+// Named, versioned policies of an account (seed 003, SPEC §2): every change makes a new
+// immutable version. The built-in default-whitelist is the policy graph's edge table and is
+// not managed here.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/policy_compiler.h"
+#include "store/store.h"
+#include "wiretag/result.h"
+
+namespace wiretag {
+
+// One edge of a named policy: source app guid or "*", destination app guid.
+struct PolicyRule {
+  std::string source;
+  std::string destination;
+  Protocol protocol = Protocol::Any;
+  std::optional<PortRange> ports;
+  friend bool operator==(const PolicyRule&, const PolicyRule&) = default;
+};
+
+struct Policy {
+  std::string id;
+  std::string account;
+  std::optional<std::string> refid;
+  std::string name;
+  int64_t version = 1;
+  std::vector<PolicyRule> rules;
+};
+
+// What a caller sets; absent members of a patch stay as they are.
+struct PolicyDraft {
+  std::optional<std::string> name;
+  std::optional<std::optional<std::string>> refid;  // set to nullopt to clear
+  std::optional<std::vector<PolicyRule>> rules;
+};
+
+nlohmann::json to_json(const Policy& policy);
+
+class AccountPolicies {
+ public:
+  // new_id returns a fresh UUID for each created policy.
+  AccountPolicies(Store& store, std::function<std::string()> new_id)
+      : store_(store), new_id_(std::move(new_id)) {}
+
+  Result<std::vector<Policy>> list(std::string_view account);
+  // POLICY_NOT_FOUND; AMBIGUOUS_REFID when a refid names several policies.
+  Result<Policy> get(std::string_view account, std::string_view id_or_refid);
+  // name and rules required (MISSING_FIELD); INVALID_RULE, INVALID_GUID for bad rules.
+  Result<Policy> create(std::string_view account, const PolicyDraft& draft);
+  // replace: name and rules required; patch: anything present. Both bump the version.
+  Result<Policy> update(std::string_view account, std::string_view id_or_refid,
+                        const PolicyDraft& draft, bool replace);
+  Result<void> remove(std::string_view account, std::string_view id_or_refid);
+
+ private:
+  Store& store_;
+  std::function<std::string()> new_id_;
+};
+
+}  // namespace wiretag

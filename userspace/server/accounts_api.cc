@@ -1,0 +1,127 @@
+#include "server/accounts_api.h"
+
+#include <openssl/rand.h>
+
+#include <cstdio>
+
+#include "core/app_guid.h"
+#include "http/json_input.h"
+#include "server/rule_input.h"
+
+namespace wiretag {
+namespace {
+
+using http::Reply;
+using http::Request;
+using nlohmann::json;
+
+#define WT_TRY(var, expr)              \
+  auto var = (expr);                   \
+  if (!var) return var.error()
+
+// name, refid (string or null) and rules, each optional here; create/replace require more.
+Result<PolicyDraft> parse_draft(const std::string& body) {
+  WT_TRY(j, http::parse_json_object(body));
+  if (auto r = http::check_fields(*j, {}, {"name", "refid", "rules"}); !r) return r.error();
+  PolicyDraft d;
+  WT_TRY(name, http::optional_string_field(*j, "name"));
+  d.name = *name;
+  if (auto it = j->find("refid"); it != j->end()) {
+    if (it->is_null()) d.refid = std::optional<std::string>{};
+    else if (it->is_string()) d.refid = std::optional<std::string>{it->get<std::string>()};
+    else return Error{"INVALID_FIELD_TYPE", "field \"refid\" must be a string or null"};
+  }
+  if (auto it = j->find("rules"); it != j->end()) {
+    if (!it->is_array()) return Error{"INVALID_FIELD_TYPE", "field \"rules\" must be an array"};
+    std::vector<PolicyRule> rules;
+    for (const json& r : *it) {
+      WT_TRY(rule, parse_rule(r));
+      rules.push_back(*rule);
+    }
+    d.rules = std::move(rules);
+  }
+  return d;
+}
+
+class AccountsApi {
+ public:
+  AccountsApi(AccountPolicies& policies, Authenticator& auth) : policies_(policies), auth_(auth) {}
+
+  // The account of the path, if the caller may act on it; ACCOUNT_NOT_FOUND otherwise.
+  Result<std::string> account(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    std::string account = req.param("account_id");
+    if (auto r = check_account_id(account); !r) return r.error();
+    if (!who->can_access(account))
+      return Error{"ACCOUNT_NOT_FOUND", "no account \"" + account + "\" for this token"};
+    return account;
+  }
+
+  Result<Reply> list(const Request& req) {
+    WT_TRY(acct, account(req));
+    WT_TRY(all, policies_.list(*acct));
+    json out = json::array();
+    for (const Policy& p : *all) out.push_back(to_json(p));
+    return Reply{200, out};
+  }
+
+  Result<Reply> get(const Request& req) {
+    WT_TRY(acct, account(req));
+    WT_TRY(p, policies_.get(*acct, req.param("id")));
+    return Reply{200, to_json(*p)};
+  }
+
+  Result<Reply> create(const Request& req) {
+    WT_TRY(acct, account(req));
+    WT_TRY(draft, parse_draft(req.body));
+    WT_TRY(p, policies_.create(*acct, *draft));
+    return Reply{201, json{{"result", to_json(*p)}}};
+  }
+
+  Result<Reply> update(const Request& req, bool replace) {
+    WT_TRY(acct, account(req));
+    WT_TRY(draft, parse_draft(req.body));
+    WT_TRY(p, policies_.update(*acct, req.param("id"), *draft, replace));
+    return Reply{200, json{{"result", to_json(*p)}}};
+  }
+
+  Result<Reply> remove(const Request& req) {
+    WT_TRY(acct, account(req));
+    if (auto r = policies_.remove(*acct, req.param("id")); !r) return r.error();
+    return Reply{200, json{{"status", "success"}}};
+  }
+
+ private:
+  AccountPolicies& policies_;
+  Authenticator& auth_;
+};
+
+#undef WT_TRY
+
+}  // namespace
+
+std::string random_uuid() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                b[14], b[15]);
+  return out;
+}
+
+void add_account_routes(http::Router& router, AccountPolicies& policies, Authenticator& auth) {
+  auto api = std::make_shared<AccountsApi>(policies, auth);
+  const std::string base = "/v1/accounts/:account_id/policies";
+  router.get(base, [api](const Request& q) { return api->list(q); })
+      .post(base, [api](const Request& q) { return api->create(q); })
+      .get(base + "/:id", [api](const Request& q) { return api->get(q); })
+      .put(base + "/:id", [api](const Request& q) { return api->update(q, true); })
+      .patch(base + "/:id", [api](const Request& q) { return api->update(q, false); })
+      .del(base + "/:id", [api](const Request& q) { return api->remove(q); });
+}
+
+}  // namespace wiretag

@@ -1,0 +1,15 @@
+// The account policies API (seed 003, SPEC §4.3): /v1/accounts/:account_id/policies.
+#pragma once
+
+#include "core/account_policies.h"
+#include "http/router.h"
+#include "server/auth.h"
+
+namespace wiretag {
+
+void add_account_routes(http::Router& router, AccountPolicies& policies, Authenticator& auth);
+
+// A random (version 4) UUID.
+std::string random_uuid();
+
+}  // namespace wiretag
