@@ -81,7 +81,8 @@ TEST_F(Events, Ipv6DropCarriesSixteenByteAddresses) {
   EXPECT_EQ(events_[0].family, 6);
   EXPECT_EQ(events_[0].proto, IPPROTO_UDP);
   EXPECT_EQ(events_[0].dport, htons(53));
-  EXPECT_EQ(std::vector<uint8_t>(events_[0].saddr, events_[0].saddr + 16), addr(AF_INET6, kRemote6));
+  EXPECT_EQ(std::vector<uint8_t>(events_[0].saddr, events_[0].saddr + 16),
+            addr(AF_INET6, kRemote6));
   EXPECT_EQ(std::vector<uint8_t>(events_[0].daddr, events_[0].daddr + 16), addr(AF_INET6, kLocal6));
 }
 

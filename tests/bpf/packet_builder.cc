@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -23,8 +24,7 @@ void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) {
 }
 
 void parse_addr(int family, const std::string& text, uint8_t* out) {
-  if (inet_pton(family, text.c_str(), out) != 1)
-    throw std::invalid_argument("bad address " + text);
+  if (inet_pton(family, text.c_str(), out) != 1) throw std::invalid_argument("bad address " + text);
 }
 
 uint16_t checksum(const uint8_t* data, size_t len) {
@@ -142,11 +142,17 @@ PacketBuilder& PacketBuilder::fragment(uint16_t offset_units, bool more, uint32_
 }
 
 PacketBuilder& PacketBuilder::ext_header(uint8_t type, size_t len) {
-  if (len < 8 || len % 8) throw std::invalid_argument("extension header length");
+  if (len < 8 || len % 8 || len > 2048) throw std::invalid_argument("extension header length");
   std::vector<uint8_t> h(len);
   h[1] = static_cast<uint8_t>(len / 8 - 1);
-  h[2] = 1;  // one PadN option covering the rest, so options headers stay well-formed
-  h[3] = static_cast<uint8_t>(len - 4);
+  // PadN options fill the rest, so options headers stay well-formed.
+  for (size_t off = 2; off < len;) {
+    size_t n = std::min<size_t>(len - off, 257);
+    if (n == 1) break;  // a trailing zero byte is a Pad1 option
+    h[off] = 1;
+    h[off + 1] = static_cast<uint8_t>(n - 2);
+    off += n;
+  }
   if (type == kIpv6Auth) {  // AH counts its length in 4-byte words, minus 2
     h[1] = static_cast<uint8_t>(len / 4 - 2);
     h[2] = h[3] = 0;

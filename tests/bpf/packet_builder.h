@@ -39,8 +39,8 @@ class PacketBuilder {
 
   // IPv4 header fields.
   PacketBuilder& ip_options(std::vector<uint8_t> options);  // padded to a multiple of 4
-  PacketBuilder& ihl(uint8_t words);                          // overrides the computed IHL
-  PacketBuilder& ip_version(uint8_t version);                 // IPv4 or IPv6 version nibble
+  PacketBuilder& ihl(uint8_t words);                        // overrides the computed IHL
+  PacketBuilder& ip_version(uint8_t version);               // IPv4 or IPv6 version nibble
   PacketBuilder& ip_id(uint16_t id);
   PacketBuilder& total_length(uint16_t len);  // IPv4 total length / IPv6 payload length
   PacketBuilder& ip_protocol(uint8_t proto);  // overrides the L4's protocol number

@@ -2,7 +2,6 @@
 // new ones, an allowed flow never drops, and a revoked rule is gone once replace returns.
 #include <gtest/gtest.h>
 #include <linux/pkt_cls.h>
-
 #include <pthread.h>
 #include <sched.h>
 
@@ -52,8 +51,10 @@ TEST(PolicyReplace, AllowedFlowNeverDropsWhileRulesFlipBetweenEquivalentSets) {
     pin_to_cpu(1);  // the replacer stays on CPU 0, so the two really run at once
     while (!replacing_done.load()) {
       int rc = runner->run_action(Program::Enforce, runs.load() % 2 ? p : p6, kTag);
-      if (rc < 0) ++run_errors;
-      else if (rc != TC_ACT_OK) ++not_passed;
+      if (rc < 0)
+        ++run_errors;
+      else if (rc != TC_ACT_OK)
+        ++not_passed;
       ++runs;
     }
   });
@@ -92,8 +93,7 @@ TEST(PolicyReplace, ReplacedRulesLeaveNoEntriesOfTheOldGeneration) {
   std::string error;
   auto runner = ProgRunner::open(test_options(), &error);
   ASSERT_TRUE(runner) << error;
-  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{1000, 2000}}}),
-            "");
+  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{1000, 2000}}}), "");
   ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex,
                                                 {{kTag, Protocol::Tcp, PortRange{443, 443}}}));
   auto ep = runner->datapath().endpoint_map().lookup(kTestIfindex);
@@ -116,8 +116,8 @@ TEST(PolicyReplace, ReplacedRulesLeaveNoEntriesOfTheOldGeneration) {
 
 int enforce(ProgRunner& runner, uint16_t dport) {
   return runner.run_action(
-      Program::Enforce,
-      PacketBuilder::ipv4("198.18.1.1", "198.18.0.2").tcp(40000, dport).build(), kTag);
+      Program::Enforce, PacketBuilder::ipv4("198.18.1.1", "198.18.0.2").tcp(40000, dport).build(),
+      kTag);
 }
 
 TEST(PolicyReplace, RejectedRulesLeaveTheOldRulesInForce) {
@@ -126,8 +126,8 @@ TEST(PolicyReplace, RejectedRulesLeaveTheOldRulesInForce) {
   ASSERT_TRUE(runner) << error;
   ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{80, 80}}}), "");
   auto r = runner->datapath().replace_policy(
-      kTestIfindex, {{kTag, Protocol::Tcp, PortRange{443, 443}},
-                     {kTag, Protocol::Icmp, PortRange{1, 2}}});
+      kTestIfindex,
+      {{kTag, Protocol::Tcp, PortRange{443, 443}}, {kTag, Protocol::Icmp, PortRange{1, 2}}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, "INVALID_RULE");
   EXPECT_EQ(enforce(*runner, 80), TC_ACT_OK);
@@ -142,8 +142,8 @@ TEST(PolicyReplace, PolicyTooBigForTheMapsLeavesTheOldRulesInForce) {
   ASSERT_TRUE(runner) << error;
   ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{80, 80}}}), "");
   // 1..65534 decomposes into 30 prefixes: more than the port map holds.
-  auto r = runner->datapath().replace_policy(kTestIfindex,
-                                             {{kTag, Protocol::Tcp, PortRange{1, 65534}}});
+  auto r =
+      runner->datapath().replace_policy(kTestIfindex, {{kTag, Protocol::Tcp, PortRange{1, 65534}}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, "MAP_FULL");
   EXPECT_EQ(enforce(*runner, 80), TC_ACT_OK);
@@ -157,8 +157,8 @@ TEST(PolicyReplace, PolicyTooBigForTheMapsLeavesTheOldRulesInForce) {
   });
   EXPECT_EQ(port_entries, 1u);
   // And the maps still take a policy that fits.
-  ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex,
-                                                {{kTag, Protocol::Tcp, PortRange{81, 81}}}));
+  ASSERT_TRUE(
+      runner->datapath().replace_policy(kTestIfindex, {{kTag, Protocol::Tcp, PortRange{81, 81}}}));
   EXPECT_EQ(enforce(*runner, 81), TC_ACT_OK);
   EXPECT_EQ(enforce(*runner, 80), TC_ACT_SHOT);
 }

@@ -31,7 +31,9 @@ std::string reason_text(uint32_t reason) {
 std::ostream& operator<<(std::ostream& os, const Outcome& o) {
   if (!o.error.empty()) return os << "{error: " << o.error << "}";
   return os << "{retval " << o.retval << ", reason " << reason_text(o.reason) << ", verdict "
-            << (o.verdict == WT_VERDICT_PASS ? "pass" : o.verdict == WT_VERDICT_DROP ? "drop" : "?")
+            << (o.verdict == WT_VERDICT_PASS   ? "pass"
+                : o.verdict == WT_VERDICT_DROP ? "drop"
+                                               : "?")
             << ", direction " << int(o.direction) << ", mark 0x" << std::hex << o.mark << std::dec
             << ", counter rows changed " << o.counter_rows_changed << "}";
 }
@@ -44,8 +46,7 @@ datapath::Options test_options() {
   return o;
 }
 
-std::unique_ptr<ProgRunner> ProgRunner::open(const datapath::Options& options,
-                                             std::string* error) {
+std::unique_ptr<ProgRunner> ProgRunner::open(const datapath::Options& options, std::string* error) {
   auto dp = datapath::Datapath::open(options);
   if (!dp) {
     if (error) *error = dp.error().code + ": " + dp.error().message;
@@ -79,11 +80,10 @@ int ProgRunner::run_action(Program prog, const std::vector<uint8_t>& frame, uint
   ctx.mark = mark;
   ctx.ifindex = ifindex;
   __sk_buff ctx_out{};
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-              .data_out = out.data(), .data_size_in = static_cast<__u32>(frame.size()),
-              .data_size_out = static_cast<__u32>(out.size()), .ctx_in = &ctx,
-              .ctx_out = &ctx_out, .ctx_size_in = sizeof ctx, .ctx_size_out = sizeof ctx_out,
-              .repeat = 1);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
+              .data_size_in = static_cast<__u32>(frame.size()),
+              .data_size_out = static_cast<__u32>(out.size()), .ctx_in = &ctx, .ctx_out = &ctx_out,
+              .ctx_size_in = sizeof ctx, .ctx_size_out = sizeof ctx_out, .repeat = 1);
   int fd = prog == Program::Stamp ? dp_->stamp_prog_fd() : dp_->enforce_prog_fd();
   if (bpf_prog_test_run_opts(fd, &opts) != 0) return -errno;
   if (mark_out) *mark_out = ctx_out.mark;

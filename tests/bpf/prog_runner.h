@@ -55,8 +55,7 @@ class ProgRunner {
                         uint32_t ifindex = kTestIfindex);
 
   // One run, with its counter delta. ifindex 0: the skb's device is the loopback.
-  Outcome run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
-              uint32_t ifindex = 0);
+  Outcome run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark, uint32_t ifindex = 0);
   // One run, TC action only (for hot loops); -errno when the test run fails.
   int run_action(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
                  uint32_t* mark_out = nullptr, uint32_t ifindex = 0) const;

@@ -33,11 +33,26 @@ struct Step {
 struct Case {
   explicit Case(std::string n) : name(std::move(n)) {}
 
-  Case& send(PacketBuilder p) { packet = std::move(p); return *this; }
-  Case& with_mark(uint32_t m) { mark = m; return *this; }
-  Case& with_rules(std::vector<Rule> r) { rules = std::move(r); return *this; }
-  Case& on(EndpointSetup e) { endpoint = std::move(e); return *this; }
-  Case& through(Program p) { prog = p; return *this; }
+  Case& send(PacketBuilder p) {
+    packet = std::move(p);
+    return *this;
+  }
+  Case& with_mark(uint32_t m) {
+    mark = m;
+    return *this;
+  }
+  Case& with_rules(std::vector<Rule> r) {
+    rules = std::move(r);
+    return *this;
+  }
+  Case& on(EndpointSetup e) {
+    endpoint = std::move(e);
+    return *this;
+  }
+  Case& through(Program p) {
+    prog = p;
+    return *this;
+  }
   Case& after(Program p, PacketBuilder pkt, uint32_t m = 0) {
     before.push_back({p, std::move(pkt), m});
     return *this;
@@ -51,10 +66,19 @@ struct Case {
     verdict = v;
     return *this;
   }
-  Case& leaves_mark(uint32_t m) { mark_out = m; return *this; }
-  Case& bug_(std::string what) { bug = std::move(what); return *this; }
+  Case& leaves_mark(uint32_t m) {
+    mark_out = m;
+    return *this;
+  }
+  Case& known_bug(std::string what) {
+    bug = std::move(what);
+    return *this;
+  }
   // Some kernels refuse an IP frame shorter than its IP header in BPF_PROG_TEST_RUN.
-  Case& kernel_may_refuse() { may_refuse = true; return *this; }
+  Case& kernel_may_refuse() {
+    may_refuse = true;
+    return *this;
+  }
 
   std::string name;
   PacketBuilder packet = PacketBuilder::ethernet(0, 0);
@@ -118,30 +142,45 @@ void add_rule_matching(std::vector<Case>& t) {
     std::string F = f.name;
     // TCP
     t.push_back(Case(F + "TcpAllowedByExactPortRule")
-                    .send(incoming(f).tcp(40000, 8080)).with_rules({tcp(kTag, 8080)})
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_rules({tcp(kTag, 8080)})
                     .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "TcpToAnotherPortIsDropped")
-                    .send(incoming(f).tcp(40000, 8081)).with_rules({tcp(kTag, 8080)})
+                    .send(incoming(f).tcp(40000, 8081))
+                    .with_rules({tcp(kTag, 8080)})
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "TcpFromAnotherTagIsDropped")
-                    .send(incoming(f).tcp(40000, 8080)).with_mark(kOtherTag)
-                    .with_rules({tcp(kTag, 8080)}).drops(WT_REASON_DROP_POLICY));
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_mark(kOtherTag)
+                    .with_rules({tcp(kTag, 8080)})
+                    .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "TcpWithNoRulesIsDropped")
-                    .send(incoming(f).tcp(40000, 8080)).drops(WT_REASON_DROP_POLICY));
+                    .send(incoming(f).tcp(40000, 8080))
+                    .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "TcpAllowedByWildcardSource")
-                    .send(incoming(f).tcp(40000, 8080)).with_mark(kOtherTag)
-                    .with_rules({tcp(0, 8080)}).passes(WT_REASON_ALLOW_WILDCARD));
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_mark(kOtherTag)
+                    .with_rules({tcp(0, 8080)})
+                    .passes(WT_REASON_ALLOW_WILDCARD));
     t.push_back(Case(F + "TcpOwnTagRuleWinsOverWildcard")
                     .send(incoming(f).tcp(40000, 8080))
-                    .with_rules({tcp(0, 8080), tcp(kTag, 8080)}).passes(WT_REASON_ALLOW_RULE));
+                    .with_rules({tcp(0, 8080), tcp(kTag, 8080)})
+                    .passes(WT_REASON_ALLOW_RULE));
+    t.push_back(Case(F + "TcpFallsBackToWildcardWhenOwnTagRulesDoNotMatch")
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_rules({tcp(kTag, 80), tcp(0, 8080)})
+                    .passes(WT_REASON_ALLOW_WILDCARD));
     t.push_back(Case(F + "TcpAllowedByAnyPortRule")
                     .send(incoming(f).tcp(40000, 12345))
-                    .with_rules({all_ports(kTag, Protocol::Tcp)}).passes(WT_REASON_ALLOW_RULE));
+                    .with_rules({all_ports(kTag, Protocol::Tcp)})
+                    .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "TcpAllowedByAnyProtocolRule")
-                    .send(incoming(f).tcp(40000, 12345)).with_rules({any_proto(kTag)})
+                    .send(incoming(f).tcp(40000, 12345))
+                    .with_rules({any_proto(kTag)})
                     .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "TcpNotAllowedByUdpRuleOnSamePort")
-                    .send(incoming(f).tcp(40000, 8080)).with_rules({udp(kTag, 8080)})
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_rules({udp(kTag, 8080)})
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "TcpAllowedByAnyProtocolPortRangeRule")
                     .send(incoming(f).tcp(40000, 8080))
@@ -149,49 +188,65 @@ void add_rule_matching(std::vector<Case>& t) {
                     .passes(WT_REASON_ALLOW_RULE));
     // UDP
     t.push_back(Case(F + "UdpAllowedByExactPortRule")
-                    .send(incoming(f).udp(40000, 53)).with_rules({udp(kTag, 53)})
+                    .send(incoming(f).udp(40000, 53))
+                    .with_rules({udp(kTag, 53)})
                     .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "UdpToAnotherPortIsDropped")
-                    .send(incoming(f).udp(40000, 54)).with_rules({udp(kTag, 53)})
+                    .send(incoming(f).udp(40000, 54))
+                    .with_rules({udp(kTag, 53)})
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "UdpFromAnotherTagIsDropped")
-                    .send(incoming(f).udp(40000, 53)).with_mark(kOtherTag)
-                    .with_rules({udp(kTag, 53)}).drops(WT_REASON_DROP_POLICY));
+                    .send(incoming(f).udp(40000, 53))
+                    .with_mark(kOtherTag)
+                    .with_rules({udp(kTag, 53)})
+                    .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "UdpAllowedByWildcardSource")
-                    .send(incoming(f).udp(40000, 53)).with_mark(kOtherTag)
-                    .with_rules({udp(0, 53)}).passes(WT_REASON_ALLOW_WILDCARD));
+                    .send(incoming(f).udp(40000, 53))
+                    .with_mark(kOtherTag)
+                    .with_rules({udp(0, 53)})
+                    .passes(WT_REASON_ALLOW_WILDCARD));
     t.push_back(Case(F + "UdpAllowedByAnyPortRule")
                     .send(incoming(f).udp(40000, 5353))
-                    .with_rules({all_ports(kTag, Protocol::Udp)}).passes(WT_REASON_ALLOW_RULE));
+                    .with_rules({all_ports(kTag, Protocol::Udp)})
+                    .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "UdpAllowedByAnyProtocolRule")
-                    .send(incoming(f).udp(40000, 5353)).with_rules({any_proto(kTag)})
+                    .send(incoming(f).udp(40000, 5353))
+                    .with_rules({any_proto(kTag)})
                     .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "UdpNotAllowedByTcpAnyPortRule")
                     .send(incoming(f).udp(40000, 53))
-                    .with_rules({all_ports(kTag, Protocol::Tcp)}).drops(WT_REASON_DROP_POLICY));
+                    .with_rules({all_ports(kTag, Protocol::Tcp)})
+                    .drops(WT_REASON_DROP_POLICY));
     // ICMP / ICMPv6
     t.push_back(Case(F + "IcmpEchoAllowedByIcmpRule")
-                    .send(incoming(f).icmp_echo_request(77)).with_rules({icmp(kTag)})
+                    .send(incoming(f).icmp_echo_request(77))
+                    .with_rules({icmp(kTag)})
                     .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "IcmpEchoWithoutIcmpRuleIsDropped")
-                    .send(incoming(f).icmp_echo_request(77)).with_rules({tcp(kTag, 8080)})
+                    .send(incoming(f).icmp_echo_request(77))
+                    .with_rules({tcp(kTag, 8080)})
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "IcmpEchoAllowedByWildcardSource")
-                    .send(incoming(f).icmp_echo_request(77)).with_mark(kOtherTag)
-                    .with_rules({icmp(0)}).passes(WT_REASON_ALLOW_WILDCARD));
+                    .send(incoming(f).icmp_echo_request(77))
+                    .with_mark(kOtherTag)
+                    .with_rules({icmp(0)})
+                    .passes(WT_REASON_ALLOW_WILDCARD));
     t.push_back(Case(F + "IcmpEchoAllowedByAnyProtocolRule")
-                    .send(incoming(f).icmp_echo_request(77)).with_rules({any_proto(kTag)})
+                    .send(incoming(f).icmp_echo_request(77))
+                    .with_rules({any_proto(kTag)})
                     .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "IcmpNotAllowedByTcpAndUdpAnyPortRules")
                     .send(incoming(f).icmp_echo_request(77))
                     .with_rules({all_ports(kTag, Protocol::Tcp), all_ports(kTag, Protocol::Udp)})
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "IcmpRuleDoesNotAllowTcp")
-                    .send(incoming(f).tcp(40000, 8080)).with_rules({icmp(kTag)})
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_rules({icmp(kTag)})
                     .drops(WT_REASON_DROP_POLICY));
     // Other protocols: only an any-protocol rule admits them.
     t.push_back(Case(F + "SctpAllowedByAnyProtocolRule")
-                    .send(incoming(f).raw_l4(132, 12)).with_rules({any_proto(kTag)})
+                    .send(incoming(f).raw_l4(132, 12))
+                    .with_rules({any_proto(kTag)})
                     .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "SctpNotAllowedByPortRules")
                     .send(incoming(f).raw_l4(132, 12))
@@ -213,13 +268,23 @@ void add_port_ranges(std::vector<Case>& t) {
     std::vector<Edge> edges;
   };
   const RangeCase ranges[] = {
-      {"Range1000To2000", 1000, 2000, {{999, false}, {1000, true}, {1500, true}, {2000, true},
-                                       {2001, false}, {1024, true}, {1023, true}}},
+      {"Range1000To2000",
+       1000,
+       2000,
+       {{999, false},
+        {1000, true},
+        {1500, true},
+        {2000, true},
+        {2001, false},
+        {1024, true},
+        {1023, true}}},
       {"Range1To65535", 1, 65535, {{1, true}, {2, true}, {65534, true}, {65535, true}}},
       {"Range1To65534", 1, 65534, {{1, true}, {65534, true}, {65535, false}, {32768, true}}},
       {"Range2To65535", 2, 65535, {{1, false}, {2, true}, {65535, true}}},
-      {"Range32767To32768", 32767, 32768, {{32766, false}, {32767, true}, {32768, true},
-                                             {32769, false}}},
+      {"Range32767To32768",
+       32767,
+       32768,
+       {{32766, false}, {32767, true}, {32768, true}, {32769, false}}},
       {"Range65535To65535", 65535, 65535, {{65534, false}, {65535, true}}},
       {"Range1To1", 1, 1, {{1, true}, {2, false}}},
   };
@@ -262,11 +327,15 @@ void add_port_ranges(std::vector<Case>& t) {
                     .with_rules({tcp(kOtherTag, 1000, 2000), tcp(kTag, 443)})
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "TcpWildcardRangeEdgePasses")
-                    .send(incoming(f).tcp(40000, 2000)).with_mark(kOtherTag)
-                    .with_rules({tcp(0, 1000, 2000)}).passes(WT_REASON_ALLOW_WILDCARD));
+                    .send(incoming(f).tcp(40000, 2000))
+                    .with_mark(kOtherTag)
+                    .with_rules({tcp(0, 1000, 2000)})
+                    .passes(WT_REASON_ALLOW_WILDCARD));
     t.push_back(Case(F + "TcpWildcardRangeEdgePlusOneIsDropped")
-                    .send(incoming(f).tcp(40000, 2001)).with_mark(kOtherTag)
-                    .with_rules({tcp(0, 1000, 2000)}).drops(WT_REASON_DROP_POLICY));
+                    .send(incoming(f).tcp(40000, 2001))
+                    .with_mark(kOtherTag)
+                    .with_rules({tcp(0, 1000, 2000)})
+                    .drops(WT_REASON_DROP_POLICY));
   }
 }
 
@@ -276,66 +345,81 @@ void add_replies(std::vector<Case>& t) {
     std::string F = f.name;
     t.push_back(Case(F + "TcpSynAckReplyToOriginatedFlowPasses")
                     .after(Program::Stamp, outgoing(f).tcp(40000, 80, kTcpSyn))
-                    .send(incoming(f).tcp(80, 40000, kTcpSyn | kTcpAck)).with_mark(kOtherTag)
+                    .send(incoming(f).tcp(80, 40000, kTcpSyn | kTcpAck))
+                    .with_mark(kOtherTag)
                     .passes(WT_REASON_ALLOW_REPLY));
     t.push_back(Case(F + "TcpAckReplyToOriginatedFlowPasses")
                     .after(Program::Stamp, outgoing(f).tcp(40000, 80, kTcpSyn))
-                    .send(incoming(f).tcp(80, 40000, kTcpAck)).with_mark(kOtherTag)
+                    .send(incoming(f).tcp(80, 40000, kTcpAck))
+                    .with_mark(kOtherTag)
                     .passes(WT_REASON_ALLOW_REPLY));
     t.push_back(Case(F + "TcpBareSynFromRemoteIsNeverAReply")
                     .after(Program::Stamp, outgoing(f).tcp(40000, 80, kTcpSyn))
-                    .send(incoming(f).tcp(80, 40000, kTcpSyn)).with_mark(kOtherTag)
+                    .send(incoming(f).tcp(80, 40000, kTcpSyn))
+                    .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "TcpBareSynFromRemoteFallsThroughToRules")
                     .after(Program::Stamp, outgoing(f).tcp(40000, 80, kTcpSyn))
-                    .send(incoming(f).tcp(80, 40000, kTcpSyn)).with_rules({tcp(kTag, 40000)})
+                    .send(incoming(f).tcp(80, 40000, kTcpSyn))
+                    .with_rules({tcp(kTag, 40000)})
                     .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "TcpReplyFromAnotherPortIsDropped")
                     .after(Program::Stamp, outgoing(f).tcp(40000, 80, kTcpSyn))
-                    .send(incoming(f).tcp(81, 40000, kTcpSyn | kTcpAck)).with_mark(kOtherTag)
+                    .send(incoming(f).tcp(81, 40000, kTcpSyn | kTcpAck))
+                    .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "TcpSynAckWithoutOriginatedFlowIsDropped")
-                    .send(incoming(f).tcp(80, 40000, kTcpSyn | kTcpAck)).with_mark(kOtherTag)
+                    .send(incoming(f).tcp(80, 40000, kTcpSyn | kTcpAck))
+                    .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "UdpReplyToOriginatedFlowPasses")
                     .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(incoming(f).udp(53, 5353)).with_mark(kOtherTag)
+                    .send(incoming(f).udp(53, 5353))
+                    .with_mark(kOtherTag)
                     .passes(WT_REASON_ALLOW_REPLY));
     t.push_back(Case(F + "UdpReplyToAnotherLocalPortIsDropped")
                     .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(incoming(f).udp(53, 5354)).with_mark(kOtherTag)
+                    .send(incoming(f).udp(53, 5354))
+                    .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "UdpSameDirectionAsOriginatedFlowIsNotAReply")
                     .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(incoming(f).udp(5353, 53)).with_mark(kOtherTag)
+                    .send(incoming(f).udp(5353, 53))
+                    .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "IcmpEchoReplyToOriginatedEchoPasses")
                     .after(Program::Stamp, outgoing(f).icmp_echo_request(77))
-                    .send(incoming(f).icmp_echo_reply(77)).with_mark(kOtherTag)
+                    .send(incoming(f).icmp_echo_reply(77))
+                    .with_mark(kOtherTag)
                     .passes(WT_REASON_ALLOW_REPLY));
     t.push_back(Case(F + "IcmpEchoReplyWithAnotherIdentifierIsDropped")
                     .after(Program::Stamp, outgoing(f).icmp_echo_request(77))
-                    .send(incoming(f).icmp_echo_reply(78)).with_mark(kOtherTag)
+                    .send(incoming(f).icmp_echo_reply(78))
+                    .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "IcmpEchoRequestMatchingOriginatedEchoIsNotAReply")
                     .after(Program::Stamp, outgoing(f).icmp_echo_request(77))
-                    .send(incoming(f).icmp_echo_request(77)).with_mark(kOtherTag)
+                    .send(incoming(f).icmp_echo_request(77))
+                    .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "EchoReplySentByEndpointOpensNoFlow")
                     .after(Program::Stamp, outgoing(f).icmp_echo_reply(77))
-                    .send(incoming(f).icmp_echo_reply(77)).with_mark(kOtherTag)
+                    .send(incoming(f).icmp_echo_reply(77))
+                    .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "UntaggedReplyPassesEvenWhenUntaggedIsDenied")
                     .on(untagged_denied())
                     .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(incoming(f).udp(53, 5353)).with_mark(0)
+                    .send(incoming(f).udp(53, 5353))
+                    .with_mark(0)
                     .passes(WT_REASON_ALLOW_REPLY));
     t.push_back(Case(F + "ReplyFromAnotherRemoteAddressIsDropped")
                     .after(Program::Stamp, outgoing(f).udp(5353, 53))
                     .send((f.v6 ? PacketBuilder::ipv6("2001:2::1:2", kLocal6)
                                 : PacketBuilder::ipv4("198.18.1.2", kLocal4))
                               .udp(53, 5353))
-                    .with_mark(kOtherTag).drops(WT_REASON_DROP_POLICY));
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
   }
 }
 
@@ -344,47 +428,71 @@ void add_tags_and_modes(std::vector<Case>& t) {
   for (const Family& f : kFamilies) {
     std::string F = f.name;
     t.push_back(Case(F + "UntaggedPassesWhenEndpointAllowsUntagged")
-                    .send(incoming(f).tcp(40000, 8080)).with_mark(0)
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_mark(0)
                     .passes(WT_REASON_ALLOW_UNTAGGED));
     t.push_back(Case(F + "UntaggedIsDroppedWhenEndpointDeniesUntagged")
-                    .on(untagged_denied()).send(incoming(f).tcp(40000, 8080)).with_mark(0)
+                    .on(untagged_denied())
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_mark(0)
                     .drops(WT_REASON_DROP_UNTAGGED));
     t.push_back(Case(F + "WildcardRuleDoesNotAdmitUntagged")
-                    .on(untagged_denied()).send(incoming(f).tcp(40000, 8080)).with_mark(0)
-                    .with_rules({any_proto(0)}).drops(WT_REASON_DROP_UNTAGGED));
+                    .on(untagged_denied())
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_mark(0)
+                    .with_rules({any_proto(0)})
+                    .drops(WT_REASON_DROP_UNTAGGED));
     t.push_back(Case(F + "MarkBitsAboveTagMaskAreIgnored")
-                    .send(incoming(f).tcp(40000, 8080)).with_mark(0x10005)
-                    .with_rules({tcp(kTag, 8080)}).passes(WT_REASON_ALLOW_RULE));
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_mark(0x10005)
+                    .with_rules({tcp(kTag, 8080)})
+                    .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "MarkWithOnlyHighBitsIsUntagged")
-                    .on(untagged_denied()).send(incoming(f).tcp(40000, 8080))
-                    .with_mark(0xabc0000).with_rules({tcp(kTag, 8080)})
+                    .on(untagged_denied())
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_mark(0xabc0000)
+                    .with_rules({tcp(kTag, 8080)})
                     .drops(WT_REASON_DROP_UNTAGGED));
     t.push_back(Case(F + "TagIsNotTruncatedToAByte")
-                    .send(incoming(f).tcp(40000, 8080)).with_mark(0x105)
-                    .with_rules({tcp(kTag, 8080)}).drops(WT_REASON_DROP_POLICY));
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_mark(0x105)
+                    .with_rules({tcp(kTag, 8080)})
+                    .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "AuditModePassesWouldDropWithDropReason")
-                    .on(endpoint_mode(WT_MODE_AUDIT)).send(incoming(f).tcp(40000, 8081))
-                    .with_rules({tcp(kTag, 8080)}).audits(WT_REASON_DROP_POLICY));
+                    .on(endpoint_mode(WT_MODE_AUDIT))
+                    .send(incoming(f).tcp(40000, 8081))
+                    .with_rules({tcp(kTag, 8080)})
+                    .audits(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "AuditModeCountsAllowedAsAllowed")
-                    .on(endpoint_mode(WT_MODE_AUDIT)).send(incoming(f).tcp(40000, 8080))
-                    .with_rules({tcp(kTag, 8080)}).passes(WT_REASON_ALLOW_RULE));
+                    .on(endpoint_mode(WT_MODE_AUDIT))
+                    .send(incoming(f).tcp(40000, 8080))
+                    .with_rules({tcp(kTag, 8080)})
+                    .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "AuditModePassesMalformedWithItsReason")
                     .on(endpoint_mode(WT_MODE_AUDIT))
                     .send(incoming(f).tcp(40000, 8080).total_length(1400))
                     .audits(WT_REASON_DROP_L3_TRUNCATED));
     t.push_back(Case(F + "BypassModePassesDenied")
-                    .on(endpoint_mode(WT_MODE_BYPASS)).send(incoming(f).tcp(40000, 8081))
-                    .with_rules({tcp(kTag, 8080)}).passes(WT_REASON_ALLOW_BYPASS));
+                    .on(endpoint_mode(WT_MODE_BYPASS))
+                    .send(incoming(f).tcp(40000, 8081))
+                    .with_rules({tcp(kTag, 8080)})
+                    .passes(WT_REASON_ALLOW_BYPASS));
     t.push_back(Case(F + "BypassModePassesMalformed")
                     .on(endpoint_mode(WT_MODE_BYPASS))
                     .send(incoming(f).tcp(40000, 8080).total_length(1400))
                     .passes(WT_REASON_ALLOW_BYPASS));
     t.push_back(Case(F + "BypassModePassesUntaggedWhenDenied")
-                    .on([] { auto e = untagged_denied(); e.mode = WT_MODE_BYPASS; return e; }())
-                    .send(incoming(f).udp(40000, 53)).with_mark(0)
+                    .on([] {
+                      auto e = untagged_denied();
+                      e.mode = WT_MODE_BYPASS;
+                      return e;
+                    }())
+                    .send(incoming(f).udp(40000, 53))
+                    .with_mark(0)
                     .passes(WT_REASON_ALLOW_BYPASS));
     t.push_back(Case(F + "NoEndpointConfigIsDropped")
-                    .on(no_endpoint()).send(incoming(f).tcp(40000, 8080))
+                    .on(no_endpoint())
+                    .send(incoming(f).tcp(40000, 8080))
                     .drops(WT_REASON_DROP_NO_ENDPOINT));
   }
 }
@@ -396,127 +504,157 @@ void add_malformed(std::vector<Case>& t) {
   auto v6 = [] { return PacketBuilder::ipv6(kRemote6, kLocal6); };
 
   t.push_back(Case("Ipv4HeaderTruncatedIsDropped")
-                  .send(v4().tcp(40000, 8080).truncate(14 + 19)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).truncate(14 + 19))
+                  .with_rules(web)
                   .kernel_may_refuse()
                   .drops(WT_REASON_DROP_L3_TRUNCATED));
   t.push_back(Case("Ipv4HeaderOfOneByteIsDropped")
-                  .send(v4().tcp(40000, 8080).truncate(15)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).truncate(15))
+                  .with_rules(web)
                   .kernel_may_refuse()
                   .drops(WT_REASON_DROP_L3_TRUNCATED));
   t.push_back(Case("EthernetHeaderAloneIsDroppedAsL3Truncated")
-                  .send(v4().tcp(40000, 8080).truncate(14)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).truncate(14))
+                  .with_rules(web)
                   .kernel_may_refuse()
                   .drops(WT_REASON_DROP_L3_TRUNCATED));
   t.push_back(Case("Ipv6HeaderTruncatedIsDropped")
-                  .send(v6().tcp(40000, 8080).truncate(14 + 39)).with_rules(web)
+                  .send(v6().tcp(40000, 8080).truncate(14 + 39))
+                  .with_rules(web)
                   .kernel_may_refuse()
                   .drops(WT_REASON_DROP_L3_TRUNCATED));
   t.push_back(Case("Ipv4TotalLengthBeyondFrameIsDropped")
-                  .send(v4().tcp(40000, 8080).total_length(41)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).total_length(41))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_L3_TRUNCATED));
   t.push_back(Case("Ipv4FrameCutInsideTcpIsDropped")
-                  .send(v4().tcp(40000, 8080).truncate(14 + 20 + 12)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).truncate(14 + 20 + 12))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_L3_TRUNCATED));
   t.push_back(Case("Ipv4TotalLengthBelowHeaderLengthIsDropped")
-                  .send(v4().tcp(40000, 8080).total_length(19)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).total_length(19))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_L3_TRUNCATED));
   t.push_back(Case("Ipv6PayloadLengthBeyondFrameIsDropped")
-                  .send(v6().tcp(40000, 8080).total_length(21)).with_rules(web)
+                  .send(v6().tcp(40000, 8080).total_length(21))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_L3_TRUNCATED));
   t.push_back(Case("Ipv4WithEthernetPaddingPasses")
-                  .send(v4().tcp(40000, 8080).payload(6).total_length(40)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).payload(6).total_length(40))
+                  .with_rules(web)
                   .passes(WT_REASON_ALLOW_RULE));
   t.push_back(Case("Ipv4PaddingDoesNotCountAsTcpHeader")
-                  .send(v4().tcp(40000, 8080).payload(20).total_length(30)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).payload(20).total_length(30))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_L4_TRUNCATED));
   for (const Family& f : kFamilies) {
     std::string F = f.name;
     t.push_back(Case(F + "TcpHeaderTruncatedIsDropped")
-                    .send(incoming(f).tcp(40000, 8080).l4_truncate(19)).with_rules(web)
+                    .send(incoming(f).tcp(40000, 8080).l4_truncate(19))
+                    .with_rules(web)
                     .drops(WT_REASON_DROP_L4_TRUNCATED));
     t.push_back(Case(F + "TcpHeaderOfFourBytesIsDropped")
-                    .send(incoming(f).tcp(40000, 8080).l4_truncate(4)).with_rules(web)
+                    .send(incoming(f).tcp(40000, 8080).l4_truncate(4))
+                    .with_rules(web)
                     .drops(WT_REASON_DROP_L4_TRUNCATED));
     t.push_back(Case(F + "UdpHeaderTruncatedIsDropped")
-                    .send(incoming(f).udp(40000, 53).l4_truncate(7)).with_rules(web)
+                    .send(incoming(f).udp(40000, 53).l4_truncate(7))
+                    .with_rules(web)
                     .drops(WT_REASON_DROP_L4_TRUNCATED));
     t.push_back(Case(F + "IcmpHeaderTruncatedIsDropped")
-                    .send(incoming(f).icmp_echo_request(77).l4_truncate(7)).with_rules(web)
+                    .send(incoming(f).icmp_echo_request(77).l4_truncate(7))
+                    .with_rules(web)
                     .drops(WT_REASON_DROP_L4_TRUNCATED));
     t.push_back(Case(F + "EmptyTcpIsDropped")
-                    .send(incoming(f).tcp(40000, 8080).l4_truncate(0)).with_rules(web)
+                    .send(incoming(f).tcp(40000, 8080).l4_truncate(0))
+                    .with_rules(web)
                     .drops(WT_REASON_DROP_L4_TRUNCATED));
     t.push_back(Case(F + "TcpDataOffsetBelowFiveIsDropped")
-                    .send(incoming(f).tcp(40000, 8080, kTcpSyn, 4)).with_rules(web)
+                    .send(incoming(f).tcp(40000, 8080, kTcpSyn, 4))
+                    .with_rules(web)
                     .drops(WT_REASON_DROP_TCP_DOFF));
     t.push_back(Case(F + "TcpDataOffsetZeroIsDropped")
-                    .send(incoming(f).tcp(40000, 8080, kTcpSyn, 0)).with_rules(web)
+                    .send(incoming(f).tcp(40000, 8080, kTcpSyn, 0))
+                    .with_rules(web)
                     .drops(WT_REASON_DROP_TCP_DOFF));
     t.push_back(Case(F + "TcpDataOffsetPastPacketEndIsDropped")
                     .send(incoming(f).tcp(40000, 8080, kTcpSyn, 15).l4_truncate(20))
-                    .with_rules(web).drops(WT_REASON_DROP_TCP_DOFF));
+                    .with_rules(web)
+                    .drops(WT_REASON_DROP_TCP_DOFF));
     t.push_back(Case(F + "TcpDataOffsetOneWordPastEndIsDropped")
                     .send(incoming(f).tcp(40000, 8080, kTcpSyn, 6).l4_truncate(20))
-                    .with_rules(web).drops(WT_REASON_DROP_TCP_DOFF));
+                    .with_rules(web)
+                    .drops(WT_REASON_DROP_TCP_DOFF));
     t.push_back(Case(F + "TcpMaximumDataOffsetWithOptionsPasses")
-                    .send(incoming(f).tcp(40000, 8080, kTcpSyn, 15)).with_rules(web)
+                    .send(incoming(f).tcp(40000, 8080, kTcpSyn, 15))
+                    .with_rules(web)
                     .passes(WT_REASON_ALLOW_RULE));
   }
   t.push_back(Case("Ipv4IhlBelowFiveIsDropped")
-                  .send(v4().tcp(40000, 8080).ihl(4)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).ihl(4))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_IPV4_IHL));
   t.push_back(Case("Ipv4IhlZeroIsDropped")
-                  .send(v4().tcp(40000, 8080).ihl(0)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).ihl(0))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_IPV4_IHL));
   t.push_back(Case("Ipv4WrongVersionIsDropped")
-                  .send(v4().tcp(40000, 8080).ip_version(6)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).ip_version(6))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_IPV4_IHL));
   t.push_back(Case("Ipv6WrongVersionIsDropped")
-                  .send(v6().tcp(40000, 8080).ip_version(4)).with_rules(web)
+                  .send(v6().tcp(40000, 8080).ip_version(4))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_IPV6_VERSION));
   t.push_back(Case("Ipv4IhlBeyondTotalLengthIsDropped")
-                  .send(v4().tcp(40000, 8080).ihl(15)).with_rules(web)
+                  .send(v4().tcp(40000, 8080).ihl(15))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_L3_TRUNCATED));
   // Options bytes spell dport 8080 where the TCP header would be without them.
   const std::vector<uint8_t> decoy = {0x01, 0x01, 0x1f, 0x90};
   t.push_back(Case("Ipv4WithOptionsAllowedByPortsAfterOptions")
-                  .send(v4().ip_options(decoy).tcp(40000, 8080)).with_rules(web)
+                  .send(v4().ip_options(decoy).tcp(40000, 8080))
+                  .with_rules(web)
                   .passes(WT_REASON_ALLOW_RULE));
   t.push_back(Case("Ipv4WithOptionsDeniedByPortsAfterOptions")
-                  .send(v4().ip_options(decoy).tcp(40000, 8081)).with_rules(web)
+                  .send(v4().ip_options(decoy).tcp(40000, 8081))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_POLICY));
   t.push_back(Case("Ipv4WithFortyBytesOfOptionsPasses")
                   .send(v4().ip_options(std::vector<uint8_t>(40, 0x01)).udp(40000, 53))
-                  .with_rules(web).passes(WT_REASON_ALLOW_RULE));
+                  .with_rules(web)
+                  .passes(WT_REASON_ALLOW_RULE));
   t.push_back(Case("Ipv4WithOptionsAndTruncatedUdpIsDropped")
-                  .send(v4().ip_options(decoy).udp(40000, 53).l4_truncate(6)).with_rules(web)
+                  .send(v4().ip_options(decoy).udp(40000, 53).l4_truncate(6))
+                  .with_rules(web)
                   .drops(WT_REASON_DROP_L4_TRUNCATED));
   t.push_back(Case("ArpPasses")
-                  .on(untagged_denied()).send(PacketBuilder::arp_request(kRemote4, kLocal4))
-                  .with_mark(0).passes(WT_REASON_ALLOW_ARP));
+                  .on(untagged_denied())
+                  .send(PacketBuilder::arp_request(kRemote4, kLocal4))
+                  .with_mark(0)
+                  .passes(WT_REASON_ALLOW_ARP));
   t.push_back(Case("TaggedArpPassesWithoutRules")
                   .send(PacketBuilder::arp_request(kRemote4, kLocal4))
                   .passes(WT_REASON_ALLOW_ARP));
   t.push_back(Case("UnknownEthertypeIsDropped")
-                  .send(PacketBuilder::ethernet(0x88cc, 46)).with_rules({any_proto(kTag)})
+                  .send(PacketBuilder::ethernet(0x88cc, 46))
+                  .with_rules({any_proto(kTag)})
                   .drops(WT_REASON_DROP_L3_UNKNOWN));
   t.push_back(Case("UntaggedUnknownEthertypeIsDropped")
-                  .send(PacketBuilder::ethernet(0x88b5, 46)).with_mark(0)
+                  .send(PacketBuilder::ethernet(0x88b5, 46))
+                  .with_mark(0)
                   .drops(WT_REASON_DROP_L3_UNKNOWN));
   t.push_back(Case("Ipv4ProtocolNumberOfIcmpv6IsNotNeighbourDiscovery")
-                  .send(v4().icmp(135).ip_protocol(58)).with_rules({tcp(kTag, 8080)})
-                  .drops(WT_REASON_DROP_POLICY)
-                  .bug_("bpf/lib/parse.h:75 wt_icmp6_is_ndp() checks only p->proto == "
-                        "IPPROTO_ICMPV6, not p->family == 6: an IPv4 packet with protocol 58 "
-                        "and ICMP type 130..137/143 is passed by enforce as allow_ndp, "
-                        "bypassing policy and the untagged setting"));
+                  .send(v4().icmp(135).ip_protocol(58))
+                  .with_rules({tcp(kTag, 8080)})
+                  .drops(WT_REASON_DROP_POLICY));
 }
 
 // IPv6 extension header chains and neighbour discovery.
 void add_ipv6_chains(std::vector<Case>& t) {
   const std::vector<Rule> web = {tcp(kTag, 8080)};
-  const uint8_t chain[] = {kIpv6HopByHop, kIpv6DestOpts, kIpv6Routing,
-                           kIpv6DestOpts, kIpv6Routing,  kIpv6DestOpts, kIpv6DestOpts};
+  const uint8_t chain[] = {kIpv6HopByHop, kIpv6DestOpts, kIpv6Routing, kIpv6DestOpts,
+                           kIpv6Routing,  kIpv6DestOpts, kIpv6DestOpts};
   auto v6 = [] { return PacketBuilder::ipv6(kRemote6, kLocal6); };
   for (int n = 0; n <= WT_MAX_EXTHDRS + 1; ++n) {
     PacketBuilder p = v6();
@@ -527,69 +665,132 @@ void add_ipv6_chains(std::vector<Case>& t) {
     std::string name = "Ipv6With" + std::to_string(n) + "ExtensionHeaders";
     if (n <= WT_MAX_EXTHDRS) {
       t.push_back(Case(name + "Passes").send(p).with_rules(web).passes(WT_REASON_ALLOW_RULE));
-      t.push_back(Case(name + "DeniedByPort").send(denied).with_rules(web)
-                      .drops(WT_REASON_DROP_POLICY));
+      t.push_back(
+          Case(name + "DeniedByPort").send(denied).with_rules(web).drops(WT_REASON_DROP_POLICY));
     } else {
-      t.push_back(Case(name + "IsDropped").send(p).with_rules(web)
+      t.push_back(
+          Case(name + "IsDropped").send(p).with_rules(web).drops(WT_REASON_DROP_EXTHDR_LIMIT));
+      t.push_back(Case(name + "IsDroppedEvenWithAnyProtocolRule")
+                      .send(p)
+                      .with_rules({any_proto(kTag)})
                       .drops(WT_REASON_DROP_EXTHDR_LIMIT));
-      t.push_back(Case(name + "IsDroppedEvenWithAnyProtocolRule").send(p)
-                      .with_rules({any_proto(kTag)}).drops(WT_REASON_DROP_EXTHDR_LIMIT));
     }
   }
   // Every kind of extension header the parser walks, at the limit: AH counts in 4-byte
   // words, an atomic fragment header (offset 0, no more fragments) is not a fragment.
   t.push_back(Case("Ipv6WithEveryExtensionHeaderKindPasses")
-                  .send(v6().ext_header(kIpv6HopByHop).ext_header(kIpv6DestOpts, 16)
-                            .ext_header(kIpv6Routing, 24).fragment(0, false, 1)
-                            .ext_header(kIpv6Auth, 24).ext_header(kIpv6DestOpts)
+                  .send(v6().ext_header(kIpv6HopByHop)
+                            .ext_header(kIpv6DestOpts, 16)
+                            .ext_header(kIpv6Routing, 24)
+                            .fragment(0, false, 1)
+                            .ext_header(kIpv6Auth, 24)
+                            .ext_header(kIpv6DestOpts)
                             .tcp(40000, 8080))
-                  .with_rules(web).passes(WT_REASON_ALLOW_RULE));
+                  .with_rules(web)
+                  .passes(WT_REASON_ALLOW_RULE));
   t.push_back(Case("Ipv6WithEveryExtensionHeaderKindDeniedByPort")
-                  .send(v6().ext_header(kIpv6HopByHop).ext_header(kIpv6DestOpts, 16)
-                            .ext_header(kIpv6Routing, 24).fragment(0, false, 1)
-                            .ext_header(kIpv6Auth, 24).ext_header(kIpv6DestOpts)
+                  .send(v6().ext_header(kIpv6HopByHop)
+                            .ext_header(kIpv6DestOpts, 16)
+                            .ext_header(kIpv6Routing, 24)
+                            .fragment(0, false, 1)
+                            .ext_header(kIpv6Auth, 24)
+                            .ext_header(kIpv6DestOpts)
                             .tcp(40000, 8081))
-                  .with_rules(web).drops(WT_REASON_DROP_POLICY));
+                  .with_rules(web)
+                  .drops(WT_REASON_DROP_POLICY));
+  // L4 headers far into the packet (past the parser's direct-read window) parse the same.
+  t.push_back(Case("Ipv6TcpBehindALargeExtensionHeaderPasses")
+                  .send(v6().ext_header(kIpv6DestOpts, 2048).tcp(40000, 8080))
+                  .with_rules(web)
+                  .passes(WT_REASON_ALLOW_RULE));
+  t.push_back(Case("Ipv6TcpBehindALargeExtensionHeaderDeniedByPort")
+                  .send(v6().ext_header(kIpv6HopByHop, 512).tcp(40000, 8081))
+                  .with_rules(web)
+                  .drops(WT_REASON_DROP_POLICY));
+  t.push_back(Case("Ipv6TcpStraddlingTheDirectReadWindowPasses")
+                  .send(v6().ext_header(kIpv6DestOpts, 456).tcp(40000, 8080))
+                  .with_rules(web)
+                  .passes(WT_REASON_ALLOW_RULE));
+  t.push_back(Case("Ipv6SixLargeExtensionHeadersPass")
+                  .send(v6().ext_header(kIpv6HopByHop, 2048)
+                            .ext_header(kIpv6DestOpts, 256)
+                            .ext_header(kIpv6Routing, 256)
+                            .ext_header(kIpv6DestOpts, 256)
+                            .ext_header(kIpv6Routing, 256)
+                            .ext_header(kIpv6DestOpts, 256)
+                            .udp(40000, 53))
+                  .with_rules({udp(kTag, 53)})
+                  .passes(WT_REASON_ALLOW_RULE));
+  t.push_back(Case("Ipv6LargeExtensionHeaderThenTruncatedTcpIsDropped")
+                  .send(v6().ext_header(kIpv6DestOpts, 1024).tcp(40000, 8080).l4_truncate(12))
+                  .with_rules(web)
+                  .drops(WT_REASON_DROP_L4_TRUNCATED));
   t.push_back(Case("Ipv6AuthHeaderLengthIsInFourByteWords")
                   .send(v6().ext_header(kIpv6Auth, 16).udp(40000, 8080))
-                  .with_rules({udp(kTag, 8080)}).passes(WT_REASON_ALLOW_RULE));
+                  .with_rules({udp(kTag, 8080)})
+                  .passes(WT_REASON_ALLOW_RULE));
   t.push_back(Case("Ipv6ExtensionHeaderCutShortIsDropped")
-                  .send(v6().ext_header(kIpv6HopByHop).tcp(40000, 8080).l4_truncate(0)
-                            .total_length(4).truncate(14 + 40 + 4))
-                  .with_rules(web).drops(WT_REASON_DROP_EXTHDR_BAD));
+                  .send(v6().ext_header(kIpv6HopByHop)
+                            .tcp(40000, 8080)
+                            .l4_truncate(0)
+                            .total_length(4)
+                            .truncate(14 + 40 + 4))
+                  .with_rules(web)
+                  .drops(WT_REASON_DROP_EXTHDR_BAD));
   t.push_back(Case("Ipv6ExtensionHeaderLongerThanPayloadIsDropped")
-                  .send(v6().ext_header(kIpv6DestOpts, 16).tcp(40000, 8080).total_length(8)
+                  .send(v6().ext_header(kIpv6DestOpts, 16)
+                            .tcp(40000, 8080)
+                            .total_length(8)
                             .truncate(14 + 40 + 8))
-                  .with_rules({any_proto(kTag)}).drops(WT_REASON_DROP_EXTHDR_BAD));
+                  .with_rules({any_proto(kTag)})
+                  .drops(WT_REASON_DROP_EXTHDR_BAD));
   t.push_back(Case("Ipv6SecondExtensionHeaderCutShortIsDropped")
-                  .send(v6().ext_header(kIpv6HopByHop).ext_header(kIpv6DestOpts)
-                            .tcp(40000, 8080).total_length(12).truncate(14 + 40 + 12))
-                  .with_rules({any_proto(kTag)}).drops(WT_REASON_DROP_EXTHDR_BAD));
+                  .send(v6().ext_header(kIpv6HopByHop)
+                            .ext_header(kIpv6DestOpts)
+                            .tcp(40000, 8080)
+                            .total_length(12)
+                            .truncate(14 + 40 + 12))
+                  .with_rules({any_proto(kTag)})
+                  .drops(WT_REASON_DROP_EXTHDR_BAD));
   t.push_back(Case("Ipv6ExtensionHeaderThenTruncatedTcpIsDropped")
                   .send(v6().ext_header(kIpv6HopByHop).tcp(40000, 8080).l4_truncate(10))
-                  .with_rules(web).drops(WT_REASON_DROP_L4_TRUNCATED));
+                  .with_rules(web)
+                  .drops(WT_REASON_DROP_L4_TRUNCATED));
   t.push_back(Case("Ipv6NoNextHeaderIsDropped")
-                  .send(v6().raw_l4(59, 0)).with_rules(web).drops(WT_REASON_DROP_POLICY));
+                  .send(v6().raw_l4(59, 0))
+                  .with_rules(web)
+                  .drops(WT_REASON_DROP_POLICY));
   // Neighbour discovery and MLD pass whatever the tag and rules.
-  const std::pair<const char*, uint8_t> ndp[] = {
-      {"NeighbourSolicitation", 135}, {"NeighbourAdvertisement", 136},
-      {"RouterAdvertisement", 134},   {"RouterSolicitation", 133},
-      {"Redirect", 137},              {"MldQuery", 130},
-      {"Mldv2Report", 143}};
+  const std::pair<const char*, uint8_t> ndp[] = {{"NeighbourSolicitation", 135},
+                                                 {"NeighbourAdvertisement", 136},
+                                                 {"RouterAdvertisement", 134},
+                                                 {"RouterSolicitation", 133},
+                                                 {"Redirect", 137},
+                                                 {"MldQuery", 130},
+                                                 {"Mldv2Report", 143}};
   for (const auto& [name, type] : ndp) {
     t.push_back(Case(std::string("Ipv6") + name + "PassesUntagged")
-                    .on(untagged_denied()).send(v6().icmp(type)).with_mark(0)
+                    .on(untagged_denied())
+                    .send(v6().icmp(type))
+                    .with_mark(0)
                     .passes(WT_REASON_ALLOW_NDP));
   }
   t.push_back(Case("Ipv6NeighbourSolicitationPassesFromTagWithoutRules")
-                  .send(v6().icmp(135)).passes(WT_REASON_ALLOW_NDP));
+                  .send(v6().icmp(135))
+                  .passes(WT_REASON_ALLOW_NDP));
   t.push_back(Case("Icmpv6EchoIsNotNeighbourDiscovery")
-                  .on(untagged_denied()).send(v6().icmp_echo_request(1)).with_mark(0)
+                  .on(untagged_denied())
+                  .send(v6().icmp_echo_request(1))
+                  .with_mark(0)
                   .drops(WT_REASON_DROP_UNTAGGED));
   t.push_back(Case("Icmpv6DestinationUnreachableNeedsARule")
-                  .send(v6().icmp(1, 4)).with_rules(web).drops(WT_REASON_DROP_POLICY));
+                  .send(v6().icmp(1, 4))
+                  .with_rules(web)
+                  .drops(WT_REASON_DROP_POLICY));
   t.push_back(Case("Icmpv6NeighbourSolicitationCutShortIsDropped")
-                  .on(untagged_denied()).send(v6().icmp(135).l4_truncate(6)).with_mark(0)
+                  .on(untagged_denied())
+                  .send(v6().icmp(135).l4_truncate(6))
+                  .with_mark(0)
                   .drops(WT_REASON_DROP_L4_TRUNCATED));
 }
 
@@ -605,64 +806,86 @@ void add_fragments(std::vector<Case>& t) {
     auto middle = [&](uint32_t id) { return incoming(f).fragment(3, true, id).raw_l4(17, 24); };
 
     t.push_back(Case(F + "FirstFragmentAllowedByPorts")
-                    .send(first(53, 4242)).with_rules(dns).passes(WT_REASON_ALLOW_RULE));
+                    .send(first(53, 4242))
+                    .with_rules(dns)
+                    .passes(WT_REASON_ALLOW_RULE));
     t.push_back(Case(F + "FirstFragmentDeniedByPorts")
-                    .send(first(54, 4242)).with_rules(dns).drops(WT_REASON_DROP_POLICY));
+                    .send(first(54, 4242))
+                    .with_rules(dns)
+                    .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "LaterFragmentAloneIsDropped")
-                    .send(later(4242)).with_rules(dns).drops(WT_REASON_DROP_FRAGMENT));
+                    .send(later(4242))
+                    .with_rules(dns)
+                    .drops(WT_REASON_DROP_FRAGMENT));
     t.push_back(Case(F + "LaterFragmentAloneIsDroppedEvenWithAnyProtocolRule")
-                    .send(later(4242)).with_rules({any_proto(kTag)})
+                    .send(later(4242))
+                    .with_rules({any_proto(kTag)})
                     .drops(WT_REASON_DROP_FRAGMENT));
     t.push_back(Case(F + "LaterFragmentOfAllowedFirstPasses")
                     .after(Program::Enforce, first(53, 4242), kTag)
-                    .send(later(4242)).with_rules(dns).passes(WT_REASON_ALLOW_FRAGMENT));
+                    .send(later(4242))
+                    .with_rules(dns)
+                    .passes(WT_REASON_ALLOW_FRAGMENT));
     t.push_back(Case(F + "MiddleFragmentOfAllowedFirstPasses")
                     .after(Program::Enforce, first(53, 4242), kTag)
-                    .send(middle(4242)).with_rules(dns).passes(WT_REASON_ALLOW_FRAGMENT));
+                    .send(middle(4242))
+                    .with_rules(dns)
+                    .passes(WT_REASON_ALLOW_FRAGMENT));
     t.push_back(Case(F + "LaterFragmentOfDeniedFirstIsDropped")
                     .after(Program::Enforce, first(54, 4242), kTag)
-                    .send(later(4242)).with_rules(dns).drops(WT_REASON_DROP_FRAGMENT));
+                    .send(later(4242))
+                    .with_rules(dns)
+                    .drops(WT_REASON_DROP_FRAGMENT));
     t.push_back(Case(F + "LaterFragmentOfAnotherDatagramIsDropped")
                     .after(Program::Enforce, first(53, 4242), kTag)
-                    .send(later(4243)).with_rules(dns).drops(WT_REASON_DROP_FRAGMENT));
+                    .send(later(4243))
+                    .with_rules(dns)
+                    .drops(WT_REASON_DROP_FRAGMENT));
     t.push_back(Case(F + "LaterFragmentFromAnotherSourceAddressIsDropped")
                     .after(Program::Enforce, first(53, 4242), kTag)
                     .send((f.v6 ? PacketBuilder::ipv6("2001:2::1:2", kLocal6)
                                 : PacketBuilder::ipv4("198.18.1.2", kLocal4))
-                              .fragment(3, false, 4242).raw_l4(17, 24))
-                    .with_rules(dns).drops(WT_REASON_DROP_FRAGMENT));
+                              .fragment(3, false, 4242)
+                              .raw_l4(17, 24))
+                    .with_rules(dns)
+                    .drops(WT_REASON_DROP_FRAGMENT));
     t.push_back(Case(F + "LaterFragmentOfAuditedWouldDropIsAuditedToo")
                     .on(endpoint_mode(WT_MODE_AUDIT))
                     .after(Program::Enforce, first(54, 4242), kTag)
-                    .send(later(4242)).with_rules(dns).audits(WT_REASON_DROP_FRAGMENT));
+                    .send(later(4242))
+                    .with_rules(dns)
+                    .audits(WT_REASON_DROP_FRAGMENT));
     t.push_back(Case(F + "LaterFragmentOfReplyPasses")
                     .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .after(Program::Enforce, incoming(f).fragment(0, true, 99).udp(53, 5353)
-                                                 .payload(16), kOtherTag)
-                    .send(later(99)).with_mark(kOtherTag).passes(WT_REASON_ALLOW_FRAGMENT));
+                    .after(Program::Enforce,
+                           incoming(f).fragment(0, true, 99).udp(53, 5353).payload(16), kOtherTag)
+                    .send(later(99))
+                    .with_mark(kOtherTag)
+                    .passes(WT_REASON_ALLOW_FRAGMENT));
     t.push_back(Case(F + "FirstFragmentWithTruncatedUdpIsDropped")
                     .send(incoming(f).fragment(0, true, 4242).udp(40000, 53).l4_truncate(4))
-                    .with_rules(dns).drops(WT_REASON_DROP_L4_TRUNCATED));
+                    .with_rules(dns)
+                    .drops(WT_REASON_DROP_L4_TRUNCATED));
     t.push_back(Case(F + "UnfragmentedWithFragmentIdPassesByPorts")
                     .send(incoming(f).fragment(0, false, 4242).udp(40000, 53))
-                    .with_rules(dns).passes(WT_REASON_ALLOW_RULE));
+                    .with_rules(dns)
+                    .passes(WT_REASON_ALLOW_RULE));
   }
   // RFC 8200 4.5: headers after the Fragment header are per-fragment; later fragments'
   // Fragment header then names that header (here Destination Options), not UDP.
   t.push_back(Case("Ipv6LaterFragmentWithDestOptsAfterFragmentHeaderPasses")
                   .after(Program::Enforce,
-                         PacketBuilder::ipv6(kRemote6, kLocal6).fragment(0, true, 7)
-                             .ext_header(kIpv6DestOpts).udp(40000, 53).payload(16), kTag)
-                  .send(PacketBuilder::ipv6(kRemote6, kLocal6).fragment(4, false, 7)
+                         PacketBuilder::ipv6(kRemote6, kLocal6)
+                             .fragment(0, true, 7)
+                             .ext_header(kIpv6DestOpts)
+                             .udp(40000, 53)
+                             .payload(16),
+                         kTag)
+                  .send(PacketBuilder::ipv6(kRemote6, kLocal6)
+                            .fragment(4, false, 7)
                             .raw_l4(kIpv6DestOpts, 24))
-                  .with_rules({udp(kTag, 53)}).passes(WT_REASON_ALLOW_FRAGMENT)
-                  .bug_("bpf/lib/parse.h:211-218 + bpf/lib/flow.h:102: the fragments key "
-                        "uses p->proto, which for the first fragment is the final L4 protocol "
-                        "(udp, after walking the Destination Options header behind the "
-                        "Fragment header) but for a later fragment is the Fragment header's "
-                        "next header (60): the keys differ, so later fragments of an allowed "
-                        "datagram are dropped as drop_fragment. The key should use the "
-                        "Fragment header's next header in both (or leave proto out)"));
+                  .with_rules({udp(kTag, 53)})
+                  .passes(WT_REASON_ALLOW_FRAGMENT));
 }
 
 // Stamp: the endpoint's tag on everything it sends, anti-spoofing.
@@ -681,50 +904,82 @@ void add_stamp(std::vector<Case>& t) {
     PacketBuilder spoofed = f.v6 ? PacketBuilder::ipv6("2001:2::3", kRemote6)
                                  : PacketBuilder::ipv4("198.18.0.3", kRemote4);
     t.push_back(Case(F + "StampSetsTheEndpointTag")
-                    .through(Program::Stamp).send(outgoing(f).tcp(40000, 80)).with_mark(0)
-                    .passes(WT_REASON_STAMPED).leaves_mark(kOwnTag));
+                    .through(Program::Stamp)
+                    .send(outgoing(f).tcp(40000, 80))
+                    .with_mark(0)
+                    .passes(WT_REASON_STAMPED)
+                    .leaves_mark(kOwnTag));
     t.push_back(Case(F + "StampOverwritesAnExistingMark")
-                    .through(Program::Stamp).send(outgoing(f).udp(40000, 53))
-                    .with_mark(0xdead0005).passes(WT_REASON_STAMPED).leaves_mark(kOwnTag));
+                    .through(Program::Stamp)
+                    .send(outgoing(f).udp(40000, 53))
+                    .with_mark(0xdead0005)
+                    .passes(WT_REASON_STAMPED)
+                    .leaves_mark(kOwnTag));
     t.push_back(Case(F + "StampPassesTheEndpointsOwnSource")
-                    .on(spoof_guarded).through(Program::Stamp).send(outgoing(f).tcp(40000, 80))
-                    .passes(WT_REASON_STAMPED).leaves_mark(kOwnTag));
+                    .on(spoof_guarded)
+                    .through(Program::Stamp)
+                    .send(outgoing(f).tcp(40000, 80))
+                    .passes(WT_REASON_STAMPED)
+                    .leaves_mark(kOwnTag));
     t.push_back(Case(F + "StampDropsASpoofedSource")
-                    .on(spoof_guarded).through(Program::Stamp).send(spoofed.tcp(40000, 80))
+                    .on(spoof_guarded)
+                    .through(Program::Stamp)
+                    .send(spoofed.tcp(40000, 80))
                     .drops(WT_REASON_DROP_SPOOFED));
     t.push_back(Case(F + "StampAuditsASpoofedSource")
-                    .on(audit_guard).through(Program::Stamp).send(spoofed.tcp(40000, 80))
-                    .audits(WT_REASON_DROP_SPOOFED).leaves_mark(kOwnTag));
+                    .on(audit_guard)
+                    .through(Program::Stamp)
+                    .send(spoofed.tcp(40000, 80))
+                    .audits(WT_REASON_DROP_SPOOFED)
+                    .leaves_mark(kOwnTag));
     t.push_back(Case(F + "StampWithoutAntiSpoofPassesAnySource")
-                    .through(Program::Stamp).send(spoofed.tcp(40000, 80))
-                    .passes(WT_REASON_STAMPED).leaves_mark(kOwnTag));
+                    .through(Program::Stamp)
+                    .send(spoofed.tcp(40000, 80))
+                    .passes(WT_REASON_STAMPED)
+                    .leaves_mark(kOwnTag));
     t.push_back(Case(F + "StampInBypassModeTagsAndPasses")
-                    .on([&] { auto e = spoof_guarded; e.mode = WT_MODE_BYPASS; return e; }())
-                    .through(Program::Stamp).send(spoofed.tcp(40000, 80))
-                    .passes(WT_REASON_ALLOW_BYPASS).leaves_mark(kOwnTag));
+                    .on([&] {
+                      auto e = spoof_guarded;
+                      e.mode = WT_MODE_BYPASS;
+                      return e;
+                    }())
+                    .through(Program::Stamp)
+                    .send(spoofed.tcp(40000, 80))
+                    .passes(WT_REASON_ALLOW_BYPASS)
+                    .leaves_mark(kOwnTag));
     t.push_back(Case(F + "StampWithoutEndpointConfigDrops")
-                    .on(no_endpoint()).through(Program::Stamp)
-                    .send(outgoing(f).tcp(40000, 80)).drops(WT_REASON_DROP_NO_ENDPOINT));
+                    .on(no_endpoint())
+                    .through(Program::Stamp)
+                    .send(outgoing(f).tcp(40000, 80))
+                    .drops(WT_REASON_DROP_NO_ENDPOINT));
     t.push_back(Case(F + "StampDropsATruncatedPacket")
-                    .through(Program::Stamp).send(outgoing(f).tcp(40000, 80).l4_truncate(8))
+                    .through(Program::Stamp)
+                    .send(outgoing(f).tcp(40000, 80).l4_truncate(8))
                     .drops(WT_REASON_DROP_L4_TRUNCATED));
   }
   t.push_back(Case("StampGuardsOnlyTheConfiguredFamily")
-                  .on(v4_only_guard).through(Program::Stamp)
+                  .on(v4_only_guard)
+                  .through(Program::Stamp)
                   .send(PacketBuilder::ipv6("2001:2::3", kRemote6).udp(40000, 53))
-                  .passes(WT_REASON_STAMPED).leaves_mark(kOwnTag));
+                  .passes(WT_REASON_STAMPED)
+                  .leaves_mark(kOwnTag));
   t.push_back(Case("StampPassesDuplicateAddressDetectionFromUnspecifiedSource")
-                  .on(spoof_guarded).through(Program::Stamp)
+                  .on(spoof_guarded)
+                  .through(Program::Stamp)
                   .send(PacketBuilder::ipv6("::", "2001:2::2").icmp(135))
-                  .passes(WT_REASON_STAMPED).leaves_mark(kOwnTag));
+                  .passes(WT_REASON_STAMPED)
+                  .leaves_mark(kOwnTag));
   t.push_back(Case("StampDropsSpoofedEchoFromUnspecifiedSource")
-                  .on(spoof_guarded).through(Program::Stamp)
+                  .on(spoof_guarded)
+                  .through(Program::Stamp)
                   .send(PacketBuilder::ipv6("::", kRemote6).icmp_echo_request(1))
                   .drops(WT_REASON_DROP_SPOOFED));
   t.push_back(Case("StampPassesArp")
-                  .on(spoof_guarded).through(Program::Stamp)
+                  .on(spoof_guarded)
+                  .through(Program::Stamp)
                   .send(PacketBuilder::arp_request(kLocal4, kRemote4))
-                  .passes(WT_REASON_ALLOW_ARP).leaves_mark(kOwnTag));
+                  .passes(WT_REASON_ALLOW_ARP)
+                  .leaves_mark(kOwnTag));
 }
 
 std::vector<Case> verdict_table() {
