@@ -128,9 +128,15 @@ PacketBuilder& PacketBuilder::ip_protocol(uint8_t proto) {
   return *this;
 }
 
+PacketBuilder& PacketBuilder::dont_fragment() {
+  frag_field_ |= 0x4000;
+  return *this;
+}
+
 PacketBuilder& PacketBuilder::fragment(uint16_t offset_units, bool more, uint32_t id) {
   if (kind_ == Kind::Ipv4) {
-    frag_field_ = static_cast<uint16_t>((more ? 0x2000 : 0) | (offset_units & 0x1fff));
+    frag_field_ = static_cast<uint16_t>((frag_field_ & 0x4000) | (more ? 0x2000 : 0) |
+                                        (offset_units & 0x1fff));
     ip_id_ = static_cast<uint16_t>(id);
     return *this;
   }

@@ -45,6 +45,7 @@ class PacketBuilder {
   PacketBuilder& total_length(uint16_t len);  // IPv4 total length / IPv6 payload length
   PacketBuilder& ip_protocol(uint8_t proto);  // overrides the L4's protocol number
 
+  PacketBuilder& dont_fragment();  // IPv4 DF, as most real traffic carries
   // IPv4: sets MF and the offset (in 8-byte units). IPv6: appends a fragment header.
   PacketBuilder& fragment(uint16_t offset_units, bool more, uint32_t id);
   // IPv6 extension header of `len` bytes (multiple of 8, >= 8): hop-by-hop, routing, dest

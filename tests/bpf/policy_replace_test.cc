@@ -93,9 +93,12 @@ TEST(PolicyReplace, ReplacedRulesLeaveNoEntriesOfTheOldGeneration) {
   std::string error;
   auto runner = ProgRunner::open(test_options(), &error);
   ASSERT_TRUE(runner) << error;
-  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{1000, 2000}}}), "");
-  ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex,
-                                                {{kTag, Protocol::Tcp, PortRange{443, 443}}}));
+  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{1000, 2000}},
+                                                {0, Protocol::Udp, PortRange{53, 53}}}),
+            "");
+  const std::vector<Rule> next = {{kTag, Protocol::Tcp, PortRange{443, 444}},
+                                  {kTag, Protocol::Icmp, std::nullopt}};
+  ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex, next));
   auto ep = runner->datapath().endpoint_map().lookup(kTestIfindex);
   ASSERT_TRUE(ep);
   size_t src = 0, port = 0;
@@ -107,11 +110,14 @@ TEST(PolicyReplace, ReplacedRulesLeaveNoEntriesOfTheOldGeneration) {
     EXPECT_EQ(k.plen_gen & 1, ep->generation);
     ++port;
   });
-  EXPECT_EQ(src, 1u);
-  EXPECT_EQ(port, 1u);
+  auto compiled = PolicyCompiler::compile(kTestIfindex, ep->generation, next);
+  ASSERT_TRUE(compiled);
+  EXPECT_EQ(src, compiled->src_keys.size());
+  EXPECT_EQ(port, compiled->port_keys.size());
   auto in = PacketBuilder::ipv4("198.18.1.1", "198.18.0.2");
   EXPECT_EQ(runner->run_action(Program::Enforce, in.tcp(40000, 1500).build(), kTag), TC_ACT_SHOT);
-  EXPECT_EQ(runner->run_action(Program::Enforce, in.tcp(40000, 443).build(), kTag), TC_ACT_OK);
+  EXPECT_EQ(runner->run_action(Program::Enforce, in.udp(40000, 53).build(), kTag), TC_ACT_SHOT);
+  EXPECT_EQ(runner->run_action(Program::Enforce, in.tcp(40000, 444).build(), kTag), TC_ACT_OK);
 }
 
 int enforce(ProgRunner& runner, uint16_t dport) {

@@ -628,6 +628,14 @@ void add_malformed(std::vector<Case>& t) {
                   .send(v4().ip_options(decoy).udp(40000, 53).l4_truncate(6))
                   .with_rules(web)
                   .drops(WT_REASON_DROP_L4_TRUNCATED));
+  t.push_back(Case("Ipv4WithDontFragmentIsNotAFragment")
+                  .send(v4().dont_fragment().tcp(40000, 8080))
+                  .with_rules(web)
+                  .passes(WT_REASON_ALLOW_RULE));
+  t.push_back(Case("Ipv4WithDontFragmentDeniedByPort")
+                  .send(v4().dont_fragment().tcp(40000, 8081))
+                  .with_rules(web)
+                  .drops(WT_REASON_DROP_POLICY));
   t.push_back(Case("ArpPasses")
                   .on(untagged_denied())
                   .send(PacketBuilder::arp_request(kRemote4, kLocal4))
@@ -775,6 +783,12 @@ void add_ipv6_chains(std::vector<Case>& t) {
                     .with_mark(0)
                     .passes(WT_REASON_ALLOW_NDP));
   }
+  // MLD reports carry a Hop-by-Hop header (Router Alert) before the ICMPv6 header.
+  t.push_back(Case("Ipv6MldReportBehindHopByHopPassesUntagged")
+                  .on(untagged_denied())
+                  .send(v6().ext_header(kIpv6HopByHop).icmp(143))
+                  .with_mark(0)
+                  .passes(WT_REASON_ALLOW_NDP));
   t.push_back(Case("Ipv6NeighbourSolicitationPassesFromTagWithoutRules")
                   .send(v6().icmp(135))
                   .passes(WT_REASON_ALLOW_NDP));
