@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The baseline the datapath bench subtracts: a TC program that does nothing. Same as
- * bpf/bench_empty.bpf.c, which does not build under -Wextra -Werror (unused skb).
+ * The baseline the datapath bench subtracts: a TC program that does nothing.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>

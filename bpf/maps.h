@@ -9,7 +9,11 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	/* no prealloc: an update never recycles an element that a running program still reads */
+	/*
+	 * An update swaps in a new element under RCU, so a reader sees the old config or the
+	 * new one. No prealloc: a freed element is not put straight back on a preallocated
+	 * free list; programs copy the config right after lookup (see docs/datapath.md).
+	 */
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096);
 	__type(key, __u32);

@@ -35,7 +35,7 @@ static __always_inline int wt_event_allowed(void)
 
 	if (!rl)
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns(); /* a one-second window needs no precision */
 	if (now - rl->window_start_ns >= 1000000000ULL) {
 		rl->window_start_ns = now;
 		rl->sent = 0;

@@ -53,14 +53,27 @@ static __always_inline int wt_spoofed(const struct wt_endpoint *ep, const struct
 	return 0;
 }
 
+/*
+ * One read of the endpoint's config: every decision of this packet uses the same copy,
+ * and the window in which a freed map element could be recycled under us is the copy.
+ */
+static __always_inline int wt_endpoint_load(__u32 ifindex, struct wt_endpoint *ep)
+{
+	struct wt_endpoint *cur = bpf_map_lookup_elem(&endpoints, &ifindex);
+
+	if (!cur)
+		return 0;
+	__builtin_memcpy(ep, cur, sizeof(*ep));
+	return 1;
+}
+
 static __always_inline int wt_stamp(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
-	struct wt_endpoint *ep;
+	struct wt_endpoint epv, *ep = &epv;
 	__u32 ifindex = skb->ifindex, reason;
 
-	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
-	if (!ep) {
+	if (!wt_endpoint_load(ifindex, ep)) {
 		p.len = skb->len;
 		return wt_finish(ifindex, 0, WT_DIR_STAMP, WT_MODE_ENFORCE,
 				 WT_REASON_DROP_NO_ENDPOINT, &p);
@@ -100,12 +113,11 @@ static __always_inline __u32 wt_enforce_reason(const struct wt_endpoint *ep, __u
 static __always_inline int wt_enforce(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
-	struct wt_endpoint *ep;
+	struct wt_endpoint epv, *ep = &epv;
 	__u32 ifindex = skb->ifindex, reason;
 	__u32 src_tag = skb->mark & wt_tag_mask;
 
-	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
-	if (!ep) {
+	if (!wt_endpoint_load(ifindex, ep)) {
 		p.len = skb->len;
 		return wt_finish(ifindex, src_tag, WT_DIR_ENFORCE, WT_MODE_ENFORCE,
 				 WT_REASON_DROP_NO_ENDPOINT, &p);

@@ -49,15 +49,13 @@ TEST(PortRangeDecomposition, CoversExactlyTheRangeForRandomRanges) {
   }
 }
 
-TEST(PolicyCompiler, ExactPortRuleIsOneSourceAndOnePortEntry) {
+TEST(PolicyCompiler, ExactPortRuleIsOnePortEntryOnly) {
   auto c = PolicyCompiler::compile(7, 1, {Rule{5, Protocol::Tcp, PortRange{8080, 8080}}});
   ASSERT_TRUE(c.ok());
-  ASSERT_EQ(c->src_keys.size(), 1u);
-  EXPECT_EQ(c->src_keys[0].ifindex, 7u);
-  EXPECT_EQ(c->src_keys[0].src_tag, 5u);
-  EXPECT_EQ(c->src_keys[0].generation, 1);
-  EXPECT_EQ(c->src_values[0].port_plens[WT_PROTO_SLOT_TCP], 1u << 16);
+  EXPECT_TRUE(c->src_keys.empty()) << "enforce finds exact ports without src_policy";
   ASSERT_EQ(c->port_keys.size(), 1u);
+  EXPECT_EQ(c->port_keys[0].ifindex, 7u);
+  EXPECT_EQ(c->port_keys[0].src_tag, 5u);
   EXPECT_EQ(c->port_keys[0].port, 8080);
   EXPECT_EQ(c->port_keys[0].proto, IPPROTO_TCP);
   EXPECT_EQ(c->port_keys[0].plen_gen, (16 << 1) | 1);
@@ -74,12 +72,22 @@ TEST(PolicyCompiler, AnyProtocolAllPortsNeedsNoPortEntries) {
 }
 
 TEST(PolicyCompiler, AnyProtocolWithPortsMeansTcpAndUdp) {
-  auto c = PolicyCompiler::compile(1, 0, {Rule{0, Protocol::Any, PortRange{53, 53}}});
+  auto c = PolicyCompiler::compile(1, 0, {Rule{0, Protocol::Any, PortRange{52, 55}}});
   ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->src_keys.size(), 1u);
   EXPECT_EQ(c->src_keys[0].src_tag, 0u);
-  EXPECT_EQ(c->port_keys.size(), 2u);
-  EXPECT_EQ(c->src_values[0].port_plens[WT_PROTO_SLOT_TCP], 1u << 16);
-  EXPECT_EQ(c->src_values[0].port_plens[WT_PROTO_SLOT_UDP], 1u << 16);
+  EXPECT_EQ(c->src_keys[0].generation, 0);
+  EXPECT_EQ(c->port_keys.size(), 2u);  // 52/14 for tcp and for udp
+  EXPECT_EQ(c->src_values[0].port_plens[WT_PROTO_SLOT_TCP], 1u << 14);
+  EXPECT_EQ(c->src_values[0].port_plens[WT_PROTO_SLOT_UDP], 1u << 14);
+}
+
+TEST(PolicyCompiler, RangeKeepsItsSourceEntryWithPrefixLengths) {
+  auto c = PolicyCompiler::compile(1, 1, {Rule{9, Protocol::Udp, PortRange{1024, 2047}}});
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->src_keys.size(), 1u);
+  EXPECT_EQ(c->src_keys[0].generation, 1);
+  EXPECT_EQ(c->src_values[0].port_plens[WT_PROTO_SLOT_UDP], 1u << 6);
 }
 
 TEST(PolicyCompiler, RejectsPortsOnIcmpAndInvertedRanges) {
@@ -97,7 +105,7 @@ TEST(PolicyCompiler, DuplicateRulesShareEntries) {
   auto two = PolicyCompiler::compile(1, 0, {r, r});
   ASSERT_TRUE(one.ok() && two.ok());
   EXPECT_EQ(one->port_keys.size(), two->port_keys.size());
-  EXPECT_EQ(two->src_keys.size(), 1u);
+  EXPECT_EQ(two->src_keys.size(), one->src_keys.size());
 }
 
 }  // namespace

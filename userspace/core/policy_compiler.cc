@@ -2,9 +2,9 @@
 
 #include <netinet/in.h>
 
-#include <map>
-#include <set>
+#include <algorithm>
 #include <tuple>
+#include <unordered_map>
 
 namespace wiretag {
 
@@ -43,8 +43,17 @@ std::vector<PortPrefix> decompose_port_range(PortRange range) {
 
 Result<CompiledPolicy> PolicyCompiler::compile(uint32_t ifindex, uint8_t generation,
                                                const std::vector<Rule>& rules) {
-  std::map<uint32_t, wt_src_policy> sources;
-  std::set<std::tuple<uint32_t, uint8_t, uint16_t, uint8_t>> ports;  // src, proto, port, plen
+  struct PortEntry {
+    uint32_t tag;
+    uint8_t proto;
+    uint16_t port;
+    uint8_t plen;
+    auto tie() const { return std::tie(tag, proto, port, plen); }
+  };
+  std::unordered_map<uint32_t, wt_src_policy> sources;
+  std::vector<PortEntry> ports;
+  sources.reserve(rules.size());
+  ports.reserve(rules.size());
 
   for (const Rule& r : rules) {
     if (r.ports && (r.ports->start == 0 || r.ports->start > r.ports->end))
@@ -63,53 +72,64 @@ Result<CompiledPolicy> PolicyCompiler::compile(uint32_t ifindex, uint8_t generat
       continue;
     }
     // "any" with ports means the port-carrying protocols.
-    std::vector<std::pair<uint8_t, int>> protos;
-    if (r.protocol == Protocol::Tcp || r.protocol == Protocol::Any)
-      protos.push_back({IPPROTO_TCP, WT_PROTO_SLOT_TCP});
-    if (r.protocol == Protocol::Udp || r.protocol == Protocol::Any)
-      protos.push_back({IPPROTO_UDP, WT_PROTO_SLOT_UDP});
-    for (auto [proto, slot] : protos) {
+    for (auto [proto, slot] : {std::pair{IPPROTO_TCP, WT_PROTO_SLOT_TCP},
+                               std::pair{IPPROTO_UDP, WT_PROTO_SLOT_UDP}}) {
+      if (r.protocol != Protocol::Any &&
+          (r.protocol == Protocol::Tcp) != (proto == IPPROTO_TCP))
+        continue;
       if (all_ports) {
         sp.port_plens[slot] |= 1u;
         continue;
       }
       for (const PortPrefix& pp : decompose_port_range(*r.ports)) {
         sp.port_plens[slot] |= 1u << pp.plen;
-        ports.insert({r.source_tag, proto, pp.port, pp.plen});
+        ports.push_back({r.source_tag, static_cast<uint8_t>(proto), pp.port, pp.plen});
       }
     }
   }
 
+  // A source allowed every port (of a protocol) needs no prefixes: enforce stops before them.
+  auto covered = [&](const PortEntry& e) {
+    const wt_src_policy& sp = sources[e.tag];
+    return sp.any_proto || (sp.port_plens[e.proto == IPPROTO_TCP ? 0 : 1] & 1u);
+  };
+  std::sort(ports.begin(), ports.end(),
+            [](const PortEntry& a, const PortEntry& b) { return a.tie() < b.tie(); });
+  ports.erase(std::unique(ports.begin(), ports.end(),
+                          [](const PortEntry& a, const PortEntry& b) { return a.tie() == b.tie(); }),
+              ports.end());
+
   CompiledPolicy out;
-  out.src_keys.reserve(sources.size());
-  out.src_values.reserve(sources.size());
-  for (const auto& [tag, sp] : sources) {
+  out.port_keys.reserve(ports.size());
+  for (const PortEntry& e : ports) {
+    if (covered(e)) continue;
+    wt_port_key k{};
+    k.ifindex = ifindex;
+    k.src_tag = e.tag;
+    k.port = e.port;
+    k.proto = e.proto;
+    k.plen_gen = static_cast<uint8_t>(e.plen << 1 | generation);
+    out.port_keys.push_back(k);
+  }
+
+  std::vector<std::pair<uint32_t, wt_src_policy>> ordered(sources.begin(), sources.end());
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [tag, sp] : ordered) {
+    for (int slot = 0; slot < 2; ++slot)
+      if (sp.any_proto || (sp.port_plens[slot] & 1u)) sp.port_plens[slot] &= 1u;
+    if (sp.any_proto) sp.port_plens[0] = sp.port_plens[1] = 0;
+    // Exact ports alone are found by enforce's exact lookup: the entry would be dead weight.
+    const uint32_t exact_only = 1u << WT_PORT_PLEN_MAX;
+    if (!sp.any_proto && !sp.icmp && (sp.port_plens[0] & ~exact_only) == 0 &&
+        (sp.port_plens[1] & ~exact_only) == 0)
+      continue;
     wt_src_key k{};
     k.ifindex = ifindex;
     k.src_tag = tag;
     k.generation = generation;
     out.src_keys.push_back(k);
     out.src_values.push_back(sp);
-  }
-  out.port_keys.reserve(ports.size());
-  for (const auto& [tag, proto, port, plen] : ports) {
-    // Covered by an all-ports entry of the same source: the prefix would be dead weight.
-    const wt_src_policy& sp = sources[tag];
-    if (sp.any_proto || (sp.port_plens[proto == IPPROTO_TCP ? 0 : 1] & 1u)) continue;
-    wt_port_key k{};
-    k.ifindex = ifindex;
-    k.src_tag = tag;
-    k.port = port;
-    k.proto = proto;
-    k.plen_gen = static_cast<uint8_t>(plen << 1 | generation);
-    out.port_keys.push_back(k);
-  }
-  // Clear plen bits that only dead prefixes set, so enforce does no useless lookups.
-  for (size_t i = 0; i < out.src_keys.size(); ++i) {
-    wt_src_policy& sp = out.src_values[i];
-    for (int slot = 0; slot < 2; ++slot)
-      if (sp.any_proto || (sp.port_plens[slot] & 1u)) sp.port_plens[slot] &= 1u;
-    if (sp.any_proto) sp.port_plens[0] = sp.port_plens[1] = 0;
   }
   return out;
 }
