@@ -163,5 +163,66 @@ TEST_F(AccountPoliciesApi, PoliciesSurviveRestart) {
   EXPECT_EQ(again.get(base_ + "/" + p["id"].get<std::string>()).json(), p);
 }
 
+TEST_F(AccountPoliciesApi, PolicyKeyRoundTripsAndCreatesAPolicy) {
+  const std::string body = R"({"name":"web","refid":"r","rules":[{"source":"a","destination":"b","protocol":"udp","ports":{"start":53,"end":53}}]})";
+  auto sealed = server_.post("/v1/accounts/acme/policy_keys", body);
+  ASSERT_EQ(sealed.status, 200) << sealed.body;
+  std::string key = sealed.json()["key-string"];
+  json policy = sealed.json()["policy"];
+  EXPECT_EQ(policy["name"], "web");
+  EXPECT_EQ(policy["rules"][0]["ports"]["start"], 53);
+  EXPECT_EQ(list(), json::array()) << "sealing stores nothing";
+
+  auto opened = server_.get("/v1/accounts/acme/policy_keys/" + key);
+  ASSERT_EQ(opened.status, 200) << opened.body;
+  EXPECT_EQ(opened.json(), policy);
+
+  auto created = server_.post(base_, json{{"policy_key", key}}.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.json()["result"]["rules"], policy["rules"]);
+  EXPECT_EQ(created.json()["result"]["name"], "web");
+}
+
+TEST_F(AccountPoliciesApi, TamperedForeignOrGarbageKeysAreInvalid) {
+  auto sealed = server_.post("/v1/accounts/acme/policy_keys", R"({"name":"web","rules":[]})");
+  ASSERT_EQ(sealed.status, 200);
+  std::string key = sealed.json()["key-string"];
+  std::string tampered = key;
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  auto rev = revision();
+  for (const std::string& target :
+       {"/v1/accounts/acme/policy_keys/" + tampered, "/v1/accounts/other/policy_keys/" + key,
+        std::string("/v1/accounts/acme/policy_keys/garbage"),
+        std::string("/v1/accounts/acme/policy_keys/%21%21")}) {
+    auto r = server_.get(target);
+    EXPECT_EQ(r.status, 404) << target;
+    EXPECT_EQ(r.json(), json::parse(R"([{"error_code":"INVALID_POLICY_KEY","message":"The policy key string supplied is not valid."}])"))
+        << target;
+  }
+  auto from_foreign = server_.post("/v1/accounts/other/policies", json{{"policy_key", key}}.dump());
+  EXPECT_EQ(from_foreign.error_code(), "INVALID_POLICY_KEY");
+  EXPECT_EQ(list("other"), json::array());
+  EXPECT_EQ(revision(), rev);
+}
+
+TEST_F(AccountPoliciesApi, PolicyKeyRejectsAnInvalidPolicy) {
+  EXPECT_EQ(server_.post("/v1/accounts/acme/policy_keys", R"({"rules":[]})").error_code(),
+            "MISSING_FIELD");
+  EXPECT_EQ(server_.post("/v1/accounts/acme/policy_keys", R"({"name":"n","rules":[],"z":1})")
+                .error_code(),
+            "UNKNOWN_FIELD");
+  EXPECT_EQ(server_.post(base_, R"({"policy_key":"x","name":"n"})").error_code(), "UNKNOWN_FIELD");
+  EXPECT_EQ(server_.post(base_, R"({"policy_key":5})").error_code(), "INVALID_FIELD_TYPE");
+}
+
+TEST_F(AccountPoliciesApi, KeysStayValidAcrossRestart) {
+  auto sealed = server_.post("/v1/accounts/acme/policy_keys", R"({"name":"web","rules":[]})");
+  std::string key = sealed.json()["key-string"];
+  EXPECT_EQ(server_.terminate(), 0);
+  ServerProcess again(dir_.path() / "data");
+  ASSERT_TRUE(again.started());
+  EXPECT_EQ(again.get("/v1/accounts/acme/policy_keys/" + key).status, 200);
+}
+
 }  // namespace
 }  // namespace wiretag::test

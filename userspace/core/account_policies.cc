@@ -8,7 +8,9 @@ namespace {
 
 using nlohmann::json;
 
-Result<void> check_draft(const PolicyDraft& d) {
+}  // namespace
+
+Result<void> check_policy_draft(const PolicyDraft& d) {
   if (d.name) {
     if (d.name->empty() || d.name->size() > 256)
       return Error{"INVALID_NAME", "name must be 1-256 characters"};
@@ -30,6 +32,8 @@ Result<void> check_draft(const PolicyDraft& d) {
   }
   return Ok();
 }
+
+namespace {
 
 Result<Policy> from_record(const PolicyRecord& rec) {
   json j = json::parse(rec.body, nullptr, false);
@@ -75,18 +79,22 @@ Result<void> log_change(StoreTx& tx, std::string kind, const Policy& p) {
 }  // namespace
 
 json to_json(const Policy& p) {
+  json out = {{"id", p.id},           {"account_id", p.account}, {"name", p.name},
+              {"version", p.version}, {"rules", to_json(p.rules)}};
+  out["refid"] = p.refid ? json(*p.refid) : json(nullptr);
+  return out;
+}
+
+json to_json(const std::vector<PolicyRule>& rules_in) {
   json rules = json::array();
-  for (const PolicyRule& r : p.rules) {
+  for (const PolicyRule& r : rules_in) {
     json j = {{"source", r.source},
               {"destination", r.destination},
               {"protocol", std::string(to_string(r.protocol))}};
     if (r.ports) j["ports"] = {{"start", r.ports->start}, {"end", r.ports->end}};
     rules.push_back(std::move(j));
   }
-  json out = {{"id", p.id},           {"account_id", p.account}, {"name", p.name},
-              {"version", p.version}, {"rules", rules}};
-  out["refid"] = p.refid ? json(*p.refid) : json(nullptr);
-  return out;
+  return rules;
 }
 
 Result<std::vector<Policy>> AccountPolicies::list(std::string_view account) {
@@ -117,7 +125,7 @@ Result<Policy> AccountPolicies::create(std::string_view account, const PolicyDra
   if (auto r = check_account_id(account); !r) return r.error();
   if (!draft.name) return Error{"MISSING_FIELD", "missing required field \"name\""};
   if (!draft.rules) return Error{"MISSING_FIELD", "missing required field \"rules\""};
-  if (auto r = check_draft(draft); !r) return r.error();
+  if (auto r = check_policy_draft(draft); !r) return r.error();
   Policy p{new_id_(), std::string(account), draft.refid.value_or(std::nullopt), *draft.name, 1,
            *draft.rules};
   return store_.write<Policy>([&](StoreTx& tx) -> Result<Policy> {
@@ -133,7 +141,7 @@ Result<Policy> AccountPolicies::update(std::string_view account, std::string_vie
   if (auto r = check_account_id(account); !r) return r.error();
   if (replace && !draft.name) return Error{"MISSING_FIELD", "missing required field \"name\""};
   if (replace && !draft.rules) return Error{"MISSING_FIELD", "missing required field \"rules\""};
-  if (auto r = check_draft(draft); !r) return r.error();
+  if (auto r = check_policy_draft(draft); !r) return r.error();
   return store_.write<Policy>([&](StoreTx& tx) -> Result<Policy> {
     auto rec = resolve(tx, account, key);
     if (!rec) return rec.error();

@@ -43,6 +43,10 @@ struct PolicyDraft {
 };
 
 nlohmann::json to_json(const Policy& policy);
+nlohmann::json to_json(const std::vector<PolicyRule>& rules);
+
+// Checks what is present: name (not the reserved default-whitelist), refid, rules.
+Result<void> check_policy_draft(const PolicyDraft& draft);
 
 class AccountPolicies {
  public:

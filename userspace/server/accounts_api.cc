@@ -43,9 +43,47 @@ Result<PolicyDraft> parse_draft(const std::string& body) {
   return d;
 }
 
+json draft_json(const PolicyDraft& d) {
+  json out = {{"name", d.name.value_or("")}, {"rules", to_json(d.rules.value_or(std::vector<PolicyRule>{}))}};
+  out["refid"] = d.refid && *d.refid ? json(**d.refid) : json(nullptr);
+  return out;
+}
+
+// A draft complete enough to become a policy: name and rules present and valid.
+Result<void> check_complete(const PolicyDraft& d) {
+  if (!d.name) return Error{"MISSING_FIELD", "missing required field \"name\""};
+  if (!d.rules) return Error{"MISSING_FIELD", "missing required field \"rules\""};
+  return check_policy_draft(d);
+}
+
 class AccountsApi {
  public:
-  AccountsApi(AccountPolicies& policies, Authenticator& auth) : policies_(policies), auth_(auth) {}
+  AccountsApi(AccountPolicies& policies, Authenticator& auth, const PolicyKeySealer& keys)
+      : policies_(policies), auth_(auth), keys_(keys) {}
+
+  // POST /policy_keys: the policy sealed into a key-string bound to the account.
+  Result<Reply> seal(const Request& req) {
+    WT_TRY(acct, account(req));
+    WT_TRY(draft, parse_draft(req.body));
+    if (auto r = check_complete(*draft); !r) return r.error();
+    json policy = draft_json(*draft);
+    WT_TRY(key, keys_.seal(*acct, policy.dump()));
+    return Reply{200, json{{"key-string", *key}, {"policy", policy}}};
+  }
+
+  // GET /policy_keys/:key: the policy inside, if the key is genuine and this account's.
+  Result<Reply> unseal(const Request& req) {
+    WT_TRY(acct, account(req));
+    WT_TRY(draft, draft_from_key(*acct, req.param("key")));
+    return Reply{200, draft_json(*draft)};
+  }
+
+  Result<PolicyDraft> draft_from_key(const std::string& acct, std::string_view key) {
+    WT_TRY(plain, keys_.open_key(acct, key));
+    WT_TRY(draft, parse_draft(*plain));
+    if (auto r = check_complete(*draft); !r) return r.error();
+    return *draft;
+  }
 
   // The account of the path, if the caller may act on it; ACCOUNT_NOT_FOUND otherwise.
   Result<std::string> account(const Request& req) {
@@ -71,8 +109,17 @@ class AccountsApi {
     return Reply{200, to_json(*p)};
   }
 
+  // POST /policies: a policy, or {"policy_key"} to create one from a key.
   Result<Reply> create(const Request& req) {
     WT_TRY(acct, account(req));
+    WT_TRY(body, http::parse_json_object(req.body));
+    if (body->contains("policy_key")) {
+      if (auto r = http::check_fields(*body, {"policy_key"}); !r) return r.error();
+      WT_TRY(key, http::string_field(*body, "policy_key"));
+      WT_TRY(from_key, draft_from_key(*acct, *key));
+      WT_TRY(p, policies_.create(*acct, *from_key));
+      return Reply{201, json{{"result", to_json(*p)}}};
+    }
     WT_TRY(draft, parse_draft(req.body));
     WT_TRY(p, policies_.create(*acct, *draft));
     return Reply{201, json{{"result", to_json(*p)}}};
@@ -94,6 +141,7 @@ class AccountsApi {
  private:
   AccountPolicies& policies_;
   Authenticator& auth_;
+  const PolicyKeySealer& keys_;
 };
 
 #undef WT_TRY
@@ -113,8 +161,9 @@ std::string random_uuid() {
   return out;
 }
 
-void add_account_routes(http::Router& router, AccountPolicies& policies, Authenticator& auth) {
-  auto api = std::make_shared<AccountsApi>(policies, auth);
+void add_account_routes(http::Router& router, AccountPolicies& policies, Authenticator& auth,
+                        const PolicyKeySealer& keys) {
+  auto api = std::make_shared<AccountsApi>(policies, auth, keys);
   const std::string base = "/v1/accounts/:account_id/policies";
   router.get(base, [api](const Request& q) { return api->list(q); })
       .post(base, [api](const Request& q) { return api->create(q); })
@@ -122,6 +171,9 @@ void add_account_routes(http::Router& router, AccountPolicies& policies, Authent
       .put(base + "/:id", [api](const Request& q) { return api->update(q, true); })
       .patch(base + "/:id", [api](const Request& q) { return api->update(q, false); })
       .del(base + "/:id", [api](const Request& q) { return api->remove(q); });
+  const std::string keys_base = "/v1/accounts/:account_id/policy_keys";
+  router.post(keys_base, [api](const Request& q) { return api->seal(q); })
+      .get(keys_base + "/:key", [api](const Request& q) { return api->unseal(q); });
 }
 
 }  // namespace wiretag

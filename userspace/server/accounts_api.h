@@ -4,10 +4,13 @@
 #include "core/account_policies.h"
 #include "http/router.h"
 #include "server/auth.h"
+#include "server/policy_keys.h"
 
 namespace wiretag {
 
-void add_account_routes(http::Router& router, AccountPolicies& policies, Authenticator& auth);
+// Policies and policy keys; all three outlive the router.
+void add_account_routes(http::Router& router, AccountPolicies& policies, Authenticator& auth,
+                        const PolicyKeySealer& keys);
 
 // A random (version 4) UUID.
 std::string random_uuid();

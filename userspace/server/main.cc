@@ -119,7 +119,12 @@ int main(int argc, char** argv) {
   wiretag::http::Router router;
   wiretag::add_policy_server_routes(router, *graph, auth);
   wiretag::AccountPolicies policies(**store, wiretag::random_uuid);
-  wiretag::add_account_routes(router, policies, auth);
+  auto keys = wiretag::PolicyKeySealer::open(data_dir);
+  if (!keys) {
+    spdlog::error("policy key secret: {}", keys.error().message);
+    return 1;
+  }
+  wiretag::add_account_routes(router, policies, auth, *keys);
 
   asio::io_context ioc(static_cast<int>(threads));
   wiretag::http::Server server(ioc, router);

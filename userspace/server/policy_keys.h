@@ -1,0 +1,30 @@
+// Policy keys (seed 003): a policy sealed with AES-256-GCM under the server's secret and
+// bound to its account, so a key is useless in another account and any change is detected.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "wiretag/result.h"
+
+namespace wiretag {
+
+class PolicyKeySealer {
+ public:
+  // Reads <data_dir>/policy-key-secret, creating it (32 random bytes, hex, mode 0600) on
+  // first start. Servers that share the file accept each other's keys.
+  static Result<PolicyKeySealer> open(const std::filesystem::path& data_dir);
+
+  // base64url(nonce || ciphertext || tag), the account as associated data.
+  Result<std::string> seal(std::string_view account, std::string_view plaintext) const;
+  // INVALID_POLICY_KEY for garbage, a tampered key or another account's key.
+  Result<std::string> open_key(std::string_view account, std::string_view key) const;
+
+ private:
+  explicit PolicyKeySealer(std::array<unsigned char, 32> secret) : secret_(secret) {}
+  std::array<unsigned char, 32> secret_;
+};
+
+}  // namespace wiretag
