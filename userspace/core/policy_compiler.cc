@@ -10,10 +10,14 @@ namespace wiretag {
 
 std::string_view to_string(Protocol p) {
   switch (p) {
-    case Protocol::Any: return "any";
-    case Protocol::Tcp: return "tcp";
-    case Protocol::Udp: return "udp";
-    case Protocol::Icmp: return "icmp";
+    case Protocol::Any:
+      return "any";
+    case Protocol::Tcp:
+      return "tcp";
+    case Protocol::Udp:
+      return "udp";
+    case Protocol::Icmp:
+      return "icmp";
   }
   return "any";
 }
@@ -52,7 +56,6 @@ Result<CompiledPolicy> PolicyCompiler::compile(uint32_t ifindex, uint8_t generat
   };
   std::unordered_map<uint32_t, wt_src_policy> sources;
   std::vector<PortEntry> ports;
-  sources.reserve(rules.size());
   ports.reserve(rules.size());
 
   for (const Rule& r : rules) {
@@ -61,6 +64,14 @@ Result<CompiledPolicy> PolicyCompiler::compile(uint32_t ifindex, uint8_t generat
     if (r.ports && r.protocol == Protocol::Icmp)
       return Error{"INVALID_RULE", "icmp rules take no ports"};
 
+    // Exact ports, the common case, need no src_policy entry: enforce looks them up directly.
+    if (r.ports && r.ports->start == r.ports->end && r.protocol != Protocol::Icmp) {
+      if (r.protocol != Protocol::Udp)
+        ports.push_back({r.source_tag, IPPROTO_TCP, r.ports->start, 16});
+      if (r.protocol != Protocol::Tcp)
+        ports.push_back({r.source_tag, IPPROTO_UDP, r.ports->start, 16});
+      continue;
+    }
     wt_src_policy& sp = sources[r.source_tag];
     if (r.protocol == Protocol::Icmp) {
       sp.icmp = 1;
@@ -72,10 +83,9 @@ Result<CompiledPolicy> PolicyCompiler::compile(uint32_t ifindex, uint8_t generat
       continue;
     }
     // "any" with ports means the port-carrying protocols.
-    for (auto [proto, slot] : {std::pair{IPPROTO_TCP, WT_PROTO_SLOT_TCP},
-                               std::pair{IPPROTO_UDP, WT_PROTO_SLOT_UDP}}) {
-      if (r.protocol != Protocol::Any &&
-          (r.protocol == Protocol::Tcp) != (proto == IPPROTO_TCP))
+    for (auto [proto, slot] :
+         {std::pair{IPPROTO_TCP, WT_PROTO_SLOT_TCP}, std::pair{IPPROTO_UDP, WT_PROTO_SLOT_UDP}}) {
+      if (r.protocol != Protocol::Any && (r.protocol == Protocol::Tcp) != (proto == IPPROTO_TCP))
         continue;
       if (all_ports) {
         sp.port_plens[slot] |= 1u;
@@ -90,14 +100,17 @@ Result<CompiledPolicy> PolicyCompiler::compile(uint32_t ifindex, uint8_t generat
 
   // A source allowed every port (of a protocol) needs no prefixes: enforce stops before them.
   auto covered = [&](const PortEntry& e) {
-    const wt_src_policy& sp = sources[e.tag];
+    auto it = sources.find(e.tag);
+    if (it == sources.end()) return false;
+    const wt_src_policy& sp = it->second;
     return sp.any_proto || (sp.port_plens[e.proto == IPPROTO_TCP ? 0 : 1] & 1u);
   };
   std::sort(ports.begin(), ports.end(),
             [](const PortEntry& a, const PortEntry& b) { return a.tie() < b.tie(); });
-  ports.erase(std::unique(ports.begin(), ports.end(),
-                          [](const PortEntry& a, const PortEntry& b) { return a.tie() == b.tie(); }),
-              ports.end());
+  ports.erase(
+      std::unique(ports.begin(), ports.end(),
+                  [](const PortEntry& a, const PortEntry& b) { return a.tie() == b.tie(); }),
+      ports.end());
 
   CompiledPolicy out;
   out.port_keys.reserve(ports.size());
