@@ -399,6 +399,48 @@ TEST_F(PolicyServer, StateAndTokenSurviveRestart) {
 
 TEST_F(PolicyServer, SigtermExitsCleanly) { EXPECT_EQ(s().terminate(), 0); }
 
+TEST_F(PolicyServer, SigtermClosesIdleKeepAliveConnectionsAndExits) {
+  namespace bhttp = boost::beast::http;
+  boost::asio::io_context ioc;
+  boost::beast::tcp_stream stream(ioc);
+  stream.connect({boost::asio::ip::make_address("127.0.0.1"), s().port()});
+  bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/healthz", 11};
+  req.keep_alive(true);
+  bhttp::write(stream, req);
+  boost::beast::flat_buffer buf;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(stream, buf, res);
+  ASSERT_EQ(res.result_int(), 200);
+  // The connection stays open and idle: shutdown must not wait for the client.
+  EXPECT_EQ(s().terminate(), 0);
+  char byte;
+  boost::system::error_code ec;
+  stream.socket().read_some(boost::asio::buffer(&byte, 1), ec);
+  EXPECT_EQ(ec, boost::asio::error::eof);
+}
+
+TEST_F(PolicyServer, AClientThatNeverFinishesItsRequestIsDisconnected) {
+  server_.reset();
+  start({"--read-timeout", "1"});
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket sock(ioc);
+  sock.connect({boost::asio::ip::make_address("127.0.0.1"), s().port()});
+  const std::string partial = "POST /app HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+  boost::asio::write(sock, boost::asio::buffer(partial));
+  // Blocks until the server gives up on the request and closes the connection.
+  std::string got;
+  boost::system::error_code ec;
+  char chunk[512];
+  for (;;) {
+    size_t n = sock.read_some(boost::asio::buffer(chunk), ec);
+    got.append(chunk, n);
+    if (ec) break;
+  }
+  EXPECT_TRUE(ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)
+      << ec.message();
+  EXPECT_EQ(s().get("/apps").json()["apps"].size(), 0u);
+}
+
 TEST_F(PolicyServer, RefusesToStartWithAnotherTagLength) {
   s().terminate();
   EXPECT_NE(ServerProcess::run_to_exit({"--listen", "127.0.0.1:0", "--data-dir",

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   bool insecure = false;
   std::string log_level = "info";
   unsigned threads = std::max(2u, std::thread::hardware_concurrency());
+  int read_timeout = 30;
   cli.add_option("--listen", listen, "HOST:PORT to serve on; port 0 lets the OS choose")
       ->envname("WIRETAG_LISTEN")
       ->capture_default_str();
@@ -81,6 +82,11 @@ int main(int argc, char** argv) {
   cli.add_option("--threads", threads, "HTTP worker threads")
       ->envname("WIRETAG_THREADS")
       ->check(CLI::Range(1u, 256u))
+      ->capture_default_str();
+  cli.add_option("--read-timeout", read_timeout,
+                 "seconds a connection may take to send a request (and idle between requests)")
+      ->envname("WIRETAG_READ_TIMEOUT")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
@@ -127,7 +133,9 @@ int main(int argc, char** argv) {
   wiretag::add_account_routes(router, policies, auth, *keys);
 
   asio::io_context ioc(static_cast<int>(threads));
-  wiretag::http::Server server(ioc, router);
+  wiretag::http::ServerOptions http_options;
+  http_options.read_timeout = std::chrono::seconds(read_timeout);
+  wiretag::http::Server server(ioc, router, http_options);
   auto bound = server.listen(*endpoint);
   if (!bound) {
     spdlog::error("{}", bound.error().message);
