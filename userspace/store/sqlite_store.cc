@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -144,14 +145,13 @@ Error sqlite_error(sqlite3* db, const std::string& what) {
   return Error{"STORE_ERROR", what + ": " + sqlite3_errmsg(db)};
 }
 
-}  // namespace
-
-struct SqliteStore::Impl : StoreTx {
+// One SQLite connection with its prepared statements; used by one transaction at a time.
+struct Connection : StoreTx {
   sqlite3* db = nullptr;
-  std::mutex mutex;  // one connection; SQLite serializes writers anyway
+  std::mutex mutex;
   std::map<std::string, sqlite3_stmt*, std::less<>> cache;
 
-  ~Impl() override {
+  ~Connection() override {
     for (auto& [sql, s] : cache) sqlite3_finalize(s);
     if (db) sqlite3_close(db);
   }
@@ -437,6 +437,33 @@ struct SqliteStore::Impl : StoreTx {
   }
 };
 
+Result<std::unique_ptr<Connection>> connect(const std::string& file, bool reader) {
+  auto c = std::make_unique<Connection>();
+  if (sqlite3_open_v2(file.c_str(), &c->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
+    return sqlite_error(c->db, "open " + file);
+  sqlite3_busy_timeout(c->db, 5000);
+  // synchronous=FULL: a COMMIT returns only after the WAL is fsynced.
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                             "PRAGMA foreign_keys=ON"}) {
+    if (auto r = c->exec(pragma); !r) return r.error();
+  }
+  if (reader)
+    if (auto r = c->exec("PRAGMA query_only=1"); !r) return r.error();
+  return c;
+}
+
+}  // namespace
+
+// One writer (SQLite allows one at a time anyway) and a few readers, which WAL lets read
+// a consistent snapshot while a write commits.
+struct SqliteStore::Impl {
+  std::unique_ptr<Connection> writer;
+  std::vector<std::unique_ptr<Connection>> readers;
+  std::atomic<size_t> next_reader{0};
+};
+
 SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SqliteStore::~SqliteStore() = default;
 
@@ -444,41 +471,41 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error{"STORE_ERROR", "cannot create " + data_dir.string() + ": " + ec.message()};
-  auto impl = std::make_unique<Impl>();
   const std::string file = (data_dir / "wiretag.db").string();
-  if (sqlite3_open_v2(file.c_str(), &impl->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK)
-    return sqlite_error(impl->db, "open " + file);
-  sqlite3_busy_timeout(impl->db, 5000);
-  // synchronous=FULL: a COMMIT returns only after the WAL is fsynced.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON"}) {
-    if (auto r = impl->exec(pragma); !r) return r.error();
+  auto impl = std::make_unique<Impl>();
+  auto writer = connect(file, false);
+  if (!writer) return writer.error();
+  impl->writer = std::move(*writer);
+  if (auto r = impl->writer->migrate(); !r) return r.error();
+  for (int i = 0; i < 4; ++i) {
+    auto reader = connect(file, true);
+    if (!reader) return reader.error();
+    impl->readers.push_back(std::move(*reader));
   }
-  if (auto r = impl->migrate(); !r) return r.error();
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 
 Result<void> SqliteStore::transact(bool write,
                                    const std::function<Result<void>(StoreTx&)>& fn) {
-  std::lock_guard lock(impl_->mutex);
-  if (auto r = impl_->exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); !r) return r;
-  Result<void> r = fn(*impl_);
+  Connection& c = write ? *impl_->writer
+                        : *impl_->readers[impl_->next_reader++ % impl_->readers.size()];
+  std::lock_guard lock(c.mutex);
+  if (auto r = c.exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); !r) return r;
+  Result<void> r = fn(c);
   if (!r || !write) {
-    (void)impl_->exec("ROLLBACK");
+    (void)c.exec("ROLLBACK");
     return r;
   }
-  if (auto c = impl_->exec("COMMIT"); !c) {
-    (void)impl_->exec("ROLLBACK");
-    return c;
+  if (auto commit = c.exec("COMMIT"); !commit) {
+    (void)c.exec("ROLLBACK");
+    return commit;
   }
   return Ok();
 }
 
 Result<int64_t> SqliteStore::schema_version() {
-  std::lock_guard lock(impl_->mutex);
-  return impl_->count("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  std::lock_guard lock(impl_->writer->mutex);
+  return impl_->writer->count("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
 }
 
 }  // namespace wiretag
