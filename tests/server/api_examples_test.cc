@@ -1,10 +1,10 @@
 // api/: the example bodies work as documented, and every documented path is served.
+#include <gtest/gtest.h>
+
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "server_process.h"
 
@@ -27,7 +27,8 @@ TEST(ApiExamples, SeedFlowWorksWithTheExampleBodies) {
   auto dst = s.post("/app", read_file("examples/register-app-destination.request.json"));
   ASSERT_EQ(dst.status, 201) << dst.body;
   EXPECT_EQ(s.post("/whitelist", read_file("examples/whitelist.request.json")).status, 201);
-  EXPECT_EQ(s.post("/whitelist", read_file("examples/whitelist-tcp-port.request.json")).status, 201);
+  EXPECT_EQ(s.post("/whitelist", read_file("examples/whitelist-tcp-port.request.json")).status,
+            201);
   auto wl = s.get("/app/55c21794-95a8-41bc-b320-3f79540a6789/whitelist").json();
   EXPECT_EQ(wl["allowed_wire_bytes"], nlohmann::json::array({src.json()["wire_bytes"]}));
   auto policy = s.post("/v1/accounts/default/policies", read_file("examples/policy.request.json"));

@@ -1,8 +1,9 @@
 // The policy graph's rules over a real SqliteStore in a temp dir.
-#include <set>
-
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "core/account_policies.h"
 #include "core/app_guid.h"
 #include "core/policy_graph.h"
 #include "core/tag_space.h"
@@ -35,7 +36,8 @@ TEST(AppGuid, AcceptsOneTo128OfTheAlphabet) {
   EXPECT_TRUE(is_valid_app_guid(std::string(128, 'x')));
   EXPECT_FALSE(is_valid_app_guid(""));
   EXPECT_FALSE(is_valid_app_guid(std::string(129, 'x')));
-  for (const std::string& bad : std::vector<std::string>{"a b", "a/b", "*", "a\"b", "é", std::string("a\0b", 3)})
+  for (const std::string& bad :
+       std::vector<std::string>{"a b", "a/b", "*", "a\"b", "é", std::string("a\0b", 3)})
     EXPECT_FALSE(is_valid_app_guid(bad)) << bad;
 }
 
@@ -179,6 +181,29 @@ TEST_F(Graph, InvalidInputsNeverReachTheStore) {
   EXPECT_EQ(g().allow({"a", "a", Protocol::Icmp, PortRange{1, 2}}).error().code, "INVALID_RULE");
   EXPECT_EQ(g().allow({"a", "a", Protocol::Tcp, PortRange{0, 2}}).error().code, "INVALID_RULE");
   EXPECT_EQ(*g().revision(), 1);
+}
+
+TEST_F(Graph, PolicyVersionsGrowAndRefidsMayRepeat) {
+  int n = 0;
+  AccountPolicies policies(*store_, [&n] { return "id-" + std::to_string(++n); });
+  PolicyDraft draft{std::string("web"), std::optional<std::string>("r"),
+                    std::vector<PolicyRule>{{"a", "b", Protocol::Tcp, PortRange{80, 80}}}};
+  auto p1 = policies.create("acme", draft);
+  ASSERT_TRUE(p1) << p1.error().message;
+  EXPECT_EQ(p1->version, 1);
+  PolicyDraft rename;
+  rename.name = "web-2";
+  auto p2 = policies.update("acme", "r", rename, /*replace=*/false);
+  ASSERT_TRUE(p2);
+  EXPECT_EQ(p2->version, 2);
+  EXPECT_EQ(p2->rules, p1->rules);
+  ASSERT_TRUE(policies.create("acme", draft));
+  EXPECT_EQ(policies.get("acme", "r").error().code, "AMBIGUOUS_REFID");
+  EXPECT_EQ(policies.get("acme", "id-1")->name, "web-2");  // an id always resolves
+  EXPECT_EQ(policies.get("other", "id-1").error().code, "POLICY_NOT_FOUND");
+  EXPECT_EQ(policies.remove("acme", "r").error().code, "AMBIGUOUS_REFID");
+  ASSERT_TRUE(policies.remove("acme", "id-1"));
+  EXPECT_EQ(policies.list("acme")->size(), 1u);
 }
 
 }  // namespace

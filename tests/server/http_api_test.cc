@@ -1,21 +1,20 @@
 // The policy server over real HTTP: the binary on 127.0.0.1, an OS-chosen port, a temp dir.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "server_process.h"
 
@@ -97,8 +96,9 @@ TEST_F(PolicyServer, WhitelistEdgeShowsSourceWireBytes) {
 TEST_F(PolicyServer, WhitelistDetailRulesCarriesProtocolAndPorts) {
   std::string a = register_app("a");
   register_app("b");
-  auto r = s().post("/whitelist",
-                    R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":8080,"end":8090}})");
+  auto r = s().post(
+      "/whitelist",
+      R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":8080,"end":8090}})");
   ASSERT_EQ(r.status, 201) << r.body;
   auto wl = s().get("/app/b/whitelist?detail=rules").json();
   ASSERT_EQ(wl["rules"].size(), 1u);
@@ -157,8 +157,7 @@ struct BadInput {
 };
 
 void expect_rejected_without_change(PolicyServer* t, const std::vector<BadInput>& cases,
-                                    const std::function<json()>& snapshot,
-                                    ServerProcess& server) {
+                                    const std::function<json()>& snapshot, ServerProcess& server) {
   (void)t;
   for (const BadInput& c : cases) {
     SCOPED_TRACE(c.name);
@@ -195,7 +194,8 @@ TEST_F(PolicyServer, RegisterAppRejectsBadInputAndChangesNothing) {
        R"({"guid":"x","pad":")" + std::string(1 << 20, 'p') + R"("})", 413, "BODY_TOO_LARGE"},
       {"wrong method", "PUT", "/app", R"({"guid":"x"})", 405, "METHOD_NOT_ALLOWED"},
   };
-  expect_rejected_without_change(this, cases, [this] { return snapshot(); }, s());
+  expect_rejected_without_change(
+      this, cases, [this] { return snapshot(); }, s());
 }
 
 TEST_F(PolicyServer, WhitelistRejectsBadInputAndChangesNothing) {
@@ -223,8 +223,8 @@ TEST_F(PolicyServer, WhitelistRejectsBadInputAndChangesNothing) {
        R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":9,"end":5}})", 400,
        "INVALID_RULE"},
       {"port too big", "POST", "/whitelist",
-       R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":1,"end":65536}})",
-       400, "INVALID_RULE"},
+       R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":1,"end":65536}})", 400,
+       "INVALID_RULE"},
       {"ports on icmp", "POST", "/whitelist",
        R"({"source":"a","destination":"b","protocol":"icmp","ports":{"start":1,"end":2}})", 400,
        "INVALID_RULE"},
@@ -234,7 +234,8 @@ TEST_F(PolicyServer, WhitelistRejectsBadInputAndChangesNothing) {
       {"oversize body", "POST", "/whitelist", std::string((1 << 20) + 1, ' '), 413,
        "BODY_TOO_LARGE"},
   };
-  expect_rejected_without_change(this, cases, [this] { return snapshot(); }, s());
+  expect_rejected_without_change(
+      this, cases, [this] { return snapshot(); }, s());
 }
 
 TEST_F(PolicyServer, AppEndpointsRejectBadPathsAndChangeNothing) {
@@ -249,7 +250,8 @@ TEST_F(PolicyServer, AppEndpointsRejectBadPathsAndChangeNothing) {
       {"unknown route", "GET", "/nope", "", 404, "ROUTE_NOT_FOUND"},
       {"changes since garbage", "GET", "/internal/v1/changes?since=x", "", 400, "INVALID_QUERY"},
   };
-  expect_rejected_without_change(this, cases, [this] { return snapshot(); }, s());
+  expect_rejected_without_change(
+      this, cases, [this] { return snapshot(); }, s());
 }
 
 TEST_F(PolicyServer, RequestsWithoutAValidTokenAreUnauthorized) {
@@ -280,22 +282,21 @@ TEST_F(PolicyServer, AccountTokenSeesOnlyItsAccount) {
   EXPECT_EQ(mine.status, 201) << mine.body;
   EXPECT_EQ(s().request("GET", "/app/x-app", "", tx).status, 200);
   EXPECT_EQ(s().request("GET", "/app/default-app", "", tx).error_code(), "APP_NOT_FOUND");
-  EXPECT_EQ(s().request("GET", "/app/default-app/whitelist", "", tx).error_code(),
-            "APP_NOT_FOUND");
+  EXPECT_EQ(s().request("GET", "/app/default-app/whitelist", "", tx).error_code(), "APP_NOT_FOUND");
   EXPECT_EQ(s().request("DELETE", "/app/default-app", "", tx).error_code(), "APP_NOT_FOUND");
   EXPECT_EQ(s().request("POST", "/app", R"({"guid":"y"})", tx).error_code(), "ACCOUNT_NOT_FOUND");
   auto listed = s().request("GET", "/apps", "", tx).json()["apps"];
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0]["guid"], "x-app");
   // A team-x app may be allowed to reach... only team-x destinations, as the owner decides.
-  EXPECT_EQ(s().request("POST", "/whitelist", R"({"source":"x-app","destination":"default-app"})",
-                        tx)
-                .error_code(),
-            "APP_NOT_FOUND");
-  EXPECT_EQ(s().request("POST", "/whitelist", R"({"source":"default-app","destination":"x-app"})",
-                        tx)
-                .status,
-            201);
+  EXPECT_EQ(
+      s().request("POST", "/whitelist", R"({"source":"x-app","destination":"default-app"})", tx)
+          .error_code(),
+      "APP_NOT_FOUND");
+  EXPECT_EQ(
+      s().request("POST", "/whitelist", R"({"source":"default-app","destination":"x-app"})", tx)
+          .status,
+      201);
   EXPECT_EQ(s().request("POST", "/v1/tokens", R"({"scopes":["network.admin"]})", tx).status, 403);
   EXPECT_EQ(s().request("GET", "/internal/v1/changes", "", tx).status, 403);
 }

@@ -11,11 +11,11 @@ namespace {
 
 Router sample() {
   Router r;
-  r.get("/app/:app_guid/whitelist",
-        [](const Request& q) -> Result<Reply> { return Reply{200, {{"guid", q.param("app_guid")}}}; })
-      .post("/app", [](const Request&) -> Result<Reply> {
-        return Error{"APP_NOT_FOUND", "x"};
-      });
+  r.get("/app/:app_guid/whitelist", [](const Request& q) -> Result<Reply> {
+     return Reply{200, {{"guid", q.param("app_guid")}}};
+   }).post("/app", [](const Request&) -> Result<Reply> {
+    return Error{"APP_NOT_FOUND", "x"};
+  });
   return r;
 }
 

@@ -1,5 +1,6 @@
 // Seed 003's account policies API over real HTTP.
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "server_process.h"
@@ -164,7 +165,8 @@ TEST_F(AccountPoliciesApi, PoliciesSurviveRestart) {
 }
 
 TEST_F(AccountPoliciesApi, PolicyKeyRoundTripsAndCreatesAPolicy) {
-  const std::string body = R"({"name":"web","refid":"r","rules":[{"source":"a","destination":"b","protocol":"udp","ports":{"start":53,"end":53}}]})";
+  const std::string body =
+      R"({"name":"web","refid":"r","rules":[{"source":"a","destination":"b","protocol":"udp","ports":{"start":53,"end":53}}]})";
   auto sealed = server_.post("/v1/accounts/acme/policy_keys", body);
   ASSERT_EQ(sealed.status, 200) << sealed.body;
   std::string key = sealed.json()["key-string"];
@@ -196,7 +198,10 @@ TEST_F(AccountPoliciesApi, TamperedForeignOrGarbageKeysAreInvalid) {
         std::string("/v1/accounts/acme/policy_keys/%21%21")}) {
     auto r = server_.get(target);
     EXPECT_EQ(r.status, 404) << target;
-    EXPECT_EQ(r.json(), json::parse(R"([{"error_code":"INVALID_POLICY_KEY","message":"The policy key string supplied is not valid."}])"))
+    EXPECT_EQ(
+        r.json(),
+        json::parse(
+            R"([{"error_code":"INVALID_POLICY_KEY","message":"The policy key string supplied is not valid."}])"))
         << target;
   }
   auto from_foreign = server_.post("/v1/accounts/other/policies", json{{"policy_key", key}}.dump());

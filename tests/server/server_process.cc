@@ -1,21 +1,20 @@
 #include "server_process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <chrono>
-#include <fstream>
-#include <random>
-#include <sstream>
-#include <thread>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
 
 namespace wiretag::test {
 
@@ -57,11 +56,11 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
 
 ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra) {
   static int counter = 0;
-  log_ = (data_dir.parent_path() / (data_dir.filename().string() + ".log." +
-                                    std::to_string(++counter)))
+  log_ = (data_dir.parent_path() /
+          (data_dir.filename().string() + ".log." + std::to_string(++counter)))
              .string();
-  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--data-dir", data_dir.string(),
-                                   "--threads", "4"};
+  std::vector<std::string> args = {"--listen",        "127.0.0.1:0", "--data-dir",
+                                   data_dir.string(), "--threads",   "4"};
   args.insert(args.end(), extra.begin(), extra.end());
   pid_ = spawn(args, log_);
   // Wait for the "listening on" line, or for the process to die.
@@ -70,7 +69,8 @@ ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::st
     std::string line;
     while (std::getline(in, line)) {
       constexpr std::string_view kPrefix = "listening on 127.0.0.1:";
-      if (line.rfind(kPrefix, 0) == 0) port_ = static_cast<unsigned short>(std::stoi(line.substr(kPrefix.size())));
+      if (line.rfind(kPrefix, 0) == 0)
+        port_ = static_cast<unsigned short>(std::stoi(line.substr(kPrefix.size())));
     }
     if (port_) break;
     int status;

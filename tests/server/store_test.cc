@@ -1,9 +1,8 @@
 // The SQLite store: migrations, durability across reopen, atomic transactions.
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <future>
-
-#include <gtest/gtest.h>
 
 #include "store/sqlite_store.h"
 #include "temp_dir.h"

@@ -15,7 +15,8 @@ Result<void> check_policy_draft(const PolicyDraft& d) {
     if (d.name->empty() || d.name->size() > 256)
       return Error{"INVALID_NAME", "name must be 1-256 characters"};
     if (*d.name == kDefaultWhitelist)
-      return Error{"POLICY_EXISTS", "default-whitelist is built in; add its edges with POST /whitelist"};
+      return Error{"POLICY_EXISTS",
+                   "default-whitelist is built in; add its edges with POST /whitelist"};
   }
   if (d.refid && *d.refid && ((*d.refid)->empty() || (*d.refid)->size() > 256))
     return Error{"INVALID_REFID", "refid must be 1-256 characters"};
@@ -45,7 +46,8 @@ Result<Policy> from_record(const PolicyRecord& rec) {
                     parse_protocol(r.value("protocol", "any")).value_or(Protocol::Any),
                     std::nullopt};
     if (r.contains("ports"))
-      rule.ports = PortRange{r["ports"]["start"].get<uint16_t>(), r["ports"]["end"].get<uint16_t>()};
+      rule.ports =
+          PortRange{r["ports"]["start"].get<uint16_t>(), r["ports"]["end"].get<uint16_t>()};
     p.rules.push_back(std::move(rule));
   }
   return p;
@@ -79,8 +81,11 @@ Result<void> log_change(StoreTx& tx, std::string kind, const Policy& p) {
 }  // namespace
 
 json to_json(const Policy& p) {
-  json out = {{"id", p.id},           {"account_id", p.account}, {"name", p.name},
-              {"version", p.version}, {"rules", to_json(p.rules)}};
+  json out = {{"id", p.id},
+              {"account_id", p.account},
+              {"name", p.name},
+              {"version", p.version},
+              {"rules", to_json(p.rules)}};
   out["refid"] = p.refid ? json(*p.refid) : json(nullptr);
   return out;
 }
@@ -126,8 +131,8 @@ Result<Policy> AccountPolicies::create(std::string_view account, const PolicyDra
   if (!draft.name) return Error{"MISSING_FIELD", "missing required field \"name\""};
   if (!draft.rules) return Error{"MISSING_FIELD", "missing required field \"rules\""};
   if (auto r = check_policy_draft(draft); !r) return r.error();
-  Policy p{new_id_(), std::string(account), draft.refid.value_or(std::nullopt), *draft.name, 1,
-           *draft.rules};
+  Policy p{new_id_(), std::string(account), draft.refid.value_or(std::nullopt), *draft.name,
+           1,         *draft.rules};
   return store_.write<Policy>([&](StoreTx& tx) -> Result<Policy> {
     if (auto r = tx.ensure_account(account); !r) return r.error();
     if (auto r = tx.put_policy(to_record(p)); !r) return r.error();
@@ -149,8 +154,10 @@ Result<Policy> AccountPolicies::update(std::string_view account, std::string_vie
     if (!p) return p.error();
     if (draft.name) p->name = *draft.name;
     if (draft.rules) p->rules = *draft.rules;
-    if (draft.refid) p->refid = *draft.refid;
-    else if (replace) p->refid.reset();
+    if (draft.refid)
+      p->refid = *draft.refid;
+    else if (replace)
+      p->refid.reset();
     p->version += 1;
     if (auto r = tx.put_policy(to_record(*p)); !r) return r.error();
     if (auto r = log_change(tx, "policy.updated", *p); !r) return r.error();

@@ -16,8 +16,8 @@ bool is_valid_app_guid(std::string_view guid) {
 
 Result<void> check_app_guid(std::string_view guid, std::string_view field) {
   if (is_valid_app_guid(guid)) return Ok();
-  return Error{"INVALID_GUID", "\"" + std::string(field) +
-                                   "\" must be 1-128 characters of [A-Za-z0-9._:-]"};
+  return Error{"INVALID_GUID",
+               "\"" + std::string(field) + "\" must be 1-128 characters of [A-Za-z0-9._:-]"};
 }
 
 Result<void> check_account_id(std::string_view account) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-
 #include <nlohmann/json.hpp>
 
 #include "core/app_guid.h"
@@ -18,8 +17,10 @@ Error app_not_found(std::string_view guid) {
 }
 
 nlohmann::json edge_json(const EdgeRecord& e) {
-  nlohmann::json j = {{"source", e.source},     {"destination", e.destination},
-                      {"policy", e.policy},     {"protocol", std::string(to_string(e.protocol))}};
+  nlohmann::json j = {{"source", e.source},
+                      {"destination", e.destination},
+                      {"policy", e.policy},
+                      {"protocol", std::string(to_string(e.protocol))}};
   if (e.ports) j["ports"] = {{"start", e.ports->start}, {"end", e.ports->end}};
   return j;
 }
@@ -70,8 +71,7 @@ Result<uint32_t> PolicyGraph::allocate_tag(StoreTx& tx) {
   return (*released)->tag;
 }
 
-Result<AppRegistration> PolicyGraph::register_app(std::string_view account,
-                                                  std::string_view guid) {
+Result<AppRegistration> PolicyGraph::register_app(std::string_view account, std::string_view guid) {
   if (auto r = check_account_id(account); !r) return r.error();
   if (auto r = check_app_guid(guid); !r) return r.error();
   return store_->write<AppRegistration>([&](StoreTx& tx) -> Result<AppRegistration> {
@@ -79,8 +79,8 @@ Result<AppRegistration> PolicyGraph::register_app(std::string_view account,
     if (!existing) return existing.error();
     if (*existing) {
       if ((*existing)->account != account)
-        return Error{"APP_EXISTS", "app \"" + std::string(guid) +
-                                       "\" is registered in another account"};
+        return Error{"APP_EXISTS",
+                     "app \"" + std::string(guid) + "\" is registered in another account"};
       return AppRegistration{**existing, false};
     }
     if (auto r = tx.ensure_account(account); !r) return r.error();
@@ -121,9 +121,8 @@ Result<void> PolicyGraph::delete_app(std::string_view guid) {
     if (!edges) return edges.error();
     if (auto r = tx.delete_app(guid); !r) return r;
     if (auto r = tx.put_tag(TagRecord{app.tag, std::nullopt, now()}); !r) return r;
-    nlohmann::json body = {{"guid", app.guid},
-                           {"wire_bytes", tags_.wire_bytes(app.tag)},
-                           {"edges_removed", *edges}};
+    nlohmann::json body = {
+        {"guid", app.guid}, {"wire_bytes", tags_.wire_bytes(app.tag)}, {"edges_removed", *edges}};
     auto rev = tx.append_change({0, "app.deleted", app.account, app.guid, body.dump()});
     if (!rev) return rev.error();
     return Ok();
@@ -147,8 +146,9 @@ Result<bool> PolicyGraph::allow(const EdgeRequest& req) {
       if (!src) return src.error();
       if (!*src) return app_not_found(req.source);
     }
-    EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist), req.source,
-                    req.destination, req.protocol, req.ports};
+    EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist),
+                    req.source,      req.destination,
+                    req.protocol,    req.ports};
     auto inserted = tx.insert_edge(edge);
     if (!inserted) return inserted.error();
     if (!*inserted) return false;

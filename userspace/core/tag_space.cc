@@ -4,8 +4,8 @@ namespace wiretag {
 
 Result<TagSpace> TagSpace::make(int length) {
   if (length < 1 || length > 4)
-    return Error{"INVALID_TAG_LENGTH", "tag length must be 1 to 4 bytes, not " +
-                                           std::to_string(length)};
+    return Error{"INVALID_TAG_LENGTH",
+                 "tag length must be 1 to 4 bytes, not " + std::to_string(length)};
   return TagSpace(static_cast<uint8_t>(length));
 }
 

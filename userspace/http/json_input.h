@@ -3,11 +3,10 @@
 #pragma once
 
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "wiretag/result.h"
 
@@ -18,7 +17,8 @@ namespace wiretag::http {
 Result<nlohmann::json> parse_json_object(std::string_view body);
 
 // UNKNOWN_FIELD for a key not in `allowed`, MISSING_FIELD for a key of `required` absent.
-Result<void> check_fields(const nlohmann::json& object, std::initializer_list<std::string_view> required,
+Result<void> check_fields(const nlohmann::json& object,
+                          std::initializer_list<std::string_view> required,
                           std::initializer_list<std::string_view> optional = {});
 
 // INVALID_FIELD_TYPE unless object[key] is a string.

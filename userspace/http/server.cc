@@ -1,7 +1,6 @@
 #include "http/server.h"
 
 #include <array>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -20,12 +19,18 @@ namespace {
 
 Method method_of(beast_http::verb v) {
   switch (v) {
-    case beast_http::verb::get: return Method::Get;
-    case beast_http::verb::post: return Method::Post;
-    case beast_http::verb::put: return Method::Put;
-    case beast_http::verb::patch: return Method::Patch;
-    case beast_http::verb::delete_: return Method::Delete;
-    default: return Method::Other;
+    case beast_http::verb::get:
+      return Method::Get;
+    case beast_http::verb::post:
+      return Method::Post;
+    case beast_http::verb::put:
+      return Method::Put;
+    case beast_http::verb::patch:
+      return Method::Patch;
+    case beast_http::verb::delete_:
+      return Method::Delete;
+    default:
+      return Method::Other;
   }
 }
 
@@ -44,7 +49,9 @@ BeastResponse make_response(const Reply& reply, unsigned version, bool keep_aliv
 BeastResponse respond(const Router& router, const BeastRequest& request) {
   Request req;
   req.method = method_of(request.method());
-  if (auto split = split_target(std::string_view(request.target().data(), request.target().size()), req.path, req.query); !split)
+  if (auto split = split_target(std::string_view(request.target().data(), request.target().size()),
+                                req.path, req.query);
+      !split)
     return make_response(error_reply(split.error()), request.version(), request.keep_alive());
   if (auto it = request.find(beast_http::field::authorization); it != request.end())
     req.authorization = std::string(it->value());
@@ -54,8 +61,7 @@ BeastResponse respond(const Router& router, const BeastRequest& request) {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Server& server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket&& socket, Server& server) : stream_(std::move(socket)), server_(server) {}
 
   void run() {
     asio::dispatch(stream_.get_executor(),
@@ -89,9 +95,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == beast_http::error::body_limit) {
       linger_ = true;
       // The rest of the body is still on the wire: answer, then close the connection.
-      return send_response(
-          make_response(error_reply(Error{"BODY_TOO_LARGE", "request body exceeds 1 MiB"}), 11,
-                        false));
+      return send_response(make_response(
+          error_reply(Error{"BODY_TOO_LARGE", "request body exceeds 1 MiB"}), 11, false));
     }
     if (ec) {
       linger_ = true;
@@ -105,9 +110,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void send_response(BeastResponse response) {
     response_ = std::make_shared<BeastResponse>(std::move(response));
     stream_.expires_after(server_.options_.read_timeout);
-    beast_http::async_write(stream_, *response_,
-                            beast::bind_front_handler(&Session::on_write, shared_from_this(),
-                                                      response_->need_eof()));
+    beast_http::async_write(
+        stream_, *response_,
+        beast::bind_front_handler(&Session::on_write, shared_from_this(), response_->need_eof()));
   }
 
   void on_write(bool close, beast::error_code ec, std::size_t) {
@@ -166,8 +171,8 @@ Result<tcp::endpoint> Server::listen(const tcp::endpoint& at) {
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
     return Error{"LISTEN_FAILED",
-                 "cannot listen on " + at.address().to_string() + ":" +
-                     std::to_string(at.port()) + ": " + ec.message(),
+                 "cannot listen on " + at.address().to_string() + ":" + std::to_string(at.port()) +
+                     ": " + ec.message(),
                  ec.value()};
   tcp::endpoint bound = acceptor_.local_endpoint(ec);
   if (ec) return Error{"LISTEN_FAILED", "local_endpoint: " + ec.message(), ec.value()};

@@ -15,8 +15,8 @@ using http::Reply;
 using http::Request;
 using nlohmann::json;
 
-#define WT_TRY(var, expr)              \
-  auto var = (expr);                   \
+#define WT_TRY(var, expr) \
+  auto var = (expr);      \
   if (!var) return var.error()
 
 // name, refid (string or null) and rules, each optional here; create/replace require more.
@@ -27,9 +27,12 @@ Result<PolicyDraft> parse_draft(const std::string& body) {
   WT_TRY(name, http::optional_string_field(*j, "name"));
   d.name = *name;
   if (auto it = j->find("refid"); it != j->end()) {
-    if (it->is_null()) d.refid = std::optional<std::string>{};
-    else if (it->is_string()) d.refid = std::optional<std::string>{it->get<std::string>()};
-    else return Error{"INVALID_FIELD_TYPE", "field \"refid\" must be a string or null"};
+    if (it->is_null())
+      d.refid = std::optional<std::string>{};
+    else if (it->is_string())
+      d.refid = std::optional<std::string>{it->get<std::string>()};
+    else
+      return Error{"INVALID_FIELD_TYPE", "field \"refid\" must be a string or null"};
   }
   if (auto it = j->find("rules"); it != j->end()) {
     if (!it->is_array()) return Error{"INVALID_FIELD_TYPE", "field \"rules\" must be an array"};
@@ -44,7 +47,8 @@ Result<PolicyDraft> parse_draft(const std::string& body) {
 }
 
 json draft_json(const PolicyDraft& d) {
-  json out = {{"name", d.name.value_or("")}, {"rules", to_json(d.rules.value_or(std::vector<PolicyRule>{}))}};
+  json out = {{"name", d.name.value_or("")},
+              {"rules", to_json(d.rules.value_or(std::vector<PolicyRule>{}))}};
   out["refid"] = d.refid && *d.refid ? json(**d.refid) : json(nullptr);
   return out;
 }
@@ -155,9 +159,9 @@ std::string random_uuid() {
   b[8] = (b[8] & 0x3f) | 0x80;
   char out[37];
   std::snprintf(out, sizeof out,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                b[14], b[15]);
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
   return out;
 }
 

@@ -58,8 +58,8 @@ Result<Principal> Authenticator::authenticate(std::string_view header) const {
   if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer)
     return Error{"UNAUTHORIZED", "a bearer token is required (Authorization: Bearer <token>)"};
   std::string digest = hash(header.substr(kBearer.size()));
-  auto found = store_.read<std::optional<TokenRecord>>(
-      [&](StoreTx& tx) { return tx.find_token(digest); });
+  auto found =
+      store_.read<std::optional<TokenRecord>>([&](StoreTx& tx) { return tx.find_token(digest); });
   if (!found) return found.error();
   if (!*found) return Error{"UNAUTHORIZED", "unknown bearer token"};
   Principal p;

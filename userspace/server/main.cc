@@ -1,15 +1,14 @@
 // wiretag-server: the policy server (SPEC §1): stores the policy graph in --data-dir and
 // serves its HTTP APIs on --listen.
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
 #include <functional>
 #include <iostream>
 #include <thread>
-
-#include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "common/log.h"
 #include "core/policy_graph.h"
@@ -31,8 +30,8 @@ wiretag::Result<tcp::endpoint> parse_listen(const std::string& s) {
   std::string host = s.substr(0, colon), port = s.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535)
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535)
     return wiretag::Error{"INVALID_LISTEN", "bad port in " + s};
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
@@ -111,8 +110,9 @@ int main(int argc, char** argv) {
   }
   wiretag::Authenticator auth(**store, insecure);
   if (insecure) {
-    spdlog::warn("!!! --insecure-no-auth: EVERY REQUEST IS ADMIN, NO TOKEN CHECKED. "
-                 "Local experiments only; never expose this server. !!!");
+    spdlog::warn(
+        "!!! --insecure-no-auth: EVERY REQUEST IS ADMIN, NO TOKEN CHECKED. "
+        "Local experiments only; never expose this server. !!!");
   } else {
     auto path = auth.bootstrap_admin(data_dir);
     if (!path) {

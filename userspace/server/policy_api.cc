@@ -13,8 +13,8 @@ using http::Reply;
 using http::Request;
 using nlohmann::json;
 
-#define WT_TRY(var, expr)              \
-  auto var = (expr);                   \
+#define WT_TRY(var, expr) \
+  auto var = (expr);      \
   if (!var) return var.error()
 
 Error app_not_found(std::string_view guid) {
@@ -50,9 +50,9 @@ class PolicyServerApi {
     if (!who->can_access(acct))
       return Error{"ACCOUNT_NOT_FOUND", "no account \"" + acct + "\" for this token"};
     WT_TRY(reg, graph_.register_app(acct, *guid));
-    return Reply{reg->created ? 201u : 200u,
-                 json{{"guid", reg->app.guid},
-                      {"wire_bytes", graph_.tags().wire_bytes(reg->app.tag)}}};
+    return Reply{
+        reg->created ? 201u : 200u,
+        json{{"guid", reg->app.guid}, {"wire_bytes", graph_.tags().wire_bytes(reg->app.tag)}}};
   }
 
   // GET /apps[?account=] → {"apps":[{guid,wire_bytes,account}]}
@@ -131,7 +131,8 @@ class PolicyServerApi {
                   {"wire_bytes", in.source_tag ? graph_.tags().wire_bytes(in.source_tag) : "*"},
                   {"protocol", std::string(to_string(in.edge.protocol))},
                   {"policy", in.edge.policy}};
-        if (in.edge.ports) r["ports"] = {{"start", in.edge.ports->start}, {"end", in.edge.ports->end}};
+        if (in.edge.ports)
+          r["ports"] = {{"start", in.edge.ports->start}, {"end", in.edge.ports->end}};
         rules.push_back(r);
       }
       out["rules"] = rules;

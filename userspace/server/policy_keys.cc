@@ -56,7 +56,9 @@ Error invalid_key() {
   return Error{"INVALID_POLICY_KEY", "The policy key string supplied is not valid."};
 }
 
-std::string aad(std::string_view account) { return "wiretag-policy-key:v1:" + std::string(account); }
+std::string aad(std::string_view account) {
+  return "wiretag-policy-key:v1:" + std::string(account);
+}
 
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
@@ -70,7 +72,8 @@ Result<PolicyKeySealer> PolicyKeySealer::open(const std::filesystem::path& data_
   if (in && std::getline(in, hex)) {
     std::vector<unsigned char> bytes;
     if (hex.size() != 64) return Error{"SECRET_FILE", path.string() + ": expected 64 hex digits"};
-    for (size_t i = 0; i < 32; ++i) secret[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+    for (size_t i = 0; i < 32; ++i)
+      secret[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
     return PolicyKeySealer(secret);
   }
   if (RAND_bytes(secret.data(), secret.size()) != 1) return Error{"INTERNAL", "RAND_bytes failed"};
@@ -83,8 +86,8 @@ Result<PolicyKeySealer> PolicyKeySealer::open(const std::filesystem::path& data_
   hex.push_back('\n');
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Error::from_errno("SECRET_FILE", "create " + path.string(), errno);
-  bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
-            ::fsync(fd) == 0;
+  bool ok =
+      ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
   ::close(fd);
   if (!ok) return Error{"SECRET_FILE", "cannot write " + path.string()};
   return PolicyKeySealer(secret);
@@ -97,7 +100,8 @@ Result<std::string> PolicyKeySealer::seal(std::string_view account,
   CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   const std::string ad = aad(account);
   int len = 0;
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, secret_.data(), out.data()) != 1 ||
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, secret_.data(), out.data()) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
                         static_cast<int>(ad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), out.data() + kNonce, &len,
@@ -110,7 +114,8 @@ Result<std::string> PolicyKeySealer::seal(std::string_view account,
   return b64url(out);
 }
 
-Result<std::string> PolicyKeySealer::open_key(std::string_view account, std::string_view key) const {
+Result<std::string> PolicyKeySealer::open_key(std::string_view account,
+                                              std::string_view key) const {
   std::vector<unsigned char> raw;
   if (!unb64url(key, raw) || raw.size() < kNonce + kTag) return invalid_key();
   const size_t n = raw.size() - kNonce - kTag;
@@ -118,13 +123,15 @@ Result<std::string> PolicyKeySealer::open_key(std::string_view account, std::str
   CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
   const std::string ad = aad(account);
   int len = 0;
-  if (!ctx || EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, secret_.data(), raw.data()) != 1 ||
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, secret_.data(), raw.data()) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
                         static_cast<int>(ad.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len,
                         raw.data() + kNonce, static_cast<int>(n)) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, raw.data() + kNonce + n) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len, &len) != 1)
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len, &len) !=
+          1)
     return invalid_key();
   return plain;
 }

@@ -1,9 +1,8 @@
 // Rules as request bodies carry them: {"source","destination","protocol"?,"ports"?}.
 #pragma once
 
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/account_policies.h"
 #include "wiretag/result.h"

@@ -6,9 +6,8 @@
 #include <chrono>
 #include <map>
 #include <mutex>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace wiretag {
 namespace {
@@ -178,8 +177,8 @@ struct Connection : StoreTx {
     return Stmt(db, it->second);
   }
 
-#define WT_TRY_STMT(var, sql)        \
-  auto var##_r = prepare(sql);       \
+#define WT_TRY_STMT(var, sql)           \
+  auto var##_r = prepare(sql);          \
   if (!var##_r) return var##_r.error(); \
   Stmt& var = var##_r.value()
 
@@ -254,7 +253,10 @@ struct Connection : StoreTx {
   Result<void> put_tag(const TagRecord& t) override {
     WT_TRY_STMT(s, "INSERT OR REPLACE INTO tags (tag, app, released_at) VALUES (?, ?, ?)");
     s.bind(int64_t{t.tag});
-    if (t.app) s.bind(*t.app); else s.bind_null();
+    if (t.app)
+      s.bind(*t.app);
+    else
+      s.bind_null();
     return s.bind(t.released_at).exec();
   }
 
@@ -317,10 +319,9 @@ struct Connection : StoreTx {
   }
 
   Result<int64_t> append_change(const ChangeRecord& c) override {
-    WT_TRY_STMT(s,
-                "INSERT INTO changes (kind, account, subject, body, at) VALUES (?, ?, ?, ?, ?)");
-    if (auto r = s.bind(c.kind).bind(c.account).bind(c.subject).bind(c.body).bind(now_seconds())
-                     .exec();
+    WT_TRY_STMT(s, "INSERT INTO changes (kind, account, subject, body, at) VALUES (?, ?, ?, ?, ?)");
+    if (auto r =
+            s.bind(c.kind).bind(c.account).bind(c.subject).bind(c.body).bind(now_seconds()).exec();
         !r)
       return r.error();
     return int64_t{sqlite3_last_insert_rowid(db)};
@@ -356,8 +357,12 @@ struct Connection : StoreTx {
     WT_TRY_STMT(s,
                 "INSERT INTO tokens (hash, scopes, accounts, description, created_at) VALUES "
                 "(?, ?, ?, ?, ?)");
-    return s.bind(t.hash).bind(join(t.scopes)).bind(join(t.accounts)).bind(t.description)
-        .bind(now_seconds()).exec();
+    return s.bind(t.hash)
+        .bind(join(t.scopes))
+        .bind(join(t.accounts))
+        .bind(t.description)
+        .bind(now_seconds())
+        .exec();
   }
   Result<int64_t> count_tokens() override { return count("SELECT COUNT(*) FROM tokens"); }
 
@@ -394,7 +399,10 @@ struct Connection : StoreTx {
                   "INSERT OR REPLACE INTO policies (id, account, refid, name, version, body) "
                   "VALUES (?, ?, ?, ?, ?, ?)");
       s.bind(p.id).bind(p.account);
-      if (p.refid) s.bind(*p.refid); else s.bind_null();
+      if (p.refid)
+        s.bind(*p.refid);
+      else
+        s.bind_null();
       if (auto r = s.bind(p.name).bind(p.version).bind(p.body).exec(); !r) return r;
     }
     WT_TRY_STMT(v, "INSERT INTO policy_versions (id, version, body) VALUES (?, ?, ?)");
@@ -428,8 +436,8 @@ struct Connection : StoreTx {
       }
       if (!r) {
         (void)exec("ROLLBACK");
-        return Error{r.error().code, "migration " + std::to_string(m.version) + ": " +
-                                         r.error().message};
+        return Error{r.error().code,
+                     "migration " + std::to_string(m.version) + ": " + r.error().message};
       }
       if (auto c = exec("COMMIT"); !c) return c;
     }
@@ -445,8 +453,8 @@ Result<std::unique_ptr<Connection>> connect(const std::string& file, bool reader
     return sqlite_error(c->db, "open " + file);
   sqlite3_busy_timeout(c->db, 5000);
   // synchronous=FULL: a COMMIT returns only after the WAL is fsynced.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     if (auto r = c->exec(pragma); !r) return r.error();
   }
   if (reader)
@@ -485,10 +493,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 
-Result<void> SqliteStore::transact(bool write,
-                                   const std::function<Result<void>(StoreTx&)>& fn) {
-  Connection& c = write ? *impl_->writer
-                        : *impl_->readers[impl_->next_reader++ % impl_->readers.size()];
+Result<void> SqliteStore::transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) {
+  Connection& c =
+      write ? *impl_->writer : *impl_->readers[impl_->next_reader++ % impl_->readers.size()];
   std::lock_guard lock(c.mutex);
   if (auto r = c.exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); !r) return r;
   Result<void> r = fn(c);

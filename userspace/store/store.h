@@ -46,7 +46,7 @@ struct InboundEdge {
 
 struct ChangeRecord {
   int64_t revision = 0;
-  std::string kind;     // "app.created", "app.deleted", "edge.created", ...
+  std::string kind;  // "app.created", "app.deleted", "edge.created", ...
   std::string account;
   std::string subject;  // the app guid or policy id the change is about
   std::string body;     // JSON
@@ -124,9 +124,13 @@ class Store {
   virtual Result<void> transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) = 0;
 
   template <class T, class F>
-  Result<T> write(F&& fn) { return run<T>(true, std::forward<F>(fn)); }
+  Result<T> write(F&& fn) {
+    return run<T>(true, std::forward<F>(fn));
+  }
   template <class T, class F>
-  Result<T> read(F&& fn) { return run<T>(false, std::forward<F>(fn)); }
+  Result<T> read(F&& fn) {
+    return run<T>(false, std::forward<F>(fn));
+  }
 
  private:
   template <class T, class F>
