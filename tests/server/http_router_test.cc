@@ -54,7 +54,7 @@ TEST(Errors, CodesMapToStatuses) {
   EXPECT_EQ(status_for({"APP_NOT_FOUND", ""}), 404u);
   EXPECT_EQ(status_for({"INVALID_POLICY_KEY", ""}), 404u);
   EXPECT_EQ(status_for({"TAGS_EXHAUSTED", ""}), 409u);
-  EXPECT_EQ(status_for({"BODY_TOO_LARGE", ""}), 413u);
+  EXPECT_EQ(status_for({"BODY_TOO_LARGE", ""}), 400u);  // SPEC §4: oversized bodies are 400
   EXPECT_EQ(status_for({"UNAUTHORIZED", ""}), 401u);
   EXPECT_EQ(status_for({"STORE_ERROR", ""}), 500u);
 }

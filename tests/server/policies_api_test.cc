@@ -120,7 +120,7 @@ TEST_F(AccountPoliciesApi, BadInputIsRejectedAndChangesNothing) {
        "POLICY_EXISTS"},
       {"bad account", "POST", "/v1/accounts/a%20b/policies", R"({"name":"n","rules":[]})", 400,
        "INVALID_ACCOUNT"},
-      {"oversize", "POST", base_, std::string((1 << 20) + 10, '['), 413, "BODY_TOO_LARGE"},
+      {"oversize", "POST", base_, std::string((1 << 20) + 10, '['), 400, "BODY_TOO_LARGE"},
       {"put unknown", "PUT", base_ + "/nope", R"({"name":"n","rules":[]})", 404,
        "POLICY_NOT_FOUND"},
       {"put missing rules", "PUT", base_ + "/" + id, R"({"name":"n"})", 400, "MISSING_FIELD"},

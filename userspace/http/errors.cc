@@ -16,14 +16,13 @@ unsigned status_for(const Error& error) {
   if (code == "UNAUTHORIZED") return 401;
   if (code == "FORBIDDEN") return 403;
   if (code == "METHOD_NOT_ALLOWED") return 405;
-  if (code == "BODY_TOO_LARGE") return 413;
   if (code == "INVALID_POLICY_KEY") return 404;  // seed 003: an undecryptable key is "not found"
   if (ends_with(code, "_NOT_FOUND")) return 404;
   if (code == "TAGS_EXHAUSTED" || code == "CONFLICT" || ends_with(code, "_EXISTS") ||
       code == "TAG_LENGTH_MISMATCH")
     return 409;
   if (code.starts_with("INVALID_") || code == "UNKNOWN_FIELD" || code == "MISSING_FIELD" ||
-      code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST")
+      code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST" || code == "BODY_TOO_LARGE")
     return 400;
   if (code == "UNAVAILABLE") return 503;
   return 500;
