@@ -56,4 +56,9 @@ class [[nodiscard]] Result<void> {
 
 inline Result<void> Ok() { return {}; }
 
+// Binds VAR to the Result of EXPR, or returns its error from the enclosing function.
+#define WT_TRY(var, expr) \
+  auto var = (expr);      \
+  if (!var) return var.error()
+
 }  // namespace wiretag

@@ -15,9 +15,6 @@ using http::Reply;
 using http::Request;
 using nlohmann::json;
 
-#define WT_TRY(var, expr) \
-  auto var = (expr);      \
-  if (!var) return var.error()
 
 // name, refid (string or null) and rules, each optional here; create/replace require more.
 Result<PolicyDraft> parse_draft(const std::string& body) {
@@ -148,7 +145,6 @@ class AccountsApi {
   const PolicyKeySealer& keys_;
 };
 
-#undef WT_TRY
 
 }  // namespace
 

@@ -13,9 +13,6 @@ using http::Reply;
 using http::Request;
 using nlohmann::json;
 
-#define WT_TRY(var, expr) \
-  auto var = (expr);      \
-  if (!var) return var.error()
 
 Error app_not_found(std::string_view guid) {
   return Error{"APP_NOT_FOUND", "app \"" + std::string(guid) + "\" is not registered"};
@@ -202,7 +199,6 @@ class PolicyServerApi {
   Authenticator& auth_;
 };
 
-#undef WT_TRY
 
 }  // namespace
 
