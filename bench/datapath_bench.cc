@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
+#include "datapath/packet_builder.h"
 
 namespace {
 
@@ -74,42 +75,9 @@ const char* met(bool ok) { return ok ? "MET" : "NOT MET"; }
 
 // Ethernet + IPv4 + TCP/UDP, 198.18.0.1 -> 198.19.0.1 (RFC 2544 benchmark space).
 std::vector<uint8_t> build_packet(uint8_t proto, uint16_t dport, uint8_t tcp_flags) {
-  const size_t l4_len = proto == IPPROTO_TCP ? 20 : 8 + 18;
-  std::vector<uint8_t> p(14 + 20 + l4_len, 0);
-  const uint8_t eth[14] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00};
-  std::memcpy(p.data(), eth, sizeof eth);
-
-  uint8_t* ip = p.data() + 14;
-  const uint16_t tot_len = static_cast<uint16_t>(20 + l4_len);
-  ip[0] = 0x45;
-  ip[2] = tot_len >> 8;
-  ip[3] = tot_len & 0xff;
-  ip[8] = 64;
-  ip[9] = proto;
-  const uint8_t saddr[4] = {198, 18, 0, 1}, daddr[4] = {198, 19, 0, 1};
-  std::memcpy(ip + 12, saddr, 4);
-  std::memcpy(ip + 16, daddr, 4);
-  uint32_t sum = 0;
-  for (int i = 0; i < 20; i += 2) sum += ip[i] << 8 | ip[i + 1];
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  ip[10] = static_cast<uint8_t>(~sum >> 8);
-  ip[11] = static_cast<uint8_t>(~sum);
-
-  uint8_t* l4 = ip + 20;
-  const uint16_t sport = 40000;
-  l4[0] = sport >> 8;
-  l4[1] = sport & 0xff;
-  l4[2] = dport >> 8;
-  l4[3] = dport & 0xff;
-  if (proto == IPPROTO_TCP) {
-    l4[12] = 5 << 4;  // data offset
-    l4[13] = tcp_flags;
-    l4[14] = 0xff;  // window
-  } else {
-    l4[4] = static_cast<uint8_t>(l4_len >> 8);
-    l4[5] = static_cast<uint8_t>(l4_len);
-  }
-  return p;
+  auto p = wiretag::datapath::PacketBuilder::ipv4("198.18.0.1", "198.19.0.1");
+  if (proto == IPPROTO_TCP) return p.tcp(40000, dport, tcp_flags).build();
+  return p.udp(40000, dport).payload(18).build();
 }
 
 struct RunResult {

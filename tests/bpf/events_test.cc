@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "packet_builder.h"
+#include "datapath/packet_builder.h"
 #include "prog_runner.h"
 
 namespace wiretag::test {

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "packet_builder.h"
+#include "datapath/packet_builder.h"
 #include "prog_runner.h"
 
 namespace wiretag::test {

@@ -10,9 +10,12 @@
 
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
+#include "datapath/packet_builder.h"
 #include "wiretag/abi.h"
 
 namespace wiretag::test {
+
+using namespace wiretag::datapath;  // PacketBuilder and its constants
 
 // A test-run skb with no ctx ifindex belongs to the loopback device of the current netns.
 constexpr uint32_t kTestIfindex = 1;

@@ -11,7 +11,7 @@
 #include <set>
 #include <tuple>
 
-#include "packet_builder.h"
+#include "datapath/packet_builder.h"
 #include "prog_runner.h"
 
 namespace wiretag::test {

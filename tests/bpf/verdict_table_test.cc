@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "packet_builder.h"
+#include "datapath/packet_builder.h"
 #include "prog_runner.h"
 
 namespace wiretag::test {

@@ -3,6 +3,7 @@
 // See docs/datapath.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>

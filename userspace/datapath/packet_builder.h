@@ -1,4 +1,4 @@
-// Crafts Ethernet frames for BPF_PROG_TEST_RUN: IPv4 (options, IHL, flags and fragment
+// Crafts Ethernet frames for BPF_PROG_TEST_RUN (tests, bench, trace): IPv4 (options, IHL, flags and fragment
 // offset, total length overrides) or IPv6 (a chain of extension headers, payload length
 // override), then TCP, UDP, ICMP/ICMPv6 or raw L4 bytes, then an optional truncation.
 // Lengths are computed at build(); every override applies after that.
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace wiretag::test {
+namespace wiretag::datapath {
 
 constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTcpSyn = 0x02;
@@ -97,4 +97,4 @@ class PacketBuilder {
   std::optional<size_t> truncate_;
 };
 
-}  // namespace wiretag::test
+}  // namespace wiretag::datapath

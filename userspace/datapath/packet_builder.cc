@@ -1,4 +1,4 @@
-#include "packet_builder.h"
+#include "datapath/packet_builder.h"
 
 #include <arpa/inet.h>
 
@@ -6,7 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace wiretag::test {
+namespace wiretag::datapath {
 namespace {
 
 constexpr uint8_t kDstMac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
@@ -292,4 +292,4 @@ std::vector<uint8_t> PacketBuilder::build() const {
   return f;
 }
 
-}  // namespace wiretag::test
+}  // namespace wiretag::datapath
