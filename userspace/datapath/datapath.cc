@@ -83,6 +83,24 @@ wt_endpoint endpoint_config(const EndpointSettings& s, uint8_t generation) {
 
 }  // namespace
 
+EndpointSettings settings_of(const wt_endpoint& ep) {
+  EndpointSettings s;
+  s.tag = ep.tag;
+  s.mode = static_cast<Mode>(ep.mode);
+  s.allow_untagged = ep.untagged != WT_UNTAGGED_DENY;
+  if (ep.flags & WT_EP_ANTISPOOF_V4) {
+    std::array<uint8_t, 4> a;
+    std::memcpy(a.data(), &ep.ipv4, 4);
+    s.antispoof_ipv4 = a;
+  }
+  if (ep.flags & WT_EP_ANTISPOOF_V6) {
+    std::array<uint8_t, 16> a;
+    std::memcpy(a.data(), ep.ipv6, 16);
+    s.antispoof_ipv6 = a;
+  }
+  return s;
+}
+
 const char* reason_name(uint32_t reason) {
   switch (reason) {
     case WT_REASON_STAMPED: return "stamped";

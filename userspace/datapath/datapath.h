@@ -63,6 +63,9 @@ struct CounterRow {
   wt_counter total{};  // summed over CPUs
 };
 
+// The settings an endpoint config was written from (inverse of what attach/configure write).
+EndpointSettings settings_of(const wt_endpoint& config);
+
 const char* reason_name(uint32_t reason);
 const char* mode_name(uint8_t mode);
 

@@ -1,0 +1,310 @@
+#include "agent/cell.h"
+
+#include <net/if.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/log.h"
+#include "datapath/netns.h"
+
+namespace wiretag::agent {
+
+using datapath::Device;
+
+namespace {
+
+std::string label(const Device& d) {
+  return d.ifname + "@" + (d.netns.empty() ? std::string("(own netns)") : d.netns);
+}
+
+// The device's ifindex in the kernel now; 0 when the interface or its namespace is gone.
+uint32_t live_ifindex(const Device& d) {
+  if (!d.netns.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(d.netns, ec)) return 0;
+  }
+  auto scope = datapath::NetnsScope::enter(d.netns);
+  if (!scope) return 0;
+  return if_nametoindex(d.ifname.c_str());
+}
+
+}  // namespace
+
+std::vector<Rule> static_rules(const std::vector<uint32_t>& sources) {
+  std::vector<Rule> rules;
+  rules.reserve(sources.size());
+  for (uint32_t tag : sources) rules.push_back(Rule{tag, Protocol::Any, std::nullopt});
+  return rules;
+}
+
+Cell::Cell(datapath::Datapath& datapath, DeviceTable table, TagSpace tags)
+    : dp_(datapath), table_(std::move(table)), tags_(tags) {}
+
+Result<void> Cell::reconcile() {
+  std::lock_guard lock(mu_);
+  // Devices enforced but not in the intent: a crash after the table dropped them.
+  for (const datapath::Endpoint& ep : dp_.endpoints()) {
+    if (table_.find(ep.device)) continue;
+    spdlog::info("reconcile: {} is not in the device table any more: detaching", label(ep.device));
+    if (auto r = dp_.detach(ep.device); !r) {
+      spdlog::warn("reconcile: detach {}: {}", label(ep.device), r.error().message);
+      (void)dp_.forget(ep.ifindex);
+    }
+  }
+  std::vector<DeviceRecord> records = table_.records();
+  for (const DeviceRecord& rec : records) {
+    uint32_t live = live_ifindex(rec.device);
+    std::optional<uint32_t> known = dp_.ifindex_of(rec.device);
+    if (live == 0) {
+      spdlog::info("reconcile: {} is gone: forgetting it", label(rec.device));
+      if (known) (void)dp_.forget(*known);
+      if (auto r = table_.remove(rec.device); !r) return r;
+      continue;
+    }
+    if (known && *known != live) (void)dp_.forget(*known);  // a new device with the old name
+    if (!rec.app_guid) {
+      if (auto r = apply_locked(rec, rec.tag, static_rules(rec.static_sources)); !r)
+        spdlog::warn("reconcile: {}: {}", label(rec.device), r.error().message);
+    } else if (!known || *known != live) {
+      // Recorded but never attached (crash in between): attach with no rules until resync.
+      if (auto r = apply_locked(rec, 0, {}); !r)
+        spdlog::warn("reconcile: {}: {}", label(rec.device), r.error().message);
+    }
+  }
+  return Ok();
+}
+
+Result<uint32_t> Cell::attach_locked(const DeviceRecord& rec, uint32_t tag) {
+  datapath::EndpointSettings settings;
+  if (auto known = dp_.ifindex_of(rec.device)) {
+    for (const datapath::Endpoint& ep : dp_.endpoints())
+      if (ep.ifindex == *known) settings = datapath::settings_of(ep.config);
+  }
+  settings.tag = tag;
+  return dp_.attach(rec.device, settings);
+}
+
+Result<void> Cell::apply_locked(const DeviceRecord& rec, uint32_t tag,
+                                const std::vector<Rule>& rules) {
+  ++applies_;
+  WT_TRY(ifindex, attach_locked(rec, tag));
+  auto r = dp_.replace_policy(*ifindex, rules);
+  if (!r) {
+    ++apply_failures_;
+    errors_[label(rec.device)] = r.error().code + ": " + r.error().message;
+    return r;
+  }
+  errors_.erase(label(rec.device));
+  return Ok();
+}
+
+Result<DeviceView> Cell::put_static(const Device& device, uint32_t tag,
+                                    std::vector<uint32_t> sources) {
+  std::sort(sources.begin(), sources.end());
+  sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+  DeviceRecord rec{device, std::nullopt, tag, std::move(sources)};
+  std::lock_guard lock(mu_);
+  std::optional<DeviceRecord> before;
+  if (const DeviceRecord* cur = table_.find(device)) before = *cur;
+  // Intent first: a crash after this line is repaired by reconcile() on restart.
+  if (auto r = table_.put(rec); !r) return r.error();
+  if (auto r = apply_locked(rec, tag, static_rules(rec.static_sources)); !r) {
+    if (before)
+      (void)table_.put(*before);
+    else
+      (void)table_.remove(device);
+    return r.error();
+  }
+  return view_locked(rec);
+}
+
+Result<DeviceView> Cell::put_followed(const Device& device, const AppPolicy& policy) {
+  DeviceRecord rec{device, policy.guid, 0, {}};
+  std::lock_guard lock(mu_);
+  std::optional<DeviceRecord> before;
+  if (const DeviceRecord* cur = table_.find(device)) before = *cur;
+  // A change applied meanwhile by the watch may be newer than the caller's policy.
+  const AppPolicy* use = &policy;
+  if (auto it = apps_.find(policy.guid); it != apps_.end() && it->second.revision > policy.revision)
+    use = &it->second;
+  if (auto r = table_.put(rec); !r) return r.error();
+  if (auto r = apply_locked(rec, use->tag, use->rules); !r) {
+    if (before)
+      (void)table_.put(*before);
+    else
+      (void)table_.remove(device);
+    return r.error();
+  }
+  if (use == &policy) apps_[policy.guid] = policy;
+  missing_apps_.erase(policy.guid);
+  return view_locked(rec);
+}
+
+Result<void> Cell::remove(const Device& device) {
+  std::lock_guard lock(mu_);
+  if (!table_.find(device))
+    return Error{"DEVICE_NOT_FOUND", "the agent does not manage " + label(device)};
+  // Intent first: after a crash here, reconcile() detaches what the table no longer has.
+  if (auto r = table_.remove(device); !r) return r;
+  errors_.erase(label(device));
+  return dp_.detach(device);
+}
+
+std::vector<DeviceView> Cell::list() const {
+  std::lock_guard lock(mu_);
+  std::vector<DeviceView> out;
+  for (const DeviceRecord& rec : table_.records()) out.push_back(view_locked(rec));
+  return out;
+}
+
+DeviceView Cell::view_locked(const DeviceRecord& rec) const {
+  DeviceView v;
+  v.record = rec;
+  if (auto ifindex = dp_.ifindex_of(rec.device)) {
+    v.ifindex = *ifindex;
+    for (const datapath::Endpoint& ep : dp_.endpoints())
+      if (ep.ifindex == *ifindex) v.tag = ep.config.tag;
+  }
+  if (rec.app_guid) {
+    if (auto it = apps_.find(*rec.app_guid); it != apps_.end()) {
+      v.synced = true;
+      v.revision = it->second.revision;
+      v.rules = it->second.rules.size();
+      for (const Rule& r : it->second.rules) v.sources.push_back(r.source_tag);
+    }
+    v.app_missing = missing_apps_.count(*rec.app_guid) > 0;
+  } else {
+    v.sources = rec.static_sources;
+    v.rules = rec.static_sources.size();
+  }
+  std::sort(v.sources.begin(), v.sources.end());
+  v.sources.erase(std::unique(v.sources.begin(), v.sources.end()), v.sources.end());
+  if (auto it = errors_.find(label(rec.device)); it != errors_.end()) v.last_error = it->second;
+  return v;
+}
+
+void Cell::begin_follow(const std::string& guid) {
+  std::lock_guard lock(mu_);
+  ++pending_[guid];
+}
+
+void Cell::end_follow(const std::string& guid) {
+  std::lock_guard lock(mu_);
+  if (--pending_[guid] <= 0) pending_.erase(guid);
+}
+
+std::vector<std::string> Cell::followed_apps() const {
+  std::lock_guard lock(mu_);
+  std::set<std::string> apps;
+  for (const DeviceRecord& rec : table_.records())
+    if (rec.app_guid) apps.insert(*rec.app_guid);
+  for (const auto& [guid, n] : pending_) apps.insert(guid);
+  return {apps.begin(), apps.end()};
+}
+
+std::optional<std::set<std::string>> Cell::affected_apps(const ChangeEvent& e) const {
+  const std::vector<std::string> followed = followed_apps();
+  const std::set<std::string> hosted(followed.begin(), followed.end());
+  std::set<std::string> out;
+  auto consider = [&](const std::string& guid) {
+    if (hosted.count(guid)) out.insert(guid);
+  };
+  if (e.kind == "app.created" || e.kind == "app.deleted") {
+    consider(e.subject);
+    if (e.kind == "app.deleted") {  // its edges go with it: apps it could reach change too
+      std::lock_guard lock(mu_);
+      for (const auto& [guid, policy] : apps_)
+        if (policy.sources.count(e.subject)) out.insert(guid);
+    }
+    return out;
+  }
+  if (e.kind.starts_with("edge.") || e.kind.starts_with("policy.")) {
+    for (const std::string& d : e.destinations) consider(d);
+    if (e.kind.starts_with("policy.") && e.destinations.empty() && e.kind != "policy.created")
+      return std::nullopt;  // an old server without rules in the body: cannot tell
+    return out;
+  }
+  if (e.kind.starts_with("token.") || e.kind.starts_with("cell.")) return out;
+  return std::nullopt;
+}
+
+void Cell::apply_app_locked(const AppPolicy& policy, bool missing) {
+  if (auto it = apps_.find(policy.guid); it != apps_.end()) {
+    if (it->second.revision > policy.revision) return;  // we already hold newer rules
+    if (!missing && it->second.tag == policy.tag && it->second.rules == policy.rules &&
+        !missing_apps_.count(policy.guid)) {
+      it->second.revision = policy.revision;
+      return;
+    }
+  }
+  for (const DeviceRecord& rec : table_.records()) {
+    if (rec.app_guid != policy.guid) continue;
+    if (auto r = apply_locked(rec, policy.tag, policy.rules); !r)
+      spdlog::warn("apply {} to {}: {}: {}", policy.guid, label(rec.device), r.error().code,
+                   r.error().message);
+  }
+  apps_[policy.guid] = policy;
+  if (missing)
+    missing_apps_.insert(policy.guid);
+  else
+    missing_apps_.erase(policy.guid);
+}
+
+void Cell::apply(const ServerSnapshot& snapshot) {
+  std::lock_guard lock(mu_);
+  for (const AppPolicy& p : snapshot.apps) apply_app_locked(p, false);
+  for (const std::string& guid : snapshot.missing) {
+    // Deleted on the server: nothing may reach it any more; it keeps its (quarantined) tag.
+    AppPolicy gone;
+    gone.guid = guid;
+    gone.revision = snapshot.revision;
+    if (auto it = apps_.find(guid); it != apps_.end()) gone.tag = it->second.tag;
+    if (missing_apps_.count(guid) && apps_.count(guid) && apps_[guid].rules.empty()) continue;
+    spdlog::info("app {} is gone from the server: its devices now admit no tagged source", guid);
+    apply_app_locked(gone, true);
+  }
+}
+
+size_t Cell::sweep_vanished() {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  std::vector<DeviceRecord> records = table_.records();
+  for (const DeviceRecord& rec : records) {
+    std::optional<uint32_t> known = dp_.ifindex_of(rec.device);
+    uint32_t live = live_ifindex(rec.device);
+    if (live != 0 && known && *known == live) continue;
+    if (live != 0 && !known) continue;  // recorded, not attached yet: reconcile's business
+    spdlog::info("{} is gone (container deleted?): forgetting its state", label(rec.device));
+    if (known) (void)dp_.forget(*known);
+    if (auto r = table_.remove(rec.device); !r) {
+      spdlog::warn("device table: {}", r.error().message);
+      continue;
+    }
+    errors_.erase(label(rec.device));
+    ++n;
+  }
+  return n;
+}
+
+CellStats Cell::stats() const {
+  CellStats s;
+  {
+    std::lock_guard lock(mu_);
+    s.endpoints = table_.records().size();
+    s.applies = applies_;
+    s.apply_failures = apply_failures_;
+  }
+  for (const datapath::CounterRow& row : dp_.counters()) {
+    if (row.key.direction != WT_DIR_ENFORCE) continue;
+    if (row.key.verdict == WT_VERDICT_DROP)
+      s.dropped += row.total.packets;
+    else if (row.key.reason >= WT_REASON_DROP_POLICY)
+      s.audited += row.total.packets;
+    else
+      s.allowed += row.total.packets;
+  }
+  return s;
+}
+
+}  // namespace wiretag::agent

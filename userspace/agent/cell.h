@@ -1,0 +1,135 @@
+// The cell: the devices this agent manages and what each may receive, kept equal in three
+// places — the intent (DeviceTable, on disk), the datapath (pinned BPF maps) and, for
+// followed apps, the server's effective rules. Thread-safe; every datapath change goes
+// through the datapath library's atomic replace.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/device_table.h"
+#include "core/policy_compiler.h"
+#include "core/tag_space.h"
+#include "datapath/datapath.h"
+#include "wiretag/result.h"
+
+namespace wiretag::agent {
+
+// An app's tag and effective inbound rules as the server computed them at `revision`.
+struct AppPolicy {
+  std::string guid;
+  uint32_t tag = 0;
+  std::vector<Rule> rules;
+  std::set<std::string> sources;  // source guids of the rules ("*" included)
+  int64_t revision = 0;
+};
+
+// The answer to one endpoints query: consistent at `revision`.
+struct ServerSnapshot {
+  std::string store_id;
+  int64_t revision = 0;
+  std::vector<AppPolicy> apps;
+  std::vector<std::string> missing;  // guids the server does not know (deleted apps)
+};
+
+// One change from the server's watch, reduced to what decides which apps it touches.
+struct ChangeEvent {
+  int64_t revision = 0;
+  std::string kind;
+  std::string subject;
+  std::vector<std::string> destinations;  // from the body: "destination" and rules[].destination
+};
+
+// Who receives what the link learns. The agent's Cell; the propagation bench's simulated
+// agents implement it without a datapath.
+class PolicySink {
+ public:
+  virtual ~PolicySink() = default;
+  virtual std::vector<std::string> followed_apps() const = 0;
+  virtual std::optional<std::set<std::string>> affected_apps(const ChangeEvent& e) const = 0;
+  virtual void apply(const ServerSnapshot& snapshot) = 0;
+};
+
+struct DeviceView {
+  DeviceRecord record;
+  uint32_t ifindex = 0;
+  uint32_t tag = 0;                  // as enforced
+  std::vector<uint32_t> sources;     // allowed source tags as enforced (0 = "*")
+  size_t rules = 0;
+  int64_t revision = 0;              // followed: server revision of the applied rules
+  bool synced = false;               // followed: rules from the server applied
+  bool app_missing = false;          // followed: the server no longer knows the app
+  std::string last_error;
+};
+
+struct CellStats {
+  size_t endpoints = 0;
+  uint64_t allowed = 0;  // enforce: passed packets
+  uint64_t dropped = 0;
+  uint64_t audited = 0;  // would-drops passed in audit mode
+  uint64_t applies = 0, apply_failures = 0;
+};
+
+class Cell : public PolicySink {
+ public:
+  Cell(datapath::Datapath& datapath, DeviceTable table, TagSpace tags);
+
+  const TagSpace& tags() const { return tags_; }
+
+  // On start: forgets devices the datapath holds but the table does not (a crash between
+  // the two), re-attaches recorded devices, re-applies static whitelists, drops records of
+  // devices that are gone. Followed apps keep their pinned rules until the first resync.
+  Result<void> reconcile();
+
+  // Plugin API. Static: the device's own tag and allowed sources (any protocol, all ports).
+  Result<DeviceView> put_static(const datapath::Device& device, uint32_t tag,
+                                std::vector<uint32_t> sources);
+  // Followed: `policy` comes from the server (it may be newer than what apply() saw).
+  Result<DeviceView> put_followed(const datapath::Device& device, const AppPolicy& policy);
+  // DEVICE_NOT_FOUND when the agent does not manage the device.
+  Result<void> remove(const datapath::Device& device);
+  std::vector<DeviceView> list() const;
+
+  // Marks an app as about to be followed, so changes seen meanwhile are not skipped.
+  void begin_follow(const std::string& guid);
+  void end_follow(const std::string& guid);
+  std::vector<std::string> followed_apps() const override;
+
+  // Which followed apps an event may change; nullopt = cannot tell, resync them all.
+  std::optional<std::set<std::string>> affected_apps(const ChangeEvent& event) const override;
+
+  // Applies a snapshot to every device following one of its apps; newer-first wins.
+  void apply(const ServerSnapshot& snapshot) override;
+
+  // Forgets devices whose interface or namespace is gone; returns how many.
+  size_t sweep_vanished();
+
+  CellStats stats() const;
+
+ private:
+  Result<void> apply_locked(const DeviceRecord& record, uint32_t tag,
+                            const std::vector<Rule>& rules);
+  Result<uint32_t> attach_locked(const DeviceRecord& record, uint32_t tag);
+  DeviceView view_locked(const DeviceRecord& record) const;
+  void apply_app_locked(const AppPolicy& policy, bool missing);
+
+  datapath::Datapath& dp_;
+  DeviceTable table_;
+  TagSpace tags_;
+  mutable std::mutex mu_;
+  std::map<std::string, AppPolicy> apps_;  // last applied server policy per followed app
+  std::set<std::string> missing_apps_;
+  std::map<std::string, int> pending_;     // begin_follow counts
+  std::map<std::string, std::string> errors_;  // ifname@netns → last apply error
+  uint64_t applies_ = 0, apply_failures_ = 0;
+};
+
+// Static whitelists: each allowed source tag may reach the device on any protocol and port.
+std::vector<Rule> static_rules(const std::vector<uint32_t>& sources);
+
+}  // namespace wiretag::agent

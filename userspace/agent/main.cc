@@ -1,0 +1,281 @@
+// wiretag-agent: the cell agent (SPEC §1). Owns this cell's BPF programs and maps (adopting
+// what a previous agent pinned), follows the policy server by push, reports PDP_STATUS
+// heartbeats and serves the Policy Plugin API. See docs/agent.md.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "agent/cell.h"
+#include "agent/plugin_api.h"
+#include "agent/server_link.h"
+#include "common/log.h"
+#include "http/listen_address.h"
+#include "http/server.h"
+
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+std::string hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "cell";
+  return buf;
+}
+
+wiretag::Result<std::string> read_token(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return wiretag::Error{"TOKEN_FILE", "cannot read token file " + path};
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) return wiretag::Error{"TOKEN_FILE", path + " is empty"};
+  return token;
+}
+
+bool valid_cell_name(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_')
+      return false;
+  return true;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{
+      "wiretag-agent: the wiretag cell agent. Owns this cell's BPF programs and maps (pinned "
+      "under --pin-dir, adopted across restarts), follows the policy server's changes by push "
+      "(long-poll watch) and applies them to the containers' veths, sends PDP_STATUS heartbeats, "
+      "and serves the Policy Plugin API on --listen: POST/GET/DELETE /whitelist. The Plugin API "
+      "has no authentication: keep it on a loopback address."};
+  std::string server = "http://127.0.0.1:4002";
+  std::string cell = hostname();
+  std::string listen = "127.0.0.1:4100";
+  wiretag::datapath::Options dp_options;
+  std::string state_dir = "/var/lib/wiretag-agent";
+  std::string token_file;
+  std::string group = "defaultGroup";
+  std::string log_level = "info";
+  int heartbeat_ms = 10000;
+  int resync_s = 300;
+  int watch_timeout_s = 30;
+  int sweep_ms = 2000;
+  cli.add_option("--server", server, "policy server URL (http://HOST:PORT)")
+      ->envname("WIRETAG_SERVER")
+      ->capture_default_str();
+  cli.add_option("--cell", cell, "this cell's name: its PDP name on the server")
+      ->envname("WIRETAG_CELL")
+      ->capture_default_str();
+  cli.add_option("--listen", listen, "HOST:PORT of the Plugin API; port 0 lets the OS choose")
+      ->envname("WIRETAG_LISTEN")
+      ->capture_default_str();
+  cli.add_option("--pin-dir", dp_options.pin_dir,
+                 "bpffs directory of this cell's pinned maps and programs (one agent per dir)")
+      ->envname("WIRETAG_PIN_DIR")
+      ->capture_default_str();
+  cli.add_option("--state-dir", state_dir, "directory of the agent's device table")
+      ->envname("WIRETAG_STATE_DIR")
+      ->capture_default_str();
+  cli.add_option("--token-file", token_file,
+                 "file holding the bearer token for the server (a 'cell' or admin token); "
+                 "none: send no token (a server run with --insecure-no-auth)")
+      ->envname("WIRETAG_TOKEN_FILE");
+  cli.add_option("--tag-length", dp_options.tag_length, "bytes per wire tag; must match the server")
+      ->envname("WIRETAG_TAG_LENGTH")
+      ->check(CLI::Range(1u, 4u))
+      ->capture_default_str();
+  cli.add_option("--group", group, "PDP group this cell reports (pdpGroup)")
+      ->envname("WIRETAG_GROUP")
+      ->capture_default_str();
+  cli.add_option("--heartbeat-interval", heartbeat_ms, "milliseconds between PDP_STATUS heartbeats")
+      ->envname("WIRETAG_HEARTBEAT_INTERVAL")
+      ->check(CLI::Range(100, 3600000))
+      ->capture_default_str();
+  cli.add_option("--resync-interval", resync_s,
+                 "seconds between full resyncs (each ± 20 % jitter), besides those on start and gaps")
+      ->envname("WIRETAG_RESYNC_INTERVAL")
+      ->check(CLI::Range(5, 86400))
+      ->capture_default_str();
+  cli.add_option("--watch-timeout", watch_timeout_s, "seconds a watch long-poll waits on the server")
+      ->envname("WIRETAG_WATCH_TIMEOUT")
+      ->check(CLI::Range(1, 300))
+      ->capture_default_str();
+  cli.add_option("--sweep-interval", sweep_ms,
+                 "milliseconds between checks for deleted devices (their state is then removed)")
+      ->envname("WIRETAG_SWEEP_INTERVAL")
+      ->check(CLI::Range(100, 600000))
+      ->capture_default_str();
+  cli.add_option("--max-endpoints", dp_options.max_endpoints, "endpoint capacity of the maps")
+      ->envname("WIRETAG_MAX_ENDPOINTS")
+      ->capture_default_str();
+  cli.add_option("--max-policy-entries", dp_options.max_policy_entries,
+                 "capacity of each policy map (both rule generations together)")
+      ->envname("WIRETAG_MAX_POLICY_ENTRIES")
+      ->capture_default_str();
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->envname("WIRETAG_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
+  wiretag::init_logging(log_level);
+
+  if (!valid_cell_name(cell)) {
+    spdlog::error("--cell \"{}\": 1-128 characters of [A-Za-z0-9._-]", cell);
+    return 2;
+  }
+  auto base = wiretag::http::parse_base_url(server);
+  if (!base) {
+    spdlog::error("--server: {}", base.error().message);
+    return 2;
+  }
+  auto endpoint = wiretag::http::parse_listen_address(listen);
+  if (!endpoint) {
+    spdlog::error("--listen {}: {}", listen, endpoint.error().message);
+    return 2;
+  }
+  std::string token;
+  if (!token_file.empty()) {
+    auto t = read_token(token_file);
+    if (!t) {
+      spdlog::error("{}", t.error().message);
+      return 2;
+    }
+    token = *t;
+  }
+  auto tags = wiretag::TagSpace::make(static_cast<int>(dp_options.tag_length));
+  if (!tags) {
+    spdlog::error("{}", tags.error().message);
+    return 2;
+  }
+
+  auto dp = wiretag::datapath::Datapath::open(dp_options);
+  if (!dp) {
+    spdlog::error("datapath: {}: {}", dp.error().code, dp.error().message);
+    return 1;
+  }
+  auto table = wiretag::agent::DeviceTable::open(state_dir);
+  if (!table) {
+    spdlog::error("state: {}: {}", table.error().code, table.error().message);
+    return 1;
+  }
+  wiretag::agent::Cell cell_state(**dp, std::move(*table), *tags);
+  if (auto r = cell_state.reconcile(); !r) {
+    spdlog::error("reconcile: {}: {}", r.error().code, r.error().message);
+    return 1;
+  }
+
+  wiretag::agent::LinkOptions link_options;
+  link_options.server = *base;
+  link_options.token = token;
+  link_options.cell = cell;
+  link_options.group = group;
+  link_options.tag_length = static_cast<int>(dp_options.tag_length);
+  link_options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  link_options.resync_interval = std::chrono::seconds(resync_s);
+  link_options.watch_timeout = std::chrono::seconds(watch_timeout_s);
+  wiretag::agent::ServerLink link(link_options, cell_state);
+
+  wiretag::http::Router router;
+  wiretag::agent::add_plugin_routes(router, cell_state, link);
+  asio::io_context ioc(2);
+  wiretag::http::Server http_server(ioc, router);
+  auto bound = http_server.listen(*endpoint);
+  if (!bound) {
+    spdlog::error("{}", bound.error().message);
+    return 1;
+  }
+
+  // PDP_STATUS (ONAP fields); healthy only once this start's first resync is applied, so a
+  // rule deleted while the agent was down is gone before the cell reports healthy.
+  const int64_t started_ms = now_ms();
+  auto status = [&]() -> json {
+    wiretag::agent::CellStats s = cell_state.stats();
+    const bool healthy = link.synced();
+    json policies = json::array();
+    return json{
+        {"messageName", "PDP_STATUS"},
+        {"requestId", std::to_string(started_ms) + "-" + std::to_string(now_ms())},
+        {"timestampMs", now_ms()},
+        {"name", cell},
+        {"pdpType", link_options.pdp_type},
+        {"pdpGroup", group},
+        {"pdpSubgroup", link_options.pdp_type},
+        {"state", "ACTIVE"},
+        {"healthy", healthy ? "HEALTHY" : "NOT_HEALTHY"},
+        {"description", "wiretag-agent"},
+        {"policies", policies},
+        {"statistics",
+         {{"pdpInstanceId", cell},
+          {"timeStamp", now_ms()},
+          {"pdpGroupName", group},
+          {"pdpSubGroupName", link_options.pdp_type},
+          {"policyDeployCount", s.applies},
+          {"policyDeploySuccessCount", s.applies - s.apply_failures},
+          {"policyDeployFailCount", s.apply_failures},
+          {"policyExecutedCount", s.allowed + s.dropped + s.audited},
+          {"policyExecutedSuccessCount", s.allowed + s.audited},
+          {"policyExecutedFailCount", s.dropped}}},
+        {"heartbeatIntervalMs", heartbeat_ms},
+        {"revision", link.revision()},
+        {"datapath",
+         {{"endpoints", s.endpoints},
+          {"allowed", s.allowed},
+          {"dropped", s.dropped},
+          {"audited", s.audited}}}};
+  };
+
+  http_server.start();
+  link.start(status);
+  std::printf("listening on %s\n", wiretag::http::format_endpoint(*bound).c_str());
+  std::fflush(stdout);
+  spdlog::info("wiretag-agent {} listening on {} (server {}, pin dir {}, state dir {})", cell,
+               wiretag::http::format_endpoint(*bound), server, dp_options.pin_dir, state_dir);
+
+  // Housekeeping: forget devices whose container is gone.
+  std::mutex sweep_mu;
+  std::condition_variable sweep_cv;
+  bool stopping = false;
+  std::thread sweeper([&] {
+    std::unique_lock lock(sweep_mu);
+    while (!sweep_cv.wait_for(lock, std::chrono::milliseconds(sweep_ms), [&] { return stopping; })) {
+      lock.unlock();
+      cell_state.sweep_vanished();
+      lock.lock();
+    }
+  });
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping; enforcement stays as it is", sig);
+    http_server.shutdown();
+    ioc.stop();
+  });
+  std::thread worker([&] { ioc.run(); });
+  ioc.run();
+  worker.join();
+  {
+    std::lock_guard lock(sweep_mu);
+    stopping = true;
+  }
+  sweep_cv.notify_all();
+  sweeper.join();
+  link.stop();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,184 @@
+#include "agent/plugin_api.h"
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "core/app_guid.h"
+#include "http/json_input.h"
+
+namespace wiretag::agent {
+
+using http::Reply;
+using http::Request;
+using nlohmann::json;
+
+namespace {
+
+Result<datapath::Device> device_field(const json& body) {
+  const json& d = body["destination_device"];
+  if (!d.is_object())
+    return Error{"INVALID_FIELD_TYPE", "destination_device must be an object"};
+  if (auto r = http::check_fields(d, {"namespace", "interface_name"}); !r) return r.error();
+  WT_TRY(netns, http::string_field(d, "namespace"));
+  WT_TRY(ifname, http::string_field(d, "interface_name"));
+  if (!netns->empty() && (netns->front() != '/' || netns->size() >= WT_NETNS_PATH_MAX))
+    return Error{"INVALID_DEVICE",
+                 "namespace must be an absolute path of a netns file (under 104 characters), "
+                 "or \"\" for the agent's own"};
+  if (ifname->empty() || ifname->size() >= 16 ||
+      ifname->find_first_of("/ \t\n:") != std::string::npos)
+    return Error{"INVALID_DEVICE", "interface_name must be a Linux interface name (1-15 characters)"};
+  return datapath::Device{*netns, *ifname};
+}
+
+Result<uint32_t> tag_field(const TagSpace& tags, const json& v, const std::string& what) {
+  if (!v.is_string()) return Error{"INVALID_FIELD_TYPE", what + " must be a string"};
+  auto tag = tags.parse(v.get<std::string>());
+  if (!tag)
+    return Error{"INVALID_WIRE_BYTES", what + " \"" + v.get<std::string>() + "\" is not " +
+                                           std::to_string(2 * tags.length()) +
+                                           " lowercase hex digits"};
+  if (*tag == 0) return Error{"INVALID_WIRE_BYTES", what + ": tag 0 means untagged"};
+  return *tag;
+}
+
+json device_json(const DeviceView& v, const TagSpace& tags) {
+  json j = {{"destination_device",
+             {{"namespace", v.record.device.netns}, {"interface_name", v.record.device.ifname}}},
+            {"ifindex", v.ifindex},
+            {"wire_bytes", v.tag ? json(tags.wire_bytes(v.tag)) : json(nullptr)},
+            {"rules", v.rules}};
+  json sources = json::array();
+  bool any = false;
+  for (uint32_t s : v.sources) {
+    if (s == 0)
+      any = true;
+    else
+      sources.push_back(tags.wire_bytes(s));
+  }
+  j["allowed_source_wire_bytes"] = sources;
+  if (any) j["allow_any_tagged_source"] = true;
+  if (v.record.app_guid) {
+    j["app_guid"] = *v.record.app_guid;
+    j["synced"] = v.synced;
+    j["revision"] = v.revision;
+    if (v.app_missing) j["app_missing"] = true;
+  }
+  if (!v.last_error.empty()) j["last_error"] = v.last_error;
+  return j;
+}
+
+class PluginApi {
+ public:
+  PluginApi(Cell& cell, ServerLink& link) : cell_(cell), link_(link) {}
+
+  // POST /whitelist {"destination_device":{…}, "allowed_source_wire_bytes":[…]
+  //                  [, "wire_bytes"] | "app_guid"}
+  Result<Reply> put(const Request& req) {
+    WT_TRY(body, http::parse_json_object(req.body));
+    if (auto r = http::check_fields(*body, {"destination_device"},
+                                    {"allowed_source_wire_bytes", "wire_bytes", "app_guid"});
+        !r)
+      return r.error();
+    WT_TRY(device, device_field(*body));
+    const bool has_static = body->contains("allowed_source_wire_bytes");
+    const bool has_app = body->contains("app_guid");
+    if (has_static == has_app)
+      return Error{has_app ? "INVALID_FIELD_COMBINATION" : "MISSING_FIELD",
+                   "give either allowed_source_wire_bytes (a static whitelist) or app_guid (follow "
+                   "the server), not both"};
+    if (has_app) {
+      if (body->contains("wire_bytes"))
+        return Error{"INVALID_FIELD_COMBINATION",
+                     "wire_bytes comes from the server when app_guid is given"};
+      WT_TRY(guid, http::string_field(*body, "app_guid"));
+      if (auto r = check_app_guid(*guid, "app_guid"); !r) return r.error();
+      return follow(*device, *guid);
+    }
+    const json& list = (*body)["allowed_source_wire_bytes"];
+    if (!list.is_array())
+      return Error{"INVALID_FIELD_TYPE", "allowed_source_wire_bytes must be an array of strings"};
+    if (list.size() > 65536)
+      return Error{"INVALID_FIELD_VALUE", "allowed_source_wire_bytes holds more than 65536 tags"};
+    std::vector<uint32_t> sources;
+    for (const json& v : list) {
+      WT_TRY(tag, tag_field(cell_.tags(), v, "allowed_source_wire_bytes entry"));
+      sources.push_back(*tag);
+    }
+    uint32_t own = 0;
+    if (body->contains("wire_bytes")) {
+      WT_TRY(tag, tag_field(cell_.tags(), (*body)["wire_bytes"], "wire_bytes"));
+      own = *tag;
+    }
+    WT_TRY(view, cell_.put_static(*device, own, std::move(sources)));
+    return Reply{200, device_json(*view, cell_.tags())};
+  }
+
+  // GET /whitelist → {"devices":[…]}
+  Result<Reply> list(const Request&) {
+    json devices = json::array();
+    for (const DeviceView& v : cell_.list()) devices.push_back(device_json(v, cell_.tags()));
+    return Reply{200, json{{"devices", devices}}};
+  }
+
+  // DELETE /whitelist {"destination_device":{…}}
+  Result<Reply> remove(const Request& req) {
+    WT_TRY(body, http::parse_json_object(req.body));
+    if (auto r = http::check_fields(*body, {"destination_device"}); !r) return r.error();
+    WT_TRY(device, device_field(*body));
+    if (auto r = cell_.remove(*device); !r) return r.error();
+    return Reply{200, json{{"status", "success"}}};
+  }
+
+  // GET /healthz
+  Result<Reply> health(const Request&) {
+    const bool healthy = link_.synced() && link_.connected();
+    CellStats s = cell_.stats();
+    return Reply{healthy ? 200u : 503u,
+                 json{{"status", healthy ? "ok" : "degraded"},
+                      {"synced", link_.synced()},
+                      {"connected", link_.connected()},
+                      {"revision", link_.revision()},
+                      {"endpoints", s.endpoints}}};
+  }
+
+ private:
+  Result<Reply> follow(const datapath::Device& device, const std::string& guid) {
+    // Registered as followed before asking, so a change committed meanwhile is not missed.
+    cell_.begin_follow(guid);
+    struct End {
+      Cell& c;
+      const std::string& g;
+      ~End() { c.end_follow(g); }
+    } end{cell_, guid};
+    auto snapshot = link_.query({guid});
+    if (!snapshot) {
+      if (snapshot.error().code == "SERVER_ERROR" || snapshot.error().code == "INVALID_RESPONSE")
+        return Error{"UPSTREAM_ERROR", snapshot.error().message};
+      return Error{"UNAVAILABLE", "the policy server cannot be reached (" +
+                                      snapshot.error().message + "); nothing was changed"};
+    }
+    if (snapshot->apps.empty())
+      return Error{"APP_NOT_FOUND", "the server knows no app " + guid};
+    WT_TRY(view, cell_.put_followed(device, snapshot->apps.front()));
+    return Reply{200, device_json(*view, cell_.tags())};
+  }
+
+  Cell& cell_;
+  ServerLink& link_;
+};
+
+}  // namespace
+
+void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link) {
+  auto api = std::make_shared<PluginApi>(cell, link);
+  auto bind = [api](Result<Reply> (PluginApi::*fn)(const Request&)) {
+    return [api, fn](const Request& req) { return ((*api).*fn)(req); };
+  };
+  router.post("/whitelist", bind(&PluginApi::put))
+      .get("/whitelist", bind(&PluginApi::list))
+      .del("/whitelist", bind(&PluginApi::remove))
+      .get("/healthz", bind(&PluginApi::health));
+}
+
+}  // namespace wiretag::agent

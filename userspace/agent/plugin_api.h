@@ -1,0 +1,14 @@
+// The Policy Plugin API (seed 000, SPEC §4.2) served by the agent: which devices it manages
+// and what each may receive, statically or by following an app on the server.
+#pragma once
+
+#include "agent/cell.h"
+#include "agent/server_link.h"
+#include "http/router.h"
+
+namespace wiretag::agent {
+
+// POST/GET/DELETE /whitelist and GET /healthz.
+void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link);
+
+}  // namespace wiretag::agent

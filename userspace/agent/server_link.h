@@ -1,0 +1,103 @@
+// The agent's link to the policy server (SPEC §4.1 push, §4.4 PDP_STATUS): a watch loop
+// that follows the server's change log and applies what touches this cell's apps, full
+// resyncs (on start, on a gap or a new store, periodically with jitter), jittered
+// reconnect backoff, and the PDP_STATUS heartbeat. While the server is away nothing in
+// the datapath changes.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/cell.h"
+#include "http/client.h"
+#include "wiretag/result.h"
+
+namespace wiretag::agent {
+
+struct LinkOptions {
+  http::BaseUrl server;
+  std::string token;
+  std::string cell = "cell";
+  std::string group = "defaultGroup";
+  std::string pdp_type = "tc";
+  int tag_length = 2;
+  std::chrono::seconds watch_timeout{30};
+  std::chrono::milliseconds heartbeat_interval{10000};
+  std::chrono::seconds resync_interval{300};  // ± 20 % jitter
+  std::chrono::milliseconds backoff_min{100};
+  std::chrono::milliseconds backoff_max{30000};
+};
+
+// Parses the body of POST /internal/v1/endpoints/query; INVALID_RESPONSE when malformed.
+Result<ServerSnapshot> parse_snapshot(const nlohmann::json& body);
+// Parses one watch event.
+Result<ChangeEvent> parse_event(const nlohmann::json& event);
+
+class ServerLink {
+ public:
+  ServerLink(LinkOptions options, PolicySink& sink);
+  ~ServerLink();
+
+  // Effective rules of these apps, read by the server in one transaction.
+  Result<ServerSnapshot> query(const std::vector<std::string>& apps);
+
+  // Starts the watch thread (and the heartbeat thread when status is set: it builds the
+  // PDP_STATUS body sent on start and every heartbeat interval).
+  void start(std::function<nlohmann::json()> status = {});
+  void stop();
+
+  // True after the first full resync since start.
+  bool synced() const { return synced_; }
+  bool connected() const { return connected_; }
+  int64_t revision() const { return revision_; }
+  // Full resyncs done and watch replies handled, for tests and /metrics.
+  uint64_t resyncs() const { return resyncs_; }
+  uint64_t watch_replies() const { return watch_replies_; }
+  // Asks the watch loop for a full resync as soon as possible.
+  void request_resync() { resync_requested_ = true; }
+
+  // Sends one PDP_STATUS now (also used at start before the loop's first beat).
+  Result<void> send_status(const nlohmann::json& status);
+
+ private:
+  void watch_loop();
+  void heartbeat_loop();
+  Result<void> full_resync();
+  Result<void> handle_watch_reply(const nlohmann::json& body);
+  std::chrono::milliseconds next_backoff();
+  bool sleep_for(std::chrono::milliseconds d);  // false when stopping
+
+  LinkOptions options_;
+  PolicySink& sink_;
+  http::Client watch_client_;
+  std::mutex query_mu_;
+  http::Client query_client_;
+  std::mutex status_mu_;
+  http::Client status_client_;
+  std::function<nlohmann::json()> status_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> synced_{false};
+  std::atomic<bool> connected_{false};
+  std::atomic<bool> resync_requested_{true};
+  std::atomic<int64_t> revision_{0};
+  std::atomic<uint64_t> resyncs_{0}, watch_replies_{0};
+  std::string store_id_;
+  std::chrono::steady_clock::time_point next_periodic_resync_;
+  std::chrono::milliseconds backoff_{0};
+  std::mt19937_64 rng_;
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+  std::thread watch_thread_, heartbeat_thread_;
+};
+
+}  // namespace wiretag::agent

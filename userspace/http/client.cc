@@ -1,0 +1,153 @@
+#include "http/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+namespace wiretag::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+Result<nlohmann::json> ClientResponse::json() const {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded())
+    return Error{"INVALID_RESPONSE", "HTTP " + std::to_string(status) + " with a non-JSON body"};
+  return j;
+}
+
+std::string ClientResponse::error_code() const {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_array() && !j.empty() && j[0].is_object() && j[0].contains("error_code") &&
+      j[0]["error_code"].is_string())
+    return j[0]["error_code"].get<std::string>();
+  return "";
+}
+
+Result<BaseUrl> parse_base_url(std::string_view url) {
+  constexpr std::string_view scheme = "http://";
+  if (!url.starts_with(scheme))
+    return Error{"INVALID_URL", "\"" + std::string(url) + "\": expected http://HOST:PORT"};
+  url.remove_prefix(scheme.size());
+  while (url.ends_with('/')) url.remove_suffix(1);
+  if (url.find('/') != std::string_view::npos)
+    return Error{"INVALID_URL", "a server URL has no path: " + std::string(url)};
+  size_t colon = url.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == url.size())
+    return Error{"INVALID_URL", "\"" + std::string(url) + "\": the port is missing"};
+  BaseUrl out{std::string(url.substr(0, colon)), std::string(url.substr(colon + 1))};
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']')
+    out.host = out.host.substr(1, out.host.size() - 2);
+  if (out.host.empty() || out.port.size() > 5 ||
+      out.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(out.port) == 0 ||
+      std::stoi(out.port) > 65535)
+    return Error{"INVALID_URL", "\"" + std::string(url) + "\": bad host or port"};
+  return out;
+}
+
+Client::Client(BaseUrl base, std::string bearer)
+    : base_(std::move(base)), bearer_(std::move(bearer)) {}
+
+Client::~Client() = default;
+
+void Client::cancel() {
+  cancelled_ = true;
+  asio::post(ioc_, [this] {
+    if (stream_) stream_->cancel();
+  });
+}
+
+void Client::run_until(std::chrono::steady_clock::time_point deadline) {
+  ioc_.restart();
+  ioc_.run_until(deadline + std::chrono::seconds(1));  // the stream's own timer fires first
+}
+
+Result<void> Client::connect(std::chrono::steady_clock::time_point deadline) {
+  boost::system::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto endpoints = resolver.resolve(base_.host, base_.port, ec);
+  if (ec)
+    return Error{"SERVER_UNREACHABLE", "resolve " + base_.host + ": " + ec.message(), ec.value()};
+  stream_.emplace(ioc_);
+  stream_->expires_at(deadline);
+  stream_->async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
+  run_until(deadline);
+  if (cancelled_) ec = asio::error::operation_aborted;
+  if (ec) {
+    stream_.reset();
+    if (cancelled_) return Error{"CANCELLED", "request cancelled"};
+    if (ec == beast::error::timeout)
+      return Error{"TIMEOUT", "connect to " + base_.host + ":" + base_.port + " timed out"};
+    return Error{"SERVER_UNREACHABLE",
+                 "connect to " + base_.host + ":" + base_.port + ": " + ec.message(), ec.value()};
+  }
+  stream_->socket().set_option(tcp::no_delay(true), ec);
+  return Ok();
+}
+
+Result<ClientResponse> Client::exchange(std::string_view method, std::string_view target,
+                                        std::string_view body,
+                                        std::chrono::steady_clock::time_point deadline) {
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(boost::beast::string_view(method.data(), method.size())),
+                                         std::string(target), 11};
+  req.set(bhttp::field::host, base_.host + ":" + base_.port);
+  req.set(bhttp::field::user_agent, "wiretag");
+  if (!bearer_.empty()) req.set(bhttp::field::authorization, "Bearer " + bearer_);
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH" ||
+      method == "DELETE") {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = std::string(body);
+  }
+  req.keep_alive(true);
+  req.prepare_payload();
+
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(64u << 20);
+  boost::system::error_code ec;
+  stream_->expires_at(deadline);
+  bhttp::async_write(*stream_, req, [&](boost::system::error_code e, size_t) {
+    ec = e;
+    if (e) return;
+    bhttp::async_read(*stream_, buffer, parser, [&](boost::system::error_code e2, size_t) { ec = e2; });
+  });
+  run_until(deadline);
+  if (cancelled_) ec = asio::error::operation_aborted;
+  if (ec) {
+    stream_.reset();
+    if (cancelled_) return Error{"CANCELLED", "request cancelled"};
+    if (ec == beast::error::timeout)
+      return Error{"TIMEOUT", std::string(method) + " " + std::string(target) + " timed out"};
+    return Error{"CONNECTION_CLOSED", std::string(method) + " " + std::string(target) + ": " +
+                                          ec.message(),
+                 ec.value()};
+  }
+  auto res = parser.release();
+  if (!res.keep_alive()) stream_.reset();
+  return ClientResponse{res.result_int(), std::move(res.body())};
+}
+
+Result<ClientResponse> Client::request(std::string_view method, std::string_view target,
+                                       std::string_view body, std::chrono::milliseconds timeout) {
+  if (cancelled_) return Error{"CANCELLED", "request cancelled"};
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  const bool reused = stream_.has_value();
+  if (!reused) {
+    if (auto c = connect(deadline); !c) return c.error();
+  }
+  auto r = exchange(method, target, body, deadline);
+  // A kept-alive connection the server closed meanwhile: retry once on a fresh one.
+  if (!r && reused && r.error().code == "CONNECTION_CLOSED" &&
+      std::chrono::steady_clock::now() < deadline) {
+    if (auto c = connect(deadline); !c) return c.error();
+    r = exchange(method, target, body, deadline);
+  }
+  if (!r && r.error().code == "CONNECTION_CLOSED") return Error{"SERVER_UNREACHABLE", r.error().message, r.error().sys_errno};
+  return r;
+}
+
+}  // namespace wiretag::http

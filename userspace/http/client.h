@@ -1,0 +1,68 @@
+// A small synchronous HTTP/1.1 client on Beast: one keep-alive connection to one server,
+// a deadline per request, and cancel() from another thread (to interrupt a long-poll).
+// Used by the agent to talk to the policy server, and by benches and tests.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <atomic>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "wiretag/result.h"
+
+namespace wiretag::http {
+
+struct ClientResponse {
+  unsigned status = 0;
+  std::string body;
+  // The body as JSON; INVALID_RESPONSE when it is not.
+  Result<nlohmann::json> json() const;
+  // The error_code of a SPEC §4 error body, or "".
+  std::string error_code() const;
+};
+
+struct BaseUrl {
+  std::string host;
+  std::string port;
+};
+// "http://HOST:PORT[/]" → host and port; INVALID_URL otherwise (https is not supported).
+Result<BaseUrl> parse_base_url(std::string_view url);
+
+class Client {
+ public:
+  // bearer: sent as "Authorization: Bearer <bearer>" when not empty.
+  Client(BaseUrl base, std::string bearer = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends one request on the kept-alive connection (connecting, or reconnecting once when
+  // the server closed it meanwhile). SERVER_UNREACHABLE on connection errors, TIMEOUT when
+  // the deadline passes, CANCELLED after cancel(). Any HTTP status is a successful result.
+  Result<ClientResponse> request(std::string_view method, std::string_view target,
+                                 std::string_view body = {},
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // Thread-safe and final: aborts the request in progress (if any) and every later one with
+  // CANCELLED. For stopping a thread that waits in a long-poll.
+  void cancel();
+
+ private:
+  Result<void> connect(std::chrono::steady_clock::time_point deadline);
+  Result<ClientResponse> exchange(std::string_view method, std::string_view target,
+                                  std::string_view body,
+                                  std::chrono::steady_clock::time_point deadline);
+  void run_until(std::chrono::steady_clock::time_point deadline);
+
+  BaseUrl base_;
+  std::string bearer_;
+  boost::asio::io_context ioc_;
+  std::optional<boost::beast::tcp_stream> stream_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace wiretag::http
