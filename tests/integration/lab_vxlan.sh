@@ -18,6 +18,7 @@ cleanup() {
   for p in "${bg_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   "$LAB" down >/dev/null
   "$LAB" down --id "${WT_LAB_ID}x" >/dev/null
+  "$LAB" down --id "${WT_LAB_ID}s" >/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -215,31 +216,79 @@ check "up --build without an agent binary fails, naming it, and builds nothing" 
    grep -q 'userspace/agent/wiretag-agent does not exist' '$tmp/noagent' &&
    ! ip netns list | grep -q '^${WT_LAB_ID}x-'"
 
+echo "# processes: up --build with stand-in daemons (tests/integration/lab_fake_daemon.py)"
+fake=$tmp/fakedaemons
+mkdir -p "$fake/userspace/server" "$fake/userspace/agent"
+ln -s "$here/lab_fake_daemon.py" "$fake/userspace/server/wiretag-server"
+ln -s "$here/lab_fake_daemon.py" "$fake/userspace/agent/wiretag-agent"
+envv() { (. "$LAB_ENV" && eval "echo \"\${$1:-}\""); } # envv NAME: a variable of the env file
+has_args() { # has_args URL ARG...: the stand-in at URL (it answers with its argv) got these ARGs
+  local json a
+  json=$(curl -sf -m 5 "$1/") || return 1
+  shift
+  for a in "$@"; do grep -qF "\"$a\"" <<<"$json" || return 1; done
+}
+"$LAB" up --build "$fake" >/dev/null
+check "status shows the server and 3 agents alive" \
+  test "$("$LAB" status | grep -cE '^(server|agent [0-9]) .* alive$')" -eq 4
+check "agent 2 was started with the lab's flags" has_args "$(envv WT_LAB_AGENT_2)" \
+  --server "$(envv WT_LAB_SERVER)" --cell "$WT_LAB_ID-cell2" --listen --pin-dir "$(lab_pin_dir 2)" \
+  --state-dir "$LAB_STATE/cell2" --token-file "$LAB_STATE/server/admin-token"
+check "the server wrote its admin token into the data dir" test -s "$LAB_STATE/server/admin-token"
+pids="$(envv WT_LAB_SERVER_PID) $(envv WT_LAB_AGENT_PID_1)"
+"$LAB" up --build "$fake" >/dev/null
+check "up --build again keeps the running processes" \
+  test "$(envv WT_LAB_SERVER_PID) $(envv WT_LAB_AGENT_PID_1)" = "$pids"
+a1=$(envv WT_LAB_AGENT_1) a1pid=$(envv WT_LAB_AGENT_PID_1)
+"$LAB" restart-agent 1 --kill >/dev/null
+check "restart-agent 1 --kill: a new process at the same URL" bash -c \
+  "[ '$(envv WT_LAB_AGENT_PID_1)' != '$a1pid' ] && [ '$(envv WT_LAB_AGENT_1)' = '$a1' ] &&
+   curl -sf -m 5 '$a1/' >/dev/null"
+srv=$(envv WT_LAB_SERVER)
+"$LAB" stop-server
+check "stop-server: the server is dead, the agents alive" bash -c \
+  "'$LAB' status | grep -qE '^server .* dead$' && ! curl -s -m 2 '$srv/' >/dev/null &&
+   [ \$('$LAB' status | grep -cE '^agent .* alive$') -eq 3 ]"
+"$LAB" start-server >/dev/null
+check "start-server: same port ($srv)" bash -c "[ '$(envv WT_LAB_SERVER)' = '$srv' ] && curl -sf -m 5 '$srv/' >/dev/null"
+"$LAB" stop-server
+python3 -c "import socket, time; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', ${srv##*:})); s.listen()
+print('bound', flush=True); time.sleep(60)" >"$tmp/holder" &
+holder=$!; bg_pids+=("$holder")
+for _ in $(seq 1 100); do grep -q bound "$tmp/holder" && break; sleep 0.1; done
+"$LAB" start-server >/dev/null 2>&1
+srv2=$(envv WT_LAB_SERVER)
+check "start-server with its port taken: a new port, and the agents follow ($srv2)" bash -c \
+  "[ '$srv2' != '$srv' ] && curl -sf -m 5 '$(envv WT_LAB_AGENT_3)/' | grep -qF '$srv2' &&
+   [ \$('$LAB' status | grep -cE '^(server|agent [0-9]) .* alive$') -eq 4 ]"
+kill "$holder"
+lab_pids="$(envv WT_LAB_SERVER_PID) $(envv WT_LAB_AGENT_PID_1) $(envv WT_LAB_AGENT_PID_2) $(envv WT_LAB_AGENT_PID_3)"
+
 if [ -n "${WT_BUILD_DIR:-}" ] && [ -x "$WT_BUILD_DIR/userspace/server/wiretag-server" ]; then
-  "$LAB" up --build "$WT_BUILD_DIR" --no-agents >/dev/null
-  url=$(lab_load && echo "${WT_LAB_SERVER:-}")
-  token=$(cat "$LAB_STATE/server/admin-token" 2>/dev/null)
-  check "server runs at $url with its admin token" bash -c \
+  echo "# the real wiretag-server in a second lab"
+  sl=${WT_LAB_ID}s
+  agents=--no-agents
+  [ -x "$WT_BUILD_DIR/userspace/agent/wiretag-agent" ] && agents=""
+  "$LAB" up --id "$sl" --cells 2 --containers 1 --build "$WT_BUILD_DIR" $agents >/dev/null
+  url=$(. "$LAB_RUN_DIR/$sl/env" && echo "${WT_LAB_SERVER:-}")
+  token=$(cat "$LAB_RUN_DIR/$sl/server/admin-token" 2>/dev/null)
+  check "wiretag-server answers at $url with the admin token" bash -c \
     "curl -sf -m 5 -H 'Authorization: Bearer $token' -d '{\"guid\":\"lab-app\"}' '$url/app' >/dev/null"
-  "$LAB" stop-server
-  check "stop-server stops it" bash -c "! curl -s -m 2 '$url/' >/dev/null"
-  "$LAB" start-server >/dev/null
-  check "start-server reuses the port ($url)" test "$(lab_load && echo "$WT_LAB_SERVER")" = "$url"
-  check "... and the data dir (the app is still there)" bash -c \
+  "$LAB" stop-server --id "$sl"
+  "$LAB" start-server --id "$sl" >/dev/null
+  check "restarted on the same port with the same data" bash -c \
     "curl -sf -m 5 -H 'Authorization: Bearer $token' '$url/app/lab-app/whitelist' >/dev/null"
-  check "status shows the server alive" bash -c "'$LAB' status | grep -qE '^server .* alive'"
-  if [ -x "$WT_BUILD_DIR/userspace/agent/wiretag-agent" ]; then
-    "$LAB" up --build "$WT_BUILD_DIR" >/dev/null
-    check "status shows 3 agents alive" test "$("$LAB" status | grep -cE '^agent [0-9] .* alive')" -eq 3
-    a1=$(lab_load && echo "$WT_LAB_AGENT_1")
-    "$LAB" restart-agent 1 --kill >/dev/null
-    check "restart-agent 1 --kill: alive again at the same URL" bash -c \
-      "'$LAB' status | grep -qE '^agent 1 .* $a1 +alive'"
+  if [ -z "$agents" ]; then
+    check "status shows 2 real agents alive" \
+      test "$("$LAB" status --id "$sl" | grep -cE '^agent [0-9] .* alive$')" -eq 2
   else
-    echo "skip  no wiretag-agent in $WT_BUILD_DIR: agents not started"
+    echo "skip  no wiretag-agent in $WT_BUILD_DIR: the real agents were not started"
   fi
+  "$LAB" down --id "$sl" >/dev/null
+  check "down of the second lab leaves nothing" bash -c \
+    "! ip netns list | grep -q '^$sl-' && [ ! -e '$LAB_RUN_DIR/$sl' ]"
 else
-  echo "skip  no wiretag-server in \${WT_BUILD_DIR:-}: processes not started"
+  echo "skip  no wiretag-server in ${WT_BUILD_DIR:-(WT_BUILD_DIR unset)}: the real server was not started"
 fi
 
 "$LAB" down >/dev/null
@@ -248,6 +297,8 @@ check "down leaves no pin dir" bash -c "! ls -d /sys/fs/bpf/wiretag-$WT_LAB_ID-*
 check "down leaves no state dir" test ! -e "$LAB_STATE"
 check "down leaves no process of the lab" bash -c \
   "! grep -lzE '^/run/wiretag-lab/$WT_LAB_ID/|^$WT_LAB_ID-cell' /proc/[0-9]*/cmdline 2>/dev/null | grep -q ."
+check "down ended the server and agents ($lab_pids)" bash -c \
+  "for p in $lab_pids; do [ -s /proc/\$p/cmdline ] && exit 1; done; exit 0"
 check "down again (no lab) is fine" "$LAB" down
 check "status of a lab that is not up exits 1" bash -c "! '$LAB' status 2>/dev/null"
 

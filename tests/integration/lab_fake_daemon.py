@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Stand-in for wiretag-server / wiretag-agent in lab.sh's process tests.
+
+Takes --listen HOST:PORT (other flags ignored, except --data-dir: writes admin-token there as
+the server does), binds, prints "listening on HOST:PORT" like the real daemons, answers every
+HTTP request with 200 and its own argv, and exits on SIGTERM.
+"""
+import http.server
+import json
+import os
+import signal
+import sys
+
+
+def flag(name):
+    args = sys.argv[1:]
+    return args[args.index(name) + 1] if name in args else None
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(sys.argv).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def main():
+    host, port = flag("--listen").rsplit(":", 1)
+    data_dir = flag("--data-dir")
+    if data_dir:
+        os.makedirs(data_dir, exist_ok=True)
+        token = os.path.join(data_dir, "admin-token")
+        if not os.path.exists(token):
+            with open(token, "w") as f:
+                f.write("fake-token\n")
+    try:
+        server = http.server.HTTPServer((host, int(port)), Handler)
+    except OSError as e:
+        print("bind %s:%s: %s" % (host, port, e), file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("listening on %s:%d" % (host, server.server_address[1]), flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
