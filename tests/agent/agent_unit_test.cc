@@ -1,0 +1,163 @@
+// The agent's parts in-process: the persisted device table, parsing what the server sends,
+// and which followed apps a change event touches.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "../server/temp_dir.h"
+#include "agent/cell.h"
+#include "agent/device_table.h"
+#include "agent/server_link.h"
+
+namespace wiretag::agent {
+namespace {
+
+using nlohmann::json;
+using test::TempDir;
+
+TEST(DeviceTable, PersistsEveryChangeDurablyAndRereadsIt) {
+  TempDir dir;
+  {
+    auto t = DeviceTable::open(dir.path() / "state");
+    ASSERT_TRUE(t) << t.error().message;
+    EXPECT_TRUE(t->records().empty());
+    ASSERT_TRUE(t->put({{"/run/netns/a", "veth1"}, std::nullopt, 0x0101, {1, 2}}));
+    ASSERT_TRUE(t->put({{"/run/netns/a", "veth2"}, "app-x", 0, {}}));
+    ASSERT_TRUE(t->put({{"/run/netns/a", "veth1"}, std::nullopt, 0x0102, {3}}));  // replaces
+    ASSERT_TRUE(t->remove({"/run/netns/a", "veth9"}));                            // absent: ok
+  }
+  auto t = DeviceTable::open(dir.path() / "state");
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->records().size(), 2u);
+  const DeviceRecord* r1 = t->find({"/run/netns/a", "veth1"});
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->tag, 0x0102u);
+  EXPECT_EQ(r1->static_sources, std::vector<uint32_t>{3});
+  EXPECT_FALSE(r1->app_guid);
+  const DeviceRecord* r2 = t->find({"/run/netns/a", "veth2"});
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->app_guid, "app-x");
+  ASSERT_TRUE(t->remove({"/run/netns/a", "veth2"}));
+  EXPECT_EQ(DeviceTable::open(dir.path() / "state")->records().size(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "state" / "devices.json.tmp"));
+}
+
+TEST(DeviceTable, CorruptFileIsAnErrorNotAnEmptyTable) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "s");
+  std::ofstream(dir.path() / "s" / "devices.json") << "{\"devices\": [ {\"namespace\": 3";
+  auto t = DeviceTable::open(dir.path() / "s");
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, "STATE_CORRUPT");
+  std::ofstream(dir.path() / "s" / "devices.json") << R"({"devices":[{"namespace":1}]})";
+  EXPECT_EQ(DeviceTable::open(dir.path() / "s").error().code, "STATE_CORRUPT");
+}
+
+TEST(ServerReplies, SnapshotParsesRulesInCanonicalOrder) {
+  json body = {{"store_id", "s1"},
+               {"tag_length", 2},
+               {"revision", 42},
+               {"apps",
+                {{{"guid", "b"},
+                  {"wire_bytes", "0002"},
+                  {"tag", 2},
+                  {"rules",
+                   {{{"source", "c"}, {"source_tag", 3}, {"protocol", "tcp"}, {"ports", {{"start", 80}, {"end", 90}}}},
+                    {{"source", "*"}, {"source_tag", 0}, {"protocol", "any"}},
+                    {{"source", "c"}, {"source_tag", 3}, {"protocol", "tcp"}, {"ports", {{"start", 80}, {"end", 90}}}}}}}}},
+               {"missing", {"gone"}}};
+  auto s = parse_snapshot(body);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->store_id, "s1");
+  EXPECT_EQ(s->revision, 42);
+  ASSERT_EQ(s->apps.size(), 1u);
+  const AppPolicy& p = s->apps[0];
+  EXPECT_EQ(p.tag, 2u);
+  ASSERT_EQ(p.rules.size(), 2u);  // the duplicate collapses
+  EXPECT_EQ(p.rules[0], (Rule{0, Protocol::Any, std::nullopt}));
+  EXPECT_EQ(p.rules[1], (Rule{3, Protocol::Tcp, PortRange{80, 90}}));
+  EXPECT_EQ(p.sources, (std::set<std::string>{"*", "c"}));
+  EXPECT_EQ(s->missing, std::vector<std::string>{"gone"});
+}
+
+TEST(ServerReplies, MalformedSnapshotsAreRefused) {
+  for (const char* text : {R"({})", R"({"store_id":"s","revision":1,"apps":[{"guid":"a"}]})",
+                           R"({"store_id":"s","revision":1,"apps":[{"guid":"a","tag":1,"rules":[{"source":"x","source_tag":1,"protocol":"sctp"}]}]})",
+                           R"({"store_id":"s","revision":"1","apps":[]})"}) {
+    auto s = parse_snapshot(json::parse(text));
+    ASSERT_FALSE(s) << text;
+    EXPECT_EQ(s.error().code, "INVALID_RESPONSE") << text;
+  }
+}
+
+TEST(ServerReplies, EventsNameTheirDestinations) {
+  auto e = parse_event({{"revision", 7},
+                        {"kind", "edge.created"},
+                        {"subject", "x"},
+                        {"body", {{"source", "a"}, {"destination", "b"}}}});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->destinations, std::vector<std::string>{"b"});
+  e = parse_event(json::parse(R"({"revision":8,"kind":"policy.updated","subject":"p1",
+      "body":{"rules":[{"source":"a","destination":"c"},{"source":"a","destination":"d"}]}})"));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->destinations, (std::vector<std::string>{"c", "d"}));
+  EXPECT_FALSE(parse_event(json::parse(R"({"kind":"x"})")));
+}
+
+class CellTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    datapath::Options o;
+    o.pin_dir = "";  // nothing pinned: an in-memory datapath for this process
+    o.max_policy_entries = 1024;
+    o.max_endpoints = 16;
+    auto dp = datapath::Datapath::open(o);
+    ASSERT_TRUE(dp) << dp.error().message;
+    dp_ = std::move(*dp);
+    auto table = DeviceTable::open(dir_.path() / "state");
+    ASSERT_TRUE(table);
+    // Followed apps come from the table; no device needs to exist to ask affected_apps().
+    ASSERT_TRUE(table->put({{"/run/netns/none", "v1"}, "web", 0, {}}));
+    ASSERT_TRUE(table->put({{"/run/netns/none", "v2"}, "db", 0, {}}));
+    cell_ = std::make_unique<Cell>(*dp_, std::move(*table), *TagSpace::make(2));
+  }
+  TempDir dir_;
+  std::unique_ptr<datapath::Datapath> dp_;
+  std::unique_ptr<Cell> cell_;
+};
+
+TEST_F(CellTest, ChangeEventsTouchOnlyTheAppsTheyName) {
+  EXPECT_EQ(cell_->followed_apps(), (std::vector<std::string>{"db", "web"}));
+  auto apps = cell_->affected_apps({1, "edge.created", "x", {"web"}});
+  ASSERT_TRUE(apps);
+  EXPECT_EQ(*apps, std::set<std::string>{"web"});
+  apps = cell_->affected_apps({2, "edge.created", "x", {"elsewhere"}});
+  ASSERT_TRUE(apps);
+  EXPECT_TRUE(apps->empty());
+  apps = cell_->affected_apps({3, "app.deleted", "db", {}});
+  EXPECT_EQ(*apps, std::set<std::string>{"db"});
+  apps = cell_->affected_apps({4, "policy.updated", "p", {"db", "web", "other"}});
+  EXPECT_EQ(*apps, (std::set<std::string>{"db", "web"}));
+  EXPECT_FALSE(cell_->affected_apps({5, "something.new", "x", {}}));  // unknown: resync
+  cell_->begin_follow("api");
+  apps = cell_->affected_apps({6, "edge.created", "x", {"api"}});
+  EXPECT_EQ(*apps, std::set<std::string>{"api"});
+  cell_->end_follow("api");
+  EXPECT_TRUE(cell_->affected_apps({7, "edge.created", "x", {"api"}})->empty());
+}
+
+TEST_F(CellTest, DeletedSourceAppTouchesTheAppsItCouldReach) {
+  ServerSnapshot s;
+  s.store_id = "s";
+  s.revision = 5;
+  AppPolicy web{"web", 1, {Rule{9, Protocol::Any, std::nullopt}}, {"client"}, 5};
+  s.apps.push_back(web);
+  cell_->apply(s);  // devices do not exist: nothing attached, the policy is remembered
+  auto apps = cell_->affected_apps({6, "app.deleted", "client", {}});
+  ASSERT_TRUE(apps);
+  EXPECT_EQ(*apps, std::set<std::string>{"web"});
+}
+
+}  // namespace
+}  // namespace wiretag::agent

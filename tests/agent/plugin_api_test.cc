@@ -1,0 +1,385 @@
+// The Policy Plugin API of the real wiretag-agent, over HTTP, managing real veths in a
+// network namespace, against the real wiretag-server. The pinned maps are read back with
+// a read-only datapath to prove what the agent says is what the kernel enforces.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "../server/temp_dir.h"
+#include "agent_process.h"
+#include "datapath/datapath.h"
+
+namespace wiretag::test {
+namespace {
+
+using nlohmann::json;
+
+// Polls cond every 20 ms for up to `limit` (a liveness bound, not a speed assertion).
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    pin_dir_ = "/sys/fs/bpf/wiretag-test-" + std::to_string(::getpid()) + "-" +
+               std::to_string(rd() % 1000000);
+    server_ = std::make_unique<ServerProcess>(dir_.path() / "server");
+    ASSERT_TRUE(server_->started()) << "server did not start";
+    ASSERT_TRUE(netns_.add_veth("wt0"));
+    ASSERT_TRUE(netns_.add_veth("wt1"));
+    start_agent();
+  }
+
+  void TearDown() override {
+    agent_.reset();
+    server_.reset();
+    sh("rm -rf " + pin_dir_);
+  }
+
+  void start_agent() {
+    agent_.reset();
+    std::vector<std::string> args = {
+        "--server",     "http://127.0.0.1:" + std::to_string(server_->port()),
+        "--cell",       "test-cell",
+        "--listen",     "127.0.0.1:0",
+        "--pin-dir",    pin_dir_,
+        "--state-dir",  (dir_.path() / "agent").string(),
+        "--token-file", (dir_.path() / "server" / "admin-token").string(),
+        "--heartbeat-interval", "200",
+        "--sweep-interval", "200",
+        "--max-policy-entries", "65536",
+        "--max-endpoints", "64"};
+    agent_ = std::make_unique<AgentProcess>(
+        args, dir_.path() / ("agent.log." + std::to_string(++starts_)));
+    ASSERT_TRUE(agent_->started()) << agent_->log_text();
+  }
+
+  json device(const std::string& ifname) const {
+    return {{"namespace", netns_.path()}, {"interface_name", ifname}};
+  }
+
+  // What the kernel maps hold, read through a read-only datapath.
+  std::vector<datapath::Endpoint> enforced() const {
+    datapath::Options o;
+    o.pin_dir = pin_dir_;
+    o.read_only = true;
+    o.max_policy_entries = 65536;
+    o.max_endpoints = 64;
+    auto dp = datapath::Datapath::open(o);
+    EXPECT_TRUE(dp) << dp.error().message;
+    if (!dp) return {};
+    return (*dp)->endpoints();
+  }
+
+  std::optional<datapath::Endpoint> enforced(const std::string& ifname) const {
+    for (auto& ep : enforced())
+      if (ep.device.ifname == ifname) return ep;
+    return std::nullopt;
+  }
+
+  static bool created(const HttpResult& r) { return r.status == 200 || r.status == 201; }
+
+  // A registered app's tag (hex wire bytes) from the server.
+  std::string register_app(const std::string& guid) {
+    auto r = server_->post("/app", json{{"guid", guid}}.dump());
+    EXPECT_TRUE(r.status == 200 || r.status == 201) << r.body;
+    return r.json().value("wire_bytes", "");
+  }
+
+  TempDir dir_;
+  TestNetns netns_;
+  std::string pin_dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<AgentProcess> agent_;
+  int starts_ = 0;
+};
+
+TEST_F(AgentTest, StaticWhitelistIsEnforcedListedAndRemoved) {
+  json body = {{"destination_device", device("wt0")},
+               {"allowed_source_wire_bytes", {"00b2", "00a1", "00a1"}},
+               {"wire_bytes", "0c01"}};
+  auto r = agent_->request("POST", "/whitelist", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["wire_bytes"], "0c01");
+  EXPECT_EQ(r.json()["allowed_source_wire_bytes"], json({"00a1", "00b2"}));
+  auto ep = enforced("wt0");
+  ASSERT_TRUE(ep);
+  EXPECT_EQ(ep->config.tag, 0x0c01u);
+  EXPECT_EQ(ep->rules_src_entries, 2u);
+
+  // Idempotent.
+  r = agent_->request("POST", "/whitelist", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto list = agent_->request("GET", "/whitelist");
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.json()["devices"].size(), 1u);
+  EXPECT_EQ(list.json()["devices"][0]["destination_device"]["interface_name"], "wt0");
+
+  // Replace the sources: the old ones go.
+  body["allowed_source_wire_bytes"] = {"00c3"};
+  r = agent_->request("POST", "/whitelist", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 1u);
+
+  r = agent_->request("DELETE", "/whitelist", json{{"destination_device", device("wt0")}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["status"], "success");
+  EXPECT_FALSE(enforced("wt0"));
+  r = agent_->request("DELETE", "/whitelist", json{{"destination_device", device("wt0")}}.dump());
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.error_code(), "DEVICE_NOT_FOUND");
+}
+
+TEST_F(AgentTest, BadInputIsRefusedAndChangesNothing) {
+  ASSERT_EQ(agent_
+                ->request("POST", "/whitelist",
+                          json{{"destination_device", device("wt0")},
+                               {"allowed_source_wire_bytes", {"00a1"}}}
+                              .dump())
+                .status,
+            200);
+  const std::string before = agent_->request("GET", "/whitelist").body;
+  const auto enforced_before = enforced("wt0");
+  ASSERT_TRUE(enforced_before);
+
+  json dev = device("wt0");
+  struct Case {
+    std::string what, method, body;
+    int status;
+    std::string code;
+  };
+  std::vector<Case> cases = {
+      {"malformed JSON", "POST", "{\"destination_device\":", 400, "INVALID_JSON"},
+      {"not an object", "POST", "[1,2]", 400, "INVALID_BODY"},
+      {"empty body", "POST", "", 400, "INVALID_JSON"},
+      {"unknown field", "POST",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", json::array()}, {"x", 1}}.dump(),
+       400, "UNKNOWN_FIELD"},
+      {"missing device", "POST", json{{"allowed_source_wire_bytes", {"00a1"}}}.dump(), 400,
+       "MISSING_FIELD"},
+      {"neither sources nor app", "POST", json{{"destination_device", dev}}.dump(), 400,
+       "MISSING_FIELD"},
+      {"both sources and app", "POST",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", {"00a1"}}, {"app_guid", "a"}}.dump(),
+       400, "INVALID_FIELD_COMBINATION"},
+      {"wire_bytes with app", "POST",
+       json{{"destination_device", dev}, {"app_guid", "a"}, {"wire_bytes", "00a1"}}.dump(), 400,
+       "INVALID_FIELD_COMBINATION"},
+      {"device not an object", "POST",
+       json{{"destination_device", "wt0"}, {"allowed_source_wire_bytes", {"00a1"}}}.dump(), 400,
+       "INVALID_FIELD_TYPE"},
+      {"device missing ifname", "POST",
+       json{{"destination_device", {{"namespace", netns_.path()}}}, {"allowed_source_wire_bytes", {"00a1"}}}.dump(),
+       400, "MISSING_FIELD"},
+      {"device unknown member", "POST",
+       json{{"destination_device", {{"namespace", netns_.path()}, {"interface_name", "wt0"}, {"mac", "x"}}},
+            {"allowed_source_wire_bytes", {"00a1"}}}
+           .dump(),
+       400, "UNKNOWN_FIELD"},
+      {"ifname too long", "POST",
+       json{{"destination_device", {{"namespace", netns_.path()}, {"interface_name", "abcdefghijklmnop"}}},
+            {"allowed_source_wire_bytes", {"00a1"}}}
+           .dump(),
+       400, "INVALID_DEVICE"},
+      {"relative namespace", "POST",
+       json{{"destination_device", {{"namespace", "netns/x"}, {"interface_name", "wt0"}}},
+            {"allowed_source_wire_bytes", {"00a1"}}}
+           .dump(),
+       400, "INVALID_DEVICE"},
+      {"sources not an array", "POST",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", "00a1"}}.dump(), 400,
+       "INVALID_FIELD_TYPE"},
+      {"seed's invalid {[…]} shape", "POST",
+       R"({"destination_device":{"namespace":")" + netns_.path() +
+           R"(","interface_name":"wt0"},"allowed_source_wire_bytes":{["00a1"]}})",
+       400, "INVALID_JSON"},
+      {"source not a string", "POST",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", {161}}}.dump(), 400,
+       "INVALID_FIELD_TYPE"},
+      {"source wrong length", "POST",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", {"a1"}}}.dump(), 400,
+       "INVALID_WIRE_BYTES"},
+      {"source not hex", "POST",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", {"zz01"}}}.dump(), 400,
+       "INVALID_WIRE_BYTES"},
+      {"source tag 0", "POST",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", {"0000"}}}.dump(), 400,
+       "INVALID_WIRE_BYTES"},
+      {"own tag bad", "POST",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", {"00a1"}}, {"wire_bytes", 7}}.dump(),
+       400, "INVALID_FIELD_TYPE"},
+      {"bad app guid", "POST", json{{"destination_device", dev}, {"app_guid", "no spaces"}}.dump(),
+       400, "INVALID_GUID"},
+      {"unknown app", "POST", json{{"destination_device", dev}, {"app_guid", "no-such-app"}}.dump(),
+       404, "APP_NOT_FOUND"},
+      {"unknown device", "POST",
+       json{{"destination_device", device("nosuch0")}, {"allowed_source_wire_bytes", {"00a1"}}}.dump(),
+       404, "DEVICE_NOT_FOUND"},
+      {"unknown namespace", "POST",
+       json{{"destination_device", {{"namespace", "/run/netns/wiretag-no-such-ns"}, {"interface_name", "wt0"}}},
+            {"allowed_source_wire_bytes", {"00a1"}}}
+           .dump(),
+       404, "NETNS_NOT_FOUND"},
+      {"delete: malformed", "DELETE", "{", 400, "INVALID_JSON"},
+      {"delete: extra field", "DELETE",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", {"00a1"}}}.dump(), 400,
+       "UNKNOWN_FIELD"},
+      {"delete: unknown device", "DELETE", json{{"destination_device", device("wt1")}}.dump(), 404,
+       "DEVICE_NOT_FOUND"},
+      {"wrong method", "PUT", "{}", 405, "METHOD_NOT_ALLOWED"},
+      {"unknown route", "GET", "", 404, "ROUTE_NOT_FOUND"},
+  };
+  for (const Case& c : cases) {
+    std::string target = c.what == "unknown route" ? "/nothing" : "/whitelist";
+    auto r = agent_->request(c.method, target, c.body);
+    EXPECT_EQ(r.status, c.status) << c.what << ": " << r.body;
+    if (!c.code.empty()) {
+      EXPECT_EQ(r.error_code(), c.code) << c.what << ": " << r.body;
+    }
+    EXPECT_FALSE(r.error_code().empty()) << c.what << ": not a SPEC §4 error body: " << r.body;
+    EXPECT_EQ(agent_->request("GET", "/whitelist").body, before) << c.what;
+    auto now = enforced("wt0");
+    ASSERT_TRUE(now) << c.what;
+    EXPECT_EQ(now->config.tag, enforced_before->config.tag) << c.what;
+    EXPECT_EQ(now->rules_src_entries, enforced_before->rules_src_entries) << c.what;
+    EXPECT_FALSE(enforced("wt1")) << c.what;
+  }
+}
+
+TEST_F(AgentTest, VanishedDeviceIsForgotten) {
+  auto r = agent_->request("POST", "/whitelist",
+                           json{{"destination_device", device("wt1")},
+                                {"allowed_source_wire_bytes", {"00a1"}}}
+                               .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(enforced("wt1"));
+  ASSERT_TRUE(netns_.del_link("wt1"));
+  EXPECT_TRUE(eventually([&] {
+    return agent_->request("GET", "/whitelist").json()["devices"].empty() && !enforced("wt1");
+  })) << agent_->request("GET", "/whitelist").body;
+}
+
+TEST_F(AgentTest, RestartAfterKillAdoptsDevicesAndKeepsEnforcing) {
+  auto r = agent_->request("POST", "/whitelist",
+                           json{{"destination_device", device("wt0")},
+                                {"allowed_source_wire_bytes", {"00a1", "00a2"}},
+                                {"wire_bytes", "0101"}}
+                               .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  agent_->kill_hard();
+  // Nobody owns the datapath now; what is pinned still enforces.
+  auto ep = enforced("wt0");
+  ASSERT_TRUE(ep);
+  EXPECT_EQ(ep->config.tag, 0x0101u);
+  EXPECT_EQ(ep->rules_src_entries, 2u);
+  start_agent();
+  auto list = agent_->request("GET", "/whitelist");
+  ASSERT_EQ(list.json()["devices"].size(), 1u) << list.body;
+  EXPECT_EQ(list.json()["devices"][0]["allowed_source_wire_bytes"], json({"00a1", "00a2"}));
+  ep = enforced("wt0");
+  ASSERT_TRUE(ep);
+  EXPECT_EQ(ep->rules_src_entries, 2u);
+  // SIGTERM leaves enforcement in place as well.
+  EXPECT_EQ(agent_->terminate(), 0);
+  EXPECT_TRUE(enforced("wt0"));
+}
+
+TEST_F(AgentTest, FollowedAppTracksTheServer) {
+  const std::string dst = register_app("app-dst");
+  const std::string src1 = register_app("app-src1");
+  const std::string src2 = register_app("app-src2");
+  ASSERT_TRUE(created(server_->post("/whitelist", json{{"source", "app-src1"}, {"destination", "app-dst"}}.dump())));
+
+  auto r = agent_->request("POST", "/whitelist",
+                           json{{"destination_device", device("wt0")}, {"app_guid", "app-dst"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["wire_bytes"], dst);
+  EXPECT_EQ(r.json()["allowed_source_wire_bytes"], json({src1}));
+  EXPECT_EQ(r.json()["synced"], true);
+  auto ep = enforced("wt0");
+  ASSERT_TRUE(ep);
+  EXPECT_EQ(ep->config.tag, std::stoul(dst, nullptr, 16));
+
+  // A new edge on the server reaches the kernel by push.
+  ASSERT_TRUE(created(server_->post("/whitelist", json{{"source", "app-src2"}, {"destination", "app-dst"}}.dump())));
+  EXPECT_TRUE(eventually([&] {
+    return agent_->request("GET", "/whitelist").json()["devices"][0]["allowed_source_wire_bytes"] ==
+           json({src1, src2});
+  })) << agent_->request("GET", "/whitelist").body;
+  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 2; }));
+
+  // Deleting it takes it away again.
+  auto del = server_->request("DELETE", "/whitelist",
+                              json{{"source", "app-src2"}, {"destination", "app-dst"}}.dump());
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 1; }));
+
+  // Deleting a source app removes its edges from the cell too.
+  ASSERT_EQ(server_->request("DELETE", "/app/app-src1").status, 200);
+  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 0; }));
+
+  // The agent reports itself to the server.
+  EXPECT_TRUE(eventually([&] {
+    auto cell = server_->get("/internal/v1/cells/test-cell");
+    return cell.status == 200 && cell.json().value("healthy", false) == true;
+  })) << server_->get("/internal/v1/cells/test-cell").body;
+}
+
+TEST_F(AgentTest, RuleDeletedWhileTheAgentWasDownIsGoneOnRestart) {
+  register_app("app-b");
+  register_app("app-a");
+  ASSERT_TRUE(created(server_->post("/whitelist", json{{"source", "app-a"}, {"destination", "app-b"}}.dump())));
+  auto r = agent_->request("POST", "/whitelist",
+                           json{{"destination_device", device("wt0")}, {"app_guid", "app-b"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(enforced("wt0")->rules_src_entries, 1u);
+  agent_->kill_hard();
+  ASSERT_EQ(server_->request("DELETE", "/whitelist",
+                             json{{"source", "app-a"}, {"destination", "app-b"}}.dump())
+                .status,
+            200);
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 1u);  // nobody applied it yet
+  start_agent();
+  // Healthy only after the resync: by then the rule is gone.
+  ASSERT_TRUE(eventually([&] { return agent_->request("GET", "/healthz").status == 200; }))
+      << agent_->log_text();
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 0u);
+}
+
+TEST_F(AgentTest, ServerAwayMeansNothingChangesAndFollowIsRefused) {
+  register_app("app-b");
+  register_app("app-a");
+  ASSERT_TRUE(created(server_->post("/whitelist", json{{"source", "app-a"}, {"destination", "app-b"}}.dump())));
+  ASSERT_EQ(agent_->request("POST", "/whitelist",
+                            json{{"destination_device", device("wt0")}, {"app_guid", "app-b"}}.dump())
+                .status,
+            200);
+  server_->kill_hard();
+  EXPECT_TRUE(eventually([&] { return agent_->request("GET", "/healthz").status == 503; }));
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 1u);
+  auto r = agent_->request("POST", "/whitelist",
+                           json{{"destination_device", device("wt1")}, {"app_guid", "app-b"}}.dump());
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.error_code(), "UNAVAILABLE");
+  EXPECT_FALSE(enforced("wt1"));
+  // Static whitelists still work without the server.
+  r = agent_->request("POST", "/whitelist",
+                      json{{"destination_device", device("wt1")}, {"allowed_source_wire_bytes", {"00a1"}}}.dump());
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+}  // namespace
+}  // namespace wiretag::test
