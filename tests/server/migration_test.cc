@@ -1,0 +1,127 @@
+// Schema migrations: an older database is upgraded in place with its data, a failing
+// migration leaves the database as it was, and concurrent opens of a new data dir apply
+// each migration once.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/sqlite_store.h"
+#include "temp_dir.h"
+
+namespace wiretag {
+namespace {
+
+// Runs SQL on the database file directly, as an older release or an operator would have.
+void exec_sql(const std::filesystem::path& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "wiretag.db").c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+bool table_exists(const std::filesystem::path& dir, const std::string& table) {
+  sqlite3* db = nullptr;
+  sqlite3_open((dir / "wiretag.db").c_str(), &db);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &st,
+                     nullptr);
+  sqlite3_bind_text(st, 1, table.c_str(), -1, SQLITE_TRANSIENT);
+  bool found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return found;
+}
+
+// A database as release 1 left it: migration 1 applied, with an app in it.
+void make_version_1_database(const std::filesystem::path& dir) {
+  {
+    auto s = SqliteStore::open(dir);
+    ASSERT_TRUE(s) << s.error().message;
+    ASSERT_TRUE((*s)->write<void>([](StoreTx& tx) {
+      return tx.insert_app({"old", "default", 9});
+    }));
+  }
+  exec_sql(dir,
+           "DROP TABLE policies; DROP TABLE policy_versions; "
+           "DELETE FROM schema_migrations WHERE version > 1;");
+}
+
+TEST(Migrations, AVersion1DatabaseIsUpgradedInPlaceAndKeepsItsData) {
+  test::TempDir dir;
+  make_version_1_database(dir.path());
+  ASSERT_FALSE(table_exists(dir.path(), "policies"));
+  for (int i = 0; i < 2; ++i) {  // the upgrade, then a re-run that applies nothing
+    auto s = SqliteStore::open(dir.path());
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(*(*s)->schema_version(), 2);
+    auto app = (*s)->read<std::optional<AppRecord>>([](StoreTx& tx) { return tx.find_app("old"); });
+    ASSERT_TRUE(app && *app);
+    EXPECT_EQ((*app)->tag, 9u);
+    if (i == 0) {
+      ASSERT_TRUE((*s)->write<void>([](StoreTx& tx) {
+        return tx.put_policy({"p-1", "default", std::nullopt, "web", 1, R"({"rules":[]})"});
+      }));
+    }
+    auto policies = (*s)->read<std::vector<PolicyRecord>>(
+        [](StoreTx& tx) { return tx.list_policies("default"); });
+    ASSERT_TRUE(policies);
+    EXPECT_EQ(policies->size(), 1u);
+  }
+}
+
+TEST(Migrations, AFailingMigrationLeavesTheDatabaseAsItWas) {
+  test::TempDir dir;
+  make_version_1_database(dir.path());
+  // Something in the way of migration 2: its first CREATE TABLE succeeds, a later one fails.
+  exec_sql(dir.path(), "CREATE TABLE policy_versions (x INTEGER);");
+  auto s = SqliteStore::open(dir.path());
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("migration 2"), std::string::npos) << s.error().message;
+  // Nothing of migration 2 stayed behind, and version 1's data is intact.
+  EXPECT_FALSE(table_exists(dir.path(), "policies"));
+  exec_sql(dir.path(), "DROP TABLE policy_versions;");
+  auto again = SqliteStore::open(dir.path());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*(*again)->schema_version(), 2);
+  auto app =
+      (*again)->read<std::optional<AppRecord>>([](StoreTx& tx) { return tx.find_app("old"); });
+  ASSERT_TRUE(app && *app);
+}
+
+TEST(Migrations, ConcurrentOpensOfANewDataDirApplyEachMigrationOnce) {
+  test::TempDir dir;
+  constexpr int kOpeners = 4;
+  std::vector<std::string> errors(kOpeners);
+  std::vector<std::unique_ptr<SqliteStore>> stores(kOpeners);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kOpeners; ++i)
+    threads.emplace_back([&, i] {
+      auto s = SqliteStore::open(dir.path());
+      if (s)
+        stores[i] = std::move(*s);
+      else
+        errors[i] = s.error().message;
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kOpeners; ++i) {
+    ASSERT_TRUE(stores[i]) << errors[i];
+    EXPECT_EQ(*stores[i]->schema_version(), 2);
+  }
+  auto count = stores[0]->read<int64_t>([](StoreTx& tx) -> Result<int64_t> {
+    auto apps = tx.list_apps(std::nullopt);
+    if (!apps) return apps.error();
+    return static_cast<int64_t>(apps->size());
+  });
+  ASSERT_TRUE(count);
+  EXPECT_EQ(*count, 0);
+  EXPECT_TRUE(*stores[0]->read<bool>([](StoreTx& tx) { return tx.account_exists("default"); }));
+}
+
+}  // namespace
+}  // namespace wiretag
