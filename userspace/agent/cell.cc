@@ -77,10 +77,8 @@ Result<void> Cell::reconcile() {
 
 Result<uint32_t> Cell::attach_locked(const DeviceRecord& rec, uint32_t tag) {
   datapath::EndpointSettings settings;
-  if (auto known = dp_.ifindex_of(rec.device)) {
-    for (const datapath::Endpoint& ep : dp_.endpoints())
-      if (ep.ifindex == *known) settings = datapath::settings_of(ep.config);
-  }
+  if (auto known = dp_.ifindex_of(rec.device))
+    if (auto config = dp_.endpoint_map().lookup(*known)) settings = datapath::settings_of(*config);
   settings.tag = tag;
   return dp_.attach(rec.device, settings);
 }
@@ -88,8 +86,21 @@ Result<uint32_t> Cell::attach_locked(const DeviceRecord& rec, uint32_t tag) {
 Result<void> Cell::apply_locked(const DeviceRecord& rec, uint32_t tag,
                                 const std::vector<Rule>& rules) {
   ++applies_;
-  WT_TRY(ifindex, attach_locked(rec, tag));
-  auto r = dp_.replace_policy(*ifindex, rules);
+  std::optional<uint32_t> ifindex = dp_.ifindex_of(rec.device);
+  std::optional<wt_endpoint> config;
+  if (ifindex) config = dp_.endpoint_map().lookup(*ifindex);
+  Result<void> r = Ok();
+  if (!ifindex || !config) {
+    // Not attached yet (or its config is gone): attach, which writes the config first.
+    auto attached = attach_locked(rec, tag);
+    if (!attached) r = attached.error();
+    else ifindex = *attached;
+  } else if (config->tag != tag) {
+    datapath::EndpointSettings settings = datapath::settings_of(*config);
+    settings.tag = tag;
+    r = dp_.configure(*ifindex, settings);
+  }
+  if (r) r = dp_.replace_policy(*ifindex, rules);
   if (!r) {
     ++apply_failures_;
     errors_[label(rec.device)] = r.error().code + ": " + r.error().message;
@@ -163,8 +174,7 @@ DeviceView Cell::view_locked(const DeviceRecord& rec) const {
   v.record = rec;
   if (auto ifindex = dp_.ifindex_of(rec.device)) {
     v.ifindex = *ifindex;
-    for (const datapath::Endpoint& ep : dp_.endpoints())
-      if (ep.ifindex == *ifindex) v.tag = ep.config.tag;
+    if (auto config = dp_.endpoint_map().lookup(*ifindex)) v.tag = config->tag;
   }
   if (rec.app_guid) {
     if (auto it = apps_.find(*rec.app_guid); it != apps_.end()) {
