@@ -1,0 +1,743 @@
+// wiretag-bench-server: the policy server under load (issue 3). Fills a data dir with
+// --apps apps and --rules rules through the domain API, starts the real wiretag-server on
+// 127.0.0.1 port 0 as a child, and measures with --connections keep-alive connections:
+// GET /app/:guid/whitelist and POST /whitelist (durable) req/s and latency, then RSS after
+// a sweep over every app, then restart time. Every figure is printed beside its target.
+// A benchmark, not a test: not in ctest.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/policy_graph.h"
+#include "store/sqlite_store.h"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using wiretag::Result;
+
+constexpr double kTargetGetRps = 30000;
+constexpr double kTargetPostRps = 3000;
+constexpr double kTargetRssMiB = 1024;
+constexpr double kTargetRestartS = 5;
+
+struct Config {
+  std::string server_bin = WIRETAG_SERVER_BIN;
+  std::string data_dir;  // empty: a temp dir, removed at the end
+  int connections = 64;
+  double duration = 10;  // seconds measured per load phase
+  double warmup = 2;     // seconds of load before each measured phase
+  int apps = 65535;
+  int64_t rules = 1000000;
+  int batch = 50000;  // domain operations per SQLite transaction when populating
+  int client_threads = 1;
+  unsigned server_threads = 0;  // 0: the server's default
+  int restarts = 3;
+};
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "wiretag-bench-server: %s\n", what.c_str());
+  std::exit(1);
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// A guid shaped like the seed's (a UUID), the same for the same index in every run.
+std::string app_guid(int i) {
+  char out[40];
+  uint32_t h = static_cast<uint32_t>(i) * 2654435761u;
+  std::snprintf(out, sizeof out, "%08x-%04x-4%03x-8%03x-%012x", h, (h >> 8) & 0xffff,
+                (h >> 4) & 0xfff, (h >> 16) & 0xfff, i);
+  return out;
+}
+
+// ---- populating the data dir through the domain ----------------------------------------
+
+// Runs every domain transaction inside one outer transaction of the real store, so the
+// server's own domain code (tag allocation, edge checks, change log) fills the data dir with
+// one commit per --batch operations instead of one fsync per operation.
+class BatchedStore : public wiretag::Store {
+ public:
+  explicit BatchedStore(wiretag::StoreTx& tx) : tx_(tx) {}
+  Result<void> transact(bool, const std::function<Result<void>(wiretag::StoreTx&)>& fn) override {
+    return fn(tx_);
+  }
+
+ private:
+  wiretag::StoreTx& tx_;
+};
+
+struct Populated {
+  bool reused = false;
+  double seconds = 0;
+  int64_t duplicates = 0;
+};
+
+// Every batch is one SQLite transaction holding up to `batch` domain operations.
+void in_batches(wiretag::SqliteStore& store, int64_t total, int batch,
+                const std::function<Result<bool>(wiretag::PolicyGraph&)>& one) {
+  int64_t done = 0;
+  while (done < total) {
+    auto r = store.write<void>([&](wiretag::StoreTx& tx) -> Result<void> {
+      BatchedStore inner(tx);
+      WT_TRY(graph, wiretag::PolicyGraph::open(inner, {}));
+      for (int i = 0; i < batch && done < total; ++i) {
+        WT_TRY(counted, one(*graph));
+        if (*counted) ++done;
+      }
+      return wiretag::Ok();
+    });
+    if (!r) die("populate: " + r.error().code + ": " + r.error().message);
+  }
+}
+
+Populated populate(const Config& cfg) {
+  const fs::path marker = fs::path(cfg.data_dir) / "bench-populated";
+  // The layout version first: a data dir filled by another version of this code is refused.
+  const std::string want = "v2 " + std::to_string(cfg.apps) + " " + std::to_string(cfg.rules);
+  {
+    std::ifstream in(marker);
+    std::string have;
+    if (in && std::getline(in, have) && have == want) return Populated{true, 0, 0};
+  }
+  if (fs::exists(fs::path(cfg.data_dir) / "wiretag.db"))
+    die(cfg.data_dir + " holds another data set; remove it or pick another --data-dir");
+  auto store = wiretag::SqliteStore::open(cfg.data_dir);
+  if (!store) die("store: " + store.error().message);
+  const auto t0 = Clock::now();
+  int next_app = 0;
+  in_batches(**store, cfg.apps, cfg.batch, [&](wiretag::PolicyGraph& g) -> Result<bool> {
+    WT_TRY(reg, g.register_app(wiretag::kDefaultAccount, app_guid(next_app++)));
+    return reg->created;
+  });
+  // Each app gets rules/apps inbound rules from random sources: 1 in 8 any protocol on all
+  // ports, the rest tcp or udp on one port. Destinations go in guid order, so the edge
+  // index grows at its end instead of at random places.
+  std::vector<std::string> by_guid;
+  for (int i = 0; i < cfg.apps; ++i) by_guid.push_back(app_guid(i));
+  std::sort(by_guid.begin(), by_guid.end());
+  std::mt19937_64 rng(42);
+  int64_t k = 0, duplicates = 0;
+  in_batches(**store, cfg.rules, cfg.batch, [&](wiretag::PolicyGraph& g) -> Result<bool> {
+    wiretag::EdgeRequest e;
+    e.destination =
+        by_guid[static_cast<size_t>(std::min<int64_t>(k++ * cfg.apps / cfg.rules, cfg.apps - 1))];
+    e.source = app_guid(static_cast<int>(rng() % cfg.apps));
+    if (rng() % 8 != 0) {
+      e.protocol = rng() % 2 ? wiretag::Protocol::Tcp : wiretag::Protocol::Udp;
+      uint16_t port = static_cast<uint16_t>(1 + rng() % 65535);
+      e.ports = wiretag::PortRange{port, port};
+    }
+    WT_TRY(created, g.allow(e));
+    if (!*created) ++duplicates;
+    return *created;
+  });
+  Populated out{false, seconds_since(t0), duplicates};
+  std::ofstream(marker) << want << "\n";
+  return out;
+}
+
+// ---- the server as a child process ---------------------------------------------------
+
+class ServerChild {
+ public:
+  explicit ServerChild(const Config& cfg) : cfg_(cfg) {}
+  ~ServerChild() { kill_hard(); }
+
+  // Starts on `port` (0: the OS chooses, read from the "listening on" line).
+  void start(unsigned short port) {
+    log_ = (fs::path(cfg_.data_dir) / "server.log").string();
+    std::vector<std::string> args = {cfg_.server_bin, "--listen",
+                                     "127.0.0.1:" + std::to_string(port), "--data-dir",
+                                     cfg_.data_dir};
+    if (cfg_.server_threads) {
+      args.push_back("--threads");
+      args.push_back(std::to_string(cfg_.server_threads));
+    }
+    pid_ = ::fork();
+    if (pid_ < 0) die("fork failed");
+    if (pid_ == 0) {
+      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    if (port) {
+      port_ = port;
+      return;
+    }
+    for (int i = 0; i < 30000 && port_ == 0; ++i) {
+      std::ifstream in(log_);
+      for (std::string line; std::getline(in, line);) {
+        constexpr std::string_view kPrefix = "listening on 127.0.0.1:";
+        if (line.rfind(kPrefix, 0) == 0)
+          port_ = static_cast<unsigned short>(std::stoi(line.substr(kPrefix.size())));
+      }
+      int status;
+      if (port_ == 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        die("wiretag-server exited at start; see " + log_);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (port_ == 0) die("wiretag-server did not start within 30 s; see " + log_);
+  }
+
+  // SIGTERM and wait for the exit; the exit status.
+  int terminate() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  void kill_hard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  pid_t pid() const { return pid_; }
+  unsigned short port() const { return port_; }
+
+ private:
+  const Config& cfg_;
+  pid_t pid_ = -1;
+  unsigned short port_ = 0;
+  std::string log_;
+};
+
+// Seconds of CPU (user + system) the process has used, from /proc/PID/stat.
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; fields >> f; ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) {
+      stime = std::stoull(f);
+      break;
+    }
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double self_cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// "VmRSS" → kB, from /proc/PID/status.
+long status_kb(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
+  return -1;
+}
+
+// ---- HTTP/1.1 client: requests pre-formatted, responses parsed just enough --------------
+
+std::string request_text(const std::string& method, const std::string& target,
+                         const std::string& token, const std::string& body = "") {
+  std::string r = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  r += "Authorization: Bearer " + token + "\r\n";
+  if (!body.empty() || method == "POST")
+    r +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  r += "\r\n";
+  r += body;
+  return r;
+}
+
+// A complete response at the front of buf: its status, and how many bytes it took; 0 bytes
+// when more is needed.
+struct Parsed {
+  int status = 0;
+  size_t size = 0;
+  std::string_view body;
+};
+
+Parsed parse_response(std::string_view buf) {
+  size_t end = buf.find("\r\n\r\n");
+  if (end == std::string_view::npos || buf.size() < 12) return {};
+  int status = std::atoi(std::string(buf.substr(9, 3)).c_str());
+  size_t length = 0;
+  std::string_view head = buf.substr(0, end);
+  for (size_t pos = 0; pos < head.size();) {
+    size_t eol = head.find("\r\n", pos);
+    if (eol == std::string_view::npos) eol = head.size();
+    std::string_view line = head.substr(pos, eol - pos);
+    constexpr std::string_view kLen = "content-length:";
+    if (line.size() > kLen.size() &&
+        std::equal(kLen.begin(), kLen.end(), line.begin(),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
+      length = std::strtoull(std::string(line.substr(kLen.size())).c_str(), nullptr, 10);
+    pos = eol + 2;
+  }
+  if (buf.size() < end + 4 + length) return {};
+  return Parsed{status, end + 4 + length, buf.substr(end + 4, length)};
+}
+
+// One request on a fresh blocking connection; status 0 when there is no answer.
+Parsed http_once(unsigned short port, const std::string& request, std::string& storage) {
+  storage.clear();
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  Parsed out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char chunk[16384];
+    for (;;) {
+      ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n <= 0) break;
+      storage.append(chunk, static_cast<size_t>(n));
+      out = parse_response(storage);
+      if (out.size) break;
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// What one load phase sends: the next request for a connection, or nothing to stop early.
+using NextRequest = std::function<std::optional<std::string>(std::mt19937_64&)>;
+
+struct PhaseResult {
+  double seconds = 0;  // measured window
+  uint64_t completed = 0;
+  std::map<int, uint64_t> statuses;
+  std::vector<double> latency_us;         // of the requests completed in the window
+  double server_cpu = 0, client_cpu = 0;  // CPU-seconds in the window
+  std::string sample_error;
+};
+
+class Load {
+ public:
+  Load(unsigned short port, NextRequest next) : port_(port), next_(std::move(next)) {}
+
+  // Runs `connections` connections; measures [warmup, warmup + duration) or, when
+  // duration is 0, until next() has nothing more.
+  PhaseResult run(int connections, int threads, double warmup, double duration, pid_t server) {
+    asio::io_context ioc;
+    std::vector<std::shared_ptr<Conn>> conns;
+    if (warmup == 0) {  // count from the first request
+      window_start_ = Clock::now();
+      measuring_ = true;
+    }
+    open_ = connections;
+    for (int i = 0; i < connections; ++i) {
+      conns.push_back(std::make_shared<Conn>(ioc, *this, 1000 + i));
+      conns.back()->start(port_);
+    }
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+    std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
+    PhaseResult out;
+    double server0 = process_cpu_seconds(server), client0 = self_cpu_seconds();
+    auto t0 = Clock::now();
+    window_start_ = t0;
+    measuring_ = true;
+    if (duration > 0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(duration));
+      stop_ = true;
+    } else {
+      while (open_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    out.seconds = seconds_since(t0);
+    out.server_cpu = process_cpu_seconds(server) - server0;
+    out.client_cpu = self_cpu_seconds() - client0;
+    stop_ = true;
+    for (auto& t : pool) t.join();
+    for (auto& c : conns) {
+      out.completed += c->completed;
+      for (auto& [s, n] : c->statuses) out.statuses[s] += n;
+      out.latency_us.insert(out.latency_us.end(), c->latency_us.begin(), c->latency_us.end());
+      if (out.sample_error.empty()) out.sample_error = c->sample_error;
+    }
+    std::sort(out.latency_us.begin(), out.latency_us.end());
+    return out;
+  }
+
+ private:
+  class Conn : public std::enable_shared_from_this<Conn> {
+   public:
+    Conn(asio::io_context& ioc, Load& load, uint64_t seed)
+        : socket_(ioc), load_(load), rng_(seed) {}
+
+    void start(unsigned short port) {
+      socket_.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port),
+                            [self = shared_from_this()](boost::system::error_code ec) {
+                              if (ec) die("connect: " + ec.message());
+                              self->socket_.set_option(tcp::no_delay(true));
+                              self->send();
+                            });
+    }
+
+    uint64_t completed = 0;
+    std::map<int, uint64_t> statuses;
+    std::vector<double> latency_us;
+    std::string sample_error;
+
+   private:
+    void send() {
+      if (load_.stop_) return close();
+      auto next = load_.next_(rng_);
+      if (!next) return close();
+      request_ = std::move(*next);
+      sent_ = Clock::now();
+      asio::async_write(socket_, asio::buffer(request_),
+                        [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                          if (ec) die("write: " + ec.message());
+                          self->read();
+                        });
+    }
+
+    void read() {
+      socket_.async_read_some(asio::buffer(chunk_),
+                              [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                                if (ec) die("read: " + ec.message() + " (did the server die?)");
+                                self->buf_.append(self->chunk_.data(), n);
+                                Parsed p = parse_response(self->buf_);
+                                if (!p.size) return self->read();
+                                self->done(p);
+                              });
+    }
+
+    void done(const Parsed& p) {
+      auto now = Clock::now();
+      if (load_.measuring_ && now >= load_.window_start_ && !load_.stop_) {
+        ++completed;
+        ++statuses[p.status];
+        latency_us.push_back(std::chrono::duration<double, std::micro>(now - sent_).count());
+        if (p.status >= 300 && sample_error.empty()) sample_error = std::string(p.body);
+      }
+      buf_.erase(0, p.size);
+      send();
+    }
+
+    void close() {
+      --load_.open_;
+      boost::system::error_code ec;
+      socket_.shutdown(tcp::socket::shutdown_both, ec);
+      socket_.close(ec);
+    }
+
+    tcp::socket socket_;
+    Load& load_;
+    std::mt19937_64 rng_;
+    std::string request_;
+    std::string buf_;
+    std::array<char, 16384> chunk_;
+    Clock::time_point sent_;
+  };
+
+  unsigned short port_;
+  NextRequest next_;
+  std::atomic<bool> stop_{false}, measuring_{false};
+  std::atomic<int> open_{0};
+  Clock::time_point window_start_;
+};
+
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+std::string statuses_text(const std::map<int, uint64_t>& s) {
+  std::string out;
+  for (auto [code, n] : s)
+    out += (out.empty() ? "" : ", ") + std::to_string(code) + ": " + std::to_string(n);
+  return out;
+}
+
+const char* verdict(bool met) { return met ? "met" : "NOT MET"; }
+
+void print_phase(const char* name, const PhaseResult& r, double target_rps, int ncpu) {
+  const double rps = static_cast<double>(r.completed) / r.seconds;
+  std::printf(
+      "%-28s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  max %7.2f ms"
+      "   target >= %.0f/s: %s\n",
+      name, rps, percentile(r.latency_us, 50) / 1e3, percentile(r.latency_us, 99) / 1e3,
+      percentile(r.latency_us, 99.9) / 1e3, r.latency_us.empty() ? 0.0 : r.latency_us.back() / 1e3,
+      target_rps, verdict(rps >= target_rps));
+  std::printf(
+      "%-28s %llu requests in %.1f s; statuses {%s}; CPU: server %.2f cores, "
+      "load generator %.2f cores (of %d)\n",
+      "", static_cast<unsigned long long>(r.completed), r.seconds,
+      statuses_text(r.statuses).c_str(), r.server_cpu / r.seconds, r.client_cpu / r.seconds, ncpu);
+  // What the server would do with every core to itself, if CPU were its only limit.
+  const double cpu_us = r.completed ? r.server_cpu / static_cast<double>(r.completed) * 1e6 : 0;
+  std::printf(
+      "%-28s server CPU per request %.0f us: CPU alone caps it at %.0f req/s on %d "
+      "cores\n",
+      "", cpu_us, cpu_us > 0 ? ncpu * 1e6 / cpu_us : 0.0, ncpu);
+  if (!r.sample_error.empty())
+    std::printf("%-28s first error body: %s\n", "", r.sample_error.c_str());
+}
+
+// Polls until GET target answers 200; seconds from `from`.
+double until_ok(unsigned short port, const std::string& request, Clock::time_point from) {
+  std::string storage;
+  for (;;) {
+    if (http_once(port, request, storage).status == 200) return seconds_since(from);
+    if (seconds_since(from) > 120) die("server did not answer within 120 s");
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+}
+
+std::string machine_line() {
+  utsname u{};
+  ::uname(&u);
+  std::string model = "?";
+  std::ifstream cpu("/proc/cpuinfo");
+  for (std::string line; std::getline(cpu, line);)
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  double load[3] = {0, 0, 0};
+  ::getloadavg(load, 3);
+  char out[512];
+  std::snprintf(out, sizeof out, "%ld CPUs, %s, kernel %s, loadavg %.2f %.2f %.2f",
+                ::sysconf(_SC_NPROCESSORS_ONLN), model.c_str(), u.release, load[0], load[1],
+                load[2]);
+  return out;
+}
+
+uintmax_t dir_bytes(const fs::path& dir) {
+  uintmax_t total = 0;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) total += e.file_size();
+  return total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  CLI::App cli{
+      "wiretag-bench-server: GET /app/:guid/whitelist and POST /whitelist throughput and "
+      "latency of the real wiretag-server over keep-alive connections, its RSS and its "
+      "restart time with a large policy graph; figures beside the targets of issue 3."};
+  cli.add_option("--server", cfg.server_bin, "the wiretag-server binary")->capture_default_str();
+  cli.add_option("--data-dir", cfg.data_dir,
+                 "data dir to fill and keep (reused by later runs with the same --apps and "
+                 "--rules); default: a temp dir removed at the end");
+  cli.add_option("--connections", cfg.connections, "concurrent keep-alive connections")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  cli.add_option("--duration", cfg.duration, "seconds measured per load phase")
+      ->check(CLI::Range(0.5, 3600.0))
+      ->capture_default_str();
+  cli.add_option("--warmup", cfg.warmup, "seconds of load before each measured phase")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  cli.add_option("--apps", cfg.apps, "apps (tag length 2 holds at most 65535)")
+      ->check(CLI::Range(2, 65535))
+      ->capture_default_str();
+  cli.add_option("--rules", cfg.rules, "rules (default-whitelist edges)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000000}))
+      ->capture_default_str();
+  cli.add_option("--batch", cfg.batch, "domain operations per SQLite transaction when filling")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  cli.add_option("--client-threads", cfg.client_threads, "load generator threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cli.add_option("--server-threads", cfg.server_threads,
+                 "wiretag-server --threads (0: its default, the number of cores)")
+      ->capture_default_str();
+  cli.add_option("--restarts", cfg.restarts, "SIGTERM + exec cycles timed")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows when redirected to a file
+
+  const int ncpu = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
+  const bool temp_dir = cfg.data_dir.empty();
+  if (temp_dir)
+    cfg.data_dir =
+        (fs::temp_directory_path() / ("wiretag-bench-server-" + std::to_string(::getpid())))
+            .string();
+  fs::create_directories(cfg.data_dir);
+  std::printf("machine: %s\n", machine_line().c_str());
+  std::printf(
+      "server: %s, data dir %s, %d connections, %.0f s measured per phase after %.0f s "
+      "warm-up, %d load generator thread(s)\n\n",
+      cfg.server_bin.c_str(), cfg.data_dir.c_str(), cfg.connections, cfg.duration, cfg.warmup,
+      cfg.client_threads);
+
+  // 1. The data set.
+  Populated pop = populate(cfg);
+  if (pop.reused) {
+    std::printf("== Data set: %d apps, %lld rules: reused from %s\n\n", cfg.apps,
+                static_cast<long long>(cfg.rules), cfg.data_dir.c_str());
+  } else {
+    std::printf(
+        "== Data set: %d apps, %lld rules in %.1f s (%.0f rules/s; %lld duplicate draws "
+        "skipped)\n   filled through the domain API (PolicyGraph::register_app / allow, the "
+        "server's own code and\n   change log), %d operations per SQLite transaction, not "
+        "over HTTP: over HTTP every write is\n   its own fsync'd commit (see the POST rate "
+        "below)\n\n",
+        cfg.apps, static_cast<long long>(cfg.rules), pop.seconds,
+        static_cast<double>(cfg.rules) / pop.seconds, static_cast<long long>(pop.duplicates),
+        cfg.batch);
+  }
+  std::printf("data dir size: %.1f MiB\n\n",
+              static_cast<double>(dir_bytes(cfg.data_dir)) / (1 << 20));
+
+  // 2. The server.
+  ServerChild server(cfg);
+  auto started = Clock::now();
+  server.start(0);
+  std::string token;
+  std::getline(std::ifstream(fs::path(cfg.data_dir) / "admin-token"), token);
+  if (token.empty()) die("no admin token in the data dir");
+  const unsigned short port = server.port();
+  const std::string health = request_text("GET", "/healthz", token);
+  const double first_start = until_ok(port, health, started);
+  std::printf(
+      "server pid %d on 127.0.0.1:%u; first start to /healthz %.3f s; RSS at start %ld "
+      "kB\n\n",
+      server.pid(), port, first_start, status_kb(server.pid(), "VmRSS"));
+
+  std::vector<std::string> guids(cfg.apps);
+  std::vector<std::string> get_requests(cfg.apps);
+  for (int i = 0; i < cfg.apps; ++i) {
+    guids[i] = app_guid(i);
+    get_requests[i] = request_text("GET", "/app/" + guids[i] + "/whitelist", token);
+  }
+  {
+    std::string storage;
+    Parsed p = http_once(port, get_requests[0], storage);
+    std::printf("sample: GET /app/%s/whitelist -> %d, %zu bytes: %.120s...\n\n", guids[0].c_str(),
+                p.status, p.body.size(), std::string(p.body).c_str());
+    if (p.status != 200) die("the sample request failed");
+  }
+
+  // 3. GET /app/:guid/whitelist of random apps.
+  std::printf("== Load: %d keep-alive connections\n", cfg.connections);
+  PhaseResult get =
+      Load(port, [&](std::mt19937_64& rng) -> std::optional<std::string> {
+        return get_requests[rng() % get_requests.size()];
+      }).run(cfg.connections, cfg.client_threads, cfg.warmup, cfg.duration, server.pid());
+  print_phase("GET /app/:guid/whitelist", get, kTargetGetRps, ncpu);
+
+  // 4. POST /whitelist: new tcp edges between random apps, each a durable commit.
+  PhaseResult post =
+      Load(port, [&](std::mt19937_64& rng) -> std::optional<std::string> {
+        const std::string& src = guids[rng() % guids.size()];
+        const std::string& dst = guids[rng() % guids.size()];
+        unsigned p = 1 + rng() % 65535;
+        std::string body = R"({"source":")" + src + R"(","destination":")" + dst +
+                           R"(","protocol":"tcp","ports":{"start":)" + std::to_string(p) +
+                           R"(,"end":)" + std::to_string(p) + "}}";
+        return request_text("POST", "/whitelist", token, body);
+      }).run(cfg.connections, cfg.client_threads, cfg.warmup, cfg.duration, server.pid());
+  print_phase("POST /whitelist (durable)", post, kTargetPostRps, ncpu);
+  std::printf("\n");
+
+  // 5. Memory after a sweep that reads every app's whitelist once.
+  std::atomic<int> cursor{0};
+  PhaseResult sweep = Load(port, [&](std::mt19937_64&) -> std::optional<std::string> {
+                        int i = cursor++;
+                        if (i >= cfg.apps) return std::nullopt;
+                        return get_requests[i];
+                      }).run(cfg.connections, cfg.client_threads, 0, 0, server.pid());
+  const long rss = status_kb(server.pid(), "VmRSS"), hwm = status_kb(server.pid(), "VmHWM");
+  std::printf(
+      "== Memory with %d apps and %lld+ rules, after GET, POST and a sweep reading every "
+      "app's whitelist (%llu requests, %.1f s)\n",
+      cfg.apps, static_cast<long long>(cfg.rules), static_cast<unsigned long long>(sweep.completed),
+      sweep.seconds);
+  std::printf("VmRSS %.1f MiB, VmHWM %.1f MiB   target <= %.0f MiB: %s\n\n", rss / 1024.0,
+              hwm / 1024.0, kTargetRssMiB, verdict(hwm / 1024.0 <= kTargetRssMiB));
+
+  // 6. Restart: SIGTERM, exec on the same port, until /healthz and a whitelist GET answer.
+  std::printf(
+      "== Restart (SIGTERM, wait for exit, exec on the same port) with the data set "
+      "above\n");
+  std::printf("%-8s %10s %14s %16s %10s\n", "run", "stop s", "exec→healthz s", "exec→whitelist s",
+              "total s");
+  std::mt19937_64 rng(7);
+  double worst = 0;
+  auto restart = [&](const std::string& name, bool hard) {
+    auto t0 = Clock::now();
+    if (hard)
+      server.kill_hard();
+    else if (int code = server.terminate(); code != 0)
+      std::printf("  (server exited with status %d)\n", code);
+    double stop = seconds_since(t0);
+    auto t1 = Clock::now();
+    server.start(port);
+    double h = until_ok(port, health, t1);
+    double w = until_ok(port, get_requests[rng() % get_requests.size()], t1);
+    double total = seconds_since(t0);
+    std::printf("%-8s %10.3f %14.3f %16.3f %10.3f\n", name.c_str(), stop, h, w, total);
+    if (!hard) worst = std::max(worst, total);
+  };
+  for (int i = 0; i < cfg.restarts; ++i) restart("term " + std::to_string(i + 1), false);
+  restart("kill -9", true);
+  std::printf("slowest SIGTERM restart %.3f s   target <= %.0f s: %s\n", worst, kTargetRestartS,
+              verdict(worst <= kTargetRestartS));
+
+  const int code = server.terminate();
+  if (temp_dir) {
+    std::error_code ec;
+    fs::remove_all(cfg.data_dir, ec);
+  }
+  return code == 0 ? 0 : 1;
+}
