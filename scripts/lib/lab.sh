@@ -97,11 +97,6 @@ lab_env_set() {
   } >"$tmp" && mv -f "$tmp" "$LAB_ENV"
 }
 
-lab_env_get() { # lab_env_get KEY: value from the env file, empty if unset
-  [ -f "$LAB_ENV" ] || return 0
-  (. "$LAB_ENV"; eval "printf '%s' \"\${$1:-}\"")
-}
-
 # ---- topology ----------------------------------------------------------------------------
 
 lab__run() { "$@" || { echo "lab: failed: $*" >&2; return 1; }; }
