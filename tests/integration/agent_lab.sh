@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The agent on the lab (scripts/lab.sh): one wiretag-server, one wiretag-agent per cell, two
+# cells joined by VXLAN-GBP, three containers per cell, every container's device following its
+# app on the server through the agent's Plugin API. Proves, end to end from the server's REST
+# API to packets: an edge lets a container on cell 1 reach one on cell 2 (TCP, UDP, ping, IPv4
+# and IPv6; the tag crosses in VXLAN-GBP) and nothing else; deleting the edge stops the flow;
+# the server stopped leaves verdicts unchanged and, restarted, the agents resync; cells report
+# PDP_STATUS; and the kill loop: 20 SIGKILLs of an agent during policy churn, with a continuous
+# allowed TCP stream (completes intact) and a continuous denied probe (nothing delivered).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=${WT_BUILD_DIR:?build dir with the server and agent}
+LAB=$here/../../scripts/lab.sh
+export WT_LAB_ID=wta$$ WIRETAG_LOG_LEVEL=info WIRETAG_HEARTBEAT_INTERVAL=300 \
+  WIRETAG_SWEEP_INTERVAL=500
+. "$here/../../scripts/lib/lab.sh"
+lab_init "$WT_LAB_ID" || exit 1
+tmp=$(mktemp -d /tmp/wta$$.XXXX)
+bg_pids=()
+
+cleanup() {
+  for p in "${bg_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  "$LAB" down >/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok    $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
+expect() { # expect allowed|denied DESCRIPTION CMD...
+  local want=$1 what=$2 got; shift 2
+  if "$@"; then got=allowed; else got=denied; fi
+  if [ "$got" = "$want" ]; then ok "$what: $got"; else fail "$what: $got, expected $want"; fi
+}
+# eventually SECONDS CMD...: poll until CMD succeeds (a liveness bound, not a speed test).
+eventually() {
+  local limit=$1 i; shift
+  for ((i = 0; i < limit * 10; i++)); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+not() { ! "$@"; }
+
+"$LAB" up --cells 2 --containers 3 --build "$BUILD" >"$tmp/up.log" 2>&1 || {
+  cat "$tmp/up.log"; echo "FAIL  lab up"; exit 1; }
+lab_load
+TOKEN=$(cat "$WT_LAB_TOKEN_FILE")
+
+# srv METHOD PATH [BODY] → body on stdout, fails on HTTP >= 300
+srv() {
+  curl -sS -f -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    ${3:+-d "$3"} "$WT_LAB_SERVER$2"
+}
+agent_url() { local v=WT_LAB_AGENT_$1; lab_load; echo "${!v}"; }
+plugin() { # plugin N METHOD BODY
+  curl -sS -X "$2" -H 'Content-Type: application/json' -d "$3" "$(agent_url "$1")/whitelist" \
+    -o "$tmp/plugin.out" -w '%{http_code}'
+}
+app() { echo "app-$1-$2"; }  # container C of cell N runs app app-N-C
+
+# Register every app and hand every container's device to its cell's agent to follow.
+for n in 1 2; do
+  for c in 1 2 3; do
+    srv POST /app "{\"guid\":\"$(app "$n" "$c")\"}" >/dev/null || fail "POST /app $(app "$n" "$c")"
+    dev="{\"namespace\":\"$(lab_cell_netns "$n")\",\"interface_name\":\"$(lab_hostif "$n" "$c")\"}"
+    code=$(plugin "$n" POST "{\"destination_device\":$dev,\"app_guid\":\"$(app "$n" "$c")\"}")
+    [ "$code" = 200 ] || fail "follow $(app "$n" "$c") on cell $n: HTTP $code $(cat "$tmp/plugin.out")"
+  done
+done
+lab_echo_servers 2 1 8080 9999
+lab_echo_servers 1 1 8080
+sleep 0.3
+D4=$(lab_ip4 2 1) D6=$(lab_ip6 2 1)
+
+echo "# no edges: nothing tagged gets in"
+expect denied "cell1/app-1-1 -> cell2/app-2-1 tcp" lab_tcp_ok 1 1 "$D4" 8080
+
+srv POST /whitelist '{"source":"app-1-1","destination":"app-2-1"}' >/dev/null || fail "POST /whitelist"
+echo "# edge app-1-1 -> app-2-1"
+eventually 10 lab_tcp_ok 1 1 "$D4" 8080
+expect allowed "cell1/app-1-1 -> cell2/app-2-1 tcp (IPv4)" lab_tcp_ok 1 1 "$D4" 8080
+expect allowed "cell1/app-1-1 -> cell2/app-2-1 udp (IPv4)" lab_udp_ok 1 1 "$D4" 8080
+expect allowed "cell1/app-1-1 -> cell2/app-2-1 ping (IPv4)" lab_ping_ok 1 1 "$D4"
+expect allowed "cell1/app-1-1 -> cell2/app-2-1 tcp (IPv6)" lab_tcp_ok 1 1 "$D6" 8080
+expect allowed "cell1/app-1-1 -> cell2/app-2-1 udp (IPv6)" lab_udp_ok 1 1 "$D6" 8080
+expect allowed "cell1/app-1-1 -> cell2/app-2-1 ping (IPv6)" lab_ping_ok 1 1 "$D6"
+expect denied "cell1/app-1-2 -> cell2/app-2-1 tcp (other app, same cell)" lab_tcp_ok 1 2 "$D4" 8080
+expect denied "cell1/app-1-2 -> cell2/app-2-1 ping (IPv6)" lab_ping_ok 1 2 "$D6"
+expect denied "cell2/app-2-2 -> cell2/app-2-1 tcp (same cell, no edge)" lab_tcp_ok 2 2 "$D4" 8080
+expect denied "cell2/app-2-1 -> cell1/app-1-1 tcp (edges are directed)" lab_tcp_ok 2 1 "$(lab_ip4 1 1)" 8080
+expect denied "cell1/app-1-1 -> cell2/app-2-2 ping (no edge)" lab_ping_ok 1 1 "$(lab_ip4 2 2)"
+
+echo "# cells report PDP_STATUS"
+cell_healthy() { srv GET "/internal/v1/cells/$WT_LAB_ID-cell$1" | grep -q '"healthy":true'; }
+if eventually 10 cell_healthy 1 && eventually 10 cell_healthy 2; then ok "both cells registered and healthy"
+else fail "cells not healthy: $(srv GET /internal/v1/cells)"; fi
+
+echo "# deleting the edge stops the flow"
+srv DELETE /whitelist '{"source":"app-1-1","destination":"app-2-1"}' >/dev/null || fail "DELETE /whitelist"
+if eventually 10 not lab_tcp_ok 1 1 "$D4" 8080; then ok "flow stopped after DELETE /whitelist"
+else fail "flow still passes after DELETE /whitelist"; fi
+expect denied "cell1/app-1-1 -> cell2/app-2-1 ping after delete" lab_ping_ok 1 1 "$D4"
+srv POST /whitelist '{"source":"app-1-1","destination":"app-2-1"}' >/dev/null
+eventually 10 lab_tcp_ok 1 1 "$D4" 8080
+
+echo "# server stopped: verdicts unchanged"
+"$LAB" stop-server >/dev/null
+expect allowed "app-1-1 -> app-2-1 tcp, server down" lab_tcp_ok 1 1 "$D4" 8080
+expect denied "app-1-2 -> app-2-1 tcp, server down" lab_tcp_ok 1 2 "$D4" 8080
+agent_unhealthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$(agent_url 2)/healthz")" = 503 ]; }
+if eventually 40 agent_unhealthy; then ok "agent reports degraded while the server is away"
+else fail "agent healthz still 200 with the server down"; fi
+expect allowed "app-1-1 -> app-2-1 tcp, server still down" lab_tcp_ok 1 1 "$D4" 8080
+
+echo "# server restarted: agents resync and follow new changes"
+"$LAB" start-server >/dev/null || fail "start-server"
+lab_load
+agent_healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$(agent_url "$1")/healthz")" = 200 ]; }
+if eventually 60 agent_healthy 1 && eventually 60 agent_healthy 2; then ok "agents healthy again"
+else fail "agents did not reconnect"; fi
+srv POST /whitelist '{"source":"app-1-2","destination":"app-2-1"}' >/dev/null || fail "POST after restart"
+if eventually 10 lab_tcp_ok 1 2 "$D4" 8080; then ok "edge added after the restart reaches cell 2"
+else fail "edge added after the restart not enforced"; fi
+srv DELETE /whitelist '{"source":"app-1-2","destination":"app-2-1"}' >/dev/null
+eventually 10 not lab_tcp_ok 1 2 "$D4" 8080
+
+echo "# kill loop: 20 SIGKILLs of cell 2's agent during policy churn"
+secs=40
+lab_exec 2 1 python3 "$here/flow_probe.py" udp-recv 7777 $((secs + 10)) >"$tmp/denied.recv" 2>&1 &
+bg_pids+=($!)
+disown $!
+eventually 5 grep -q ready "$tmp/denied.recv"
+lab_exec 1 1 python3 "$here/flow_probe.py" stream "$D4" 8080 "$secs" >"$tmp/stream.out" 2>&1 &
+stream_pid=$!
+bg_pids+=("$stream_pid")
+lab_exec 1 2 python3 "$here/flow_probe.py" udp-send "$D4" 7777 "$secs" >"$tmp/denied.send" 2>&1 &
+probe_pid=$!
+bg_pids+=("$probe_pid")
+(
+  # Churn: edges into app-2-1 and app-2-2 from app-1-3 and app-2-3 come and go.
+  end=$((SECONDS + secs))
+  while [ $SECONDS -lt $end ]; do
+    for e in '{"source":"app-1-3","destination":"app-2-1"}' '{"source":"app-2-3","destination":"app-2-2"}'; do
+      srv POST /whitelist "$e" >/dev/null 2>&1
+      sleep 0.05
+      srv DELETE /whitelist "$e" >/dev/null 2>&1
+    done
+  done
+) &
+churn_pid=$!
+bg_pids+=("$churn_pid")
+kills=0
+for i in $(seq 1 20); do
+  sleep 1.2
+  "$LAB" restart-agent 2 --kill >>"$tmp/kills.log" 2>&1 && kills=$((kills + 1))
+done
+[ "$kills" = 20 ] && ok "20 SIGKILL + restart of cell 2's agent" || fail "only $kills of 20 agent restarts worked: $(tail -5 "$tmp/kills.log")"
+wait "$stream_pid"; stream_rc=$?
+wait "$probe_pid"
+wait "$churn_pid" 2>/dev/null
+if [ "$stream_rc" = 0 ]; then ok "allowed TCP stream completed intact: $(cat "$tmp/stream.out")"
+else fail "allowed TCP stream broke: $(cat "$tmp/stream.out")"; fi
+delivered=$(grep -c '^probe' "$tmp/denied.recv")
+sent=$(grep -o '[0-9]*' "$tmp/denied.send" | head -1)
+if [ "${sent:-0}" -gt 100 ] && [ "$delivered" = 0 ]; then ok "denied probe: $sent datagrams sent, 0 delivered"
+else fail "denied probe: ${sent:-?} sent, $delivered delivered"; fi
+# After the churn and the kills the rules are as the server says.
+expect allowed "app-1-1 -> app-2-1 tcp after the kill loop" lab_tcp_ok 1 1 "$D4" 8080
+expect denied "app-1-3 -> app-2-1 tcp after the kill loop (edge deleted last)" lab_tcp_ok 1 3 "$D4" 8080
+
+echo "# a deleted container's device is forgotten"
+lab_cell_exec 2 ip link del "$(lab_hostif 2 3)"
+gone() { ! curl -s "$(agent_url 2)/whitelist" | grep -q "\"$(lab_hostif 2 3)\""; }
+if eventually 10 gone; then ok "vanished device removed from the agent"; else fail "vanished device still listed"; fi
+
+echo "# $passed passed, $failed failed"
+[ "$failed" = 0 ]
