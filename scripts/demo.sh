@@ -1,56 +1,104 @@
 #!/usr/bin/env bash
-# A live demo of the datapath on this host: three containers in network namespaces on one
-# cell, wire tags stamped on their veths, and a policy that lets app 1 reach app 2 on
-# tcp/8080 and ping, and nothing else. Cleans up everything on exit.
-set -euo pipefail
+# wiretag running on this host: a policy server (embedded SQLite) and a cell agent per cell on
+# the lab (scripts/lab.sh: two cell namespaces joined by VXLAN-GBP, containers on veths). Apps
+# are registered and their edges declared over the server's REST API; the agents push them
+# into the kernel; real traffic shows what passes and what is dropped. Then it keeps running
+# so you can talk to it, until Ctrl-C (or exits at once with --once), and removes everything.
+set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-WIRETAG=${WIRETAG:-$here/../build/userspace/cli/wiretag}
-WT_RUN=wtdemo$$
-. "$here/lib/topology.sh"
-export WIRETAG_PIN_DIR=/sys/fs/bpf/wiretag-demo-$$
+BUILD=${WIRETAG_BUILD_DIR:-$here/../build}
+once=false
+for a in "$@"; do
+  case $a in
+    --once) once=true ;;
+    -h | --help)
+      echo "usage: scripts/demo.sh [--once]   (as root, after scripts/build.sh)"
+      echo "  runs wiretag-server + one wiretag-agent per cell on a 2-cell lab, shows allowed and"
+      echo "  denied traffic, then keeps running until Ctrl-C (--once: stop after the demo)"
+      exit 0 ;;
+    *) echo "demo.sh: unknown argument $a" >&2; exit 2 ;;
+  esac
+done
+export WT_LAB_ID=wtdemo$$ WIRETAG_LOG_LEVEL=${WIRETAG_LOG_LEVEL:-info}
+LAB=$here/lab.sh
+. "$here/lib/lab.sh"
+lab_init "$WT_LAB_ID" || exit 1
 
-cleanup() {
-  topo_down
-  rm -rf "$WIRETAG_PIN_DIR"
-}
+cleanup() { echo; echo "stopping: removing the lab $WT_LAB_ID"; "$LAB" down >/dev/null; }
 trap cleanup EXIT
+trap 'exit 0' INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+ok=true
 check() { # check EXPECT DESCRIPTION CMD...
-  local expect=$1 what=$2; shift 2
+  local expect=$1 what=$2 got; shift 2
   if "$@"; then got=allowed; else got=denied; fi
-  printf '  %-44s %-8s (expected %s)\n' "$what" "$got" "$expect"
-  [ "$got" = "$expect" ]
+  printf '  %-58s %-8s (expected %s)\n' "$what" "$got" "$expect"
+  [ "$got" = "$expect" ] || ok=false
 }
 
-say "cell namespace $WT_CELL with containers app-1, app-2, app-3 on veths"
-topo_up 3
-for i in 1 2 3; do
-  "$WIRETAG" endpoint attach --netns "/var/run/netns/$WT_CELL" --dev "$(topo_hostif $i)" --tag $i
+say "starting wiretag-server and one wiretag-agent per cell on lab $WT_LAB_ID"
+"$LAB" up --cells 2 --containers 3 --build "$BUILD" || exit 1
+lab_load
+TOKEN=$(cat "$WT_LAB_TOKEN_FILE")
+api() { # api METHOD PATH [BODY]: the server's REST API, as the admin
+  curl -sS -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    ${3:+-d "$3"} "$WT_LAB_SERVER$2"
+  echo
+}
+
+# Containers: cell 1 runs frontend (c1) and intruder (c2); cell 2 runs backend (c1), db (c2).
+declare -A where=([frontend]="1 1" [intruder]="1 2" [backend]="2 1" [db]="2 2")
+say "register the apps on the server (POST /app) and hand each container's veth to its cell's agent"
+for app in frontend intruder backend db; do
+  read -r n c <<<"${where[$app]}"
+  printf '  %-9s ' "$app"; api POST /app "{\"guid\":\"$app\"}"
+  agent_var=WT_LAB_AGENT_$n
+  curl -sS -o /dev/null -X POST "${!agent_var}/whitelist" -d \
+    "{\"destination_device\":{\"namespace\":\"$(lab_cell_netns "$n")\",\"interface_name\":\"$(lab_hostif "$n" "$c")\"},\"app_guid\":\"$app\"}"
 done
-topo_echo_servers 2 8080
-topo_echo_servers 2 9090
+lab_echo_servers 2 1 8080
+lab_echo_servers 2 2 5432 8080
 sleep 0.3
 
-say "policy: app-1 (tag 1) may reach app-2 on tcp/8080 and icmp; nothing else"
-"$WIRETAG" endpoint policy --netns "/var/run/netns/$WT_CELL" --dev "$(topo_hostif 2)" \
-  --rule 1/tcp/8080 --rule 1/icmp
-for i in 1 3; do
-  "$WIRETAG" endpoint policy --netns "/var/run/netns/$WT_CELL" --dev "$(topo_hostif $i)"
-done
-"$WIRETAG" endpoint list
+say "policy: frontend may reach backend (POST /whitelist), backend may reach db on tcp/5432 only"
+api POST /whitelist '{"source":"frontend","destination":"backend"}'
+api POST /v1/accounts/default/policies \
+  '{"name":"backend-to-db","rules":[{"source":"backend","destination":"db","protocol":"tcp","ports":{"start":5432,"end":5432}}]}' |
+  head -c 300
+echo
+sleep 0.5
 
-say "traffic"
-ok=true
-check allowed "app-1 -> app-2 tcp/8080 (IPv4)" topo_tcp_ok 1 2 8080 || ok=false
-check allowed "app-1 -> app-2 tcp/8080 (IPv6)" topo_tcp_ok 1 2 8080 "$(topo_ip6 2)" || ok=false
-check allowed "app-1 -> app-2 ping" topo_ping_ok 1 "$(topo_ip4 2)" || ok=false
-check denied "app-1 -> app-2 tcp/9090 (no rule)" topo_tcp_ok 1 2 9090 || ok=false
-check denied "app-3 -> app-2 tcp/8080 (not app-1)" topo_tcp_ok 3 2 8080 || ok=false
-check denied "app-3 -> app-2 ping" topo_ping_ok 3 "$(topo_ip4 2)" || ok=false
-check denied "app-2 -> app-1 ping (no rule into app-1)" topo_ping_ok 2 "$(topo_ip4 1)" || ok=false
+say "traffic (cell 1 -> cell 2 crosses VXLAN-GBP carrying the source's tag)"
+check allowed "frontend (cell 1) -> backend (cell 2) tcp/8080, IPv4" lab_tcp_ok 1 1 "$(lab_ip4 2 1)" 8080
+check allowed "frontend (cell 1) -> backend (cell 2) tcp/8080, IPv6" lab_tcp_ok 1 1 "$(lab_ip6 2 1)" 8080
+check allowed "frontend (cell 1) -> backend (cell 2) ping" lab_ping_ok 1 1 "$(lab_ip4 2 1)"
+check denied "intruder (cell 1) -> backend (cell 2) tcp/8080" lab_tcp_ok 1 2 "$(lab_ip4 2 1)" 8080
+check denied "frontend (cell 1) -> db (cell 2) tcp/5432" lab_tcp_ok 1 1 "$(lab_ip4 2 2)" 5432
+check allowed "backend -> db tcp/5432 (same cell)" lab_tcp_ok 2 1 "$(lab_ip4 2 2)" 5432
+check denied "backend -> db tcp/8080 (port not allowed)" lab_tcp_ok 2 1 "$(lab_ip4 2 2)" 8080
 
-say "counters of app-2's endpoint"
-"$WIRETAG" endpoint counters --netns "/var/run/netns/$WT_CELL" --dev "$(topo_hostif 2)"
+say "what cell 2's agent enforces (GET /whitelist on its Plugin API)"
+curl -sS "$WT_LAB_AGENT_2/whitelist"
+echo
+say "cells as the server sees them (PDP_STATUS heartbeats)"
+api GET /internal/v1/cells | head -c 600
+echo
 
-if $ok; then say "demo OK: allowed flows passed, denied flows dropped"; else say "demo FAILED"; exit 1; fi
+if $ok; then say "demo OK: allowed flows passed, denied flows dropped"; else say "demo FAILED"; fi
+$ok || exit 1
+$once && exit 0
+
+cat <<EOF
+
+wiretag is running; talk to it (Ctrl-C stops everything and removes the lab):
+  server      $WT_LAB_SERVER   (token: $WT_LAB_TOKEN_FILE)
+  agents      $WT_LAB_AGENT_1 (cell 1)   $WT_LAB_AGENT_2 (cell 2)
+  T=\$(cat $WT_LAB_TOKEN_FILE)
+  curl -H "Authorization: Bearer \$T" -d '{"source":"intruder","destination":"backend"}' $WT_LAB_SERVER/whitelist
+  ip netns exec $(lab_ns 1 2) socat - TCP:$(lab_ip4 2 1):8080     # intruder -> backend, now allowed
+  curl $WT_LAB_AGENT_2/whitelist                                    # what cell 2 enforces
+  $BUILD/userspace/cli/wiretag --pin-dir $(lab_pin_dir 2) monitor    # live drops on cell 2
+  scripts/lab.sh status --id $WT_LAB_ID
+EOF
+while true; do sleep 3600; done
