@@ -189,11 +189,12 @@ class ServerChild {
       args.push_back("--threads");
       args.push_back(std::to_string(cfg_.server_threads));
     }
+    ::unlink(log_.c_str());  // a previous server's "listening on" line must not be read
     pid_ = ::fork();
     if (pid_ < 0) die("fork failed");
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the bench
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
         ::dup2(fd, 1);
         ::dup2(fd, 2);
@@ -379,8 +380,10 @@ class Load {
       measuring_ = true;
     }
     open_ = connections;
+    // Seeds differ from run to run: a POST phase on a reused data dir must write new edges.
+    std::random_device seeds;
     for (int i = 0; i < connections; ++i) {
-      conns.push_back(std::make_shared<Conn>(ioc, *this, 1000 + i));
+      conns.push_back(std::make_shared<Conn>(ioc, *this, (uint64_t{seeds()} << 32) | seeds()));
       conns.back()->start(port_);
     }
     std::vector<std::thread> pool;
