@@ -34,9 +34,7 @@ Result<void> check_policy_draft(const PolicyDraft& d) {
   return Ok();
 }
 
-namespace {
-
-Result<Policy> from_record(const PolicyRecord& rec) {
+Result<Policy> policy_from_record(const PolicyRecord& rec) {
   json j = json::parse(rec.body, nullptr, false);
   if (!j.is_object() || !j.contains("rules"))
     return Error{"STORE_ERROR", "stored policy " + rec.id + " is corrupt"};
@@ -52,6 +50,10 @@ Result<Policy> from_record(const PolicyRecord& rec) {
   }
   return p;
 }
+
+namespace {
+
+Result<Policy> from_record(const PolicyRecord& rec) { return policy_from_record(rec); }
 
 PolicyRecord to_record(const Policy& p) {
   return PolicyRecord{p.id, p.account, p.refid, p.name, p.version, to_json(p).dump()};
@@ -71,8 +73,12 @@ Result<PolicyRecord> resolve(StoreTx& tx, std::string_view account, std::string_
   return found->front();
 }
 
-Result<void> log_change(StoreTx& tx, std::string kind, const Policy& p) {
-  json body = {{"id", p.id}, {"name", p.name}, {"version", p.version}};
+// The body carries the rules, so a cell sees every destination app the change touches;
+// an update also carries the rules it replaced (their destinations may lose a rule).
+Result<void> log_change(StoreTx& tx, std::string kind, const Policy& p,
+                        const Policy* previous = nullptr) {
+  json body = {{"id", p.id}, {"name", p.name}, {"version", p.version}, {"rules", to_json(p.rules)}};
+  if (previous) body["previous_rules"] = to_json(previous->rules);
   auto r = tx.append_change({0, std::move(kind), p.account, p.id, body.dump()});
   if (!r) return r.error();
   return Ok();
@@ -152,6 +158,7 @@ Result<Policy> AccountPolicies::update(std::string_view account, std::string_vie
     if (!rec) return rec.error();
     auto p = from_record(*rec);
     if (!p) return p.error();
+    const Policy previous = *p;
     if (draft.name) p->name = *draft.name;
     if (draft.rules) p->rules = *draft.rules;
     if (draft.refid)
@@ -160,7 +167,7 @@ Result<Policy> AccountPolicies::update(std::string_view account, std::string_vie
       p->refid.reset();
     p->version += 1;
     if (auto r = tx.put_policy(to_record(*p)); !r) return r.error();
-    if (auto r = log_change(tx, "policy.updated", *p); !r) return r.error();
+    if (auto r = log_change(tx, "policy.updated", *p, &previous); !r) return r.error();
     return *p;
   });
 }

@@ -42,6 +42,8 @@ struct PolicyDraft {
 };
 
 nlohmann::json to_json(const Policy& policy);
+// The policy a stored record holds; STORE_ERROR when its body is corrupt.
+Result<Policy> policy_from_record(const PolicyRecord& record);
 nlohmann::json to_json(const std::vector<PolicyRule>& rules);
 
 // Checks what is present: name (not the reserved default-whitelist), refid, rules.

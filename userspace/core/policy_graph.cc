@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 
+#include "core/account_policies.h"
 #include "core/app_guid.h"
 
 namespace wiretag {
@@ -11,6 +15,21 @@ namespace {
 
 constexpr std::string_view kTagCursor = "tag_cursor";  // the highest tag ever handed out
 constexpr std::string_view kTagLength = "tag_length";
+constexpr std::string_view kStoreId = "store_id";
+
+std::string builtin_uuid() {
+  std::random_device rd;
+  unsigned char b[16];
+  for (auto& byte : b) byte = static_cast<unsigned char>(rd());
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
 
 Error app_not_found(std::string_view guid) {
   return Error{"APP_NOT_FOUND", "app \"" + std::string(guid) + "\" is not registered"};
@@ -30,18 +49,26 @@ nlohmann::json edge_json(const EdgeRecord& e) {
 Result<PolicyGraph> PolicyGraph::open(Store& store, PolicyGraphOptions options) {
   auto tags = TagSpace::make(options.tag_length);
   if (!tags) return tags.error();
-  auto checked = store.write<void>([&](StoreTx& tx) -> Result<void> {
+  auto checked = store.write<std::string>([&](StoreTx& tx) -> Result<std::string> {
     auto stored = tx.get_meta(kTagLength);
     if (!stored) return stored.error();
     const std::string mine = std::to_string(options.tag_length);
-    if (!*stored) return tx.set_meta(kTagLength, mine);
-    if (**stored != mine)
+    if (!*stored) {
+      if (auto r = tx.set_meta(kTagLength, mine); !r) return r.error();
+    } else if (**stored != mine) {
       return Error{"TAG_LENGTH_MISMATCH", "the data dir was created with tag length " + **stored +
                                               "; it cannot change to " + mine};
-    return Ok();
+    }
+    auto id = tx.get_meta(kStoreId);
+    if (!id) return id.error();
+    if (*id) return **id;
+    // Made once; stores created before store ids get theirs on the next start.
+    std::string fresh = options.new_id ? options.new_id() : builtin_uuid();
+    if (auto r = tx.set_meta(kStoreId, fresh); !r) return r.error();
+    return fresh;
   });
   if (!checked) return checked.error();
-  return PolicyGraph(store, *tags, std::move(options));
+  return PolicyGraph(store, *tags, std::move(options), std::move(*checked));
 }
 
 int64_t PolicyGraph::now() const {
@@ -117,12 +144,23 @@ Result<void> PolicyGraph::delete_app(std::string_view guid) {
     if (!found) return found.error();
     if (!*found) return app_not_found(guid);
     const AppRecord app = **found;
+    // The apps it could reach lose a rule: named in the body, so their cells see the change.
+    auto outbound = tx.edges_from(guid);
+    if (!outbound) return outbound.error();
+    std::vector<std::string> destinations;
+    for (const EdgeRecord& e : *outbound)
+      if (e.destination != app.guid) destinations.push_back(e.destination);
+    std::sort(destinations.begin(), destinations.end());
+    destinations.erase(std::unique(destinations.begin(), destinations.end()), destinations.end());
     auto edges = tx.delete_edges_of(guid);
     if (!edges) return edges.error();
     if (auto r = tx.delete_app(guid); !r) return r;
     if (auto r = tx.put_tag(TagRecord{app.tag, std::nullopt, now()}); !r) return r;
     nlohmann::json body = {
-        {"guid", app.guid}, {"wire_bytes", tags_.wire_bytes(app.tag)}, {"edges_removed", *edges}};
+        {"guid", app.guid},
+        {"wire_bytes", tags_.wire_bytes(app.tag)},
+        {"edges_removed", *edges},
+        {"destinations", destinations}};
     auto rev = tx.append_change({0, "app.deleted", app.account, app.guid, body.dump()});
     if (!rev) return rev.error();
     return Ok();
@@ -159,6 +197,105 @@ Result<bool> PolicyGraph::allow(const EdgeRequest& req) {
   });
 }
 
+Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
+  if (req.source != "*")
+    if (auto r = check_app_guid(req.source, "source"); !r) return r.error();
+  if (auto r = check_app_guid(req.destination, "destination"); !r) return r.error();
+  return store_->write<void>([&](StoreTx& tx) -> Result<void> {
+    auto dst = tx.find_app(req.destination);
+    if (!dst) return dst.error();
+    if (!*dst) return app_not_found(req.destination);
+    if (req.source != "*") {
+      auto src = tx.find_app(req.source);
+      if (!src) return src.error();
+      if (!*src) return app_not_found(req.source);
+    }
+    EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist),
+                    req.source,      req.destination,
+                    req.protocol,    req.ports};
+    auto deleted = tx.delete_edge(edge);
+    if (!deleted) return deleted.error();
+    if (!*deleted) {
+      std::string what = req.source + " → " + req.destination + " (" +
+                         std::string(to_string(req.protocol));
+      if (req.ports)
+        what += " " + std::to_string(req.ports->start) + "-" + std::to_string(req.ports->end);
+      return Error{"EDGE_NOT_FOUND", "no edge " + what + ") in default-whitelist"};
+    }
+    auto rev = tx.append_change(
+        {0, "edge.deleted", edge.account, edge.destination, edge_json(edge).dump()});
+    if (!rev) return rev.error();
+    return Ok();
+  });
+}
+
+Result<EffectiveRules> PolicyGraph::effective_rules(const std::vector<std::string>& guids) {
+  for (const std::string& guid : guids)
+    if (auto r = check_app_guid(guid); !r) return r.error();
+  return store_->read<EffectiveRules>([&](StoreTx& tx) -> Result<EffectiveRules> {
+    EffectiveRules out;
+    auto rev = tx.revision();
+    if (!rev) return rev.error();
+    out.revision = *rev;
+    // Per account: destination guid → the named policies' rules into it.
+    std::map<std::string, std::map<std::string, std::vector<PolicyRule>>, std::less<>> by_account;
+    std::map<std::string, uint32_t, std::less<>> source_tags;  // 0: the source is gone
+    auto tag_of = [&](const std::string& source) -> Result<uint32_t> {
+      if (source == "*") return uint32_t{0};
+      if (auto it = source_tags.find(source); it != source_tags.end()) return it->second;
+      auto app = tx.find_app(source);
+      if (!app) return app.error();
+      uint32_t tag = *app ? (*app)->tag : 0;
+      source_tags.emplace(source, tag);
+      return tag;
+    };
+    std::map<std::string, bool, std::less<>> seen;
+    for (const std::string& guid : guids) {
+      if (seen.count(guid)) continue;
+      seen[guid] = true;
+      auto app = tx.find_app(guid);
+      if (!app) return app.error();
+      if (!*app) {
+        out.missing.push_back(guid);
+        continue;
+      }
+      AppRules entry{**app, {}};
+      auto add = [&](EffectiveRule rule) {
+        if (std::find(entry.rules.begin(), entry.rules.end(), rule) == entry.rules.end())
+          entry.rules.push_back(std::move(rule));
+      };
+      auto edges = tx.edges_to(guid);
+      if (!edges) return edges.error();
+      for (const InboundEdge& in : *edges) {
+        if (in.edge.source != "*" && in.source_tag == 0) continue;
+        add(EffectiveRule{in.edge.source, in.source_tag, in.edge.protocol, in.edge.ports});
+      }
+      auto account = by_account.find(entry.app.account);
+      if (account == by_account.end()) {
+        auto records = tx.list_policies(entry.app.account);
+        if (!records) return records.error();
+        std::map<std::string, std::vector<PolicyRule>> into;
+        for (const PolicyRecord& rec : *records) {
+          auto policy = policy_from_record(rec);
+          if (!policy) return policy.error();
+          for (PolicyRule& r : policy->rules) into[r.destination].push_back(std::move(r));
+        }
+        account = by_account.emplace(entry.app.account, std::move(into)).first;
+      }
+      if (auto rules = account->second.find(guid); rules != account->second.end()) {
+        for (const PolicyRule& r : rules->second) {
+          auto tag = tag_of(r.source);
+          if (!tag) return tag.error();
+          if (r.source != "*" && *tag == 0) continue;
+          add(EffectiveRule{r.source, *tag, r.protocol, r.ports});
+        }
+      }
+      out.apps.push_back(std::move(entry));
+    }
+    return out;
+  });
+}
+
 Result<Whitelist> PolicyGraph::whitelist(std::string_view destination) {
   if (auto r = check_app_guid(destination, "app_guid"); !r) return r.error();
   return store_->read<Whitelist>([&](StoreTx& tx) -> Result<Whitelist> {
@@ -185,6 +322,16 @@ Result<int64_t> PolicyGraph::revision() {
 Result<std::vector<ChangeRecord>> PolicyGraph::changes_since(int64_t revision, int64_t limit) {
   return store_->read<std::vector<ChangeRecord>>(
       [&](StoreTx& tx) { return tx.changes_since(revision, limit); });
+}
+
+Result<ChangeBatch> PolicyGraph::change_batch(int64_t since, int64_t limit) {
+  return store_->read<ChangeBatch>([&](StoreTx& tx) -> Result<ChangeBatch> {
+    auto rev = tx.revision();
+    if (!rev) return rev.error();
+    auto changes = tx.changes_since(since, limit);
+    if (!changes) return changes.error();
+    return ChangeBatch{*rev, std::move(*changes)};
+  });
 }
 
 }  // namespace wiretag

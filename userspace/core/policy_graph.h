@@ -23,6 +23,7 @@ struct PolicyGraphOptions {
   int tag_length = 2;
   int64_t tag_quarantine_seconds = 24 * 3600;  // a deleted app's tag is not reused before this
   std::function<int64_t()> clock;              // unix seconds; the system clock when empty
+  std::function<std::string()> new_id;         // a random UUID (the store id); built in if empty
 };
 
 struct AppRegistration {
@@ -44,12 +45,41 @@ struct EdgeRequest {
   std::optional<PortRange> ports;
 };
 
+// One inbound rule of an app as its cell enforces it: source guid (or "*") and its tag.
+struct EffectiveRule {
+  std::string source;
+  uint32_t source_tag = 0;  // 0 for "*"
+  Protocol protocol = Protocol::Any;
+  std::optional<PortRange> ports;  // absent = all ports
+  friend bool operator==(const EffectiveRule&, const EffectiveRule&) = default;
+};
+
+// Changes after a revision and the revision they were read at, from one transaction.
+struct ChangeBatch {
+  int64_t revision = 0;
+  std::vector<ChangeRecord> changes;
+};
+
+struct AppRules {
+  AppRecord app;
+  std::vector<EffectiveRule> rules;
+};
+
+// What a cell needs for some apps, read in one transaction at `revision`.
+struct EffectiveRules {
+  int64_t revision = 0;
+  std::vector<AppRules> apps;         // in the order asked, each guid once
+  std::vector<std::string> missing;   // guids asked for that are not registered
+};
+
 class PolicyGraph {
  public:
   // TAG_LENGTH_MISMATCH when the store was created with another tag length.
   static Result<PolicyGraph> open(Store& store, PolicyGraphOptions options);
 
   const TagSpace& tags() const { return tags_; }
+  // A random UUID made once with the store: clients notice when the database is replaced.
+  const std::string& store_id() const { return store_id_; }
 
   // Registers guid in account with a fresh tag; the same guid again returns its app
   // (created=false); APP_EXISTS when it belongs to another account; TAGS_EXHAUSTED.
@@ -62,20 +92,31 @@ class PolicyGraph {
   // Adds the edge to the destination account's default-whitelist; false if it existed.
   // APP_NOT_FOUND for an unknown source or destination, INVALID_RULE for bad ports.
   Result<bool> allow(const EdgeRequest& edge);
+  // Removes exactly this edge from the destination account's default-whitelist.
+  // APP_NOT_FOUND for an unknown source or destination, EDGE_NOT_FOUND when it is not there.
+  Result<void> disallow(const EdgeRequest& edge);
   Result<Whitelist> whitelist(std::string_view destination);  // APP_NOT_FOUND
+
+  // Each app's effective inbound rules: its default-whitelist edges, then the rules (latest
+  // version) of every named policy of its account whose destination it is. Rules whose
+  // source app is gone are left out; identical rules appear once. INVALID_GUID.
+  Result<EffectiveRules> effective_rules(const std::vector<std::string>& guids);
 
   Result<int64_t> revision();
   Result<std::vector<ChangeRecord>> changes_since(int64_t revision, int64_t limit);
+  // Up to `limit` changes after `since` and the current revision, consistently.
+  Result<ChangeBatch> change_batch(int64_t since, int64_t limit);
 
  private:
-  PolicyGraph(Store& store, TagSpace tags, PolicyGraphOptions options)
-      : store_(&store), tags_(tags), options_(std::move(options)) {}
+  PolicyGraph(Store& store, TagSpace tags, PolicyGraphOptions options, std::string store_id)
+      : store_(&store), tags_(tags), options_(std::move(options)), store_id_(std::move(store_id)) {}
   int64_t now() const;
   Result<uint32_t> allocate_tag(StoreTx& tx);
 
   Store* store_;
   TagSpace tags_;
   PolicyGraphOptions options_;
+  std::string store_id_;
 };
 
 }  // namespace wiretag

@@ -22,7 +22,8 @@ unsigned status_for(const Error& error) {
       code == "TAG_LENGTH_MISMATCH")
     return 409;
   if (code.starts_with("INVALID_") || code == "UNKNOWN_FIELD" || code == "MISSING_FIELD" ||
-      code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST" || code == "BODY_TOO_LARGE")
+      code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST" || code == "BODY_TOO_LARGE" ||
+      code == "NAME_MISMATCH")
     return 400;
   if (code == "UNAVAILABLE") return 503;
   return 500;

@@ -1,5 +1,8 @@
 #include "http/router.h"
 
+#include <memory>
+#include <optional>
+
 namespace wiretag::http {
 namespace {
 
@@ -75,11 +78,18 @@ std::string Request::query_value(const std::string& name) const {
 }
 
 Router& Router::add(Method method, std::string_view pattern, Handler handler) {
+  return add_async(method, pattern,
+                   [handler = std::move(handler)](const Request& q, Respond respond) {
+                     respond(handler(q));
+                   });
+}
+
+Router& Router::add_async(Method method, std::string_view pattern, AsyncHandler handler) {
   routes_.push_back(Route{method, split_path(pattern), std::move(handler)});
   return *this;
 }
 
-Reply Router::route(Request request) const {
+void Router::dispatch(Request request, std::function<void(Reply)> done) const {
   const std::vector<std::string> segments = split_path(request.path);
   bool path_matched = false;
   for (const Route& r : routes_) {
@@ -88,13 +98,23 @@ Reply Router::route(Request request) const {
     path_matched = true;
     if (r.method != request.method) continue;
     request.params = std::move(params);
-    Result<Reply> reply = r.handler(request);
-    if (!reply) return error_reply(reply.error());
-    return std::move(reply).value();
+    r.handler(request, [done = std::move(done)](Result<Reply> reply) {
+      if (!reply) return done(error_reply(reply.error()));
+      done(std::move(reply).value());
+    });
+    return;
   }
   if (path_matched)
-    return error_reply(Error{"METHOD_NOT_ALLOWED", "method not allowed on " + request.path});
-  return error_reply(Error{"ROUTE_NOT_FOUND", "no such resource: " + request.path});
+    return done(error_reply(Error{"METHOD_NOT_ALLOWED", "method not allowed on " + request.path}));
+  done(error_reply(Error{"ROUTE_NOT_FOUND", "no such resource: " + request.path}));
+}
+
+Reply Router::route(Request request) const {
+  // Shared: a late answer must not write into this returned frame.
+  auto out = std::make_shared<std::optional<Reply>>();
+  dispatch(std::move(request), [out](Reply reply) { *out = std::move(reply); });
+  if (!*out) return error_reply(Error{"ASYNC_ROUTE", "this route answers later; use dispatch()"});
+  return std::move(**out);
 }
 
 Result<void> split_target(std::string_view target, std::string& path,

@@ -28,6 +28,10 @@ struct Request {
 };
 
 using Handler = std::function<Result<Reply>(const Request&)>;
+// Answers a request once, from any thread, now or later.
+using Respond = std::function<void(Result<Reply>)>;
+// A handler that may answer later (a long poll) without holding a server thread meanwhile.
+using AsyncHandler = std::function<void(const Request&, Respond)>;
 
 class Router {
  public:
@@ -38,16 +42,21 @@ class Router {
   Router& put(std::string_view p, Handler h) { return add(Method::Put, p, std::move(h)); }
   Router& patch(std::string_view p, Handler h) { return add(Method::Patch, p, std::move(h)); }
   Router& del(std::string_view p, Handler h) { return add(Method::Delete, p, std::move(h)); }
+  Router& add_async(Method method, std::string_view pattern, AsyncHandler handler);
 
   // ROUTE_NOT_FOUND (404) when no pattern matches the path, METHOD_NOT_ALLOWED (405) when
-  // one does for another method; handler errors go through error_reply().
+  // one does for another method; handler errors go through error_reply(). `done` is called
+  // exactly once: at once for a plain handler, whenever it answers for an async one.
+  void dispatch(Request request, std::function<void(Reply)> done) const;
+  // dispatch() for callers that need the reply now: an async handler that has not answered
+  // by the time it returns gives 500 ASYNC_ROUTE.
   Reply route(Request request) const;
 
  private:
   struct Route {
     Method method;
     std::vector<std::string> segments;
-    Handler handler;
+    AsyncHandler handler;
   };
   std::vector<Route> routes_;
 };

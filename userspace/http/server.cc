@@ -46,17 +46,32 @@ BeastResponse make_response(const Reply& reply, unsigned version, bool keep_aliv
 
 }  // namespace
 
-BeastResponse respond(const Router& router, const BeastRequest& request) {
+void respond_async(const Router& router, const BeastRequest& request,
+                   std::function<void(BeastResponse)> done) {
+  const unsigned version = request.version();
+  const bool keep_alive = request.keep_alive();
   Request req;
   req.method = method_of(request.method());
   if (auto split = split_target(std::string_view(request.target().data(), request.target().size()),
                                 req.path, req.query);
       !split)
-    return make_response(error_reply(split.error()), request.version(), request.keep_alive());
+    return done(make_response(error_reply(split.error()), version, keep_alive));
   if (auto it = request.find(beast_http::field::authorization); it != request.end())
     req.authorization = std::string(it->value());
   req.body = request.body();
-  return make_response(router.route(std::move(req)), request.version(), request.keep_alive());
+  router.dispatch(std::move(req), [done = std::move(done), version, keep_alive](Reply reply) {
+    done(make_response(reply, version, keep_alive));
+  });
+}
+
+BeastResponse respond(const Router& router, const BeastRequest& request) {
+  auto out = std::make_shared<std::optional<BeastResponse>>();
+  respond_async(router, request, [out](BeastResponse res) { *out = std::move(res); });
+  if (!*out)
+    return make_response(
+        error_reply(Error{"ASYNC_ROUTE", "this route answers later; use respond_async()"}),
+        request.version(), request.keep_alive());
+  return std::move(**out);
 }
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -104,7 +119,13 @@ class Session : public std::enable_shared_from_this<Session> {
       return send_response(make_response(
           error_reply(Error{"BAD_REQUEST", "malformed HTTP request: " + ec.message()}), 11, false));
     }
-    send_response(respond(server_.router_, parser_->get()));
+    // No read timeout while the handler works: a long poll may answer minutes later.
+    stream_.expires_never();
+    respond_async(server_.router_, parser_->get(), [self = shared_from_this()](BeastResponse res) {
+      auto shared = std::make_shared<BeastResponse>(std::move(res));
+      asio::post(self->stream_.get_executor(),
+                 [self, shared] { self->send_response(std::move(*shared)); });
+    });
   }
 
   void send_response(BeastResponse response) {

@@ -8,6 +8,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -28,6 +29,9 @@ struct ServerOptions {
 
 // The pure part: a parsed request in, the response out (JSON, errors per SPEC §4).
 BeastResponse respond(const Router& router, const BeastRequest& request);
+// The same for routes that may answer later: `done` gets the response once, on any thread.
+void respond_async(const Router& router, const BeastRequest& request,
+                   std::function<void(BeastResponse)> done);
 
 class Session;
 

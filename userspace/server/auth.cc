@@ -53,7 +53,21 @@ std::string Authenticator::hash(std::string_view token) {
 }
 
 Result<Principal> Authenticator::authenticate(std::string_view header) const {
-  if (insecure_) return Principal{true, {}};
+  WT_TRY(who, identify(header));
+  if (!who->admin && !who->writer)
+    return Error{"FORBIDDEN", "this token may use only the internal API (/internal/v1)"};
+  return *who;
+}
+
+Result<Principal> Authenticator::authenticate_internal(std::string_view header) const {
+  WT_TRY(who, identify(header));
+  if (!who->admin && !who->cell)
+    return Error{"FORBIDDEN", "the internal API needs a token with scope network.admin or cell"};
+  return *who;
+}
+
+Result<Principal> Authenticator::identify(std::string_view header) const {
+  if (insecure_) return Principal{.admin = true};
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer)
     return Error{"UNAUTHORIZED", "a bearer token is required (Authorization: Bearer <token>)"};
@@ -64,9 +78,13 @@ Result<Principal> Authenticator::authenticate(std::string_view header) const {
   if (!*found) return Error{"UNAUTHORIZED", "unknown bearer token"};
   Principal p;
   const auto& scopes = (*found)->scopes;
-  p.admin = std::find(scopes.begin(), scopes.end(), kScopeAdmin) != scopes.end();
-  if (std::find(scopes.begin(), scopes.end(), kScopeWrite) != scopes.end())
-    p.accounts = (*found)->accounts;
+  auto has = [&](std::string_view scope) {
+    return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
+  };
+  p.admin = has(kScopeAdmin);
+  p.cell = has(kScopeCell);
+  p.writer = has(kScopeWrite);
+  if (p.writer) p.accounts = (*found)->accounts;
   return p;
 }
 

@@ -1,5 +1,6 @@
 // Bearer tokens with scopes: network.admin sees everything; network.write acts on the
-// accounts named in the token. Tokens are stored only as SHA-256 hashes.
+// accounts named in the token; cell lets an agent use the internal API (/internal/v1) and
+// nothing else. Tokens are stored only as SHA-256 hashes.
 #pragma once
 
 #include <filesystem>
@@ -14,9 +15,12 @@ namespace wiretag {
 
 inline constexpr std::string_view kScopeAdmin = "network.admin";
 inline constexpr std::string_view kScopeWrite = "network.write";
+inline constexpr std::string_view kScopeCell = "cell";
 
 struct Principal {
   bool admin = false;
+  bool writer = false;                // network.write
+  bool cell = false;                  // an agent: the internal API only
   std::vector<std::string> accounts;  // where network.write applies
 
   bool can_access(std::string_view account) const;
@@ -27,8 +31,11 @@ class Authenticator {
   // insecure: every request is admin (--insecure-no-auth, local experiments only).
   Authenticator(Store& store, bool insecure) : store_(store), insecure_(insecure) {}
 
-  // UNAUTHORIZED for a missing, malformed or unknown bearer token.
+  // For the external APIs: UNAUTHORIZED for a missing, malformed or unknown bearer token,
+  // FORBIDDEN for a token with neither network.admin nor network.write (a cell token).
   Result<Principal> authenticate(std::string_view authorization_header) const;
+  // For /internal/v1: UNAUTHORIZED as above, FORBIDDEN unless network.admin or cell.
+  Result<Principal> authenticate_internal(std::string_view authorization_header) const;
 
   // A new random token with these scopes; only its hash is stored.
   Result<std::string> issue(std::vector<std::string> scopes, std::vector<std::string> accounts,
@@ -41,6 +48,8 @@ class Authenticator {
   static std::string hash(std::string_view token);
 
  private:
+  Result<Principal> identify(std::string_view authorization_header) const;
+
   Store& store_;
   bool insecure_;
 };

@@ -11,10 +11,13 @@
 #include <thread>
 
 #include "common/log.h"
+#include "core/cell_registry.h"
+#include "core/change_notifier.h"
 #include "core/policy_graph.h"
 #include "http/server.h"
 #include "server/accounts_api.h"
 #include "server/auth.h"
+#include "server/internal_api.h"
 #include "server/policy_api.h"
 #include "store/sqlite_store.h"
 
@@ -47,6 +50,8 @@ int main(int argc, char** argv) {
       "graph in an embedded SQLite database under --data-dir and serves the Policy Server API "
       "(POST /app, POST /whitelist, GET /app/:guid/whitelist, ...). Requests need a bearer "
       "token: on first start an admin token is written to <data-dir>/admin-token (mode 0600)."};
+  // A flag given twice takes its last value (wrappers and tests append overrides).
+  cli.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   std::string listen = "127.0.0.1:4002";
   std::string data_dir = "./wiretag-data";
   int tag_length = 2;
@@ -103,6 +108,7 @@ int main(int argc, char** argv) {
   wiretag::PolicyGraphOptions options;
   options.tag_length = tag_length;
   options.tag_quarantine_seconds = quarantine;
+  options.new_id = wiretag::random_uuid;
   auto graph = wiretag::PolicyGraph::open(**store, options);
   if (!graph) {
     spdlog::error("{}: {}", graph.error().code, graph.error().message);
@@ -132,7 +138,18 @@ int main(int argc, char** argv) {
   }
   wiretag::add_account_routes(router, policies, auth, *keys);
 
+  // Watches wake on every committed change, whichever API wrote it.
+  auto revision = graph->revision();
+  if (!revision) {
+    spdlog::error("store: {}", revision.error().message);
+    return 1;
+  }
+  wiretag::ChangeNotifier notifier(*revision);
+  (*store)->add_commit_observer([&notifier](int64_t rev) { notifier.publish(rev); });
+  // In memory: after a restart each cell reappears at its next heartbeat.
+  wiretag::CellRegistry cells;
   asio::io_context ioc(static_cast<int>(threads));
+  wiretag::add_internal_routes(router, *graph, notifier, cells, auth, ioc);
   wiretag::http::ServerOptions http_options;
   http_options.read_timeout = std::chrono::seconds(read_timeout);
   wiretag::http::Server server(ioc, router, http_options);
@@ -156,6 +173,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: finishing in-flight requests and stopping", sig);
+    notifier.close();  // waiting watches answer now (no events) instead of at their timeout
     server.shutdown();
     // Stop once every connection is closed; a client that holds a request half-sent gets 5 s.
     stop_started = std::chrono::steady_clock::now();

@@ -31,6 +31,29 @@ Result<AppRecord> visible_app(PolicyGraph& graph, const Principal& who, std::str
   return *app;
 }
 
+// The body of POST and DELETE /whitelist: {"source","destination","protocol"?,"ports"?}.
+Result<EdgeRequest> parse_edge(const std::string& text) {
+  WT_TRY(body, http::parse_json_object(text));
+  if (auto r = http::check_fields(*body, {"source", "destination"}, {"protocol", "ports"}); !r)
+    return r.error();
+  WT_TRY(source, http::string_field(*body, "source"));
+  WT_TRY(destination, http::string_field(*body, "destination"));
+  WT_TRY(proto_name, http::optional_string_field(*body, "protocol"));
+  EdgeRequest edge{*source, *destination, Protocol::Any, std::nullopt};
+  if (*proto_name) {
+    auto p = parse_protocol(**proto_name);
+    if (!p) return Error{"INVALID_PROTOCOL", "protocol must be tcp, udp, icmp or any"};
+    edge.protocol = *p;
+  }
+  WT_TRY(ports, parse_ports(*body));
+  edge.ports = *ports;
+  if (auto r = check_app_guid(edge.source, "source"); !r) return r.error();
+  if (auto r = check_app_guid(edge.destination, "destination"); !r) return r.error();
+  if (edge.ports && edge.protocol == Protocol::Icmp)
+    return Error{"INVALID_RULE", "icmp rules take no ports"};
+  return edge;
+}
+
 class PolicyServerApi {
  public:
   PolicyServerApi(PolicyGraph& graph, Authenticator& auth) : graph_(graph), auth_(auth) {}
@@ -84,22 +107,8 @@ class PolicyServerApi {
   // POST /whitelist {"source","destination","protocol"?,"ports"?}: an edge into destination.
   Result<Reply> allow(const Request& req) {
     WT_TRY(who, auth_.authenticate(req.authorization));
-    WT_TRY(body, http::parse_json_object(req.body));
-    if (auto r = http::check_fields(*body, {"source", "destination"}, {"protocol", "ports"}); !r)
-      return r.error();
-    WT_TRY(source, http::string_field(*body, "source"));
-    WT_TRY(destination, http::string_field(*body, "destination"));
-    WT_TRY(proto_name, http::optional_string_field(*body, "protocol"));
-    EdgeRequest edge{*source, *destination, Protocol::Any, std::nullopt};
-    if (*proto_name) {
-      auto p = parse_protocol(**proto_name);
-      if (!p) return Error{"INVALID_PROTOCOL", "protocol must be tcp, udp, icmp or any"};
-      edge.protocol = *p;
-    }
-    WT_TRY(ports, parse_ports(*body));
-    edge.ports = *ports;
-    if (auto r = check_app_guid(edge.source, "source"); !r) return r.error();
-    if (auto r = check_app_guid(edge.destination, "destination"); !r) return r.error();
+    WT_TRY(parsed, parse_edge(req.body));
+    const EdgeRequest& edge = *parsed;
     // The destination's owner decides who may reach it.
     if (auto dst = visible_app(graph_, *who, edge.destination); !dst) return dst.error();
     WT_TRY(created, graph_.allow(edge));
@@ -108,6 +117,15 @@ class PolicyServerApi {
                 {"protocol", std::string(to_string(edge.protocol))}};
     if (edge.ports) out["ports"] = {{"start", edge.ports->start}, {"end", edge.ports->end}};
     return Reply{*created ? 201u : 200u, out};
+  }
+
+  // DELETE /whitelist, the same body as POST: removes exactly that edge.
+  Result<Reply> disallow(const Request& req) {
+    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(edge, parse_edge(req.body));
+    if (auto dst = visible_app(graph_, *who, edge->destination); !dst) return dst.error();
+    if (auto r = graph_.disallow(*edge); !r) return r.error();
+    return Reply{200, json{{"status", "success"}}};
   }
 
   // GET /app/:app_guid/whitelist[?detail=rules] → {"allowed_wire_bytes":[…]}
@@ -137,30 +155,6 @@ class PolicyServerApi {
     return Reply{200, out};
   }
 
-  // GET /internal/v1/changes?since=REV → {"revision", "changes":[…]} (admin only)
-  Result<Reply> changes(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
-    if (!who->admin) return Error{"FORBIDDEN", "the change log needs network.admin"};
-    int64_t since = 0;
-    if (req.query.count("since")) {
-      const std::string s = req.query_value("since");
-      if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
-        return Error{"INVALID_QUERY", "since must be a non-negative integer"};
-      since = std::stoll(s);
-    }
-    WT_TRY(rev, graph_.revision());
-    WT_TRY(list, graph_.changes_since(since, 1000));
-    json items = json::array();
-    for (const ChangeRecord& c : *list) {
-      items.push_back({{"revision", c.revision},
-                       {"kind", c.kind},
-                       {"account", c.account},
-                       {"subject", c.subject},
-                       {"body", json::parse(c.body, nullptr, false)}});
-    }
-    return Reply{200, json{{"revision", *rev}, {"changes", items}}};
-  }
-
   // POST /v1/tokens {"scopes":[…],"accounts":[…]} → {"token"} (admin only)
   Result<Reply> issue_token(const Request& req) {
     WT_TRY(who, auth_.authenticate(req.authorization));
@@ -180,7 +174,7 @@ class PolicyServerApi {
       }
     }
     for (const std::string& s : scopes)
-      if (s != kScopeAdmin && s != kScopeWrite)
+      if (s != kScopeAdmin && s != kScopeWrite && s != kScopeCell)
         return Error{"INVALID_SCOPE", "unknown scope \"" + s + "\""};
     for (const std::string& a : accounts)
       if (auto r = check_account_id(a); !r) return r.error();
@@ -212,8 +206,8 @@ void add_policy_server_routes(http::Router& router, PolicyGraph& graph, Authenti
       .get("/app/:app_guid", bind(&PolicyServerApi::get_app))
       .del("/app/:app_guid", bind(&PolicyServerApi::delete_app))
       .post("/whitelist", bind(&PolicyServerApi::allow))
+      .del("/whitelist", bind(&PolicyServerApi::disallow))
       .get("/app/:app_guid/whitelist", bind(&PolicyServerApi::whitelist))
-      .get("/internal/v1/changes", bind(&PolicyServerApi::changes))
       .post("/v1/tokens", bind(&PolicyServerApi::issue_token))
       .get("/healthz", bind(&PolicyServerApi::health));
 }

@@ -148,6 +148,7 @@ Error sqlite_error(sqlite3* db, const std::string& what) {
 struct Connection : StoreTx {
   sqlite3* db = nullptr;
   std::mutex mutex;
+  int64_t appended = 0;  // the highest revision appended by the open transaction, or 0
   std::map<std::string, sqlite3_stmt*, std::less<>> cache;
 
   ~Connection() override {
@@ -293,6 +294,33 @@ struct Connection : StoreTx {
     }
     return out;
   }
+  Result<std::vector<EdgeRecord>> edges_from(std::string_view source) override {
+    WT_TRY_STMT(s,
+                "SELECT account, policy, source, destination, protocol, port_start, port_end "
+                "FROM edges WHERE source = ? ORDER BY id");
+    s.bind(source);
+    std::vector<EdgeRecord> out;
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      EdgeRecord e{s.text(0), s.text(1), s.text(2), s.text(3),
+                   parse_protocol(s.text(4)).value_or(Protocol::Any), std::nullopt};
+      if (s.i64(5) != 0)
+        e.ports = PortRange{static_cast<uint16_t>(s.i64(5)), static_cast<uint16_t>(s.i64(6))};
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+  Result<bool> delete_edge(const EdgeRecord& e) override {
+    WT_TRY_STMT(s,
+                "DELETE FROM edges WHERE destination = ? AND source = ? AND policy = ? AND "
+                "account = ? AND protocol = ? AND port_start = ? AND port_end = ?");
+    s.bind(e.destination).bind(e.source).bind(e.policy).bind(e.account).bind(to_string(e.protocol));
+    s.bind(int64_t{e.ports ? e.ports->start : 0}).bind(int64_t{e.ports ? e.ports->end : 0});
+    if (auto r = s.exec(); !r) return r.error();
+    return sqlite3_changes(db) > 0;
+  }
   Result<int64_t> delete_edges_of(std::string_view app) override {
     WT_TRY_STMT(s, "DELETE FROM edges WHERE source = ? OR destination = ?");
     if (auto r = s.bind(app).bind(app).exec(); !r) return r.error();
@@ -324,7 +352,8 @@ struct Connection : StoreTx {
             s.bind(c.kind).bind(c.account).bind(c.subject).bind(c.body).bind(now_seconds()).exec();
         !r)
       return r.error();
-    return int64_t{sqlite3_last_insert_rowid(db)};
+    appended = int64_t{sqlite3_last_insert_rowid(db)};
+    return appended;
   }
   Result<int64_t> revision() override {
     // sqlite_sequence keeps the highest revision even if old changes are pruned.
@@ -496,8 +525,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
 Result<void> SqliteStore::transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) {
   Connection& c =
       write ? *impl_->writer : *impl_->readers[impl_->next_reader++ % impl_->readers.size()];
-  std::lock_guard lock(c.mutex);
+  std::unique_lock lock(c.mutex);
   if (auto r = c.exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); !r) return r;
+  c.appended = 0;
   Result<void> r = fn(c);
   if (!r || !write) {
     (void)c.exec("ROLLBACK");
@@ -507,6 +537,9 @@ Result<void> SqliteStore::transact(bool write, const std::function<Result<void>(
     (void)c.exec("ROLLBACK");
     return commit;
   }
+  const int64_t appended = c.appended;
+  lock.unlock();
+  if (appended > 0) committed(appended);
   return Ok();
 }
 

@@ -91,6 +91,10 @@ class StoreTx {
   // false when the identical edge already exists (nothing written).
   virtual Result<bool> insert_edge(const EdgeRecord& edge) = 0;
   virtual Result<std::vector<InboundEdge>> edges_to(std::string_view destination) = 0;
+  // Edges whose source is the app, in insertion order.
+  virtual Result<std::vector<EdgeRecord>> edges_from(std::string_view source) = 0;
+  // Removes exactly this edge; false when there was none.
+  virtual Result<bool> delete_edge(const EdgeRecord& edge) = 0;
   // Removes every edge from or to the app; returns how many.
   virtual Result<int64_t> delete_edges_of(std::string_view app) = 0;
   virtual Result<int64_t> count_edges() = 0;
@@ -118,10 +122,20 @@ class StoreTx {
 
 class Store {
  public:
+  using CommitObserver = std::function<void(int64_t revision)>;
+
   virtual ~Store() = default;
 
-  // Runs fn in one transaction; commits (durably) iff fn succeeds and `write`.
+  // Runs fn in one transaction; commits (durably) iff fn succeeds and `write`. A committed
+  // write that appended to the change log then calls every commit observer with the highest
+  // revision it appended, outside the store's locks.
   virtual Result<void> transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) = 0;
+
+  // Called for every later commit that appended changes (e.g. to wake watchers), whoever the
+  // writer is. Add observers before the store is shared between threads.
+  void add_commit_observer(CommitObserver observer) {
+    commit_observers_.push_back(std::move(observer));
+  }
 
   template <class T, class F>
   Result<T> write(F&& fn) {
@@ -130,6 +144,11 @@ class Store {
   template <class T, class F>
   Result<T> read(F&& fn) {
     return run<T>(false, std::forward<F>(fn));
+  }
+
+ protected:
+  void committed(int64_t revision) const {
+    for (const CommitObserver& observer : commit_observers_) observer(revision);
   }
 
  private:
@@ -144,6 +163,8 @@ class Store {
     if (!r) return r.error();
     return std::move(*out);
   }
+
+  std::vector<CommitObserver> commit_observers_;
 };
 
 }  // namespace wiretag

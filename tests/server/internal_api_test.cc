@@ -1,0 +1,535 @@
+// The internal API (/internal/v1) over real HTTP against the binary: the watch long poll,
+// effective rules, cells, DELETE /whitelist and who may call what.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server_process.h"
+
+namespace wiretag::test {
+namespace {
+
+using nlohmann::json;
+
+class InternalApi : public ::testing::Test {
+ protected:
+  void start(std::vector<std::string> extra = {}) {
+    server_ = std::make_unique<ServerProcess>(dir_.path() / "data", std::move(extra));
+    ASSERT_TRUE(server_->started()) << "server did not start; see " << server_->output_file();
+  }
+  void SetUp() override { start(); }
+  ServerProcess& s() { return *server_; }
+
+  std::string register_app(const std::string& guid, const std::string& account = "default") {
+    auto r = s().post("/app", json{{"guid", guid}, {"account", account}}.dump());
+    EXPECT_TRUE(r.status == 201 || r.status == 200) << r.body;
+    return r.json().value("wire_bytes", "");
+  }
+  int64_t revision() { return s().get("/internal/v1/status").json()["revision"].get<int64_t>(); }
+  HttpResult watch(const std::string& query) { return s().get("/internal/v1/watch?" + query); }
+  // A watch on another thread, answered later.
+  std::future<HttpResult> watch_async(const std::string& query) {
+    return std::async(std::launch::async, [port = s().port(), token = s().admin_token(), query] {
+      return http_request(port, "GET", "/internal/v1/watch?" + query, "", token);
+    });
+  }
+  // Polls the server's own count until n watches wait (a state, not a time).
+  bool until_watching(size_t n) {
+    for (int i = 0; i < 2000; ++i) {
+      if (s().get("/internal/v1/status").json().value("watches", size_t{0}) >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+  std::string issue(const json& scopes, const json& accounts = json::array()) {
+    auto r = s().post("/v1/tokens", json{{"scopes", scopes}, {"accounts", accounts}}.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json().value("token", "");
+  }
+  // Everything the internal API shows; equal snapshots = nothing changed.
+  json snapshot() {
+    return {{"apps", s().get("/apps").json()},
+            {"changes", s().get("/internal/v1/changes?since=0").json()},
+            {"cells", s().get("/internal/v1/cells").json()}};
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+struct BadInput {
+  std::string name;
+  std::string method;
+  std::string target;
+  std::string body;
+  int status;
+  std::string error_code;
+};
+
+void expect_rejected(InternalApi* t, const std::vector<BadInput>& cases,
+                     const std::function<json()>& snapshot, ServerProcess& server) {
+  (void)t;
+  for (const BadInput& c : cases) {
+    SCOPED_TRACE(c.name);
+    json before = snapshot();
+    auto r = server.request(c.method, c.target, c.body);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    EXPECT_EQ(r.error_code(), c.error_code) << r.body;
+    auto j = r.json();
+    ASSERT_TRUE(j.is_array()) << r.body;
+    ASSERT_EQ(j.size(), 1u);
+    EXPECT_EQ(j[0].size(), 2u) << "only error_code and message";
+    EXPECT_EQ(snapshot(), before);
+  }
+}
+
+TEST_F(InternalApi, WatchBehindTheRevisionReturnsTheEventsAtOnce) {
+  std::string a = register_app("a");
+  register_app("b");
+  ASSERT_EQ(s().post("/whitelist", R"({"source":"a","destination":"b"})").status, 201);
+  auto r = watch("since=0&timeout=300");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = r.json();
+  EXPECT_EQ(j["revision"], 3);
+  EXPECT_EQ(j["resync"], false);
+  EXPECT_EQ(j["tag_length"], 2);
+  EXPECT_EQ(j["store_id"].get<std::string>().size(), 36u);
+  ASSERT_EQ(j["events"].size(), 3u);
+  EXPECT_EQ(j["events"][0]["kind"], "app.created");
+  EXPECT_EQ(j["events"][0]["body"]["wire_bytes"], a);
+  EXPECT_EQ(j["events"][2]["kind"], "edge.created");
+  EXPECT_EQ(j["events"][2]["revision"], 3);
+  EXPECT_EQ(j["events"][2]["body"]["destination"], "b");
+  auto from2 = watch("since=2").json();
+  ASSERT_EQ(from2["events"].size(), 1u);
+  EXPECT_EQ(from2["revision"], 3);
+}
+
+TEST_F(InternalApi, AHeldWatchIsWokenByAWriteAndCarriesTheEdge) {
+  register_app("a");
+  register_app("b");
+  int64_t rev = revision();
+  auto pending = watch_async("since=" + std::to_string(rev) + "&timeout=120");
+  ASSERT_TRUE(until_watching(1));
+  ASSERT_EQ(s().post("/whitelist",
+                     R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":80}})")
+                .status,
+            201);
+  auto r = pending.get();
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = r.json();
+  EXPECT_EQ(j["revision"], rev + 1);
+  ASSERT_EQ(j["events"].size(), 1u);
+  EXPECT_EQ(j["events"][0]["kind"], "edge.created");
+  EXPECT_EQ(j["events"][0]["subject"], "b");
+  EXPECT_EQ(j["events"][0]["body"]["source"], "a");
+  EXPECT_EQ(j["events"][0]["body"]["destination"], "b");
+  EXPECT_EQ(j["events"][0]["body"]["protocol"], "tcp");
+  EXPECT_EQ(j["events"][0]["body"]["ports"], (json{{"start", 80}, {"end", 80}}));
+}
+
+TEST_F(InternalApi, AccountPolicyWritesWakeWatchersToo) {
+  register_app("a");
+  int64_t rev = revision();
+  auto pending = watch_async("since=" + std::to_string(rev) + "&timeout=120");
+  ASSERT_TRUE(until_watching(1));
+  auto p = s().post("/v1/accounts/default/policies",
+                    R"({"name":"p","rules":[{"source":"*","destination":"a"}]})");
+  ASSERT_EQ(p.status, 201) << p.body;
+  auto j = pending.get().json();
+  ASSERT_EQ(j["events"].size(), 1u);
+  EXPECT_EQ(j["events"][0]["kind"], "policy.created");
+  EXPECT_EQ(j["events"][0]["body"]["rules"][0]["destination"], "a");
+}
+
+TEST_F(InternalApi, WatchTimeoutZeroAnswersAtOnceAndExpiryAnswersEmpty) {
+  register_app("a");
+  int64_t rev = revision();
+  auto now = watch("since=" + std::to_string(rev) + "&timeout=0");
+  ASSERT_EQ(now.status, 200) << now.body;
+  EXPECT_EQ(now.json()["events"], json::array());
+  EXPECT_EQ(now.json()["revision"], rev);
+  auto expired = watch("since=" + std::to_string(rev) + "&timeout=1");
+  ASSERT_EQ(expired.status, 200) << expired.body;
+  EXPECT_EQ(expired.json()["events"], json::array());
+  EXPECT_EQ(expired.json()["revision"], rev);
+  EXPECT_EQ(expired.json()["resync"], false);
+}
+
+TEST_F(InternalApi, WatchAheadOfTheStoreAsksForAResync) {
+  register_app("a");
+  auto r = watch("since=99&timeout=300");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = r.json();
+  EXPECT_EQ(j["resync"], true);
+  EXPECT_EQ(j["events"], json::array());
+  EXPECT_EQ(j["revision"], 1);
+}
+
+TEST_F(InternalApi, WatchRejectsBadQueries) {
+  std::vector<BadInput> cases = {
+      {"no since", "GET", "/internal/v1/watch", "", 400, "INVALID_REVISION"},
+      {"empty since", "GET", "/internal/v1/watch?since=", "", 400, "INVALID_REVISION"},
+      {"negative since", "GET", "/internal/v1/watch?since=-1", "", 400, "INVALID_REVISION"},
+      {"since not a number", "GET", "/internal/v1/watch?since=x", "", 400, "INVALID_REVISION"},
+      {"since huge", "GET", "/internal/v1/watch?since=99999999999999999999", "", 400,
+       "INVALID_REVISION"},
+      {"timeout over 300", "GET", "/internal/v1/watch?since=0&timeout=301", "", 400,
+       "INVALID_QUERY"},
+      {"timeout negative", "GET", "/internal/v1/watch?since=0&timeout=-1", "", 400,
+       "INVALID_QUERY"},
+      {"timeout fraction", "GET", "/internal/v1/watch?since=0&timeout=1.5", "", 400,
+       "INVALID_QUERY"},
+      {"post", "POST", "/internal/v1/watch?since=0", "", 405, "METHOD_NOT_ALLOWED"},
+  };
+  expect_rejected(this, cases, [this] { return snapshot(); }, s());
+}
+
+TEST_F(InternalApi, ManyWatchesWaitWithoutHoldingThreads) {
+  server_.reset();
+  start({"--threads", "2"});
+  register_app("a");
+  register_app("b");
+  int64_t rev = revision();
+  constexpr int kWatches = 200;
+  std::vector<std::future<HttpResult>> pending;
+  for (int i = 0; i < kWatches; ++i)
+    pending.push_back(watch_async("since=" + std::to_string(rev) + "&timeout=120"));
+  // All 200 wait on a 2-thread server, which still answers everything else.
+  ASSERT_TRUE(until_watching(kWatches));
+  ASSERT_EQ(s().post("/whitelist", R"({"source":"a","destination":"b"})").status, 201);
+  for (auto& f : pending) {
+    auto r = f.get();
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto j = r.json();
+    ASSERT_EQ(j["events"].size(), 1u) << r.body;
+    EXPECT_EQ(j["events"][0]["body"]["destination"], "b");
+  }
+}
+
+TEST_F(InternalApi, SigtermAnswersWaitingWatchesAndExits) {
+  register_app("a");
+  int64_t rev = revision();
+  std::vector<std::future<HttpResult>> pending;
+  for (int i = 0; i < 5; ++i)
+    pending.push_back(watch_async("since=" + std::to_string(rev) + "&timeout=300"));
+  ASSERT_TRUE(until_watching(5));
+  // terminate() gives up (and returns -1) after 30 s: a liveness bound, not a speed test.
+  EXPECT_EQ(s().terminate(), 0);
+  for (auto& f : pending) {
+    auto r = f.get();
+    ASSERT_EQ(r.status, 200) << "a waiting watch must be answered, not cut off";
+    EXPECT_EQ(r.json()["events"], json::array());
+  }
+}
+
+TEST_F(InternalApi, EndpointsQueryGivesEachAppsEffectiveRules) {
+  std::string a = register_app("a");
+  std::string b = register_app("b");
+  std::string c = register_app("c");
+  register_app("gone");
+  ASSERT_EQ(s().post("/whitelist", R"({"source":"a","destination":"c"})").status, 201);
+  ASSERT_EQ(s().post("/whitelist", R"({"source":"gone","destination":"c"})").status, 201);
+  auto p = s().post("/v1/accounts/default/policies", R"({"name":"web","rules":[
+      {"source":"b","destination":"c","protocol":"tcp","ports":{"start":8080,"end":8090}},
+      {"source":"*","destination":"c","protocol":"icmp"},
+      {"source":"gone","destination":"c","protocol":"udp"},
+      {"source":"c","destination":"a","protocol":"udp","ports":{"start":53,"end":53}}]})");
+  ASSERT_EQ(p.status, 201) << p.body;
+  ASSERT_EQ(s().request("DELETE", "/app/gone").status, 200);
+  auto r = s().post("/internal/v1/endpoints/query", R"({"apps":["c","a","nope"]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = r.json();
+  EXPECT_EQ(j["revision"], revision());
+  EXPECT_EQ(j["tag_length"], 2);
+  EXPECT_EQ(j["store_id"], watch("since=0&timeout=0").json()["store_id"]);
+  EXPECT_EQ(j["missing"], json::array({"nope"}));
+  ASSERT_EQ(j["apps"].size(), 2u);
+  const json& jc = j["apps"][0];
+  EXPECT_EQ(jc["guid"], "c");
+  EXPECT_EQ(jc["wire_bytes"], c);
+  EXPECT_EQ(jc["tag"], std::stoi(c, nullptr, 16));
+  EXPECT_EQ(jc["rules"],
+            (json{{{"source", "a"}, {"source_tag", std::stoi(a, nullptr, 16)}, {"protocol", "any"}},
+                  {{"source", "b"},
+                   {"source_tag", std::stoi(b, nullptr, 16)},
+                   {"protocol", "tcp"},
+                   {"ports", {{"start", 8080}, {"end", 8090}}}},
+                  {{"source", "*"}, {"source_tag", 0}, {"protocol", "icmp"}}}));
+  EXPECT_EQ(j["apps"][1]["rules"],
+            (json{{{"source", "c"},
+                   {"source_tag", std::stoi(c, nullptr, 16)},
+                   {"protocol", "udp"},
+                   {"ports", {{"start", 53}, {"end", 53}}}}}));
+}
+
+TEST_F(InternalApi, EndpointsQueryRejectsBadInput) {
+  register_app("a");
+  json too_many = json::array();
+  for (int i = 0; i <= 10000; ++i) too_many.push_back("a" + std::to_string(i));
+  const std::string q = "/internal/v1/endpoints/query";
+  std::vector<BadInput> cases = {
+      {"malformed json", "POST", q, R"({"apps":[)", 400, "INVALID_JSON"},
+      {"not an object", "POST", q, R"(["a"])", 400, "INVALID_BODY"},
+      {"apps not an array", "POST", q, R"({"apps":"a"})", 400, "INVALID_FIELD_TYPE"},
+      {"guid not a string", "POST", q, R"({"apps":["a",7]})", 400, "INVALID_FIELD_TYPE"},
+      {"unknown field", "POST", q, R"({"apps":["a"],"x":1})", 400, "UNKNOWN_FIELD"},
+      {"missing apps", "POST", q, R"({})", 400, "MISSING_FIELD"},
+      {"empty list", "POST", q, R"({"apps":[]})", 400, "INVALID_APP_COUNT"},
+      {"bad guid", "POST", q, R"({"apps":["a","a b"]})", 400, "INVALID_GUID"},
+      {"over 10000", "POST", q, json{{"apps", too_many}}.dump(), 400, "INVALID_APP_COUNT"},
+      {"get", "GET", q, "", 405, "METHOD_NOT_ALLOWED"},
+  };
+  expect_rejected(this, cases, [this] { return snapshot(); }, s());
+}
+
+TEST_F(InternalApi, DeleteWhitelistRemovesTheEdgeAndLogsIt) {
+  register_app("a");
+  register_app("b");
+  ASSERT_EQ(s().post("/whitelist", R"({"source":"a","destination":"b"})").status, 201);
+  ASSERT_EQ(s().post("/whitelist",
+                     R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":80}})")
+                .status,
+            201);
+  int64_t rev = revision();
+  auto r = s().request("DELETE", "/whitelist",
+                       R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":80}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json(), (json{{"status", "success"}}));
+  auto events = watch("since=" + std::to_string(rev)).json()["events"];
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["kind"], "edge.deleted");
+  EXPECT_EQ(events[0]["body"]["destination"], "b");
+  EXPECT_EQ(events[0]["body"]["ports"], (json{{"start", 80}, {"end", 80}}));
+  auto rules = s().get("/app/b/whitelist?detail=rules").json()["rules"];
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0]["protocol"], "any");
+  ASSERT_EQ(s().request("DELETE", "/whitelist", R"({"source":"a","destination":"b"})").status, 200);
+  EXPECT_EQ(s().get("/app/b/whitelist").json()["allowed_wire_bytes"], json::array());
+}
+
+TEST_F(InternalApi, DeleteWhitelistRejectsBadInputAndChangesNothing) {
+  register_app("a");
+  register_app("b");
+  ASSERT_EQ(s().post("/whitelist", R"({"source":"a","destination":"b"})").status, 201);
+  std::vector<BadInput> cases = {
+      {"malformed json", "DELETE", "/whitelist", R"({"source":)", 400, "INVALID_JSON"},
+      {"wrong type", "DELETE", "/whitelist", R"({"source":1,"destination":"b"})", 400,
+       "INVALID_FIELD_TYPE"},
+      {"unknown field", "DELETE", "/whitelist", R"({"source":"a","destination":"b","x":1})", 400,
+       "UNKNOWN_FIELD"},
+      {"missing source", "DELETE", "/whitelist", R"({"destination":"b"})", 400, "MISSING_FIELD"},
+      {"bad guid", "DELETE", "/whitelist", R"({"source":"a b","destination":"b"})", 400,
+       "INVALID_GUID"},
+      {"bad protocol", "DELETE", "/whitelist",
+       R"({"source":"a","destination":"b","protocol":"sctp"})", 400, "INVALID_PROTOCOL"},
+      {"bad ports", "DELETE", "/whitelist",
+       R"({"source":"a","destination":"b","protocol":"tcp","ports":{"start":9,"end":5}})", 400,
+       "INVALID_RULE"},
+      {"unknown source", "DELETE", "/whitelist", R"({"source":"zz","destination":"b"})", 404,
+       "APP_NOT_FOUND"},
+      {"unknown destination", "DELETE", "/whitelist", R"({"source":"a","destination":"zz"})", 404,
+       "APP_NOT_FOUND"},
+      {"no such edge", "DELETE", "/whitelist", R"({"source":"b","destination":"a"})", 404,
+       "EDGE_NOT_FOUND"},
+      {"other protocol", "DELETE", "/whitelist",
+       R"({"source":"a","destination":"b","protocol":"tcp"})", 404, "EDGE_NOT_FOUND"},
+  };
+  expect_rejected(this, cases, [this] { return snapshot(); }, s());
+}
+
+json pdp_status(const std::string& name, int interval_ms = 1000) {
+  return {{"messageName", "PDP_STATUS"},
+          {"requestId", "r-1"},
+          {"timestampMs", 1700000000000},
+          {"name", name},
+          {"pdpType", "tc"},
+          {"pdpGroup", "defaultGroup"},
+          {"pdpSubgroup", "tc"},
+          {"state", "ACTIVE"},
+          {"healthy", "HEALTHY"},
+          {"description", "wiretag cell agent"},
+          {"policies", {{{"name", "default-whitelist"}, {"version", "1"}}}},
+          {"statistics",
+           {{"pdpInstanceId", name},
+            {"timeStamp", "2026-11-23T12:00:00Z"},
+            {"pdpGroupName", "defaultGroup"},
+            {"pdpSubGroupName", "tc"},
+            {"policyDeployCount", 1},
+            {"policyDeploySuccessCount", 1},
+            {"policyDeployFailCount", 0},
+            {"policyExecutedCount", 10},
+            {"policyExecutedSuccessCount", 9},
+            {"policyExecutedFailCount", 1},
+            {"policyUndeployCount", 0},
+            {"policyUndeploySuccessCount", 0},
+            {"policyUndeployFailCount", 0}}},
+          {"heartbeatIntervalMs", interval_ms},
+          {"revision", 3},
+          {"datapath", {{"endpoints", 2}, {"allowed", 9}, {"dropped", 1}, {"audited", 0}}}};
+}
+
+TEST_F(InternalApi, CellsRegisterWithPdpStatusAndAreListed) {
+  auto r = s().post("/internal/v1/cells/cell1/status", pdp_status("cell1").dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json(), (json{{"name", "cell1"},
+                            {"pdpGroup", "defaultGroup"},
+                            {"state", "ACTIVE"},
+                            {"heartbeatIntervalMs", 1000}}));
+  json minimal = {{"messageName", "PDP_STATUS"}, {"name", "cell0"},   {"pdpType", "tc"},
+                  {"state", "PASSIVE"},          {"healthy", "UNKNOWN"}, {"heartbeatIntervalMs", 100}};
+  ASSERT_EQ(s().post("/internal/v1/cells/cell0/status", minimal.dump()).status, 200);
+  auto list = s().get("/internal/v1/cells").json()["cells"];
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["name"], "cell0");
+  EXPECT_EQ(list[0]["pdpGroup"], "defaultGroup");
+  EXPECT_EQ(list[0]["pdpSubgroup"], "tc");
+  EXPECT_EQ(list[0]["revision"], nullptr);
+  const json& c = list[1];
+  EXPECT_EQ(c["name"], "cell1");
+  EXPECT_EQ(c["pdpType"], "tc");
+  EXPECT_EQ(c["state"], "ACTIVE");
+  EXPECT_EQ(c["reportedHealthy"], "HEALTHY");
+  EXPECT_EQ(c["healthy"], true);
+  EXPECT_EQ(c["expired"], false);
+  EXPECT_EQ(c["heartbeatIntervalMs"], 1000);
+  EXPECT_EQ(c["revision"], 3);
+  EXPECT_EQ(c["policies"], pdp_status("cell1")["policies"]);
+  EXPECT_EQ(c["statistics"], pdp_status("cell1")["statistics"]);
+  EXPECT_EQ(c["datapath"], pdp_status("cell1")["datapath"]);
+  EXPECT_GT(c["lastHeartbeatMs"].get<int64_t>(), 0);
+  auto one = s().get("/internal/v1/cells/cell1");
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(one.json()["name"], "cell1");
+  EXPECT_EQ(s().get("/internal/v1/cells/nope").error_code(), "CELL_NOT_FOUND");
+  EXPECT_EQ(s().get("/internal/v1/cells/a%20b").error_code(), "INVALID_CELL_NAME");
+}
+
+TEST_F(InternalApi, ACellThatStopsHeartbeatingExpires) {
+  ASSERT_EQ(s().post("/internal/v1/cells/fast/status", pdp_status("fast", 100).dump()).status,
+            200);
+  // Three missed 100 ms heartbeats: poll for the state, no timing asserted.
+  json cell;
+  for (int i = 0; i < 2000; ++i) {
+    cell = s().get("/internal/v1/cells/fast").json();
+    if (cell["expired"] == true) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(cell["expired"], true);
+  EXPECT_EQ(cell["healthy"], false);
+  EXPECT_EQ(cell["reportedHealthy"], "HEALTHY");
+  ASSERT_EQ(s().post("/internal/v1/cells/fast/status", pdp_status("fast", 100000).dump()).status,
+            200);
+  EXPECT_EQ(s().get("/internal/v1/cells/fast").json()["expired"], false);
+}
+
+TEST_F(InternalApi, PdpStatusRejectsBadInputAndChangesNothing) {
+  const std::string at = "/internal/v1/cells/cell1/status";
+  auto with = [](const std::string& key, json value) {
+    json j = pdp_status("cell1");
+    j[key] = std::move(value);
+    return j.dump();
+  };
+  auto without = [](const std::string& key) {
+    json j = pdp_status("cell1");
+    j.erase(key);
+    return j.dump();
+  };
+  auto stats_with = [](const std::string& key, json value) {
+    json j = pdp_status("cell1");
+    j["statistics"][key] = std::move(value);
+    return j.dump();
+  };
+  std::vector<BadInput> cases = {
+      {"malformed json", "POST", at, R"({"messageName":)", 400, "INVALID_JSON"},
+      {"not an object", "POST", at, "[]", 400, "INVALID_BODY"},
+      {"unknown field", "POST", at, with("extra", 1), 400, "UNKNOWN_FIELD"},
+      {"missing messageName", "POST", at, without("messageName"), 400, "MISSING_FIELD"},
+      {"missing heartbeat", "POST", at, without("heartbeatIntervalMs"), 400, "MISSING_FIELD"},
+      {"missing state", "POST", at, without("state"), 400, "MISSING_FIELD"},
+      {"other message", "POST", at, with("messageName", "PDP_UPDATE"), 400,
+       "INVALID_MESSAGE_NAME"},
+      {"name mismatch", "POST", at, with("name", "cell2"), 400, "NAME_MISMATCH"},
+      {"bad path name", "POST", "/internal/v1/cells/a%20b/status", with("name", "a b"), 400,
+       "INVALID_CELL_NAME"},
+      {"name not a string", "POST", at, with("name", 5), 400, "INVALID_FIELD_TYPE"},
+      {"bad state", "POST", at, with("state", "RUNNING"), 400, "INVALID_STATE"},
+      {"bad health", "POST", at, with("healthy", "OK"), 400, "INVALID_HEALTH"},
+      {"interval too small", "POST", at, with("heartbeatIntervalMs", 99), 400,
+       "INVALID_HEARTBEAT_INTERVAL"},
+      {"interval too big", "POST", at, with("heartbeatIntervalMs", 3600001), 400,
+       "INVALID_HEARTBEAT_INTERVAL"},
+      {"interval a string", "POST", at, with("heartbeatIntervalMs", "1000"), 400,
+       "INVALID_FIELD_TYPE"},
+      {"interval fractional", "POST", at, with("heartbeatIntervalMs", 1000.5), 400,
+       "INVALID_FIELD_TYPE"},
+      {"empty pdpType", "POST", at, with("pdpType", ""), 400, "INVALID_PDP_TYPE"},
+      {"empty pdpGroup", "POST", at, with("pdpGroup", ""), 400, "INVALID_PDP_GROUP"},
+      {"negative revision", "POST", at, with("revision", -1), 400, "INVALID_REVISION"},
+      {"negative timestamp", "POST", at, with("timestampMs", -1), 400, "INVALID_TIMESTAMP"},
+      {"policies not an array", "POST", at, with("policies", json::object()), 400,
+       "INVALID_FIELD_TYPE"},
+      {"policy without version", "POST", at, with("policies", json{{{"name", "p"}}}), 400,
+       "MISSING_FIELD"},
+      {"policy extra field", "POST", at,
+       with("policies", json{{{"name", "p"}, {"version", "1"}, {"x", 1}}}), 400, "UNKNOWN_FIELD"},
+      {"statistics unknown", "POST", at, stats_with("bogus", 1), 400, "UNKNOWN_FIELD"},
+      {"statistics negative", "POST", at, stats_with("policyDeployCount", -2), 400,
+       "INVALID_STATISTICS"},
+      {"statistics wrong type", "POST", at, stats_with("pdpInstanceId", 3), 400,
+       "INVALID_FIELD_TYPE"},
+      {"datapath unknown", "POST", at, with("datapath", json{{"flows", 1}}), 400,
+       "UNKNOWN_FIELD"},
+      {"datapath negative", "POST", at, with("datapath", json{{"dropped", -1}}), 400,
+       "INVALID_DATAPATH"},
+      {"get status", "GET", at, "", 405, "METHOD_NOT_ALLOWED"},
+  };
+  expect_rejected(this, cases, [this] { return snapshot(); }, s());
+}
+
+TEST_F(InternalApi, ACellTokenReachesOnlyTheInternalApi) {
+  register_app("a");
+  std::string cell = issue({"cell"});
+  auto r = s().request("POST", "/internal/v1/cells/cell1/status", pdp_status("cell1").dump(), cell);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(s().request("GET", "/internal/v1/cells", "", cell).status, 200);
+  EXPECT_EQ(s().request("GET", "/internal/v1/watch?since=0&timeout=0", "", cell).status, 200);
+  EXPECT_EQ(s().request("GET", "/internal/v1/changes?since=0", "", cell).status, 200);
+  EXPECT_EQ(
+      s().request("POST", "/internal/v1/endpoints/query", R"({"apps":["a"]})", cell).status, 200);
+  for (auto [method, target, body] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"GET", "/apps", ""},
+           {"GET", "/app/a", ""},
+           {"POST", "/app", R"({"guid":"b"})"},
+           {"POST", "/whitelist", R"({"source":"a","destination":"a"})"},
+           {"GET", "/v1/accounts/default/policies", ""},
+           {"POST", "/v1/tokens", R"({"scopes":["cell"]})"}}) {
+    SCOPED_TRACE(method + " " + target);
+    auto denied = s().request(method, target, body, cell);
+    EXPECT_EQ(denied.status, 403) << denied.body;
+    EXPECT_EQ(denied.error_code(), "FORBIDDEN");
+  }
+  EXPECT_EQ(s().get("/apps").json()["apps"].size(), 1u);
+}
+
+TEST_F(InternalApi, AnAccountTokenCannotUseTheInternalApi) {
+  std::string writer = issue({"network.write"}, {"default"});
+  for (const std::string& target :
+       {std::string("/internal/v1/watch?since=0&timeout=0"), std::string("/internal/v1/cells"),
+        std::string("/internal/v1/changes"), std::string("/internal/v1/status")})
+    EXPECT_EQ(s().request("GET", target, "", writer).error_code(), "FORBIDDEN") << target;
+  EXPECT_EQ(s().request("POST", "/internal/v1/endpoints/query", R"({"apps":["a"]})", writer)
+                .error_code(),
+            "FORBIDDEN");
+  for (const std::string& bad : {std::string(""), std::string("wt_wrong")})
+    EXPECT_EQ(s().request("GET", "/internal/v1/watch?since=0", "", bad).status, 401);
+}
+
+}  // namespace
+}  // namespace wiretag::test

@@ -1,0 +1,348 @@
+// The internal API's domain pieces in-process: change notifier, cell registry, effective
+// rules, edge deletion and what the change log's event bodies carry; async routing.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/account_policies.h"
+#include "core/cell_registry.h"
+#include "core/change_notifier.h"
+#include "core/policy_graph.h"
+#include "http/router.h"
+#include "store/sqlite_store.h"
+#include "temp_dir.h"
+
+namespace wiretag {
+namespace {
+
+using nlohmann::json;
+
+TEST(ChangeNotifier, WakesWaitersOnceTheRevisionPassesTheirs) {
+  ChangeNotifier n(5);
+  int woken_at_5 = 0, woken_at_6 = 0;
+  n.wait(5, [&] { ++woken_at_5; });
+  n.wait(6, [&] { ++woken_at_6; });
+  EXPECT_EQ(n.waiting(), 2u);
+  n.publish(5);  // not newer: nothing happens
+  EXPECT_EQ(woken_at_5, 0);
+  n.publish(6);
+  EXPECT_EQ(woken_at_5, 1);
+  EXPECT_EQ(woken_at_6, 0);
+  n.publish(9);
+  n.publish(10);
+  EXPECT_EQ(woken_at_5, 1);
+  EXPECT_EQ(woken_at_6, 1);
+  EXPECT_EQ(n.waiting(), 0u);
+  EXPECT_EQ(n.revision(), 10);
+}
+
+TEST(ChangeNotifier, AWaiterBehindTheRevisionIsWokenAtOnce) {
+  ChangeNotifier n(7);
+  bool woken = false;
+  n.wait(3, [&] { woken = true; });
+  EXPECT_TRUE(woken);
+  EXPECT_EQ(n.waiting(), 0u);
+}
+
+TEST(ChangeNotifier, CancelledWaitersAreNotWoken) {
+  ChangeNotifier n(1);
+  bool woken = false;
+  auto id = n.wait(1, [&] { woken = true; });
+  EXPECT_TRUE(n.cancel(id));
+  EXPECT_FALSE(n.cancel(id));
+  n.publish(2);
+  EXPECT_FALSE(woken);
+}
+
+TEST(ChangeNotifier, CloseWakesEveryoneNowAndLater) {
+  ChangeNotifier n(1);
+  int woken = 0;
+  for (int i = 0; i < 10; ++i) n.wait(1, [&] { ++woken; });
+  n.close();
+  EXPECT_EQ(woken, 10);
+  n.wait(1, [&] { ++woken; });
+  EXPECT_EQ(woken, 11);
+}
+
+TEST(ChangeNotifier, EveryWaiterIsWokenExactlyOnceUnderConcurrentPublishers) {
+  ChangeNotifier n(0);
+  constexpr int kWaiters = 1000;
+  std::atomic<int> woken{0};
+  for (int i = 0; i < kWaiters; ++i) n.wait(i % 50, [&] { ++woken; });
+  std::vector<std::thread> publishers;
+  for (int t = 0; t < 4; ++t)
+    publishers.emplace_back([&, t] {
+      for (int r = t; r <= 60; r += 4) n.publish(r);
+    });
+  for (auto& t : publishers) t.join();
+  EXPECT_EQ(woken.load(), kWaiters);
+  EXPECT_EQ(n.waiting(), 0u);
+}
+
+CellReport report(std::string name, int64_t interval_ms, std::string healthy = "HEALTHY") {
+  CellReport r;
+  r.name = std::move(name);
+  r.pdp_type = "tc";
+  r.pdp_group = "defaultGroup";
+  r.pdp_subgroup = "tc";
+  r.state = "ACTIVE";
+  r.healthy = std::move(healthy);
+  r.heartbeat_interval_ms = interval_ms;
+  return r;
+}
+
+TEST(CellRegistry, ACellExpiresAfterThreeMissedHeartbeats) {
+  int64_t now = 1'000'000;
+  CellRegistry cells([&] { return now; });
+  cells.report(report("cell1", 1000));
+  auto c = cells.find("cell1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->last_heartbeat_ms, 1'000'000);
+  EXPECT_TRUE(c->healthy);
+  EXPECT_FALSE(c->expired);
+  now += 3000;  // exactly three intervals: not yet
+  EXPECT_FALSE(cells.find("cell1")->expired);
+  now += 1;
+  c = cells.find("cell1");
+  EXPECT_TRUE(c->expired);
+  EXPECT_FALSE(c->healthy);
+  EXPECT_EQ(c->report.healthy, "HEALTHY");  // what it said, kept apart from the verdict
+  cells.report(report("cell1", 1000));  // a heartbeat revives it
+  EXPECT_FALSE(cells.find("cell1")->expired);
+  EXPECT_TRUE(cells.find("cell1")->healthy);
+}
+
+TEST(CellRegistry, ReportedUnhealthyIsUnhealthyAndTheListIsByName) {
+  CellRegistry cells([] { return int64_t{0}; });
+  cells.report(report("b", 100, "NOT_HEALTHY"));
+  cells.report(report("a", 100));
+  auto all = cells.list();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].report.name, "a");
+  EXPECT_TRUE(all[0].healthy);
+  EXPECT_EQ(all[1].report.name, "b");
+  EXPECT_FALSE(all[1].healthy);
+  EXPECT_FALSE(all[1].expired);
+  EXPECT_FALSE(cells.find("c"));
+}
+
+TEST(CellRegistry, AHeartbeatReplacesWhatTheCellSaidBefore) {
+  CellRegistry cells([] { return int64_t{0}; });
+  auto r = report("a", 100);
+  r.policies = {{"default-whitelist", "1"}};
+  r.datapath = DatapathCounters{3, 10, 2, 0};
+  cells.report(r);
+  r.state = "SAFE";
+  r.revision = 42;
+  cells.report(r);
+  auto c = cells.find("a");
+  EXPECT_EQ(c->report.state, "SAFE");
+  EXPECT_EQ(c->report.revision, 42);
+  EXPECT_EQ(c->report.datapath, (DatapathCounters{3, 10, 2, 0}));
+  EXPECT_EQ(cells.list().size(), 1u);
+}
+
+class Internal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = SqliteStore::open(dir_.path());
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    store_->add_commit_observer([this](int64_t rev) { observed_.push_back(rev); });
+    PolicyGraphOptions o;
+    o.new_id = [] { return std::string("11111111-2222-4333-8444-555555555555"); };
+    auto g = PolicyGraph::open(*store_, o);
+    ASSERT_TRUE(g) << g.error().message;
+    graph_.emplace(std::move(*g));
+    policies_.emplace(*store_, [this] { return "policy-" + std::to_string(++ids_); });
+  }
+  PolicyGraph& g() { return *graph_; }
+  uint32_t add(const std::string& guid, const std::string& account = "default") {
+    auto r = g().register_app(account, guid);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? r->app.tag : 0;
+  }
+  json last_event_body() {
+    auto log = g().changes_since(*g().revision() - 1, 1);
+    EXPECT_EQ(log->size(), 1u);
+    return json::parse(log->back().body);
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<SqliteStore> store_;
+  std::optional<PolicyGraph> graph_;
+  std::optional<AccountPolicies> policies_;
+  std::vector<int64_t> observed_;
+  int ids_ = 0;
+};
+
+TEST_F(Internal, TheStoreIdIsMadeOnceAndKept) {
+  EXPECT_EQ(g().store_id(), "11111111-2222-4333-8444-555555555555");
+  graph_.reset();
+  PolicyGraphOptions o;
+  o.new_id = [] { return std::string("another"); };
+  auto again = PolicyGraph::open(*store_, o);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->store_id(), "11111111-2222-4333-8444-555555555555");
+}
+
+TEST_F(Internal, EveryCommitThatLogsAChangeIsObservedWithItsRevision) {
+  add("a");
+  add("b");
+  ASSERT_TRUE(g().allow({"a", "b", Protocol::Any, std::nullopt}));
+  EXPECT_FALSE(*g().allow({"a", "b", Protocol::Any, std::nullopt}));  // nothing written
+  EXPECT_EQ(g().register_app("default", "a b").error().code, "INVALID_GUID");
+  ASSERT_TRUE(policies_->create("default", {std::string("p"), std::nullopt,
+                                            std::vector<PolicyRule>{}}));
+  EXPECT_EQ(observed_, (std::vector<int64_t>{1, 2, 3, 4}));
+}
+
+TEST_F(Internal, EffectiveRulesJoinTheWhitelistAndNamedPolicies) {
+  uint32_t a = add("a"), b = add("b");
+  add("c");
+  add("d");
+  ASSERT_TRUE(g().allow({"a", "c", Protocol::Any, std::nullopt}));
+  ASSERT_TRUE(g().allow({"b", "c", Protocol::Tcp, PortRange{8080, 8080}}));
+  ASSERT_TRUE(policies_->create(
+      "default", {std::string("web"), std::nullopt,
+                  std::vector<PolicyRule>{{"b", "c", Protocol::Udp, PortRange{53, 53}},
+                                          {"*", "c", Protocol::Icmp, std::nullopt},
+                                          {"a", "d", Protocol::Tcp, PortRange{1, 1024}},
+                                          {"a", "c", Protocol::Any, std::nullopt}}}));
+  auto r = g().effective_rules({"c", "d", "zz", "c"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->revision, *g().revision());
+  EXPECT_EQ(r->missing, std::vector<std::string>{"zz"});
+  ASSERT_EQ(r->apps.size(), 2u);
+  EXPECT_EQ(r->apps[0].app.guid, "c");
+  // The duplicate a→c (whitelist and policy) appears once.
+  EXPECT_EQ(r->apps[0].rules,
+            (std::vector<EffectiveRule>{{"a", a, Protocol::Any, std::nullopt},
+                                        {"b", b, Protocol::Tcp, PortRange{8080, 8080}},
+                                        {"b", b, Protocol::Udp, PortRange{53, 53}},
+                                        {"*", 0, Protocol::Icmp, std::nullopt}}));
+  EXPECT_EQ(r->apps[1].rules,
+            (std::vector<EffectiveRule>{{"a", a, Protocol::Tcp, PortRange{1, 1024}}}));
+}
+
+TEST_F(Internal, EffectiveRulesUseOnlyTheDestinationAccountsLatestPolicies) {
+  uint32_t a = add("a");
+  add("x", "team-x");
+  ASSERT_TRUE(policies_->create("default", {std::string("not-x's"), std::nullopt,
+                                            std::vector<PolicyRule>{{"a", "x"}}}));
+  auto p = policies_->create("team-x", {std::string("x's"), std::nullopt,
+                                        std::vector<PolicyRule>{{"a", "x", Protocol::Tcp,
+                                                                 PortRange{1, 1}}}});
+  ASSERT_TRUE(p);
+  PolicyDraft v2;
+  v2.rules = std::vector<PolicyRule>{{"a", "x", Protocol::Tcp, PortRange{2, 2}}};
+  ASSERT_TRUE(policies_->update("team-x", p->id, v2, false));
+  auto r = g().effective_rules({"x"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->apps[0].rules,
+            (std::vector<EffectiveRule>{{"a", a, Protocol::Tcp, PortRange{2, 2}}}));
+}
+
+TEST_F(Internal, RulesFromADeletedSourceDropOut) {
+  add("a");
+  add("c");
+  ASSERT_TRUE(g().allow({"a", "c", Protocol::Any, std::nullopt}));
+  ASSERT_TRUE(policies_->create("default", {std::string("p"), std::nullopt,
+                                            std::vector<PolicyRule>{{"a", "c"}, {"*", "c"}}}));
+  ASSERT_TRUE(g().delete_app("a"));
+  auto r = g().effective_rules({"c"});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->apps[0].rules,
+            (std::vector<EffectiveRule>{{"*", 0, Protocol::Any, std::nullopt}}));
+  EXPECT_EQ(g().effective_rules({"ok", "not ok"}).error().code, "INVALID_GUID");
+}
+
+TEST_F(Internal, DisallowRemovesExactlyThatEdgeAndLogsIt) {
+  add("a");
+  add("b");
+  ASSERT_TRUE(g().allow({"a", "b", Protocol::Any, std::nullopt}));
+  ASSERT_TRUE(g().allow({"a", "b", Protocol::Tcp, PortRange{80, 80}}));
+  int64_t rev = *g().revision();
+  EXPECT_EQ(g().disallow({"a", "b", Protocol::Tcp, PortRange{81, 81}}).error().code,
+            "EDGE_NOT_FOUND");
+  EXPECT_EQ(g().disallow({"zz", "b", Protocol::Any, std::nullopt}).error().code, "APP_NOT_FOUND");
+  EXPECT_EQ(g().disallow({"a", "zz", Protocol::Any, std::nullopt}).error().code, "APP_NOT_FOUND");
+  EXPECT_EQ(*g().revision(), rev);
+  ASSERT_TRUE(g().disallow({"a", "b", Protocol::Tcp, PortRange{80, 80}}));
+  EXPECT_EQ(*g().revision(), rev + 1);
+  auto log = g().changes_since(rev, 10);
+  EXPECT_EQ(log->at(0).kind, "edge.deleted");
+  EXPECT_EQ(log->at(0).subject, "b");
+  EXPECT_EQ(json::parse(log->at(0).body),
+            (json{{"source", "a"},
+                  {"destination", "b"},
+                  {"policy", "default-whitelist"},
+                  {"protocol", "tcp"},
+                  {"ports", {{"start", 80}, {"end", 80}}}}));
+  EXPECT_EQ(g().whitelist("b")->edges.size(), 1u);
+}
+
+TEST_F(Internal, EventBodiesNameEveryDestinationTheyTouch) {
+  add("a");
+  add("b");
+  add("c");
+  EXPECT_EQ(last_event_body()["guid"], "c");
+  EXPECT_EQ(last_event_body()["wire_bytes"], "0003");
+  ASSERT_TRUE(g().allow({"a", "b", Protocol::Any, std::nullopt}));
+  ASSERT_TRUE(g().allow({"a", "c", Protocol::Any, std::nullopt}));
+  EXPECT_EQ(last_event_body()["destination"], "c");
+
+  auto p = policies_->create("default", {std::string("p"), std::nullopt,
+                                         std::vector<PolicyRule>{{"a", "b"}}});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(last_event_body()["rules"][0]["destination"], "b");
+  PolicyDraft move;
+  move.rules = std::vector<PolicyRule>{{"a", "c"}};
+  ASSERT_TRUE(policies_->update("default", p->id, move, false));
+  EXPECT_EQ(last_event_body()["rules"][0]["destination"], "c");
+  EXPECT_EQ(last_event_body()["previous_rules"][0]["destination"], "b");  // b lost a rule
+  ASSERT_TRUE(policies_->remove("default", p->id));
+  EXPECT_EQ(last_event_body()["rules"][0]["destination"], "c");
+
+  ASSERT_TRUE(g().delete_app("a"));
+  json deleted = last_event_body();
+  EXPECT_EQ(deleted["guid"], "a");
+  EXPECT_EQ(deleted["wire_bytes"], "0001");
+  EXPECT_EQ(deleted["destinations"], (json{"b", "c"}));
+}
+
+TEST(AsyncRouter, AnAsyncRouteAnswersWhenItIsReady) {
+  http::Router r;
+  http::Respond later;
+  r.add_async(http::Method::Get, "/wait/:id", [&](const http::Request& q, http::Respond done) {
+    if (q.param("id") == "now") return done(http::Reply{200, {{"now", true}}});
+    if (q.param("id") == "bad") return done(Error{"INVALID_QUERY", "bad"});
+    later = std::move(done);
+  });
+  std::optional<http::Reply> got;
+  http::Request q;
+  q.path = "/wait/now";
+  r.dispatch(q, [&](http::Reply reply) { got = std::move(reply); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->body["now"], true);
+  got.reset();
+  q.path = "/wait/bad";
+  r.dispatch(q, [&](http::Reply reply) { got = std::move(reply); });
+  EXPECT_EQ(got->status, 400u);
+  got.reset();
+  q.path = "/wait/x";
+  r.dispatch(q, [&](http::Reply reply) { got = std::move(reply); });
+  EXPECT_FALSE(got);
+  later(http::Reply{200, {{"later", true}}});
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->body["later"], true);
+  // route() needs the answer at once.
+  q.path = "/wait/y";
+  EXPECT_EQ(r.route(q).status, 500u);
+  later(http::Reply{200, {}});  // a late answer after route() returned is harmless
+}
+
+}  // namespace
+}  // namespace wiretag

@@ -1,0 +1,48 @@
+#include "core/cell_registry.h"
+
+#include <chrono>
+
+namespace wiretag {
+
+CellRegistry::CellRegistry(std::function<int64_t()> clock_ms) : clock_ms_(std::move(clock_ms)) {}
+
+int64_t CellRegistry::now() const {
+  if (clock_ms_) return clock_ms_();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void CellRegistry::report(CellReport report) {
+  const int64_t at = now();
+  std::lock_guard lock(mutex_);
+  std::string name = report.name;
+  cells_.insert_or_assign(std::move(name), Entry{std::move(report), at});
+}
+
+Cell CellRegistry::view(const Entry& entry, int64_t now) const {
+  Cell cell{entry.report, entry.last_heartbeat_ms, false, false};
+  // SPEC §4.4: a cell that missed 3 heartbeats is expired and reported unhealthy.
+  cell.expired = now - entry.last_heartbeat_ms > 3 * entry.report.heartbeat_interval_ms;
+  cell.healthy = entry.report.healthy == "HEALTHY" && !cell.expired;
+  return cell;
+}
+
+std::vector<Cell> CellRegistry::list() const {
+  const int64_t at = now();
+  std::lock_guard lock(mutex_);
+  std::vector<Cell> out;
+  out.reserve(cells_.size());
+  for (const auto& [name, entry] : cells_) out.push_back(view(entry, at));
+  return out;
+}
+
+std::optional<Cell> CellRegistry::find(std::string_view name) const {
+  const int64_t at = now();
+  std::lock_guard lock(mutex_);
+  auto it = cells_.find(name);
+  if (it == cells_.end()) return std::nullopt;
+  return view(it->second, at);
+}
+
+}  // namespace wiretag

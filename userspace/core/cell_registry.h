@@ -1,0 +1,81 @@
+// The cells (PDPs) that report to this server with PDP_STATUS heartbeats (SPEC §2, §4.4).
+// Kept in memory only: after a server restart each cell reappears at its next heartbeat.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wiretag {
+
+inline constexpr std::string_view kDefaultGroup = "defaultGroup";
+
+struct DeployedPolicy {
+  std::string name;
+  std::string version;
+  friend bool operator==(const DeployedPolicy&, const DeployedPolicy&) = default;
+};
+
+// Packet counters of a cell's datapath, as the agent last reported them.
+struct DatapathCounters {
+  int64_t endpoints = 0;
+  int64_t allowed = 0;
+  int64_t dropped = 0;
+  int64_t audited = 0;
+  friend bool operator==(const DatapathCounters&, const DatapathCounters&) = default;
+};
+
+// One PDP_STATUS message, checked for shape by the API that received it.
+struct CellReport {
+  std::string name;
+  std::string pdp_type;
+  std::string pdp_group;     // defaultGroup when the cell did not say
+  std::string pdp_subgroup;  // its pdpType when the cell did not say
+  std::string state;         // ACTIVE | PASSIVE | SAFE | TEST
+  std::string healthy;       // HEALTHY | NOT_HEALTHY | TEST_IN_PROGRESS | UNKNOWN
+  std::string description;
+  std::vector<DeployedPolicy> policies;
+  std::optional<nlohmann::json> statistics;  // ONAP PdpStatistics, as sent
+  int64_t heartbeat_interval_ms = 0;
+  std::optional<int64_t> revision;  // the change-log revision the cell has applied
+  std::optional<DatapathCounters> datapath;
+};
+
+// A cell as the server sees it now.
+struct Cell {
+  CellReport report;
+  int64_t last_heartbeat_ms = 0;  // server clock, unix ms
+  bool expired = false;           // no heartbeat for more than 3 intervals
+  bool healthy = false;           // reported HEALTHY and not expired
+};
+
+class CellRegistry {
+ public:
+  // clock: unix milliseconds; the system clock when empty.
+  explicit CellRegistry(std::function<int64_t()> clock_ms = {});
+
+  // A heartbeat: registers the cell or replaces what it reported before.
+  void report(CellReport report);
+  std::vector<Cell> list() const;  // by name
+  std::optional<Cell> find(std::string_view name) const;
+
+ private:
+  struct Entry {
+    CellReport report;
+    int64_t last_heartbeat_ms;
+  };
+  Cell view(const Entry& entry, int64_t now) const;
+  int64_t now() const;
+
+  std::function<int64_t()> clock_ms_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Entry, std::less<>> cells_;
+};
+
+}  // namespace wiretag

@@ -1,0 +1,51 @@
+// Wakes whoever waits for the change log to pass a revision: fed by the store after each
+// commit that appended changes, so a watcher learns of a write without polling the database.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+
+namespace wiretag {
+
+class ChangeNotifier {
+ public:
+  using Wake = std::function<void()>;
+  using WaiterId = uint64_t;
+
+  // The revision of the store when serving starts; later ones come through publish().
+  explicit ChangeNotifier(int64_t revision = 0) : revision_(revision) {}
+  ChangeNotifier(const ChangeNotifier&) = delete;
+  ChangeNotifier& operator=(const ChangeNotifier&) = delete;
+
+  // The change log reached `revision` (a lower or equal one than already seen is ignored):
+  // wakes every waiter whose `since` it passes. Callbacks run on the caller's thread, outside
+  // the notifier's lock, so they should only hand the work on (post it).
+  void publish(int64_t revision);
+
+  // Calls wake once, when the revision passes `since` or the notifier is closed; at once
+  // (on this thread) if either already holds. Returns an id for cancel().
+  WaiterId wait(int64_t since, Wake wake);
+  // Forgets a waiter that has not been woken; false if it was woken already (or unknown).
+  bool cancel(WaiterId id);
+
+  // Wakes every waiter now and every later one at once (server shutdown).
+  void close();
+
+  int64_t revision() const;
+  size_t waiting() const;
+
+ private:
+  struct Waiter {
+    int64_t since;
+    Wake wake;
+  };
+  mutable std::mutex mutex_;
+  int64_t revision_;
+  bool closed_ = false;
+  WaiterId next_id_ = 1;
+  std::unordered_map<WaiterId, Waiter> waiters_;
+};
+
+}  // namespace wiretag

@@ -1,0 +1,442 @@
+#include "server/internal_api.h"
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/app_guid.h"
+#include "http/json_input.h"
+
+namespace wiretag {
+namespace {
+
+namespace asio = boost::asio;
+using http::Reply;
+using http::Request;
+using nlohmann::json;
+
+constexpr int64_t kMaxEvents = 1000;
+constexpr int64_t kDefaultWatchSeconds = 30;
+constexpr int64_t kMaxWatchSeconds = 300;
+constexpr size_t kMaxQueryApps = 10000;
+
+// A non-negative decimal integer of at most 18 digits, or nullopt.
+std::optional<int64_t> parse_count(const std::string& s) {
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoll(s);
+}
+
+// An integer field that fits int64; INVALID_FIELD_TYPE otherwise.
+Result<int64_t> integer(const json& v, std::string_view key) {
+  if (!v.is_number_integer() ||
+      (v.is_number_unsigned() &&
+       v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())))
+    return Error{"INVALID_FIELD_TYPE", "field \"" + std::string(key) + "\" must be an integer"};
+  return v.get<int64_t>();
+}
+
+// A present, non-null member of object, or nullptr (optional fields may be null).
+const json* member(const json& object, std::string_view key) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+Result<std::string> text(const json& object, std::string_view key, std::string_view code,
+                         size_t max = 256) {
+  WT_TRY(v, http::string_field(object, key));
+  if (v->empty() || v->size() > max)
+    return Error{std::string(code),
+                 "\"" + std::string(key) + "\" must be 1-" + std::to_string(max) + " characters"};
+  return *v;
+}
+
+Result<std::string> one_of(const json& object, std::string_view key, std::string_view code,
+                           std::initializer_list<std::string_view> allowed) {
+  WT_TRY(v, http::string_field(object, key));
+  for (std::string_view a : allowed)
+    if (*v == a) return *v;
+  std::string list;
+  for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  return Error{std::string(code), "\"" + std::string(key) + "\" must be one of " + list};
+}
+
+Result<std::vector<DeployedPolicy>> parse_policies(const json& v) {
+  if (!v.is_array()) return Error{"INVALID_FIELD_TYPE", "\"policies\" must be an array"};
+  std::vector<DeployedPolicy> out;
+  for (const json& p : v) {
+    if (!p.is_object())
+      return Error{"INVALID_FIELD_TYPE", "each of \"policies\" must be {\"name\",\"version\"}"};
+    if (auto r = http::check_fields(p, {"name", "version"}); !r) return r.error();
+    WT_TRY(name, text(p, "name", "INVALID_POLICY_NAME"));
+    WT_TRY(version, text(p, "version", "INVALID_POLICY_VERSION", 64));
+    out.push_back({*name, *version});
+  }
+  return out;
+}
+
+// ONAP PdpStatistics: identifiers as strings, counters as non-negative integers.
+Result<json> parse_statistics(const json& v) {
+  if (!v.is_object()) return Error{"INVALID_FIELD_TYPE", "\"statistics\" must be an object"};
+  static constexpr std::string_view kStrings[] = {"pdpInstanceId", "pdpGroupName",
+                                                  "pdpSubGroupName"};
+  static constexpr std::string_view kCounters[] = {
+      "policyDeployCount",         "policyDeploySuccessCount",   "policyDeployFailCount",
+      "policyExecutedCount",       "policyExecutedSuccessCount", "policyExecutedFailCount",
+      "policyUndeployCount",       "policyUndeploySuccessCount", "policyUndeployFailCount"};
+  for (const auto& [key, value] : v.items()) {
+    bool is_string = std::find(std::begin(kStrings), std::end(kStrings), key) != std::end(kStrings);
+    bool is_counter =
+        std::find(std::begin(kCounters), std::end(kCounters), key) != std::end(kCounters);
+    if (key == "timeStamp") {
+      // ONAP sends an ISO-8601 instant; epoch milliseconds are accepted too.
+      if (!value.is_string() && !value.is_number_integer())
+        return Error{"INVALID_FIELD_TYPE", "statistics.timeStamp must be a string or integer"};
+    } else if (is_string) {
+      if (!value.is_string())
+        return Error{"INVALID_FIELD_TYPE", "statistics." + key + " must be a string"};
+    } else if (is_counter) {
+      WT_TRY(n, integer(value, "statistics." + key));
+      if (*n < 0) return Error{"INVALID_STATISTICS", "statistics." + key + " must be >= 0"};
+    } else {
+      return Error{"UNKNOWN_FIELD", "unknown field \"statistics." + key + "\""};
+    }
+  }
+  return v;
+}
+
+Result<DatapathCounters> parse_datapath(const json& v) {
+  if (!v.is_object()) return Error{"INVALID_FIELD_TYPE", "\"datapath\" must be an object"};
+  if (auto r = http::check_fields(v, {}, {"endpoints", "allowed", "dropped", "audited"}); !r)
+    return r.error();
+  DatapathCounters out;
+  for (auto [key, field] : {std::pair{"endpoints", &out.endpoints}, std::pair{"allowed", &out.allowed},
+                            std::pair{"dropped", &out.dropped}, std::pair{"audited", &out.audited}}) {
+    const json* m = member(v, key);
+    if (!m) continue;
+    WT_TRY(n, integer(*m, std::string("datapath.") + key));
+    if (*n < 0)
+      return Error{"INVALID_DATAPATH", std::string("datapath.") + key + " must be >= 0"};
+    *field = *n;
+  }
+  return out;
+}
+
+// A PDP_STATUS message (ONAP field names) from the cell named in the path.
+Result<CellReport> parse_pdp_status(const std::string& body, const std::string& path_name) {
+  if (!is_valid_app_guid(path_name))
+    return Error{"INVALID_CELL_NAME", "a cell name is 1-128 of [A-Za-z0-9._:-]"};
+  WT_TRY(j, http::parse_json_object(body));
+  if (auto r = http::check_fields(
+          *j, {"messageName", "name", "pdpType", "state", "healthy", "heartbeatIntervalMs"},
+          {"requestId", "timestampMs", "pdpGroup", "pdpSubgroup", "description", "policies",
+           "statistics", "revision", "datapath"});
+      !r)
+    return r.error();
+  WT_TRY(message, http::string_field(*j, "messageName"));
+  if (*message != "PDP_STATUS")
+    return Error{"INVALID_MESSAGE_NAME", "messageName must be \"PDP_STATUS\""};
+  WT_TRY(name, http::string_field(*j, "name"));
+  if (*name != path_name)
+    return Error{"NAME_MISMATCH",
+                 "name \"" + *name + "\" differs from the cell in the path, \"" + path_name + "\""};
+  CellReport r;
+  r.name = *name;
+  WT_TRY(type, text(*j, "pdpType", "INVALID_PDP_TYPE", 128));
+  r.pdp_type = *type;
+  WT_TRY(state, one_of(*j, "state", "INVALID_STATE", {"ACTIVE", "PASSIVE", "SAFE", "TEST"}));
+  r.state = *state;
+  WT_TRY(healthy, one_of(*j, "healthy", "INVALID_HEALTH",
+                         {"HEALTHY", "NOT_HEALTHY", "TEST_IN_PROGRESS", "UNKNOWN"}));
+  r.healthy = *healthy;
+  WT_TRY(interval, integer((*j)["heartbeatIntervalMs"], "heartbeatIntervalMs"));
+  if (*interval < 100 || *interval > 3600000)
+    return Error{"INVALID_HEARTBEAT_INTERVAL", "heartbeatIntervalMs must be 100-3600000"};
+  r.heartbeat_interval_ms = *interval;
+  r.pdp_group = std::string(kDefaultGroup);
+  if (member(*j, "pdpGroup")) {
+    WT_TRY(group, text(*j, "pdpGroup", "INVALID_PDP_GROUP", 128));
+    r.pdp_group = *group;
+  }
+  r.pdp_subgroup = r.pdp_type;
+  if (member(*j, "pdpSubgroup")) {
+    WT_TRY(subgroup, text(*j, "pdpSubgroup", "INVALID_PDP_SUBGROUP", 128));
+    r.pdp_subgroup = *subgroup;
+  }
+  for (std::string_view key : {"requestId", "description"}) {
+    if (!member(*j, key)) continue;
+    WT_TRY(v, http::string_field(*j, key));
+    if (key == "description") r.description = *v;
+  }
+  if (const json* t = member(*j, "timestampMs")) {
+    WT_TRY(ms, integer(*t, "timestampMs"));
+    if (*ms < 0) return Error{"INVALID_TIMESTAMP", "timestampMs must be >= 0"};
+  }
+  if (const json* rev = member(*j, "revision")) {
+    WT_TRY(n, integer(*rev, "revision"));
+    if (*n < 0) return Error{"INVALID_REVISION", "revision must be >= 0"};
+    r.revision = *n;
+  }
+  if (const json* p = member(*j, "policies")) {
+    WT_TRY(policies, parse_policies(*p));
+    r.policies = std::move(*policies);
+  }
+  if (const json* s = member(*j, "statistics")) {
+    WT_TRY(stats, parse_statistics(*s));
+    r.statistics = std::move(*stats);
+  }
+  if (const json* d = member(*j, "datapath")) {
+    WT_TRY(counters, parse_datapath(*d));
+    r.datapath = *counters;
+  }
+  return r;
+}
+
+json cell_json(const Cell& c) {
+  const CellReport& r = c.report;
+  json policies = json::array();
+  for (const DeployedPolicy& p : r.policies)
+    policies.push_back({{"name", p.name}, {"version", p.version}});
+  json out = {{"name", r.name},
+              {"pdpType", r.pdp_type},
+              {"pdpGroup", r.pdp_group},
+              {"pdpSubgroup", r.pdp_subgroup},
+              {"state", r.state},
+              {"healthy", c.healthy},
+              {"reportedHealthy", r.healthy},
+              {"expired", c.expired},
+              {"lastHeartbeatMs", c.last_heartbeat_ms},
+              {"heartbeatIntervalMs", r.heartbeat_interval_ms},
+              {"description", r.description},
+              {"policies", policies}};
+  out["revision"] = r.revision ? json(*r.revision) : json(nullptr);
+  out["statistics"] = r.statistics ? *r.statistics : json(nullptr);
+  out["datapath"] = r.datapath ? json{{"endpoints", r.datapath->endpoints},
+                                      {"allowed", r.datapath->allowed},
+                                      {"dropped", r.datapath->dropped},
+                                      {"audited", r.datapath->audited}}
+                               : json(nullptr);
+  return out;
+}
+
+// {"apps":[guid,…]}: 1-10000 valid guids.
+Result<std::vector<std::string>> parse_app_query(const std::string& body) {
+  WT_TRY(j, http::parse_json_object(body));
+  if (auto r = http::check_fields(*j, {"apps"}); !r) return r.error();
+  const json& apps = (*j)["apps"];
+  if (!apps.is_array()) return Error{"INVALID_FIELD_TYPE", "\"apps\" must be an array of guids"};
+  if (apps.empty() || apps.size() > kMaxQueryApps)
+    return Error{"INVALID_APP_COUNT", "\"apps\" must hold 1-10000 guids"};
+  std::vector<std::string> out;
+  out.reserve(apps.size());
+  for (const json& g : apps) {
+    if (!g.is_string()) return Error{"INVALID_FIELD_TYPE", "\"apps\" must hold strings"};
+    out.push_back(g.get<std::string>());
+    if (auto r = check_app_guid(out.back()); !r) return r.error();
+  }
+  return out;
+}
+
+// One long poll: answered once, by a change, its timeout or the server's shutdown.
+struct Watch {
+  Watch(asio::io_context& ioc, int64_t since, http::Respond respond)
+      : strand(asio::make_strand(ioc)), timer(strand), since(since), respond(std::move(respond)) {}
+  asio::strand<asio::io_context::executor_type> strand;
+  asio::steady_timer timer;  // used on the strand only
+  int64_t since;
+  http::Respond respond;
+  std::atomic<bool> answered{false};
+  std::atomic<ChangeNotifier::WaiterId> waiter{0};
+};
+
+class InternalApi : public std::enable_shared_from_this<InternalApi> {
+ public:
+  InternalApi(PolicyGraph& graph, ChangeNotifier& notifier, CellRegistry& cells,
+              Authenticator& auth, asio::io_context& ioc)
+      : graph_(graph), notifier_(notifier), cells_(cells), auth_(auth), ioc_(ioc) {}
+
+  // GET /internal/v1/watch?since=REV[&timeout=SECONDS]
+  void watch(const Request& req, http::Respond respond) {
+    if (auto who = auth_.authenticate_internal(req.authorization); !who)
+      return respond(who.error());
+    if (!req.query.count("since"))
+      return respond(Error{"INVALID_REVISION", "since=REV is required"});
+    auto since = parse_count(req.query_value("since"));
+    if (!since) return respond(Error{"INVALID_REVISION", "since must be an integer >= 0"});
+    int64_t timeout = kDefaultWatchSeconds;
+    if (req.query.count("timeout")) {
+      auto t = parse_count(req.query_value("timeout"));
+      if (!t || *t > kMaxWatchSeconds)
+        return respond(Error{"INVALID_QUERY", "timeout must be an integer 0-300 (seconds)"});
+      timeout = *t;
+    }
+    bool wait = false;
+    auto now = events_after(*since, wait);
+    if (!now || !wait || timeout == 0) return respond(std::move(now));
+
+    auto w = std::make_shared<Watch>(ioc_, *since, std::move(respond));
+    auto self = shared_from_this();
+    w->timer.expires_after(std::chrono::seconds(timeout));
+    w->timer.async_wait([self, w](boost::system::error_code ec) {
+      if (!ec) self->answer(w);
+    });
+    auto id = notifier_.wait(*since, [self, w] {
+      asio::post(w->strand, [self, w] { self->answer(w); });
+    });
+    w->waiter = id;
+    if (w->answered) notifier_.cancel(id);  // answered by the timer before the id was known
+  }
+
+  // GET /internal/v1/changes?since=REV → {"revision","changes":[…]}
+  Result<Reply> changes(const Request& req) {
+    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    int64_t since = 0;
+    if (req.query.count("since")) {
+      auto s = parse_count(req.query_value("since"));
+      if (!s) return Error{"INVALID_QUERY", "since must be a non-negative integer"};
+      since = *s;
+    }
+    WT_TRY(batch, graph_.change_batch(since, kMaxEvents));
+    json items = json::array();
+    for (const ChangeRecord& c : batch->changes) items.push_back(event_json(c));
+    return Reply{200, json{{"revision", batch->revision}, {"changes", items}}};
+  }
+
+  // POST /internal/v1/endpoints/query {"apps":[…]}: each app's effective inbound rules.
+  Result<Reply> query(const Request& req) {
+    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    WT_TRY(guids, parse_app_query(req.body));
+    WT_TRY(found, graph_.effective_rules(*guids));
+    json apps = json::array();
+    for (const AppRules& a : found->apps) {
+      json rules = json::array();
+      for (const EffectiveRule& r : a.rules) {
+        json rule = {{"source", r.source},
+                     {"source_tag", r.source_tag},
+                     {"protocol", std::string(to_string(r.protocol))}};
+        if (r.ports) rule["ports"] = {{"start", r.ports->start}, {"end", r.ports->end}};
+        rules.push_back(std::move(rule));
+      }
+      apps.push_back({{"guid", a.app.guid},
+                      {"account", a.app.account},
+                      {"wire_bytes", graph_.tags().wire_bytes(a.app.tag)},
+                      {"tag", a.app.tag},
+                      {"rules", std::move(rules)}});
+    }
+    json out = header(found->revision);
+    out["apps"] = std::move(apps);
+    out["missing"] = found->missing;
+    return Reply{200, out};
+  }
+
+  // POST /internal/v1/cells/:name/status with a PDP_STATUS body: a cell's heartbeat.
+  Result<Reply> cell_status(const Request& req) {
+    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    WT_TRY(report, parse_pdp_status(req.body, req.param("name")));
+    json out = {{"name", report->name},
+                {"pdpGroup", report->pdp_group},
+                {"state", report->state},
+                {"heartbeatIntervalMs", report->heartbeat_interval_ms}};
+    cells_.report(std::move(*report));
+    return Reply{200, out};
+  }
+
+  Result<Reply> list_cells(const Request& req) {
+    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    json out = json::array();
+    for (const Cell& c : cells_.list()) out.push_back(cell_json(c));
+    return Reply{200, json{{"cells", out}}};
+  }
+
+  Result<Reply> get_cell(const Request& req) {
+    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    const std::string name = req.param("name");
+    if (!is_valid_app_guid(name))
+      return Error{"INVALID_CELL_NAME", "a cell name is 1-128 of [A-Za-z0-9._:-]"};
+    auto cell = cells_.find(name);
+    if (!cell) return Error{"CELL_NOT_FOUND", "no cell \"" + name + "\" has reported"};
+    return Reply{200, cell_json(*cell)};
+  }
+
+  // GET /internal/v1/status: what an agent checks at start, and how many watches wait.
+  Result<Reply> status(const Request& req) {
+    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    WT_TRY(rev, graph_.revision());
+    json out = header(*rev);
+    out["watches"] = notifier_.waiting();
+    out["cells"] = cells_.list().size();
+    return Reply{200, out};
+  }
+
+ private:
+  json header(int64_t revision) const {
+    return {{"store_id", graph_.store_id()},
+            {"tag_length", graph_.tags().length()},
+            {"revision", revision}};
+  }
+
+  static json event_json(const ChangeRecord& c) {
+    return {{"revision", c.revision},
+            {"kind", c.kind},
+            {"account", c.account},
+            {"subject", c.subject},
+            {"body", json::parse(c.body, nullptr, false)}};
+  }
+
+  // The watch reply for `since` now; wait=true when there is nothing yet to say.
+  Result<Reply> events_after(int64_t since, bool& wait) {
+    WT_TRY(batch, graph_.change_batch(since, kMaxEvents));
+    json out = header(batch->revision);
+    json events = json::array();
+    // A client ahead of the store has followed another database (or a restored one).
+    out["resync"] = since > batch->revision;
+    for (const ChangeRecord& c : batch->changes) events.push_back(event_json(c));
+    if (!batch->changes.empty()) out["revision"] = batch->changes.back().revision;
+    wait = since == batch->revision;
+    out["events"] = std::move(events);
+    return Reply{200, out};
+  }
+
+  // On the watch's strand, once: by a change, the timer, or the notifier closing.
+  void answer(const std::shared_ptr<Watch>& w) {
+    if (w->answered.exchange(true)) return;
+    if (auto id = w->waiter.load()) notifier_.cancel(id);
+    w->timer.cancel();
+    bool wait = false;
+    w->respond(events_after(w->since, wait));
+  }
+
+  PolicyGraph& graph_;
+  ChangeNotifier& notifier_;
+  CellRegistry& cells_;
+  Authenticator& auth_;
+  asio::io_context& ioc_;
+};
+
+}  // namespace
+
+void add_internal_routes(http::Router& router, PolicyGraph& graph, ChangeNotifier& notifier,
+                         CellRegistry& cells, Authenticator& auth, asio::io_context& ioc) {
+  auto api = std::make_shared<InternalApi>(graph, notifier, cells, auth, ioc);
+  auto bind = [api](Result<Reply> (InternalApi::*fn)(const Request&)) {
+    return [api, fn](const Request& req) { return ((*api).*fn)(req); };
+  };
+  router
+      .add_async(http::Method::Get, "/internal/v1/watch",
+                 [api](const Request& q, http::Respond done) { api->watch(q, std::move(done)); })
+      .get("/internal/v1/changes", bind(&InternalApi::changes))
+      .get("/internal/v1/status", bind(&InternalApi::status))
+      .post("/internal/v1/endpoints/query", bind(&InternalApi::query))
+      .get("/internal/v1/cells", bind(&InternalApi::list_cells))
+      .get("/internal/v1/cells/:name", bind(&InternalApi::get_cell))
+      .post("/internal/v1/cells/:name/status", bind(&InternalApi::cell_status));
+}
+
+}  // namespace wiretag

@@ -1,0 +1,21 @@
+// The internal API the cell agents use (/internal/v1): the change-log watch (long poll),
+// effective rules of apps, the change log, and PDP_STATUS heartbeats of cells.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include "core/cell_registry.h"
+#include "core/change_notifier.h"
+#include "core/policy_graph.h"
+#include "http/router.h"
+#include "server/auth.h"
+
+namespace wiretag {
+
+// Every argument outlives the router; waiting watches run their timers on ioc. The
+// notifier must be fed by the graph's store (Store::add_commit_observer); closing it answers
+// every waiting watch at once.
+void add_internal_routes(http::Router& router, PolicyGraph& graph, ChangeNotifier& notifier,
+                         CellRegistry& cells, Authenticator& auth, boost::asio::io_context& ioc);
+
+}  // namespace wiretag
