@@ -187,7 +187,8 @@ TEST_F(InternalApi, WatchRejectsBadQueries) {
        "INVALID_QUERY"},
       {"post", "POST", "/internal/v1/watch?since=0", "", 405, "METHOD_NOT_ALLOWED"},
   };
-  expect_rejected(this, cases, [this] { return snapshot(); }, s());
+  expect_rejected(
+      this, cases, [this] { return snapshot(); }, s());
 }
 
 TEST_F(InternalApi, ManyWatchesWaitWithoutHoldingThreads) {
@@ -261,11 +262,10 @@ TEST_F(InternalApi, EndpointsQueryGivesEachAppsEffectiveRules) {
                    {"protocol", "tcp"},
                    {"ports", {{"start", 8080}, {"end", 8090}}}},
                   {{"source", "*"}, {"source_tag", 0}, {"protocol", "icmp"}}}));
-  EXPECT_EQ(j["apps"][1]["rules"],
-            (json{{{"source", "c"},
-                   {"source_tag", std::stoi(c, nullptr, 16)},
-                   {"protocol", "udp"},
-                   {"ports", {{"start", 53}, {"end", 53}}}}}));
+  EXPECT_EQ(j["apps"][1]["rules"], (json{{{"source", "c"},
+                                          {"source_tag", std::stoi(c, nullptr, 16)},
+                                          {"protocol", "udp"},
+                                          {"ports", {{"start", 53}, {"end", 53}}}}}));
 }
 
 TEST_F(InternalApi, EndpointsQueryRejectsBadInput) {
@@ -285,7 +285,8 @@ TEST_F(InternalApi, EndpointsQueryRejectsBadInput) {
       {"over 10000", "POST", q, json{{"apps", too_many}}.dump(), 400, "INVALID_APP_COUNT"},
       {"get", "GET", q, "", 405, "METHOD_NOT_ALLOWED"},
   };
-  expect_rejected(this, cases, [this] { return snapshot(); }, s());
+  expect_rejected(
+      this, cases, [this] { return snapshot(); }, s());
 }
 
 TEST_F(InternalApi, DeleteWhitelistRemovesTheEdgeAndLogsIt) {
@@ -340,7 +341,8 @@ TEST_F(InternalApi, DeleteWhitelistRejectsBadInputAndChangesNothing) {
       {"other protocol", "DELETE", "/whitelist",
        R"({"source":"a","destination":"b","protocol":"tcp"})", 404, "EDGE_NOT_FOUND"},
   };
-  expect_rejected(this, cases, [this] { return snapshot(); }, s());
+  expect_rejected(
+      this, cases, [this] { return snapshot(); }, s());
 }
 
 json pdp_status(const std::string& name, int interval_ms = 1000) {
@@ -381,8 +383,9 @@ TEST_F(InternalApi, CellsRegisterWithPdpStatusAndAreListed) {
                             {"pdpGroup", "defaultGroup"},
                             {"state", "ACTIVE"},
                             {"heartbeatIntervalMs", 1000}}));
-  json minimal = {{"messageName", "PDP_STATUS"}, {"name", "cell0"},   {"pdpType", "tc"},
-                  {"state", "PASSIVE"},          {"healthy", "UNKNOWN"}, {"heartbeatIntervalMs", 100}};
+  json minimal = {
+      {"messageName", "PDP_STATUS"}, {"name", "cell0"},      {"pdpType", "tc"},
+      {"state", "PASSIVE"},          {"healthy", "UNKNOWN"}, {"heartbeatIntervalMs", 100}};
   ASSERT_EQ(s().post("/internal/v1/cells/cell0/status", minimal.dump()).status, 200);
   auto list = s().get("/internal/v1/cells").json()["cells"];
   ASSERT_EQ(list.size(), 2u);
@@ -411,8 +414,7 @@ TEST_F(InternalApi, CellsRegisterWithPdpStatusAndAreListed) {
 }
 
 TEST_F(InternalApi, ACellThatStopsHeartbeatingExpires) {
-  ASSERT_EQ(s().post("/internal/v1/cells/fast/status", pdp_status("fast", 100).dump()).status,
-            200);
+  ASSERT_EQ(s().post("/internal/v1/cells/fast/status", pdp_status("fast", 100).dump()).status, 200);
   // Three missed 100 ms heartbeats: poll for the state, no timing asserted.
   json cell;
   for (int i = 0; i < 2000; ++i) {
@@ -452,8 +454,7 @@ TEST_F(InternalApi, PdpStatusRejectsBadInputAndChangesNothing) {
       {"missing messageName", "POST", at, without("messageName"), 400, "MISSING_FIELD"},
       {"missing heartbeat", "POST", at, without("heartbeatIntervalMs"), 400, "MISSING_FIELD"},
       {"missing state", "POST", at, without("state"), 400, "MISSING_FIELD"},
-      {"other message", "POST", at, with("messageName", "PDP_UPDATE"), 400,
-       "INVALID_MESSAGE_NAME"},
+      {"other message", "POST", at, with("messageName", "PDP_UPDATE"), 400, "INVALID_MESSAGE_NAME"},
       {"name mismatch", "POST", at, with("name", "cell2"), 400, "NAME_MISMATCH"},
       {"bad path name", "POST", "/internal/v1/cells/a%20b/status", with("name", "a b"), 400,
        "INVALID_CELL_NAME"},
@@ -483,13 +484,13 @@ TEST_F(InternalApi, PdpStatusRejectsBadInputAndChangesNothing) {
        "INVALID_STATISTICS"},
       {"statistics wrong type", "POST", at, stats_with("pdpInstanceId", 3), 400,
        "INVALID_FIELD_TYPE"},
-      {"datapath unknown", "POST", at, with("datapath", json{{"flows", 1}}), 400,
-       "UNKNOWN_FIELD"},
+      {"datapath unknown", "POST", at, with("datapath", json{{"flows", 1}}), 400, "UNKNOWN_FIELD"},
       {"datapath negative", "POST", at, with("datapath", json{{"dropped", -1}}), 400,
        "INVALID_DATAPATH"},
       {"get status", "GET", at, "", 405, "METHOD_NOT_ALLOWED"},
   };
-  expect_rejected(this, cases, [this] { return snapshot(); }, s());
+  expect_rejected(
+      this, cases, [this] { return snapshot(); }, s());
 }
 
 TEST_F(InternalApi, ACellTokenReachesOnlyTheInternalApi) {
@@ -500,10 +501,9 @@ TEST_F(InternalApi, ACellTokenReachesOnlyTheInternalApi) {
   EXPECT_EQ(s().request("GET", "/internal/v1/cells", "", cell).status, 200);
   EXPECT_EQ(s().request("GET", "/internal/v1/watch?since=0&timeout=0", "", cell).status, 200);
   EXPECT_EQ(s().request("GET", "/internal/v1/changes?since=0", "", cell).status, 200);
-  EXPECT_EQ(
-      s().request("POST", "/internal/v1/endpoints/query", R"({"apps":["a"]})", cell).status, 200);
-  for (auto [method, target, body] :
-       std::vector<std::tuple<std::string, std::string, std::string>>{
+  EXPECT_EQ(s().request("POST", "/internal/v1/endpoints/query", R"({"apps":["a"]})", cell).status,
+            200);
+  for (auto [method, target, body] : std::vector<std::tuple<std::string, std::string, std::string>>{
            {"GET", "/apps", ""},
            {"GET", "/app/a", ""},
            {"POST", "/app", R"({"guid":"b"})"},
@@ -524,9 +524,9 @@ TEST_F(InternalApi, AnAccountTokenCannotUseTheInternalApi) {
        {std::string("/internal/v1/watch?since=0&timeout=0"), std::string("/internal/v1/cells"),
         std::string("/internal/v1/changes"), std::string("/internal/v1/status")})
     EXPECT_EQ(s().request("GET", target, "", writer).error_code(), "FORBIDDEN") << target;
-  EXPECT_EQ(s().request("POST", "/internal/v1/endpoints/query", R"({"apps":["a"]})", writer)
-                .error_code(),
-            "FORBIDDEN");
+  EXPECT_EQ(
+      s().request("POST", "/internal/v1/endpoints/query", R"({"apps":["a"]})", writer).error_code(),
+      "FORBIDDEN");
   for (const std::string& bad : {std::string(""), std::string("wt_wrong")})
     EXPECT_EQ(s().request("GET", "/internal/v1/watch?since=0", "", bad).status, 401);
 }

@@ -29,8 +29,8 @@ TEST(InternalApiExamples, PdpStatusAndQueryExamplesWork) {
             201);
   ASSERT_EQ(s.post("/whitelist", read_api_file("examples/whitelist.request.json")).status, 201);
 
-  auto status = s.post("/internal/v1/cells/cell1/status",
-                       read_api_file("examples/pdp-status.request.json"));
+  auto status =
+      s.post("/internal/v1/cells/cell1/status", read_api_file("examples/pdp-status.request.json"));
   ASSERT_EQ(status.status, 200) << status.body;
   EXPECT_EQ(status.json(), json::parse(read_api_file("examples/pdp-status.response.json")));
 

@@ -109,7 +109,7 @@ TEST(CellRegistry, ACellExpiresAfterThreeMissedHeartbeats) {
   EXPECT_TRUE(c->expired);
   EXPECT_FALSE(c->healthy);
   EXPECT_EQ(c->report.healthy, "HEALTHY");  // what it said, kept apart from the verdict
-  cells.report(report("cell1", 1000));  // a heartbeat revives it
+  cells.report(report("cell1", 1000));      // a heartbeat revives it
   EXPECT_FALSE(cells.find("cell1")->expired);
   EXPECT_TRUE(cells.find("cell1")->healthy);
 }
@@ -194,8 +194,8 @@ TEST_F(Internal, EveryCommitThatLogsAChangeIsObservedWithItsRevision) {
   ASSERT_TRUE(g().allow({"a", "b", Protocol::Any, std::nullopt}));
   EXPECT_FALSE(*g().allow({"a", "b", Protocol::Any, std::nullopt}));  // nothing written
   EXPECT_EQ(g().register_app("default", "a b").error().code, "INVALID_GUID");
-  ASSERT_TRUE(policies_->create("default", {std::string("p"), std::nullopt,
-                                            std::vector<PolicyRule>{}}));
+  ASSERT_TRUE(
+      policies_->create("default", {std::string("p"), std::nullopt, std::vector<PolicyRule>{}}));
   EXPECT_EQ(observed_, (std::vector<int64_t>{1, 2, 3, 4}));
 }
 
@@ -230,11 +230,11 @@ TEST_F(Internal, EffectiveRulesJoinTheWhitelistAndNamedPolicies) {
 TEST_F(Internal, EffectiveRulesUseOnlyTheDestinationAccountsLatestPolicies) {
   uint32_t a = add("a");
   add("x", "team-x");
-  ASSERT_TRUE(policies_->create("default", {std::string("not-x's"), std::nullopt,
-                                            std::vector<PolicyRule>{{"a", "x"}}}));
-  auto p = policies_->create("team-x", {std::string("x's"), std::nullopt,
-                                        std::vector<PolicyRule>{{"a", "x", Protocol::Tcp,
-                                                                 PortRange{1, 1}}}});
+  ASSERT_TRUE(policies_->create(
+      "default", {std::string("not-x's"), std::nullopt, std::vector<PolicyRule>{{"a", "x"}}}));
+  auto p = policies_->create("team-x",
+                             {std::string("x's"), std::nullopt,
+                              std::vector<PolicyRule>{{"a", "x", Protocol::Tcp, PortRange{1, 1}}}});
   ASSERT_TRUE(p);
   PolicyDraft v2;
   v2.rules = std::vector<PolicyRule>{{"a", "x", Protocol::Tcp, PortRange{2, 2}}};
@@ -254,8 +254,7 @@ TEST_F(Internal, RulesFromADeletedSourceDropOut) {
   ASSERT_TRUE(g().delete_app("a"));
   auto r = g().effective_rules({"c"});
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->apps[0].rules,
-            (std::vector<EffectiveRule>{{"*", 0, Protocol::Any, std::nullopt}}));
+  EXPECT_EQ(r->apps[0].rules, (std::vector<EffectiveRule>{{"*", 0, Protocol::Any, std::nullopt}}));
   EXPECT_EQ(g().effective_rules({"ok", "not ok"}).error().code, "INVALID_GUID");
 }
 
@@ -275,12 +274,11 @@ TEST_F(Internal, DisallowRemovesExactlyThatEdgeAndLogsIt) {
   auto log = g().changes_since(rev, 10);
   EXPECT_EQ(log->at(0).kind, "edge.deleted");
   EXPECT_EQ(log->at(0).subject, "b");
-  EXPECT_EQ(json::parse(log->at(0).body),
-            (json{{"source", "a"},
-                  {"destination", "b"},
-                  {"policy", "default-whitelist"},
-                  {"protocol", "tcp"},
-                  {"ports", {{"start", 80}, {"end", 80}}}}));
+  EXPECT_EQ(json::parse(log->at(0).body), (json{{"source", "a"},
+                                                {"destination", "b"},
+                                                {"policy", "default-whitelist"},
+                                                {"protocol", "tcp"},
+                                                {"ports", {{"start", 80}, {"end", 80}}}}));
   EXPECT_EQ(g().whitelist("b")->edges.size(), 1u);
 }
 
@@ -294,8 +292,8 @@ TEST_F(Internal, EventBodiesNameEveryDestinationTheyTouch) {
   ASSERT_TRUE(g().allow({"a", "c", Protocol::Any, std::nullopt}));
   EXPECT_EQ(last_event_body()["destination"], "c");
 
-  auto p = policies_->create("default", {std::string("p"), std::nullopt,
-                                         std::vector<PolicyRule>{{"a", "b"}}});
+  auto p = policies_->create("default",
+                             {std::string("p"), std::nullopt, std::vector<PolicyRule>{{"a", "b"}}});
   ASSERT_TRUE(p);
   EXPECT_EQ(last_event_body()["rules"][0]["destination"], "b");
   PolicyDraft move;

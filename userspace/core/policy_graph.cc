@@ -156,11 +156,10 @@ Result<void> PolicyGraph::delete_app(std::string_view guid) {
     if (!edges) return edges.error();
     if (auto r = tx.delete_app(guid); !r) return r;
     if (auto r = tx.put_tag(TagRecord{app.tag, std::nullopt, now()}); !r) return r;
-    nlohmann::json body = {
-        {"guid", app.guid},
-        {"wire_bytes", tags_.wire_bytes(app.tag)},
-        {"edges_removed", *edges},
-        {"destinations", destinations}};
+    nlohmann::json body = {{"guid", app.guid},
+                           {"wire_bytes", tags_.wire_bytes(app.tag)},
+                           {"edges_removed", *edges},
+                           {"destinations", destinations}};
     auto rev = tx.append_change({0, "app.deleted", app.account, app.guid, body.dump()});
     if (!rev) return rev.error();
     return Ok();
@@ -216,8 +215,8 @@ Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
     auto deleted = tx.delete_edge(edge);
     if (!deleted) return deleted.error();
     if (!*deleted) {
-      std::string what = req.source + " → " + req.destination + " (" +
-                         std::string(to_string(req.protocol));
+      std::string what =
+          req.source + " → " + req.destination + " (" + std::string(to_string(req.protocol));
       if (req.ports)
         what += " " + std::to_string(req.ports->start) + "-" + std::to_string(req.ports->end);
       return Error{"EDGE_NOT_FOUND", "no edge " + what + ") in default-whitelist"};

@@ -68,8 +68,8 @@ struct AppRules {
 // What a cell needs for some apps, read in one transaction at `revision`.
 struct EffectiveRules {
   int64_t revision = 0;
-  std::vector<AppRules> apps;         // in the order asked, each guid once
-  std::vector<std::string> missing;   // guids asked for that are not registered
+  std::vector<AppRules> apps;        // in the order asked, each guid once
+  std::vector<std::string> missing;  // guids asked for that are not registered
 };
 
 class PolicyGraph {

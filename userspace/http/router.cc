@@ -78,10 +78,9 @@ std::string Request::query_value(const std::string& name) const {
 }
 
 Router& Router::add(Method method, std::string_view pattern, Handler handler) {
-  return add_async(method, pattern,
-                   [handler = std::move(handler)](const Request& q, Respond respond) {
-                     respond(handler(q));
-                   });
+  return add_async(
+      method, pattern,
+      [handler = std::move(handler)](const Request& q, Respond respond) { respond(handler(q)); });
 }
 
 Router& Router::add_async(Method method, std::string_view pattern, AsyncHandler handler) {

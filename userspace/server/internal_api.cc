@@ -88,9 +88,9 @@ Result<json> parse_statistics(const json& v) {
   static constexpr std::string_view kStrings[] = {"pdpInstanceId", "pdpGroupName",
                                                   "pdpSubGroupName"};
   static constexpr std::string_view kCounters[] = {
-      "policyDeployCount",         "policyDeploySuccessCount",   "policyDeployFailCount",
-      "policyExecutedCount",       "policyExecutedSuccessCount", "policyExecutedFailCount",
-      "policyUndeployCount",       "policyUndeploySuccessCount", "policyUndeployFailCount"};
+      "policyDeployCount",   "policyDeploySuccessCount",   "policyDeployFailCount",
+      "policyExecutedCount", "policyExecutedSuccessCount", "policyExecutedFailCount",
+      "policyUndeployCount", "policyUndeploySuccessCount", "policyUndeployFailCount"};
   for (const auto& [key, value] : v.items()) {
     bool is_string = std::find(std::begin(kStrings), std::end(kStrings), key) != std::end(kStrings);
     bool is_counter =
@@ -117,13 +117,13 @@ Result<DatapathCounters> parse_datapath(const json& v) {
   if (auto r = http::check_fields(v, {}, {"endpoints", "allowed", "dropped", "audited"}); !r)
     return r.error();
   DatapathCounters out;
-  for (auto [key, field] : {std::pair{"endpoints", &out.endpoints}, std::pair{"allowed", &out.allowed},
-                            std::pair{"dropped", &out.dropped}, std::pair{"audited", &out.audited}}) {
+  for (auto [key, field] :
+       {std::pair{"endpoints", &out.endpoints}, std::pair{"allowed", &out.allowed},
+        std::pair{"dropped", &out.dropped}, std::pair{"audited", &out.audited}}) {
     const json* m = member(v, key);
     if (!m) continue;
     WT_TRY(n, integer(*m, std::string("datapath.") + key));
-    if (*n < 0)
-      return Error{"INVALID_DATAPATH", std::string("datapath.") + key + " must be >= 0"};
+    if (*n < 0) return Error{"INVALID_DATAPATH", std::string("datapath.") + key + " must be >= 0"};
     *field = *n;
   }
   return out;
@@ -287,9 +287,8 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     w->timer.async_wait([self, w](boost::system::error_code ec) {
       if (!ec) self->answer(w);
     });
-    auto id = notifier_.wait(*since, [self, w] {
-      asio::post(w->strand, [self, w] { self->answer(w); });
-    });
+    auto id = notifier_.wait(*since,
+                             [self, w] { asio::post(w->strand, [self, w] { self->answer(w); }); });
     w->waiter = id;
     if (w->answered) notifier_.cancel(id);  // answered by the timer before the id was known
   }

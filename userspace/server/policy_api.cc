@@ -13,7 +13,6 @@ using http::Reply;
 using http::Request;
 using nlohmann::json;
 
-
 Error app_not_found(std::string_view guid) {
   return Error{"APP_NOT_FOUND", "app \"" + std::string(guid) + "\" is not registered"};
 }
@@ -192,7 +191,6 @@ class PolicyServerApi {
   PolicyGraph& graph_;
   Authenticator& auth_;
 };
-
 
 }  // namespace
 

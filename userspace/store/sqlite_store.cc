@@ -304,8 +304,12 @@ struct Connection : StoreTx {
       auto row = s.step();
       if (!row) return row.error();
       if (!*row) break;
-      EdgeRecord e{s.text(0), s.text(1), s.text(2), s.text(3),
-                   parse_protocol(s.text(4)).value_or(Protocol::Any), std::nullopt};
+      EdgeRecord e{s.text(0),
+                   s.text(1),
+                   s.text(2),
+                   s.text(3),
+                   parse_protocol(s.text(4)).value_or(Protocol::Any),
+                   std::nullopt};
       if (s.i64(5) != 0)
         e.ports = PortRange{static_cast<uint16_t>(s.i64(5)), static_cast<uint16_t>(s.i64(6))};
       out.push_back(std::move(e));
