@@ -247,6 +247,10 @@ Replayed replay(const json& changes) {
       for (auto& [dst, sources] : out.edges) sources.erase(guid);
     } else if (kind == "edge.created") {
       out.edges[b["destination"].get<std::string>()].insert(b["source"].get<std::string>());
+    } else if (kind == "edge.deleted") {
+      auto& sources = out.edges[b["destination"].get<std::string>()];
+      if (auto it = sources.find(b["source"].get<std::string>()); it != sources.end())
+        sources.erase(it);
     } else if (kind == "policy.created" || kind == "policy.updated") {
       out.policy_versions[b["id"].get<std::string>()] = b["version"].get<int64_t>();
     } else if (kind == "policy.deleted") {
