@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <set>
+#include <tuple>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -259,9 +261,13 @@ Result<EffectiveRules> PolicyGraph::effective_rules(const std::vector<std::strin
         continue;
       }
       AppRules entry{**app, {}};
+      // Dedupe in O(log n) per rule: an app may have 100k+ rules (a linear find was O(n^2)).
+      using RuleKey = std::tuple<std::string, int, bool, uint16_t, uint16_t>;
+      std::set<RuleKey> have;
       auto add = [&](EffectiveRule rule) {
-        if (std::find(entry.rules.begin(), entry.rules.end(), rule) == entry.rules.end())
-          entry.rules.push_back(std::move(rule));
+        RuleKey key{rule.source, static_cast<int>(rule.protocol), rule.ports.has_value(),
+                    rule.ports ? rule.ports->start : 0, rule.ports ? rule.ports->end : 0};
+        if (have.insert(std::move(key)).second) entry.rules.push_back(std::move(rule));
       };
       auto edges = tx.edges_to(guid);
       if (!edges) return edges.error();
