@@ -183,7 +183,7 @@ TEST_F(Robustness, AppsListAndDuplicatesRejectBadInputAndChangeNothing) {
        409, "APP_EXISTS"},
       {"list bad account", "GET", "/apps?account=a%20b", "", 400, "INVALID_ACCOUNT"},
       {"get bad guid", "GET", "/app/" + std::string(129, 'g'), "", 400, "INVALID_GUID"},
-      {"whitelist wrong method", "DELETE", "/whitelist", "", 405, "METHOD_NOT_ALLOWED"},
+      {"whitelist wrong method", "PUT", "/whitelist", "", 405, "METHOD_NOT_ALLOWED"},
   };
   expect_rejected_without_change(s(), cases, {"team-x"});
   auto health = s().get("/healthz");
