@@ -379,9 +379,15 @@ json pdp_status(const std::string& name, int interval_ms = 1000) {
 TEST_F(InternalApi, CellsRegisterWithPdpStatusAndAreListed) {
   auto r = s().post("/internal/v1/cells/cell1/status", pdp_status("cell1").dump());
   ASSERT_EQ(r.status, 200) << r.body;
+  // The reply is the cell's PAP assignment (docs/server.md, "PAP"): defaultGroup from the start.
   EXPECT_EQ(r.json(), (json{{"name", "cell1"},
                             {"pdpGroup", "defaultGroup"},
+                            {"pdpSubgroup", "tc"},
                             {"state", "ACTIVE"},
+                            {"mode", "enforce"},
+                            {"locked", false},
+                            {"policies", {{{"name", "default-whitelist"}, {"version", "1.0.0"}}}},
+                            {"revision", 0},
                             {"heartbeatIntervalMs", 1000}}));
   json minimal = {
       {"messageName", "PDP_STATUS"}, {"name", "cell0"},      {"pdpType", "tc"},

@@ -31,6 +31,22 @@ struct DatapathCounters {
   friend bool operator==(const DatapathCounters&, const DatapathCounters&) = default;
 };
 
+// A policy version the cell could not apply (wiretag's PDP_STATUS extension), and why:
+// "MAP_FULL: …", "VERIFIER: …", "DEVICE_GONE: …".
+struct FailedPolicy {
+  std::string name;
+  std::string version;
+  std::string reason;
+  friend bool operator==(const FailedPolicy&, const FailedPolicy&) = default;
+};
+
+// ONAP's PdpResponseDetails: the cell's answer to the last PDP_UPDATE / PDP_STATE_CHANGE.
+struct PdpResponse {
+  std::string response_to;  // the request id it answers
+  std::string status;       // SUCCESS | FAIL
+  std::string message;
+};
+
 // One PDP_STATUS message, checked for shape by the API that received it.
 struct CellReport {
   std::string name;
@@ -45,6 +61,8 @@ struct CellReport {
   int64_t heartbeat_interval_ms = 0;
   std::optional<int64_t> revision;  // the change-log revision the cell has applied
   std::optional<DatapathCounters> datapath;
+  std::vector<FailedPolicy> failed_policies;
+  std::optional<PdpResponse> response;
 };
 
 // A cell as the server sees it now.

@@ -19,7 +19,9 @@ unsigned status_for(const Error& error) {
   if (code == "INVALID_POLICY_KEY") return 404;  // seed 003: an undecryptable key is "not found"
   if (ends_with(code, "_NOT_FOUND")) return 404;
   if (code == "TAGS_EXHAUSTED" || code == "CONFLICT" || ends_with(code, "_EXISTS") ||
-      code == "TAG_LENGTH_MISMATCH")
+      code == "TAG_LENGTH_MISMATCH" || code == "GROUP_NOT_PASSIVE" ||
+      code == "GROUP_IN_SAFE_STATE" || code == "SUBGROUP_HAS_NO_PDP" ||
+      code == "SUBGROUP_HAS_POLICIES" || code == "NO_ACTIVE_GROUP")
     return 409;
   if (code.starts_with("INVALID_") || code == "UNKNOWN_FIELD" || code == "MISSING_FIELD" ||
       code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST" || code == "BODY_TOO_LARGE" ||

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "wiretag/result.h"
 
@@ -9,8 +12,12 @@ namespace wiretag::http {
 
 // What a route handler answers when it succeeds.
 struct Reply {
+  Reply() = default;
+  Reply(unsigned status, nlohmann::json body) : status(status), body(std::move(body)) {}
+
   unsigned status = 200;
   nlohmann::json body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
 };
 
 // The HTTP status for an error_code: *_NOT_FOUND → 404, conflicts → 409, input → 400, ...

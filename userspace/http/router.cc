@@ -77,6 +77,11 @@ std::string Request::query_value(const std::string& name) const {
   return it == query.end() ? std::string() : it->second;
 }
 
+std::string Request::header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
 Router& Router::add(Method method, std::string_view pattern, Handler handler) {
   return add_async(
       method, pattern,

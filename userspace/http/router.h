@@ -21,10 +21,12 @@ struct Request {
   std::map<std::string, std::string> query;   // percent-decoded
   std::map<std::string, std::string> params;  // from ":name" segments of the matched pattern
   std::string authorization;                  // the Authorization header, verbatim
+  std::map<std::string, std::string> headers;  // every header, names in lower case
   std::string body;
 
   std::string param(const std::string& name) const;
   std::string query_value(const std::string& name) const;
+  std::string header(const std::string& lower_case_name) const;
 };
 
 using Handler = std::function<Result<Reply>(const Request&)>;

@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <array>
+#include <cctype>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -38,6 +39,7 @@ BeastResponse make_response(const Reply& reply, unsigned version, bool keep_aliv
   BeastResponse res{static_cast<beast_http::status>(reply.status), version};
   res.set(beast_http::field::server, "wiretag-server");
   res.set(beast_http::field::content_type, "application/json");
+  for (const auto& [name, value] : reply.headers) res.set(name, value);
   res.keep_alive(keep_alive);
   res.body() = reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   res.prepare_payload();
@@ -58,6 +60,11 @@ void respond_async(const Router& router, const BeastRequest& request,
     return done(make_response(error_reply(split.error()), version, keep_alive));
   if (auto it = request.find(beast_http::field::authorization); it != request.end())
     req.authorization = std::string(it->value());
+  for (const auto& field : request) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    req.headers[std::move(name)] = std::string(field.value());
+  }
   req.body = request.body();
   router.dispatch(std::move(req), [done = std::move(done), version, keep_alive](Reply reply) {
     done(make_response(reply, version, keep_alive));

@@ -129,6 +129,44 @@ Result<DatapathCounters> parse_datapath(const json& v) {
   return out;
 }
 
+// wiretag's extension: [{"name","version","reason"}], the versions the cell could not apply.
+Result<std::vector<FailedPolicy>> parse_failed_policies(const json& v) {
+  if (!v.is_array()) return Error{"INVALID_FIELD_TYPE", "\"failedPolicies\" must be an array"};
+  std::vector<FailedPolicy> out;
+  for (const json& p : v) {
+    if (!p.is_object())
+      return Error{"INVALID_FIELD_TYPE",
+                   "each of \"failedPolicies\" must be {\"name\",\"version\",\"reason\"}"};
+    if (auto r = http::check_fields(p, {"name", "version", "reason"}); !r) return r.error();
+    WT_TRY(name, text(p, "name", "INVALID_POLICY_NAME"));
+    WT_TRY(version, text(p, "version", "INVALID_POLICY_VERSION", 64));
+    WT_TRY(reason, text(p, "reason", "INVALID_REASON", 1024));
+    out.push_back({*name, *version, *reason});
+  }
+  return out;
+}
+
+// ONAP's PdpResponseDetails: {"responseTo","responseStatus":"SUCCESS|FAIL","responseMessage"}.
+Result<PdpResponse> parse_response(const json& v) {
+  if (!v.is_object()) return Error{"INVALID_FIELD_TYPE", "\"response\" must be an object"};
+  if (auto r = http::check_fields(v, {"responseStatus"}, {"responseTo", "responseMessage"}); !r)
+    return r.error();
+  PdpResponse out;
+  WT_TRY(status, one_of(v, "responseStatus", "INVALID_RESPONSE_STATUS", {"SUCCESS", "FAIL"}));
+  out.status = *status;
+  if (member(v, "responseTo")) {
+    WT_TRY(to, http::string_field(v, "responseTo"));
+    out.response_to = *to;
+  }
+  if (member(v, "responseMessage")) {
+    WT_TRY(message, http::string_field(v, "responseMessage"));
+    if (message->size() > 1024)
+      return Error{"INVALID_RESPONSE_MESSAGE", "responseMessage must be at most 1024 characters"};
+    out.message = *message;
+  }
+  return out;
+}
+
 // A PDP_STATUS message (ONAP field names) from the cell named in the path.
 Result<CellReport> parse_pdp_status(const std::string& body, const std::string& path_name) {
   if (!is_valid_app_guid(path_name))
@@ -137,7 +175,7 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
   if (auto r = http::check_fields(
           *j, {"messageName", "name", "pdpType", "state", "healthy", "heartbeatIntervalMs"},
           {"requestId", "timestampMs", "pdpGroup", "pdpSubgroup", "description", "policies",
-           "statistics", "revision", "datapath"});
+           "statistics", "revision", "datapath", "failedPolicies", "response"});
       !r)
     return r.error();
   WT_TRY(message, http::string_field(*j, "messageName"));
@@ -196,6 +234,14 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
     WT_TRY(counters, parse_datapath(*d));
     r.datapath = *counters;
   }
+  if (const json* f = member(*j, "failedPolicies")) {
+    WT_TRY(failed, parse_failed_policies(*f));
+    r.failed_policies = std::move(*failed);
+  }
+  if (const json* resp = member(*j, "response")) {
+    WT_TRY(response, parse_response(*resp));
+    r.response = std::move(*response);
+  }
   return r;
 }
 
@@ -226,21 +272,38 @@ json cell_json(const Cell& c) {
   return out;
 }
 
-// {"apps":[guid,…]}: 1-10000 valid guids.
-Result<std::vector<std::string>> parse_app_query(const std::string& body) {
+struct AppQuery {
+  std::vector<std::string> apps;
+  std::optional<std::string> cell;
+};
+
+// {"apps":[guid,…],"cell"?}: 1-10000 valid guids, and the cell asking.
+Result<AppQuery> parse_app_query(const std::string& body) {
   WT_TRY(j, http::parse_json_object(body));
-  if (auto r = http::check_fields(*j, {"apps"}); !r) return r.error();
+  if (auto r = http::check_fields(*j, {"apps"}, {"cell"}); !r) return r.error();
+  AppQuery out;
+  if (j->contains("cell")) {
+    WT_TRY(cell, http::string_field(*j, "cell"));
+    if (!is_valid_app_guid(*cell))
+      return Error{"INVALID_CELL_NAME", "a cell name is 1-128 of [A-Za-z0-9._:-]"};
+    out.cell = *cell;
+  }
   const json& apps = (*j)["apps"];
   if (!apps.is_array()) return Error{"INVALID_FIELD_TYPE", "\"apps\" must be an array of guids"};
   if (apps.empty() || apps.size() > kMaxQueryApps)
     return Error{"INVALID_APP_COUNT", "\"apps\" must hold 1-10000 guids"};
-  std::vector<std::string> out;
-  out.reserve(apps.size());
+  out.apps.reserve(apps.size());
   for (const json& g : apps) {
     if (!g.is_string()) return Error{"INVALID_FIELD_TYPE", "\"apps\" must hold strings"};
-    out.push_back(g.get<std::string>());
-    if (auto r = check_app_guid(out.back()); !r) return r.error();
+    out.apps.push_back(g.get<std::string>());
+    if (auto r = check_app_guid(out.apps.back()); !r) return r.error();
   }
+  return out;
+}
+
+json policy_list_json(const std::vector<PolicyIdent>& policies) {
+  json out = json::array();
+  for (const PolicyIdent& p : policies) out.push_back({{"name", p.name}, {"version", p.version}});
   return out;
 }
 
@@ -258,9 +321,9 @@ struct Watch {
 
 class InternalApi : public std::enable_shared_from_this<InternalApi> {
  public:
-  InternalApi(PolicyGraph& graph, ChangeNotifier& notifier, CellRegistry& cells,
+  InternalApi(PolicyGraph& graph, Pap& pap, ChangeNotifier& notifier, CellRegistry& cells,
               Authenticator& auth, asio::io_context& ioc)
-      : graph_(graph), notifier_(notifier), cells_(cells), auth_(auth), ioc_(ioc) {}
+      : graph_(graph), pap_(pap), notifier_(notifier), cells_(cells), auth_(auth), ioc_(ioc) {}
 
   // GET /internal/v1/watch?since=REV[&timeout=SECONDS]
   void watch(const Request& req, http::Respond respond) {
@@ -308,11 +371,14 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     return Reply{200, json{{"revision", batch->revision}, {"changes", items}}};
   }
 
-  // POST /internal/v1/endpoints/query {"apps":[…]}: each app's effective inbound rules.
+  // POST /internal/v1/endpoints/query {"apps":[…],"cell"?}: each app's effective inbound
+  // rules; with a cell, those of the policy versions deployed to the cell's subgroup.
   Result<Reply> query(const Request& req) {
     WT_TRY(who, auth_.authenticate_internal(req.authorization));
-    WT_TRY(guids, parse_app_query(req.body));
-    WT_TRY(found, graph_.effective_rules(*guids));
+    WT_TRY(q, parse_app_query(req.body));
+    CellAssignment assigned;
+    WT_TRY(found, q->cell ? pap_.effective_rules(*q->cell, q->apps, &assigned)
+                          : graph_.effective_rules(q->apps));
     json apps = json::array();
     for (const AppRules& a : found->apps) {
       json rules = json::array();
@@ -332,6 +398,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     json out = header(found->revision);
     out["apps"] = std::move(apps);
     out["missing"] = found->missing;
+    if (q->cell) out["cell"] = assignment_json(*q->cell, assigned);
     return Reply{200, out};
   }
 
@@ -339,12 +406,25 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   Result<Reply> cell_status(const Request& req) {
     WT_TRY(who, auth_.authenticate_internal(req.authorization));
     WT_TRY(report, parse_pdp_status(req.body, req.param("name")));
-    json out = {{"name", report->name},
-                {"pdpGroup", report->pdp_group},
-                {"state", report->state},
-                {"heartbeatIntervalMs", report->heartbeat_interval_ms}};
+    const std::string name = report->name;
+    const int64_t interval = report->heartbeat_interval_ms;
+    WT_TRY(assigned, pap_.assignment(report->pdp_group, report->pdp_subgroup));
     cells_.report(std::move(*report));
+    json out = assignment_json(name, *assigned);
+    out["heartbeatIntervalMs"] = interval;
     return Reply{200, out};
+  }
+
+  // What a cell must be: its group's state and mode and the policy versions to enforce.
+  static json assignment_json(const std::string& cell, const CellAssignment& a) {
+    return {{"name", cell},
+            {"pdpGroup", a.group},
+            {"pdpSubgroup", a.subgroup},
+            {"state", a.state},
+            {"mode", a.mode},
+            {"locked", a.locked},
+            {"policies", policy_list_json(a.policies)},
+            {"revision", a.revision}};
   }
 
   Result<Reply> list_cells(const Request& req) {
@@ -413,6 +493,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   }
 
   PolicyGraph& graph_;
+  Pap& pap_;
   ChangeNotifier& notifier_;
   CellRegistry& cells_;
   Authenticator& auth_;
@@ -421,9 +502,10 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
 }  // namespace
 
-void add_internal_routes(http::Router& router, PolicyGraph& graph, ChangeNotifier& notifier,
-                         CellRegistry& cells, Authenticator& auth, asio::io_context& ioc) {
-  auto api = std::make_shared<InternalApi>(graph, notifier, cells, auth, ioc);
+void add_internal_routes(http::Router& router, PolicyGraph& graph, Pap& pap,
+                         ChangeNotifier& notifier, CellRegistry& cells, Authenticator& auth,
+                         asio::io_context& ioc) {
+  auto api = std::make_shared<InternalApi>(graph, pap, notifier, cells, auth, ioc);
   auto bind = [api](Result<Reply> (InternalApi::*fn)(const Request&)) {
     return [api, fn](const Request& req) { return ((*api).*fn)(req); };
   };

@@ -6,6 +6,7 @@
 
 #include "core/cell_registry.h"
 #include "core/change_notifier.h"
+#include "core/pap.h"
 #include "core/policy_graph.h"
 #include "http/router.h"
 #include "server/auth.h"
@@ -15,7 +16,9 @@ namespace wiretag {
 // Every argument outlives the router; waiting watches run their timers on ioc. The
 // notifier must be fed by the graph's store (Store::add_commit_observer); closing it answers
 // every waiting watch at once.
-void add_internal_routes(http::Router& router, PolicyGraph& graph, ChangeNotifier& notifier,
-                         CellRegistry& cells, Authenticator& auth, boost::asio::io_context& ioc);
+// pap answers PDP_STATUS with the cell's assignment and endpoints/query with a "cell".
+void add_internal_routes(http::Router& router, PolicyGraph& graph, Pap& pap,
+                         ChangeNotifier& notifier, CellRegistry& cells, Authenticator& auth,
+                         boost::asio::io_context& ioc);
 
 }  // namespace wiretag

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <thread>
@@ -13,11 +14,14 @@
 #include "common/log.h"
 #include "core/cell_registry.h"
 #include "core/change_notifier.h"
+#include "core/pap.h"
 #include "core/policy_graph.h"
 #include "http/server.h"
 #include "server/accounts_api.h"
 #include "server/auth.h"
 #include "server/internal_api.h"
+#include "server/pap_api.h"
+#include "server/pap_auth.h"
 #include "server/policy_api.h"
 #include "store/sqlite_store.h"
 
@@ -60,6 +64,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   unsigned threads = std::max(2u, std::thread::hardware_concurrency());
   int read_timeout = 30;
+  std::string pap_credentials_file;
   cli.add_option("--listen", listen, "HOST:PORT to serve on; port 0 lets the OS choose")
       ->envname("WIRETAG_LISTEN")
       ->capture_default_str();
@@ -92,6 +97,10 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_READ_TIMEOUT")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  cli.add_option("--pap-credentials-file", pap_credentials_file,
+                 "user:password lines for the PAP API's basic auth (plain, $pbkdf2-sha256$... or "
+                 "$sha256$...); default <data-dir>/pap-credentials, generated on first start")
+      ->envname("WIRETAG_PAP_CREDENTIALS_FILE");
   CLI11_PARSE(cli, argc, argv);
 
   wiretag::init_logging(log_level);
@@ -149,7 +158,24 @@ int main(int argc, char** argv) {
   // In memory: after a restart each cell reappears at its next heartbeat.
   wiretag::CellRegistry cells;
   asio::io_context ioc(static_cast<int>(threads));
-  wiretag::add_internal_routes(router, *graph, notifier, cells, auth, ioc);
+  wiretag::Pap pap(**store, cells);
+  wiretag::add_internal_routes(router, *graph, pap, notifier, cells, auth, ioc);
+  // PAP basic auth: from the given file, or <data-dir>/pap-credentials made on first start.
+  wiretag::Result<wiretag::PapCredentials> pap_users = wiretag::PapCredentials::insecure();
+  if (!insecure) {
+    bool created = false;
+    pap_users = pap_credentials_file.empty()
+                    ? wiretag::PapCredentials::load_or_bootstrap(data_dir, created)
+                    : wiretag::PapCredentials::load(pap_credentials_file);
+    if (!pap_users) {
+      spdlog::error("PAP credentials: {}", pap_users.error().message);
+      return 1;
+    }
+    if (created)
+      spdlog::info("first start: PAP admin credential (user:password) written to {}",
+                   (std::filesystem::path(data_dir) / "pap-credentials").string());
+  }
+  wiretag::add_pap_routes(router, pap, *pap_users);
   wiretag::http::ServerOptions http_options;
   http_options.read_timeout = std::chrono::seconds(read_timeout);
   wiretag::http::Server server(ioc, router, http_options);

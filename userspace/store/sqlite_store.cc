@@ -76,6 +76,49 @@ CREATE TABLE policy_versions (
   PRIMARY KEY (id, version)
 );
 )sql"},
+    {3, R"sql(
+CREATE TABLE pdp_groups (
+  name TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  state TEXT NOT NULL,
+  properties TEXT NOT NULL
+);
+CREATE TABLE pdp_subgroups (
+  grp TEXT NOT NULL,
+  pdp_type TEXT NOT NULL,
+  desired_instances INTEGER NOT NULL,
+  supported_types TEXT NOT NULL,
+  properties TEXT NOT NULL,
+  PRIMARY KEY (grp, pdp_type)
+);
+CREATE TABLE pdp_deployments (
+  grp TEXT NOT NULL,
+  pdp_type TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  version TEXT NOT NULL,
+  deployed_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (grp, pdp_type, policy)
+);
+CREATE TABLE pap_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  grp TEXT NOT NULL,
+  pdp_type TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  version TEXT NOT NULL,
+  action TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  user TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE INDEX pap_audit_by_time ON pap_audit(at_ms);
+-- SPEC §2: defaultGroup exists, with default-whitelist (every account's) deployed on it.
+INSERT INTO pdp_groups VALUES ('defaultGroup', 'The default group: every cell that names no other',
+                               'ACTIVE', '{}');
+INSERT INTO pdp_subgroups VALUES ('defaultGroup', 'tc', 0,
+                                  '[{"name":"wiretag.policies.Whitelist","version":"1.0.0"}]', '{}');
+INSERT INTO pdp_deployments VALUES ('defaultGroup', 'tc', 'default-whitelist', '1.0.0',
+                                    CAST(strftime('%s','now') AS INTEGER) * 1000);
+)sql"},
 };
 
 int64_t now_seconds() {
@@ -444,6 +487,193 @@ struct Connection : StoreTx {
   Result<void> delete_policy(std::string_view id) override {
     WT_TRY_STMT(s, "DELETE FROM policies WHERE id = ?");
     return s.bind(id).exec();
+  }
+  Result<std::optional<PolicyRecord>> find_policy_by_id(std::string_view id) override {
+    WT_TRY_STMT(s, "SELECT id, account, refid, name, version, body FROM policies WHERE id = ?");
+    s.bind(id);
+    auto found = policies(s);
+    if (!found) return found.error();
+    if (found->empty()) return std::optional<PolicyRecord>{};
+    return std::optional<PolicyRecord>{std::move(found->front())};
+  }
+  Result<std::optional<PolicyRecord>> policy_version(std::string_view id,
+                                                     int64_t version) override {
+    // The body of a version carries its account and name: they outlive a deleted policy.
+    WT_TRY_STMT(s, "SELECT id, version, body FROM policy_versions WHERE id = ? AND version = ?");
+    auto row = s.bind(id).bind(version).step();
+    if (!row) return row.error();
+    if (!*row) return std::optional<PolicyRecord>{};
+    PolicyRecord p{s.text(0), "", std::nullopt, "", s.i64(1), s.text(2)};
+    auto body = nlohmann::json::parse(p.body, nullptr, false);
+    if (body.is_object()) {
+      if (body.contains("account_id") && body["account_id"].is_string())
+        p.account = body["account_id"].get<std::string>();
+      if (body.contains("name") && body["name"].is_string()) p.name = body["name"].get<std::string>();
+    }
+    return std::optional<PolicyRecord>{std::move(p)};
+  }
+
+  Result<std::vector<PdpSubgroupRecord>> pdp_subgroups(std::string_view group) {
+    WT_TRY_STMT(s,
+                "SELECT pdp_type, desired_instances, supported_types, properties FROM "
+                "pdp_subgroups WHERE grp = ? ORDER BY pdp_type");
+    s.bind(group);
+    std::vector<PdpSubgroupRecord> out;
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(PdpSubgroupRecord{s.text(0), s.i64(1), s.text(2), s.text(3)});
+    }
+    return out;
+  }
+  Result<std::vector<PdpGroupRecord>> pdp_groups(std::optional<std::string_view> name) {
+    std::vector<PdpGroupRecord> out;
+    {
+      WT_TRY_STMT(s, name ? "SELECT name, description, state, properties FROM pdp_groups WHERE "
+                            "name = ?"
+                          : "SELECT name, description, state, properties FROM pdp_groups ORDER "
+                            "BY name");
+      if (name) s.bind(*name);
+      for (;;) {
+        auto row = s.step();
+        if (!row) return row.error();
+        if (!*row) break;
+        out.push_back(PdpGroupRecord{s.text(0), s.text(1), s.text(2), s.text(3), {}});
+      }
+    }
+    for (PdpGroupRecord& g : out) {
+      auto subgroups = pdp_subgroups(g.name);
+      if (!subgroups) return subgroups.error();
+      g.subgroups = std::move(*subgroups);
+    }
+    return out;
+  }
+  Result<std::vector<PdpGroupRecord>> list_pdp_groups() override { return pdp_groups({}); }
+  Result<std::optional<PdpGroupRecord>> find_pdp_group(std::string_view name) override {
+    auto found = pdp_groups(name);
+    if (!found) return found.error();
+    if (found->empty()) return std::optional<PdpGroupRecord>{};
+    return std::optional<PdpGroupRecord>{std::move(found->front())};
+  }
+  Result<void> put_pdp_group(const PdpGroupRecord& g) override {
+    {
+      WT_TRY_STMT(s,
+                  "INSERT OR REPLACE INTO pdp_groups (name, description, state, properties) "
+                  "VALUES (?, ?, ?, ?)");
+      if (auto r = s.bind(g.name).bind(g.description).bind(g.state).bind(g.properties).exec(); !r)
+        return r;
+    }
+    {
+      WT_TRY_STMT(s, "DELETE FROM pdp_subgroups WHERE grp = ?");
+      if (auto r = s.bind(g.name).exec(); !r) return r;
+    }
+    for (const PdpSubgroupRecord& sub : g.subgroups) {
+      WT_TRY_STMT(s,
+                  "INSERT INTO pdp_subgroups (grp, pdp_type, desired_instances, supported_types, "
+                  "properties) VALUES (?, ?, ?, ?, ?)");
+      if (auto r = s.bind(g.name)
+                       .bind(sub.pdp_type)
+                       .bind(sub.desired_instances)
+                       .bind(sub.supported_types)
+                       .bind(sub.properties)
+                       .exec();
+          !r)
+        return r;
+    }
+    // What was deployed to a subgroup that is gone goes with it.
+    WT_TRY_STMT(s,
+                "DELETE FROM pdp_deployments WHERE grp = ? AND pdp_type NOT IN (SELECT pdp_type "
+                "FROM pdp_subgroups WHERE grp = ?)");
+    return s.bind(g.name).bind(g.name).exec();
+  }
+  Result<void> delete_pdp_group(std::string_view name) override {
+    for (const char* sql : {"DELETE FROM pdp_deployments WHERE grp = ?",
+                            "DELETE FROM pdp_subgroups WHERE grp = ?",
+                            "DELETE FROM pdp_groups WHERE name = ?"}) {
+      WT_TRY_STMT(s, sql);
+      if (auto r = s.bind(name).exec(); !r) return r;
+    }
+    return Ok();
+  }
+  Result<std::vector<DeploymentRecord>> list_deployments() override {
+    WT_TRY_STMT(s,
+                "SELECT grp, pdp_type, policy, version, deployed_at_ms FROM pdp_deployments "
+                "ORDER BY grp, pdp_type, policy");
+    std::vector<DeploymentRecord> out;
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(DeploymentRecord{s.text(0), s.text(1), s.text(2), s.text(3), s.i64(4)});
+    }
+    return out;
+  }
+  Result<void> put_deployment(const DeploymentRecord& d) override {
+    WT_TRY_STMT(s,
+                "INSERT OR REPLACE INTO pdp_deployments (grp, pdp_type, policy, version, "
+                "deployed_at_ms) VALUES (?, ?, ?, ?, ?)");
+    return s.bind(d.group).bind(d.pdp_type).bind(d.policy).bind(d.version).bind(d.deployed_at_ms)
+        .exec();
+  }
+  Result<bool> delete_deployment(std::string_view group, std::string_view pdp_type,
+                                 std::string_view policy) override {
+    WT_TRY_STMT(s, "DELETE FROM pdp_deployments WHERE grp = ? AND pdp_type = ? AND policy = ?");
+    if (auto r = s.bind(group).bind(pdp_type).bind(policy).exec(); !r) return r.error();
+    return sqlite3_changes(db) > 0;
+  }
+  Result<int64_t> append_pap_audit(const PapAuditRecord& a) override {
+    WT_TRY_STMT(s,
+                "INSERT INTO pap_audit (grp, pdp_type, policy, version, action, detail, user, "
+                "at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    if (auto r = s.bind(a.group)
+                     .bind(a.pdp_type)
+                     .bind(a.policy)
+                     .bind(a.version)
+                     .bind(a.action)
+                     .bind(a.detail)
+                     .bind(a.user)
+                     .bind(a.at_ms)
+                     .exec();
+        !r)
+      return r.error();
+    return int64_t{sqlite3_last_insert_rowid(db)};
+  }
+  Result<std::vector<PapAuditRecord>> pap_audit(const PapAuditQuery& q) override {
+    // NULL parameters leave their filter out; one statement for every combination.
+    WT_TRY_STMT(s,
+                "SELECT id, grp, pdp_type, policy, version, action, detail, user, at_ms FROM "
+                "pap_audit WHERE (?1 IS NULL OR grp = ?1) AND (?2 IS NULL OR policy = ?2) AND "
+                "(?3 IS NULL OR version = ?3) AND (?4 IS NULL OR at_ms >= ?4) AND (?5 IS NULL OR "
+                "at_ms <= ?5) ORDER BY id DESC LIMIT ?6");
+    for (const auto& v : {q.group, q.policy, q.version}) {
+      if (v)
+        s.bind(*v);
+      else
+        s.bind_null();
+    }
+    for (const auto& v : {q.from_ms, q.to_ms}) {
+      if (v)
+        s.bind(*v);
+      else
+        s.bind_null();
+    }
+    s.bind(q.limit);
+    std::vector<PapAuditRecord> out;
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      out.push_back(PapAuditRecord{s.i64(0), s.text(1), s.text(2), s.text(3), s.text(4),
+                                   s.text(5), s.text(6), s.text(7), s.i64(8)});
+    }
+    return out;
+  }
+  Result<int64_t> count_pap_audit(std::string_view action) override {
+    WT_TRY_STMT(s, "SELECT COUNT(*) FROM pap_audit WHERE action = ?");
+    auto row = s.bind(action).step();
+    if (!row) return row.error();
+    return s.i64(0);
   }
 #undef WT_TRY_STMT
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/policy_compiler.h"
+#include "store/pap_records.h"
 #include "wiretag/result.h"
 
 namespace wiretag {
@@ -118,6 +119,30 @@ class StoreTx {
   // Inserts the policy and records `version` as an immutable version.
   virtual Result<void> put_policy(const PolicyRecord& policy) = 0;
   virtual Result<void> delete_policy(std::string_view id) = 0;
+  // A policy by id, whatever its account; the latest version.
+  virtual Result<std::optional<PolicyRecord>> find_policy_by_id(std::string_view id) = 0;
+  // One immutable version of a policy, also after the policy was deleted.
+  virtual Result<std::optional<PolicyRecord>> policy_version(std::string_view id,
+                                                             int64_t version) = 0;
+
+  // PAP (SPEC §4.4): PDP groups, the policy versions deployed to their subgroups, audit.
+  virtual Result<std::vector<PdpGroupRecord>> list_pdp_groups() = 0;  // by name
+  virtual Result<std::optional<PdpGroupRecord>> find_pdp_group(std::string_view name) = 0;
+  // Inserts or replaces the group with exactly these subgroups.
+  virtual Result<void> put_pdp_group(const PdpGroupRecord& group) = 0;
+  // Removes the group, its subgroups and what is deployed to them.
+  virtual Result<void> delete_pdp_group(std::string_view name) = 0;
+  virtual Result<std::vector<DeploymentRecord>> list_deployments() = 0;
+  // Inserts, or replaces the version deployed for (group, pdp_type, policy).
+  virtual Result<void> put_deployment(const DeploymentRecord& deployment) = 0;
+  // false when nothing was deployed there.
+  virtual Result<bool> delete_deployment(std::string_view group, std::string_view pdp_type,
+                                         std::string_view policy) = 0;
+  // Returns the record's id (increasing).
+  virtual Result<int64_t> append_pap_audit(const PapAuditRecord& record) = 0;
+  // Newest first, at most query.limit.
+  virtual Result<std::vector<PapAuditRecord>> pap_audit(const PapAuditQuery& query) = 0;
+  virtual Result<int64_t> count_pap_audit(std::string_view action) = 0;
 };
 
 class Store {
