@@ -28,9 +28,8 @@ Error group_not_found(std::string_view g) {
 }
 
 Error policy_not_found(std::string_view p) {
-  return Error{"POLICY_NOT_FOUND",
-               "no policy \"" + std::string(p) +
-                   "\" (PAP names: default-whitelist, or a named policy's id)"};
+  return Error{"POLICY_NOT_FOUND", "no policy \"" + std::string(p) +
+                                       "\" (PAP names: default-whitelist, or a named policy's id)"};
 }
 
 bool live(const Cell& c) { return !c.expired; }
@@ -277,8 +276,8 @@ Result<void> Pap::apply_groups(const std::vector<GroupSpec>& specs, const std::s
         for (const PolicyTypeIdent& t : *s.supported_types)
           if (t.name != kWhitelistPolicyType || t.version != kWhitelistPolicyTypeVersion)
             return Error{"INVALID_POLICY_TYPE",
-                         "the only policy type is wiretag.policies.Whitelist 1.0.0, not " +
-                             t.name + " " + t.version};
+                         "the only policy type is wiretag.policies.Whitelist 1.0.0, not " + t.name +
+                             " " + t.version};
     }
   }
   const int64_t at = now_ms();
@@ -305,8 +304,9 @@ Result<void> Pap::apply_groups(const std::vector<GroupSpec>& specs, const std::s
             sub.supported_types = old->supported_types;  // fixed at creation (ONAP)
           } else {
             json types = json::array();
-            for (const PolicyTypeIdent& t : s.supported_types.value_or(std::vector<PolicyTypeIdent>{
-                     {std::string(kWhitelistPolicyType), std::string(kWhitelistPolicyTypeVersion)}}))
+            for (const PolicyTypeIdent& t : s.supported_types.value_or(
+                     std::vector<PolicyTypeIdent>{{std::string(kWhitelistPolicyType),
+                                                   std::string(kWhitelistPolicyTypeVersion)}}))
               types.push_back({{"name", t.name}, {"version", t.version}});
             sub.supported_types = types.dump();
           }
@@ -335,8 +335,8 @@ Result<void> Pap::apply_groups(const std::vector<GroupSpec>& specs, const std::s
         for (const PolicyTypeIdent& t : s.supported_types.value_or(std::vector<PolicyTypeIdent>{
                  {std::string(kWhitelistPolicyType), std::string(kWhitelistPolicyTypeVersion)}}))
           types.push_back({{"name", t.name}, {"version", t.version}});
-        rec.subgroups.push_back({s.pdp_type, s.desired_instances, types.dump(),
-                                 s.properties.dump()});
+        rec.subgroups.push_back(
+            {s.pdp_type, s.desired_instances, types.dump(), s.properties.dump()});
       }
       if (auto r = tx.put_pdp_group(rec); !r) return r;
       if (auto r = audit(rec.name, "", "", "", "GROUP_CREATE", rec.state); !r) return r;
@@ -468,8 +468,8 @@ Result<void> Pap::deploy(const std::vector<PolicyRef>& refs, const std::string& 
           return live(c) && in_subgroup(c, g.name, s.pdp_type);
         });
         if (!has_pdp)
-          return Error{"SUBGROUP_HAS_NO_PDP", "group " + g.name + " subgroup " + s.pdp_type +
-                                                  " has no active PDPs"};
+          return Error{"SUBGROUP_HAS_NO_PDP",
+                       "group " + g.name + " subgroup " + s.pdp_type + " has no active PDPs"};
         targets.push_back({g.name, s.pdp_type});
       }
     }
@@ -502,14 +502,14 @@ Result<void> Pap::undeploy(const std::string& name, const std::optional<std::str
       if (std::get<2>(key) == name && (!version || normalize_version(*version) == v))
         matching.push_back(key);
     if (matching.empty())
-      return Error{"DEPLOYMENT_NOT_FOUND",
-                   "policy \"" + name + "\"" + (version ? " version " + *version : std::string()) +
-                       " is not deployed"};
+      return Error{"DEPLOYMENT_NOT_FOUND", "policy \"" + name + "\"" +
+                                               (version ? " version " + *version : std::string()) +
+                                               " is not deployed"};
     for (const DeploymentKey& key : matching) {
       WT_TRY(g, tx.find_pdp_group(std::get<0>(key)));
       if (*g && (*g)->state == "SAFE")
-        return Error{"GROUP_IN_SAFE_STATE",
-                     "group \"" + std::get<0>(key) + "\" is SAFE and accepts no deployment changes"};
+        return Error{"GROUP_IN_SAFE_STATE", "group \"" + std::get<0>(key) +
+                                                "\" is SAFE and accepts no deployment changes"};
     }
     Audit audit{tx, user, at};
     DeploymentWriter writer{tx, *deployments, audit, {}};
@@ -555,20 +555,20 @@ Result<std::vector<PolicyStatus>> Pap::policy_status(const std::optional<std::st
 Result<std::vector<DeployedCounts>> Pap::deployed(const std::optional<std::string>& policy,
                                                   const std::optional<std::string>& version) {
   WT_TRY(statuses, policy_status(std::nullopt, policy, version));
-  WT_TRY(versions, store_.read<std::vector<PolicyIdent>>(
-                       [&](StoreTx& tx) -> Result<std::vector<PolicyIdent>> {
-                         WT_TRY(deployments, load_deployments(tx));
-                         std::set<std::pair<std::string, std::string>> seen;
-                         std::vector<PolicyIdent> out;
-                         for (const auto& [key, v] : *deployments) {
-                           const std::string& name = std::get<2>(key);
-                           if ((policy && name != *policy) ||
-                               (version && normalize_version(*version) != v))
-                             continue;
-                           if (seen.insert({name, v}).second) out.push_back({name, v});
-                         }
-                         return out;
-                       }));
+  WT_TRY(
+      versions,
+      store_.read<std::vector<PolicyIdent>>([&](StoreTx& tx) -> Result<std::vector<PolicyIdent>> {
+        WT_TRY(deployments, load_deployments(tx));
+        std::set<std::pair<std::string, std::string>> seen;
+        std::vector<PolicyIdent> out;
+        for (const auto& [key, v] : *deployments) {
+          const std::string& name = std::get<2>(key);
+          if ((policy && name != *policy) || (version && normalize_version(*version) != v))
+            continue;
+          if (seen.insert({name, v}).second) out.push_back({name, v});
+        }
+        return out;
+      }));
   std::vector<DeployedCounts> out;
   for (const PolicyIdent& p : *versions) {
     DeployedCounts c{p, 0, 0, 0};
@@ -665,8 +665,8 @@ Result<EffectiveRules> Pap::effective_rules(const std::string& cell_name,
     if (auto r = check_app_guid(guid); !r) return r.error();
   auto cell = cells_.find(cell_name);
   if (!cell)
-    return Error{"CELL_NOT_FOUND", "cell \"" + cell_name +
-                                       "\" has not reported; send its PDP_STATUS first"};
+    return Error{"CELL_NOT_FOUND",
+                 "cell \"" + cell_name + "\" has not reported; send its PDP_STATUS first"};
   WT_TRY(a, assignment(cell->report.pdp_group, cell->report.pdp_subgroup));
   return store_.read<EffectiveRules>([&](StoreTx& tx) -> Result<EffectiveRules> {
     EffectiveRules out;

@@ -83,8 +83,8 @@ struct GroupDeployment {
 struct CellAssignment {
   std::string group;
   std::string subgroup;
-  std::string state;  // of its group; PASSIVE when locked
-  std::string mode;   // enforce | audit | bypass
+  std::string state;    // of its group; PASSIVE when locked
+  std::string mode;     // enforce | audit | bypass
   bool locked = false;  // its group or subgroup is unknown
   std::vector<PolicyIdent> policies;
   int64_t revision = 0;

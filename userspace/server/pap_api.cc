@@ -133,9 +133,8 @@ Result<std::vector<GroupSpec>> parse_groups_batch(const std::string& body) {
     WT_TRY(subgroups, object_array(g, "pdpSubgroups", false));
     for (const json& s : **subgroups) {
       if (auto r = http::check_fields(s, {"pdpType"},
-                                      {"desiredInstanceCount", "currentInstanceCount",
-                                       "properties", "supportedPolicyTypes", "policies",
-                                       "pdpInstances"});
+                                      {"desiredInstanceCount", "currentInstanceCount", "properties",
+                                       "supportedPolicyTypes", "policies", "pdpInstances"});
           !r)
         return r.error();
       SubgroupSpec sub;
@@ -258,14 +257,14 @@ json instance_json(const Cell& c) {
 }
 
 json status_json(const PolicyStatus& s) {
-  json out = {{"pdpGroup", s.group},
-              {"pdpType", s.pdp_type},
-              {"pdpId", s.cell},
-              {"policy", policy_ident(s.policy)},
-              {"policyType",
-               {{"name", kWhitelistPolicyType}, {"version", kWhitelistPolicyTypeVersion}}},
-              {"deploy", true},
-              {"state", to_string(s.state)}};
+  json out = {
+      {"pdpGroup", s.group},
+      {"pdpType", s.pdp_type},
+      {"pdpId", s.cell},
+      {"policy", policy_ident(s.policy)},
+      {"policyType", {{"name", kWhitelistPolicyType}, {"version", kWhitelistPolicyTypeVersion}}},
+      {"deploy", true},
+      {"state", to_string(s.state)}};
   if (!s.message.empty()) out["message"] = s.message;
   return out;
 }
@@ -310,11 +309,17 @@ class PapApi {
   Result<Reply> components_healthcheck(const Request& req, const std::string&) {
     WT_TRY(q, check_query(req, {}));
     auto store = pap_.store_healthy();
-    json out = {{"pap", {{"name", "Policy PAP"}, {"url", "self"}, {"healthy", true},
-                         {"code", 200}, {"message", "alive"}}},
-                {"store", {{"name", "wiretag store"}, {"healthy", store.ok()},
-                           {"code", store ? 200 : 503},
-                           {"message", store ? "alive" : store.error().message}}}};
+    json out = {{"pap",
+                 {{"name", "Policy PAP"},
+                  {"url", "self"},
+                  {"healthy", true},
+                  {"code", 200},
+                  {"message", "alive"}}},
+                {"store",
+                 {{"name", "wiretag store"},
+                  {"healthy", store.ok()},
+                  {"code", store ? 200 : 503},
+                  {"message", store ? "alive" : store.error().message}}}};
     bool healthy = store.ok();
     json pdps = json::object();
     json shortfalls = json::array();

@@ -32,10 +32,14 @@ std::optional<std::string> from_hex(std::string_view hex) {
     int v = 0;
     for (char c : hex.substr(i, 2)) {
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else return std::nullopt;
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        return std::nullopt;
     }
     out.push_back(static_cast<char>(v));
   }
@@ -77,8 +81,9 @@ bool well_formed(std::string_view stored) {
   auto parts = split(stored, '$');  // "", scheme, …
   if (parts.size() == 5 && parts[1] == "pbkdf2-sha256") {
     const std::string& it = parts[2];
-    return !it.empty() && it.size() <= 9 && it.find_first_not_of("0123456789") == std::string::npos &&
-           std::stol(it) > 0 && from_hex(parts[3]) && from_hex(parts[4]) && parts[4].size() == 64;
+    return !it.empty() && it.size() <= 9 &&
+           it.find_first_not_of("0123456789") == std::string::npos && std::stol(it) > 0 &&
+           from_hex(parts[3]) && from_hex(parts[4]) && parts[4].size() == 64;
   }
   if (parts.size() == 4 && parts[1] == "sha256")
     return from_hex(parts[2]) && from_hex(parts[3]) && parts[3].size() == 64;
