@@ -159,5 +159,37 @@ TEST_F(CellTest, DeletedSourceAppTouchesTheAppsItCouldReach) {
   EXPECT_EQ(*apps, std::set<std::string>{"web"});
 }
 
+TEST_F(CellTest, AddedEdgeIsAppliedFromTheEventAndOlderEventsAreIgnored) {
+  ServerSnapshot s;
+  s.store_id = "s";
+  s.revision = 10;
+  s.apps.push_back(AppPolicy{"web", 1, {Rule{9, Protocol::Any, std::nullopt}}, {"client"}, 10});
+  cell_->apply(s);
+  auto e = parse_event(json::parse(R"({"revision":11,"kind":"edge.created","subject":"web",
+      "body":{"source":"api","source_tag":7,"destination":"web","policy":"default-whitelist",
+              "protocol":"tcp","ports":{"start":80,"end":81}}})"));
+  ASSERT_TRUE(e);
+  ASSERT_TRUE(e->edge);
+  EXPECT_EQ(e->edge->rule, (Rule{7, Protocol::Tcp, PortRange{80, 81}}));
+  EXPECT_TRUE(cell_->apply_change(*e));
+  // The cell now knows "api" as a source of web: deleting api touches web.
+  EXPECT_EQ(*cell_->affected_apps({12, "app.deleted", "api", {}}), std::set<std::string>{"web"});
+  // Not an edge of default-whitelist, a deletion, or an app it holds no rules for: ask.
+  auto named = *e;
+  named.edge.reset();
+  EXPECT_FALSE(cell_->apply_change(named));
+  auto del = *e;
+  del.kind = "edge.deleted";
+  EXPECT_FALSE(cell_->apply_change(del));
+  auto other = *e;
+  other.edge->destination = "db";
+  EXPECT_FALSE(cell_->apply_change(other));
+  // An edge event without the source's tag (an older server) carries no edge.
+  auto old = parse_event(json::parse(R"({"revision":13,"kind":"edge.created","subject":"web",
+      "body":{"source":"api","destination":"web","policy":"default-whitelist","protocol":"any"}})"));
+  ASSERT_TRUE(old);
+  EXPECT_FALSE(old->edge);
+}
+
 }  // namespace
 }  // namespace wiretag::agent

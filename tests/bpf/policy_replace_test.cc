@@ -188,3 +188,63 @@ TEST(PolicyReplace, ConfigureKeepsTheRulesInForce) {
 
 }  // namespace
 }  // namespace wiretag::test
+
+namespace wiretag::test {
+namespace {
+
+// Datapath::add_rules: rules added in place join the rules in force — exact ports, ranges
+// merged into an existing source entry, wildcard sources — and a later replace_policy still
+// removes everything of the old generation (nothing added in place is left behind).
+TEST(PolicyAdd, AddedRulesJoinTheRulesInForceAndReplaceStillRemovesThem) {
+  std::string error;
+  auto runner = ProgRunner::open(test_options(), &error);
+  ASSERT_TRUE(runner) << error;
+  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{8080, 8080}}}), "");
+  auto tcp = [](uint16_t port) {
+    return PacketBuilder::ipv4("198.18.1.1", "198.18.0.2").tcp(40000, port).build();
+  };
+  const auto udp53 = PacketBuilder::ipv4("198.18.1.1", "198.18.0.2").udp(40000, 53).build();
+  const auto ping = PacketBuilder::ipv4("198.18.1.1", "198.18.0.2").icmp_echo_request(1, 1).build();
+  auto verdict = [&](const std::vector<uint8_t>& pkt, uint32_t tag) {
+    return runner->run_action(Program::Enforce, pkt, tag);
+  };
+  EXPECT_EQ(verdict(tcp(8080), kTag), TC_ACT_OK);
+  EXPECT_EQ(verdict(tcp(9000), kTag), TC_ACT_SHOT);
+  EXPECT_EQ(verdict(udp53, kTag), TC_ACT_SHOT);
+
+  datapath::Datapath& dp = runner->datapath();
+  ASSERT_TRUE(dp.add_rules(kTestIfindex, {{kTag, Protocol::Tcp, PortRange{9000, 9100}}}));
+  ASSERT_TRUE(dp.add_rules(kTestIfindex, {{kTag, Protocol::Udp, PortRange{53, 53}}}));
+  ASSERT_TRUE(dp.add_rules(kTestIfindex, {{0, Protocol::Icmp, std::nullopt}}));
+  EXPECT_EQ(verdict(tcp(8080), kTag), TC_ACT_OK) << "the rule in force stays";
+  EXPECT_EQ(verdict(tcp(8999), kTag), TC_ACT_SHOT) << "range start - 1";
+  EXPECT_EQ(verdict(tcp(9000), kTag), TC_ACT_OK) << "range start";
+  EXPECT_EQ(verdict(tcp(9100), kTag), TC_ACT_OK) << "range end";
+  EXPECT_EQ(verdict(tcp(9101), kTag), TC_ACT_SHOT) << "range end + 1";
+  EXPECT_EQ(verdict(udp53, kTag), TC_ACT_OK);
+  EXPECT_EQ(verdict(ping, kTag + 1), TC_ACT_OK) << "wildcard source icmp";
+  EXPECT_EQ(verdict(tcp(9000), kTag + 1), TC_ACT_SHOT) << "another source";
+  // Adding what is already there changes nothing.
+  ASSERT_TRUE(dp.add_rules(kTestIfindex, {{kTag, Protocol::Tcp, PortRange{9000, 9100}}}));
+  EXPECT_EQ(verdict(tcp(9050), kTag), TC_ACT_OK);
+
+  // Replace with a set that has none of them: every added entry goes with the generation.
+  ASSERT_TRUE(dp.replace_policy(kTestIfindex, {{kTag, Protocol::Tcp, PortRange{22, 22}}}));
+  EXPECT_EQ(verdict(tcp(22), kTag), TC_ACT_OK);
+  for (uint16_t port : {8080, 9000, 9100})
+    EXPECT_EQ(verdict(tcp(port), kTag), TC_ACT_SHOT) << port;
+  EXPECT_EQ(verdict(udp53, kTag), TC_ACT_SHOT);
+  EXPECT_EQ(verdict(ping, kTag + 1), TC_ACT_SHOT);
+  // Flip back and forth once more: no stale entry resurfaces in the other generation.
+  ASSERT_TRUE(dp.replace_policy(kTestIfindex, {{kTag, Protocol::Udp, PortRange{5353, 5353}}}));
+  EXPECT_EQ(verdict(tcp(9000), kTag), TC_ACT_SHOT);
+  EXPECT_EQ(verdict(tcp(22), kTag), TC_ACT_SHOT);
+  for (const auto& ep : dp.endpoints())
+    if (ep.ifindex == kTestIfindex) {
+      EXPECT_EQ(ep.rules_src_entries, 0u) << "an exact port has no source entry";
+      EXPECT_EQ(ep.rules_port_entries, 1u);
+    }
+}
+
+}  // namespace
+}  // namespace wiretag::test

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "common/log.h"
 #include "datapath/netns.h"
@@ -30,6 +31,15 @@ uint32_t live_ifindex(const Device& d) {
 }
 
 }  // namespace
+
+void canonicalize(std::vector<Rule>& rules) {
+  auto key = [](const Rule& r) {
+    return std::tuple(r.source_tag, static_cast<int>(r.protocol), r.ports.has_value(),
+                      r.ports ? r.ports->start : 0, r.ports ? r.ports->end : 0);
+  };
+  std::sort(rules.begin(), rules.end(), [&](const Rule& x, const Rule& y) { return key(x) < key(y); });
+  rules.erase(std::unique(rules.begin(), rules.end()), rules.end());
+}
 
 std::vector<Rule> static_rules(const std::vector<uint32_t>& sources) {
   std::vector<Rule> rules;
@@ -274,6 +284,41 @@ void Cell::apply(const ServerSnapshot& snapshot) {
     spdlog::info("app {} is gone from the server: its devices now admit no tagged source", guid);
     apply_app_locked(gone, true);
   }
+}
+
+bool Cell::apply_change(const ChangeEvent& e) {
+  if (e.kind != "edge.created" || !e.edge) return false;
+  std::lock_guard lock(mu_);
+  auto it = apps_.find(e.edge->destination);
+  if (it == apps_.end() || missing_apps_.count(e.edge->destination)) return false;
+  AppPolicy& policy = it->second;
+  if (policy.revision >= e.revision) return true;  // a query already brought it
+  const bool is_new =
+      std::find(policy.rules.begin(), policy.rules.end(), e.edge->rule) == policy.rules.end();
+  if (is_new) {
+    for (const DeviceRecord& rec : table_.records()) {
+      if (rec.app_guid != policy.guid) continue;
+      ++applies_;
+      std::optional<uint32_t> ifindex = dp_.ifindex_of(rec.device);
+      Result<void> r = ifindex ? dp_.add_rules(*ifindex, {e.edge->rule})
+                               : Result<void>(Error{"ENDPOINT_NOT_FOUND", "not attached"});
+      if (!r) {
+        // Fall back to the whole set through the atomic replace (attaching if needed).
+        std::vector<Rule> all = policy.rules;
+        all.push_back(e.edge->rule);
+        canonicalize(all);
+        --applies_;
+        if (auto full = apply_locked(rec, policy.tag, all); !full)
+          spdlog::warn("apply {} to {}: {}: {}", policy.guid, label(rec.device), full.error().code,
+                       full.error().message);
+      }
+    }
+    policy.rules.push_back(e.edge->rule);
+    canonicalize(policy.rules);
+    policy.sources.insert(e.edge->source);
+  }
+  policy.revision = e.revision;
+  return true;
 }
 
 size_t Cell::sweep_vanished() {

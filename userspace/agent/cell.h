@@ -37,13 +37,24 @@ struct ServerSnapshot {
   std::vector<std::string> missing;  // guids the server does not know (deleted apps)
 };
 
+// An edge of the server's default-whitelist, as its watch event carries it.
+struct EdgeChange {
+  std::string source;
+  std::string destination;
+  Rule rule;
+};
+
 // One change from the server's watch, reduced to what decides which apps it touches.
 struct ChangeEvent {
   int64_t revision = 0;
   std::string kind;
   std::string subject;
   std::vector<std::string> destinations;  // from the body: "destination" and rules[].destination
+  std::optional<EdgeChange> edge;         // edge.* events with the source's tag
 };
+
+// The canonical order of an app's rules (sorted, unique), so equal sets compare equal.
+void canonicalize(std::vector<Rule>& rules);
 
 // Who receives what the link learns. The agent's Cell; the propagation bench's simulated
 // agents implement it without a datapath.
@@ -53,6 +64,9 @@ class PolicySink {
   virtual std::vector<std::string> followed_apps() const = 0;
   virtual std::optional<std::set<std::string>> affected_apps(const ChangeEvent& e) const = 0;
   virtual void apply(const ServerSnapshot& snapshot) = 0;
+  // Applies an event by itself when it can (an added edge into an app whose rules it holds);
+  // false: the caller must query the server for the app.
+  virtual bool apply_change(const ChangeEvent&) { return false; }
 };
 
 struct DeviceView {
@@ -105,6 +119,10 @@ class Cell : public PolicySink {
 
   // Applies a snapshot to every device following one of its apps; newer-first wins.
   void apply(const ServerSnapshot& snapshot) override;
+  // edge.created into a followed app: the rule is added in place (Datapath::add_rules), no
+  // query and no generation flip. Removals always take the query + atomic replace path: the
+  // same rule may also come from a named policy, which only the server can tell.
+  bool apply_change(const ChangeEvent& event) override;
 
   // Forgets devices whose interface or namespace is gone; returns how many.
   size_t sweep_vanished();

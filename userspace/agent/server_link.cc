@@ -29,6 +29,25 @@ Result<ChangeEvent> parse_event(const json& j) {
     const json& b = j["body"];
     if (b.contains("destination") && b["destination"].is_string())
       e.destinations.push_back(b["destination"].get<std::string>());
+    if (e.kind.starts_with("edge.") && b.contains("source") && b["source"].is_string() &&
+        b.contains("destination") && b["destination"].is_string() && b.contains("source_tag") &&
+        b["source_tag"].is_number_unsigned() && b.contains("protocol") && b["protocol"].is_string() &&
+        b.value("policy", "default-whitelist") == "default-whitelist") {
+      if (auto proto = parse_protocol(b["protocol"].get<std::string>())) {
+        EdgeChange edge{b["source"].get<std::string>(), b["destination"].get<std::string>(),
+                        Rule{b["source_tag"].get<uint32_t>(), *proto, std::nullopt}};
+        bool ok = true;
+        if (b.contains("ports")) {
+          const json& p = b["ports"];
+          if (p.is_object() && p.contains("start") && p["start"].is_number_unsigned() &&
+              p.contains("end") && p["end"].is_number_unsigned())
+            edge.rule.ports = PortRange{p["start"].get<uint16_t>(), p["end"].get<uint16_t>()};
+          else
+            ok = false;
+        }
+        if (ok) e.edge = std::move(edge);
+      }
+    }
     if (b.contains("rules") && b["rules"].is_array())
       for (const json& r : b["rules"])
         if (r.is_object() && r.contains("destination") && r["destination"].is_string())
@@ -60,15 +79,7 @@ Result<ServerSnapshot> parse_snapshot(const json& j) {
         p.sources.insert(r.at("source").get<std::string>());
         p.rules.push_back(rule);
       }
-      // A canonical order, so "same rules" compares equal however the server listed them.
-      std::sort(p.rules.begin(), p.rules.end(), [](const Rule& x, const Rule& y) {
-        auto key = [](const Rule& r) {
-          return std::tuple(r.source_tag, static_cast<int>(r.protocol), r.ports.has_value(),
-                            r.ports ? r.ports->start : 0, r.ports ? r.ports->end : 0);
-        };
-        return key(x) < key(y);
-      });
-      p.rules.erase(std::unique(p.rules.begin(), p.rules.end()), p.rules.end());
+      canonicalize(p.rules);  // so "same rules" compares equal however the server listed them
       s.apps.push_back(std::move(p));
     }
     if (j.contains("missing"))
@@ -207,6 +218,8 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
         all = true;
         break;
       }
+      // An added edge is applied from the event itself; anything else is asked for.
+      if (!apps->empty() && sink_.apply_change(*e)) continue;
       affected.insert(apps->begin(), apps->end());
     }
   }
@@ -215,13 +228,20 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
     return Ok();
   }
   if (!affected.empty()) {
+    auto t0 = std::chrono::steady_clock::now();
     auto snapshot = query({affected.begin(), affected.end()});
     if (!snapshot) return snapshot.error();
     if (snapshot->store_id != store_id_) {
       resync_requested_ = true;
       return Ok();
     }
+    auto t1 = std::chrono::steady_clock::now();
     sink_.apply(*snapshot);
+    auto t2 = std::chrono::steady_clock::now();
+    spdlog::debug("revision {}: {} app(s) changed; query {} us, apply {} us",
+                  body["revision"].get<int64_t>(), affected.size(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(t2 - t1).count());
   }
   revision_ = body["revision"].get<int64_t>();
   return Ok();

@@ -37,8 +37,10 @@ Error app_not_found(std::string_view guid) {
   return Error{"APP_NOT_FOUND", "app \"" + std::string(guid) + "\" is not registered"};
 }
 
-nlohmann::json edge_json(const EdgeRecord& e) {
+// An edge event's body: with the source's tag, so a cell can apply the change without asking.
+nlohmann::json edge_json(const EdgeRecord& e, uint32_t source_tag) {
   nlohmann::json j = {{"source", e.source},
+                      {"source_tag", source_tag},
                       {"destination", e.destination},
                       {"policy", e.policy},
                       {"protocol", std::string(to_string(e.protocol))}};
@@ -180,10 +182,12 @@ Result<bool> PolicyGraph::allow(const EdgeRequest& req) {
     auto dst = tx.find_app(req.destination);
     if (!dst) return dst.error();
     if (!*dst) return app_not_found(req.destination);
+    uint32_t source_tag = 0;
     if (req.source != "*") {
       auto src = tx.find_app(req.source);
       if (!src) return src.error();
       if (!*src) return app_not_found(req.source);
+      source_tag = (*src)->tag;
     }
     EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist),
                     req.source,      req.destination,
@@ -192,7 +196,7 @@ Result<bool> PolicyGraph::allow(const EdgeRequest& req) {
     if (!inserted) return inserted.error();
     if (!*inserted) return false;
     auto rev = tx.append_change(
-        {0, "edge.created", edge.account, edge.destination, edge_json(edge).dump()});
+        {0, "edge.created", edge.account, edge.destination, edge_json(edge, source_tag).dump()});
     if (!rev) return rev.error();
     return true;
   });
@@ -206,10 +210,12 @@ Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
     auto dst = tx.find_app(req.destination);
     if (!dst) return dst.error();
     if (!*dst) return app_not_found(req.destination);
+    uint32_t source_tag = 0;
     if (req.source != "*") {
       auto src = tx.find_app(req.source);
       if (!src) return src.error();
       if (!*src) return app_not_found(req.source);
+      source_tag = (*src)->tag;
     }
     EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist),
                     req.source,      req.destination,
@@ -224,7 +230,7 @@ Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
       return Error{"EDGE_NOT_FOUND", "no edge " + what + ") in default-whitelist"};
     }
     auto rev = tx.append_change(
-        {0, "edge.deleted", edge.account, edge.destination, edge_json(edge).dump()});
+        {0, "edge.deleted", edge.account, edge.destination, edge_json(edge, source_tag).dump()});
     if (!rev) return rev.error();
     return Ok();
   });

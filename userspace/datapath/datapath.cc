@@ -9,6 +9,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <algorithm>
+#include <cstring>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -427,6 +429,38 @@ void Datapath::wait_for_readers() const {
     warned = true;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+Result<void> Datapath::add_rules(uint32_t ifindex, const std::vector<Rule>& rules) {
+  if (options_.read_only) return Error{"READ_ONLY", "datapath opened read-only"};
+  std::lock_guard lock(mu_);
+  auto cur = endpoints_.lookup(ifindex);
+  if (!cur) return Error{"ENDPOINT_NOT_FOUND", "no endpoint " + std::to_string(ifindex)};
+  const int gen = cur->generation & 1;
+  auto compiled = PolicyCompiler::compile(ifindex, static_cast<uint8_t>(gen), rules);
+  if (!compiled) return compiled.error();
+  RuleKeys& keys = rule_keys_[ifindex];
+  auto remember = [](auto& list, const auto& key) {
+    if (std::find_if(list.begin(), list.end(), [&](const auto& k) {
+          return std::memcmp(&k, &key, sizeof key) == 0;
+        }) == list.end())
+      list.push_back(key);
+  };
+  // Port prefixes first: a source entry only advertises prefix lengths whose entries exist.
+  std::vector<wt_port_rule> port_values(compiled->port_keys.size());
+  if (auto r = port_policy_.update_batch(compiled->port_keys, port_values); !r) return r;
+  for (const wt_port_key& k : compiled->port_keys) remember(keys.port[gen], k);
+  for (size_t i = 0; i < compiled->src_keys.size(); ++i) {
+    wt_src_policy merged = compiled->src_values[i];
+    if (auto old = src_policy_.lookup(compiled->src_keys[i])) {
+      merged.any_proto |= old->any_proto;
+      merged.icmp |= old->icmp;
+      for (int slot = 0; slot < 2; ++slot) merged.port_plens[slot] |= old->port_plens[slot];
+    }
+    if (auto r = src_policy_.update(compiled->src_keys[i], merged); !r) return r;
+    remember(keys.src[gen], compiled->src_keys[i]);
+  }
+  return Ok();
 }
 
 Result<void> Datapath::replace_policy(uint32_t ifindex, const std::vector<Rule>& rules) {

@@ -91,6 +91,12 @@ class Datapath {
   // Atomically replaces the endpoint's rules: packets see all old or all new rules.
   Result<void> replace_policy(uint32_t ifindex, const std::vector<Rule>& rules);
 
+  // Adds rules to the rules in force, without a generation flip: each entry is written in
+  // place (port prefixes before the source entries that point at them), so a packet sees the
+  // old rules plus some or all of the added ones — never less than before, never more than
+  // after. For pure additions; anything that removes a rule goes through replace_policy.
+  Result<void> add_rules(uint32_t ifindex, const std::vector<Rule>& rules);
+
   std::vector<Endpoint> endpoints() const;
   std::optional<uint32_t> ifindex_of(const Device& device) const;
   std::vector<CounterRow> counters(std::optional<uint32_t> ifindex = std::nullopt) const;
