@@ -1,6 +1,7 @@
 // The policy graph's rules over a real SqliteStore in a temp dir.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <set>
 
 #include "core/account_policies.h"
@@ -204,6 +205,99 @@ TEST_F(Graph, PolicyVersionsGrowAndRefidsMayRepeat) {
   EXPECT_EQ(policies.remove("acme", "r").error().code, "AMBIGUOUS_REFID");
   ASSERT_TRUE(policies.remove("acme", "id-1"));
   EXPECT_EQ(policies.list("acme")->size(), 1u);
+}
+
+// The in-memory index answers what the store answers, after every kind of change.
+TEST(WhitelistIndex, AgreesWithTheStoreThroughRandomChanges) {
+  test::TempDir dir;
+  auto s = SqliteStore::open(dir.path());
+  ASSERT_TRUE(s);
+  PolicyGraphOptions plain_options;
+  plain_options.tag_length = 1;
+  plain_options.tag_quarantine_seconds = 0;
+  PolicyGraphOptions indexed_options = plain_options;
+  indexed_options.in_memory_index = true;
+  // Some state before the index loads, the rest through its change log.
+  auto plain = PolicyGraph::open(**s, plain_options);
+  ASSERT_TRUE(plain);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(plain->register_app("default", "a" + std::to_string(i)));
+  ASSERT_TRUE(plain->allow(edge("a1", "a2")));
+  ASSERT_TRUE(plain->allow({"*", "a2", Protocol::Tcp, PortRange{80, 81}}));
+  auto indexed = PolicyGraph::open(**s, indexed_options);
+  ASSERT_TRUE(indexed);
+
+  std::mt19937 rng(7);
+  auto guid = [&] { return "a" + std::to_string(rng() % 14); };
+  for (int step = 0; step < 600; ++step) {
+    switch (rng() % 8) {
+      case 0:
+        (void)plain->register_app(rng() % 4 ? "default" : "other", guid());
+        break;
+      case 1:
+        (void)indexed->delete_app(guid());
+        break;
+      case 2:
+      case 3:
+      case 4: {
+        EdgeRequest e = edge(rng() % 6 ? guid() : "*", guid());
+        if (rng() % 2) {
+          e.protocol = Protocol::Udp;
+          e.ports = PortRange{static_cast<uint16_t>(1 + rng() % 3), 10};
+        }
+        (void)indexed->allow(e);
+        break;
+      }
+      default: {
+        EdgeRequest e = edge(rng() % 6 ? guid() : "*", guid());
+        (void)plain->disallow(e);
+        break;
+      }
+    }
+    for (int i = 0; i < 14; ++i) {
+      const std::string g = "a" + std::to_string(i);
+      auto want = plain->app_whitelist(g, true);
+      auto have = indexed->app_whitelist(g, true);
+      ASSERT_EQ(want.ok(), have.ok()) << step << " " << g;
+      if (!want.ok()) {
+        EXPECT_EQ(have.error().code, want.error().code);
+        continue;
+      }
+      EXPECT_EQ(have->app.account, want->app.account);
+      EXPECT_EQ(have->app.tag, want->app.tag);
+      EXPECT_EQ(have->whitelist.allowed_tags, want->whitelist.allowed_tags) << step << " " << g;
+      ASSERT_EQ(have->whitelist.edges.size(), want->whitelist.edges.size()) << step << " " << g;
+      for (size_t k = 0; k < want->whitelist.edges.size(); ++k) {
+        EXPECT_EQ(have->whitelist.edges[k].edge, want->whitelist.edges[k].edge);
+        EXPECT_EQ(have->whitelist.edges[k].source_tag, want->whitelist.edges[k].source_tag);
+      }
+      auto without = indexed->app_whitelist(g, false);
+      EXPECT_TRUE(without->whitelist.edges.empty());
+      EXPECT_EQ(without->whitelist.allowed_tags, want->whitelist.allowed_tags);
+    }
+  }
+}
+
+// Another process writing to the same database: seen once the poll interval has passed.
+TEST(WhitelistIndex, FollowsWritersOfOtherProcessesThroughTheChangeLog) {
+  test::TempDir dir;
+  auto mine = SqliteStore::open(dir.path());
+  auto theirs = SqliteStore::open(dir.path());
+  ASSERT_TRUE(mine && theirs);
+  PolicyGraphOptions o;
+  o.in_memory_index = true;
+  o.index.poll_interval = std::chrono::milliseconds(0);
+  auto indexed = PolicyGraph::open(**mine, o);
+  auto other = PolicyGraph::open(**theirs, PolicyGraphOptions{});
+  ASSERT_TRUE(indexed && other);
+  ASSERT_TRUE(other->register_app("default", "a"));
+  ASSERT_TRUE(other->register_app("default", "b"));
+  ASSERT_TRUE(other->allow(edge("a", "b")));
+  auto wl = indexed->whitelist("b");
+  ASSERT_TRUE(wl) << wl.error().message;
+  EXPECT_EQ(wl->allowed_tags, std::vector<uint32_t>{indexed->app("a")->tag});
+  ASSERT_TRUE(other->delete_app("a"));
+  EXPECT_EQ(indexed->app("a").error().code, "APP_NOT_FOUND");
+  EXPECT_TRUE(indexed->whitelist("b")->edges.empty());
 }
 
 }  // namespace

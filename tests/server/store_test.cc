@@ -2,7 +2,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
 #include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "store/sqlite_store.h"
 #include "temp_dir.h"
@@ -112,6 +117,108 @@ TEST(SqliteStore, RevisionIsNeverReused) {
     return tx.append_change({0, "k", "default", "x", "{}"});
   });
   EXPECT_EQ(*next, 4);
+}
+
+// Group commit: writes queued while one commits run together, each in its own savepoint.
+TEST(SqliteStore, ConcurrentWritersWhereSomeFailLeaveExactlyTheSuccessfulOnes) {
+  test::TempDir dir;
+  auto s = SqliteStore::open(dir.path());
+  ASSERT_TRUE(s);
+  SqliteStore& store = **s;
+  std::atomic<int64_t> observed{0};
+  store.add_commit_observer([&](int64_t rev) { observed = rev; });
+
+  // The first write holds the committer until the others are queued behind it.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<Result<void>> first;
+  store.transact_async(
+      [released](StoreTx& tx) -> Result<void> {
+        released.wait();
+        if (auto r = tx.insert_app({"first", "default", 1000}); !r) return r;
+        auto rev = tx.append_change({0, "app.created", "default", "first", "{}"});
+        if (!rev) return rev.error();
+        return Ok();
+      },
+      [&](Result<void> r) { first.set_value(std::move(r)); });
+
+  constexpr int kWriters = 40;
+  std::vector<std::promise<Result<void>>> answers(kWriters);
+  std::vector<int64_t> observed_at_answer(kWriters, -1);
+  for (int i = 0; i < kWriters; ++i) {
+    const std::string guid = "app-" + std::to_string(i);
+    const bool fails = i % 3 == 1;
+    // Writer 5 reuses writer 2's tag: UNIQUE fails in the statement, not in the function.
+    const uint32_t tag = i == 5 ? 2 : static_cast<uint32_t>(i);
+    store.transact_async(
+        [guid, fails, tag](StoreTx& tx) -> Result<void> {
+          if (auto r = tx.insert_app({guid, "default", tag}); !r) return r;
+          auto rev = tx.append_change({0, "app.created", "default", guid, "{}"});
+          if (!rev) return rev.error();
+          if (fails) return Error{"BOOM", guid};
+          return Ok();
+        },
+        [&, i](Result<void> r) {
+          observed_at_answer[i] = observed;
+          answers[i].set_value(std::move(r));
+        });
+  }
+  release.set_value();
+  ASSERT_TRUE(first.get_future().get());
+
+  std::vector<std::string> expected = {"first"};
+  for (int i = 0; i < kWriters; ++i) {
+    Result<void> r = answers[i].get_future().get();
+    const bool should_fail = i % 3 == 1 || i == 5;
+    EXPECT_EQ(r.ok(), !should_fail) << i;
+    if (!r.ok() && i % 3 == 1) EXPECT_EQ(r.error().code, "BOOM");
+    if (!should_fail) expected.push_back("app-" + std::to_string(i));
+    // Answered only after the commit observers heard of the commit.
+    if (r.ok()) EXPECT_GT(observed_at_answer[i], 0) << i;
+  }
+  auto apps = store.read<std::vector<AppRecord>>([](StoreTx& tx) { return tx.list_apps({}); });
+  ASSERT_TRUE(apps);
+  std::vector<std::string> have;
+  for (const AppRecord& a : *apps) have.push_back(a.guid);
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(have, expected);
+
+  // The change log holds exactly the successful writes' changes, revisions strictly increasing.
+  auto changes = store.read<std::vector<ChangeRecord>>(
+      [](StoreTx& tx) { return tx.changes_since(0, 1000); });
+  ASSERT_TRUE(changes);
+  std::vector<std::string> subjects;
+  int64_t last = 0;
+  for (const ChangeRecord& c : *changes) {
+    EXPECT_GT(c.revision, last);
+    last = c.revision;
+    subjects.push_back(c.subject);
+  }
+  std::sort(subjects.begin(), subjects.end());
+  EXPECT_EQ(subjects, expected);
+  EXPECT_EQ(observed.load(), last);
+  EXPECT_EQ(*store.read<int64_t>([](StoreTx& tx) { return tx.revision(); }), last);
+}
+
+TEST(SqliteStore, SynchronousWritesFromManyThreadsAllCommit) {
+  test::TempDir dir;
+  auto s = SqliteStore::open(dir.path());
+  ASSERT_TRUE(s);
+  SqliteStore& store = **s;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto rev = store.write<int64_t>([&](StoreTx& tx) {
+          return tx.append_change({0, "k", "default", std::to_string(t), "{}"});
+        });
+        if (rev) ++ok;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 200);
+  EXPECT_EQ(*store.read<int64_t>([](StoreTx& tx) { return tx.revision(); }), 200);
 }
 
 }  // namespace

@@ -72,7 +72,15 @@ Result<PolicyGraph> PolicyGraph::open(Store& store, PolicyGraphOptions options) 
     return fresh;
   });
   if (!checked) return checked.error();
-  return PolicyGraph(store, *tags, std::move(options), std::move(*checked));
+  std::shared_ptr<WhitelistIndex> index;
+  if (options.in_memory_index) {
+    auto loaded = WhitelistIndex::load(store, options.index);
+    if (!loaded) return loaded.error();
+    index = std::move(*loaded);
+    // This process's commits reach the index before their writers are answered.
+    store.add_commit_observer([index](int64_t revision) { index->committed(revision); });
+  }
+  return PolicyGraph(store, *tags, std::move(options), std::move(*checked), std::move(index));
 }
 
 int64_t PolicyGraph::now() const {
@@ -129,6 +137,12 @@ Result<AppRegistration> PolicyGraph::register_app(std::string_view account, std:
 
 Result<AppRecord> PolicyGraph::app(std::string_view guid) {
   if (auto r = check_app_guid(guid, "app_guid"); !r) return r.error();
+  if (index_) {
+    auto found = index_->app(guid);
+    if (!found) return found.error();
+    if (!*found) return app_not_found(guid);
+    return std::move(**found);
+  }
   return store_->read<AppRecord>([&](StoreTx& tx) -> Result<AppRecord> {
     auto found = tx.find_app(guid);
     if (!found) return found.error();
@@ -170,7 +184,9 @@ Result<void> PolicyGraph::delete_app(std::string_view guid) {
   });
 }
 
-Result<bool> PolicyGraph::allow(const EdgeRequest& req) {
+namespace {
+
+Result<void> check_edge_request(const EdgeRequest& req) {
   if (req.source != "*")
     if (auto r = check_app_guid(req.source, "source"); !r) return r.error();
   if (auto r = check_app_guid(req.destination, "destination"); !r) return r.error();
@@ -178,28 +194,54 @@ Result<bool> PolicyGraph::allow(const EdgeRequest& req) {
     return Error{"INVALID_RULE", "ports must satisfy 1 <= start <= end <= 65535"};
   if (req.ports && req.protocol == Protocol::Icmp)
     return Error{"INVALID_RULE", "icmp rules take no ports"};
-  return store_->write<bool>([&](StoreTx& tx) -> Result<bool> {
-    auto dst = tx.find_app(req.destination);
-    if (!dst) return dst.error();
-    if (!*dst) return app_not_found(req.destination);
-    uint32_t source_tag = 0;
-    if (req.source != "*") {
-      auto src = tx.find_app(req.source);
-      if (!src) return src.error();
-      if (!*src) return app_not_found(req.source);
-      source_tag = (*src)->tag;
-    }
-    EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist),
-                    req.source,      req.destination,
-                    req.protocol,    req.ports};
-    auto inserted = tx.insert_edge(edge);
-    if (!inserted) return inserted.error();
-    if (!*inserted) return false;
-    auto rev = tx.append_change(
-        {0, "edge.created", edge.account, edge.destination, edge_json(edge, source_tag).dump()});
-    if (!rev) return rev.error();
-    return true;
-  });
+  return Ok();
+}
+
+// allow()'s transaction: false when the edge existed.
+Result<bool> allow_in(StoreTx& tx, const EdgeRequest& req) {
+  auto dst = tx.find_app(req.destination);
+  if (!dst) return dst.error();
+  if (!*dst) return app_not_found(req.destination);
+  uint32_t source_tag = 0;
+  if (req.source != "*") {
+    auto src = tx.find_app(req.source);
+    if (!src) return src.error();
+    if (!*src) return app_not_found(req.source);
+    source_tag = (*src)->tag;
+  }
+  EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist),
+                  req.source,      req.destination,
+                  req.protocol,    req.ports};
+  auto inserted = tx.insert_edge(edge);
+  if (!inserted) return inserted.error();
+  if (!*inserted) return false;
+  auto rev = tx.append_change(
+      {0, "edge.created", edge.account, edge.destination, edge_json(edge, source_tag).dump()});
+  if (!rev) return rev.error();
+  return true;
+}
+
+}  // namespace
+
+Result<bool> PolicyGraph::allow(const EdgeRequest& req) {
+  if (auto r = check_edge_request(req); !r) return r.error();
+  return store_->write<bool>([&](StoreTx& tx) { return allow_in(tx, req); });
+}
+
+void PolicyGraph::allow_async(EdgeRequest req, std::function<void(Result<bool>)> done) {
+  if (auto r = check_edge_request(req); !r) return done(r.error());
+  auto created = std::make_shared<bool>(false);
+  store_->transact_async(
+      [req = std::move(req), created](StoreTx& tx) -> Result<void> {
+        auto r = allow_in(tx, req);
+        if (!r) return r.error();
+        *created = *r;
+        return Ok();
+      },
+      [created, done = std::move(done)](Result<void> r) {
+        if (!r) return done(r.error());
+        done(*created);
+      });
 }
 
 Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
@@ -308,20 +350,34 @@ Result<EffectiveRules> PolicyGraph::effective_rules(const std::vector<std::strin
 }
 
 Result<Whitelist> PolicyGraph::whitelist(std::string_view destination) {
+  auto found = app_whitelist(destination, true);
+  if (!found) return found.error();
+  return std::move(found->whitelist);
+}
+
+Result<PolicyGraph::AppWhitelist> PolicyGraph::app_whitelist(std::string_view destination,
+                                                             bool with_edges) {
   if (auto r = check_app_guid(destination, "app_guid"); !r) return r.error();
-  return store_->read<Whitelist>([&](StoreTx& tx) -> Result<Whitelist> {
+  if (index_) {
+    auto found = index_->inbound(destination, with_edges);
+    if (!found) return found.error();
+    if (!*found) return app_not_found(destination);
+    return AppWhitelist{std::move((*found)->app),
+                        Whitelist{std::move((*found)->edges), std::move((*found)->allowed_tags)}};
+  }
+  return store_->read<AppWhitelist>([&](StoreTx& tx) -> Result<AppWhitelist> {
     auto dst = tx.find_app(destination);
     if (!dst) return dst.error();
     if (!*dst) return app_not_found(destination);
     auto edges = tx.edges_to(destination);
     if (!edges) return edges.error();
-    Whitelist out;
-    out.edges = std::move(*edges);
-    for (const InboundEdge& e : out.edges)
-      if (e.source_tag != 0) out.allowed_tags.push_back(e.source_tag);
-    std::sort(out.allowed_tags.begin(), out.allowed_tags.end());
-    out.allowed_tags.erase(std::unique(out.allowed_tags.begin(), out.allowed_tags.end()),
-                           out.allowed_tags.end());
+    AppWhitelist out{**dst, {}};
+    for (const InboundEdge& e : *edges)
+      if (e.source_tag != 0) out.whitelist.allowed_tags.push_back(e.source_tag);
+    if (with_edges) out.whitelist.edges = std::move(*edges);
+    auto& tags = out.whitelist.allowed_tags;
+    std::sort(tags.begin(), tags.end());
+    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
     return out;
   });
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/tag_space.h"
+#include "core/whitelist_index.h"
 #include "store/store.h"
 #include "wiretag/result.h"
 
@@ -24,6 +25,10 @@ struct PolicyGraphOptions {
   int64_t tag_quarantine_seconds = 24 * 3600;  // a deleted app's tag is not reused before this
   std::function<int64_t()> clock;              // unix seconds; the system clock when empty
   std::function<std::string()> new_id;         // a random UUID (the store id); built in if empty
+  // Serve app() and whitelists from an in-memory WhitelistIndex loaded at open() and kept
+  // current by the change log (the server); otherwise every read asks the store.
+  bool in_memory_index = false;
+  IndexOptions index;
 };
 
 struct AppRegistration {
@@ -92,10 +97,19 @@ class PolicyGraph {
   // Adds the edge to the destination account's default-whitelist; false if it existed.
   // APP_NOT_FOUND for an unknown source or destination, INVALID_RULE for bad ports.
   Result<bool> allow(const EdgeRequest& edge);
+  // allow() without holding the caller's thread while the commit waits: done gets the
+  // outcome once, on any thread, after the durable commit (batched with concurrent writes).
+  void allow_async(EdgeRequest edge, std::function<void(Result<bool>)> done);
   // Removes exactly this edge from the destination account's default-whitelist.
   // APP_NOT_FOUND for an unknown source or destination, EDGE_NOT_FOUND when it is not there.
   Result<void> disallow(const EdgeRequest& edge);
   Result<Whitelist> whitelist(std::string_view destination);  // APP_NOT_FOUND
+  // The app and its whitelist at one revision; edges only if with_edges. APP_NOT_FOUND.
+  struct AppWhitelist {
+    AppRecord app;
+    Whitelist whitelist;
+  };
+  Result<AppWhitelist> app_whitelist(std::string_view destination, bool with_edges);
 
   // Each app's effective inbound rules: its default-whitelist edges, then the rules (latest
   // version) of every named policy of its account whose destination it is. Rules whose
@@ -108,8 +122,13 @@ class PolicyGraph {
   Result<ChangeBatch> change_batch(int64_t since, int64_t limit);
 
  private:
-  PolicyGraph(Store& store, TagSpace tags, PolicyGraphOptions options, std::string store_id)
-      : store_(&store), tags_(tags), options_(std::move(options)), store_id_(std::move(store_id)) {}
+  PolicyGraph(Store& store, TagSpace tags, PolicyGraphOptions options, std::string store_id,
+              std::shared_ptr<WhitelistIndex> index)
+      : store_(&store),
+        tags_(tags),
+        options_(std::move(options)),
+        store_id_(std::move(store_id)),
+        index_(std::move(index)) {}
   int64_t now() const;
   Result<uint32_t> allocate_tag(StoreTx& tx);
 
@@ -117,6 +136,7 @@ class PolicyGraph {
   TagSpace tags_;
   PolicyGraphOptions options_;
   std::string store_id_;
+  std::shared_ptr<WhitelistIndex> index_;  // null: reads ask the store
 };
 
 }  // namespace wiretag

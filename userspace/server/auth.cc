@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
 
 namespace wiretag {
 namespace {
@@ -72,6 +73,10 @@ Result<Principal> Authenticator::identify(std::string_view header) const {
   if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer)
     return Error{"UNAUTHORIZED", "a bearer token is required (Authorization: Bearer <token>)"};
   std::string digest = hash(header.substr(kBearer.size()));
+  {
+    std::shared_lock lock(cache_mutex_);
+    if (auto it = cache_.find(digest); it != cache_.end()) return it->second;
+  }
   auto found =
       store_.read<std::optional<TokenRecord>>([&](StoreTx& tx) { return tx.find_token(digest); });
   if (!found) return found.error();
@@ -85,7 +90,15 @@ Result<Principal> Authenticator::identify(std::string_view header) const {
   p.cell = has(kScopeCell);
   p.writer = has(kScopeWrite);
   if (p.writer) p.accounts = (*found)->accounts;
+  std::unique_lock lock(cache_mutex_);
+  if (cache_.size() >= 100000) cache_.clear();  // a bound; the store stays the truth
+  cache_.emplace(std::move(digest), p);
   return p;
+}
+
+void Authenticator::forget_tokens() const {
+  std::unique_lock lock(cache_mutex_);
+  cache_.clear();
 }
 
 Result<std::string> Authenticator::issue(std::vector<std::string> scopes,
@@ -96,6 +109,7 @@ Result<std::string> Authenticator::issue(std::vector<std::string> scopes,
   std::string token = "wt_" + to_hex(raw, sizeof raw);
   TokenRecord record{hash(token), std::move(scopes), std::move(accounts), std::move(description)};
   auto r = store_.write<void>([&](StoreTx& tx) { return tx.insert_token(record); });
+  forget_tokens();
   if (!r) return r.error();
   return token;
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <filesystem>
+#include <shared_mutex>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,8 +52,14 @@ class Authenticator {
  private:
   Result<Principal> identify(std::string_view authorization_header) const;
 
+  // Tokens already found in the store: hash → principal. Tokens are only ever added (issue,
+  // bootstrap), so an entry never goes stale; whatever changes tokens must call forget_tokens().
+  void forget_tokens() const;
+
   Store& store_;
   bool insecure_;
+  mutable std::shared_mutex cache_mutex_;
+  mutable std::unordered_map<std::string, Principal> cache_;
 };
 
 }  // namespace wiretag

@@ -104,18 +104,27 @@ class PolicyServerApi {
   }
 
   // POST /whitelist {"source","destination","protocol"?,"ports"?}: an edge into destination.
-  Result<Reply> allow(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
-    WT_TRY(parsed, parse_edge(req.body));
-    const EdgeRequest& edge = *parsed;
-    // The destination's owner decides who may reach it.
-    if (auto dst = visible_app(graph_, *who, edge.destination); !dst) return dst.error();
-    WT_TRY(created, graph_.allow(edge));
-    json out = {{"source", edge.source},
-                {"destination", edge.destination},
-                {"protocol", std::string(to_string(edge.protocol))}};
-    if (edge.ports) out["ports"] = {{"start", edge.ports->start}, {"end", edge.ports->end}};
-    return Reply{*created ? 201u : 200u, out};
+  // Answered after the durable commit, which concurrent writes share (group commit), without
+  // holding a server thread while it waits.
+  void allow(const Request& req, http::Respond respond) {
+    auto parsed = [&]() -> Result<EdgeRequest> {
+      WT_TRY(who, auth_.authenticate(req.authorization));
+      WT_TRY(edge, parse_edge(req.body));
+      // The destination's owner decides who may reach it.
+      if (auto dst = visible_app(graph_, *who, edge->destination); !dst) return dst.error();
+      return std::move(*edge);
+    }();
+    if (!parsed) return respond(parsed.error());
+    json out = {{"source", parsed->source},
+                {"destination", parsed->destination},
+                {"protocol", std::string(to_string(parsed->protocol))}};
+    if (parsed->ports)
+      out["ports"] = {{"start", parsed->ports->start}, {"end", parsed->ports->end}};
+    graph_.allow_async(std::move(*parsed), [out = std::move(out), respond = std::move(respond)](
+                                               Result<bool> created) mutable {
+      if (!created) return respond(created.error());
+      respond(Reply{*created ? 201u : 200u, std::move(out)});
+    });
   }
 
   // DELETE /whitelist, the same body as POST: removes exactly that edge.
@@ -133,8 +142,10 @@ class PolicyServerApi {
     const std::string detail = req.query_value("detail");
     if (req.query.count("detail") && detail != "rules")
       return Error{"INVALID_QUERY", "detail may only be \"rules\""};
-    WT_TRY(app, visible_app(graph_, *who, req.param("app_guid")));
-    WT_TRY(wl, graph_.whitelist(app->guid));
+    const std::string guid = req.param("app_guid");
+    WT_TRY(found, graph_.app_whitelist(guid, detail == "rules"));
+    if (!who->can_access(found->app.account)) return app_not_found(guid);
+    const Whitelist* wl = &found->whitelist;
     json tags = json::array();
     for (uint32_t t : wl->allowed_tags) tags.push_back(graph_.tags().wire_bytes(t));
     json out = {{"allowed_wire_bytes", tags}};
@@ -203,7 +214,10 @@ void add_policy_server_routes(http::Router& router, PolicyGraph& graph, Authenti
       .get("/apps", bind(&PolicyServerApi::list_apps))
       .get("/app/:app_guid", bind(&PolicyServerApi::get_app))
       .del("/app/:app_guid", bind(&PolicyServerApi::delete_app))
-      .post("/whitelist", bind(&PolicyServerApi::allow))
+      .add_async(http::Method::Post, "/whitelist",
+                 [api](const Request& req, http::Respond respond) {
+                   api->allow(req, std::move(respond));
+                 })
       .del("/whitelist", bind(&PolicyServerApi::disallow))
       .get("/app/:app_guid/whitelist", bind(&PolicyServerApi::whitelist))
       .post("/v1/tokens", bind(&PolicyServerApi::issue_token))

@@ -4,8 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -176,6 +179,7 @@ class Stmt {
   }
   bool is_null(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
   int64_t i64(int i) { return sqlite3_column_int64(s_, i); }
+  sqlite3_stmt* raw() { return s_; }
 
  private:
   sqlite3* db_;
@@ -358,6 +362,28 @@ struct Connection : StoreTx {
       out.push_back(std::move(e));
     }
     return out;
+  }
+  Result<void> scan_edges(const std::function<void(const EdgeView&)>& fn) override {
+    WT_TRY_STMT(s,
+                "SELECT account, policy, source, destination, protocol, port_start, port_end "
+                "FROM edges ORDER BY id");
+    auto view = [&](int i) {
+      auto p = sqlite3_column_text(s.raw(), i);
+      return p ? std::string_view(reinterpret_cast<const char*>(p),
+                                  static_cast<size_t>(sqlite3_column_bytes(s.raw(), i)))
+               : std::string_view();
+    };
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) break;
+      EdgeView e{view(0), view(1), view(2), view(3),
+                 parse_protocol(view(4)).value_or(Protocol::Any), std::nullopt};
+      if (s.i64(5) != 0)
+        e.ports = PortRange{static_cast<uint16_t>(s.i64(5)), static_cast<uint16_t>(s.i64(6))};
+      fn(e);
+    }
+    return Ok();
   }
   Result<bool> delete_edge(const EdgeRecord& e) override {
     WT_TRY_STMT(s,
@@ -727,16 +753,157 @@ Result<std::unique_ptr<Connection>> connect(const std::string& file, bool reader
 
 }  // namespace
 
-// One writer (SQLite allows one at a time anyway) and a few readers, which WAL lets read
-// a consistent snapshot while a write commits.
+// One writer connection (SQLite allows one writer at a time anyway), used only by the
+// committer thread, and a few readers, which WAL lets read a consistent snapshot while a
+// write commits.
 struct SqliteStore::Impl {
+  struct PendingWrite {
+    WriteFn fn;
+    WriteDone done;
+  };
+
   std::unique_ptr<Connection> writer;
   std::vector<std::unique_ptr<Connection>> readers;
   std::atomic<size_t> next_reader{0};
+
+  std::mutex queue_mutex;
+  std::condition_variable queue_cv;
+  std::deque<PendingWrite> queue;
+  bool stopping = false;
+  std::thread committer;
+
+  // Runs the batch in one transaction, each write in its own savepoint: a failing write rolls
+  // back alone and gets its own error. Writes not run (the transaction was lost under them)
+  // go back to the front of the queue. Returns the highest revision committed, or 0.
+  int64_t run_batch(std::vector<PendingWrite>& batch, std::vector<Result<void>>& results);
 };
 
-SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-SqliteStore::~SqliteStore() = default;
+namespace {
+
+// An exception escaping a write fails that write alone (it ran on the committer's thread).
+Result<void> run_guarded(const Store::WriteFn& fn, StoreTx& tx) {
+  try {
+    return fn(tx);
+  } catch (const std::exception& e) {
+    return Error{"INTERNAL", std::string("write failed: ") + e.what()};
+  } catch (...) {
+    return Error{"INTERNAL", "write failed: unknown exception"};
+  }
+}
+
+Result<void> exec_cached(Connection& c, std::string_view sql) {
+  auto s = c.prepare(sql);
+  if (!s) return s.error();
+  return s->exec();
+}
+
+constexpr size_t kMaxBatch = 512;
+
+}  // namespace
+
+int64_t SqliteStore::Impl::run_batch(std::vector<PendingWrite>& batch,
+                                     std::vector<Result<void>>& results) {
+  Connection& c = *writer;
+  std::lock_guard lock(c.mutex);
+  results.assign(batch.size(), Ok());
+  if (auto r = exec_cached(c, "BEGIN IMMEDIATE"); !r) {
+    results.assign(batch.size(), r);
+    return 0;
+  }
+  std::vector<bool> written(batch.size(), false);
+  int64_t appended = 0;
+  size_t ran = 0;
+  bool lost = false;  // the transaction itself is gone (SQLite rolled it back on an I/O error)
+  for (; ran < batch.size(); ++ran) {
+    if (auto r = exec_cached(c, "SAVEPOINT w"); !r) {
+      lost = sqlite3_get_autocommit(c.db) != 0;
+      if (lost) break;
+      results[ran] = r;
+      continue;
+    }
+    c.appended = 0;
+    Result<void> r = run_guarded(batch[ran].fn, c);
+    if (r) {
+      r = exec_cached(c, "RELEASE w");
+      if (r) {
+        written[ran] = true;
+        appended = std::max(appended, c.appended);
+        continue;
+      }
+    }
+    if (sqlite3_get_autocommit(c.db) != 0) {  // rolled back whole: the earlier writes with it
+      results[ran] = r;
+      ++ran;
+      lost = true;
+      break;
+    }
+    (void)exec_cached(c, "ROLLBACK TO w");
+    (void)exec_cached(c, "RELEASE w");
+    results[ran] = r;
+  }
+  if (lost) {
+    // Whatever had succeeded (and whatever did not run) runs again in the next batch.
+    std::vector<PendingWrite> again;
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (i >= ran || written[i]) again.push_back(std::move(batch[i]));
+    std::vector<PendingWrite> answered;
+    std::vector<Result<void>> answers;
+    for (size_t i = 0; i < ran; ++i)
+      if (!written[i]) {
+        answered.push_back(std::move(batch[i]));
+        answers.push_back(results[i]);
+      }
+    {
+      std::lock_guard q(queue_mutex);
+      queue.insert(queue.begin(), std::make_move_iterator(again.begin()),
+                   std::make_move_iterator(again.end()));
+    }
+    batch = std::move(answered);
+    results = std::move(answers);
+    return 0;
+  }
+  if (auto commit = exec_cached(c, "COMMIT"); !commit) {
+    (void)c.exec("ROLLBACK");
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (written[i]) results[i] = commit;
+    return 0;
+  }
+  return appended;
+}
+
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->committer = std::thread([this] { commit_loop(); });
+}
+
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    impl_->stopping = true;
+  }
+  impl_->queue_cv.notify_all();
+  if (impl_->committer.joinable()) impl_->committer.join();
+}
+
+void SqliteStore::commit_loop() {
+  std::vector<Impl::PendingWrite> batch;
+  std::vector<Result<void>> results;
+  for (;;) {
+    batch.clear();
+    {
+      std::unique_lock lock(impl_->queue_mutex);
+      impl_->queue_cv.wait(lock, [&] { return impl_->stopping || !impl_->queue.empty(); });
+      if (impl_->queue.empty()) return;  // stopping, and every write answered
+      while (!impl_->queue.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(impl_->queue.front()));
+        impl_->queue.pop_front();
+      }
+    }
+    const int64_t appended = impl_->run_batch(batch, results);
+    // Observers first: whoever is answered next finds the change published.
+    if (appended > 0) committed(appended);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  }
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& data_dir) {
   std::error_code ec;
@@ -756,25 +923,42 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 
+void SqliteStore::transact_async(WriteFn fn, WriteDone done) {
+  {
+    std::lock_guard lock(impl_->queue_mutex);
+    if (!impl_->stopping) {
+      impl_->queue.push_back(Impl::PendingWrite{std::move(fn), std::move(done)});
+      impl_->queue_cv.notify_one();
+      return;
+    }
+  }
+  done(Error{"STORE_ERROR", "the store is closing"});
+}
+
 Result<void> SqliteStore::transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) {
-  Connection& c =
-      write ? *impl_->writer : *impl_->readers[impl_->next_reader++ % impl_->readers.size()];
-  std::unique_lock lock(c.mutex);
-  if (auto r = c.exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); !r) return r;
-  c.appended = 0;
+  if (write) {
+    // Queued like an async write; this thread waits for the batch's commit.
+    struct Outcome {
+      std::mutex mutex;
+      std::condition_variable cv;
+      std::optional<Result<void>> result;
+    } outcome;
+    transact_async([&fn](StoreTx& tx) { return fn(tx); },
+                   [&outcome](Result<void> r) {
+                     std::lock_guard lock(outcome.mutex);
+                     outcome.result.emplace(std::move(r));
+                     outcome.cv.notify_one();
+                   });
+    std::unique_lock lock(outcome.mutex);
+    outcome.cv.wait(lock, [&] { return outcome.result.has_value(); });
+    return std::move(*outcome.result);
+  }
+  Connection& c = *impl_->readers[impl_->next_reader++ % impl_->readers.size()];
+  std::lock_guard lock(c.mutex);
+  if (auto r = exec_cached(c, "BEGIN"); !r) return r;
   Result<void> r = fn(c);
-  if (!r || !write) {
-    (void)c.exec("ROLLBACK");
-    return r;
-  }
-  if (auto commit = c.exec("COMMIT"); !commit) {
-    (void)c.exec("ROLLBACK");
-    return commit;
-  }
-  const int64_t appended = c.appended;
-  lock.unlock();
-  if (appended > 0) committed(appended);
-  return Ok();
+  (void)exec_cached(c, "ROLLBACK");
+  return r;
 }
 
 Result<int64_t> SqliteStore::schema_version() {

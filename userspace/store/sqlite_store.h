@@ -1,5 +1,7 @@
 // The Store on an embedded SQLite database in the data dir: WAL with synchronous=FULL, so a
 // committed transaction survives a crash; schema versions recorded in schema_migrations.
+// Writes are group-committed: one committer thread runs every write queued meanwhile, each in
+// its own SAVEPOINT of one transaction, and answers them after that transaction's one fsync.
 #pragma once
 
 #include <filesystem>
@@ -16,6 +18,7 @@ class SqliteStore : public Store {
   ~SqliteStore() override;
 
   Result<void> transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) override;
+  void transact_async(WriteFn fn, WriteDone done) override;
 
   // The schema version now in effect (the highest migration applied).
   Result<int64_t> schema_version();
@@ -24,6 +27,7 @@ class SqliteStore : public Store {
 
  private:
   explicit SqliteStore(std::unique_ptr<Impl> impl);
+  void commit_loop();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -45,6 +45,16 @@ struct InboundEdge {
   uint32_t source_tag = 0;
 };
 
+// One edge as a scan passes it; the views are valid during the callback only.
+struct EdgeView {
+  std::string_view account;
+  std::string_view policy;
+  std::string_view source;
+  std::string_view destination;
+  Protocol protocol = Protocol::Any;
+  std::optional<PortRange> ports;
+};
+
 struct ChangeRecord {
   int64_t revision = 0;
   std::string kind;  // "app.created", "app.deleted", "edge.created", ...
@@ -99,6 +109,20 @@ class StoreTx {
   // Removes every edge from or to the app; returns how many.
   virtual Result<int64_t> delete_edges_of(std::string_view app) = 0;
   virtual Result<int64_t> count_edges() = 0;
+  // Every edge, in insertion order (to load an in-memory index). This default asks app by app.
+  virtual Result<void> scan_edges(const std::function<void(const EdgeView&)>& fn) {
+    auto apps = list_apps(std::nullopt);
+    if (!apps) return apps.error();
+    for (const AppRecord& app : *apps) {
+      auto edges = edges_to(app.guid);
+      if (!edges) return edges.error();
+      for (const InboundEdge& in : *edges) {
+        const EdgeRecord& e = in.edge;
+        fn(EdgeView{e.account, e.policy, e.source, e.destination, e.protocol, e.ports});
+      }
+    }
+    return Result<void>();
+  }
 
   virtual Result<std::optional<std::string>> get_meta(std::string_view key) = 0;
   virtual Result<void> set_meta(std::string_view key, std::string_view value) = 0;
@@ -155,6 +179,13 @@ class Store {
   // write that appended to the change log then calls every commit observer with the highest
   // revision it appended, outside the store's locks.
   virtual Result<void> transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) = 0;
+
+  using WriteFn = std::function<Result<void>(StoreTx&)>;
+  using WriteDone = std::function<void(Result<void>)>;
+  // A write transaction that answers later, without holding the caller's thread meanwhile:
+  // done gets the outcome once, on any thread, only after a commit made it durable (and after
+  // the commit observers ran). fn must own what it uses. Here: runs it now, on this thread.
+  virtual void transact_async(WriteFn fn, WriteDone done) { done(transact(true, fn)); }
 
   // Called for every later commit that appended changes (e.g. to wake watchers), whoever the
   // writer is. Add observers before the store is shared between threads.
