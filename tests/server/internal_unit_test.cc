@@ -275,6 +275,7 @@ TEST_F(Internal, DisallowRemovesExactlyThatEdgeAndLogsIt) {
   EXPECT_EQ(log->at(0).kind, "edge.deleted");
   EXPECT_EQ(log->at(0).subject, "b");
   EXPECT_EQ(json::parse(log->at(0).body), (json{{"source", "a"},
+                                                {"source_tag", g().app("a")->tag},
                                                 {"destination", "b"},
                                                 {"policy", "default-whitelist"},
                                                 {"protocol", "tcp"},
