@@ -1,6 +1,7 @@
 // The one place where a domain Error becomes an HTTP status and the SPEC §4 error body.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -18,6 +19,9 @@ struct Reply {
   unsigned status = 200;
   nlohmann::json body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
+  // The body already serialized (then `body` is ignored): one answer sent to many clients
+  // (the watch) is serialized once.
+  std::shared_ptr<const std::string> serialized;
 };
 
 // The HTTP status for an error_code: *_NOT_FOUND → 404, conflicts → 409, input → 400, ...

@@ -41,7 +41,9 @@ BeastResponse make_response(const Reply& reply, unsigned version, bool keep_aliv
   res.set(beast_http::field::content_type, "application/json");
   for (const auto& [name, value] : reply.headers) res.set(name, value);
   res.keep_alive(keep_alive);
-  res.body() = reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  res.body() = reply.serialized
+                   ? *reply.serialized
+                   : reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   res.prepare_payload();
   return res;
 }

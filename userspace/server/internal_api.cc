@@ -6,7 +6,9 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -470,7 +472,44 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   }
 
   // The watch reply for `since` now; wait=true when there is nothing yet to say.
+  //
+  // Every agent's watch asks this, and after a change they all ask with the same `since`: so
+  // a client already at the revision this server last committed waits without reading the
+  // store, and one read answers every client asking for the same range (memoized until the
+  // revision moves on). With 100 agents that is one read per change instead of 200.
   Result<Reply> events_after(int64_t since, bool& wait) {
+    const int64_t known = notifier_.revision();
+    if (since == known) {
+      json out = header(known);
+      out["resync"] = false;
+      out["events"] = json::array();
+      wait = true;
+      return Reply{200, out};
+    }
+    {
+      std::lock_guard lock(answers_mu_);
+      if (auto it = answers_.find(since); it != answers_.end() && it->second.revision >= known) {
+        wait = it->second.wait;
+        return it->second.reply;
+      }
+    }
+    auto fresh = read_events_after(since, wait);
+    if (fresh && since < known) {
+      std::lock_guard lock(answers_mu_);
+      if (answers_.size() >= 64) answers_.clear();  // old ranges: clients moved on
+      auto& slot = answers_[since];
+      slot.revision = known;
+      slot.wait = wait;
+      slot.reply = *fresh;
+      slot.reply.serialized = std::make_shared<const std::string>(slot.reply.body.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace));
+      slot.reply.body = nullptr;
+      return slot.reply;
+    }
+    return fresh;
+  }
+
+  Result<Reply> read_events_after(int64_t since, bool& wait) {
     WT_TRY(batch, graph_.change_batch(since, kMaxEvents));
     json out = header(batch->revision);
     json events = json::array();
@@ -491,6 +530,14 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     bool wait = false;
     w->respond(events_after(w->since, wait));
   }
+
+  struct Answer {
+    int64_t revision = 0;  // the notifier's revision when it was read: valid until it moves
+    bool wait = false;
+    Reply reply;
+  };
+  std::mutex answers_mu_;
+  std::map<int64_t, Answer> answers_;  // since → the watch reply
 
   PolicyGraph& graph_;
   Pap& pap_;
