@@ -217,6 +217,10 @@ void Server::do_accept() {
     if (ec) {
       spdlog::warn("http: accept failed: {}", ec.message());
     } else {
+      // Answers are small and latency matters (a watch answer is a policy change on its way
+      // to a cell): never hold one back waiting for an ACK.
+      beast::error_code nodelay_ec;
+      s.set_option(tcp::no_delay(true), nodelay_ec);
       auto session = std::make_shared<Session>(std::move(s), *this);
       track(session);
       session->run();
