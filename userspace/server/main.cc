@@ -16,6 +16,7 @@
 #include "core/change_notifier.h"
 #include "core/pap.h"
 #include "core/policy_graph.h"
+#include "http/listen_address.h"
 #include "http/server.h"
 #include "server/accounts_api.h"
 #include "server/auth.h"
@@ -25,28 +26,7 @@
 #include "server/policy_api.h"
 #include "store/sqlite_store.h"
 
-namespace {
-
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-
-// "127.0.0.1:4002", "[::1]:4002", "0.0.0.0:0".
-wiretag::Result<tcp::endpoint> parse_listen(const std::string& s) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos) return wiretag::Error{"INVALID_LISTEN", "expected HOST:PORT"};
-  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535)
-    return wiretag::Error{"INVALID_LISTEN", "bad port in " + s};
-  boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
-  if (ec) return wiretag::Error{"INVALID_LISTEN", "bad address in " + s + ": " + ec.message()};
-  return tcp::endpoint(addr, static_cast<unsigned short>(std::stoi(port)));
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{
@@ -104,7 +84,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
 
   wiretag::init_logging(log_level);
-  auto endpoint = parse_listen(listen);
+  auto endpoint = wiretag::http::parse_listen_address(listen);
   if (!endpoint) {
     spdlog::error("--listen {}: {}", listen, endpoint.error().message);
     return 2;
@@ -192,12 +172,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   server.start();
-  std::string where = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
-                                               : bound->address().to_string();
-  std::printf("listening on %s:%u\n", where.c_str(), bound->port());
+  const std::string where = wiretag::http::format_endpoint(*bound);
+  std::printf("listening on %s\n", where.c_str());
   std::fflush(stdout);
-  spdlog::info("wiretag-server listening on {}:{} (data dir {}, tag length {})", where,
-               bound->port(), data_dir, tag_length);
+  spdlog::info("wiretag-server listening on {} (data dir {}, tag length {})", where, data_dir, tag_length);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::steady_timer deadline(ioc);
