@@ -109,12 +109,12 @@ Result<ServerSnapshot> ServerLink::query(const std::vector<std::string>& apps) {
     for (size_t i = at; i < std::min(apps.size(), at + kQueryBatch); ++i) body["apps"].push_back(apps[i]);
     if (body["apps"].empty()) {
       // Nothing followed: still learn the store id and revision (for the watch's start).
-      auto res = query_client_.request("GET", "/internal/v1/watch?since=0&timeout=0", "", 10s);
+      auto res = query_client_.request("GET", "/internal/v1/status", "", 10s);
       if (!res) return res.error();
       if (res->status != 200)
-        return Error{"SERVER_ERROR", "watch: HTTP " + std::to_string(res->status) + " " + res->body};
+        return Error{"SERVER_ERROR", "status: HTTP " + std::to_string(res->status) + " " + res->body};
       WT_TRY(j, res->json());
-      if (!j->contains("store_id") || !j->contains("revision")) return bad("a watch reply without revision");
+      if (!j->contains("store_id") || !j->contains("revision")) return bad("a status reply without store_id or revision");
       out.store_id = (*j)["store_id"].get<std::string>();
       out.revision = (*j)["revision"].get<int64_t>();
       return out;
