@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <utility>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -197,8 +198,9 @@ Result<void> check_edge_request(const EdgeRequest& req) {
   return Ok();
 }
 
-// allow()'s transaction: false when the edge existed.
-Result<bool> allow_in(StoreTx& tx, const EdgeRequest& req) {
+// The default-whitelist edge a request names, with its source's tag (0 for "*");
+// APP_NOT_FOUND when either app is unknown.
+Result<std::pair<EdgeRecord, uint32_t>> resolve_edge(StoreTx& tx, const EdgeRequest& req) {
   auto dst = tx.find_app(req.destination);
   if (!dst) return dst.error();
   if (!*dst) return app_not_found(req.destination);
@@ -209,9 +211,16 @@ Result<bool> allow_in(StoreTx& tx, const EdgeRequest& req) {
     if (!*src) return app_not_found(req.source);
     source_tag = (*src)->tag;
   }
-  EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist),
-                  req.source,      req.destination,
-                  req.protocol,    req.ports};
+  EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist), req.source, req.destination,
+                  req.protocol, req.ports};
+  return std::pair{std::move(edge), source_tag};
+}
+
+// allow()'s transaction: false when the edge existed.
+Result<bool> allow_in(StoreTx& tx, const EdgeRequest& req) {
+  auto resolved = resolve_edge(tx, req);
+  if (!resolved) return resolved.error();
+  auto& [edge, source_tag] = *resolved;
   auto inserted = tx.insert_edge(edge);
   if (!inserted) return inserted.error();
   if (!*inserted) return false;
@@ -249,19 +258,9 @@ Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
     if (auto r = check_app_guid(req.source, "source"); !r) return r.error();
   if (auto r = check_app_guid(req.destination, "destination"); !r) return r.error();
   return store_->write<void>([&](StoreTx& tx) -> Result<void> {
-    auto dst = tx.find_app(req.destination);
-    if (!dst) return dst.error();
-    if (!*dst) return app_not_found(req.destination);
-    uint32_t source_tag = 0;
-    if (req.source != "*") {
-      auto src = tx.find_app(req.source);
-      if (!src) return src.error();
-      if (!*src) return app_not_found(req.source);
-      source_tag = (*src)->tag;
-    }
-    EdgeRecord edge{(*dst)->account, std::string(kDefaultWhitelist),
-                    req.source,      req.destination,
-                    req.protocol,    req.ports};
+    auto resolved = resolve_edge(tx, req);
+    if (!resolved) return resolved.error();
+    auto& [edge, source_tag] = *resolved;
     auto deleted = tx.delete_edge(edge);
     if (!deleted) return deleted.error();
     if (!*deleted) {
