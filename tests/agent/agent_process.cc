@@ -1,16 +1,12 @@
 #include "agent_process.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
-#include <thread>
 
 namespace wiretag::test {
 
@@ -21,32 +17,8 @@ int sh(const std::string& command) {
 
 AgentProcess::AgentProcess(std::vector<std::string> args, std::filesystem::path log)
     : log_(std::move(log)) {
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    std::string bin = WIRETAG_AGENT_BIN;
-    argv.push_back(bin.data());
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  for (int i = 0; i < 3000 && port_ == 0; ++i) {
-    std::ifstream in(log_);
-    std::string line;
-    while (std::getline(in, line)) {
-      constexpr std::string_view kPrefix = "listening on 127.0.0.1:";
-      if (line.rfind(kPrefix, 0) == 0)
-        port_ = static_cast<unsigned short>(std::stoi(line.substr(kPrefix.size())));
-    }
-    if (port_ || !alive()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  pid_ = spawn_logged(WIRETAG_AGENT_BIN, args, log_.string());
+  port_ = wait_for_listening(pid_, log_.string(), 3000);
 }
 
 AgentProcess::~AgentProcess() { kill_hard(); }
@@ -68,28 +40,9 @@ std::string AgentProcess::log_text() const {
   return s.str();
 }
 
-void AgentProcess::kill_hard() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
-}
+void AgentProcess::kill_hard() { kill_child(pid_); }
 
-int AgentProcess::terminate() {
-  if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 3000; ++i) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  kill_hard();
-  return -1;
-}
+int AgentProcess::terminate() { return terminate_child(pid_); }
 
 TestNetns::TestNetns() {
   std::random_device rd;

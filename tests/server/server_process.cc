@@ -30,9 +30,8 @@ std::string HttpResult::error_code() const {
   return j[0]["error_code"].get<std::string>();
 }
 
-namespace {
-
-pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+pid_t spawn_logged(const std::string& bin, const std::vector<std::string>& args,
+                   const std::string& log) {
   pid_t pid = ::fork();
   if (pid == 0) {
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -41,18 +40,60 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
       ::dup2(fd, 2);
     }
     std::vector<char*> argv;
-    std::string bin = WIRETAG_SERVER_BIN;
-    argv.push_back(bin.data());
+    std::string path = bin;
+    argv.push_back(path.data());
     std::vector<std::string> copy = args;
     for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
+    ::execv(path.c_str(), argv.data());
     ::_exit(127);
   }
   return pid;
 }
 
-}  // namespace
+unsigned short wait_for_listening(pid_t& pid, const std::string& log, int tries) {
+  for (int i = 0; i < tries; ++i) {
+    std::ifstream in(log);
+    std::string line;
+    unsigned short port = 0;
+    while (std::getline(in, line)) {
+      constexpr std::string_view kPrefix = "listening on 127.0.0.1:";
+      if (line.rfind(kPrefix, 0) == 0)
+        port = static_cast<unsigned short>(std::stoi(line.substr(kPrefix.size())));
+    }
+    if (port) return port;
+    int status;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
+void kill_child(pid_t& pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  int status;
+  ::waitpid(pid, &status, 0);
+  pid = -1;
+}
+
+int terminate_child(pid_t& pid) {
+  if (pid <= 0) return -1;
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 3000; ++i) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill_child(pid);
+  return -1;
+}
 
 ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra) {
   static int counter = 0;
@@ -62,58 +103,23 @@ ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::st
   std::vector<std::string> args = {"--listen",        "127.0.0.1:0", "--data-dir",
                                    data_dir.string(), "--threads",   "4"};
   args.insert(args.end(), extra.begin(), extra.end());
-  pid_ = spawn(args, log_);
-  // Wait for the "listening on" line, or for the process to die.
-  for (int i = 0; i < 2000 && port_ == 0; ++i) {
-    std::ifstream in(log_);
-    std::string line;
-    while (std::getline(in, line)) {
-      constexpr std::string_view kPrefix = "listening on 127.0.0.1:";
-      if (line.rfind(kPrefix, 0) == 0)
-        port_ = static_cast<unsigned short>(std::stoi(line.substr(kPrefix.size())));
-    }
-    if (port_) break;
-    int status;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  pid_ = spawn_logged(WIRETAG_SERVER_BIN, args, log_);
+  port_ = wait_for_listening(pid_, log_, 2000);
   std::ifstream tok(data_dir / "admin-token");
   std::getline(tok, token_);
 }
 
 ServerProcess::~ServerProcess() { kill_hard(); }
 
-void ServerProcess::kill_hard() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
-}
+void ServerProcess::kill_hard() { kill_child(pid_); }
 
-int ServerProcess::terminate() {
-  if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  for (int i = 0; i < 3000; ++i) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  kill_hard();
-  return -1;
-}
+int ServerProcess::terminate() { return terminate_child(pid_); }
 
 int ServerProcess::run_to_exit(const std::vector<std::string>& args) {
   std::string log = (std::filesystem::temp_directory_path() /
                      ("wiretag-server-run-" + std::to_string(::getpid()) + ".log"))
                         .string();
-  pid_t pid = spawn(args, log);
+  pid_t pid = spawn_logged(WIRETAG_SERVER_BIN, args, log);
   int status = 0;
   ::waitpid(pid, &status, 0);
   std::filesystem::remove(log);

@@ -56,6 +56,17 @@ class ServerProcess {
   std::string log_;
 };
 
+// Child processes of the tests: bin with args, stdout and stderr into log (truncated).
+pid_t spawn_logged(const std::string& bin, const std::vector<std::string>& args,
+                   const std::string& log);
+// The port of the child's "listening on 127.0.0.1:PORT" line, polled every 10 ms up to
+// `tries` times; 0 when it never came or the child died (then pid becomes -1).
+unsigned short wait_for_listening(pid_t& pid, const std::string& log, int tries);
+// SIGKILL and reap; pid becomes -1.
+void kill_child(pid_t& pid);
+// SIGTERM, then SIGKILL after 30 s; the exit status, or -1.
+int terminate_child(pid_t& pid);
+
 // One request on a fresh connection to 127.0.0.1:port.
 HttpResult http_request(unsigned short port, const std::string& method, const std::string& target,
                         const std::string& body, const std::string& bearer);
