@@ -113,7 +113,7 @@ class SimSink : public wiretag::agent::PolicySink {
       if (d == app_) out.insert(d);
     return out;
   }
-  void apply(const wiretag::agent::ServerSnapshot&) override {}
+  wiretag::agent::ApplyReport apply(const wiretag::agent::ServerSnapshot&) override { return {}; }
 
  private:
   std::string app_;

@@ -191,5 +191,68 @@ TEST_F(CellTest, AddedEdgeIsAppliedFromTheEventAndOlderEventsAreIgnored) {
   EXPECT_FALSE(old->edge);
 }
 
+TEST(Assignment, ParsedFromThePdpStatusReply) {
+  auto a = parse_assignment(json::parse(R"({"name":"c1","pdpGroup":"canary","pdpSubgroup":"tc",
+      "state":"TEST","mode":"audit","locked":false,"heartbeatIntervalMs":5000,
+      "policies":[{"name":"default-whitelist","version":"1.0.0"},{"name":"p1","version":"2.0.0"}],
+      "revision":12})"));
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->group, "canary");
+  EXPECT_EQ(a->state, "TEST");
+  EXPECT_EQ(a->mode, datapath::Mode::Audit);
+  EXPECT_FALSE(a->locked);
+  EXPECT_EQ(a->revision, 12);
+  ASSERT_EQ(a->policies.size(), 2u);
+  // Malformed replies are refused, never half-read.
+  for (const char* bad : {R"([])", R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE"})",
+                          R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"drop"})",
+                          R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"enforce","locked":"no"})",
+                          R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"enforce","policies":[{"name":"x"}]})",
+                          R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"enforce","revision":"7"})"}) {
+    auto r = parse_assignment(json::parse(bad));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, "INVALID_RESPONSE");
+  }
+}
+
+TEST(Assignment, VersionsCompareAsTheServerDoes) {
+  EXPECT_TRUE(same_version({"p", "3"}, {"p", "3.0.0"}));
+  EXPECT_FALSE(same_version({"p", "3"}, {"p", "3.1.0"}));
+  EXPECT_FALSE(same_version({"p", "3"}, {"q", "3"}));
+  std::vector<PolicyVersion> a = {{"default-whitelist", "1.0.0"}, {"p", "2"}};
+  std::vector<PolicyVersion> b = {{"p", "2.0.0"}, {"default-whitelist", "1.0.0"}};
+  EXPECT_TRUE(same_policies(a, b));
+  EXPECT_FALSE(same_policies(a, {{"p", "2"}}));
+  auto rest = without(a, {{"p", "2.0.0"}});
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].name, "default-whitelist");
+}
+
+TEST(Assignment, PdpEventsAreParsed) {
+  auto e = parse_event(json::parse(R"({"revision":9,"kind":"pdp.state_change","account":"",
+      "subject":"canary","body":{"group":"canary","state":"ACTIVE","mode":"enforce"}})"));
+  ASSERT_TRUE(e);
+  ASSERT_TRUE(e->pdp);
+  EXPECT_EQ(e->pdp->group, "canary");
+  EXPECT_EQ(e->pdp->mode, "enforce");
+  EXPECT_FALSE(e->pdp->deleted);
+  auto u = parse_event(json::parse(R"({"revision":10,"kind":"pdp.update","account":"",
+      "subject":"canary","body":{"group":"canary","pdpSubgroup":"tc","policies":[]}})"));
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->pdp->subgroup, "tc");
+  auto d = parse_event(json::parse(R"({"revision":11,"kind":"pdp.state_change","account":"",
+      "subject":"canary","body":{"group":"canary","state":"PASSIVE","mode":"bypass","deleted":true}})"));
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->pdp->deleted);
+}
+
+TEST_F(CellTest, PdpEventsTouchNoApp) {
+  cell_->begin_follow("web");
+  auto apps = cell_->affected_apps({5, "pdp.update", "canary", {}});
+  ASSERT_TRUE(apps);
+  EXPECT_TRUE(apps->empty());
+  cell_->end_follow("web");
+}
+
 }  // namespace
 }  // namespace wiretag::agent

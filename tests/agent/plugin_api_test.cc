@@ -60,8 +60,9 @@ class AgentTest : public ::testing::Test {
         "--token-file", (dir_.path() / "server" / "admin-token").string(),
         "--heartbeat-interval", "200",
         "--sweep-interval", "200",
-        "--max-policy-entries", "65536",
-        "--max-endpoints", "64"};
+        "--max-policy-entries", std::to_string(max_policy_entries_),
+        "--max-endpoints", "64",
+        "--group", group_};
     agent_ = std::make_unique<AgentProcess>(
         args, dir_.path() / ("agent.log." + std::to_string(++starts_)));
     ASSERT_TRUE(agent_->started()) << agent_->log_text();
@@ -76,7 +77,7 @@ class AgentTest : public ::testing::Test {
     datapath::Options o;
     o.pin_dir = pin_dir_;
     o.read_only = true;
-    o.max_policy_entries = 65536;
+    o.max_policy_entries = max_policy_entries_;
     o.max_endpoints = 64;
     auto dp = datapath::Datapath::open(o);
     EXPECT_TRUE(dp) << dp.error().message;
@@ -105,6 +106,8 @@ class AgentTest : public ::testing::Test {
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<AgentProcess> agent_;
   int starts_ = 0;
+  uint32_t max_policy_entries_ = 65536;
+  std::string group_ = "defaultGroup";
 };
 
 TEST_F(AgentTest, StaticWhitelistIsEnforcedListedAndRemoved) {
@@ -379,6 +382,188 @@ TEST_F(AgentTest, ServerAwayMeansNothingChangesAndFollowIsRefused) {
   r = agent_->request("POST", "/whitelist",
                       json{{"destination_device", device("wt1")}, {"allowed_source_wire_bytes", {"00a1"}}}.dump());
   EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// The PAP side of the cell (SPEC §4.4): what is deployed to the cell's group is what its
+// maps hold, the group's state is its endpoints' datapath mode, and PDP_STATUS says which
+// deployed versions the cell holds.
+class PapCellTest : public AgentTest {
+ protected:
+  json health() { return agent_->request("GET", "/healthz").json(); }
+  // The state of `policy` on test-cell in policies/status ("" when not listed).
+  std::string deploy_state(const std::string& policy, std::string* message = nullptr) {
+    for (const json& st : server_->pap("GET", "/policies/status").json()) {
+      if (st.value("pdpId", "") != "test-cell" || st["policy"]["name"] != policy) continue;
+      if (message) *message = st.value("message", "");
+      return st.value("state", "");
+    }
+    return "";
+  }
+  int deploy(const std::string& group, const std::string& action, const json& policies) {
+    return server_->pap("POST", "/pdps/deployments/batch",
+                        json{{"groups",
+                              {{{"name", group},
+                                {"deploymentSubgroups",
+                                 {{{"pdpType", "tc"}, {"action", action}, {"policies", policies}}}}}}}}
+                            .dump())
+        .status;
+  }
+  std::optional<datapath::Mode> mode(const std::string& ifname) {
+    auto ep = enforced(ifname);
+    if (!ep) return std::nullopt;
+    return datapath::settings_of(ep->config).mode;
+  }
+  // A named policy of account default from `source` to app-dst on `count` tcp ports, every
+  // other one from first_port (no two adjacent, so none merges into a range); its id.
+  std::string port_policy(const std::string& name, const std::string& source, int first_port,
+                          int count) {
+    json rules = json::array();
+    for (int p = first_port; p < first_port + 2 * count; p += 2)
+      rules.push_back({{"source", source},
+                       {"destination", "app-dst"},
+                       {"protocol", "tcp"},
+                       {"ports", {{"start", p}, {"end", p}}}});
+    auto r = server_->post("/v1/accounts/default/policies", json{{"name", name}, {"rules", rules}}.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json()["result"].value("id", "");
+  }
+  void follow_dst() {
+    register_app("app-dst");
+    register_app("app-src");
+    ASSERT_TRUE(created(server_->post("/whitelist", json{{"source", "app-src"}, {"destination", "app-dst"}}.dump())));
+    auto r = agent_->request("POST", "/whitelist",
+                             json{{"destination_device", device("wt0")}, {"app_guid", "app-dst"}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+};
+
+TEST_F(PapCellTest, GroupStateSetsTheModeAndDeploymentsSetTheRules) {
+  follow_dst();
+  ASSERT_TRUE(eventually([&] { return deploy_state("default-whitelist") == "SUCCESS"; }))
+      << server_->pap("GET", "/policies/status").body << agent_->log_text();
+  EXPECT_EQ(health()["pdp"]["policies"], (json{{{"name", "default-whitelist"}, {"version", "1.0.0"}}}));
+  EXPECT_EQ(health()["pdp"]["state"], "ACTIVE");
+  EXPECT_EQ(mode("wt0"), datapath::Mode::Enforce);
+  EXPECT_EQ(agent_->request("GET", "/whitelist").json()["devices"][0]["mode"], "enforce");
+
+  // TEST → audit, PASSIVE → bypass, ACTIVE → enforce again: by push, on every endpoint.
+  for (auto [state, want] : {std::pair{"TEST", datapath::Mode::Audit},
+                             std::pair{"PASSIVE", datapath::Mode::Bypass},
+                             std::pair{"ACTIVE", datapath::Mode::Enforce}}) {
+    ASSERT_EQ(server_->pap("PUT", std::string("/pdps/groups/defaultGroup?state=") + state).status, 200);
+    EXPECT_TRUE(eventually([&] { return mode("wt0") == want; })) << state << "\n" << agent_->log_text();
+    EXPECT_TRUE(eventually([&] { return health()["pdp"]["state"] == state; })) << health();
+  }
+  // A static device follows the cell's mode too, from its first attach.
+  ASSERT_EQ(server_->pap("PUT", "/pdps/groups/defaultGroup?state=TEST").status, 200);
+  ASSERT_TRUE(eventually([&] { return mode("wt0") == datapath::Mode::Audit; }));
+  ASSERT_EQ(agent_->request("POST", "/whitelist",
+                            json{{"destination_device", device("wt1")}, {"allowed_source_wire_bytes", {"00a1"}}}.dump())
+                .status,
+            200);
+  EXPECT_EQ(mode("wt1"), datapath::Mode::Audit);
+  ASSERT_EQ(server_->pap("PUT", "/pdps/groups/defaultGroup?state=ACTIVE").status, 200);
+  EXPECT_TRUE(eventually([&] { return mode("wt1") == datapath::Mode::Enforce; }));
+
+  // Undeploying default-whitelist takes its edges out of the maps.
+  ASSERT_EQ(deploy("defaultGroup", "DELETE", {{{"name", "default-whitelist"}}}), 202);
+  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 0; }));
+  EXPECT_TRUE(eventually([&] { return health()["pdp"]["policies"] == json::array(); })) << health();
+  // Edges no longer reach the cell while it is not deployed...
+  register_app("app-other");
+  ASSERT_TRUE(created(server_->post("/whitelist", json{{"source", "app-other"}, {"destination", "app-dst"}}.dump())));
+  // ...but a named policy's version does, port by port.
+  const std::string id = port_policy("web", "app-src", 8080, 2);  // tcp/8080 and tcp/8082
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(deploy("defaultGroup", "POST", {{{"name", id}, {"version", "1.0.0"}}}), 202);
+  EXPECT_TRUE(eventually([&] { return deploy_state(id) == "SUCCESS"; }))
+      << server_->pap("GET", "/policies/status").body << agent_->log_text();
+  auto ep = enforced("wt0");
+  ASSERT_TRUE(ep);
+  EXPECT_EQ(ep->rules_src_entries, 0u);
+  EXPECT_EQ(ep->rules_port_entries, 2u);
+  // Deploying default-whitelist again brings every edge back, app-other's included.
+  ASSERT_EQ(deploy("defaultGroup", "POST", {{{"name", "default-whitelist"}}}), 202);
+  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 2; }));
+  EXPECT_TRUE(eventually([&] { return deploy_state("default-whitelist") == "SUCCESS"; }));
+}
+
+TEST_F(PapCellTest, PolicyThatDoesNotFitFailsAndThePreviousOneStays) {
+  max_policy_entries_ = 16;  // both generations of each policy map together
+  agent_.reset();
+  sh("rm -rf " + pin_dir_);  // maps of another size cannot be adopted
+  start_agent();
+  follow_dst();
+  ASSERT_TRUE(eventually([&] { return deploy_state("default-whitelist") == "SUCCESS"; }));
+  const auto before = enforced("wt0");
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->rules_src_entries, 1u);
+
+  // 40 port entries from another source (app-src's edge allows it every port already, so
+  // rules of its own would add no entry): they cannot fit.
+  register_app("app-big");
+  const std::string id = port_policy("big", "app-big", 9000, 40);
+  ASSERT_EQ(deploy("defaultGroup", "POST", {{{"name", id}, {"version", "1.0.0"}}}), 202);
+  std::string message;
+  ASSERT_TRUE(eventually([&] { return deploy_state(id, &message) == "FAILURE"; }))
+      << server_->pap("GET", "/policies/status").body << agent_->log_text();
+  EXPECT_EQ(message.rfind("MAP_FULL: ", 0), 0u) << message;
+  EXPECT_EQ(deploy_state("default-whitelist"), "SUCCESS");
+  EXPECT_EQ(health()["pdp"]["failedPolicies"][0]["name"], id);
+  // The previous rules are still the ones in force, and nothing of the new one is.
+  auto after = enforced("wt0");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->config.generation, before->config.generation);
+  EXPECT_EQ(after->rules_src_entries, 1u);
+  EXPECT_EQ(after->rules_port_entries, 0u);
+  // The failure is not retried at every heartbeat: no resync in 5 heartbeats.
+  auto resyncs = [&] {
+    std::string log = agent_->log_text();
+    size_t n = 0;
+    for (size_t at = log.find("resynced "); at != std::string::npos; at = log.find("resynced ", at + 1)) ++n;
+    return n;
+  };
+  const size_t resyncs_before = resyncs();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(resyncs(), resyncs_before) << agent_->log_text();
+  EXPECT_EQ(deploy_state(id), "FAILURE");
+
+  // Undeployed, the cell holds everything deployed again.
+  ASSERT_EQ(deploy("defaultGroup", "DELETE", {{{"name", id}}}), 202);
+  EXPECT_TRUE(eventually([&] { return health()["pdp"]["failedPolicies"] == json::array(); })) << health();
+  EXPECT_EQ(deploy_state("default-whitelist"), "SUCCESS");
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 1u);
+}
+
+TEST_F(PapCellTest, UnknownGroupLocksTheCellUntilTheGroupExists) {
+  group_ = "ghost";
+  start_agent();
+  follow_dst();
+  EXPECT_TRUE(eventually([&] { return health()["pdp"].value("locked", false); })) << health();
+  EXPECT_TRUE(eventually([&] { return mode("wt0") == datapath::Mode::Bypass; }));
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 0u);  // a locked cell gets no rules
+  EXPECT_EQ(health()["pdp"]["state"], "PASSIVE");
+
+  // The group is created ACTIVE with default-whitelist: the next heartbeat's reply differs
+  // from what the cell holds, and it resyncs.
+  auto r = server_->pap("POST", "/pdps/groups/batch",
+                        json{{"groups",
+                              {{{"name", "ghost"},
+                                {"pdpGroupState", "ACTIVE"},
+                                {"pdpSubgroups", {{{"pdpType", "tc"}, {"desiredInstanceCount", 1}}}}}}}}
+                            .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(deploy("ghost", "POST", {{{"name", "default-whitelist"}}}), 202);
+  EXPECT_TRUE(eventually([&] { return mode("wt0") == datapath::Mode::Enforce; })) << agent_->log_text();
+  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 1; }));
+  EXPECT_TRUE(eventually([&] { return deploy_state("default-whitelist") == "SUCCESS"; }));
+
+  // Deleting the group (PASSIVE first) locks the cell again.
+  ASSERT_EQ(server_->pap("PUT", "/pdps/groups/ghost?state=PASSIVE").status, 200);
+  ASSERT_EQ(server_->pap("DELETE", "/pdps/groups/ghost").status, 200);
+  EXPECT_TRUE(eventually([&] { return health()["pdp"].value("locked", false); })) << health();
+  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 0; }));
+  EXPECT_EQ(mode("wt0"), datapath::Mode::Bypass);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <fstream>
@@ -95,7 +96,8 @@ int terminate_child(pid_t& pid) {
   return -1;
 }
 
-ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra) {
+ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra)
+    : data_dir_(data_dir) {
   static int counter = 0;
   log_ = (data_dir.parent_path() /
           (data_dir.filename().string() + ".log." + std::to_string(++counter)))
@@ -133,6 +135,24 @@ HttpResult ServerProcess::request(const std::string& method, const std::string& 
 
 HttpResult http_request(unsigned short port, const std::string& method, const std::string& target,
                         const std::string& body, const std::string& bearer) {
+  return http_request_authorized(port, method, target, body,
+                                 bearer.empty() ? std::string() : "Bearer " + bearer);
+}
+
+HttpResult ServerProcess::pap(const std::string& method, const std::string& path,
+                              const std::string& body) const {
+  std::ifstream in(data_dir_ / "pap-credentials");
+  std::string user_password;
+  std::getline(in, user_password);
+  std::string encoded(beast::detail::base64::encoded_size(user_password.size()), '\0');
+  encoded.resize(
+      beast::detail::base64::encode(encoded.data(), user_password.data(), user_password.size()));
+  return http_request_authorized(port_, method, "/policy/pap/v1" + path, body, "Basic " + encoded);
+}
+
+HttpResult http_request_authorized(unsigned short port, const std::string& method,
+                                   const std::string& target, const std::string& body,
+                                   const std::string& authorization) {
   HttpResult out;
   try {
     asio::io_context ioc;
@@ -140,7 +160,7 @@ HttpResult http_request(unsigned short port, const std::string& method, const st
     stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
     req.set(bhttp::field::host, "127.0.0.1");
-    if (!bearer.empty()) req.set(bhttp::field::authorization, "Bearer " + bearer);
+    if (!authorization.empty()) req.set(bhttp::field::authorization, authorization);
     if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();

@@ -46,6 +46,11 @@ class ServerProcess {
     return request("POST", target, body);
   }
 
+  // A PAP request (/policy/pap/v1 + path) with basic auth from the credentials the server
+  // generated in its data dir.
+  HttpResult pap(const std::string& method, const std::string& path,
+                 const std::string& body = "") const;
+
   // Runs the binary to completion with these args; returns its exit status.
   static int run_to_exit(const std::vector<std::string>& args);
 
@@ -54,6 +59,7 @@ class ServerProcess {
   unsigned short port_ = 0;
   std::string token_;
   std::string log_;
+  std::filesystem::path data_dir_;
 };
 
 // Child processes of the tests: bin with args, stdout and stderr into log (truncated).
@@ -70,5 +76,9 @@ int terminate_child(pid_t& pid);
 // One request on a fresh connection to 127.0.0.1:port.
 HttpResult http_request(unsigned short port, const std::string& method, const std::string& target,
                         const std::string& body, const std::string& bearer);
+// The same with any Authorization header ("" for none).
+HttpResult http_request_authorized(unsigned short port, const std::string& method,
+                                   const std::string& target, const std::string& body,
+                                   const std::string& authorization);
 
 }  // namespace wiretag::test

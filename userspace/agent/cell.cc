@@ -15,6 +15,10 @@ using datapath::Device;
 
 namespace {
 
+// The device went away (its container was deleted): not a failure of the policy; the sweeper
+// forgets the device.
+bool device_gone(const Error& e) { return e.code == "DEVICE_NOT_FOUND" || e.code == "NETNS_NOT_FOUND"; }
+
 std::string label(const Device& d) {
   return d.ifname + "@" + (d.netns.empty() ? std::string("(own netns)") : d.netns);
 }
@@ -90,6 +94,7 @@ Result<uint32_t> Cell::attach_locked(const DeviceRecord& rec, uint32_t tag) {
   if (auto known = dp_.ifindex_of(rec.device))
     if (auto config = dp_.endpoint_map().lookup(*known)) settings = datapath::settings_of(*config);
   settings.tag = tag;
+  if (mode_) settings.mode = *mode_;
   return dp_.attach(rec.device, settings);
 }
 
@@ -184,7 +189,10 @@ DeviceView Cell::view_locked(const DeviceRecord& rec) const {
   v.record = rec;
   if (auto ifindex = dp_.ifindex_of(rec.device)) {
     v.ifindex = *ifindex;
-    if (auto config = dp_.endpoint_map().lookup(*ifindex)) v.tag = config->tag;
+    if (auto config = dp_.endpoint_map().lookup(*ifindex)) {
+      v.tag = config->tag;
+      v.mode = datapath::settings_of(*config).mode;
+    }
   }
   if (rec.app_guid) {
     if (auto it = apps_.find(*rec.app_guid); it != apps_.end()) {
@@ -245,11 +253,12 @@ std::optional<std::set<std::string>> Cell::affected_apps(const ChangeEvent& e) c
       return std::nullopt;  // an old server without rules in the body: cannot tell
     return out;
   }
-  if (e.kind.starts_with("token.") || e.kind.starts_with("cell.")) return out;
+  if (e.kind.starts_with("token.") || e.kind.starts_with("cell.") || e.kind.starts_with("pdp."))
+    return out;  // pdp.*: the server link's business (mode, resync), not one app's
   return std::nullopt;
 }
 
-void Cell::apply_app_locked(const AppPolicy& policy, bool missing) {
+void Cell::apply_app_locked(const AppPolicy& policy, bool missing, ApplyReport& report) {
   if (auto it = apps_.find(policy.guid); it != apps_.end()) {
     if (it->second.revision > policy.revision) return;  // we already hold newer rules
     if (!missing && it->second.tag == policy.tag && it->second.rules == policy.rules &&
@@ -258,11 +267,22 @@ void Cell::apply_app_locked(const AppPolicy& policy, bool missing) {
       return;
     }
   }
+  bool failed = false;
   for (const DeviceRecord& rec : table_.records()) {
     if (rec.app_guid != policy.guid) continue;
-    if (auto r = apply_locked(rec, policy.tag, policy.rules); !r)
+    if (auto r = apply_locked(rec, policy.tag, policy.rules); !r) {
       spdlog::warn("apply {} to {}: {}: {}", policy.guid, label(rec.device), r.error().code,
                    r.error().message);
+      if (device_gone(r.error())) continue;
+      if (!failed) report.fail(r.error());
+      failed = true;
+    }
+  }
+  // A device that could not take the rules keeps its old ones (atomic replace): remember the
+  // app as not holding these rules, so the next snapshot tries again instead of "no change".
+  if (failed) {
+    if (auto it = apps_.find(policy.guid); it != apps_.end()) it->second.revision = -1;
+    return;
   }
   apps_[policy.guid] = policy;
   if (missing)
@@ -271,9 +291,10 @@ void Cell::apply_app_locked(const AppPolicy& policy, bool missing) {
     missing_apps_.erase(policy.guid);
 }
 
-void Cell::apply(const ServerSnapshot& snapshot) {
+ApplyReport Cell::apply(const ServerSnapshot& snapshot) {
+  ApplyReport report;
   std::lock_guard lock(mu_);
-  for (const AppPolicy& p : snapshot.apps) apply_app_locked(p, false);
+  for (const AppPolicy& p : snapshot.apps) apply_app_locked(p, false, report);
   for (const std::string& guid : snapshot.missing) {
     // Deleted on the server: nothing may reach it any more; it keeps its (quarantined) tag.
     AppPolicy gone;
@@ -282,17 +303,20 @@ void Cell::apply(const ServerSnapshot& snapshot) {
     if (auto it = apps_.find(guid); it != apps_.end()) gone.tag = it->second.tag;
     if (missing_apps_.count(guid) && apps_.count(guid) && apps_[guid].rules.empty()) continue;
     spdlog::info("app {} is gone from the server: its devices now admit no tagged source", guid);
-    apply_app_locked(gone, true);
+    apply_app_locked(gone, true, report);
   }
+  return report;
 }
 
-bool Cell::apply_change(const ChangeEvent& e) {
-  if (e.kind != "edge.created" || !e.edge) return false;
+std::optional<ApplyReport> Cell::apply_change(const ChangeEvent& e) {
+  if (e.kind != "edge.created" || !e.edge) return std::nullopt;
   std::lock_guard lock(mu_);
   auto it = apps_.find(e.edge->destination);
-  if (it == apps_.end() || missing_apps_.count(e.edge->destination)) return false;
+  if (it == apps_.end() || missing_apps_.count(e.edge->destination)) return std::nullopt;
   AppPolicy& policy = it->second;
-  if (policy.revision >= e.revision) return true;  // a query already brought it
+  if (policy.revision < 0) return std::nullopt;  // its last apply failed: ask for all of it
+  ApplyReport report;
+  if (policy.revision >= e.revision) return report;  // a query already brought it
   const bool is_new =
       std::find(policy.rules.begin(), policy.rules.end(), e.edge->rule) == policy.rules.end();
   if (is_new) {
@@ -308,17 +332,48 @@ bool Cell::apply_change(const ChangeEvent& e) {
         all.push_back(e.edge->rule);
         canonicalize(all);
         --applies_;
-        if (auto full = apply_locked(rec, policy.tag, all); !full)
+        if (auto full = apply_locked(rec, policy.tag, all); !full) {
           spdlog::warn("apply {} to {}: {}: {}", policy.guid, label(rec.device), full.error().code,
                        full.error().message);
+          if (!device_gone(full.error())) report.fail(full.error());
+        }
       }
+    }
+    if (!report.ok()) {
+      // add_rules is monotonic and the fallback replace atomic: no device holds less than
+      // before, but some may lack the new rule. The next query or resync sets them all.
+      policy.revision = -1;
+      return report;
     }
     policy.rules.push_back(e.edge->rule);
     canonicalize(policy.rules);
     policy.sources.insert(e.edge->source);
   }
   policy.revision = e.revision;
-  return true;
+  return report;
+}
+
+void Cell::set_mode(datapath::Mode mode) {
+  std::lock_guard lock(mu_);
+  if (mode_ != mode)
+    spdlog::info("datapath mode of every endpoint: {}", datapath::mode_name(static_cast<uint8_t>(mode)));
+  mode_ = mode;
+  for (const DeviceRecord& rec : table_.records()) {
+    std::optional<uint32_t> ifindex = dp_.ifindex_of(rec.device);
+    if (!ifindex) continue;
+    std::optional<wt_endpoint> config = dp_.endpoint_map().lookup(*ifindex);
+    if (!config) continue;
+    datapath::EndpointSettings settings = datapath::settings_of(*config);
+    if (settings.mode == mode) continue;
+    settings.mode = mode;
+    if (auto r = dp_.configure(*ifindex, settings); !r)
+      spdlog::warn("mode of {}: {}: {}", label(rec.device), r.error().code, r.error().message);
+  }
+}
+
+std::optional<datapath::Mode> Cell::mode() const {
+  std::lock_guard lock(mu_);
+  return mode_;
 }
 
 size_t Cell::sweep_vanished() {

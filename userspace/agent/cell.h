@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/assignment.h"
 #include "agent/device_table.h"
 #include "core/policy_compiler.h"
 #include "core/tag_space.h"
@@ -35,6 +36,8 @@ struct ServerSnapshot {
   int64_t revision = 0;
   std::vector<AppPolicy> apps;
   std::vector<std::string> missing;  // guids the server does not know (deleted apps)
+  // With a query that named the cell: its assignment, read in the same transaction.
+  std::optional<Assignment> assignment;
 };
 
 // An edge of the server's default-whitelist, as its watch event carries it.
@@ -44,6 +47,15 @@ struct EdgeChange {
   Rule rule;
 };
 
+// pdp.update / pdp.state_change: which group (and subgroup) the PAP changed, and how.
+struct PdpChange {
+  std::string group;
+  std::string subgroup;  // pdp.update
+  std::string state;     // pdp.state_change
+  std::string mode;      // pdp.state_change: enforce | audit | bypass
+  bool deleted = false;  // pdp.state_change of a deleted group
+};
+
 // One change from the server's watch, reduced to what decides which apps it touches.
 struct ChangeEvent {
   int64_t revision = 0;
@@ -51,10 +63,26 @@ struct ChangeEvent {
   std::string subject;
   std::vector<std::string> destinations;  // from the body: "destination" and rules[].destination
   std::optional<EdgeChange> edge;         // edge.* events with the source's tag
+  std::optional<PdpChange> pdp;           // pdp.* events
 };
 
 // The canonical order of an app's rules (sorted, unique), so equal sets compare equal.
 void canonicalize(std::vector<Rule>& rules);
+
+// How applying rules went: apps whose rules could not be put in the maps (their devices keep
+// the rules they had: the replace is atomic) and the first error, "MAP_FULL: …".
+struct ApplyReport {
+  size_t failed = 0;
+  std::string error;
+  bool ok() const { return failed == 0; }
+  void fail(const Error& e) {
+    if (failed++ == 0) error = e.code + ": " + e.message;
+  }
+  void merge(const ApplyReport& o) {
+    if (o.failed && !failed) error = o.error;
+    failed += o.failed;
+  }
+};
 
 // Who receives what the link learns. The agent's Cell; the propagation bench's simulated
 // agents implement it without a datapath.
@@ -63,16 +91,19 @@ class PolicySink {
   virtual ~PolicySink() = default;
   virtual std::vector<std::string> followed_apps() const = 0;
   virtual std::optional<std::set<std::string>> affected_apps(const ChangeEvent& e) const = 0;
-  virtual void apply(const ServerSnapshot& snapshot) = 0;
+  virtual ApplyReport apply(const ServerSnapshot& snapshot) = 0;
   // Applies an event by itself when it can (an added edge into an app whose rules it holds);
-  // false: the caller must query the server for the app.
-  virtual bool apply_change(const ChangeEvent&) { return false; }
+  // nullopt: the caller must query the server for the app.
+  virtual std::optional<ApplyReport> apply_change(const ChangeEvent&) { return std::nullopt; }
+  // The datapath mode the cell's PDP group state asks for, for every endpoint of the cell.
+  virtual void set_mode(datapath::Mode) {}
 };
 
 struct DeviceView {
   DeviceRecord record;
   uint32_t ifindex = 0;
   uint32_t tag = 0;                  // as enforced
+  std::optional<datapath::Mode> mode;  // as enforced (unset: not attached)
   std::vector<uint32_t> sources;     // allowed source tags as enforced (0 = "*")
   size_t rules = 0;
   int64_t revision = 0;              // followed: server revision of the applied rules
@@ -117,12 +148,16 @@ class Cell : public PolicySink {
   // Which followed apps an event may change; nullopt = cannot tell, resync them all.
   std::optional<std::set<std::string>> affected_apps(const ChangeEvent& event) const override;
 
-  // Applies a snapshot to every device following one of its apps; newer-first wins.
-  void apply(const ServerSnapshot& snapshot) override;
+  // Applies a snapshot to every device following one of its apps; newer-first wins. An app
+  // whose rules do not fit keeps the rules it had (on every device) and is reported.
+  ApplyReport apply(const ServerSnapshot& snapshot) override;
   // edge.created into a followed app: the rule is added in place (Datapath::add_rules), no
   // query and no generation flip. Removals always take the query + atomic replace path: the
   // same rule may also come from a named policy, which only the server can tell.
-  bool apply_change(const ChangeEvent& event) override;
+  std::optional<ApplyReport> apply_change(const ChangeEvent& event) override;
+  // Every endpoint (followed and static) to this mode, and devices attached from now on.
+  void set_mode(datapath::Mode mode) override;
+  std::optional<datapath::Mode> mode() const;
 
   // Forgets devices whose interface or namespace is gone; returns how many.
   size_t sweep_vanished();
@@ -134,7 +169,7 @@ class Cell : public PolicySink {
                             const std::vector<Rule>& rules);
   Result<uint32_t> attach_locked(const DeviceRecord& record, uint32_t tag);
   DeviceView view_locked(const DeviceRecord& record) const;
-  void apply_app_locked(const AppPolicy& policy, bool missing);
+  void apply_app_locked(const AppPolicy& policy, bool missing, ApplyReport& report);
 
   datapath::Datapath& dp_;
   DeviceTable table_;
@@ -145,6 +180,7 @@ class Cell : public PolicySink {
   std::map<std::string, int> pending_;     // begin_follow counts
   std::map<std::string, std::string> errors_;  // ifname@netns → last apply error
   uint64_t applies_ = 0, apply_failures_ = 0;
+  std::optional<datapath::Mode> mode_;  // from the PAP; unset: endpoints keep theirs
 };
 
 // Static whitelists: each allowed source tag may reach the device on any protocol and port.

@@ -200,25 +200,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // PDP_STATUS (ONAP fields); healthy only once this start's first resync is applied, so a
-  // rule deleted while the agent was down is gone before the cell reports healthy.
-  const int64_t started_ms = now_ms();
-  auto status = [&]() -> json {
+  // What each PDP_STATUS adds to the link's ONAP identity, state, health (healthy only once
+  // this start's first resync is applied, so a rule deleted while the agent was down is gone
+  // before the cell reports healthy) and policies: ONAP statistics and the datapath totals.
+  auto status_extra = [&]() -> json {
     wiretag::agent::CellStats s = cell_state.stats();
-    const bool healthy = link.synced();
-    json policies = json::array();
     return json{
-        {"messageName", "PDP_STATUS"},
-        {"requestId", std::to_string(started_ms) + "-" + std::to_string(now_ms())},
-        {"timestampMs", now_ms()},
-        {"name", cell},
-        {"pdpType", link_options.pdp_type},
-        {"pdpGroup", group},
-        {"pdpSubgroup", link_options.pdp_type},
-        {"state", "ACTIVE"},
-        {"healthy", healthy ? "HEALTHY" : "NOT_HEALTHY"},
         {"description", "wiretag-agent"},
-        {"policies", policies},
         {"statistics",
          {{"pdpInstanceId", cell},
           {"timeStamp", now_ms()},
@@ -230,8 +218,6 @@ int main(int argc, char** argv) {
           {"policyExecutedCount", s.allowed + s.dropped + s.audited},
           {"policyExecutedSuccessCount", s.allowed + s.audited},
           {"policyExecutedFailCount", s.dropped}}},
-        {"heartbeatIntervalMs", heartbeat_ms},
-        {"revision", link.revision()},
         {"datapath",
          {{"endpoints", s.endpoints},
           {"allowed", s.allowed},
@@ -240,7 +226,7 @@ int main(int argc, char** argv) {
   };
 
   http_server.start();
-  link.start(status);
+  link.start(status_extra);
   std::printf("listening on %s\n", wiretag::http::format_endpoint(*bound).c_str());
   std::fflush(stdout);
   spdlog::info("wiretag-agent {} listening on {} (server {}, pin dir {}, state dir {})", cell,

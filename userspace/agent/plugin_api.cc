@@ -42,12 +42,27 @@ Result<uint32_t> tag_field(const TagSpace& tags, const json& v, const std::strin
   return *tag;
 }
 
+// What the PAP asked of this cell and what it holds (docs/agent.md).
+json pdp_json(const PdpView& v, std::optional<datapath::Mode> mode) {
+  json j = {{"policies", to_json(v.held)}, {"failedPolicies", to_json(v.failed)}};
+  if (mode) j["mode"] = datapath::mode_name(static_cast<uint8_t>(*mode));  // as applied
+  if (v.assignment) {
+    j["group"] = v.assignment->group;
+    j["subgroup"] = v.assignment->subgroup;
+    j["state"] = v.assignment->state;
+    j["locked"] = v.assignment->locked;
+    j["deployed"] = to_json(v.assignment->policies);
+  }
+  return j;
+}
+
 json device_json(const DeviceView& v, const TagSpace& tags) {
   json j = {{"destination_device",
              {{"namespace", v.record.device.netns}, {"interface_name", v.record.device.ifname}}},
             {"ifindex", v.ifindex},
             {"wire_bytes", v.tag ? json(tags.wire_bytes(v.tag)) : json(nullptr)},
             {"rules", v.rules}};
+  if (v.mode) j["mode"] = datapath::mode_name(static_cast<uint8_t>(*v.mode));
   json sources = json::array();
   bool any = false;
   for (uint32_t s : v.sources) {
@@ -139,7 +154,8 @@ class PluginApi {
                       {"synced", link_.synced()},
                       {"connected", link_.connected()},
                       {"revision", link_.revision()},
-                      {"endpoints", s.endpoints}}};
+                      {"endpoints", s.endpoints},
+                      {"pdp", pdp_json(link_.pdp(), cell_.mode())}}};
   }
 
  private:

@@ -48,6 +48,19 @@ Result<ChangeEvent> parse_event(const json& j) {
         if (ok) e.edge = std::move(edge);
       }
     }
+    if (e.kind.starts_with("pdp.")) {
+      PdpChange pdp;
+      auto str = [&](const char* key) {
+        return b.contains(key) && b[key].is_string() ? b[key].get<std::string>() : std::string();
+      };
+      pdp.group = str("group");
+      pdp.subgroup = str("pdpSubgroup");
+      pdp.state = str("state");
+      pdp.mode = str("mode");
+      pdp.deleted = b.contains("deleted") && b["deleted"].is_boolean() && b["deleted"].get<bool>();
+      if (pdp.group.empty()) pdp.group = e.subject;
+      e.pdp = std::move(pdp);
+    }
     if (b.contains("rules") && b["rules"].is_array())
       for (const json& r : b["rules"])
         if (r.is_object() && r.contains("destination") && r["destination"].is_string())
@@ -84,6 +97,10 @@ Result<ServerSnapshot> parse_snapshot(const json& j) {
     }
     if (j.contains("missing"))
       for (const json& m : j["missing"]) s.missing.push_back(m.get<std::string>());
+    if (j.contains("cell")) {
+      WT_TRY(assignment, parse_assignment(j["cell"]));
+      s.assignment = std::move(*assignment);
+    }
     return s;
   } catch (const json::exception& e) {
     return bad(std::string("a malformed endpoints query reply: ") + e.what());
@@ -101,11 +118,21 @@ ServerLink::ServerLink(LinkOptions options, PolicySink& sink)
 ServerLink::~ServerLink() { stop(); }
 
 Result<ServerSnapshot> ServerLink::query(const std::vector<std::string>& apps) {
+  auto snapshot = query_once(apps);
+  if (!snapshot && snapshot.error().code == "CELL_NOT_FOUND") {
+    // The server has not heard of this cell since it started: introduce it, then ask again.
+    if (auto a = post_status(); !a) return a.error();
+    snapshot = query_once(apps);
+  }
+  return snapshot;
+}
+
+Result<ServerSnapshot> ServerLink::query_once(const std::vector<std::string>& apps) {
   ServerSnapshot out;
   out.revision = -1;
   std::lock_guard lock(query_mu_);
   for (size_t at = 0; at < apps.size() || at == 0; at += kQueryBatch) {
-    json body = {{"apps", json::array()}};
+    json body = {{"apps", json::array()}, {"cell", options_.cell}};
     for (size_t i = at; i < std::min(apps.size(), at + kQueryBatch); ++i) body["apps"].push_back(apps[i]);
     if (body["apps"].empty()) {
       // Nothing followed: still learn the store id and revision (for the watch's start).
@@ -121,6 +148,8 @@ Result<ServerSnapshot> ServerLink::query(const std::vector<std::string>& apps) {
     }
     auto res = query_client_.request("POST", "/internal/v1/endpoints/query", body.dump(), 30s);
     if (!res) return res.error();
+    if (res->status == 404 && res->error_code() == "CELL_NOT_FOUND")
+      return Error{"CELL_NOT_FOUND", "the server has no PDP_STATUS from this cell yet"};
     if (res->status != 200)
       return Error{"SERVER_ERROR",
                    "endpoints query: HTTP " + std::to_string(res->status) + " " + res->body};
@@ -129,6 +158,10 @@ Result<ServerSnapshot> ServerLink::query(const std::vector<std::string>& apps) {
     if (!out.store_id.empty() && out.store_id != part->store_id)
       return Error{"STORE_CHANGED", "the server's store changed during a query"};
     out.store_id = part->store_id;
+    if (out.assignment && part->assignment &&
+        !same_policies(out.assignment->policies, part->assignment->policies))
+      return Error{"ASSIGNMENT_CHANGED", "the cell's deployed policies changed during a query"};
+    if (!out.assignment) out.assignment = part->assignment;
     out.revision = out.revision < 0 ? part->revision : std::min(out.revision, part->revision);
     for (auto& a : part->apps) out.apps.push_back(std::move(a));
     for (auto& m : part->missing) out.missing.push_back(std::move(m));
@@ -138,11 +171,11 @@ Result<ServerSnapshot> ServerLink::query(const std::vector<std::string>& apps) {
   return out;
 }
 
-void ServerLink::start(std::function<json()> status) {
-  status_ = std::move(status);
+void ServerLink::start(std::function<json()> extra) {
+  extra_status_ = std::move(extra);
   stopping_ = false;
+  heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
   watch_thread_ = std::thread([this] { watch_loop(); });
-  if (status_) heartbeat_thread_ = std::thread([this] { heartbeat_loop(); });
 }
 
 void ServerLink::stop() {
@@ -176,9 +209,16 @@ std::chrono::milliseconds ServerLink::next_backoff() {
 }
 
 Result<void> ServerLink::full_resync() {
+  std::lock_guard lock(resync_mu_);
   auto snapshot = query(sink_.followed_apps());
   if (!snapshot) return snapshot.error();
-  sink_.apply(*snapshot);
+  std::optional<Assignment> assignment = snapshot->assignment;
+  if (!assignment) {  // following no app: the assignment comes with a PDP_STATUS
+    auto a = post_status();
+    if (!a) return a.error();
+    assignment = *a;
+  }
+  record_apply(*assignment, sink_.apply(*snapshot), true);
   if (!store_id_.empty() && store_id_ != snapshot->store_id)
     spdlog::warn("the server's store changed ({} → {}): resynced from it", store_id_,
                  snapshot->store_id);
@@ -188,13 +228,14 @@ Result<void> ServerLink::full_resync() {
   synced_ = true;
   std::uniform_int_distribution<int64_t> jitter(800, 1200);
   next_periodic_resync_ = std::chrono::steady_clock::now() +
-                          std::chrono::milliseconds(options_.resync_interval.count() * jitter(rng_));
+                          std::chrono::milliseconds(options_.resync_interval.count() * jitter(resync_rng_));
   spdlog::info("resynced {} app(s) at revision {}", snapshot->apps.size() + snapshot->missing.size(),
                snapshot->revision);
   return Ok();
 }
 
 Result<void> ServerLink::handle_watch_reply(const json& body) {
+  std::lock_guard resync_lock(resync_mu_);
   if (!body.is_object() || !body.contains("revision") || !body["revision"].is_number_integer() ||
       !body.contains("store_id") || !body["store_id"].is_string())
     return bad("a watch reply without revision or store_id");
@@ -213,13 +254,20 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
   if (body.contains("events") && body["events"].is_array()) {
     for (const json& ej : body["events"]) {
       WT_TRY(e, parse_event(ej));
+      if (!relevant(*e)) continue;
       auto apps = sink_.affected_apps(*e);
       if (!apps) {
         all = true;
         break;
       }
       // An added edge is applied from the event itself; anything else is asked for.
-      if (!apps->empty() && sink_.apply_change(*e)) continue;
+      if (!apps->empty()) {
+        if (auto done = sink_.apply_change(*e)) {
+          if (!done->ok())
+            if (auto a = pdp().assignment) record_apply(*a, *done, false);
+          continue;
+        }
+      }
       affected.insert(apps->begin(), apps->end());
     }
   }
@@ -236,14 +284,23 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
       return Ok();
     }
     auto t1 = std::chrono::steady_clock::now();
-    sink_.apply(*snapshot);
+    ApplyReport report = sink_.apply(*snapshot);
     auto t2 = std::chrono::steady_clock::now();
+    if (snapshot->assignment) {
+      std::optional<Assignment> known = pdp().assignment;
+      if (!known || !same_policies(known->policies, snapshot->assignment->policies) ||
+          known->locked != snapshot->assignment->locked)
+        resync_requested_ = true;  // deployed meanwhile: the other apps need the new rules too
+      else
+        record_apply(*snapshot->assignment, report, false);
+    }
     spdlog::debug("revision {}: {} app(s) changed; query {} us, apply {} us",
                   body["revision"].get<int64_t>(), affected.size(),
                   std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count(),
                   std::chrono::duration_cast<std::chrono::microseconds>(t2 - t1).count());
   }
-  revision_ = body["revision"].get<int64_t>();
+  // A resync from the heartbeat thread may already be further on.
+  if (int64_t rev = body["revision"].get<int64_t>(); rev > revision_) revision_ = rev;
   return Ok();
 }
 
@@ -292,25 +349,163 @@ void ServerLink::watch_loop() {
   }
 }
 
-Result<void> ServerLink::send_status(const json& status) {
+bool ServerLink::relevant(const ChangeEvent& e) {
+  if (e.pdp) {
+    const std::string subgroup = options_.pdp_type;
+    if (e.pdp->group != options_.group) return false;
+    if (e.kind == "pdp.update") {
+      if (e.pdp->subgroup == subgroup) resync_requested_ = true;  // new rules, one consistent read
+    } else if (e.kind == "pdp.state_change") {
+      if (auto mode = parse_mode(e.pdp->mode); mode && !e.pdp->deleted) use_mode(*mode, e.revision);
+      {
+        std::lock_guard lock(pdp_mu_);
+        if (pdp_.assignment && !e.pdp->state.empty()) pdp_.assignment->state = e.pdp->state;
+      }
+      // A deleted group locks its cells (PASSIVE, no rules): the resync brings exactly that.
+      if (e.pdp->deleted) resync_requested_ = true;
+      status_changed();  // the PDP reports its new state
+    }
+    return false;
+  }
+  if (e.kind.starts_with("edge.")) {
+    // Edges are the default-whitelist: they matter only when it is deployed to this cell.
+    std::lock_guard lock(pdp_mu_);
+    if (pdp_.assignment) {
+      const PolicyVersion dw{"default-whitelist", "1.0.0"};
+      auto& ps = pdp_.assignment->policies;
+      return std::any_of(ps.begin(), ps.end(), [&](const PolicyVersion& p) { return p.name == dw.name; });
+    }
+  }
+  return true;
+}
+
+void ServerLink::use_mode(datapath::Mode mode, int64_t revision) {
+  std::lock_guard lock(mode_mu_);
+  if (revision < mode_revision_) return;  // a newer state change was applied already
+  mode_revision_ = revision;
+  sink_.set_mode(mode);
+}
+
+void ServerLink::record_apply(const Assignment& a, const ApplyReport& report, bool full) {
+  bool changed = false;
+  {
+    std::lock_guard lock(pdp_mu_);
+    std::vector<PolicyVersion> held_before = pdp_.held;
+    size_t failed_before = pdp_.failed.size();
+    pdp_.assignment = a;
+    std::vector<PolicyVersion> failing;
+    if (full && report.ok()) {
+      pdp_.held = a.policies;
+      pdp_.failed.clear();
+      failed_for_.clear();
+    } else if (full) {
+      // The versions newly deployed did not fit (or, when none is new, all of them).
+      failing = without(a.policies, pdp_.held);
+      if (failing.empty()) failing = a.policies;
+    } else if (!report.ok()) {
+      // A delta: only default-whitelist changes in place (named versions are immutable).
+      for (const PolicyVersion& p : a.policies)
+        if (p.name == "default-whitelist") failing.push_back(p);
+      if (failing.empty()) failing = a.policies;
+    }
+    if (!report.ok()) {
+      std::string reason = report.error.substr(0, 1000);
+      pdp_.held = without(full ? a.policies : pdp_.held, failing);
+      pdp_.failed.clear();
+      for (const PolicyVersion& p : failing) pdp_.failed.push_back({p, reason});
+      failed_for_ = a.policies;
+      spdlog::warn("{} polic{} could not be applied: {}", failing.size(),
+                   failing.size() == 1 ? "y" : "ies", reason);
+    }
+    changed = !same_policies(held_before, pdp_.held) || failed_before != pdp_.failed.size();
+  }
+  use_mode(a.mode, a.revision);
+  if (changed) status_changed();
+}
+
+PdpView ServerLink::pdp() const {
+  std::lock_guard lock(pdp_mu_);
+  return pdp_;
+}
+
+void ServerLink::status_changed() {
+  {
+    std::lock_guard lock(sleep_mu_);
+    status_dirty_ = true;
+  }
+  sleep_cv_.notify_all();
+}
+
+json ServerLink::status_body() {
+  json s = extra_status_ ? extra_status_() : json::object();
+  PdpView v = pdp();
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  s["messageName"] = "PDP_STATUS";
+  s["requestId"] = options_.cell + "-" + std::to_string(now) + "-" + std::to_string(++status_seq_);
+  s["timestampMs"] = now;
+  s["name"] = options_.cell;
+  s["pdpType"] = options_.pdp_type;
+  s["pdpGroup"] = options_.group;
+  s["pdpSubgroup"] = options_.pdp_type;
+  s["state"] = v.assignment && !v.assignment->locked ? v.assignment->state : "PASSIVE";
+  s["healthy"] = synced_ ? "HEALTHY" : "NOT_HEALTHY";
+  s["policies"] = to_json(v.held);
+  s["failedPolicies"] = to_json(v.failed);
+  s["heartbeatIntervalMs"] = options_.heartbeat_interval.count();
+  s["revision"] = revision_.load();
+  return s;
+}
+
+Result<Assignment> ServerLink::post_status() {
+  json body = status_body();
   std::lock_guard lock(status_mu_);
   auto res = status_client_.request("POST", "/internal/v1/cells/" + options_.cell + "/status",
-                                    status.dump(), 10s);
+                                    body.dump(), 10s);
   if (!res) return res.error();
   if (res->status != 200)
     return Error{"SERVER_ERROR", "PDP_STATUS: HTTP " + std::to_string(res->status) + " " + res->body};
+  WT_TRY(j, res->json());
+  return parse_assignment(*j);
+}
+
+Result<void> ServerLink::send_status() {
+  WT_TRY(a, post_status());
+  use_mode(a->mode, a->revision);
+  bool resync = false;
+  {
+    std::lock_guard lock(pdp_mu_);
+    if (pdp_.assignment) pdp_.assignment->state = a->state;
+    // The re-send: the server's deployment differs from what this cell holds.
+    resync = synced_ && (!pdp_.assignment || pdp_.assignment->locked != a->locked ||
+                         (!same_policies(a->policies, pdp_.held) &&
+                          !same_policies(a->policies, failed_for_)));
+  }
+  if (resync) {
+    spdlog::info("PDP_STATUS reply: policies deployed to {}/{} differ from those held: resyncing",
+                 a->group, a->subgroup);
+    if (auto r = full_resync(); !r) {
+      resync_requested_ = true;  // the watch loop retries with backoff
+      return r;
+    }
+  }
   return Ok();
 }
 
 void ServerLink::heartbeat_loop() {
   bool failing = false;
-  do {
-    auto r = send_status(status_());
+  while (!stopping_) {
+    auto r = send_status();
     if (!r && r.error().code == "CANCELLED") break;
     if (!r && !failing) spdlog::warn("heartbeat: {}: {}", r.error().code, r.error().message);
     if (r && failing) spdlog::info("heartbeat: the server answers again");
     failing = !r;
-  } while (sleep_for(options_.heartbeat_interval));
+    std::unique_lock lock(sleep_mu_);
+    sleep_cv_.wait_for(lock, options_.heartbeat_interval,
+                       [this] { return stopping_.load() || status_dirty_; });
+    status_dirty_ = false;
+  }
 }
 
 }  // namespace wiretag::agent

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/assignment.h"
 #include "agent/cell.h"
 #include "http/client.h"
 #include "wiretag/result.h"
@@ -37,6 +39,15 @@ struct LinkOptions {
   std::chrono::milliseconds backoff_max{30000};
 };
 
+// The PAP's view of this cell as the link keeps it: the assignment last learned and which of
+// its policy versions the cell holds completely (reported in PDP_STATUS `policies`) or could
+// not apply (`failedPolicies`, with the reason).
+struct PdpView {
+  std::optional<Assignment> assignment;
+  std::vector<PolicyVersion> held;
+  std::vector<FailedPolicy> failed;
+};
+
 // Parses the body of POST /internal/v1/endpoints/query; INVALID_RESPONSE when malformed.
 Result<ServerSnapshot> parse_snapshot(const nlohmann::json& body);
 // Parses one watch event.
@@ -47,12 +58,16 @@ class ServerLink {
   ServerLink(LinkOptions options, PolicySink& sink);
   ~ServerLink();
 
-  // Effective rules of these apps, read by the server in one transaction.
+  // Effective rules of these apps under this cell's deployed policies, read by the server in
+  // one transaction, with the cell's assignment. A server that has not heard of the cell
+  // (it restarted) is sent a PDP_STATUS first.
   Result<ServerSnapshot> query(const std::vector<std::string>& apps);
 
-  // Starts the watch thread (and the heartbeat thread when status is set: it builds the
-  // PDP_STATUS body sent on start and every heartbeat interval).
-  void start(std::function<nlohmann::json()> status = {});
+  // Starts the watch and heartbeat threads. `extra` adds fields to each PDP_STATUS (the
+  // statistics and datapath counters); the link fills the ONAP identity, state, health and
+  // policies itself. Sent on start, every heartbeat interval and whenever what the cell
+  // holds changes.
+  void start(std::function<nlohmann::json()> extra = {});
   void stop();
 
   // True after the first full resync since start.
@@ -65,14 +80,29 @@ class ServerLink {
   // Asks the watch loop for a full resync as soon as possible.
   void request_resync() { resync_requested_ = true; }
 
-  // Sends one PDP_STATUS now (also used at start before the loop's first beat).
-  Result<void> send_status(const nlohmann::json& status);
+  // The PDP_STATUS body now.
+  nlohmann::json status_body();
+  // Sends one PDP_STATUS now and acts on the assignment in the reply: the mode at once; a
+  // resync when the policies deployed differ from those the cell holds.
+  Result<void> send_status();
+
+  PdpView pdp() const;
 
  private:
   void watch_loop();
   void heartbeat_loop();
   Result<void> full_resync();
   Result<void> handle_watch_reply(const nlohmann::json& body);
+  Result<ServerSnapshot> query_once(const std::vector<std::string>& apps);
+  Result<Assignment> post_status();
+  // Whether an event can change this cell's rules under its assignment (edges only when
+  // default-whitelist is deployed to it); pdp.* events are handled here.
+  bool relevant(const ChangeEvent& event);
+  // A mode learned at `revision`: applied unless a newer one was.
+  void use_mode(datapath::Mode mode, int64_t revision);
+  // After rules were applied under `assignment` (`full`: every followed app).
+  void record_apply(const Assignment& assignment, const ApplyReport& report, bool full);
+  void status_changed();
   std::chrono::milliseconds next_backoff();
   bool sleep_for(std::chrono::milliseconds d);  // false when stopping
 
@@ -83,7 +113,18 @@ class ServerLink {
   http::Client query_client_;
   std::mutex status_mu_;
   http::Client status_client_;
-  std::function<nlohmann::json()> status_;
+  std::function<nlohmann::json()> extra_status_;
+
+  // The PAP view (pdp_mu_); resync_mu_ serializes resyncs between the watch and heartbeat.
+  mutable std::mutex pdp_mu_;
+  PdpView pdp_;
+  std::vector<PolicyVersion> failed_for_;  // the deployment last found not to fit
+  std::mutex mode_mu_;
+  int64_t mode_revision_ = -1;
+  std::atomic<uint64_t> status_seq_{0};
+  std::mt19937_64 resync_rng_{std::random_device{}()};  // under resync_mu_
+  bool status_dirty_ = false;
+  std::mutex resync_mu_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> synced_{false};

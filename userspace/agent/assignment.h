@@ -1,0 +1,58 @@
+// What the PAP asks of this cell (SPEC §4.4): its group's state, the datapath mode that state
+// implies, and the policy versions deployed to its group and subgroup. The server sends it
+// in reply to every PDP_STATUS, with every endpoints query that names the cell, and in
+// pieces on the watch (pdp.update, pdp.state_change).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "datapath/datapath.h"
+#include "wiretag/result.h"
+
+namespace wiretag::agent {
+
+// A deployed policy version as the PAP names it: "default-whitelist" 1.0.0, or a named
+// policy's id with version N.0.0 (the server also accepts "N").
+struct PolicyVersion {
+  std::string name;
+  std::string version;
+};
+
+// Versions compare as the server compares them: "3" is "3.0.0".
+bool same_version(const PolicyVersion& a, const PolicyVersion& b);
+// The same versions, in any order.
+bool same_policies(const std::vector<PolicyVersion>& a, const std::vector<PolicyVersion>& b);
+// Those of `from` that `other` does not hold.
+std::vector<PolicyVersion> without(const std::vector<PolicyVersion>& from,
+                                   const std::vector<PolicyVersion>& other);
+
+// A version the cell could not hold, and why ("MAP_FULL: …"): PDP_STATUS failedPolicies.
+struct FailedPolicy {
+  PolicyVersion policy;
+  std::string reason;
+};
+
+struct Assignment {
+  std::string group;
+  std::string subgroup;
+  std::string state = "PASSIVE";  // the group's: ACTIVE, TEST, SAFE, PASSIVE
+  datapath::Mode mode = datapath::Mode::Bypass;
+  bool locked = false;  // the server knows no such group or subgroup: PASSIVE, no policies
+  std::vector<PolicyVersion> policies;
+  int64_t revision = 0;  // the change-log revision it was read at
+};
+
+// "enforce" | "audit" | "bypass".
+Result<datapath::Mode> parse_mode(const std::string& mode);
+// The PDP_STATUS reply, or the "cell" member of an endpoints query reply (api/internal.yaml
+// CellAssignment). INVALID_RESPONSE when malformed.
+Result<Assignment> parse_assignment(const nlohmann::json& j);
+Result<std::vector<PolicyVersion>> parse_policy_versions(const nlohmann::json& j);
+
+nlohmann::json to_json(const std::vector<PolicyVersion>& policies);
+nlohmann::json to_json(const std::vector<FailedPolicy>& failed);
+
+}  // namespace wiretag::agent
