@@ -477,9 +477,17 @@ TEST_F(Pap, DeployAndUndeployPolicies) {
   };
   for (const auto& [r, code] : bad) EXPECT_EQ(r.error_code(), code) << r.body;
   EXPECT_EQ(snapshot(), before);
+  // A deployed policy cannot be deleted (ONAP): the cells enforce it.
+  const json policy_before = s().get("/v1/accounts/default/policies/" + id).json();
+  auto deployed = s().request("DELETE", "/v1/accounts/default/policies/" + id);
+  EXPECT_EQ(deployed.status, 409) << deployed.body;
+  EXPECT_EQ(deployed.error_code(), "POLICY_DEPLOYED");
+  EXPECT_EQ(snapshot(), before);
+  EXPECT_EQ(s().get("/v1/accounts/default/policies/" + id).json(), policy_before);
   ASSERT_EQ(pap("DELETE", "/pdps/policies/" + id + "/versions/2.0.0").status, 202);
   EXPECT_EQ(policies_of("defaultGroup"),
             (json{{{"name", "default-whitelist"}, {"version", "1.0.0"}}}));
+  EXPECT_EQ(s().request("DELETE", "/v1/accounts/default/policies/" + id).status, 200);
 }
 
 TEST_F(Pap, PdpStatusReplyFollowsTheGroupState) {

@@ -179,6 +179,16 @@ Result<void> AccountPolicies::remove(std::string_view account, std::string_view 
     if (!rec) return rec.error();
     auto p = from_record(*rec);
     if (!p) return p.error();
+    // A version deployed to a PDP group is what cells enforce (SPEC §4.4): undeploy it first,
+    // as ONAP refuses to delete a deployed policy.
+    auto deployments = tx.list_deployments();
+    if (!deployments) return deployments.error();
+    for (const DeploymentRecord& d : *deployments)
+      if (d.policy == rec->id)
+        return Error{"POLICY_DEPLOYED", "policy " + rec->id + " version " + d.version +
+                                            " is deployed to " + d.group + "/" + d.pdp_type +
+                                            "; undeploy it first (PAP DELETE pdps/policies/" +
+                                            rec->id + ")"};
     if (auto r = tx.delete_policy(rec->id); !r) return r;
     return log_change(tx, "policy.deleted", *p);
   });

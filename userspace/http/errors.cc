@@ -21,7 +21,7 @@ unsigned status_for(const Error& error) {
   if (code == "TAGS_EXHAUSTED" || code == "CONFLICT" || ends_with(code, "_EXISTS") ||
       code == "TAG_LENGTH_MISMATCH" || code == "GROUP_NOT_PASSIVE" ||
       code == "GROUP_IN_SAFE_STATE" || code == "SUBGROUP_HAS_NO_PDP" ||
-      code == "SUBGROUP_HAS_POLICIES" || code == "NO_ACTIVE_GROUP")
+      code == "SUBGROUP_HAS_POLICIES" || code == "NO_ACTIVE_GROUP" || code == "POLICY_DEPLOYED")
     return 409;
   if (code.starts_with("INVALID_") || code == "UNKNOWN_FIELD" || code == "MISSING_FIELD" ||
       code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST" || code == "BODY_TOO_LARGE" ||
