@@ -41,6 +41,12 @@ say "starting wiretag-server and one wiretag-agent per cell on lab $WT_LAB_ID"
 "$LAB" up --cells 2 --containers 3 --build "$BUILD" || exit 1
 lab_load
 TOKEN=$(cat "$WT_LAB_TOKEN_FILE")
+PAP_CREDENTIALS=$(dirname "$WT_LAB_TOKEN_FILE")/pap-credentials
+pap() { # pap METHOD PATH [BODY]: the PAP API (basic auth, the server's generated credentials)
+  curl -sS -X "$1" -u "$(cat "$PAP_CREDENTIALS")" -H 'Content-Type: application/json' \
+    ${3:+-d "$3"} "$WT_LAB_SERVER/policy/pap/v1$2"
+  echo
+}
 api() { # api METHOD PATH [BODY]: the server's REST API, as the admin
   curl -sS -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     ${3:+-d "$3"} "$WT_LAB_SERVER$2"
@@ -63,11 +69,18 @@ sleep 0.3
 
 say "policy: frontend may reach backend (POST /whitelist), backend may reach db on tcp/5432 only"
 api POST /whitelist '{"source":"frontend","destination":"backend"}'
-api POST /v1/accounts/default/policies \
-  '{"name":"backend-to-db","rules":[{"source":"backend","destination":"db","protocol":"tcp","ports":{"start":5432,"end":5432}}]}' |
-  head -c 300
-echo
-sleep 0.5
+policy=$(api POST /v1/accounts/default/policies \
+  '{"name":"backend-to-db","rules":[{"source":"backend","destination":"db","protocol":"tcp","ports":{"start":5432,"end":5432}}]}')
+echo "${policy:0:300}"
+policy_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["id"])' "$policy")
+say "deploy it to the cells' PDP group with the PAP (defaultGroup already holds default-whitelist, the edges)"
+pap POST /pdps/deployments/batch \
+  "{\"groups\":[{\"name\":\"defaultGroup\",\"deploymentSubgroups\":[{\"pdpType\":\"tc\",\"action\":\"POST\",\"policies\":[{\"name\":\"$policy_id\",\"version\":\"1.0.0\"}]}]}]}"
+for _ in $(seq 50); do  # until both cells report they hold it (PAP policies/status: SUCCESS)
+  [ "$(pap GET "/policies/deployed/$policy_id" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["success-count"])' 2>/dev/null)" = 2 ] && break
+  sleep 0.1
+done
+pap GET "/policies/deployed/$policy_id"
 
 say "traffic (cell 1 -> cell 2 crosses VXLAN-GBP carrying the source's tag)"
 check allowed "frontend (cell 1) -> backend (cell 2) tcp/8080, IPv4" lab_tcp_ok 1 1 "$(lab_ip4 2 1)" 8080
@@ -81,9 +94,8 @@ check denied "backend -> db tcp/8080 (port not allowed)" lab_tcp_ok 2 1 "$(lab_i
 say "what cell 2's agent enforces (GET /whitelist on its Plugin API)"
 curl -sS "$WT_LAB_AGENT_2/whitelist"
 echo
-say "cells as the server sees them (PDP_STATUS heartbeats)"
-api GET /internal/v1/cells | head -c 600
-echo
+say "cells as the PAP sees them (PDP_STATUS heartbeats)"
+pap GET /pdps/healthcheck | head -c 600
 
 if $ok; then say "demo OK: allowed flows passed, denied flows dropped"; else say "demo FAILED"; fi
 $ok || exit 1
@@ -98,6 +110,8 @@ wiretag is running; talk to it (Ctrl-C stops everything and removes the lab):
   curl -H "Authorization: Bearer \$T" -d '{"source":"intruder","destination":"backend"}' $WT_LAB_SERVER/whitelist
   ip netns exec $(lab_ns 1 2) socat - TCP:$(lab_ip4 2 1):8080     # intruder -> backend, now allowed
   curl $WT_LAB_AGENT_2/whitelist                                    # what cell 2 enforces
+  curl -u "\$(cat $PAP_CREDENTIALS)" $WT_LAB_SERVER/policy/pap/v1/policies/status   # PAP: per cell
+  curl -u "\$(cat $PAP_CREDENTIALS)" -X PUT "$WT_LAB_SERVER/policy/pap/v1/pdps/groups/defaultGroup?state=TEST"  # audit only
   $BUILD/userspace/cli/wiretag --pin-dir $(lab_pin_dir 2) monitor    # live drops on cell 2
   scripts/lab.sh status --id $WT_LAB_ID
 EOF
