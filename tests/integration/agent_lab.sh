@@ -25,21 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok    $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
-expect() { # expect allowed|denied DESCRIPTION CMD...
-  local want=$1 what=$2 got; shift 2
-  if "$@"; then got=allowed; else got=denied; fi
-  if [ "$got" = "$want" ]; then ok "$what: $got"; else fail "$what: $got, expected $want"; fi
-}
-# eventually SECONDS CMD...: poll until CMD succeeds (a liveness bound, not a speed test).
-eventually() {
-  local limit=$1 i; shift
-  for ((i = 0; i < limit * 10; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
-not() { ! "$@"; }
+. "$here/checks.sh"
 
 "$LAB" up --cells 2 --containers 3 --build "$BUILD" >"$tmp/up.log" 2>&1 || {
   cat "$tmp/up.log"; echo "FAIL  lab up"; exit 1; }
@@ -173,5 +159,4 @@ lab_cell_exec 2 ip link del "$(lab_hostif 2 3)"
 gone() { ! curl -s "$(agent_url 2)/whitelist" | grep -q "\"$(lab_hostif 2 3)\""; }
 if eventually 10 gone; then ok "vanished device removed from the agent"; else fail "vanished device still listed"; fi
 
-echo "# $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

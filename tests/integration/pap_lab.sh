@@ -28,25 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok    $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL  $*"; }
-check() { # check DESCRIPTION CMD...
-  local what=$1; shift
-  if "$@"; then ok "$what"; else fail "$what"; fi
-}
-expect() { # expect allowed|denied DESCRIPTION CMD...
-  local want=$1 what=$2 got; shift 2
-  if "$@"; then got=allowed; else got=denied; fi
-  if [ "$got" = "$want" ]; then ok "$what: $got"; else fail "$what: $got, expected $want"; fi
-}
-# eventually SECONDS CMD...: poll until CMD succeeds (a liveness bound, not a speed test).
-eventually() {
-  local limit=$1 i; shift
-  for ((i = 0; i < limit * 10; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
-not() { ! "$@"; }
+. "$here/checks.sh"
 
 "$LAB" up --cells 2 --containers 2 --build "$BUILD" >"$tmp/up.log" 2>&1 || {
   cat "$tmp/up.log"; echo "FAIL  lab up"; exit 1; }
@@ -201,5 +183,4 @@ expect denied "agent 2 stopped, enforcement unchanged: cell1 -> cell2 tcp/9999" 
 lab_start_agent 2 >/dev/null || fail "start agent 2"
 check "components/healthcheck healthy again" eventually 15 healthy_is True
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
