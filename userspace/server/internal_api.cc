@@ -352,8 +352,10 @@ struct WatchStream {
   int64_t heartbeat;         // seconds; 0: one line, then the stream ends
   std::shared_ptr<http::LineStream> lines;
   ChangeNotifier::WaiterId waiter = 0;
+  std::chrono::steady_clock::time_point last_line;
   bool sent_any = false;
   bool heartbeat_due = false;
+  bool timer_armed = false;
   bool ended = false;
 };
 
@@ -624,15 +626,8 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
       if (!s->lines->push(a.json)) return;  // ended (a slow client): stop() follows
       s->sent_any = true;
       s->heartbeat_due = false;
-      if (s->heartbeat > 0) {
-        auto self = shared_from_this();
-        s->timer.expires_after(std::chrono::seconds(s->heartbeat));
-        s->timer.async_wait([self, s](boost::system::error_code ec) {
-          if (ec) return;
-          s->heartbeat_due = true;
-          self->advance(s);
-        });
-      }
+      s->last_line = std::chrono::steady_clock::now();
+      if (s->heartbeat > 0 && !s->timer_armed) arm_heartbeat(s, std::chrono::seconds(s->heartbeat));
     }
     // After a resync the client fetches everything again; timeout=0 asked for one line.
     if (a.resync || s->heartbeat == 0) return s->lines->finish();
@@ -642,6 +637,23 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     // More than one batch behind: the next batch once this one is written, not all at once.
     if (s->since < notifier_.revision()) return s->lines->on_drained(wake);
     s->waiter = notifier_.wait(s->since, wake);
+  }
+
+  // Not re-armed for every line (a cancel and a handler per change and stream): when it fires
+  // it sends a heartbeat if none is due yet, or waits for the rest of the interval.
+  void arm_heartbeat(const std::shared_ptr<WatchStream>& s,
+                     std::chrono::steady_clock::duration delay) {
+    s->timer_armed = true;
+    s->timer.expires_after(delay);
+    s->timer.async_wait([self = shared_from_this(), s](boost::system::error_code ec) {
+      s->timer_armed = false;
+      if (ec || s->ended) return;
+      const auto due = s->last_line + std::chrono::seconds(s->heartbeat);
+      if (const auto now = std::chrono::steady_clock::now(); now < due)
+        return self->arm_heartbeat(s, due - now);
+      s->heartbeat_due = true;
+      self->advance(s);
+    });
   }
 
   // On the stream's strand, once the stream ended for any reason.
