@@ -3,6 +3,9 @@
 // 127.0.0.1 port 0 as a child, and measures with --connections keep-alive connections:
 // GET /app/:guid/whitelist and POST /whitelist (durable) req/s and latency, then RSS after
 // a sweep over every app, then restart time. Every figure is printed beside its target.
+// Then the watch fan-out: --watchers clients following the change log with the long poll,
+// then with the stream (stream=1), through --watch-commits commits: commit → seen latency
+// and server CPU per change, both modes side by side (--watch-only runs just that).
 // A benchmark, not a test: not in ctest.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,12 +28,15 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -39,6 +45,7 @@
 #include <vector>
 
 #include "core/policy_graph.h"
+#include "http/client.h"
 #include "store/sqlite_store.h"
 
 namespace {
@@ -66,6 +73,9 @@ struct Config {
   int client_threads = 1;
   unsigned server_threads = 0;  // 0: the server's default
   int restarts = 3;
+  int watchers = 100;
+  int watch_commits = 1000;
+  bool watch_only = false;
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -569,6 +579,240 @@ uintmax_t dir_bytes(const fs::path& dir) {
   return total;
 }
 
+// ---- watch fan-out: long poll against stream --------------------------------------------
+
+enum class WatchMode { LongPoll, Stream };
+
+const char* mode_name(WatchMode m) { return m == WatchMode::LongPoll ? "long poll" : "stream"; }
+
+// `n` clients following the change log from `since`, each on its own thread and keep-alive
+// connection (http::Client, as an agent would): when each has the event of each commit.
+class Watchers {
+ public:
+  Watchers(unsigned short port, const std::string& token, int n, int64_t since, int commits,
+           WatchMode mode)
+      : n_(n), since_(since), commits_(commits), seen_count_(static_cast<size_t>(commits)) {
+    seen_.assign(static_cast<size_t>(n), std::vector<Clock::time_point>(commits));
+    for (int w = 0; w < n; ++w)
+      clients_.push_back(std::make_unique<wiretag::http::Client>(
+          wiretag::http::BaseUrl{"127.0.0.1", std::to_string(port)}, token));
+    for (int w = 0; w < n; ++w)
+      threads_.emplace_back(
+          [this, w, mode] { mode == WatchMode::LongPoll ? long_poll(w) : stream(w); });
+  }
+  ~Watchers() { stop(); }
+
+  // Until every watcher has the event of commit i; false after 30 s.
+  bool wait_all(int i) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30),
+                        [&] { return seen_count_[static_cast<size_t>(i)] >= n_; });
+  }
+  void stop() {
+    for (auto& c : clients_) c->cancel();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  // After stop(): when watcher w had commit i.
+  Clock::time_point seen(int w, int i) const {
+    return seen_[static_cast<size_t>(w)][static_cast<size_t>(i)];
+  }
+  uint64_t requests() const { return requests_; }
+  uint64_t errors() const { return errors_; }
+
+ private:
+  // The events of one reply, all received at `at`; returns the next since.
+  int64_t record(int w, std::string_view body, Clock::time_point at) {
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (!j.is_object() || !j.contains("revision")) {
+      ++errors_;
+      return -1;
+    }
+    for (const auto& e : j["events"]) {
+      const int64_t i = e["revision"].get<int64_t>() - since_ - 1;
+      if (i < 0 || i >= commits_) continue;
+      auto& slot = seen_[static_cast<size_t>(w)][static_cast<size_t>(i)];
+      if (slot != Clock::time_point{}) continue;
+      slot = at;
+      std::lock_guard lock(mu_);
+      if (++seen_count_[static_cast<size_t>(i)] == n_) cv_.notify_all();
+    }
+    return j["revision"].get<int64_t>();
+  }
+
+  void long_poll(int w) {
+    int64_t since = since_;
+    for (;;) {
+      auto r = clients_[w]->request(
+          "GET", "/internal/v1/watch?since=" + std::to_string(since) + "&timeout=30", {},
+          std::chrono::seconds(60));
+      const auto at = Clock::now();
+      if (!r && r.error().code == "CANCELLED") return;
+      ++requests_;
+      if (!r || r->status != 200) {
+        ++errors_;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      if (int64_t next = record(w, r->body, at); next >= 0) since = next;
+    }
+  }
+
+  void stream(int w) {
+    int64_t since = since_;
+    for (;;) {
+      ++requests_;
+      auto r = clients_[w]->stream(
+          "/internal/v1/watch?stream=1&timeout=30&since=" + std::to_string(since),
+          [&](std::string_view line) {
+            if (int64_t next = record(w, line, Clock::now()); next >= 0) since = next;
+            return true;
+          },
+          std::chrono::seconds(60));
+      if (!r && r.error().code == "CANCELLED") return;
+      ++errors_;  // a stream is meant to last: any end is counted, then it reconnects
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  const int n_;
+  const int64_t since_;
+  const int commits_;
+  std::vector<std::unique_ptr<wiretag::http::Client>> clients_;
+  std::vector<std::thread> threads_;
+  std::vector<std::vector<Clock::time_point>> seen_;  // [watcher][commit], by its thread
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int> seen_count_;  // per commit, under mu_
+  std::atomic<uint64_t> requests_{0}, errors_{0};
+};
+
+struct FanoutResult {
+  int watchers = 0;
+  int commits = 0;
+  double seconds = 0;
+  double server_cpu = 0;           // CPU-seconds from the first commit to the last seen
+  double client_cpu = 0;           // of this process (writer and watchers), the same window
+  std::vector<double> latency_us;  // per (commit, watcher): commit 2xx → it has the event
+  uint64_t before_ack = 0;         // of those, seen before the committer read the 2xx
+  uint64_t requests = 0, errors = 0;
+};
+
+int64_t current_revision(wiretag::http::Client& client) {
+  auto r = client.request("GET", "/internal/v1/status");
+  if (!r || r->status != 200) die("GET /internal/v1/status failed");
+  return r->json().value()["revision"].get<int64_t>();
+}
+
+// `commits` POST /whitelist, one at a time: each a new tcp edge, and the next only once every
+// watcher has the last one, so each change is measured alone (the long poll's worst case: N
+// requests per change; a burst would let it batch).
+FanoutResult run_fanout(const Config& cfg, unsigned short port, pid_t server,
+                        const std::string& token, const std::vector<std::string>& guids,
+                        int watchers, std::optional<WatchMode> mode, uint32_t& next_port) {
+  wiretag::http::Client writer({"127.0.0.1", std::to_string(port)}, token);
+  const int64_t since = current_revision(writer);
+  std::optional<Watchers> w;
+  if (mode) {
+    w.emplace(port, token, watchers, since, cfg.watch_commits, *mode);
+    // Every watcher parked (a long poll waiting, or a stream past its first line).
+    for (int i = 0;; ++i) {
+      auto r = writer.request("GET", "/internal/v1/status");
+      if (r && r->status == 200 && r->json().value()["watches"].get<int>() >= watchers) break;
+      if (i > 30000) die("watchers did not park within 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  FanoutResult out;
+  out.watchers = mode ? watchers : 0;
+  out.commits = cfg.watch_commits;
+  std::vector<Clock::time_point> acked(static_cast<size_t>(cfg.watch_commits));
+  const double cpu0 = process_cpu_seconds(server), self0 = self_cpu_seconds();
+  const auto t0 = Clock::now();
+  for (int i = 0; i < cfg.watch_commits; ++i) {
+    for (;;) {
+      const uint32_t p = next_port++;
+      const std::string& src = guids[p % guids.size()];
+      const std::string& dst = guids[(p / guids.size() + 1 + p) % guids.size()];
+      std::string body = R"({"source":")" + src + R"(","destination":")" + dst +
+                         R"(","protocol":"tcp","ports":{"start":)" + std::to_string(1 + p % 65535) +
+                         "}}";
+      auto r = writer.request("POST", "/whitelist", body);
+      if (!r) die("POST /whitelist: " + r.error().message);
+      if (r->status == 201) break;
+      if (r->status != 200) die("POST /whitelist: " + std::to_string(r->status) + " " + r->body);
+      // 200: that edge existed already (no change, no event): another one.
+    }
+    acked[static_cast<size_t>(i)] = Clock::now();
+    if (w && !w->wait_all(i)) die("a watcher missed commit " + std::to_string(i));
+  }
+  out.seconds = seconds_since(t0);
+  out.server_cpu = process_cpu_seconds(server) - cpu0;
+  out.client_cpu = self_cpu_seconds() - self0;
+  if (w) {
+    w->stop();
+    for (int c = 0; c < cfg.watch_commits; ++c)
+      for (int k = 0; k < watchers; ++k) {
+        double us =
+            std::chrono::duration<double, std::micro>(w->seen(k, c) - acked[static_cast<size_t>(c)])
+                .count();
+        if (us < 0) ++out.before_ack;
+        out.latency_us.push_back(std::max(0.0, us));
+      }
+    std::sort(out.latency_us.begin(), out.latency_us.end());
+    out.requests = w->requests();
+    out.errors = w->errors();
+  }
+  return out;
+}
+
+void watch_fanout(const Config& cfg, unsigned short port, pid_t server, const std::string& token,
+                  const std::vector<std::string>& guids) {
+  std::printf(
+      "== Watch fan-out: %d watchers (one thread and keep-alive connection each, "
+      "http::Client), %d commits\n   (POST /whitelist, one at a time; the next once every "
+      "watcher has the last). Latency: commit 2xx\n   → a watcher has the event, over every "
+      "(commit, watcher); server CPU from /proc/%d/stat\n",
+      cfg.watchers, cfg.watch_commits, server);
+  std::random_device seed;
+  uint32_t next_port = seed();
+  // Warm-up, not printed: the first commits after a start cost more (caches, allocations).
+  Config warmup = cfg;
+  warmup.watch_commits = std::min(cfg.watch_commits, 200);
+  run_fanout(warmup, port, server, token, guids, 0, std::nullopt, next_port);
+  FanoutResult alone = run_fanout(cfg, port, server, token, guids, 0, std::nullopt, next_port);
+  FanoutResult poll =
+      run_fanout(cfg, port, server, token, guids, cfg.watchers, WatchMode::LongPoll, next_port);
+  FanoutResult stream =
+      run_fanout(cfg, port, server, token, guids, cfg.watchers, WatchMode::Stream, next_port);
+  const double base_us = alone.server_cpu / alone.commits * 1e6;
+  const double base_client_us = alone.client_cpu / alone.commits * 1e6;
+  std::printf("%-12s %8s %8s %8s %7s %14s %14s %14s %13s %8s\n", "mode", "p50 ms", "p99 ms",
+              "max ms", "<2xx %", "server CPU/chg", "minus commit", "clients CPU/chg",
+              "requests/chg", "wall s");
+  std::printf("%-12s %8s %8s %8s %7s %11.0f us %14s %12.0f us %13s %8.2f\n", "no watchers", "-",
+              "-", "-", "-", base_us, "-", base_client_us, "-", alone.seconds);
+  for (const auto* r : {&poll, &stream}) {
+    const double cpu_us = r->server_cpu / r->commits * 1e6;
+    std::printf("%-12s %8.2f %8.2f %8.2f %7.1f %11.0f us %11.0f us %12.0f us %13.2f %8.2f\n",
+                mode_name(r == &poll ? WatchMode::LongPoll : WatchMode::Stream),
+                percentile(r->latency_us, 50) / 1e3, percentile(r->latency_us, 99) / 1e3,
+                r->latency_us.empty() ? 0.0 : r->latency_us.back() / 1e3,
+                100.0 * static_cast<double>(r->before_ack) /
+                    static_cast<double>(std::max<size_t>(1, r->latency_us.size())),
+                cpu_us, cpu_us - base_us, r->client_cpu / r->commits * 1e6,
+                static_cast<double>(r->requests) / r->commits, r->seconds);
+    if (r->errors)
+      std::printf("%-12s %llu failed or ended watch requests/streams\n", "",
+                  static_cast<unsigned long long>(r->errors));
+  }
+  std::printf(
+      "(<2xx: events a watcher had before the committer read its 2xx, counted as 0 ms; "
+      "minus commit: server CPU/chg\n minus the no-watchers row; clients CPU/chg: this "
+      "process, committer and watchers; requests/chg: watch\n requests or streams opened "
+      "per change)\n\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -608,6 +852,14 @@ int main(int argc, char** argv) {
   cli.add_option("--restarts", cfg.restarts, "SIGTERM + exec cycles timed")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  cli.add_option("--watchers", cfg.watchers, "watch fan-out: clients following the change log")
+      ->check(CLI::Range(1, 2000))
+      ->capture_default_str();
+  cli.add_option("--watch-commits", cfg.watch_commits, "watch fan-out: commits per mode")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cli.add_flag("--watch-only", cfg.watch_only,
+               "only the watch fan-out (long poll against stream), after the data set");
   CLI11_PARSE(cli, argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows when redirected to a file
 
@@ -671,6 +923,18 @@ int main(int argc, char** argv) {
     std::printf("sample: GET /app/%s/whitelist -> %d, %zu bytes: %.120s...\n\n", guids[0].c_str(),
                 p.status, p.body.size(), std::string(p.body).c_str());
     if (p.status != 200) die("the sample request failed");
+  }
+  auto finish = [&] {
+    const int code = server.terminate();
+    if (temp_dir) {
+      std::error_code ec;
+      fs::remove_all(cfg.data_dir, ec);
+    }
+    return code == 0 ? 0 : 1;
+  };
+  if (cfg.watch_only) {
+    watch_fanout(cfg, port, server.pid(), token, guids);
+    return finish();
   }
 
   // 3. GET /app/:guid/whitelist of random apps.
@@ -736,13 +1000,10 @@ int main(int argc, char** argv) {
   };
   for (int i = 0; i < cfg.restarts; ++i) restart("term " + std::to_string(i + 1), false);
   restart("kill -9", true);
-  std::printf("slowest SIGTERM restart %.3f s   target <= %.0f s: %s\n", worst, kTargetRestartS,
+  std::printf("slowest SIGTERM restart %.3f s   target <= %.0f s: %s\n\n", worst, kTargetRestartS,
               verdict(worst <= kTargetRestartS));
 
-  const int code = server.terminate();
-  if (temp_dir) {
-    std::error_code ec;
-    fs::remove_all(cfg.data_dir, ec);
-  }
-  return code == 0 ? 0 : 1;
+  // 7. Following the change log: long poll against stream.
+  watch_fanout(cfg, port, server.pid(), token, guids);
+  return finish();
 }

@@ -9,8 +9,12 @@
 #include "core/account_policies.h"
 #include "core/cell_registry.h"
 #include "core/change_notifier.h"
+#include "core/pap.h"
 #include "core/policy_graph.h"
+#include "http/line_stream.h"
 #include "http/router.h"
+#include "server/auth.h"
+#include "server/internal_api.h"
 #include "store/sqlite_store.h"
 #include "temp_dir.h"
 
@@ -310,6 +314,99 @@ TEST_F(Internal, EventBodiesNameEveryDestinationTheyTouch) {
   EXPECT_EQ(deleted["guid"], "a");
   EXPECT_EQ(deleted["wire_bytes"], "0001");
   EXPECT_EQ(deleted["destinations"], (json{"b", "c"}));
+}
+
+// The watch route in-process, its strands run by hand: what a stream is handed is observable.
+TEST_F(Internal, StreamsAndLongPollsAtOneRevisionShareOneSerializedBatch) {
+  add("a");
+  add("b");
+  const int64_t rev = *g().revision();
+  ChangeNotifier notifier(rev);
+  store_->add_commit_observer([&notifier](int64_t r) { notifier.publish(r); });
+  CellRegistry cells;
+  Pap pap(*store_, cells);
+  Authenticator auth(*store_, /*insecure=*/true);
+  boost::asio::io_context ioc;
+  http::Router router;
+  add_internal_routes(router, g(), pap, notifier, cells, auth, ioc);
+  auto ask = [&](std::map<std::string, std::string> query) {
+    http::Request q;
+    q.path = "/internal/v1/watch";
+    q.query = std::move(query);
+    std::optional<http::Reply> out;
+    router.dispatch(q, [&](http::Reply r) { out = std::move(r); });
+    return out;
+  };
+  const std::string since = std::to_string(rev);
+  auto one = ask({{"since", since}, {"stream", "1"}}),
+       two = ask({{"since", since}, {"stream", "1"}});
+  ASSERT_TRUE(one && two);
+  ASSERT_TRUE(one->lines && two->lines);
+  EXPECT_EQ(one->status, 200u);
+  ioc.poll();
+  auto take = [&](http::LineStream& s) {
+    auto batch = s.take(10);
+    for (const auto& line : batch.lines) s.written(line->size() + 1);
+    return batch.lines;
+  };
+  ASSERT_EQ(take(*one->lines).size(), 1u);  // the first line, at once
+  ASSERT_EQ(take(*two->lines).size(), 1u);
+
+  ASSERT_TRUE(g().allow({"a", "b", Protocol::Any, std::nullopt}));
+  ioc.restart();
+  ioc.poll();
+  auto first = take(*one->lines), second = take(*two->lines);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(first[0].get(), second[0].get()) << "one buffer, not two copies";
+  auto poll = ask({{"since", since}, {"timeout", "0"}});
+  ASSERT_TRUE(poll && poll->serialized);
+  EXPECT_EQ(poll->serialized.get(), first[0].get()) << "the long poll's buffer too";
+  json line = json::parse(*first[0]);
+  ASSERT_EQ(line["events"].size(), 1u);
+  EXPECT_EQ(line["revision"], rev + 1);
+
+  // Shutdown: both streams end cleanly, and the last chunk follows.
+  notifier.close();
+  ioc.restart();
+  ioc.poll();
+  EXPECT_TRUE(one->lines->ended());
+  EXPECT_TRUE(one->lines->take(10).last);
+  EXPECT_TRUE(two->lines->take(10).last);
+}
+
+TEST(LineStream, APushPastTheCapEndsTheStreamButOneLineAlwaysFits) {
+  http::LineStream s(100);
+  std::optional<http::LineStream::End> why;
+  s.on_end([&](http::LineStream::End w) { why = w; });
+  EXPECT_TRUE(s.push(std::make_shared<const std::string>(std::string(150, 'x'))));  // alone
+  auto batch = s.take(10);
+  ASSERT_EQ(batch.lines.size(), 1u);
+  s.written(151);
+  EXPECT_EQ(s.queued_bytes(), 0u);
+  EXPECT_TRUE(s.push(std::make_shared<const std::string>(std::string(60, 'x'))));
+  EXPECT_FALSE(s.push(std::make_shared<const std::string>(std::string(60, 'x'))));
+  ASSERT_TRUE(why);
+  EXPECT_EQ(*why, http::LineStream::End::OverLimit);
+  EXPECT_TRUE(s.take(10).abort) << "closed without the last chunk";
+}
+
+TEST(LineStream, DrainedFiresOnceEverythingIsWritten) {
+  http::LineStream s(1000);
+  int drained = 0;
+  s.push(std::make_shared<const std::string>("a"));
+  s.on_drained([&] { ++drained; });
+  EXPECT_EQ(drained, 0);
+  s.take(10);
+  EXPECT_EQ(drained, 0) << "taken is not written";
+  s.written(2);
+  EXPECT_EQ(drained, 1);
+  s.on_drained([&] { ++drained; });
+  EXPECT_EQ(drained, 2) << "nothing queued: at once";
+  s.finish();
+  auto last = s.take(10);
+  EXPECT_TRUE(last.last);
+  EXPECT_FALSE(s.take(10).last) << "the last chunk is handed out once";
 }
 
 TEST(AsyncRouter, AnAsyncRouteAnswersWhenItIsReady) {

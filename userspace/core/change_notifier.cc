@@ -56,6 +56,11 @@ int64_t ChangeNotifier::revision() const {
   return revision_;
 }
 
+bool ChangeNotifier::closed() const {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
 size_t ChangeNotifier::waiting() const {
   std::lock_guard lock(mutex_);
   return waiters_.size();

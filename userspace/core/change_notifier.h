@@ -35,6 +35,8 @@ class ChangeNotifier {
 
   int64_t revision() const;
   size_t waiting() const;
+  // True once close() was called: a waiter asking again is woken at once, so it must stop.
+  bool closed() const;
 
  private:
   struct Waiter {

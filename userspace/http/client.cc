@@ -13,6 +13,32 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+// A streamed line longer than this is not a watch batch (1000 events) but a broken server.
+constexpr size_t kMaxLine = 64u << 20;
+
+bhttp::request<bhttp::string_body> make_request(const BaseUrl& base, const std::string& bearer,
+                                                std::string_view method, std::string_view target,
+                                                std::string_view body) {
+  bhttp::request<bhttp::string_body> req{
+      bhttp::string_to_verb(boost::beast::string_view(method.data(), method.size())),
+      std::string(target), 11};
+  req.set(bhttp::field::host, base.host + ":" + base.port);
+  req.set(bhttp::field::user_agent, "wiretag");
+  if (!bearer.empty()) req.set(bhttp::field::authorization, "Bearer " + bearer);
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH" ||
+      method == "DELETE") {
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = std::string(body);
+  }
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
+
+}  // namespace
+
 Result<nlohmann::json> ClientResponse::json() const {
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded())
@@ -89,22 +115,16 @@ Result<void> Client::connect(std::chrono::steady_clock::time_point deadline) {
   return Ok();
 }
 
+Error Client::failure(boost::system::error_code ec, const std::string& what) const {
+  if (cancelled_) return Error{"CANCELLED", "request cancelled"};
+  if (ec == beast::error::timeout) return Error{"TIMEOUT", what + " timed out"};
+  return Error{"CONNECTION_CLOSED", what + ": " + ec.message(), ec.value()};
+}
+
 Result<ClientResponse> Client::exchange(std::string_view method, std::string_view target,
                                         std::string_view body,
                                         std::chrono::steady_clock::time_point deadline) {
-  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(boost::beast::string_view(method.data(), method.size())),
-                                         std::string(target), 11};
-  req.set(bhttp::field::host, base_.host + ":" + base_.port);
-  req.set(bhttp::field::user_agent, "wiretag");
-  if (!bearer_.empty()) req.set(bhttp::field::authorization, "Bearer " + bearer_);
-  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH" ||
-      method == "DELETE") {
-    req.set(bhttp::field::content_type, "application/json");
-    req.body() = std::string(body);
-  }
-  req.keep_alive(true);
-  req.prepare_payload();
-
+  auto req = make_request(base_, bearer_, method, target, body);
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64u << 20);
@@ -119,16 +139,97 @@ Result<ClientResponse> Client::exchange(std::string_view method, std::string_vie
   if (cancelled_) ec = asio::error::operation_aborted;
   if (ec) {
     stream_.reset();
-    if (cancelled_) return Error{"CANCELLED", "request cancelled"};
-    if (ec == beast::error::timeout)
-      return Error{"TIMEOUT", std::string(method) + " " + std::string(target) + " timed out"};
-    return Error{"CONNECTION_CLOSED", std::string(method) + " " + std::string(target) + ": " +
-                                          ec.message(),
-                 ec.value()};
+    return failure(ec, std::string(method) + " " + std::string(target));
   }
   auto res = parser.release();
   if (!res.keep_alive()) stream_.reset();
   return ClientResponse{res.result_int(), std::move(res.body())};
+}
+
+Result<ClientResponse> Client::stream_exchange(std::string_view target, const LineHandler& on_line,
+                                               std::chrono::milliseconds idle, bool& answered) {
+  const std::string what = "GET " + std::string(target);
+  auto req = make_request(base_, bearer_, "GET", target, {});
+  req.set(bhttp::field::accept, "application/x-ndjson");
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  boost::system::error_code ec;
+  auto deadline = std::chrono::steady_clock::now() + idle;
+  stream_->expires_at(deadline);
+  bhttp::async_write(*stream_, req, [&](boost::system::error_code e, size_t) {
+    ec = e;
+    if (e) return;
+    bhttp::async_read_header(*stream_, buffer, parser,
+                             [&](boost::system::error_code e2, size_t) { ec = e2; });
+  });
+  run_until(deadline);
+  if (cancelled_) ec = asio::error::operation_aborted;
+  if (ec) {
+    stream_.reset();
+    return failure(ec, what);
+  }
+  answered = true;
+  const unsigned status = parser.get().result_int();
+
+  if (!parser.chunked()) {
+    // Not a stream: an error answer, read whole.
+    parser.body_limit(64u << 20);
+    if (!parser.is_done()) {
+      deadline = std::chrono::steady_clock::now() + idle;
+      stream_->expires_at(deadline);
+      bhttp::async_read(*stream_, buffer, parser,
+                        [&](boost::system::error_code e, size_t) { ec = e; });
+      run_until(deadline);
+    }
+    if (cancelled_) ec = asio::error::operation_aborted;
+    if (ec) {
+      stream_.reset();
+      return failure(ec, what);
+    }
+    auto res = parser.release();
+    if (!res.keep_alive()) stream_.reset();
+    return ClientResponse{status, std::move(res.body())};
+  }
+
+  // Chunk data is split into lines here instead of going into the body; a chunk may hold part
+  // of a line or several.
+  parser.body_limit(boost::none);
+  std::string partial;
+  bool stopped = false, too_long = false;
+  auto on_chunk = [&](std::uint64_t, beast::string_view data, boost::system::error_code& e) {
+    for (size_t i = 0; i < data.size() && !stopped;) {
+      size_t nl = data.find('\n', i);
+      size_t end = nl == beast::string_view::npos ? data.size() : nl;
+      partial.append(data.data() + i, end - i);
+      if (partial.size() > kMaxLine) {
+        too_long = true;
+        e = bhttp::error::body_limit;
+        break;
+      }
+      if (nl == beast::string_view::npos) break;
+      if (!on_line(partial)) stopped = true;
+      partial.clear();
+      i = nl + 1;
+    }
+    return data.size();
+  };
+  parser.on_chunk_body(on_chunk);
+  while (!parser.is_done() && !stopped) {
+    // The idle deadline starts again with each read: a stream may be quiet up to `idle`.
+    deadline = std::chrono::steady_clock::now() + idle;
+    stream_->expires_at(deadline);
+    bhttp::async_read_some(*stream_, buffer, parser,
+                           [&](boost::system::error_code e, size_t) { ec = e; });
+    run_until(deadline);
+    if (cancelled_) ec = asio::error::operation_aborted;
+    if (ec) {
+      stream_.reset();
+      if (too_long) return Error{"INVALID_RESPONSE", what + ": a streamed line over 64 MiB"};
+      return failure(ec, what);
+    }
+  }
+  if (stopped || !parser.get().keep_alive()) stream_.reset();
+  return ClientResponse{status, {}};
 }
 
 Result<ClientResponse> Client::request(std::string_view method, std::string_view target,
@@ -147,6 +248,26 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
     r = exchange(method, target, body, deadline);
   }
   if (!r && r.error().code == "CONNECTION_CLOSED") return Error{"SERVER_UNREACHABLE", r.error().message, r.error().sys_errno};
+  return r;
+}
+
+Result<ClientResponse> Client::stream(std::string_view target, const LineHandler& on_line,
+                                      std::chrono::milliseconds idle) {
+  if (cancelled_) return Error{"CANCELLED", "request cancelled"};
+  const bool reused = stream_.has_value();
+  if (!reused) {
+    if (auto c = connect(std::chrono::steady_clock::now() + idle); !c) return c.error();
+  }
+  bool answered = false;
+  auto r = stream_exchange(target, on_line, idle, answered);
+  // A kept-alive connection the server closed meanwhile: retry once on a fresh one.
+  if (!r && reused && !answered && r.error().code == "CONNECTION_CLOSED") {
+    if (auto c = connect(std::chrono::steady_clock::now() + idle); !c) return c.error();
+    r = stream_exchange(target, on_line, idle, answered);
+  }
+  // Closed before any answer: as for request(), the server is not there (any more).
+  if (!r && !answered && r.error().code == "CONNECTION_CLOSED")
+    return Error{"SERVER_UNREACHABLE", r.error().message, r.error().sys_errno};
   return r;
 }
 

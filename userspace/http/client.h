@@ -1,12 +1,14 @@
 // A small synchronous HTTP/1.1 client on Beast: one keep-alive connection to one server,
-// a deadline per request, and cancel() from another thread (to interrupt a long-poll).
-// Used by the agent to talk to the policy server, and by benches and tests.
+// a deadline per request, streamed answers read line by line, and cancel() from another
+// thread (to interrupt a long-poll or a stream). Used by the agent to talk to the policy
+// server, and by benches and tests.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -47,8 +49,21 @@ class Client {
                                  std::string_view body = {},
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-  // Thread-safe and final: aborts the request in progress (if any) and every later one with
-  // CANCELLED. For stopping a thread that waits in a long-poll.
+  // GETs a streamed answer (chunked NDJSON: the watch with stream=1) on the kept-alive
+  // connection and calls on_line with each complete line, without its "\n", as it arrives:
+  // until the server ends the stream (then the result is its status, the body empty) or
+  // on_line returns false (the connection is then dropped: the stream goes on). An answer
+  // that is not chunked (an error) is returned whole, on_line not called.
+  // Errors: TIMEOUT when no byte arrives for `idle` (a stream that sends heartbeats is dead
+  // then), CANCELLED after cancel(), SERVER_UNREACHABLE when no answer comes,
+  // CONNECTION_CLOSED when the server cuts the stream short (it does to a client that falls
+  // too far behind), INVALID_RESPONSE for a line over 64 MiB.
+  using LineHandler = std::function<bool(std::string_view line)>;
+  Result<ClientResponse> stream(std::string_view target, const LineHandler& on_line,
+                                std::chrono::milliseconds idle);
+
+  // Thread-safe and final: aborts the request or stream in progress (if any) and every later
+  // one with CANCELLED. For stopping a thread that waits in a long-poll or a stream.
   void cancel();
 
  private:
@@ -56,6 +71,11 @@ class Client {
   Result<ClientResponse> exchange(std::string_view method, std::string_view target,
                                   std::string_view body,
                                   std::chrono::steady_clock::time_point deadline);
+  // One stream() attempt; answered: the head came (so the request must not be retried).
+  Result<ClientResponse> stream_exchange(std::string_view target, const LineHandler& on_line,
+                                         std::chrono::milliseconds idle, bool& answered);
+  // The error for a failed operation: CANCELLED, TIMEOUT or CONNECTION_CLOSED with `what`.
+  Error failure(boost::system::error_code ec, const std::string& what) const;
   void run_until(std::chrono::steady_clock::time_point deadline);
 
   BaseUrl base_;

@@ -11,6 +11,8 @@
 
 namespace wiretag::http {
 
+class LineStream;
+
 // What a route handler answers when it succeeds.
 struct Reply {
   Reply() = default;
@@ -22,6 +24,9 @@ struct Reply {
   // The body already serialized (then `body` is ignored): one answer sent to many clients
   // (the watch) is serialized once.
   std::shared_ptr<const std::string> serialized;
+  // A body streamed as lines while they come (chunked; then `body` is ignored): the route
+  // keeps the other end and pushes to it (the streamed watch).
+  std::shared_ptr<LineStream> lines;
 };
 
 // The HTTP status for an error_code: *_NOT_FOUND → 404, conflicts → 409, input → 400, ...

@@ -41,6 +41,10 @@ BeastResponse make_response(const Reply& reply, unsigned version, bool keep_aliv
   res.set(beast_http::field::content_type, "application/json");
   for (const auto& [name, value] : reply.headers) res.set(name, value);
   res.keep_alive(keep_alive);
+  if (reply.lines) {
+    res.chunked(true);  // the head only: the lines follow as chunks
+    return res;
+  }
   res.body() = reply.serialized
                    ? *reply.serialized
                    : reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -51,7 +55,7 @@ BeastResponse make_response(const Reply& reply, unsigned version, bool keep_aliv
 }  // namespace
 
 void respond_async(const Router& router, const BeastRequest& request,
-                   std::function<void(BeastResponse)> done) {
+                   std::function<void(BeastResponse, std::shared_ptr<LineStream>)> done) {
   const unsigned version = request.version();
   const bool keep_alive = request.keep_alive();
   Request req;
@@ -59,7 +63,7 @@ void respond_async(const Router& router, const BeastRequest& request,
   if (auto split = split_target(std::string_view(request.target().data(), request.target().size()),
                                 req.path, req.query);
       !split)
-    return done(make_response(error_reply(split.error()), version, keep_alive));
+    return done(make_response(error_reply(split.error()), version, keep_alive), nullptr);
   if (auto it = request.find(beast_http::field::authorization); it != request.end())
     req.authorization = std::string(it->value());
   for (const auto& field : request) {
@@ -69,13 +73,25 @@ void respond_async(const Router& router, const BeastRequest& request,
   }
   req.body = request.body();
   router.dispatch(std::move(req), [done = std::move(done), version, keep_alive](Reply reply) {
-    done(make_response(reply, version, keep_alive));
+    if (reply.lines && version < 11) {
+      // HTTP/1.0 has no chunked coding to carry a stream in.
+      reply.lines->close(LineStream::End::ClientGone);
+      return done(
+          make_response(error_reply(Error{"BAD_REQUEST", "a streamed answer needs HTTP/1.1"}),
+                        version, false),
+          nullptr);
+    }
+    std::shared_ptr<LineStream> lines = reply.lines;
+    done(make_response(reply, version, keep_alive), std::move(lines));
   });
 }
 
 BeastResponse respond(const Router& router, const BeastRequest& request) {
   auto out = std::make_shared<std::optional<BeastResponse>>();
-  respond_async(router, request, [out](BeastResponse res) { *out = std::move(res); });
+  respond_async(router, request, [out](BeastResponse res, std::shared_ptr<LineStream> lines) {
+    if (lines) lines->close(LineStream::End::ClientGone);  // nobody to send them to
+    *out = std::move(res);
+  });
   if (!*out)
     return make_response(
         error_reply(Error{"ASYNC_ROUTE", "this route answers later; use respond_async()"}),
@@ -86,23 +102,33 @@ BeastResponse respond(const Router& router, const BeastRequest& request) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Server& server) : stream_(std::move(socket)), server_(server) {}
+  ~Session() {
+    if (lines_) lines_->close(LineStream::End::ClientGone);
+  }
 
   void run() {
     asio::dispatch(stream_.get_executor(),
                    beast::bind_front_handler(&Session::do_read, shared_from_this()));
   }
 
-  // Closes the connection now if it is waiting for a request, else after the response.
+  // Closes the connection now if it is waiting for a request, else after the response; a
+  // streamed response ends after the lines already queued.
   void close_when_idle() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       self->closing_ = true;
       if (self->reading_) beast::get_lowest_layer(self->stream_).cancel();
+      if (self->lines_) self->lines_->finish(LineStream::End::Shutdown);
     });
   }
 
  private:
+  // Lines gathered into one write when a stream has several queued.
+  static constexpr size_t kLinesPerWrite = 64;
+
   void do_read() {
     if (closing_) return do_close();
+    lines_.reset();
+    stream_done_ = false;
     parser_.emplace();
     parser_->body_limit(server_.options_.body_limit);
     stream_.expires_after(server_.options_.read_timeout);
@@ -130,11 +156,15 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // No read timeout while the handler works: a long poll may answer minutes later.
     stream_.expires_never();
-    respond_async(server_.router_, parser_->get(), [self = shared_from_this()](BeastResponse res) {
-      auto shared = std::make_shared<BeastResponse>(std::move(res));
-      asio::post(self->stream_.get_executor(),
-                 [self, shared] { self->send_response(std::move(*shared)); });
-    });
+    respond_async(
+        server_.router_, parser_->get(),
+        [self = shared_from_this()](BeastResponse res, std::shared_ptr<LineStream> lines) {
+          auto shared = std::make_shared<BeastResponse>(std::move(res));
+          asio::post(self->stream_.get_executor(), [self, shared, lines] {
+            if (lines) return self->start_stream(std::move(*shared), lines);
+            self->send_response(std::move(*shared));
+          });
+        });
   }
 
   void send_response(BeastResponse response) {
@@ -153,7 +183,113 @@ class Session : public std::enable_shared_from_this<Session> {
     do_read();
   }
 
+  // A streamed answer: the head, then each line as a chunk as the route pushes it, then the
+  // last chunk. Meanwhile the connection is read too, so a client that goes away ends the
+  // stream at once instead of at the next line the server fails to write.
+  void start_stream(BeastResponse head, std::shared_ptr<LineStream> lines) {
+    lines_ = std::move(lines);
+    if (closing_) lines_->finish(LineStream::End::Shutdown);
+    response_ = std::make_shared<BeastResponse>(std::move(head));
+    keep_alive_ = response_->keep_alive();
+    head_writer_.emplace(*response_);
+    stream_.expires_after(server_.options_.read_timeout);
+    beast_http::async_write_header(
+        stream_, *head_writer_,
+        beast::bind_front_handler(&Session::on_head_written, shared_from_this()));
+  }
+
+  void on_head_written(beast::error_code ec, std::size_t) {
+    head_writer_.reset();
+    response_.reset();
+    if (ec) return abort_stream();
+    watch_peer();
+    lines_->attach([weak = weak_from_this()] {
+      if (auto self = weak.lock())
+        asio::post(self->stream_.get_executor(), [self] { self->send_lines(); });
+    });
+  }
+
+  // While streaming, a read completes only when the client sends (a pipelined request, kept
+  // for after the stream), closes or resets the connection.
+  void watch_peer() {
+    if (closed_) return;
+    peer_reading_ = true;
+    stream_.expires_never();  // a quiet client is normal here; only writes have a deadline
+    stream_.async_read_some(buffer_.prepare(4096),
+                            beast::bind_front_handler(&Session::on_peer_read, shared_from_this()));
+  }
+
+  void on_peer_read(beast::error_code ec, std::size_t n) {
+    peer_reading_ = false;
+    if (closed_) return;
+    if (!ec) {
+      buffer_.commit(n);
+      if (buffer_.size() > server_.options_.body_limit) return abort_stream();
+      if (stream_done_) return do_read();
+      return watch_peer();
+    }
+    // Cancelled by on_stream_complete() so the next request can be read.
+    if (ec == asio::error::operation_aborted && stream_done_) return do_read();
+    abort_stream();
+  }
+
+  void send_lines() {
+    if (closed_ || stream_done_ || !lines_) return;
+    if (lines_->aborted()) return do_close();
+    if (writing_lines_) return;
+    LineStream::Batch batch = lines_->take(kLinesPerWrite);
+    if (batch.abort) return do_close();
+    if (batch.lines.empty() && !batch.last) return;
+    in_flight_ = std::move(batch.lines);
+    in_flight_bytes_ = 0;
+    chunks_.clear();
+    buffers_.clear();
+    for (const auto& line : in_flight_) {
+      chunks_.push_back(beast_http::make_chunk(
+          std::array<asio::const_buffer, 2>{asio::buffer(*line), asio::buffer("\n", 1)}));
+      in_flight_bytes_ += line->size() + 1;
+    }
+    for (const auto& chunk : chunks_)
+      for (asio::const_buffer b : beast::buffers_range_ref(chunk)) buffers_.push_back(b);
+    if (batch.last) {
+      last_chunk_.emplace(beast_http::make_chunk_last());
+      for (asio::const_buffer b : beast::buffers_range_ref(*last_chunk_)) buffers_.push_back(b);
+    }
+    writing_lines_ = true;
+    // A client that reads nothing for this long is gone (or too slow to follow).
+    stream_.expires_after(server_.options_.read_timeout);
+    asio::async_write(
+        stream_, buffers_,
+        beast::bind_front_handler(&Session::on_lines_written, shared_from_this(), batch.last));
+  }
+
+  void on_lines_written(bool last, beast::error_code ec, std::size_t) {
+    writing_lines_ = false;
+    if (lines_) lines_->written(in_flight_bytes_);
+    in_flight_.clear();
+    chunks_.clear();
+    buffers_.clear();
+    last_chunk_.reset();
+    if (closed_) return;
+    if (ec) return abort_stream();
+    if (last) return on_stream_complete();
+    send_lines();
+  }
+
+  void on_stream_complete() {
+    stream_done_ = true;
+    if (closing_ || !keep_alive_) return do_close();
+    if (peer_reading_) return stream_.cancel();  // on_peer_read() goes on with do_read()
+    do_read();
+  }
+
+  void abort_stream() {
+    if (lines_) lines_->close(LineStream::End::ClientGone);
+    do_close();
+  }
+
   void do_close() {
+    closed_ = true;
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
@@ -177,6 +313,8 @@ class Session : public std::enable_shared_from_this<Session> {
                             beast::bind_front_handler(&Session::on_drain, shared_from_this()));
   }
 
+  using Chunk = beast_http::chunk_body<std::array<asio::const_buffer, 2>>;
+
   beast::tcp_stream stream_;
   Server& server_;
   beast::flat_buffer buffer_;
@@ -186,6 +324,20 @@ class Session : public std::enable_shared_from_this<Session> {
   bool linger_ = false;
   bool reading_ = false;
   bool closing_ = false;
+  bool closed_ = false;
+
+  // A streamed answer in progress.
+  std::shared_ptr<LineStream> lines_;
+  std::optional<beast_http::response_serializer<beast_http::string_body>> head_writer_;
+  std::vector<std::shared_ptr<const std::string>> in_flight_;  // held until written
+  size_t in_flight_bytes_ = 0;
+  std::vector<Chunk> chunks_;
+  std::optional<beast_http::chunk_last<beast_http::chunk_crlf>> last_chunk_;
+  std::vector<asio::const_buffer> buffers_;
+  bool keep_alive_ = true;
+  bool writing_lines_ = false;
+  bool peer_reading_ = false;
+  bool stream_done_ = false;
 };
 
 Server::Server(asio::io_context& ioc, const Router& router, ServerOptions options)

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "http/line_stream.h"
 #include "http/router.h"
 #include "wiretag/result.h"
 
@@ -27,11 +28,13 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{30};
 };
 
-// The pure part: a parsed request in, the response out (JSON, errors per SPEC §4).
+// The pure part: a parsed request in, the response out (JSON, errors per SPEC §4). A
+// streamed answer gives its head only.
 BeastResponse respond(const Router& router, const BeastRequest& request);
-// The same for routes that may answer later: `done` gets the response once, on any thread.
+// The same for routes that may answer later: `done` gets the response once, on any thread;
+// for a streamed answer the response is the head (chunked) and `lines` its body.
 void respond_async(const Router& router, const BeastRequest& request,
-                   std::function<void(BeastResponse)> done);
+                   std::function<void(BeastResponse, std::shared_ptr<LineStream>)> done);
 
 class Session;
 
@@ -46,7 +49,8 @@ class Server {
   Result<boost::asio::ip::tcp::endpoint> listen(const boost::asio::ip::tcp::endpoint& at);
   // Starts accepting; sessions run on the io_context's threads.
   void start();
-  // Stops accepting, closes idle connections and lets in-flight requests finish.
+  // Stops accepting, closes idle connections, lets in-flight requests finish and ends
+  // streamed answers after the lines already queued.
   void shutdown();
   // True when no connection is open any more.
   bool idle();

@@ -12,8 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/log.h"
 #include "core/app_guid.h"
 #include "http/json_input.h"
+#include "http/line_stream.h"
 
 namespace wiretag {
 namespace {
@@ -27,6 +29,9 @@ constexpr int64_t kMaxEvents = 1000;
 constexpr int64_t kDefaultWatchSeconds = 30;
 constexpr int64_t kMaxWatchSeconds = 300;
 constexpr size_t kMaxQueryApps = 10000;
+// Bytes a streamed watch may have queued for a client that does not keep up before the
+// stream ends: the client reconnects from the last revision it got.
+constexpr size_t kMaxStreamQueuedBytes = 4 << 20;
 
 // A non-negative decimal integer of at most 18 digits, or nullopt.
 std::optional<int64_t> parse_count(const std::string& s) {
@@ -321,13 +326,46 @@ struct Watch {
   std::atomic<ChangeNotifier::WaiterId> waiter{0};
 };
 
+// What a watch answers for a `since` now, serialized once: every long poll and stream asking
+// for the same range gets the same buffer.
+struct WatchAnswer {
+  int64_t revision = 0;  // the next since
+  bool resync = false;
+  bool wait = false;  // no events: the log has nothing after since yet
+  std::shared_ptr<const std::string> json;
+};
+
+// One streamed watch (stream=1): a line at once, then one whenever commits log events after
+// the last revision it sent, and a heartbeat line when it sent nothing for `heartbeat`.
+struct WatchStream {
+  WatchStream(asio::io_context& ioc, int64_t since, int64_t heartbeat,
+              std::shared_ptr<http::LineStream> lines)
+      : strand(asio::make_strand(ioc)),
+        timer(strand),
+        since(since),
+        heartbeat(heartbeat),
+        lines(std::move(lines)) {}
+  asio::strand<asio::io_context::executor_type> strand;
+  // The rest is used on the strand only.
+  asio::steady_timer timer;  // the heartbeat
+  int64_t since;             // the revision of the last line sent
+  int64_t heartbeat;         // seconds; 0: one line, then the stream ends
+  std::shared_ptr<http::LineStream> lines;
+  ChangeNotifier::WaiterId waiter = 0;
+  std::chrono::steady_clock::time_point last_line;
+  bool sent_any = false;
+  bool heartbeat_due = false;
+  bool timer_armed = false;
+  bool ended = false;
+};
+
 class InternalApi : public std::enable_shared_from_this<InternalApi> {
  public:
   InternalApi(PolicyGraph& graph, Pap& pap, ChangeNotifier& notifier, CellRegistry& cells,
               Authenticator& auth, asio::io_context& ioc)
       : graph_(graph), pap_(pap), notifier_(notifier), cells_(cells), auth_(auth), ioc_(ioc) {}
 
-  // GET /internal/v1/watch?since=REV[&timeout=SECONDS]
+  // GET /internal/v1/watch?since=REV[&timeout=SECONDS][&stream=0|1]
   void watch(const Request& req, http::Respond respond) {
     if (auto who = auth_.authenticate_internal(req.authorization); !who)
       return respond(who.error());
@@ -342,9 +380,17 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
         return respond(Error{"INVALID_QUERY", "timeout must be an integer 0-300 (seconds)"});
       timeout = *t;
     }
-    bool wait = false;
-    auto now = events_after(*since, wait);
-    if (!now || !wait || timeout == 0) return respond(std::move(now));
+    bool stream = false;
+    if (req.query.count("stream")) {
+      const std::string value = req.query_value("stream");
+      if (value != "0" && value != "1")
+        return respond(Error{"INVALID_STREAM", "stream must be 0 (long poll) or 1 (stream)"});
+      stream = value == "1";
+    }
+    auto now = events_after(*since);
+    if (!now) return respond(now.error());
+    if (stream) return start_stream(*since, timeout, *now, std::move(respond));
+    if (!now->wait || timeout == 0) return respond(reply_of(*now));
 
     auto w = std::make_shared<Watch>(ioc_, *since, std::move(respond));
     auto self = shared_from_this();
@@ -452,6 +498,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     WT_TRY(rev, graph_.revision());
     json out = header(*rev);
     out["watches"] = notifier_.waiting();
+    out["streams"] = streams_.load();
     out["cells"] = cells_.list().size();
     return Reply{200, out};
   }
@@ -471,55 +518,66 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
             {"body", json::parse(c.body, nullptr, false)}};
   }
 
-  // The watch reply for `since` now; wait=true when there is nothing yet to say.
+  static Reply reply_of(const WatchAnswer& a) {
+    Reply reply{200, nullptr};
+    reply.serialized = a.json;
+    return reply;
+  }
+
+  // The watch answer for `since` now.
   //
   // Every agent's watch asks this, and after a change they all ask with the same `since`: so
   // a client already at the revision this server last committed waits without reading the
   // store, and one read answers every client asking for the same range (memoized until the
-  // revision moves on). With 100 agents that is one read per change instead of 200.
-  Result<Reply> events_after(int64_t since, bool& wait) {
+  // revision moves on). With 100 agents that is one read and one serialization per change
+  // instead of 100 (reads of a range not yet memoized take turns, so none is done twice).
+  Result<WatchAnswer> events_after(int64_t since) {
     const int64_t known = notifier_.revision();
     if (since == known) {
       json out = header(known);
       out["resync"] = false;
       out["events"] = json::array();
-      wait = true;
-      return Reply{200, out};
+      return WatchAnswer{known, false, true, serialize(out)};
     }
-    {
-      std::lock_guard lock(answers_mu_);
-      if (auto it = answers_.find(since); it != answers_.end() && it->second.revision >= known) {
-        wait = it->second.wait;
-        return it->second.reply;
-      }
-    }
-    auto fresh = read_events_after(since, wait);
+    if (auto memo = memoized(since, known)) return *memo;
+    std::lock_guard reading(read_mu_);
+    if (auto memo = memoized(since, known)) return *memo;
+    auto fresh = read_events_after(since);
     if (fresh && since < known) {
       std::lock_guard lock(answers_mu_);
       if (answers_.size() >= 64) answers_.clear();  // old ranges: clients moved on
-      auto& slot = answers_[since];
-      slot.revision = known;
-      slot.wait = wait;
-      slot.reply = *fresh;
-      slot.reply.serialized = std::make_shared<const std::string>(slot.reply.body.dump(
-          -1, ' ', false, nlohmann::json::error_handler_t::replace));
-      slot.reply.body = nullptr;
-      return slot.reply;
+      answers_[since] = Answer{known, *fresh};
     }
     return fresh;
   }
 
-  Result<Reply> read_events_after(int64_t since, bool& wait) {
+  std::optional<WatchAnswer> memoized(int64_t since, int64_t known) {
+    std::lock_guard lock(answers_mu_);
+    if (auto it = answers_.find(since); it != answers_.end() && it->second.revision >= known)
+      return it->second.answer;
+    return std::nullopt;
+  }
+
+  static std::shared_ptr<const std::string> serialize(const json& j) {
+    return std::make_shared<const std::string>(
+        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+
+  Result<WatchAnswer> read_events_after(int64_t since) {
     WT_TRY(batch, graph_.change_batch(since, kMaxEvents));
+    WatchAnswer a;
     json out = header(batch->revision);
     json events = json::array();
     // A client ahead of the store has followed another database (or a restored one).
-    out["resync"] = since > batch->revision;
+    a.resync = since > batch->revision;
+    out["resync"] = a.resync;
     for (const ChangeRecord& c : batch->changes) events.push_back(event_json(c));
-    if (!batch->changes.empty()) out["revision"] = batch->changes.back().revision;
-    wait = since == batch->revision;
+    a.revision = batch->changes.empty() ? batch->revision : batch->changes.back().revision;
+    out["revision"] = a.revision;
+    a.wait = since == batch->revision;
     out["events"] = std::move(events);
-    return Reply{200, out};
+    a.json = serialize(out);
+    return a;
   }
 
   // On the watch's strand, once: by a change, the timer, or the notifier closing.
@@ -527,17 +585,94 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     if (w->answered.exchange(true)) return;
     if (auto id = w->waiter.load()) notifier_.cancel(id);
     w->timer.cancel();
-    bool wait = false;
-    w->respond(events_after(w->since, wait));
+    auto now = events_after(w->since);
+    if (!now) return w->respond(now.error());
+    w->respond(reply_of(*now));
+  }
+
+  // The streamed watch: answers 200 with the stream at once; `first` is its first line.
+  void start_stream(int64_t since, int64_t timeout, const WatchAnswer& first,
+                    http::Respond respond) {
+    auto lines = std::make_shared<http::LineStream>(kMaxStreamQueuedBytes);
+    auto s = std::make_shared<WatchStream>(ioc_, since, timeout, lines);
+    auto self = shared_from_this();
+    ++streams_;
+    lines->on_end(
+        [self, s](http::LineStream::End) { asio::post(s->strand, [self, s] { self->stop(s); }); });
+    asio::post(s->strand, [self, s, first] { self->send(s, first); });
+    Reply reply{200, nullptr};
+    reply.headers.emplace_back("Content-Type", "application/x-ndjson");
+    reply.lines = std::move(lines);
+    respond(std::move(reply));
+  }
+
+  // On the stream's strand: woken by a commit, the heartbeat timer or a drained queue.
+  void advance(const std::shared_ptr<WatchStream>& s) {
+    if (s->ended) return;
+    if (s->waiter) notifier_.cancel(std::exchange(s->waiter, 0));
+    if (notifier_.closed()) return s->lines->finish(http::LineStream::End::Shutdown);
+    auto now = events_after(s->since);
+    if (!now) {
+      // The client reconnects from its last revision and asks again.
+      spdlog::warn("watch stream: {}", now.error().message);
+      return s->lines->finish();
+    }
+    send(s, *now);
+  }
+
+  void send(const std::shared_ptr<WatchStream>& s, const WatchAnswer& a) {
+    if (s->ended) return;
+    if (!a.wait || a.resync || !s->sent_any || s->heartbeat_due) {
+      if (!s->lines->push(a.json)) return;  // ended (a slow client): stop() follows
+      s->sent_any = true;
+      s->heartbeat_due = false;
+      s->last_line = std::chrono::steady_clock::now();
+      if (s->heartbeat > 0 && !s->timer_armed) arm_heartbeat(s, std::chrono::seconds(s->heartbeat));
+    }
+    // After a resync the client fetches everything again; timeout=0 asked for one line.
+    if (a.resync || s->heartbeat == 0) return s->lines->finish();
+    if (!a.wait) s->since = a.revision;
+    auto self = shared_from_this();
+    auto wake = [self, s] { asio::post(s->strand, [self, s] { self->advance(s); }); };
+    // More than one batch behind: the next batch once this one is written, not all at once.
+    if (s->since < notifier_.revision()) return s->lines->on_drained(wake);
+    s->waiter = notifier_.wait(s->since, wake);
+  }
+
+  // Not re-armed for every line (a cancel and a handler per change and stream): when it fires
+  // it sends a heartbeat if none is due yet, or waits for the rest of the interval.
+  void arm_heartbeat(const std::shared_ptr<WatchStream>& s,
+                     std::chrono::steady_clock::duration delay) {
+    s->timer_armed = true;
+    s->timer.expires_after(delay);
+    s->timer.async_wait([self = shared_from_this(), s](boost::system::error_code ec) {
+      s->timer_armed = false;
+      if (ec || s->ended) return;
+      const auto due = s->last_line + std::chrono::seconds(s->heartbeat);
+      if (const auto now = std::chrono::steady_clock::now(); now < due)
+        return self->arm_heartbeat(s, due - now);
+      s->heartbeat_due = true;
+      self->advance(s);
+    });
+  }
+
+  // On the stream's strand, once the stream ended for any reason.
+  void stop(const std::shared_ptr<WatchStream>& s) {
+    if (s->ended) return;
+    s->ended = true;
+    --streams_;
+    if (s->waiter) notifier_.cancel(std::exchange(s->waiter, 0));
+    s->timer.cancel();
   }
 
   struct Answer {
     int64_t revision = 0;  // the notifier's revision when it was read: valid until it moves
-    bool wait = false;
-    Reply reply;
+    WatchAnswer answer;
   };
+  std::mutex read_mu_;  // one store read at a time for ranges not memoized
   std::mutex answers_mu_;
-  std::map<int64_t, Answer> answers_;  // since → the watch reply
+  std::map<int64_t, Answer> answers_;  // since → the watch answer
+  std::atomic<int64_t> streams_{0};
 
   PolicyGraph& graph_;
   Pap& pap_;
