@@ -62,7 +62,8 @@ class AgentTest : public ::testing::Test {
         "--sweep-interval", "200",
         "--max-policy-entries", std::to_string(max_policy_entries_),
         "--max-endpoints", "64",
-        "--group", group_};
+        "--group", group_,
+        "--watch", watch_};
     agent_ = std::make_unique<AgentProcess>(
         args, dir_.path() / ("agent.log." + std::to_string(++starts_)));
     ASSERT_TRUE(agent_->started()) << agent_->log_text();
@@ -108,6 +109,7 @@ class AgentTest : public ::testing::Test {
   int starts_ = 0;
   uint32_t max_policy_entries_ = 65536;
   std::string group_ = "defaultGroup";
+  std::string watch_ = "stream";
 };
 
 TEST_F(AgentTest, StaticWhitelistIsEnforcedListedAndRemoved) {
@@ -334,11 +336,32 @@ TEST_F(AgentTest, FollowedAppTracksTheServer) {
   ASSERT_EQ(server_->request("DELETE", "/app/app-src1").status, 200);
   EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 0; }));
 
+  // It watches by stream (the default): the server counts one open.
+  EXPECT_EQ(server_->get("/internal/v1/status").json().value("streams", -1), 1);
   // The agent reports itself to the server.
   EXPECT_TRUE(eventually([&] {
     auto cell = server_->get("/internal/v1/cells/test-cell");
     return cell.status == 200 && cell.json().value("healthy", false) == true;
   })) << server_->get("/internal/v1/cells/test-cell").body;
+}
+
+TEST_F(AgentTest, LongPollWatchFollowsTheServerToo) {
+  watch_ = "long-poll";  // for servers or proxies without streamed answers
+  start_agent();
+  register_app("app-dst");
+  register_app("app-src");
+  auto r = agent_->request("POST", "/whitelist",
+                           json{{"destination_device", device("wt0")}, {"app_guid", "app-dst"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(created(server_->post("/whitelist", json{{"source", "app-src"}, {"destination", "app-dst"}}.dump())));
+  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 1; })) << agent_->log_text();
+  ASSERT_EQ(server_->request("DELETE", "/whitelist",
+                             json{{"source", "app-src"}, {"destination", "app-dst"}}.dump())
+                .status,
+            200);
+  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 0; }));
+  // The server counts no open stream: this agent long-polls.
+  EXPECT_EQ(server_->get("/internal/v1/status").json().value("streams", -1), 0);
 }
 
 TEST_F(AgentTest, RuleDeletedWhileTheAgentWasDownIsGoneOnRestart) {

@@ -111,7 +111,16 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_RESYNC_INTERVAL")
       ->check(CLI::Range(5, 86400))
       ->capture_default_str();
-  cli.add_option("--watch-timeout", watch_timeout_s, "seconds a watch long-poll waits on the server")
+  std::string watch_mode = "stream";
+  cli.add_option("--watch", watch_mode,
+                 "stream: one streamed watch answer, a line per change (the default); long-poll: a "
+                 "request per change (for servers or proxies without streaming)")
+      ->envname("WIRETAG_WATCH")
+      ->check(CLI::IsMember({"stream", "long-poll"}))
+      ->capture_default_str();
+  cli.add_option("--watch-timeout", watch_timeout_s,
+                 "seconds a watch long poll waits on the server; with --watch stream, between the "
+                 "server's heartbeat lines")
       ->envname("WIRETAG_WATCH_TIMEOUT")
       ->check(CLI::Range(1, 300))
       ->capture_default_str();
@@ -188,6 +197,7 @@ int main(int argc, char** argv) {
   link_options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   link_options.resync_interval = std::chrono::seconds(resync_s);
   link_options.watch_timeout = std::chrono::seconds(watch_timeout_s);
+  link_options.stream = watch_mode == "stream";
   wiretag::agent::ServerLink link(link_options, cell_state);
 
   wiretag::http::Router router;

@@ -227,8 +227,10 @@ Result<void> ServerLink::full_resync() {
   ++resyncs_;
   synced_ = true;
   std::uniform_int_distribution<int64_t> jitter(800, 1200);
-  next_periodic_resync_ = std::chrono::steady_clock::now() +
-                          std::chrono::milliseconds(options_.resync_interval.count() * jitter(resync_rng_));
+  next_periodic_resync_ = (std::chrono::steady_clock::now() +
+                           std::chrono::milliseconds(options_.resync_interval.count() * jitter(resync_rng_)))
+                              .time_since_epoch()
+                              .count();
   spdlog::info("resynced {} app(s) at revision {}", snapshot->apps.size() + snapshot->missing.size(),
                snapshot->revision);
   return Ok();
@@ -304,10 +306,58 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
   return Ok();
 }
 
+bool ServerLink::resync_due() const {
+  return resync_requested_ ||
+         (synced_ && std::chrono::steady_clock::now().time_since_epoch().count() >= next_periodic_resync_);
+}
+
+Result<void> ServerLink::watch_once() {
+  std::string target = "/internal/v1/watch?since=" + std::to_string(revision_.load()) +
+                       "&timeout=" + std::to_string(options_.watch_timeout.count());
+  if (!options_.stream) {
+    auto res = watch_client_.request("GET", target, "", options_.watch_timeout + 15s);
+    if (!res) return res.error();
+    if (res->status != 200)
+      return Error{"SERVER_ERROR", "watch: HTTP " + std::to_string(res->status) + " " + res->body};
+    WT_TRY(j, res->json());
+    ++watch_replies_;
+    return handle_watch_reply(*j);
+  }
+  // One answer, a line per batch of events and a heartbeat line every watch_timeout: no
+  // byte for longer (plus slack) means the server or the path is gone.
+  Result<void> handled = Ok();
+  auto res = watch_client_.stream(
+      target + "&stream=1",
+      [&](std::string_view line) {
+        auto j = json::parse(line, nullptr, false);
+        if (j.is_discarded()) {
+          handled = bad("a watch line that is not JSON");
+          return false;
+        }
+        ++watch_replies_;
+        handled = handle_watch_reply(j);
+        if (!handled) return false;
+        connected_ = true;
+        backoff_ = 0ms;
+        return !resync_due() && !stopping_;  // leave the stream to resync; reopen after
+      },
+      options_.watch_timeout + 15s);
+  if (!handled) return handled;
+  if (!res) return res.error();
+  if (res->status != 200)
+    return Error{"SERVER_ERROR", "watch: HTTP " + std::to_string(res->status) + " " + res->body};
+  if (!res->body.empty()) {  // a server without streams answered a long poll
+    WT_TRY(j, res->json());
+    ++watch_replies_;
+    return handle_watch_reply(*j);
+  }
+  return Ok();  // the stream ended (resync line, server shutdown): reopen
+}
+
 void ServerLink::watch_loop() {
   while (!stopping_) {
     if (resync_requested_.exchange(false) ||
-        (synced_ && std::chrono::steady_clock::now() >= next_periodic_resync_)) {
+        (synced_ && std::chrono::steady_clock::now().time_since_epoch().count() >= next_periodic_resync_)) {
       if (auto r = full_resync(); !r) {
         resync_requested_ = true;
         connected_ = false;
@@ -321,20 +371,7 @@ void ServerLink::watch_loop() {
       backoff_ = 0ms;
       connected_ = true;
     }
-    std::string target = "/internal/v1/watch?since=" + std::to_string(revision_.load()) +
-                         "&timeout=" + std::to_string(options_.watch_timeout.count());
-    auto res = watch_client_.request("GET", target, "", options_.watch_timeout + 15s);
-    Result<void> handled = Ok();
-    if (!res) {
-      handled = res.error();
-    } else if (res->status != 200) {
-      handled = Error{"SERVER_ERROR", "watch: HTTP " + std::to_string(res->status) + " " + res->body};
-    } else if (auto j = res->json(); !j) {
-      handled = j.error();
-    } else {
-      ++watch_replies_;
-      handled = handle_watch_reply(*j);
-    }
+    Result<void> handled = watch_once();
     if (!handled) {
       if (handled.error().code == "CANCELLED") break;
       connected_ = false;

@@ -32,7 +32,8 @@ struct LinkOptions {
   std::string group = "defaultGroup";
   std::string pdp_type = "tc";
   int tag_length = 2;
-  std::chrono::seconds watch_timeout{30};
+  std::chrono::seconds watch_timeout{30};  // long poll: how long it waits; stream: heartbeats
+  bool stream = true;  // the watch as one streamed answer (stream=1) rather than long polls
   std::chrono::milliseconds heartbeat_interval{10000};
   std::chrono::seconds resync_interval{300};  // ± 20 % jitter
   std::chrono::milliseconds backoff_min{100};
@@ -90,6 +91,10 @@ class ServerLink {
 
  private:
   void watch_loop();
+  // One long poll, or one stream until it ends or the loop must resync.
+  Result<void> watch_once();
+  // Whether the loop must leave the watch for a full resync (asked for, or periodic).
+  bool resync_due() const;
   void heartbeat_loop();
   Result<void> full_resync();
   Result<void> handle_watch_reply(const nlohmann::json& body);
@@ -133,7 +138,8 @@ class ServerLink {
   std::atomic<int64_t> revision_{0};
   std::atomic<uint64_t> resyncs_{0}, watch_replies_{0};
   std::string store_id_;
-  std::chrono::steady_clock::time_point next_periodic_resync_;
+  // steady_clock ticks; written by a resync on either thread, read by the watch loop.
+  std::atomic<std::chrono::steady_clock::rep> next_periodic_resync_{0};
   std::chrono::milliseconds backoff_{0};
   std::mt19937_64 rng_;
   std::mutex sleep_mu_;
