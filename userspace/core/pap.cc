@@ -724,10 +724,8 @@ Result<EffectiveRules> Pap::effective_rules(const std::string& cell_name,
         continue;
       }
       AppRules entry{**app, {}};
-      auto add = [&](EffectiveRule rule) {
-        if (std::find(entry.rules.begin(), entry.rules.end(), rule) == entry.rules.end())
-          entry.rules.push_back(std::move(rule));
-      };
+      EffectiveRuleSet rules(entry.rules);
+      auto add = [&](EffectiveRule rule) { rules.add(std::move(rule)); };
       if (whitelist) {
         WT_TRY(edges, tx.edges_to(guid));
         for (const InboundEdge& in : *edges) {

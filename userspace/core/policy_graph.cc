@@ -277,6 +277,12 @@ Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
   });
 }
 
+void EffectiveRuleSet::add(EffectiveRule rule) {
+  Key key{rule.source, static_cast<int>(rule.protocol), rule.ports.has_value(),
+          rule.ports ? rule.ports->start : 0, rule.ports ? rule.ports->end : 0};
+  if (have_.insert(std::move(key)).second) out_.push_back(std::move(rule));
+}
+
 Result<EffectiveRules> PolicyGraph::effective_rules(const std::vector<std::string>& guids) {
   for (const std::string& guid : guids)
     if (auto r = check_app_guid(guid); !r) return r.error();
@@ -308,14 +314,8 @@ Result<EffectiveRules> PolicyGraph::effective_rules(const std::vector<std::strin
         continue;
       }
       AppRules entry{**app, {}};
-      // Dedupe in O(log n) per rule: an app may have 100k+ rules (a linear find was O(n^2)).
-      using RuleKey = std::tuple<std::string, int, bool, uint16_t, uint16_t>;
-      std::set<RuleKey> have;
-      auto add = [&](EffectiveRule rule) {
-        RuleKey key{rule.source, static_cast<int>(rule.protocol), rule.ports.has_value(),
-                    rule.ports ? rule.ports->start : 0, rule.ports ? rule.ports->end : 0};
-        if (have.insert(std::move(key)).second) entry.rules.push_back(std::move(rule));
-      };
+      EffectiveRuleSet rules(entry.rules);
+      auto add = [&](EffectiveRule rule) { rules.add(std::move(rule)); };
       auto edges = tx.edges_to(guid);
       if (!edges) return edges.error();
       for (const InboundEdge& in : *edges) {
