@@ -2,7 +2,8 @@
 // kernel map (the pinned src_policy map, in the endpoint's active generation), with one
 // real agent alone and with 99 simulated agents beside it, each holding its own watch
 // (they share this process; every change wakes all of them). Then a full resync of 100k
-// rules. Prints the figures beside the targets. Run as root: ./wiretag-bench-propagation
+// rules. Each with the agents watching by stream and by long poll (--watch), side by side.
+// Prints the figures beside the targets. Run as root: ./wiretag-bench-propagation
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -127,10 +128,14 @@ int main(int argc, char** argv) {
   int changes = 1000;
   int agents = 100;
   int resync_rules = 100000;
+  std::string watch = "both";
   cli.add_option("--changes", changes, "edges added per scenario")->capture_default_str();
   cli.add_option("--agents", agents, "watching agents in the second scenario (1 real, the rest simulated)")
       ->capture_default_str();
   cli.add_option("--resync-rules", resync_rules, "rules in the full-resync measurement (0: skip)")
+      ->capture_default_str();
+  cli.add_option("--watch", watch, "the agents' watch: stream, long-poll, or both side by side")
+      ->check(CLI::IsMember({"stream", "long-poll", "both"}))
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
@@ -162,24 +167,50 @@ int main(int argc, char** argv) {
   std::string token;
   std::getline(std::ifstream(dir / "server" / "admin-token"), token);
   const std::string server_url = "http://127.0.0.1:" + std::to_string(server.port);
-  if (!spawn(agent, WIRETAG_AGENT_BIN,
-             {"--server", server_url, "--cell", "bench-cell", "--listen", "127.0.0.1:0", "--pin-dir",
-              pin_dir, "--state-dir", (dir / "agent").string(), "--token-file",
-              (dir / "server" / "admin-token").string(), "--max-endpoints", "64", "--log-level", "warn"},
-             dir / "agent.log"))
-    die("agent did not start");
+  const std::vector<std::string> modes =
+      watch == "both" ? std::vector<std::string>{"long-poll", "stream"} : std::vector<std::string>{watch};
+  // The real agent (re)started with this watch mode; returns once it reports healthy.
+  int agent_starts = 0;
+  auto start_agent = [&](const std::string& mode) {
+    agent.stop();
+    if (!spawn(agent, WIRETAG_AGENT_BIN,
+               {"--server", server_url, "--cell", "bench-cell", "--listen", "127.0.0.1:0", "--pin-dir",
+                pin_dir, "--state-dir", (dir / "agent").string(), "--token-file",
+                (dir / "server" / "admin-token").string(), "--max-endpoints", "64", "--log-level", "warn",
+                "--watch", mode},
+               dir / ("agent.log." + std::to_string(++agent_starts))))
+      die("agent did not start");
+    wiretag::http::Client health(*wiretag::http::parse_base_url("http://127.0.0.1:" + std::to_string(agent.port)));
+    for (auto t0 = Clock::now();;) {
+      auto r = health.request("GET", "/healthz", "", std::chrono::seconds(5));
+      if (r && r->status == 200) break;
+      if (Clock::now() - t0 > std::chrono::seconds(120)) die("agent never became healthy");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  start_agent(modes.front());
 
   wiretag::http::Client api(*wiretag::http::parse_base_url(server_url), token);
-  wiretag::http::Client plugin(*wiretag::http::parse_base_url("http://127.0.0.1:" + std::to_string(agent.port)));
+  wiretag::http::Client pap(*wiretag::http::parse_base_url(server_url));
+  {
+    std::string credentials;
+    std::getline(std::ifstream(dir / "server" / "pap-credentials"), credentials);
+    pap.set_basic_auth(credentials);
+  }
+  auto plugin_client = [&] {
+    return std::make_unique<wiretag::http::Client>(
+        *wiretag::http::parse_base_url("http://127.0.0.1:" + std::to_string(agent.port)));
+  };
+  auto plugin = plugin_client();
 
   // Sources for every change of both scenarios, and the followed destination.
   must(api, "POST", "/app", {{"guid", "dst"}});
   std::vector<uint32_t> tags;
-  for (int i = 0; i < 2 * changes; ++i) {
+  for (int i = 0; i < 2 * changes * static_cast<int>(modes.size()); ++i) {
     auto r = must(api, "POST", "/app", {{"guid", "src-" + std::to_string(i)}});
     tags.push_back(static_cast<uint32_t>(std::stoul(r["wire_bytes"].get<std::string>(), nullptr, 16)));
   }
-  must(plugin, "POST", "/whitelist",
+  must(*plugin, "POST", "/whitelist",
        {{"destination_device", {{"namespace", "/run/netns/" + netns}, {"interface_name", "wtp0"}}},
         {"app_guid", "dst"}});
 
@@ -224,39 +255,47 @@ int main(int argc, char** argv) {
 
   std::printf("propagation over %d changes each (targets: median <= 2 ms, p99 <= 20 ms at 100 agents)\n",
               changes);
-  auto one = measure(0);
-  print("1 agent", one);
+  // The simulated agents' apps, registered once.
+  for (int i = 1; i < agents; ++i) must(api, "POST", "/app", {{"guid", "sim-" + std::to_string(i)}});
+  int next_change = 0;
+  for (const std::string& mode : modes) {
+    if (mode != modes.front()) start_agent(mode);
+    std::printf("-- watch: %s\n", mode.c_str());
+    auto one = measure(next_change);
+    next_change += changes;
+    print("1 agent", one);
 
-  // 99 simulated agents, each with its own watch connection.
-  std::vector<std::unique_ptr<SimSink>> sinks;
-  std::vector<std::unique_ptr<wiretag::agent::ServerLink>> links;
-  for (int i = 1; i < agents; ++i) {
-    std::string app = "sim-" + std::to_string(i);
-    must(api, "POST", "/app", {{"guid", app}});
-    sinks.push_back(std::make_unique<SimSink>(app));
-    wiretag::agent::LinkOptions lo;
-    lo.server = *wiretag::http::parse_base_url(server_url);
-    lo.token = token;
-    lo.cell = "sim-" + std::to_string(i);
-    links.push_back(std::make_unique<wiretag::agent::ServerLink>(lo, *sinks.back()));
-    links.back()->start();
+    // 99 simulated agents, each with its own watch connection in this mode.
+    std::vector<std::unique_ptr<SimSink>> sinks;
+    std::vector<std::unique_ptr<wiretag::agent::ServerLink>> links;
+    for (int i = 1; i < agents; ++i) {
+      sinks.push_back(std::make_unique<SimSink>("sim-" + std::to_string(i)));
+      wiretag::agent::LinkOptions lo;
+      lo.server = *wiretag::http::parse_base_url(server_url);
+      lo.token = token;
+      lo.cell = "sim-" + std::to_string(i);
+      lo.stream = mode == "stream";
+      links.push_back(std::make_unique<wiretag::agent::ServerLink>(lo, *sinks.back()));
+      links.back()->start();
+    }
+    for (int i = 0; i < 2000; ++i) {
+      bool all = std::all_of(links.begin(), links.end(), [](auto& l) { return l->synced() && l->connected(); });
+      if (all) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every watch parked on the server
+    auto many = measure(next_change);
+    next_change += changes;
+    char label[64];
+    std::snprintf(label, sizeof label, "%d agents (1 real, %d simulated)", agents, agents - 1);
+    print(label, many);
+    uint64_t replies = 0;
+    for (auto& l : links) replies += l->watch_replies();
+    std::printf("%34s  simulated agents handled %llu watch replies (%.1f per change each)\n", "",
+                static_cast<unsigned long long>(replies),
+                links.empty() ? 0.0 : static_cast<double>(replies) / links.size() / changes);
+    for (auto& l : links) l->stop();
   }
-  for (int i = 0; i < 2000; ++i) {
-    bool all = std::all_of(links.begin(), links.end(), [](auto& l) { return l->synced() && l->connected(); });
-    if (all) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every watch parked on the server
-  auto many = measure(changes);
-  char label[64];
-  std::snprintf(label, sizeof label, "%d agents (1 real, %d simulated)", agents, agents - 1);
-  print(label, many);
-  uint64_t replies = 0;
-  for (auto& l : links) replies += l->watch_replies();
-  std::printf("%34s  simulated agents handled %llu watch replies (%.1f per change each)\n", "",
-              static_cast<unsigned long long>(replies),
-              links.empty() ? 0.0 : static_cast<double>(replies) / links.size() / changes);
-  for (auto& l : links) l->stop();
 
   if (resync_rules > 0) {
     // Many rules into one app, as named policies of 5,000 rules (100 sources x N tcp ports).
@@ -268,8 +307,16 @@ int main(int argc, char** argv) {
     int policy = 0;
     auto flush = [&] {
       if (rules.empty()) return;
-      must(api, "POST", "/v1/accounts/default/policies",
-           {{"name", "bulk-" + std::to_string(policy++)}, {"rules", rules}});
+      json created = must(api, "POST", "/v1/accounts/default/policies",
+                          {{"name", "bulk-" + std::to_string(policy++)}, {"rules", rules}});
+      // Named policies apply where the PAP deploys them (SPEC §4.4): to the cells' group.
+      must(pap, "POST", "/policy/pap/v1/pdps/deployments/batch",
+           {{"groups",
+             {{{"name", "defaultGroup"},
+               {"deploymentSubgroups",
+                {{{"pdpType", "tc"},
+                  {"action", "POST"},
+                  {"policies", {{{"name", created["result"]["id"]}, {"version", "1.0.0"}}}}}}}}}}});
       rules = json::array();
     };
     for (int s = 0; s < sources; ++s)
@@ -281,29 +328,17 @@ int main(int argc, char** argv) {
       }
     flush();
     auto t0 = Clock::now();
-    auto view = must(plugin, "POST", "/whitelist",
+    plugin = plugin_client();  // the agent restarted since
+    auto view = must(*plugin, "POST", "/whitelist",
                      {{"destination_device", {{"namespace", "/run/netns/" + netns}, {"interface_name", "wtp1"}}},
                       {"app_guid", "big"}});
     double follow_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     std::printf("full resync of %d rules (%zu reported): Plugin API follow (query + compile + atomic replace) %.0f ms\n",
                 total, view.value("rules", size_t{0}), follow_ms);
     // A restarted agent: from exec to healthy (adopt + resync of everything it follows).
-    agent.stop();
     auto t1 = Clock::now();
-    if (!spawn(agent, WIRETAG_AGENT_BIN,
-               {"--server", server_url, "--cell", "bench-cell", "--listen", "127.0.0.1:0", "--pin-dir",
-                pin_dir, "--state-dir", (dir / "agent").string(), "--token-file",
-                (dir / "server" / "admin-token").string(), "--max-endpoints", "64", "--log-level", "warn"},
-               dir / "agent2.log"))
-      die("agent did not restart");
-    wiretag::http::Client plugin2(*wiretag::http::parse_base_url("http://127.0.0.1:" + std::to_string(agent.port)));
-    for (;;) {
-      auto r = plugin2.request("GET", "/healthz", "", std::chrono::seconds(5));
-      if (r && r->status == 200) break;
-      if (Clock::now() - t1 > std::chrono::seconds(120)) die("agent never became healthy");
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    std::printf("agent restart → healthy with %d + %d followed rules: %.0f ms\n", total, 2 * changes,
+    start_agent(modes.back());
+    std::printf("agent restart → healthy with %d + %d followed rules: %.0f ms\n", total, next_change,
                 std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
   }
   return 0;

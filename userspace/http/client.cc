@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -18,7 +19,7 @@ namespace {
 // A streamed line longer than this is not a watch batch (1000 events) but a broken server.
 constexpr size_t kMaxLine = 64u << 20;
 
-bhttp::request<bhttp::string_body> make_request(const BaseUrl& base, const std::string& bearer,
+bhttp::request<bhttp::string_body> make_request(const BaseUrl& base, const std::string& authorization,
                                                 std::string_view method, std::string_view target,
                                                 std::string_view body) {
   bhttp::request<bhttp::string_body> req{
@@ -26,7 +27,7 @@ bhttp::request<bhttp::string_body> make_request(const BaseUrl& base, const std::
       std::string(target), 11};
   req.set(bhttp::field::host, base.host + ":" + base.port);
   req.set(bhttp::field::user_agent, "wiretag");
-  if (!bearer.empty()) req.set(bhttp::field::authorization, "Bearer " + bearer);
+  if (!authorization.empty()) req.set(bhttp::field::authorization, authorization);
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH" ||
       method == "DELETE") {
     req.set(bhttp::field::content_type, "application/json");
@@ -76,7 +77,13 @@ Result<BaseUrl> parse_base_url(std::string_view url) {
 }
 
 Client::Client(BaseUrl base, std::string bearer)
-    : base_(std::move(base)), bearer_(std::move(bearer)) {}
+    : base_(std::move(base)), authorization_(bearer.empty() ? std::string() : "Bearer " + bearer) {}
+
+void Client::set_basic_auth(std::string_view user_password) {
+  std::string encoded(beast::detail::base64::encoded_size(user_password.size()), '\0');
+  encoded.resize(beast::detail::base64::encode(encoded.data(), user_password.data(), user_password.size()));
+  authorization_ = "Basic " + encoded;
+}
 
 Client::~Client() = default;
 
@@ -124,7 +131,7 @@ Error Client::failure(boost::system::error_code ec, const std::string& what) con
 Result<ClientResponse> Client::exchange(std::string_view method, std::string_view target,
                                         std::string_view body,
                                         std::chrono::steady_clock::time_point deadline) {
-  auto req = make_request(base_, bearer_, method, target, body);
+  auto req = make_request(base_, authorization_, method, target, body);
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64u << 20);
@@ -149,7 +156,7 @@ Result<ClientResponse> Client::exchange(std::string_view method, std::string_vie
 Result<ClientResponse> Client::stream_exchange(std::string_view target, const LineHandler& on_line,
                                                std::chrono::milliseconds idle, bool& answered) {
   const std::string what = "GET " + std::string(target);
-  auto req = make_request(base_, bearer_, "GET", target, {});
+  auto req = make_request(base_, authorization_, "GET", target, {});
   req.set(bhttp::field::accept, "application/x-ndjson");
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;

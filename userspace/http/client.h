@@ -38,6 +38,9 @@ class Client {
  public:
   // bearer: sent as "Authorization: Bearer <bearer>" when not empty.
   Client(BaseUrl base, std::string bearer = {});
+  // Sends "Authorization: Basic …" of "user:password" instead (the PAP API); not thread-safe
+  // with requests in flight.
+  void set_basic_auth(std::string_view user_password);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -79,7 +82,7 @@ class Client {
   void run_until(std::chrono::steady_clock::time_point deadline);
 
   BaseUrl base_;
-  std::string bearer_;
+  std::string authorization_;  // the Authorization header's value, or empty
   boost::asio::io_context ioc_;
   std::optional<boost::beast::tcp_stream> stream_;
   std::atomic<bool> cancelled_{false};
