@@ -23,16 +23,8 @@ namespace {
 
 using nlohmann::json;
 
-class PolicyServer : public ::testing::Test {
+class PolicyServer : public ServerTest {
  protected:
-  void start(std::vector<std::string> extra = {}) {
-    server_ = std::make_unique<ServerProcess>(dir_.path() / "data", std::move(extra));
-    ASSERT_TRUE(server_->started()) << "server did not start; see " << server_->output_file();
-  }
-  void SetUp() override { start(); }
-
-  ServerProcess& s() { return *server_; }
-
   std::string register_app(const std::string& guid) {
     auto r = s().post("/app", json{{"guid", guid}}.dump());
     EXPECT_TRUE(r.status == 201 || r.status == 200) << r.body;
@@ -51,9 +43,6 @@ class PolicyServer : public ::testing::Test {
     }
     return snap;
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(PolicyServer, RegisterAppReturnsGuidAndWireBytesOfTagLength) {

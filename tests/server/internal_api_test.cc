@@ -16,15 +16,8 @@ namespace {
 
 using nlohmann::json;
 
-class InternalApi : public ::testing::Test {
+class InternalApi : public ServerTest {
  protected:
-  void start(std::vector<std::string> extra = {}) {
-    server_ = std::make_unique<ServerProcess>(dir_.path() / "data", std::move(extra));
-    ASSERT_TRUE(server_->started()) << "server did not start; see " << server_->output_file();
-  }
-  void SetUp() override { start(); }
-  ServerProcess& s() { return *server_; }
-
   std::string register_app(const std::string& guid, const std::string& account = "default") {
     auto r = s().post("/app", json{{"guid", guid}, {"account", account}}.dump());
     EXPECT_TRUE(r.status == 201 || r.status == 200) << r.body;
@@ -57,9 +50,6 @@ class InternalApi : public ::testing::Test {
             {"changes", s().get("/internal/v1/changes?since=0").json()},
             {"cells", s().get("/internal/v1/cells").json()}};
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
 };
 
 struct BadInput {

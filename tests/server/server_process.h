@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <gtest/gtest.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,6 +63,21 @@ class ServerProcess {
   std::string token_;
   std::string log_;
   std::filesystem::path data_dir_;
+};
+
+// A test with a server of its own on a fresh data dir (dir_ / "data"), started by SetUp; to
+// run it with other flags: server_.reset(), then start(flags).
+class ServerTest : public ::testing::Test {
+ protected:
+  void start(std::vector<std::string> extra = {}) {
+    server_ = std::make_unique<ServerProcess>(dir_.path() / "data", std::move(extra));
+    ASSERT_TRUE(server_->started()) << "server did not start; see " << server_->output_file();
+  }
+  void SetUp() override { start(); }
+  ServerProcess& s() { return *server_; }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
 };
 
 // Child processes of the tests: bin with args, stdout and stderr into log (truncated).

@@ -160,15 +160,8 @@ std::vector<std::string> chunks_of(std::string_view body, bool& complete) {
   }
 }
 
-class StreamedWatch : public ::testing::Test {
+class StreamedWatch : public ServerTest {
  protected:
-  void start(std::vector<std::string> extra = {}) {
-    server_ = std::make_unique<ServerProcess>(dir_.path() / "data", std::move(extra));
-    ASSERT_TRUE(server_->started()) << "server did not start; see " << server_->output_file();
-  }
-  void SetUp() override { start(); }
-  ServerProcess& s() { return *server_; }
-
   void register_app(const std::string& guid) {
     auto r = s().post("/app", json{{"guid", guid}}.dump());
     ASSERT_TRUE(r.status == 201 || r.status == 200) << r.body;
@@ -197,9 +190,6 @@ class StreamedWatch : public ::testing::Test {
     EXPECT_EQ(r.status, 201) << r.body;
     return r.json().value("token", "");
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(StreamedWatch, EachCommitsEventsArriveInOrderWithIncreasingRevisions) {
