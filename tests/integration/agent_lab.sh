@@ -15,34 +15,13 @@ export WT_LAB_ID=wta$$ WIRETAG_LOG_LEVEL=info WIRETAG_HEARTBEAT_INTERVAL=300 \
   WIRETAG_SWEEP_INTERVAL=500
 . "$here/../../scripts/lib/lab.sh"
 lab_init "$WT_LAB_ID" || exit 1
-tmp=$(mktemp -d /tmp/wta$$.XXXX)
-bg_pids=()
-
-cleanup() {
-  for p in "${bg_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  "$LAB" down >/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
 . "$here/checks.sh"
+lab_test_up 2 3
 
-"$LAB" up --cells 2 --containers 3 --build "$BUILD" >"$tmp/up.log" 2>&1 || {
-  cat "$tmp/up.log"; echo "FAIL  lab up"; exit 1; }
-lab_load
-TOKEN=$(cat "$WT_LAB_TOKEN_FILE")
-
-# srv METHOD PATH [BODY] → body on stdout, fails on HTTP >= 300
-srv() {
-  curl -sS -f -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    ${3:+-d "$3"} "$WT_LAB_SERVER$2"
-}
-agent_url() { local v=WT_LAB_AGENT_$1; lab_load; echo "${!v}"; }
 plugin() { # plugin N METHOD BODY
   curl -sS -X "$2" -H 'Content-Type: application/json' -d "$3" "$(agent_url "$1")/whitelist" \
     -o "$tmp/plugin.out" -w '%{http_code}'
 }
-app() { echo "app-$1-$2"; }  # container C of cell N runs app app-N-C
 
 # Register every app and hand every container's device to its cell's agent to follow.
 for n in 1 2; do

@@ -18,39 +18,19 @@ export WT_LAB_ID=wtp$$ WIRETAG_LOG_LEVEL=info WIRETAG_HEARTBEAT_INTERVAL=300 \
   WIRETAG_SWEEP_INTERVAL=500
 . "$here/../../scripts/lib/lab.sh"
 lab_init "$WT_LAB_ID" || exit 1
-tmp=$(mktemp -d /tmp/wtp$$.XXXX)
-bg_pids=()
-
-cleanup() {
-  for p in "${bg_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  "$LAB" down >/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
 . "$here/checks.sh"
-
-"$LAB" up --cells 2 --containers 2 --build "$BUILD" >"$tmp/up.log" 2>&1 || {
-  cat "$tmp/up.log"; echo "FAIL  lab up"; exit 1; }
-lab_load
-TOKEN=$(cat "$WT_LAB_TOKEN_FILE")
+lab_test_up 2 2
 PAP_AUTH=$(cat "$(dirname "$WT_LAB_TOKEN_FILE")/pap-credentials")
 CLI=$BUILD/userspace/cli/wiretag
 
-srv() { # srv METHOD PATH [BODY] → body on stdout, fails on HTTP >= 300
-  curl -sS -f -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    ${3:+-d "$3"} "$WT_LAB_SERVER$2"
-}
 pap() { # pap METHOD PATH [BODY] → body on stdout, fails on HTTP >= 300
   curl -sS -f -u "$PAP_AUTH" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} \
     "$WT_LAB_SERVER/policy/pap/v1$2"
 }
-agent_url() { local v=WT_LAB_AGENT_$1; lab_load; echo "${!v}"; }
-app() { echo "app-$1-$2"; }  # container C of cell N runs app app-N-C
 cell() { echo "$WT_LAB_ID-cell$1"; }
 # json_true EXPR: python expression over `j` (stdin parsed as JSON) must be true.
 json_true() { python3 -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
-# deployed_state GROUP CELL NAME VERSION → the policies/status state of that version on that cell
+# deploy_state_is GROUP CELL NAME VERSION STATE: policies/status shows that version on that cell in STATE
 deploy_state_is() {
   pap GET "/policies/status/$1" 2>/dev/null | json_true \
     "any(s['pdpId']=='$2' and s['policy']=='$3' and s['version'].startswith('$4') and s['state']=='$5' for s in [dict(x, policy=x['policy']['name'], version=x['policy']['version']) for x in j])"
