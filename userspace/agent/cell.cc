@@ -355,19 +355,18 @@ std::optional<ApplyReport> Cell::apply_change(const ChangeEvent& e) {
 
 void Cell::set_mode(datapath::Mode mode) {
   std::lock_guard lock(mu_);
-  if (mode_ != mode)
-    spdlog::info("datapath mode of every endpoint: {}", datapath::mode_name(static_cast<uint8_t>(mode)));
+  // Every heartbeat and query reply carries the mode: only a change touches the endpoints
+  // (devices attached meanwhile got mode_ at attach).
+  if (mode_ == mode) return;
+  spdlog::info("datapath mode of every endpoint: {}", datapath::mode_name(static_cast<uint8_t>(mode)));
   mode_ = mode;
-  for (const DeviceRecord& rec : table_.records()) {
-    std::optional<uint32_t> ifindex = dp_.ifindex_of(rec.device);
-    if (!ifindex) continue;
-    std::optional<wt_endpoint> config = dp_.endpoint_map().lookup(*ifindex);
-    if (!config) continue;
-    datapath::EndpointSettings settings = datapath::settings_of(*config);
+  for (const datapath::Endpoint& ep : dp_.endpoints()) {
+    if (!table_.find(ep.device)) continue;  // not this agent's intent (reconcile detaches it)
+    datapath::EndpointSettings settings = datapath::settings_of(ep.config);
     if (settings.mode == mode) continue;
     settings.mode = mode;
-    if (auto r = dp_.configure(*ifindex, settings); !r)
-      spdlog::warn("mode of {}: {}: {}", label(rec.device), r.error().code, r.error().message);
+    if (auto r = dp_.configure(ep.ifindex, settings); !r)
+      spdlog::warn("mode of {}: {}: {}", label(ep.device), r.error().code, r.error().message);
   }
 }
 
