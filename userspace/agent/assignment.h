@@ -7,12 +7,17 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "datapath/datapath.h"
 #include "wiretag/result.h"
 
 namespace wiretag::agent {
+
+// The PAP policy standing for the server's edges (POST /whitelist); the only one whose rules
+// change in place (named policy versions are immutable).
+inline constexpr std::string_view kDefaultWhitelist = "default-whitelist";
 
 // A deployed policy version as the PAP names it: "default-whitelist" 1.0.0, or a named
 // policy's id with version N.0.0 (the server also accepts "N").

@@ -408,9 +408,8 @@ bool ServerLink::relevant(const ChangeEvent& e) {
     // Edges are the default-whitelist: they matter only when it is deployed to this cell.
     std::lock_guard lock(pdp_mu_);
     if (pdp_.assignment) {
-      const PolicyVersion dw{"default-whitelist", "1.0.0"};
-      auto& ps = pdp_.assignment->policies;
-      return std::any_of(ps.begin(), ps.end(), [&](const PolicyVersion& p) { return p.name == dw.name; });
+      const auto& ps = pdp_.assignment->policies;
+      return std::any_of(ps.begin(), ps.end(), [](const PolicyVersion& p) { return p.name == kDefaultWhitelist; });
     }
   }
   return true;
@@ -442,7 +441,7 @@ void ServerLink::record_apply(const Assignment& a, const ApplyReport& report, bo
     } else if (!report.ok()) {
       // A delta: only default-whitelist changes in place (named versions are immutable).
       for (const PolicyVersion& p : a.policies)
-        if (p.name == "default-whitelist") failing.push_back(p);
+        if (p.name == kDefaultWhitelist) failing.push_back(p);
       if (failing.empty()) failing = a.policies;
     }
     if (!report.ok()) {
