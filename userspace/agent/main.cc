@@ -60,9 +60,11 @@ int main(int argc, char** argv) {
   CLI::App cli{
       "wiretag-agent: the wiretag cell agent. Owns this cell's BPF programs and maps (pinned "
       "under --pin-dir, adopted across restarts), follows the policy server's changes by push "
-      "(long-poll watch) and applies them to the containers' veths, sends PDP_STATUS heartbeats, "
-      "and serves the Policy Plugin API on --listen: POST/GET/DELETE /whitelist. The Plugin API "
-      "has no authentication: keep it on a loopback address."};
+      "(a streamed watch) and applies them to the containers' veths, sends PDP_STATUS heartbeats "
+      "as a PDP of the PAP (its group's state sets the endpoints' mode, the policy versions "
+      "deployed to the group are the rules), and serves the Policy Plugin API on --listen: "
+      "POST/GET/DELETE /whitelist, GET /healthz. The Plugin API has no authentication: keep it "
+      "on a loopback address."};
   std::string server = "http://127.0.0.1:4002";
   std::string cell = hostname();
   std::string listen = "127.0.0.1:4100";
@@ -99,7 +101,9 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_TAG_LENGTH")
       ->check(CLI::Range(1u, 4u))
       ->capture_default_str();
-  cli.add_option("--group", group, "PDP group this cell reports (pdpGroup)")
+  cli.add_option("--group", group,
+                 "PDP group of this cell (pdpGroup): what the PAP deploys to it is enforced here; "
+                 "an unknown group locks the cell PASSIVE (bypass) until it exists")
       ->envname("WIRETAG_GROUP")
       ->capture_default_str();
   cli.add_option("--heartbeat-interval", heartbeat_ms, "milliseconds between PDP_STATUS heartbeats")
