@@ -46,6 +46,9 @@ constexpr uint32_t kSource = 1;    // the tag every measured packet carries
 constexpr uint16_t kTcpPort = 8080;
 constexpr uint16_t kUdpPort = 5353;
 constexpr uint16_t kDeniedPort = 9090;
+constexpr uint16_t kBusyPort = 8443;   // allowed, and also a source port of the endpoint's own flows
+constexpr uint16_t kPeerPort = 5432;   // a server the endpoint connected to ...
+constexpr uint16_t kOwnPort = 45000;   // ... from this port
 constexpr uint32_t kScratchIfindex = 0xfff0;  // install-rate keys: no endpoint reads them
 
 struct Config {
@@ -74,10 +77,16 @@ double median(std::vector<double> v) {
 const char* met(bool ok) { return ok ? "MET" : "NOT MET"; }
 
 // Ethernet + IPv4 + TCP/UDP, 198.18.0.1 -> 198.19.0.1 (RFC 2544 benchmark space).
-std::vector<uint8_t> build_packet(uint8_t proto, uint16_t dport, uint8_t tcp_flags) {
+std::vector<uint8_t> build_packet(uint8_t proto, uint16_t dport, uint8_t tcp_flags,
+                                  uint16_t sport = 40000) {
   auto p = wiretag::datapath::PacketBuilder::ipv4("198.18.0.1", "198.19.0.1");
-  if (proto == IPPROTO_TCP) return p.tcp(40000, dport, tcp_flags).build();
-  return p.udp(40000, dport).payload(18).build();
+  if (proto == IPPROTO_TCP) return p.tcp(sport, dport, tcp_flags).build();
+  return p.udp(sport, dport).payload(18).build();
+}
+
+// What the endpoint (198.19.0.1) sends, through stamp.
+std::vector<uint8_t> build_sent(const char* dst, uint16_t sport, uint16_t dport) {
+  return wiretag::datapath::PacketBuilder::ipv4("198.19.0.1", dst).tcp(sport, dport, 0x02).build();
 }
 
 struct RunResult {
@@ -105,23 +114,30 @@ struct Probe {
 std::vector<Probe> probes() {
   return {
       {"tcp SYN, rule hit", build_packet(IPPROTO_TCP, kTcpPort, 0x02), WT_REASON_ALLOW_RULE},
-      {"udp, flow miss + rule hit", build_packet(IPPROTO_UDP, kUdpPort, 0), WT_REASON_ALLOW_RULE},
+      {"udp, no flow + rule hit", build_packet(IPPROTO_UDP, kUdpPort, 0), WT_REASON_ALLOW_RULE},
       // Most packets into a server: its clients' established connections.
-      {"tcp ACK, flow miss + rule hit", build_packet(IPPROTO_TCP, kTcpPort, 0x10),
+      {"tcp ACK, no flow + rule hit", build_packet(IPPROTO_TCP, kTcpPort, 0x10),
        WT_REASON_ALLOW_RULE},
+      // The endpoint's own flows used this port too: the flow lookup runs, and misses.
+      {"tcp ACK, flow miss + rule hit", build_packet(IPPROTO_TCP, kBusyPort, 0x10),
+       WT_REASON_ALLOW_RULE},
+      // Most packets into a client: replies on its connections.
+      {"tcp ACK, reply (flow hit)", build_packet(IPPROTO_TCP, kOwnPort, 0x10, kPeerPort),
+       WT_REASON_ALLOW_REPLY},
       {"tcp SYN, denied", build_packet(IPPROTO_TCP, kDeniedPort, 0x02), WT_REASON_DROP_POLICY},
   };
 }
 
 uint16_t port_for(uint32_t tag) { return static_cast<uint16_t>(1024 + tag % 60000); }
 
-// Rules 0 and 1: the measured source on tcp/8080 and udp/5353. Rule i >= 2: source i on
-// tcp/port_for(i). n rules = n-1 src_policy entries and n port_policy entries.
+// Rules 0..2: the measured source on tcp/8080, udp/5353 and tcp/8443; then source i >= 2 on
+// tcp/port_for(i). All exact ports: n rules = n port_policy entries, no src_policy entry.
 std::vector<Rule> make_rules(size_t n) {
   std::vector<Rule> rules;
   rules.reserve(n);
   rules.push_back({kSource, Protocol::Tcp, wiretag::PortRange{kTcpPort, kTcpPort}});
   rules.push_back({kSource, Protocol::Udp, wiretag::PortRange{kUdpPort, kUdpPort}});
+  rules.push_back({kSource, Protocol::Tcp, wiretag::PortRange{kBusyPort, kBusyPort}});
   for (uint32_t tag = 2; rules.size() < n; ++tag)
     rules.push_back({tag, Protocol::Tcp, wiretag::PortRange{port_for(tag), port_for(tag)}});
   return rules;
@@ -195,13 +211,13 @@ bench_stages_bpf* load_stages(const Datapath& dp) {
   bench_stages_bpf* s = bench_stages_bpf__open();
   if (!s) die(std::string("open the stage programs: ") + std::strerror(errno));
   s->rodata->wt_tag_mask = dp.tag_mask();
-  const std::pair<bpf_map*, int> shared[] = {{s->maps.endpoints, dp.endpoint_map().fd()},
-                                             {s->maps.src_policy, dp.src_policy_map().fd()},
-                                             {s->maps.port_policy, dp.port_policy_map().fd()},
-                                             {s->maps.flows, dp.flow_map().fd()},
-                                             {s->maps.counters, dp.counters_fd()}};
-  for (auto [map, fd] : shared)
-    if (bpf_map__reuse_fd(map, fd) != 0) die("reuse the datapath's maps for the stages");
+  bpf_map* map;
+  bpf_object__for_each_map(map, s->obj) {
+    if (bpf_map__is_internal(map)) continue;  // the stages' own .rodata
+    int fd = dp.map_fd(bpf_map__name(map));
+    if (fd < 0 || bpf_map__reuse_fd(map, fd) != 0)
+      die(std::string("reuse the datapath's map ") + bpf_map__name(map) + " for the stages");
+  }
   if (bench_stages_bpf__load(s) != 0)
     die(std::string("load the stage programs: ") + std::strerror(errno));
   return s;
@@ -435,6 +451,11 @@ int main(int argc, char** argv) {
   ep.mode = WT_MODE_ENFORCE;
   ep.untagged = WT_UNTAGGED_ALLOW;
   if (auto r = dp.endpoint_map().update(kEndpoint, ep); !r) die(r.error().message);
+  // Flows the endpoint originated, recorded by stamp: one the reply probe answers, and one
+  // from kBusyPort to another peer, so that port's reply-port bit is set.
+  for (const auto& sent : {build_sent("198.18.0.1", kOwnPort, kPeerPort),
+                           build_sent("198.18.0.2", kBusyPort, 6000)})
+    if (test_run(dp.stamp_prog_fd(), sent, 0, 1).retval != TC_ACT_OK) die("stamp dropped a flow");
 
   const auto ps = probes();
   std::vector<std::vector<Latency>> hot(ps.size());

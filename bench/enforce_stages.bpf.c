@@ -16,14 +16,15 @@ int wt_stage_parse(struct __sk_buff *skb)
 	return wt_parse(skb, &p) == WT_PARSED ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
-/* Stage 2: + the endpoint lookup. */
+/* Stage 2: + reading the endpoint's state (endpoint_index, else the endpoints hash). */
 SEC("tc")
 int wt_stage_endpoint(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
+	struct wt_ep_state st;
 	__u32 ifindex = skb->ifindex;
 
-	if (!bpf_map_lookup_elem(&endpoints, &ifindex))
+	if (!wt_endpoint_state(ifindex, &st))
 		return TC_ACT_SHOT;
 	return wt_parse(skb, &p) == WT_PARSED ? TC_ACT_OK : TC_ACT_SHOT;
 }
@@ -33,16 +34,15 @@ SEC("tc")
 int wt_stage_verdict(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
-	struct wt_endpoint *ep;
+	struct wt_ep_state st;
 	__u32 ifindex = skb->ifindex, reason;
 	__u32 src_tag = skb->mark & wt_tag_mask;
 
-	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
-	if (!ep)
+	if (!wt_endpoint_state(ifindex, &st))
 		return TC_ACT_SHOT;
 	reason = wt_parse(skb, &p);
 	if (reason == WT_PARSED)
-		reason = wt_enforce_reason(ep, ifindex, src_tag, &p);
+		reason = wt_enforce_reason(&st, ifindex, src_tag, &p);
 	return wt_reason_is_drop(reason) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 

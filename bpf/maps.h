@@ -20,6 +20,15 @@ struct {
 	__type(value, struct wt_endpoint);
 } endpoints SEC(".maps");
 
+/* Direct-mapped by ifindex: the word enforce reads per packet (abi.h, docs/datapath.md). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, WT_ENDPOINT_INDEX_SIZE);
+	__type(key, __u32);
+	__type(value, __u64);
+} endpoint_index SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -57,6 +66,26 @@ struct {
 	__type(key, struct wt_counter_key);
 	__type(value, struct wt_counter);
 } counters SEC(".maps");
+
+/* Pass reasons per endpoint slot; an inlined array lookup instead of a hash lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4096 * WT_DIR_MAX * WT_PASS_REASONS);
+	__type(key, __u32);
+	__type(value, struct wt_counter);
+} pass_counters SEC(".maps");
+
+/*
+ * Per endpoint slot: source ports its TCP/UDP flows used (WT_REPLY_PORT_WORDS words).
+ * Mmapped by userspace, which sets bits with atomic ORs (adoption) and clears a new slot.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 4096 * WT_REPLY_PORT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} reply_ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

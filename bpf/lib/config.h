@@ -4,6 +4,7 @@
 #define WT_BPF_CONFIG_H
 
 #include <linux/types.h>
+#include "wiretag/abi.h"
 
 const volatile __u32 wt_tag_mask = 0xffff;            /* from tag_length */
 const volatile __u64 wt_flow_timeout_tcp_ns = 7200ULL * 1000000000ULL;
@@ -12,5 +13,6 @@ const volatile __u64 wt_flow_timeout_other_ns = 30ULL * 1000000000ULL;
 const volatile __u64 wt_flow_refresh_ns = 1000000000ULL; /* stamp rewrites last_seen at most this often */
 const volatile __u64 wt_fragment_timeout_ns = 30ULL * 1000000000ULL;
 const volatile __u32 wt_events_per_sec = 1000;         /* per CPU */
+const volatile __u32 wt_endpoint_index_mask = WT_ENDPOINT_INDEX_SIZE - 1; /* entries - 1 */
 
 #endif

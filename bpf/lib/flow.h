@@ -54,8 +54,17 @@ static __always_inline void wt_flow_key_reply(struct wt_flow_key *k, __u32 ifind
 	}
 }
 
+/* The reply_ports word holding an endpoint's bit for a port (host order), and the bit. */
+static __always_inline __u64 *wt_reply_port_word(__u32 slot, __u16 port, __u64 *bit)
+{
+	__u32 index = slot * WT_REPLY_PORT_WORDS + (port >> 6);
+
+	*bit = 1ULL << (port & 63);
+	return bpf_map_lookup_elem(&reply_ports, &index);
+}
+
 /* stamp: remember that the endpoint sent this flow; rewrite at most once per refresh period. */
-static __always_inline void wt_flow_record(__u32 ifindex, const struct wt_packet *p)
+static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const struct wt_packet *p)
 {
 	struct wt_flow_key key = {};
 	struct wt_flow *f, nf;
@@ -63,6 +72,13 @@ static __always_inline void wt_flow_record(__u32 ifindex, const struct wt_packet
 
 	if (!wt_flow_trackable(p) || wt_icmp_is_echo_reply(p))
 		return;
+	if (wt_has_ports(p)) {
+		/* Before the flow exists, so enforce never sees a flow whose bit is clear. */
+		__u64 bit, *word = wt_reply_port_word(slot, bpf_ntohs(p->sport), &bit);
+
+		if (word && !(*word & bit))
+			__sync_fetch_and_or(word, bit);
+	}
 	wt_flow_key_sent(&key, ifindex, p);
 	now = bpf_ktime_get_ns();
 	f = bpf_map_lookup_elem(&flows, &key);
@@ -76,7 +92,7 @@ static __always_inline void wt_flow_record(__u32 ifindex, const struct wt_packet
 }
 
 /* enforce: is this packet a reply to a live flow the endpoint originated? */
-static __always_inline int wt_flow_is_reply(__u32 ifindex, const struct wt_packet *p)
+static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const struct wt_packet *p)
 {
 	struct wt_flow_key key = {};
 	struct wt_flow *f;
@@ -86,6 +102,13 @@ static __always_inline int wt_flow_is_reply(__u32 ifindex, const struct wt_packe
 	/* A bare SYN opens a connection: it can never be a reply. */
 	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (WT_TCP_SYN | WT_TCP_ACK)) == WT_TCP_SYN)
 		return 0;
+	if (wt_has_ports(p)) {
+		/* No flow of this endpoint ever used this port: no lookup. */
+		__u64 bit, *word = wt_reply_port_word(slot, bpf_ntohs(p->dport), &bit);
+
+		if (!word || !(*word & bit))
+			return 0;
+	}
 	wt_flow_key_reply(&key, ifindex, p);
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f)

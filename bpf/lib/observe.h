@@ -7,8 +7,8 @@
 #include "config.h"
 #include "parse.h"
 
-static __always_inline void wt_count(__u32 ifindex, __u8 dir, __u32 reason, __u8 verdict,
-				     __u32 len)
+static __always_inline void wt_count(__u32 ifindex, __u32 slot, __u8 dir, __u32 reason,
+				     __u8 verdict, __u32 len)
 {
 	struct wt_counter_key key = {
 		.ifindex = ifindex,
@@ -18,6 +18,17 @@ static __always_inline void wt_count(__u32 ifindex, __u8 dir, __u32 reason, __u8
 	};
 	struct wt_counter *c, init = { .packets = 1, .bytes = len };
 
+	/* Pass reasons only happen on a known endpoint, which has a slot. */
+	if (reason < WT_PASS_REASONS) {
+		__u32 index = (slot * WT_DIR_MAX + dir) * WT_PASS_REASONS + reason;
+
+		c = bpf_map_lookup_elem(&pass_counters, &index);
+		if (c) {
+			c->packets++;
+			c->bytes += len;
+		}
+		return;
+	}
 	c = bpf_map_lookup_elem(&counters, &key);
 	if (c) {
 		c->packets++;

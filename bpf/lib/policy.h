@@ -9,6 +9,7 @@
 
 #include "../maps.h"
 #include "parse.h"
+#include "endpoint.h"
 
 static __always_inline int wt_port_allowed(__u32 ifindex, __u32 src_tag, __u8 gen, __u8 proto,
 					   __u16 port, __u32 plens)
@@ -48,11 +49,6 @@ static __always_inline int wt_exact_port_allowed(__u32 ifindex, __u32 src_tag, _
 	return bpf_map_lookup_elem(&port_policy, &key) != 0;
 }
 
-static __always_inline int wt_has_ports(const struct wt_packet *p)
-{
-	return p->l4_known && (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP);
-}
-
 static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 gen,
 					     const struct wt_packet *p)
 {
@@ -86,17 +82,23 @@ static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 
 	return wt_port_allowed(ifindex, src_tag, gen, p->proto, bpf_ntohs(p->dport), plens);
 }
 
-/* Returns WT_REASON_ALLOW_RULE, WT_REASON_ALLOW_WILDCARD or WT_REASON_DROP_POLICY. */
-static __always_inline __u32 wt_rules_verdict(__u32 ifindex, __u32 src_tag, __u8 gen,
-					      const struct wt_packet *p)
+/*
+ * Returns WT_REASON_ALLOW_RULE, WT_REASON_ALLOW_WILDCARD or WT_REASON_DROP_POLICY. The
+ * endpoint's WT_EP_HAS_* flags (of the generation in force) skip lookups that cannot hit.
+ */
+static __always_inline __u32 wt_rules_verdict(const struct wt_ep_state *st, __u32 ifindex,
+					      __u32 src_tag, const struct wt_packet *p)
 {
+	__u8 gen = st->generation;
+
 	if (wt_has_ports(p) && wt_exact_port_allowed(ifindex, src_tag, gen, p))
 		return WT_REASON_ALLOW_RULE;
-	if (wt_source_allowed(ifindex, src_tag, gen, p))
+	if ((st->flags & WT_EP_HAS_SRC_POLICY) && wt_source_allowed(ifindex, src_tag, gen, p))
 		return WT_REASON_ALLOW_RULE;
-	if (wt_has_ports(p) && wt_exact_port_allowed(ifindex, 0, gen, p))
+	if ((st->flags & WT_EP_HAS_WILDCARD_PORTS) && wt_has_ports(p) &&
+	    wt_exact_port_allowed(ifindex, 0, gen, p))
 		return WT_REASON_ALLOW_WILDCARD;
-	if (wt_source_allowed(ifindex, 0, gen, p))
+	if ((st->flags & WT_EP_HAS_WILDCARD_SRC) && wt_source_allowed(ifindex, 0, gen, p))
 		return WT_REASON_ALLOW_WILDCARD;
 	return WT_REASON_DROP_POLICY;
 }

@@ -9,14 +9,15 @@
 #include <linux/pkt_cls.h>
 #include "../maps.h"
 #include "config.h"
+#include "endpoint.h"
 #include "parse.h"
 #include "policy.h"
 #include "flow.h"
 #include "observe.h"
 
 /* Applies the endpoint's mode to a reason, counts it, reports drops. Returns a TC action. */
-static __always_inline int wt_finish(__u32 ifindex, __u32 src_tag, __u8 dir, __u8 mode,
-				     __u32 reason, const struct wt_packet *p)
+static __always_inline int wt_finish(__u32 ifindex, __u32 slot, __u32 src_tag, __u8 dir,
+				     __u8 mode, __u32 reason, const struct wt_packet *p)
 {
 	__u8 verdict = WT_VERDICT_PASS;
 
@@ -25,7 +26,7 @@ static __always_inline int wt_finish(__u32 ifindex, __u32 src_tag, __u8 dir, __u
 			verdict = WT_VERDICT_DROP;
 		wt_event(ifindex, src_tag, dir, reason, verdict, mode, p);
 	}
-	wt_count(ifindex, dir, reason, verdict, p->len);
+	wt_count(ifindex, slot, dir, reason, verdict, p->len);
 	return verdict == WT_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
@@ -53,20 +54,6 @@ static __always_inline int wt_spoofed(const struct wt_endpoint *ep, const struct
 	return 0;
 }
 
-/*
- * One read of the endpoint's config: every decision of this packet uses the same copy,
- * and the window in which a freed map element could be recycled under us is the copy.
- */
-static __always_inline int wt_endpoint_load(__u32 ifindex, struct wt_endpoint *ep)
-{
-	struct wt_endpoint *cur = bpf_map_lookup_elem(&endpoints, &ifindex);
-
-	if (!cur)
-		return 0;
-	__builtin_memcpy(ep, cur, sizeof(*ep));
-	return 1;
-}
-
 static __always_inline int wt_stamp(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
@@ -75,26 +62,28 @@ static __always_inline int wt_stamp(struct __sk_buff *skb)
 
 	if (!wt_endpoint_load(ifindex, ep)) {
 		p.len = skb->len;
-		return wt_finish(ifindex, 0, WT_DIR_STAMP, WT_MODE_ENFORCE,
+		return wt_finish(ifindex, 0, 0, WT_DIR_STAMP, WT_MODE_ENFORCE,
 				 WT_REASON_DROP_NO_ENDPOINT, &p);
 	}
 	skb->mark = ep->tag;
 	if (ep->mode == WT_MODE_BYPASS) {
 		p.len = skb->len;
-		return wt_finish(ifindex, ep->tag, WT_DIR_STAMP, ep->mode, WT_REASON_ALLOW_BYPASS, &p);
+		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode,
+				 WT_REASON_ALLOW_BYPASS, &p);
 	}
 	reason = wt_parse(skb, &p);
 	if (reason != WT_PARSED)
-		return wt_finish(ifindex, ep->tag, WT_DIR_STAMP, ep->mode, reason, &p);
+		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode, reason, &p);
 	if (wt_spoofed(ep, &p))
-		return wt_finish(ifindex, ep->tag, WT_DIR_STAMP, ep->mode, WT_REASON_DROP_SPOOFED,
-				 &p);
+		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode,
+				 WT_REASON_DROP_SPOOFED, &p);
 	if (p.frag != WT_FRAG_LATER)
-		wt_flow_record(ifindex, &p);
-	return wt_finish(ifindex, ep->tag, WT_DIR_STAMP, ep->mode, WT_REASON_STAMPED, &p);
+		wt_flow_record(ifindex, ep->slot, &p);
+	return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode, WT_REASON_STAMPED,
+			 &p);
 }
 
-static __always_inline __u32 wt_enforce_reason(const struct wt_endpoint *ep, __u32 ifindex,
+static __always_inline __u32 wt_enforce_reason(const struct wt_ep_state *st, __u32 ifindex,
 					       __u32 src_tag, const struct wt_packet *p)
 {
 	if (wt_icmp6_is_ndp(p))
@@ -102,38 +91,38 @@ static __always_inline __u32 wt_enforce_reason(const struct wt_endpoint *ep, __u
 	if (p->frag == WT_FRAG_LATER)
 		return wt_fragment_admitted(ifindex, p) ? WT_REASON_ALLOW_FRAGMENT
 							 : WT_REASON_DROP_FRAGMENT;
-	if (wt_flow_is_reply(ifindex, p))
+	if (wt_flow_is_reply(ifindex, st->slot, p))
 		return WT_REASON_ALLOW_REPLY;
 	if (!src_tag)
-		return ep->untagged == WT_UNTAGGED_ALLOW ? WT_REASON_ALLOW_UNTAGGED
+		return st->untagged == WT_UNTAGGED_ALLOW ? WT_REASON_ALLOW_UNTAGGED
 							 : WT_REASON_DROP_UNTAGGED;
-	return wt_rules_verdict(ifindex, src_tag, ep->generation, p);
+	return wt_rules_verdict(st, ifindex, src_tag, p);
 }
 
 static __always_inline int wt_enforce(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
-	struct wt_endpoint epv, *ep = &epv;
+	struct wt_ep_state st;
 	__u32 ifindex = skb->ifindex, reason;
 	__u32 src_tag = skb->mark & wt_tag_mask;
 
-	if (!wt_endpoint_load(ifindex, ep)) {
+	if (!wt_endpoint_state(ifindex, &st)) {
 		p.len = skb->len;
-		return wt_finish(ifindex, src_tag, WT_DIR_ENFORCE, WT_MODE_ENFORCE,
+		return wt_finish(ifindex, 0, src_tag, WT_DIR_ENFORCE, WT_MODE_ENFORCE,
 				 WT_REASON_DROP_NO_ENDPOINT, &p);
 	}
-	if (ep->mode == WT_MODE_BYPASS) {
+	if (st.mode == WT_MODE_BYPASS) {
 		p.len = skb->len;
-		return wt_finish(ifindex, src_tag, WT_DIR_ENFORCE, ep->mode, WT_REASON_ALLOW_BYPASS,
-				 &p);
+		return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode,
+				 WT_REASON_ALLOW_BYPASS, &p);
 	}
 	reason = wt_parse(skb, &p);
 	if (reason == WT_PARSED) {
-		reason = wt_enforce_reason(ep, ifindex, src_tag, &p);
+		reason = wt_enforce_reason(&st, ifindex, src_tag, &p);
 		if (p.frag == WT_FRAG_FIRST && !wt_reason_is_drop(reason))
 			wt_fragment_admit(ifindex, &p);
 	}
-	return wt_finish(ifindex, src_tag, WT_DIR_ENFORCE, ep->mode, reason, &p);
+	return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode, reason, &p);
 }
 
 #endif

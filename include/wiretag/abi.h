@@ -9,7 +9,7 @@
 
 #include <linux/types.h>
 
-#define WT_ABI_VERSION 1
+#define WT_ABI_VERSION 2
 
 /* Endpoint modes, from the cell's PAP state (SPEC §3). */
 enum wt_mode {
@@ -28,6 +28,14 @@ enum wt_untagged {
 /* wt_endpoint.flags */
 #define WT_EP_ANTISPOOF_V4 0x01 /* stamp drops IPv4 whose source is not ep->ipv4 */
 #define WT_EP_ANTISPOOF_V6 0x02 /* stamp drops IPv6 whose source is not ep->ipv6 */
+/*
+ * What the rules in force hold, so enforce skips lookups that cannot hit. Written with the
+ * generation they describe (one config write), so a packet never sees flags of another.
+ */
+#define WT_EP_HAS_SRC_POLICY 0x04      /* src_policy entries for specific source tags */
+#define WT_EP_HAS_WILDCARD_PORTS 0x08  /* exact-port port_policy entries with source "*" */
+#define WT_EP_HAS_WILDCARD_SRC 0x10    /* a src_policy entry for source "*" */
+#define WT_EP_RULE_FLAGS (WT_EP_HAS_SRC_POLICY | WT_EP_HAS_WILDCARD_PORTS | WT_EP_HAS_WILDCARD_SRC)
 
 enum wt_direction {
 	WT_DIR_STAMP = 0,   /* TC ingress on the host-side veth: leaving the container */
@@ -54,7 +62,7 @@ enum wt_reason {
 	WT_REASON_ALLOW_ARP,         /* ARP: link-layer resolution */
 	WT_REASON_ALLOW_NDP,         /* ICMPv6 neighbour discovery / MLD */
 	WT_REASON_ALLOW_FRAGMENT,    /* later fragment of an allowed first fragment */
-	WT_REASON_DROP_POLICY,       /* tagged, no rule allows it */
+	WT_REASON_DROP_POLICY,       /* tagged, no rule allows it; first drop reason */
 	WT_REASON_DROP_UNTAGGED,     /* tag 0 and the endpoint denies untagged */
 	WT_REASON_DROP_NO_ENDPOINT,  /* program runs on a device without endpoint config */
 	WT_REASON_DROP_L2_TRUNCATED, /* shorter than an Ethernet (+VLAN) header */
@@ -71,6 +79,9 @@ enum wt_reason {
 	WT_REASON_MAX,
 };
 
+/* Pass reasons (< WT_REASON_DROP_POLICY) are counted in pass_counters, drops in counters. */
+#define WT_PASS_REASONS WT_REASON_DROP_POLICY
+
 #define WT_MAX_EXTHDRS 6  /* IPv6 extension headers parsed before WT_REASON_DROP_EXTHDR_LIMIT */
 #define WT_PORT_PLEN_MAX 16
 
@@ -83,6 +94,11 @@ enum wt_reason {
 #define WT_MAP_COUNTERS "counters"
 #define WT_MAP_EVENTS "events"
 #define WT_MAP_DEVICES "devices"
+#define WT_MAP_ENDPOINT_INDEX "endpoint_index"
+#define WT_MAP_PASS_COUNTERS "pass_counters"
+#define WT_MAP_REPLY_PORTS "reply_ports"
+
+#define WT_MAX_SLOTS 65536 /* endpoint slots: max_endpoints is at most this */
 
 /* endpoints: key = __u32 ifindex of the host-side veth (unique within a cell). */
 struct wt_endpoint {
@@ -93,8 +109,41 @@ struct wt_endpoint {
 	__u8 flags;       /* WT_EP_* */
 	__u32 ipv4;       /* network order; anti-spoof source (0 = none) */
 	__u8 ipv6[16];    /* anti-spoof source (all zero = none) */
-	__u32 pad;
+	__u16 slot;       /* 0..max_endpoints-1, unique per endpoint: pass_counters, reply_ports */
+	__u16 pad;
 };
+
+/*
+ * endpoint_index: what enforce needs of an endpoint in one 64-bit word, in an array
+ * direct-mapped by ifindex & (entries - 1), so the per-packet read is an
+ * array load instead of a hash lookup. WT_ENDPOINT_INDEX_SIZE entries by default (a power of
+ * two; the datapath's endpoint_index_size option). Userspace writes a word with one atomic 8-byte store
+ * (the map is mmapped), so a packet sees the old word or the new one. An entry holding
+ * another ifindex (two endpoints on one entry) or 0 sends enforce to the endpoints hash.
+ */
+#define WT_ENDPOINT_INDEX_SIZE 65536
+#define WT_EPW_IFINDEX(w) ((__u32)(w))
+#define WT_EPW_SLOT(w) ((__u16)((w) >> 32))
+#define WT_EPW_GENERATION(w) ((__u8)(((w) >> 48) & 1))
+#define WT_EPW_MODE(w) ((__u8)(((w) >> 49) & 3))
+#define WT_EPW_UNTAGGED(w) ((__u8)(((w) >> 51) & 1))
+#define WT_EPW_FLAGS(w) ((__u8)((w) >> 52))
+
+static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep)
+{
+	return (__u64)ifindex | (__u64)ep->slot << 32 | (__u64)(ep->generation & 1) << 48 |
+	       (__u64)(ep->mode & 3) << 49 | (__u64)(ep->untagged & 1) << 51 |
+	       (__u64)ep->flags << 52;
+}
+
+/*
+ * reply_ports: per endpoint slot, a 65536-bit set of the TCP/UDP source ports its flows
+ * used (1024 words of 64 bits). Stamp sets a port's bit before recording the flow, so a
+ * clear bit means no flow: enforce skips the flow lookup for packets that cannot be
+ * replies (the common case for a server's inbound packets). Bits are never cleared while
+ * the slot lives; a stale bit costs one lookup, never a verdict.
+ */
+#define WT_REPLY_PORT_WORDS 1024
 
 /* src_policy: what one source tag (0 = "*", any tagged source) may reach on one endpoint. */
 struct wt_src_key {
@@ -159,7 +208,11 @@ struct wt_frag {
 	__u64 first_seen_ns;
 };
 
-/* counters (per-CPU hash): packets and bytes per endpoint, direction, reason, verdict. */
+/*
+ * counters (per-CPU hash): packets and bytes per endpoint, direction, drop reason, verdict.
+ * pass_counters (per-CPU array, the hot path): the same value for the pass reasons, at
+ * (slot * WT_DIR_MAX + direction) * WT_PASS_REASONS + reason.
+ */
 struct wt_counter_key {
 	__u32 ifindex;
 	__u8 direction;   /* enum wt_direction */
@@ -232,6 +285,7 @@ WT_ABI_ASSERT(sizeof(struct wt_counter) == 16, "wt_counter size");
 WT_ABI_ASSERT(sizeof(struct wt_device) == 128, "wt_device size");
 WT_ABI_ASSERT(sizeof(struct wt_event) == 64, "wt_event size");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_event, saddr) == 32, "wt_event.saddr");
+WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_endpoint, slot) == 28, "wt_endpoint.slot");
 WT_ABI_ASSERT(WT_REASON_MAX <= 32, "reasons fit a u32 mask");
 
 #endif /* WIRETAG_ABI_H */

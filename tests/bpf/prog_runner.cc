@@ -58,17 +58,21 @@ std::unique_ptr<ProgRunner> ProgRunner::open(const datapath::Options& options, s
 std::string ProgRunner::configure(const EndpointSetup& endpoint, const std::vector<Rule>& rules,
                                   uint32_t ifindex) {
   if (!endpoint.present) return "";
-  wt_endpoint ep{};
-  ep.tag = endpoint.tag;
-  ep.mode = endpoint.mode;
-  ep.untagged = endpoint.untagged;
-  ep.generation = 0;
-  ep.flags = endpoint.flags;
-  if (!endpoint.ipv4.empty() && inet_pton(AF_INET, endpoint.ipv4.c_str(), &ep.ipv4) != 1)
-    return "bad ipv4 " + endpoint.ipv4;
-  if (!endpoint.ipv6.empty() && inet_pton(AF_INET6, endpoint.ipv6.c_str(), ep.ipv6) != 1)
-    return "bad ipv6 " + endpoint.ipv6;
-  if (auto r = dp_->endpoint_map().update(ifindex, ep); !r) return r.error().message;
+  datapath::EndpointSettings settings;
+  settings.tag = endpoint.tag;
+  settings.mode = static_cast<datapath::Mode>(endpoint.mode);
+  settings.allow_untagged = endpoint.untagged == WT_UNTAGGED_ALLOW;
+  if (endpoint.flags & WT_EP_ANTISPOOF_V4) {
+    settings.antispoof_ipv4.emplace();
+    if (inet_pton(AF_INET, endpoint.ipv4.c_str(), settings.antispoof_ipv4->data()) != 1)
+      return "bad ipv4 " + endpoint.ipv4;
+  }
+  if (endpoint.flags & WT_EP_ANTISPOOF_V6) {
+    settings.antispoof_ipv6.emplace();
+    if (inet_pton(AF_INET6, endpoint.ipv6.c_str(), settings.antispoof_ipv6->data()) != 1)
+      return "bad ipv6 " + endpoint.ipv6;
+  }
+  if (auto r = dp_->define(ifindex, settings); !r) return r.error().message;
   if (auto r = dp_->replace_policy(ifindex, rules); !r) return r.error().message;
   return "";
 }

@@ -194,9 +194,10 @@ TEST(Counters, OneEndpointCanCountEveryReasonAndVerdict) {
   auto set_endpoint = [&](uint8_t mode, uint8_t untagged) {
     auto ep = dp.endpoint_map().lookup(kTestIfindex);
     ASSERT_TRUE(ep);
-    ep->mode = mode;
-    ep->untagged = untagged;
-    ASSERT_TRUE(dp.endpoint_map().update(kTestIfindex, *ep));
+    auto settings = datapath::settings_of(*ep);
+    settings.mode = static_cast<datapath::Mode>(mode);
+    settings.allow_untagged = untagged == WT_UNTAGGED_ALLOW;
+    ASSERT_TRUE(dp.configure(kTestIfindex, settings));
   };
   auto in4 = [] { return PacketBuilder::ipv4(kRemote4, kLocal4); };
   auto out4 = [] { return PacketBuilder::ipv4(kLocal4, kRemote4); };
@@ -275,11 +276,6 @@ TEST(Counters, OneEndpointCanCountEveryReasonAndVerdict) {
   run(Program::Enforce, in4().udp(1, 2), kTag);
   expect(Program::Stamp, WT_REASON_ALLOW_BYPASS, WT_VERDICT_PASS);
   expect(Program::Enforce, WT_REASON_ALLOW_BYPASS, WT_VERDICT_PASS);
-  ASSERT_TRUE(dp.endpoint_map().erase(kTestIfindex));
-  run(Program::Stamp, out4().udp(1, 2), 0);
-  run(Program::Enforce, in4().udp(1, 2), kTag);
-  expect(Program::Stamp, WT_REASON_DROP_NO_ENDPOINT, WT_VERDICT_DROP);
-  expect(Program::Enforce, WT_REASON_DROP_NO_ENDPOINT, WT_VERDICT_DROP);
 
   std::set<std::tuple<uint8_t, uint8_t, uint8_t>> counted;
   uint64_t packets = 0;
@@ -289,6 +285,18 @@ TEST(Counters, OneEndpointCanCountEveryReasonAndVerdict) {
   }
   EXPECT_EQ(counted, expected);
   EXPECT_EQ(packets, uint64_t(runs));
+
+  // The one reason no endpoint can have: the programs run on a device without a config.
+  const uint32_t stranger = kTestIfindex + 1;
+  for (Program prog : {Program::Stamp, Program::Enforce})
+    ASSERT_EQ(runner->run(prog, in4().udp(1, 2).build(), kTag, stranger).reason,
+              uint32_t{WT_REASON_DROP_NO_ENDPOINT});
+  counted.clear();
+  for (const auto& row : dp.counters(stranger))
+    counted.insert({row.key.direction, row.key.reason, row.key.verdict});
+  EXPECT_EQ(counted, (std::set<std::tuple<uint8_t, uint8_t, uint8_t>>{
+                         {WT_DIR_STAMP, WT_REASON_DROP_NO_ENDPOINT, WT_VERDICT_DROP},
+                         {WT_DIR_ENFORCE, WT_REASON_DROP_NO_ENDPOINT, WT_VERDICT_DROP}}));
 }
 
 // tag_length decides the mask: the source tag is the mark's low tag_length bytes.

@@ -1,9 +1,11 @@
 #include "datapath/datapath.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/membarrier.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -83,6 +85,22 @@ wt_endpoint endpoint_config(const EndpointSettings& s, uint8_t generation) {
   return ep;
 }
 
+// What the rules of one generation hold, for enforce to skip lookups that cannot hit.
+uint8_t rule_flags(const std::vector<wt_src_key>& src, const std::vector<wt_port_key>& port) {
+  uint8_t flags = 0;
+  for (const auto& k : src) flags |= k.src_tag ? WT_EP_HAS_SRC_POLICY : WT_EP_HAS_WILDCARD_SRC;
+  for (const auto& k : port)
+    if (k.src_tag == 0 && (k.plen_gen >> 1) == WT_PORT_PLEN_MAX) flags |= WT_EP_HAS_WILDCARD_PORTS;
+  return flags;
+}
+
+// Settings change what the operator set; the slot and the rule flags stay the datapath's.
+wt_endpoint with_datapath_fields(wt_endpoint next, const wt_endpoint& cur) {
+  next.slot = cur.slot;
+  next.flags = static_cast<uint8_t>((next.flags & ~WT_EP_RULE_FLAGS) | (cur.flags & WT_EP_RULE_FLAGS));
+  return next;
+}
+
 }  // namespace
 
 EndpointSettings settings_of(const wt_endpoint& ep) {
@@ -144,6 +162,11 @@ const char* mode_name(uint8_t mode) {
 Result<std::unique_ptr<Datapath>> Datapath::open(const Options& options) {
   if (options.tag_length < 1 || options.tag_length > 4)
     return Error{"INVALID_OPTION", "tag_length must be 1..4 bytes"};
+  if (options.max_endpoints < 1 || options.max_endpoints > WT_MAX_SLOTS)
+    return Error{"INVALID_OPTION", "max_endpoints must be 1.." + std::to_string(WT_MAX_SLOTS)};
+  const uint32_t index_size = options.endpoint_index_size;
+  if (index_size < 1 || index_size > (1u << 20) || (index_size & (index_size - 1)) != 0)
+    return Error{"INVALID_OPTION", "endpoint_index_size must be a power of two up to 2^20"};
   std::unique_ptr<Datapath> dp(new Datapath(options));
   if (!options.pin_dir.empty()) {
     if (auto r = ensure_pin_dir(options.pin_dir); !r) return r.error();
@@ -181,6 +204,8 @@ Result<void> Datapath::load() {
   if (!skel_) return Error::from_errno("BPF_OPEN_FAILED", "open BPF skeleton", errno);
   skel_->rodata->wt_tag_mask = tag_mask();
   skel_->rodata->wt_events_per_sec = options_.events_per_sec;
+  skel_->rodata->wt_endpoint_index_mask = options_.endpoint_index_size - 1;
+  bpf_map__set_max_entries(skel_->maps.endpoint_index, options_.endpoint_index_size);
 
   bpf_map__set_max_entries(skel_->maps.endpoints, options_.max_endpoints);
   bpf_map__set_max_entries(skel_->maps.devices, options_.max_endpoints);
@@ -190,6 +215,9 @@ Result<void> Datapath::load() {
   // One row per (endpoint, direction, reason, verdict): a drop reason has two verdicts.
   bpf_map__set_max_entries(skel_->maps.counters,
                            options_.max_endpoints * WT_DIR_MAX * WT_REASON_MAX * 2);
+  bpf_map__set_max_entries(skel_->maps.pass_counters,
+                           options_.max_endpoints * uint32_t{WT_DIR_MAX} * WT_PASS_REASONS);
+  bpf_map__set_max_entries(skel_->maps.reply_ports, options_.max_endpoints * WT_REPLY_PORT_WORDS);
 
   if (!options_.pin_dir.empty()) {
     bpf_map* map;
@@ -215,7 +243,110 @@ Result<void> Datapath::load() {
   fragments_ = {bpf_map__fd(skel_->maps.fragments), WT_MAP_FRAGMENTS};
   counters_ = {bpf_map__fd(skel_->maps.counters), WT_MAP_COUNTERS};
   devices_ = {bpf_map__fd(skel_->maps.devices), WT_MAP_DEVICES};
+  if (!options_.read_only) {
+    auto index = MappedWords::map(bpf_map__fd(skel_->maps.endpoint_index),
+                                  options_.endpoint_index_size, WT_MAP_ENDPOINT_INDEX);
+    if (!index) return index.error();
+    endpoint_index_ = std::move(*index);
+    auto ports = MappedWords::map(bpf_map__fd(skel_->maps.reply_ports),
+                                  size_t{options_.max_endpoints} * WT_REPLY_PORT_WORDS,
+                                  WT_MAP_REPLY_PORTS);
+    if (!ports) return ports.error();
+    reply_ports_ = std::move(*ports);
+  }
   return Ok();
+}
+
+int Datapath::map_fd(const std::string& name) const {
+  bpf_map* map = bpf_object__find_map_by_name(skel_->obj, name.c_str());
+  return map ? bpf_map__fd(map) : -1;
+}
+
+Result<uint16_t> Datapath::allocate_slot() {
+  std::vector<bool> used(options_.max_endpoints);
+  endpoints_.for_each_key([&](const uint32_t& ifindex) {
+    if (auto ep = endpoints_.lookup(ifindex); ep && ep->slot < used.size()) used[ep->slot] = true;
+  });
+  auto free = std::find(used.begin(), used.end(), false);
+  if (free == used.end())
+    return Error{"ENDPOINTS_FULL", "all " + std::to_string(options_.max_endpoints) +
+                                       " endpoint slots are in use (--max-endpoints)"};
+  auto slot = static_cast<uint16_t>(free - used.begin());
+  // A slot starts clean: no counts and no reply ports of the endpoint that had it before.
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<wt_counter> zero(ncpu > 0 ? ncpu : 1);
+  constexpr uint32_t kPerSlot = uint32_t{WT_DIR_MAX} * WT_PASS_REASONS;
+  for (uint32_t i = 0; i < kPerSlot; ++i) {
+    uint32_t index = slot * kPerSlot + i;
+    if (bpf_map_update_elem(map_fd(WT_MAP_PASS_COUNTERS), &index, zero.data(), BPF_ANY) != 0)
+      return Error::from_errno("BPF_MAP_FAILED", "clear pass_counters", errno);
+  }
+  for (uint32_t i = 0; i < WT_REPLY_PORT_WORDS; ++i)
+    reply_ports_.store(size_t{slot} * WT_REPLY_PORT_WORDS + i, 0);
+  return slot;
+}
+
+Result<void> Datapath::write_config(uint32_t ifindex, const wt_endpoint& config, uint64_t flags) {
+  if (auto r = endpoints_.update(ifindex, config, flags); !r) return r;
+  publish_index_word(ifindex, config);
+  return Ok();
+}
+
+// The entry goes to the first endpoint that needs it; a second endpoint on the same entry
+// is read from the hash (a few ns more per packet), until the entry is free again.
+void Datapath::publish_index_word(uint32_t ifindex, const wt_endpoint& config) {
+  uint32_t i = ifindex & (options_.endpoint_index_size - 1);
+  uint64_t cur = endpoint_index_.load(i);
+  if (cur != 0 && WT_EPW_IFINDEX(cur) != ifindex) return;
+  endpoint_index_.store(i, wt_endpoint_word(ifindex, &config));
+}
+
+void Datapath::unpublish_index_word(uint32_t ifindex) {
+  uint32_t i = ifindex & (options_.endpoint_index_size - 1);
+  if (WT_EPW_IFINDEX(endpoint_index_.load(i)) == ifindex) endpoint_index_.store(i, 0);
+}
+
+// After a restart or a crash: every endpoint has its own slot, and the index holds exactly
+// the words of the endpoints' configs. The hash is the truth (a word is written after it);
+// while an entry is cleared here, packets read the same config from the hash.
+Result<void> Datapath::reindex() {
+  std::map<uint32_t, wt_endpoint> eps;
+  endpoints_.for_each_key([&](const uint32_t& ifindex) {
+    if (auto ep = endpoints_.lookup(ifindex)) eps[ifindex] = *ep;
+  });
+  std::vector<bool> used(options_.max_endpoints);
+  std::vector<uint32_t> without_slot;
+  for (const auto& [ifindex, ep] : eps) {
+    if (ep.slot < used.size() && !used[ep.slot])
+      used[ep.slot] = true;
+    else
+      without_slot.push_back(ifindex);  // maps of an older build, or a smaller max_endpoints
+  }
+  for (uint32_t ifindex : without_slot) {
+    auto slot = allocate_slot();
+    if (!slot) return slot.error();
+    eps[ifindex].slot = *slot;
+    if (auto r = endpoints_.update(ifindex, eps[ifindex], BPF_EXIST); !r) return r;
+  }
+  for (uint32_t i = 0; i < endpoint_index_.size(); ++i) endpoint_index_.store(i, 0);
+  for (const auto& [ifindex, ep] : eps) publish_index_word(ifindex, ep);
+  return Ok();
+}
+
+// Every live TCP/UDP flow's port bit, set with atomic ORs beside the programs' own: a no-op
+// after our own restart, needed when the pinned flows were recorded by an older build.
+void Datapath::record_reply_ports() {
+  std::map<uint32_t, uint16_t> slots;
+  endpoints_.for_each_key([&](const uint32_t& ifindex) {
+    if (auto ep = endpoints_.lookup(ifindex)) slots[ifindex] = ep->slot;
+  });
+  flows_.for_each_key([&](const wt_flow_key& k) {
+    auto it = slots.find(k.ifindex);
+    if (it == slots.end() || (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP)) return;
+    uint16_t port = ntohs(k.sport);
+    size_t word = size_t{it->second} * WT_REPLY_PORT_WORDS + (port >> 6);
+    if (word < reply_ports_.size()) reply_ports_.fetch_or(word, 1ull << (port & 63));
+  });
 }
 
 Result<void> Datapath::pin_programs() {
@@ -237,6 +368,8 @@ Result<void> Datapath::adopt() {
     rule_keys_[k.ifindex].port[k.plen_gen & 1].push_back(k);
   });
   if (options_.read_only) return Ok();
+  // First: the index words name the generation packets use, which must not be erased below.
+  if (auto r = reindex(); !r) return r;
 
   // A crash between writing a new generation and deleting the old one leaves the inactive
   // generation populated: it is garbage either way.
@@ -260,6 +393,7 @@ Result<void> Datapath::adopt() {
     if (auto d = devices_.lookup(ifindex)) recorded.push_back({ifindex, device_of(*d)});
   });
   size_t adopted = 0;
+  record_reply_ports();  // before our programs run, and again after (flows of the old ones)
   for (const auto& [ifindex, device] : recorded) {
     auto scope = NetnsScope::enter(device.netns);
     unsigned now = scope ? if_nametoindex(device.ifname.c_str()) : 0;
@@ -272,6 +406,7 @@ Result<void> Datapath::adopt() {
     if (auto r = attach_programs(device, ifindex); !r) return r;
     ++adopted;
   }
+  record_reply_ports();
   if (!options_.pin_dir.empty())
     spdlog::info("datapath ready in {}: adopted {} endpoint(s)", options_.pin_dir, adopted);
   return Ok();
@@ -326,21 +461,47 @@ Result<uint32_t> Datapath::attach(const Device& device, const EndpointSettings& 
                                          device_of(*known).netns + ":" +
                                          device_of(*known).ifname};
 
-  auto existing = endpoints_.lookup(ifindex);
-  wt_endpoint ep = endpoint_config(settings, existing ? existing->generation : 0);
-  if (auto r = endpoints_.update(ifindex, ep); !r) return r.error();
+  bool created = false;
+  if (auto r = define_locked(ifindex, settings, &created); !r) return r.error();
+  auto undo = [&] {
+    if (!created) return;
+    unpublish_index_word(ifindex);
+    (void)endpoints_.erase(ifindex);
+    (void)devices_.erase(ifindex);
+  };
   if (auto r = devices_.update(ifindex, rec); !r) {
-    if (!existing) (void)endpoints_.erase(ifindex);
+    undo();
     return r.error();
   }
   if (auto r = attach_programs(device, ifindex); !r) {
-    if (!existing) {
-      (void)endpoints_.erase(ifindex);
-      (void)devices_.erase(ifindex);
-    }
+    undo();
     return r.error();
   }
   return ifindex;
+}
+
+Result<void> Datapath::define(uint32_t ifindex, const EndpointSettings& settings) {
+  if (options_.read_only) return Error{"READ_ONLY", "datapath opened read-only"};
+  if (settings.tag > tag_mask()) return Error{"INVALID_TAG", "tag does not fit tag_length"};
+  std::lock_guard lock(mu_);
+  return define_locked(ifindex, settings, nullptr);
+}
+
+// A new endpoint gets a clean slot and generation 0; an existing one keeps its slot, its
+// generation and its rules.
+Result<void> Datapath::define_locked(uint32_t ifindex, const EndpointSettings& settings,
+                                     bool* created) {
+  auto existing = endpoints_.lookup(ifindex);
+  wt_endpoint ep = endpoint_config(settings, existing ? existing->generation : 0);
+  if (existing) {
+    ep = with_datapath_fields(ep, *existing);
+  } else {
+    auto slot = allocate_slot();
+    if (!slot) return slot.error();
+    ep.slot = *slot;
+  }
+  if (created) *created = !existing;
+  return write_config(ifindex, ep, BPF_ANY);
 }
 
 Result<void> Datapath::detach(const Device& device) {
@@ -374,6 +535,7 @@ Result<void> Datapath::forget_locked(uint32_t ifindex) {
   if (auto r = erase_generation(ifindex, 0); !r) return r;
   if (auto r = erase_generation(ifindex, 1); !r) return r;
   rule_keys_.erase(ifindex);
+  unpublish_index_word(ifindex);  // packets fall back to the hash until it is gone too
   if (auto r = endpoints_.erase(ifindex); !r) return r;
   if (auto r = devices_.erase(ifindex); !r) return r;
 
@@ -403,7 +565,8 @@ Result<void> Datapath::configure(uint32_t ifindex, const EndpointSettings& setti
   std::lock_guard lock(mu_);
   auto cur = endpoints_.lookup(ifindex);
   if (!cur) return Error{"ENDPOINT_NOT_FOUND", "no endpoint " + std::to_string(ifindex)};
-  return endpoints_.update(ifindex, endpoint_config(settings, cur->generation), BPF_EXIST);
+  return write_config(ifindex, with_datapath_fields(endpoint_config(settings, cur->generation), *cur),
+                      BPF_EXIST);
 }
 
 Result<void> Datapath::erase_generation(uint32_t ifindex, int generation) {
@@ -460,7 +623,12 @@ Result<void> Datapath::add_rules(uint32_t ifindex, const std::vector<Rule>& rule
     if (auto r = src_policy_.update(compiled->src_keys[i], merged); !r) return r;
     remember(keys.src[gen], compiled->src_keys[i]);
   }
-  return Ok();
+  // Last: the flags let enforce look at the kinds of entries just written.
+  uint8_t added = rule_flags(compiled->src_keys, compiled->port_keys);
+  if ((cur->flags & added) == added) return Ok();
+  wt_endpoint next = *cur;
+  next.flags |= added;
+  return write_config(ifindex, next, BPF_EXIST);
 }
 
 Result<void> Datapath::replace_policy(uint32_t ifindex, const std::vector<Rule>& rules) {
@@ -487,7 +655,9 @@ Result<void> Datapath::replace_policy(uint32_t ifindex, const std::vector<Rule>&
 
   wt_endpoint next = *cur;
   next.generation = static_cast<uint8_t>(new_gen);
-  if (auto r = endpoints_.update(ifindex, next, BPF_EXIST); !r) {
+  next.flags = static_cast<uint8_t>((next.flags & ~WT_EP_RULE_FLAGS) |
+                                    rule_flags(compiled->src_keys, compiled->port_keys));
+  if (auto r = write_config(ifindex, next, BPF_EXIST); !r) {
     (void)erase_generation(ifindex, new_gen);
     return r;
   }
@@ -523,17 +693,39 @@ std::vector<Endpoint> Datapath::endpoints() const {
 std::vector<CounterRow> Datapath::counters(std::optional<uint32_t> ifindex) const {
   int ncpu = libbpf_num_possible_cpus();
   std::vector<wt_counter> per_cpu(ncpu > 0 ? ncpu : 1);
-  std::vector<CounterRow> out;
+  auto order = [](const wt_counter_key& a, const wt_counter_key& b) {
+    return std::memcmp(&a, &b, sizeof a) < 0;
+  };
+  std::map<wt_counter_key, wt_counter, decltype(order)> rows(order);
+  auto add = [&](const wt_counter_key& key) {
+    wt_counter& total = rows[key];
+    for (const auto& c : per_cpu) {
+      total.packets += c.packets;
+      total.bytes += c.bytes;
+    }
+  };
+  // Drop reasons (and, from maps of an older build, pass reasons) by key.
   counters_.for_each_key([&](const wt_counter_key& k) {
     if (ifindex && k.ifindex != *ifindex) return;
-    if (bpf_map_lookup_elem(counters_.fd(), &k, per_cpu.data()) != 0) return;
-    CounterRow row{k, {}};
-    for (const auto& c : per_cpu) {
-      row.total.packets += c.packets;
-      row.total.bytes += c.bytes;
-    }
-    out.push_back(row);
+    if (bpf_map_lookup_elem(counters_.fd(), &k, per_cpu.data()) == 0) add(k);
   });
+  // Pass reasons by endpoint slot.
+  int pass_fd = map_fd(WT_MAP_PASS_COUNTERS);
+  endpoints_.for_each_key([&](const uint32_t& ep_ifindex) {
+    if (ifindex && ep_ifindex != *ifindex) return;
+    auto ep = endpoints_.lookup(ep_ifindex);
+    if (!ep) return;
+    for (uint8_t dir = 0; dir < WT_DIR_MAX; ++dir)
+      for (uint8_t reason = 0; reason < WT_PASS_REASONS; ++reason) {
+        uint32_t index = (ep->slot * uint32_t{WT_DIR_MAX} + dir) * WT_PASS_REASONS + reason;
+        if (bpf_map_lookup_elem(pass_fd, &index, per_cpu.data()) != 0) continue;
+        bool any = std::any_of(per_cpu.begin(), per_cpu.end(),
+                               [](const wt_counter& c) { return c.packets != 0; });
+        if (any) add(wt_counter_key{ep_ifindex, dir, reason, WT_VERDICT_PASS, 0});
+      }
+  });
+  std::vector<CounterRow> out;
+  for (const auto& [key, total] : rows) out.push_back({key, total});
   return out;
 }
 

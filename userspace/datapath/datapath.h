@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/policy_compiler.h"
+#include "datapath/mapped_words.h"
 #include "datapath/typed_map.h"
 #include "wiretag/abi.h"
 #include "wiretag/result.h"
@@ -26,10 +27,15 @@ namespace wiretag::datapath {
 struct Options {
   std::string pin_dir = "/sys/fs/bpf/wiretag";  // empty: nothing pinned or adopted (tests, trace)
   unsigned tag_length = 2;                      // bytes, 1..4
-  uint32_t max_endpoints = 4096;
+  // Slots in the per-endpoint arrays: each endpoint costs 8 KiB of reply_ports and
+  // 288 B of pass_counters per CPU, whether used or not. At most WT_MAX_SLOTS.
+  uint32_t max_endpoints = 1024;
   uint32_t max_policy_entries = 1u << 21;  // per policy map, both generations together
   uint32_t max_flows = 1u << 18;
   uint32_t events_per_sec = 1000;  // per CPU
+  // Entries of endpoint_index, a power of two: an endpoint whose ifindex shares an entry with
+  // another's is read from the endpoints hash instead (tests make them share with 1).
+  uint32_t endpoint_index_size = WT_ENDPOINT_INDEX_SIZE;
   // Inspect only: no owner lock, no re-attach, no clean-up, no writes (list, counters, monitor).
   bool read_only = false;
 };
@@ -82,6 +88,9 @@ class Datapath {
 
   // Idempotent. Writes the endpoint's config before the programs can see its packets.
   Result<uint32_t> attach(const Device& device, const EndpointSettings& settings);
+  // The config half of attach, for an ifindex without a device of ours: BPF_PROG_TEST_RUN
+  // (tests, benchmarks) runs the programs as if on that ifindex. Creates or updates.
+  Result<void> define(uint32_t ifindex, const EndpointSettings& settings);
   // Idempotent: detaching an unknown or vanished device succeeds.
   Result<void> detach(const Device& device);
   // Removes the map state of an endpoint whose device is gone.
@@ -115,6 +124,8 @@ class Datapath {
   TypedMap<wt_port_key, wt_port_rule> port_policy_map() const { return port_policy_; }
   TypedMap<wt_flow_key, wt_flow> flow_map() const { return flows_; }
   int counters_fd() const { return counters_.fd(); }
+  // Any of the skeleton's maps by its name (WT_MAP_*), or -1.
+  int map_fd(const std::string& name) const;
 
  private:
   struct RuleKeys {  // what each generation of an endpoint holds in the policy maps
@@ -129,6 +140,14 @@ class Datapath {
   Result<void> attach_programs(const Device& device, uint32_t ifindex);
   Result<void> forget_locked(uint32_t ifindex);
   Result<void> erase_generation(uint32_t ifindex, int generation);
+  Result<void> define_locked(uint32_t ifindex, const EndpointSettings& settings, bool* created);
+  // The one place an endpoint config is written: the endpoints hash, then its index word.
+  Result<void> write_config(uint32_t ifindex, const wt_endpoint& config, uint64_t flags);
+  void publish_index_word(uint32_t ifindex, const wt_endpoint& config);
+  void unpublish_index_word(uint32_t ifindex);
+  Result<uint16_t> allocate_slot();
+  Result<void> reindex();
+  void record_reply_ports();
   void wait_for_readers() const;
 
   Options options_;
@@ -143,6 +162,8 @@ class Datapath {
   TypedMap<wt_frag_key, wt_frag> fragments_;
   TypedMap<wt_counter_key, wt_counter> counters_;
   TypedMap<uint32_t, wt_device> devices_;
+  MappedWords endpoint_index_;  // empty when read-only
+  MappedWords reply_ports_;
   mutable std::mutex mu_;
   std::map<uint32_t, RuleKeys> rule_keys_;
 };

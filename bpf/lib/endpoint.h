@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Reading an endpoint's config. Stamp needs all of it (tag, anti-spoof addresses) and reads
+ * the endpoints hash; enforce needs one word of it and reads the endpoint_index array, with
+ * the hash as the fallback for an ifindex that does not own its index entry.
+ */
+#ifndef WT_BPF_ENDPOINT_H
+#define WT_BPF_ENDPOINT_H
+
+#include "../maps.h"
+#include "config.h"
+
+/* What enforce needs of an endpoint: one consistent copy per packet. */
+struct wt_ep_state {
+	__u32 slot;
+	__u8 generation;
+	__u8 mode;
+	__u8 untagged;
+	__u8 flags;
+};
+
+/*
+ * One read of the endpoint's config: every decision of this packet uses the same copy,
+ * and the window in which a freed map element could be recycled under us is the copy.
+ */
+static __always_inline int wt_endpoint_load(__u32 ifindex, struct wt_endpoint *ep)
+{
+	struct wt_endpoint *cur = bpf_map_lookup_elem(&endpoints, &ifindex);
+
+	if (!cur)
+		return 0;
+	__builtin_memcpy(ep, cur, sizeof(*ep));
+	return 1;
+}
+
+static __always_inline int wt_endpoint_state(__u32 ifindex, struct wt_ep_state *st)
+{
+	__u32 index = ifindex & wt_endpoint_index_mask;
+	struct wt_endpoint *ep;
+	__u64 *entry, word;
+
+	entry = bpf_map_lookup_elem(&endpoint_index, &index);
+	if (entry) {
+		word = *(volatile __u64 *)entry; /* one load: userspace stores the word atomically */
+		if (WT_EPW_IFINDEX(word) == ifindex) {
+			st->slot = WT_EPW_SLOT(word);
+			st->generation = WT_EPW_GENERATION(word);
+			st->mode = WT_EPW_MODE(word);
+			st->untagged = WT_EPW_UNTAGGED(word);
+			st->flags = WT_EPW_FLAGS(word);
+			return 1;
+		}
+	}
+	ep = bpf_map_lookup_elem(&endpoints, &ifindex);
+	if (!ep)
+		return 0;
+	/* The hash element is replaced as a whole under RCU: these fields belong together. */
+	st->slot = ep->slot;
+	st->generation = ep->generation & 1;
+	st->mode = ep->mode;
+	st->untagged = ep->untagged;
+	st->flags = ep->flags;
+	return 1;
+}
+
+#endif
