@@ -226,6 +226,14 @@ Result<void> Datapath::load() {
       std::string path = options_.pin_dir + "/" + bpf_map__name(map);
       if (bpf_map__set_pin_path(map, path.c_str()) != 0)
         return Error::from_errno("BPF_PIN_FAILED", "set pin path " + path, errno);
+      // An inspector takes the sizes the owner chose, whatever its own options say.
+      if (int fd = options_.read_only ? bpf_obj_get(path.c_str()) : -1; fd >= 0) {
+        bpf_map_info info{};
+        __u32 len = sizeof info;
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+          bpf_map__set_max_entries(map, info.max_entries);
+        ::close(fd);
+      }
     }
   }
   if (int rc = wiretag_bpf__load(skel_); rc != 0) {
