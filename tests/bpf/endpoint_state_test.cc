@@ -246,6 +246,23 @@ TEST_F(Adoption, IndexWordsAreRebuiltFromTheEndpointsHash) {
   EXPECT_EQ(denied(), WT_VERDICT_PASS);
 }
 
+TEST_F(Adoption, AnInspectorReadsMapsOfOtherSizesThanItsOwnOptions) {
+  options_.max_endpoints = 64;
+  reopen();
+  ASSERT_EQ(runner_->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{80, 80}}}), "");
+  ASSERT_EQ(runner_->run_action(Program::Enforce, tcp_in(80), kTag), TC_ACT_OK);
+
+  datapath::Options inspect;  // defaults: another max_endpoints, other map sizes
+  inspect.pin_dir = pin_dir_;
+  inspect.read_only = true;
+  auto dp = datapath::Datapath::open(inspect);
+  ASSERT_TRUE(dp) << dp.error().code << ": " << dp.error().message;
+  uint64_t allowed = 0;
+  for (const auto& row : (*dp)->counters(kTestIfindex))
+    if (row.key.reason == WT_REASON_ALLOW_RULE) allowed += row.total.packets;
+  EXPECT_EQ(allowed, 1u);
+}
+
 // The flags let enforce skip src_policy and wildcard lookups; rules added in place must
 // turn them on, and a replace must set them for the new generation.
 TEST(RuleFlags, AddedWildcardAndRangeRulesAreLookedUpAndReplacedOnesAreNot) {
