@@ -16,6 +16,21 @@ static __always_inline int wt_flow_trackable(const struct wt_packet *p)
 	       wt_icmp_is_echo_reply(p);
 }
 
+/*
+ * Flow and fragment clocks. Timeouts of seconds need no more than the coarse clock (tick
+ * precision), which is a load; bpf_ktime_get_ns() reads the clocksource, tens of ns in a VM.
+ * The coarse clock can be a tick behind a time an older build stored: such an age is 0.
+ */
+static __always_inline __u64 wt_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
+static __always_inline __u64 wt_age(__u64 now, __u64 then)
+{
+	return now > then ? now - then : 0;
+}
+
 static __always_inline __u64 wt_flow_timeout(__u8 proto)
 {
 	if (proto == IPPROTO_TCP)
@@ -80,10 +95,10 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 			__sync_fetch_and_or(word, bit);
 	}
 	wt_flow_key_sent(&key, ifindex, p);
-	now = bpf_ktime_get_ns();
+	now = wt_now();
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (f) {
-		if (now - f->last_seen_ns >= wt_flow_refresh_ns)
+		if (wt_age(now, f->last_seen_ns) >= wt_flow_refresh_ns)
 			f->last_seen_ns = now;
 		return;
 	}
@@ -113,7 +128,7 @@ static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const str
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f)
 		return 0;
-	return bpf_ktime_get_ns() - f->last_seen_ns <= wt_flow_timeout(p->proto);
+	return wt_age(wt_now(), f->last_seen_ns) <= wt_flow_timeout(p->proto);
 }
 
 static __always_inline void wt_frag_key(struct wt_frag_key *k, __u32 ifindex,
@@ -132,7 +147,7 @@ static __always_inline void wt_frag_key(struct wt_frag_key *k, __u32 ifindex,
 static __always_inline void wt_fragment_admit(__u32 ifindex, const struct wt_packet *p)
 {
 	struct wt_frag_key key = {};
-	struct wt_frag v = { .first_seen_ns = bpf_ktime_get_ns() };
+	struct wt_frag v = { .first_seen_ns = wt_now() };
 
 	wt_frag_key(&key, ifindex, p);
 	bpf_map_update_elem(&fragments, &key, &v, BPF_ANY);
@@ -145,7 +160,7 @@ static __always_inline int wt_fragment_admitted(__u32 ifindex, const struct wt_p
 
 	wt_frag_key(&key, ifindex, p);
 	f = bpf_map_lookup_elem(&fragments, &key);
-	return f && bpf_ktime_get_ns() - f->first_seen_ns <= wt_fragment_timeout_ns;
+	return f && wt_age(wt_now(), f->first_seen_ns) <= wt_fragment_timeout_ns;
 }
 
 #endif

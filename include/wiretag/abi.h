@@ -190,7 +190,7 @@ struct wt_flow_key {
 };
 
 struct wt_flow {
-	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet the endpoint sent */
+	__u64 last_seen_ns; /* CLOCK_MONOTONIC_COARSE ns of the endpoint's last packet on it */
 };
 
 /* fragments: datagrams whose first fragment was allowed, so later fragments pass. */

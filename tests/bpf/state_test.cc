@@ -22,7 +22,8 @@ const std::string kLocal6 = "2001:2::2", kRemote6 = "2001:2::1:1";
 constexpr uint32_t kTag = 5, kOtherTag = 6;
 constexpr uint64_t kSecond = 1000000000ULL;
 
-// bpf_ktime_get_ns() is CLOCK_MONOTONIC.
+// The programs age flows by bpf_ktime_get_coarse_ns(): CLOCK_MONOTONIC_COARSE, which is
+// CLOCK_MONOTONIC to within a tick; the ages below are seconds.
 uint64_t ktime_now() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
