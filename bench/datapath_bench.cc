@@ -193,7 +193,7 @@ Latency measure_hot(int empty_fd, int enforce_fd, const Probe& p, const Config& 
 Latency measure_cold(int empty_fd, int enforce_fd, size_t rules, const Config& cfg) {
   std::mt19937 rng(42);
   std::uniform_int_distribution<uint32_t> pick(
-      2, static_cast<uint32_t>(std::max<size_t>(rules, 3) - 1));
+      2, static_cast<uint32_t>(std::max<size_t>(rules, 4) - 2));  // the sources make_rules gave a port
   std::vector<double> empty, enforce;
   for (size_t i = 0; i < cfg.cold_samples; ++i) {
     uint32_t tag = pick(rng);
