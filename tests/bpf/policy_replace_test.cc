@@ -169,6 +169,36 @@ TEST(PolicyReplace, PolicyTooBigForTheMapsLeavesTheOldRulesInForce) {
   EXPECT_EQ(enforce(*runner, 80), TC_ACT_SHOT);
 }
 
+// Large policies are written by several threads at once; one of them failing must leave
+// nothing of the new generation behind, whatever the others wrote.
+TEST(PolicyReplace, LargePolicyTooBigForTheMapsLeavesTheOldRulesInForce) {
+  auto options = test_options();
+  options.max_policy_entries = 1u << 17;
+  std::string error;
+  auto runner = ProgRunner::open(options, &error);
+  ASSERT_TRUE(runner) << error;
+  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{80, 80}}}), "");
+  std::vector<Rule> big;  // 140k exact-port rules: 140k port_policy entries
+  for (uint32_t tag = 10; big.size() < 140000; ++tag)
+    for (uint16_t port = 1000; port < 1010; ++port)
+      big.push_back({tag, Protocol::Tcp, PortRange{port, port}});
+  auto r = runner->datapath().replace_policy(kTestIfindex, big);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "MAP_FULL");
+  EXPECT_EQ(enforce(*runner, 80), TC_ACT_OK);
+  EXPECT_EQ(enforce(*runner, 81), TC_ACT_SHOT);
+  size_t port_entries = 0;
+  runner->datapath().port_policy_map().for_each_key([&](const wt_port_key&) { ++port_entries; });
+  EXPECT_EQ(port_entries, 1u) << "entries of the failed generation left behind";
+
+  big.resize(100000);  // fits: written by several threads, then in force
+  ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex, big));
+  port_entries = 0;
+  runner->datapath().port_policy_map().for_each_key([&](const wt_port_key&) { ++port_entries; });
+  EXPECT_EQ(port_entries, 100000u);
+  EXPECT_EQ(enforce(*runner, 80), TC_ACT_SHOT);
+}
+
 TEST(PolicyReplace, ConfigureKeepsTheRulesInForce) {
   std::string error;
   auto runner = ProgRunner::open(test_options(), &error);

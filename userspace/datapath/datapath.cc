@@ -86,6 +86,9 @@ wt_endpoint endpoint_config(const EndpointSettings& s, uint8_t generation) {
 }
 
 // What the rules of one generation hold, for enforce to skip lookups that cannot hit.
+// Threads writing one large policy: more than the CPUs would only queue.
+unsigned writer_threads() { return std::clamp(std::thread::hardware_concurrency(), 1u, 4u); }
+
 uint8_t rule_flags(const std::vector<wt_src_key>& src, const std::vector<wt_port_key>& port) {
   uint8_t flags = 0;
   for (const auto& k : src) flags |= k.src_tag ? WT_EP_HAS_SRC_POLICY : WT_EP_HAS_WILDCARD_SRC;
@@ -582,8 +585,8 @@ Result<void> Datapath::erase_generation(uint32_t ifindex, int generation) {
   if (it == rule_keys_.end()) return Ok();
   auto& src = it->second.src[generation];
   auto& port = it->second.port[generation];
-  if (auto r = port_policy_.erase_batch(port); !r) return r;
-  if (auto r = src_policy_.erase_batch(src); !r) return r;
+  if (auto r = port_policy_.erase_batch_parallel(port, writer_threads()); !r) return r;
+  if (auto r = src_policy_.erase_batch_parallel(src, writer_threads()); !r) return r;
   src.clear();
   port.clear();
   return Ok();
@@ -654,8 +657,10 @@ Result<void> Datapath::replace_policy(uint32_t ifindex, const std::vector<Rule>&
   keys.src[new_gen] = compiled->src_keys;
   keys.port[new_gen] = compiled->port_keys;
   std::vector<wt_port_rule> port_values(compiled->port_keys.size());
-  auto written = src_policy_.update_batch(compiled->src_keys, compiled->src_values);
-  if (written) written = port_policy_.update_batch(compiled->port_keys, port_values);
+  auto written =
+      src_policy_.update_batch_parallel(compiled->src_keys, compiled->src_values, writer_threads());
+  if (written)
+    written = port_policy_.update_batch_parallel(compiled->port_keys, port_values, writer_threads());
   if (!written) {
     (void)erase_generation(ifindex, new_gen);  // the old generation stays in force
     return written.error();

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "wiretag/result.h"
@@ -43,10 +44,14 @@ class TypedMap {
   // One syscall per chunk; on failure reports how many elements were written.
   Result<void> update_batch(const std::vector<K>& keys, const std::vector<V>& values,
                             size_t* written = nullptr) {
+    return update_batch(keys.data(), values.data(), keys.size(), written);
+  }
+
+  Result<void> update_batch(const K* keys, const V* values, size_t n, size_t* written = nullptr) {
     size_t done = 0;
     Result<void> r = Ok();
-    while (done < keys.size()) {
-      __u32 count = static_cast<__u32>(std::min<size_t>(keys.size() - done, kChunk));
+    while (done < n) {
+      __u32 count = static_cast<__u32>(std::min<size_t>(n - done, kChunk));
       LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
       int rc = bpf_map_update_batch(fd_, &keys[done], &values[done], &count, &opts);
       done += count;
@@ -59,10 +64,58 @@ class TypedMap {
     return r;
   }
 
+  // A large batch from up to `threads` threads at once: a kernel hash map locks per bucket
+  // and allocates elements per CPU, so the writers hardly meet. Small batches stay on the
+  // caller's thread. On failure some of the elements may be written: the caller erases.
+  Result<void> update_batch_parallel(const std::vector<K>& keys, const std::vector<V>& values,
+                                     unsigned threads) {
+    constexpr size_t kMinPerThread = 1 << 16;
+    size_t n = keys.size();
+    threads = static_cast<unsigned>(std::min<size_t>(threads, n / kMinPerThread));
+    if (threads <= 1) return update_batch(keys, values);
+    std::vector<Result<void>> results(threads, Ok());
+    std::vector<std::thread> workers;
+    size_t per = (n + threads - 1) / threads;
+    for (unsigned t = 0; t < threads; ++t) {
+      size_t begin = t * per, count = std::min(per, n - begin);
+      workers.emplace_back([&, t, begin, count] {
+        results[t] = update_batch(keys.data() + begin, values.data() + begin, count);
+      });
+    }
+    for (auto& w : workers) w.join();
+    for (auto& r : results)
+      if (!r) return r;
+    return Ok();
+  }
+
   Result<void> erase_batch(const std::vector<K>& keys) {
+    return erase_batch(keys.data(), keys.size());
+  }
+
+  // As update_batch_parallel, for deletes.
+  Result<void> erase_batch_parallel(const std::vector<K>& keys, unsigned threads) {
+    constexpr size_t kMinPerThread = 1 << 16;
+    size_t n = keys.size();
+    threads = static_cast<unsigned>(std::min<size_t>(threads, n / kMinPerThread));
+    if (threads <= 1) return erase_batch(keys);
+    std::vector<Result<void>> results(threads, Ok());
+    std::vector<std::thread> workers;
+    size_t per = (n + threads - 1) / threads;
+    for (unsigned t = 0; t < threads; ++t) {
+      size_t begin = t * per, count = std::min(per, n - begin);
+      workers.emplace_back(
+          [&, t, begin, count] { results[t] = erase_batch(keys.data() + begin, count); });
+    }
+    for (auto& w : workers) w.join();
+    for (auto& r : results)
+      if (!r) return r;
+    return Ok();
+  }
+
+  Result<void> erase_batch(const K* keys, size_t n) {
     size_t done = 0;
-    while (done < keys.size()) {
-      __u32 count = static_cast<__u32>(std::min<size_t>(keys.size() - done, kChunk));
+    while (done < n) {
+      __u32 count = static_cast<__u32>(std::min<size_t>(n - done, kChunk));
       LIBBPF_OPTS(bpf_map_batch_opts, opts);
       int rc = bpf_map_delete_batch(fd_, &keys[done], &count, &opts);
       if (rc != 0 && errno == ENOENT) {
