@@ -446,11 +446,9 @@ int main(int argc, char** argv) {
   bench_install(dp, cfg);
   settle(2 * cfg.install_entries);
 
-  wt_endpoint ep{};
-  ep.tag = 100;
-  ep.mode = WT_MODE_ENFORCE;
-  ep.untagged = WT_UNTAGGED_ALLOW;
-  if (auto r = dp.endpoint_map().update(kEndpoint, ep); !r) die(r.error().message);
+  wiretag::datapath::EndpointSettings settings;  // enforce, untagged allowed
+  settings.tag = 100;
+  if (auto r = dp.define(kEndpoint, settings); !r) die(r.error().message);
   // Flows the endpoint originated, recorded by stamp: one the reply probe answers, and one
   // from kBusyPort to another peer, so that port's reply-port bit is set.
   for (const auto& sent : {build_sent("198.18.0.1", kOwnPort, kPeerPort),
