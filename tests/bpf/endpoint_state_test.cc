@@ -246,6 +246,26 @@ TEST_F(Adoption, IndexWordsAreRebuiltFromTheEndpointsHash) {
   EXPECT_EQ(denied(), WT_VERDICT_PASS);
 }
 
+TEST_F(Adoption, RuleFlagsAreRecomputedFromTheRulesInForce) {
+  reopen();
+  ASSERT_EQ(runner_->configure(EndpointSetup{}, {{0, Protocol::Tcp, PortRange{90, 99}}}), "");
+  auto wildcard = [&] { return runner_->run(Program::Enforce, tcp_in(95), kTag).reason; };
+  ASSERT_EQ(reason_text(wildcard()), reason_text(WT_REASON_ALLOW_WILDCARD));
+
+  // An endpoint written by a build without rule flags, in the hash and in its word.
+  auto& dp = runner_->datapath();
+  wt_endpoint old = *dp.endpoint_map().lookup(kTestIfindex);
+  old.flags &= ~WT_EP_RULE_FLAGS;
+  ASSERT_TRUE(dp.endpoint_map().update(kTestIfindex, old));
+  uint32_t entry = kTestIfindex & (options_.endpoint_index_size - 1);
+  uint64_t word = wt_endpoint_word(kTestIfindex, &old);
+  ASSERT_EQ(bpf_map_update_elem(dp.map_fd(WT_MAP_ENDPOINT_INDEX), &entry, &word, BPF_ANY), 0);
+  ASSERT_EQ(reason_text(wildcard()), reason_text(WT_REASON_DROP_POLICY)) << "the flags matter";
+
+  reopen();
+  EXPECT_EQ(reason_text(wildcard()), reason_text(WT_REASON_ALLOW_WILDCARD));
+}
+
 TEST_F(Adoption, AnInspectorReadsMapsOfOtherSizesThanItsOwnOptions) {
   options_.max_endpoints = 64;
   reopen();

@@ -317,9 +317,10 @@ void Datapath::unpublish_index_word(uint32_t ifindex) {
   if (WT_EPW_IFINDEX(endpoint_index_.load(i)) == ifindex) endpoint_index_.store(i, 0);
 }
 
-// After a restart or a crash: every endpoint has its own slot, and the index holds exactly
-// the words of the endpoints' configs. The hash is the truth (a word is written after it);
-// while an entry is cleared here, packets read the same config from the hash.
+// After a restart or a crash: every endpoint has its own slot and the rule flags of its
+// rules, and the index holds exactly the words of the endpoints' configs. The hash is the
+// truth (a word is written after it); while an entry is cleared here, packets read the
+// same config from the hash.
 Result<void> Datapath::reindex() {
   std::map<uint32_t, wt_endpoint> eps;
   endpoints_.for_each_key([&](const uint32_t& ifindex) {
@@ -338,6 +339,16 @@ Result<void> Datapath::reindex() {
     if (!slot) return slot.error();
     eps[ifindex].slot = *slot;
     if (auto r = endpoints_.update(ifindex, eps[ifindex], BPF_EXIST); !r) return r;
+  }
+  // The rule flags of the generation in force, from the rules themselves: maps of an older
+  // build have none, and without them enforce would skip range and wildcard rules.
+  for (auto& [ifindex, ep] : eps) {
+    const int gen = ep.generation & 1;
+    auto it = rule_keys_.find(ifindex);
+    uint8_t want = it == rule_keys_.end() ? 0 : rule_flags(it->second.src[gen], it->second.port[gen]);
+    if ((ep.flags & WT_EP_RULE_FLAGS) == want) continue;
+    ep.flags = static_cast<uint8_t>((ep.flags & ~WT_EP_RULE_FLAGS) | want);
+    if (auto r = endpoints_.update(ifindex, ep, BPF_EXIST); !r) return r;
   }
   for (uint32_t i = 0; i < endpoint_index_.size(); ++i) endpoint_index_.store(i, 0);
   for (const auto& [ifindex, ep] : eps) publish_index_word(ifindex, ep);
