@@ -87,6 +87,27 @@ struct {
 	__type(value, __u64);
 } reply_ports SEC(".maps");
 
+/*
+ * Per endpoint slot: a direct-mapped cache of its IPv4 flows (WT_FLOW_CACHE_ENTRIES), and
+ * the local ports of flows that only `flows` holds (WT_FLOW_SPILL_WORDS words). abi.h says
+ * how they are read and written; userspace clears a new slot's part of both.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 4096 * WT_FLOW_CACHE_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct wt_flow_cache_entry);
+} flow_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 4096 * WT_FLOW_SPILL_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_spill SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 18);

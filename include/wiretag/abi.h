@@ -97,6 +97,8 @@ enum wt_reason {
 #define WT_MAP_ENDPOINT_INDEX "endpoint_index"
 #define WT_MAP_PASS_COUNTERS "pass_counters"
 #define WT_MAP_REPLY_PORTS "reply_ports"
+#define WT_MAP_FLOW_CACHE "flow_cache"
+#define WT_MAP_FLOW_SPILL "flow_spill"
 
 #define WT_MAX_SLOTS 65536 /* endpoint slots: max_endpoints is at most this */
 
@@ -144,6 +146,61 @@ static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep
  * the slot lives; a stale bit costs one lookup, never a verdict.
  */
 #define WT_REPLY_PORT_WORDS 1024
+
+/*
+ * flow_cache: per endpoint slot, a direct-mapped cache of the IPv4 flows it originated
+ * (WT_FLOW_CACHE_ENTRIES entries), so a reply costs an inlined array load and a compare
+ * instead of a `flows` hash lookup. `flows` stays the truth: stamp records every flow
+ * there, and a flow the cache does not hold (evicted by another flow on its entry, IPv6,
+ * or recorded by an older build) has its local port's bit in `flow_spill`, which sends
+ * enforce to `flows` after a cache miss. A clear bit after a miss proves there is no flow.
+ *
+ * Entry i of slot s is flow_cache[s * WT_FLOW_CACHE_ENTRIES + i], i = the top bits of
+ * wt_flow_cache_mix(). tuple: remote IPv4 | remote port << 32 | local port << 48, as on
+ * the wire (network order; ICMP echo: remote port 0, local port = identifier). stamp:
+ * last seen (CLOCK_MONOTONIC_COARSE ns >> WT_FLOW_CACHE_TIME_SHIFT, 40 bits) | proto << 40
+ * | check << 48, where check is 16 other bits of the mix: a stamp belongs to the tuple
+ * beside it only if its proto and check agree, so a reader that meets a half-rewritten
+ * entry sees a miss. stamp 0 = empty. Both words are written with single 8-byte stores.
+ */
+#define WT_FLOW_CACHE_BITS 9
+#define WT_FLOW_CACHE_ENTRIES (1u << WT_FLOW_CACHE_BITS)
+#define WT_FLOW_CACHE_TIME_SHIFT 20 /* ~1.05 ms units; 40 bits last 36 years of uptime */
+#define WT_FLOW_CACHE_TIME_MASK ((1ULL << 40) - 1)
+/* flow_spill: per slot 4096 bits (64 words), bit = local port (host order) & 4095. */
+#define WT_FLOW_SPILL_WORDS 64
+
+struct wt_flow_cache_entry {
+	__u64 tuple;
+	__u64 stamp;
+};
+
+static inline __u64 wt_flow_cache_tuple(__u32 remote, __u16 remote_port, __u16 local_port)
+{
+	return (__u64)remote | (__u64)remote_port << 32 | (__u64)local_port << 48;
+}
+
+static inline __u64 wt_flow_cache_mix(__u64 tuple, __u8 proto)
+{
+	return (tuple ^ proto) * 0x9E3779B97F4A7C15ULL; /* multiplicative (Fibonacci) hashing */
+}
+
+static inline __u32 wt_flow_cache_index(__u32 slot, __u64 mix)
+{
+	return slot * WT_FLOW_CACHE_ENTRIES + (__u32)(mix >> (64 - WT_FLOW_CACHE_BITS));
+}
+
+static inline __u64 wt_flow_cache_stamp(__u64 now_ns, __u64 mix, __u8 proto)
+{
+	return ((now_ns >> WT_FLOW_CACHE_TIME_SHIFT) & WT_FLOW_CACHE_TIME_MASK) |
+	       (__u64)proto << 40 | ((mix >> 32) & 0xffff) << 48;
+}
+
+/* Does this stamp belong to a tuple with this mix and proto? */
+static inline int wt_flow_cache_stamp_of(__u64 stamp, __u64 mix, __u8 proto)
+{
+	return (stamp >> 40) == ((__u64)proto | ((mix >> 32) & 0xffff) << 8);
+}
 
 /* src_policy: what one source tag (0 = "*", any tagged source) may reach on one endpoint. */
 struct wt_src_key {
@@ -279,6 +336,7 @@ WT_ABI_ASSERT(sizeof(struct wt_port_rule) == 4, "wt_port_rule size");
 WT_ABI_ASSERT(sizeof(struct wt_flow_key) == 44, "wt_flow_key size");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_flow_key, saddr) == 12, "wt_flow_key.saddr");
 WT_ABI_ASSERT(sizeof(struct wt_flow) == 8, "wt_flow size");
+WT_ABI_ASSERT(sizeof(struct wt_flow_cache_entry) == 16, "wt_flow_cache_entry size");
 WT_ABI_ASSERT(sizeof(struct wt_frag_key) == 44, "wt_frag_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter_key) == 8, "wt_counter_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter) == 16, "wt_counter size");

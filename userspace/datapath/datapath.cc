@@ -221,6 +221,8 @@ Result<void> Datapath::load() {
   bpf_map__set_max_entries(skel_->maps.pass_counters,
                            options_.max_endpoints * uint32_t{WT_DIR_MAX} * WT_PASS_REASONS);
   bpf_map__set_max_entries(skel_->maps.reply_ports, options_.max_endpoints * WT_REPLY_PORT_WORDS);
+  bpf_map__set_max_entries(skel_->maps.flow_cache, options_.max_endpoints * WT_FLOW_CACHE_ENTRIES);
+  bpf_map__set_max_entries(skel_->maps.flow_spill, options_.max_endpoints * WT_FLOW_SPILL_WORDS);
 
   if (!options_.pin_dir.empty()) {
     bpf_map* map;
@@ -264,6 +266,17 @@ Result<void> Datapath::load() {
                                   WT_MAP_REPLY_PORTS);
     if (!ports) return ports.error();
     reply_ports_ = std::move(*ports);
+    // Two words per entry: the array's values are 16 bytes, laid out back to back.
+    auto cache = MappedWords::map(bpf_map__fd(skel_->maps.flow_cache),
+                                  size_t{options_.max_endpoints} * WT_FLOW_CACHE_ENTRIES * 2,
+                                  WT_MAP_FLOW_CACHE);
+    if (!cache) return cache.error();
+    flow_cache_ = std::move(*cache);
+    auto spill = MappedWords::map(bpf_map__fd(skel_->maps.flow_spill),
+                                  size_t{options_.max_endpoints} * WT_FLOW_SPILL_WORDS,
+                                  WT_MAP_FLOW_SPILL);
+    if (!spill) return spill.error();
+    flow_spill_ = std::move(*spill);
   }
   return Ok();
 }
@@ -294,6 +307,10 @@ Result<uint16_t> Datapath::allocate_slot() {
   }
   for (uint32_t i = 0; i < WT_REPLY_PORT_WORDS; ++i)
     reply_ports_.store(size_t{slot} * WT_REPLY_PORT_WORDS + i, 0);
+  for (uint32_t i = 0; i < WT_FLOW_CACHE_ENTRIES * 2; ++i)
+    flow_cache_.store(size_t{slot} * WT_FLOW_CACHE_ENTRIES * 2 + i, 0);
+  for (uint32_t i = 0; i < WT_FLOW_SPILL_WORDS; ++i)
+    flow_spill_.store(size_t{slot} * WT_FLOW_SPILL_WORDS + i, 0);
   return slot;
 }
 
@@ -355,8 +372,10 @@ Result<void> Datapath::reindex() {
   return Ok();
 }
 
-// Every live TCP/UDP flow's port bit, set with atomic ORs beside the programs' own: a no-op
-// after our own restart, needed when the pinned flows were recorded by an older build.
+// Every live TCP/UDP flow's port bit, set with atomic ORs beside the programs' own, and the
+// spill bit of every such flow its slot's flow_cache does not hold: a no-op after our own
+// restart, needed when the pinned flows were recorded by an older build (no cache, or none
+// of these bits).
 void Datapath::record_reply_ports() {
   std::map<uint32_t, uint16_t> slots;
   endpoints_.for_each_key([&](const uint32_t& ifindex) {
@@ -365,9 +384,22 @@ void Datapath::record_reply_ports() {
   flows_.for_each_key([&](const wt_flow_key& k) {
     auto it = slots.find(k.ifindex);
     if (it == slots.end() || (k.proto != IPPROTO_TCP && k.proto != IPPROTO_UDP)) return;
+    const uint32_t slot = it->second;
     uint16_t port = ntohs(k.sport);
-    size_t word = size_t{it->second} * WT_REPLY_PORT_WORDS + (port >> 6);
+    size_t word = size_t{slot} * WT_REPLY_PORT_WORDS + (port >> 6);
     if (word < reply_ports_.size()) reply_ports_.fetch_or(word, 1ull << (port & 63));
+    if (k.family == 4) {
+      uint32_t remote;
+      std::memcpy(&remote, k.daddr, 4);
+      uint64_t tuple = wt_flow_cache_tuple(remote, k.dport, k.sport);
+      uint64_t mix = wt_flow_cache_mix(tuple, k.proto);
+      size_t entry = size_t{wt_flow_cache_index(slot, mix)} * 2;
+      if (entry + 1 < flow_cache_.size() && flow_cache_.load(entry) == tuple &&
+          wt_flow_cache_stamp_of(flow_cache_.load(entry + 1), mix, k.proto))
+        return;  // cached: enforce finds it without flows
+    }
+    size_t spill = size_t{slot} * WT_FLOW_SPILL_WORDS + ((port & 4095) >> 6);
+    if (spill < flow_spill_.size()) flow_spill_.fetch_or(spill, 1ull << (port & 63));
   });
 }
 

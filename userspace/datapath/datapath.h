@@ -164,6 +164,8 @@ class Datapath {
   TypedMap<uint32_t, wt_device> devices_;
   MappedWords endpoint_index_;  // empty when read-only
   MappedWords reply_ports_;
+  MappedWords flow_cache_;  // two words per entry: tuple, stamp
+  MappedWords flow_spill_;
   mutable std::mutex mu_;
   std::map<uint32_t, RuleKeys> rule_keys_;
 };
