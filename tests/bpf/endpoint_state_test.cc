@@ -1,6 +1,7 @@
 // What enforce reads per packet besides the rules: the endpoint_index word (with the
 // endpoints hash as fallback), the endpoint's slot (pass_counters, reply_ports) and the rule
 // flags. Each test can fail: it checks the verdicts the state must produce.
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <linux/pkt_cls.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -220,6 +222,35 @@ TEST_F(Adoption, FlowsWithoutReplyPortBitsGetThemWhenAdopted) {
   ASSERT_EQ(bpf_map_update_elem(runner_->datapath().map_fd(WT_MAP_REPLY_PORTS), &word, &zero, BPF_ANY),
             0);
   ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_DROP_POLICY)) << "the filter is in the path";
+
+  reopen();
+  EXPECT_EQ(reason_text(reply()), reason_text(WT_REASON_ALLOW_REPLY));
+}
+
+TEST_F(Adoption, FlowsTheCacheDoesNotHoldGetSpillBitsWhenAdopted) {
+  reopen();
+  ASSERT_EQ(runner_->configure(EndpointSetup{}, {}), "");
+  ASSERT_EQ(runner_->run_action(Program::Stamp,
+                                PacketBuilder::ipv4(kLocal4, kRemote4).tcp(45000, 5432).build(), 0),
+            TC_ACT_OK);
+  auto reply = [&] {
+    return runner_->run(Program::Enforce, tcp_in(45000, datapath::kTcpAck, 5432), kOtherTag).reason;
+  };
+  ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_ALLOW_REPLY));
+
+  // What a build without the cache leaves behind: the flow in `flows`, an empty cache entry
+  // and no spill bit.
+  in_addr remote{};
+  ASSERT_EQ(inet_pton(AF_INET, kRemote4.c_str(), &remote), 1);
+  uint32_t remote_word;
+  std::memcpy(&remote_word, &remote, 4);
+  const uint32_t slot = runner_->datapath().endpoint_map().lookup(kTestIfindex)->slot;
+  uint64_t tuple = wt_flow_cache_tuple(remote_word, htons(5432), htons(45000));
+  uint32_t entry = wt_flow_cache_index(slot, wt_flow_cache_mix(tuple, IPPROTO_TCP));
+  wt_flow_cache_entry empty{};
+  ASSERT_EQ(bpf_map_update_elem(runner_->datapath().map_fd(WT_MAP_FLOW_CACHE), &entry, &empty, BPF_ANY),
+            0);
+  ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_DROP_POLICY)) << "the cache is in the path";
 
   reopen();
   EXPECT_EQ(reason_text(reply()), reason_text(WT_REASON_ALLOW_REPLY));

@@ -11,6 +11,7 @@
 #include <set>
 #include <tuple>
 
+#include "datapath/mapped_words.h"
 #include "datapath/packet_builder.h"
 #include "prog_runner.h"
 
@@ -44,6 +45,16 @@ void age_flows(ProgRunner& runner, uint64_t age) {
   flows.for_each_key([&](const wt_flow_key& k) { keys.push_back(k); });
   ASSERT_FALSE(keys.empty());
   for (const auto& k : keys) ASSERT_TRUE(flows.update(k, wt_flow{ktime_now() - age}));
+  // And the IPv4 flows' cache entries, which enforce reads first.
+  auto& dp = runner.datapath();
+  auto cache = datapath::MappedWords::map(
+      dp.map_fd(WT_MAP_FLOW_CACHE), size_t{dp.options().max_endpoints} * WT_FLOW_CACHE_ENTRIES * 2,
+      WT_MAP_FLOW_CACHE);
+  ASSERT_TRUE(cache);
+  const uint64_t then = ((ktime_now() - age) >> WT_FLOW_CACHE_TIME_SHIFT) & WT_FLOW_CACHE_TIME_MASK;
+  for (size_t i = 1; i < cache->size(); i += 2)
+    if (uint64_t stamp = cache->load(i))
+      cache->store(i, (stamp & ~WT_FLOW_CACHE_TIME_MASK) | then);
 }
 
 class FlowTimeout : public testing::Test {

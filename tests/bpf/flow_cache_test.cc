@@ -1,0 +1,255 @@
+// The IPv4 flow cache (abi.h, docs/datapath.md): enforce finds a reply in the endpoint's
+// cache entry, or, after a miss, through the spill bit of its port in `flows`. Each test
+// checks verdicts the state must produce, so a cache that lost a flow, or a spill bit that
+// was not set, fails it.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <gtest/gtest.h>
+#include <linux/pkt_cls.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "datapath/packet_builder.h"
+#include "prog_runner.h"
+
+namespace wiretag::test {
+namespace {
+
+using datapath::PacketBuilder;
+
+const std::string kLocal4 = "198.18.0.2", kRemote4 = "198.18.1.1", kOtherRemote4 = "198.18.1.2";
+const std::string kLocal6 = "2001:2::2", kRemote6 = "2001:2::1:1";
+constexpr uint32_t kOtherTag = 6;
+constexpr uint16_t kServerPort = 5432;
+
+uint32_t addr4(const std::string& text) {
+  in_addr a{};
+  EXPECT_EQ(inet_pton(AF_INET, text.c_str(), &a), 1);
+  uint32_t v;
+  std::memcpy(&v, &a, 4);
+  return v;
+}
+
+std::unique_ptr<ProgRunner> open_runner() {
+  std::string error;
+  auto r = ProgRunner::open(test_options(), &error);
+  EXPECT_TRUE(r) << error;
+  return r;
+}
+
+std::vector<uint8_t> syn_out(uint16_t local_port, const std::string& to = kRemote4) {
+  return PacketBuilder::ipv4(kLocal4, to).tcp(local_port, kServerPort, datapath::kTcpSyn).build();
+}
+
+std::vector<uint8_t> ack_in(uint16_t local_port, const std::string& from = kRemote4) {
+  return PacketBuilder::ipv4(from, kLocal4).tcp(kServerPort, local_port, datapath::kTcpAck).build();
+}
+
+// The cache entry index of the TCP flow local_port -> kRemote4:kServerPort in `slot`.
+uint32_t entry_of(uint32_t slot, uint16_t local_port, uint64_t* tuple_out = nullptr) {
+  uint64_t tuple = wt_flow_cache_tuple(addr4(kRemote4), htons(kServerPort), htons(local_port));
+  if (tuple_out) *tuple_out = tuple;
+  return wt_flow_cache_index(slot, wt_flow_cache_mix(tuple, IPPROTO_TCP));
+}
+
+// `n` local ports whose flows to kRemote4:kServerPort share one cache entry.
+std::vector<uint16_t> colliding_ports(uint32_t slot, size_t n) {
+  std::vector<uint16_t> ports = {40000};
+  const uint32_t entry = entry_of(slot, 40000);
+  for (uint32_t p = 40001; p < 65535 && ports.size() < n; ++p)
+    if (entry_of(slot, static_cast<uint16_t>(p)) == entry) ports.push_back(static_cast<uint16_t>(p));
+  return ports;
+}
+
+class FlowCache : public testing::Test {
+ protected:
+  void SetUp() override {
+    runner_ = open_runner();
+    ASSERT_TRUE(runner_);
+    ASSERT_EQ(runner_->configure(EndpointSetup{}, {}), "");  // no rules: only replies pass
+    slot_ = dp().endpoint_map().lookup(kTestIfindex)->slot;
+  }
+  datapath::Datapath& dp() { return runner_->datapath(); }
+  wt_flow_cache_entry entry(uint32_t index) {
+    wt_flow_cache_entry e{};
+    EXPECT_EQ(bpf_map_lookup_elem(dp().map_fd(WT_MAP_FLOW_CACHE), &index, &e), 0);
+    return e;
+  }
+  void set_entry(uint32_t index, const wt_flow_cache_entry& e) {
+    ASSERT_EQ(bpf_map_update_elem(dp().map_fd(WT_MAP_FLOW_CACHE), &index, &e, BPF_ANY), 0);
+  }
+  uint64_t spill_word(uint16_t port) {
+    uint32_t index = slot_ * WT_FLOW_SPILL_WORDS + ((port & 4095) >> 6);
+    uint64_t w = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(dp().map_fd(WT_MAP_FLOW_SPILL), &index, &w), 0);
+    return w;
+  }
+  bool spilled(uint16_t port) { return spill_word(port) & (1ull << (port & 63)); }
+  void set_spill(uint16_t port) {
+    uint32_t index = slot_ * WT_FLOW_SPILL_WORDS + ((port & 4095) >> 6);
+    uint64_t w = spill_word(port) | (1ull << (port & 63));
+    ASSERT_EQ(bpf_map_update_elem(dp().map_fd(WT_MAP_FLOW_SPILL), &index, &w, BPF_ANY), 0);
+  }
+  void erase_all_flows() {
+    std::vector<wt_flow_key> keys;
+    dp().flow_map().for_each_key([&](const wt_flow_key& k) { keys.push_back(k); });
+    ASSERT_FALSE(keys.empty());
+    for (const auto& k : keys) ASSERT_TRUE(dp().flow_map().erase(k));
+  }
+  std::string reply_reason(uint16_t local_port, const std::string& from = kRemote4) {
+    return reason_text(runner_->run(Program::Enforce, ack_in(local_port, from), kOtherTag).reason);
+  }
+  std::unique_ptr<ProgRunner> runner_;
+  uint32_t slot_ = 0;
+};
+
+const std::string kReply = reason_text(WT_REASON_ALLOW_REPLY);
+const std::string kDenied = reason_text(WT_REASON_DROP_POLICY);
+
+TEST_F(FlowCache, StampCachesAnIpv4FlowAndItsReplyNeedsNoFlowsEntry) {
+  ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(45000), 0), TC_ACT_OK);
+  uint64_t tuple;
+  wt_flow_cache_entry e = entry(entry_of(slot_, 45000, &tuple));
+  EXPECT_EQ(e.tuple, tuple);
+  EXPECT_TRUE(wt_flow_cache_stamp_of(e.stamp, wt_flow_cache_mix(tuple, IPPROTO_TCP), IPPROTO_TCP));
+  EXPECT_FALSE(spilled(45000)) << "a cached flow is not spilled";
+
+  erase_all_flows();  // only the cache can admit the reply now
+  EXPECT_EQ(reply_reason(45000), kReply);
+  EXPECT_EQ(reply_reason(45000, kOtherRemote4), kDenied) << "another peer, same ports";
+  EXPECT_EQ(reply_reason(45001), kDenied) << "another local port";
+}
+
+TEST_F(FlowCache, AfterAMissOnlyASpillBitSendsEnforceToFlows) {
+  ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(45000), 0), TC_ACT_OK);
+  // What a build without the cache leaves behind: the flow in `flows` only.
+  set_entry(entry_of(slot_, 45000), wt_flow_cache_entry{});
+  EXPECT_EQ(reply_reason(45000), kDenied) << "a clear spill bit must prove there is no flow";
+  set_spill(45000);
+  EXPECT_EQ(reply_reason(45000), kReply);
+}
+
+TEST_F(FlowCache, FlowsSharingAnEntryAllGetTheirReplies) {
+  auto ports = colliding_ports(slot_, 4);
+  ASSERT_EQ(ports.size(), 4u);
+  for (uint16_t p : ports) ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(p), 0), TC_ACT_OK);
+  uint64_t last;
+  EXPECT_EQ(entry(entry_of(slot_, ports.back(), &last)).tuple, last) << "the newest flow is cached";
+  for (size_t i = 0; i + 1 < ports.size(); ++i)
+    EXPECT_TRUE(spilled(ports[i])) << "evicted flow on port " << ports[i];
+  for (uint16_t p : ports) {
+    EXPECT_EQ(reply_reason(p), kReply) << "port " << p;
+    EXPECT_EQ(reply_reason(p, kOtherRemote4), kDenied) << "port " << p << ", another peer";
+  }
+}
+
+TEST_F(FlowCache, AnExpiredEntryIsTakenWithoutSpilling) {
+  // UDP flows (timeout 120 s) from two local ports that share an entry.
+  auto udp_entry = [&](uint16_t local, uint64_t* tuple) {
+    *tuple = wt_flow_cache_tuple(addr4(kRemote4), htons(53), htons(local));
+    return wt_flow_cache_index(slot_, wt_flow_cache_mix(*tuple, IPPROTO_UDP));
+  };
+  uint64_t t0, t1;
+  const uint32_t index = udp_entry(5000, &t0);
+  uint16_t other = 5001;
+  while (udp_entry(other, &t1) != index) ++other;
+  auto out = [&](uint16_t local) { return PacketBuilder::ipv4(kLocal4, kRemote4).udp(local, 53).build(); };
+  auto reply = [&](uint16_t local) {
+    return reason_text(
+        runner_->run(Program::Enforce, PacketBuilder::ipv4(kRemote4, kLocal4).udp(53, local).build(), kOtherTag)
+            .reason);
+  };
+  ASSERT_EQ(runner_->run_action(Program::Stamp, out(5000), 0), TC_ACT_OK);
+  ASSERT_EQ(reply(5000), kReply);
+
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const uint64_t now = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+  const uint64_t age = 130ull * 1000000000ull;
+  if (now < age) GTEST_SKIP() << "the machine has been up for less than the age this test needs";
+  wt_flow_cache_entry e = entry(index);
+  ASSERT_EQ(e.tuple, t0);
+  const uint64_t aged = (e.stamp & ~WT_FLOW_CACHE_TIME_MASK) |
+                        (((now - age) >> WT_FLOW_CACHE_TIME_SHIFT) & WT_FLOW_CACHE_TIME_MASK);
+  set_entry(index, wt_flow_cache_entry{e.tuple, aged});
+  EXPECT_EQ(reply(5000), kDenied) << "an expired cached flow admits nothing";
+
+  ASSERT_EQ(runner_->run_action(Program::Stamp, out(other), 0), TC_ACT_OK);
+  EXPECT_EQ(entry(index).tuple, t1);
+  EXPECT_FALSE(spilled(5000)) << "nothing live was evicted";
+  EXPECT_EQ(reply(other), kReply);
+  EXPECT_EQ(reply(5000), kDenied);
+}
+
+TEST_F(FlowCache, Ipv6FlowsAreSpilledAndTheirRepliesFoundInFlows) {
+  auto out = PacketBuilder::ipv6(kLocal6, kRemote6).udp(5353, 53).build();
+  ASSERT_EQ(runner_->run_action(Program::Stamp, out, 0), TC_ACT_OK);
+  EXPECT_TRUE(spilled(5353));
+  Outcome o = runner_->run(Program::Enforce, PacketBuilder::ipv6(kRemote6, kLocal6).udp(53, 5353).build(),
+                           kOtherTag);
+  EXPECT_EQ(reason_text(o.reason), kReply) << o;
+}
+
+TEST_F(FlowCache, IcmpEchoIsCachedByIdentifier) {
+  ASSERT_EQ(runner_->run_action(Program::Stamp,
+                                PacketBuilder::ipv4(kLocal4, kRemote4).icmp_echo_request(77).build(), 0),
+            TC_ACT_OK);
+  erase_all_flows();
+  auto reply = [&](uint16_t id) {
+    return reason_text(runner_->run(Program::Enforce,
+                                    PacketBuilder::ipv4(kRemote4, kLocal4).icmp_echo_reply(id).build(),
+                                    kOtherTag)
+                           .reason);
+  };
+  EXPECT_EQ(reply(77), kReply);
+  EXPECT_EQ(reply(78), kDenied);
+}
+
+TEST_F(FlowCache, AReusedSlotStartsWithAnEmptyCache) {
+  ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(45000), 0), TC_ACT_OK);
+  ASSERT_EQ(reply_reason(45000), kReply);
+  ASSERT_TRUE(dp().forget(kTestIfindex));
+  ASSERT_EQ(runner_->configure(EndpointSetup{}, {}), "");
+  ASSERT_EQ(dp().endpoint_map().lookup(kTestIfindex)->slot, slot_) << "the same slot again";
+  EXPECT_EQ(entry(entry_of(slot_, 45000)).stamp, 0u);
+  EXPECT_EQ(reply_reason(45000), kDenied) << "a flow of the slot's last owner";
+}
+
+// Two CPUs stamp flows that share one entry, so it changes hands all the time, and check the
+// replies of every flow in between: a reply lost to a race fails the test.
+TEST_F(FlowCache, ConcurrentStampsOfCollidingFlowsNeverLoseAReply) {
+  auto ports = colliding_ports(slot_, 4);
+  ASSERT_EQ(ports.size(), 4u);
+  for (uint16_t p : ports) ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(p), 0), TC_ACT_OK);
+  std::vector<std::vector<uint8_t>> out, in;
+  for (uint16_t p : ports) {
+    out.push_back(syn_out(p));
+    in.push_back(ack_in(p));
+  }
+  std::atomic<int> lost{0}, errors{0};
+  auto work = [&](size_t first) {
+    for (int round = 0; round < 3000; ++round) {
+      for (size_t i = first; i < ports.size(); i += 2)
+        if (runner_->run_action(Program::Stamp, out[i], 0) != TC_ACT_OK) ++errors;
+      for (const auto& pkt : in) {
+        int rc = runner_->run_action(Program::Enforce, pkt, kOtherTag);
+        if (rc == TC_ACT_SHOT) ++lost;
+        else if (rc != TC_ACT_OK) ++errors;
+      }
+    }
+  };
+  std::thread a(work, 0), b(work, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(lost.load(), 0) << "replies dropped while their flows' entry changed hands";
+  for (uint16_t p : ports) EXPECT_EQ(reply_reason(p), kReply) << "port " << p;
+}
+
+}  // namespace
+}  // namespace wiretag::test
