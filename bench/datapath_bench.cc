@@ -89,6 +89,16 @@ std::vector<uint8_t> build_sent(const char* dst, uint16_t sport, uint16_t dport)
   return wiretag::datapath::PacketBuilder::ipv4("198.19.0.1", dst).tcp(sport, dport, 0x02).build();
 }
 
+// IPv6: the endpoint is 2001:2::19:1; IPv6 flows are in `flows` only (not in flow_cache).
+constexpr const char* kEndpoint6 = "2001:2::19:1";
+constexpr const char* kPeer6 = "2001:2::18:1";
+std::vector<uint8_t> build_sent6(uint16_t sport, uint16_t dport) {
+  return wiretag::datapath::PacketBuilder::ipv6(kEndpoint6, kPeer6).tcp(sport, dport, 0x02).build();
+}
+std::vector<uint8_t> build_reply6(uint16_t sport, uint16_t dport) {
+  return wiretag::datapath::PacketBuilder::ipv6(kPeer6, kEndpoint6).tcp(sport, dport, 0x10).build();
+}
+
 struct RunResult {
   uint32_t ns;  // kernel-measured average per run
   uint32_t retval;
@@ -118,12 +128,15 @@ std::vector<Probe> probes() {
       // Most packets into a server: its clients' established connections.
       {"tcp ACK, no flow + rule hit", build_packet(IPPROTO_TCP, kTcpPort, 0x10),
        WT_REASON_ALLOW_RULE},
-      // The endpoint's own flows used this port too: the flow lookup runs, and misses.
+      // The endpoint's own flows used this port too: the cache is read and misses, and the
+      // port's clear spill bit says flows holds nothing for it.
       {"tcp ACK, flow miss + rule hit", build_packet(IPPROTO_TCP, kBusyPort, 0x10),
        WT_REASON_ALLOW_RULE},
-      // Most packets into a client: replies on its connections.
+      // Most packets into a client: replies on its connections (IPv4: the flow cache).
       {"tcp ACK, reply (flow hit)", build_packet(IPPROTO_TCP, kOwnPort, 0x10, kPeerPort),
        WT_REASON_ALLOW_REPLY},
+      // IPv6 replies are found in `flows`, after the cache.
+      {"tcp ACK, IPv6 reply (flows)", build_reply6(kPeerPort, kOwnPort), WT_REASON_ALLOW_REPLY},
       {"tcp SYN, denied", build_packet(IPPROTO_TCP, kDeniedPort, 0x02), WT_REASON_DROP_POLICY},
   };
 }
@@ -452,7 +465,8 @@ int main(int argc, char** argv) {
   // Flows the endpoint originated, recorded by stamp: one the reply probe answers, and one
   // from kBusyPort to another peer, so that port's reply-port bit is set.
   for (const auto& sent : {build_sent("198.18.0.1", kOwnPort, kPeerPort),
-                           build_sent("198.18.0.2", kBusyPort, 6000)})
+                           build_sent("198.18.0.2", kBusyPort, 6000),
+                           build_sent6(kOwnPort, kPeerPort)})
     if (test_run(dp.stamp_prog_fd(), sent, 0, 1).retval != TC_ACT_OK) die("stamp dropped a flow");
 
   const auto ps = probes();
