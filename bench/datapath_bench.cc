@@ -89,7 +89,7 @@ std::vector<uint8_t> build_sent(const char* dst, uint16_t sport, uint16_t dport)
   return wiretag::datapath::PacketBuilder::ipv4("198.19.0.1", dst).tcp(sport, dport, 0x02).build();
 }
 
-// IPv6: the endpoint is 2001:2::19:1; IPv6 flows are in `flows` only (not in flow_cache).
+// IPv6: the endpoint is 2001:2::19:1.
 constexpr const char* kEndpoint6 = "2001:2::19:1";
 constexpr const char* kPeer6 = "2001:2::18:1";
 std::vector<uint8_t> build_sent6(uint16_t sport, uint16_t dport) {
@@ -132,11 +132,10 @@ std::vector<Probe> probes() {
       // port's clear spill bit says flows holds nothing for it.
       {"tcp ACK, flow miss + rule hit", build_packet(IPPROTO_TCP, kBusyPort, 0x10),
        WT_REASON_ALLOW_RULE},
-      // Most packets into a client: replies on its connections (IPv4: the flow cache).
+      // Most packets into a client: replies on its connections, found in the flow cache.
       {"tcp ACK, reply (flow hit)", build_packet(IPPROTO_TCP, kOwnPort, 0x10, kPeerPort),
        WT_REASON_ALLOW_REPLY},
-      // IPv6 replies are found in `flows`, after the cache.
-      {"tcp ACK, IPv6 reply (flows)", build_reply6(kPeerPort, kOwnPort), WT_REASON_ALLOW_REPLY},
+      {"tcp ACK, IPv6 reply (flow hit)", build_reply6(kPeerPort, kOwnPort), WT_REASON_ALLOW_REPLY},
       {"tcp SYN, denied", build_packet(IPPROTO_TCP, kDeniedPort, 0x02), WT_REASON_DROP_POLICY},
   };
 }

@@ -100,10 +100,33 @@ static __always_inline int wt_flow_spilled(__u32 slot, __u16 port)
 
 /*
  * flow_cache (abi.h). A writer owns an entry while its stamp is WT_FLOW_CACHE_BUSY (taken
- * with a compare-and-swap), writes the tuple, then the stamp. BUSY has proto 0xff, so no
- * reader ever takes it for a flow's stamp.
+ * with a compare-and-swap): it writes the tuple, then the stamp. BUSY has proto 0xff, so
+ * no reader takes it for a flow's stamp, and a reader that reads the same stamp before and
+ * after the tuple read a tuple no writer touched in between.
  */
 #define WT_FLOW_CACHE_BUSY (~0ULL)
+
+struct wt_flow_tuple {
+	__u64 remote_hi, remote_lo, ports, mix;
+	__u8 proto;
+};
+
+/* The flow as the endpoint sent it: remote address and port, local port (abi.h). */
+static __always_inline void wt_flow_tuple(struct wt_flow_tuple *t, const __u8 *remote,
+					  const struct wt_packet *p, __u16 remote_port,
+					  __u16 local_port)
+{
+	if (p->family == 4) {
+		t->remote_hi = 0;
+		t->remote_lo = *(const __u32 *)remote;
+	} else {
+		t->remote_hi = *(const __u64 *)remote;
+		t->remote_lo = *(const __u64 *)(remote + 8);
+	}
+	t->ports = wt_flow_cache_ports(p->family, remote_port, local_port);
+	t->proto = p->proto;
+	t->mix = wt_flow_cache_mix(t->remote_hi, t->remote_lo, t->ports, t->proto);
+}
 
 static __always_inline __u64 wt_flow_cache_age(__u64 now, __u64 stamp)
 {
@@ -125,31 +148,53 @@ static __always_inline struct wt_flow_cache_entry *wt_flow_cache_entry(__u32 slo
 	return bpf_map_lookup_elem(&flow_cache, &index);
 }
 
-/* A flow recorded in `flows` moves into its cache entry, spilling what the entry held. */
-static __always_inline void wt_flow_cache_take(struct wt_flow_cache_entry *e, __u64 tuple,
-					       __u64 mix, __u32 slot, __u64 now,
-					       const struct wt_packet *p)
+/* The entry's stamp if it holds this flow (read consistently), else 0. */
+static __always_inline __u64 wt_flow_cache_holds(struct wt_flow_cache_entry *e,
+						 const struct wt_flow_tuple *t)
 {
-	/* The stamp first: the tuple read after it belongs to it unless the CAS below fails. */
+	__u64 stamp = *(volatile __u64 *)&e->stamp;
+
+	if (*(volatile __u64 *)&e->remote_lo != t->remote_lo ||
+	    *(volatile __u64 *)&e->remote_hi != t->remote_hi ||
+	    *(volatile __u64 *)&e->ports != t->ports)
+		return 0;
+	if (*(volatile __u64 *)&e->stamp != stamp || !wt_flow_cache_stamp_of(stamp, t->mix, t->proto))
+		return 0;
+	return stamp;
+}
+
+/* A flow recorded in `flows` moves into its cache entry, spilling what the entry held. */
+static __always_inline void wt_flow_cache_take(struct wt_flow_cache_entry *e,
+					       const struct wt_flow_tuple *t, __u32 slot,
+					       __u64 now, const struct wt_packet *p)
+{
+	/* The stamp first: the tuple read after it is its own unless the CAS below fails. */
 	__u64 old_stamp = *(volatile __u64 *)&e->stamp;
-	__u64 old_tuple = *(volatile __u64 *)&e->tuple;
+	__u64 old_hi = *(volatile __u64 *)&e->remote_hi;
+	__u64 old_lo = *(volatile __u64 *)&e->remote_lo;
+	__u64 old_ports = *(volatile __u64 *)&e->ports;
 	__u8 old_proto = (__u8)(old_stamp >> 40);
 
 	if (old_stamp == WT_FLOW_CACHE_BUSY)
 		goto lost;
 	/*
-	 * A flow that may still be live keeps working from `flows`: its port's spill bit is
-	 * set before the entry changes hands, so a reader that misses it finds the bit.
+	 * A TCP/UDP flow that may still be live keeps working from `flows`: its port's spill
+	 * bit is set before the entry changes hands, so a reader that misses it finds the bit.
+	 * Only a stamp that is certainly the old tuple's, and two time units past its timeout,
+	 * or an ICMP one (their misses always read `flows`), needs none.
 	 */
-	if (old_stamp && !(wt_flow_cache_stamp_of(old_stamp, wt_flow_cache_mix(old_tuple, old_proto),
-						  old_proto) &&
-			   !wt_flow_cache_live(now - (2ULL << WT_FLOW_CACHE_TIME_SHIFT), old_stamp,
-					       old_proto)))
-		wt_flow_spill(slot, (__u16)(old_tuple >> 48));
+	if (old_stamp &&
+	    !(wt_flow_cache_stamp_of(old_stamp, wt_flow_cache_mix(old_hi, old_lo, old_ports, old_proto),
+				     old_proto) &&
+	      (old_proto == IPPROTO_ICMP || old_proto == IPPROTO_ICMPV6 ||
+	       !wt_flow_cache_live(now - (2ULL << WT_FLOW_CACHE_TIME_SHIFT), old_stamp, old_proto))))
+		wt_flow_spill(slot, (__u16)(old_ports >> 16));
 	if (__sync_val_compare_and_swap(&e->stamp, old_stamp, WT_FLOW_CACHE_BUSY) != old_stamp)
 		goto lost;
-	*(volatile __u64 *)&e->tuple = tuple;
-	*(volatile __u64 *)&e->stamp = wt_flow_cache_stamp(now, mix, p->proto);
+	*(volatile __u64 *)&e->remote_hi = t->remote_hi;
+	*(volatile __u64 *)&e->remote_lo = t->remote_lo;
+	*(volatile __u64 *)&e->ports = t->ports;
+	*(volatile __u64 *)&e->stamp = wt_flow_cache_stamp(now, t->mix, t->proto);
 	return;
 lost:
 	/* Another CPU is writing the entry: `flows` alone holds this flow. */
@@ -171,15 +216,16 @@ static __always_inline void wt_flow_hash_record(struct wt_flow_key *key, __u64 n
 }
 
 /*
- * stamp: remember that the endpoint sent this flow, in `flows` and, for IPv4, in the
- * slot's flow_cache; rewrite either at most once per refresh period. A packet of a cached
- * flow between refreshes touches the cache entry only.
+ * stamp: remember that the endpoint sent this flow, in `flows` and in the slot's
+ * flow_cache; rewrite either at most once per refresh period. A packet of a cached flow
+ * between refreshes touches the cache entry only.
  */
 static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const struct wt_packet *p)
 {
-	struct wt_flow_cache_entry *e = 0;
+	struct wt_flow_cache_entry *e;
 	struct wt_flow_key key = {};
-	__u64 now, tuple = 0, mix = 0;
+	struct wt_flow_tuple t;
+	__u64 now, stamp;
 
 	if (!wt_flow_trackable(p) || wt_icmp_is_echo_reply(p))
 		return;
@@ -191,44 +237,43 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 			__sync_fetch_and_or(word, bit);
 	}
 	now = wt_now();
-	if (p->family == 4) {
-		tuple = wt_flow_cache_tuple(*(const __u32 *)p->daddr, p->dport, p->sport);
-		mix = wt_flow_cache_mix(tuple, p->proto);
-		e = wt_flow_cache_entry(slot, mix);
-	}
+	wt_flow_tuple(&t, p->daddr, p, p->dport, p->sport);
+	e = wt_flow_cache_entry(slot, t.mix);
 	if (e) {
-		__u64 t = *(volatile __u64 *)&e->tuple;
-		__u64 s = *(volatile __u64 *)&e->stamp;
-
-		if (t == tuple && wt_flow_cache_stamp_of(s, mix, p->proto)) {
-			if (wt_flow_cache_age(now, s) <
+		stamp = wt_flow_cache_holds(e, &t);
+		if (stamp) {
+			if (wt_flow_cache_age(now, stamp) <
 			    (wt_flow_refresh_ns >> WT_FLOW_CACHE_TIME_SHIFT))
 				return;
 			/* A CAS: a plain store could land on an entry another CPU just took. */
-			__sync_val_compare_and_swap(&e->stamp, s,
-						    wt_flow_cache_stamp(now, mix, p->proto));
+			__sync_val_compare_and_swap(&e->stamp, stamp,
+						    wt_flow_cache_stamp(now, t.mix, t.proto));
 			wt_flow_key_sent(&key, ifindex, p);
 			wt_flow_hash_record(&key, now, 1);
 			return;
 		}
 	} else if (wt_has_ports(p)) {
-		wt_flow_spill(slot, p->sport); /* IPv6: `flows` alone holds it */
+		wt_flow_spill(slot, p->sport); /* no cache for this slot: `flows` alone holds it */
 	}
 	wt_flow_key_sent(&key, ifindex, p);
 	wt_flow_hash_record(&key, now, 0);
 	if (e)
-		wt_flow_cache_take(e, tuple, mix, slot, now, p);
+		wt_flow_cache_take(e, &t, slot, now, p);
 }
 
 /*
  * enforce: is this packet a reply to a live flow the endpoint originated? In order: the
- * reply-port bit (clear: no flow used this port), the IPv4 cache entry (the common reply),
- * the spill bit (clear: no flow of this port is outside the cache), then `flows`.
+ * reply-port bit (clear: no flow used this port), the cache entry (the common reply), the
+ * spill bit (clear: no flow of this port is outside the cache), then `flows`.
  */
 static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const struct wt_packet *p)
 {
+	struct wt_flow_cache_entry *e;
 	struct wt_flow_key key = {};
+	struct wt_flow_tuple t;
 	struct wt_flow *f;
+	__u16 local;
+	__u64 stamp;
 
 	if (!wt_flow_trackable(p) || wt_icmp_is_echo_request(p))
 		return 0;
@@ -241,27 +286,21 @@ static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const str
 
 		if (!word || !(*word & bit))
 			return 0;
+		local = p->dport;
+		wt_flow_tuple(&t, p->saddr, p, p->sport, local);
+	} else {
+		local = p->sport; /* ICMP echo: the identifier */
+		wt_flow_tuple(&t, p->saddr, p, 0, local);
 	}
-	if (p->family == 4) {
-		/* As sent: remote = our source, local port = our destination (ICMP: the id). */
-		__u16 local = wt_has_ports(p) ? p->dport : p->sport;
-		__u16 remote = wt_has_ports(p) ? p->sport : 0;
-		__u64 tuple = wt_flow_cache_tuple(*(const __u32 *)p->saddr, remote, local);
-		__u64 mix = wt_flow_cache_mix(tuple, p->proto);
-		struct wt_flow_cache_entry *e = wt_flow_cache_entry(slot, mix);
-
-		if (e) {
-			/* The tuple first: a stamp read after it is its own or fails the check. */
-			__u64 t = *(volatile __u64 *)&e->tuple;
-			__u64 s = *(volatile __u64 *)&e->stamp;
-
-			/* `flows` is never fresher than the cache: an aged entry is the answer. */
-			if (t == tuple && wt_flow_cache_stamp_of(s, mix, p->proto))
-				return wt_flow_cache_live(wt_now(), s, p->proto);
-		}
-		if (wt_has_ports(p) && !wt_flow_spilled(slot, local))
-			return 0;
+	e = wt_flow_cache_entry(slot, t.mix);
+	if (e) {
+		stamp = wt_flow_cache_holds(e, &t);
+		/* `flows` is never fresher than the cache: an aged entry is the answer. */
+		if (stamp)
+			return wt_flow_cache_live(wt_now(), stamp, p->proto);
 	}
+	if (wt_has_ports(p) && !wt_flow_spilled(slot, local))
+		return 0;
 	wt_flow_key_reply(&key, ifindex, p);
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f)

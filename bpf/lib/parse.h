@@ -46,9 +46,10 @@ struct wt_packet {
 	__u16 dport;    /* network order; ICMP echo: 0 */
 	__u16 pad;
 	__u32 frag_id;
-	__u8 saddr[16];
+	__u32 pad2;
+	__u8 saddr[16]; /* 8-byte aligned: the flow cache reads addresses as words */
 	__u8 daddr[16];
-};
+} __attribute__((aligned(8)));
 
 #define WT_DIRECT_MAX_OFF 512 /* headers past this offset are read with bpf_skb_load_bytes */
 

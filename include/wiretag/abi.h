@@ -148,20 +148,22 @@ static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep
 #define WT_REPLY_PORT_WORDS 1024
 
 /*
- * flow_cache: per endpoint slot, a direct-mapped cache of the IPv4 flows it originated
- * (WT_FLOW_CACHE_ENTRIES entries), so a reply costs an inlined array load and a compare
- * instead of a `flows` hash lookup. `flows` stays the truth: stamp records every flow
- * there, and a flow the cache does not hold (evicted by another flow on its entry, IPv6,
+ * flow_cache: per endpoint slot, a direct-mapped cache of the flows it originated
+ * (WT_FLOW_CACHE_ENTRIES entries), so a reply costs an inlined array load and a few
+ * compares instead of a `flows` hash lookup. `flows` stays the truth: stamp records every
+ * flow there, and a flow the cache does not hold (evicted by another flow on its entry,
  * or recorded by an older build) has its local port's bit in `flow_spill`, which sends
  * enforce to `flows` after a cache miss. A clear bit after a miss proves there is no flow.
  *
  * Entry i of slot s is flow_cache[s * WT_FLOW_CACHE_ENTRIES + i], i = the top bits of
- * wt_flow_cache_mix(). tuple: remote IPv4 | remote port << 32 | local port << 48, as on
- * the wire (network order; ICMP echo: remote port 0, local port = identifier). stamp:
- * last seen (CLOCK_MONOTONIC_COARSE ns >> WT_FLOW_CACHE_TIME_SHIFT, 40 bits) | proto << 40
- * | check << 48, where check is 16 other bits of the mix: a stamp belongs to the tuple
- * beside it only if its proto and check agree, so a reader that meets a half-rewritten
- * entry sees a miss. stamp 0 = empty. Both words are written with single 8-byte stores.
+ * wt_flow_cache_mix(). The tuple is the flow as the endpoint sent it, as on the wire:
+ * remote address (IPv6: two words as loaded; IPv4: remote_hi 0, the address in the low
+ * 32 bits of remote_lo) and `ports` (remote port | local port << 16 | family << 32, ports in
+ * network order; ICMP echo: remote port 0, local port = identifier). stamp: last seen
+ * (CLOCK_MONOTONIC_COARSE ns >> WT_FLOW_CACHE_TIME_SHIFT, 40 bits) | proto << 40 | check
+ * << 48, check = 16 other bits of the mix. stamp 0 = empty. A reader reads stamp, tuple,
+ * stamp; a writer owns the entry while its stamp is busy (bpf/lib/flow.h), so equal stamp
+ * reads around the tuple mean the tuple is the stamp's.
  */
 #define WT_FLOW_CACHE_BITS 9
 #define WT_FLOW_CACHE_ENTRIES (1u << WT_FLOW_CACHE_BITS)
@@ -171,18 +173,22 @@ static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep
 #define WT_FLOW_SPILL_WORDS 64
 
 struct wt_flow_cache_entry {
-	__u64 tuple;
 	__u64 stamp;
+	__u64 remote_hi;
+	__u64 remote_lo;
+	__u64 ports;
 };
 
-static inline __u64 wt_flow_cache_tuple(__u32 remote, __u16 remote_port, __u16 local_port)
+static inline __u64 wt_flow_cache_ports(__u8 family, __u16 remote_port, __u16 local_port)
 {
-	return (__u64)remote | (__u64)remote_port << 32 | (__u64)local_port << 48;
+	return (__u64)remote_port | (__u64)local_port << 16 | (__u64)family << 32;
 }
 
-static inline __u64 wt_flow_cache_mix(__u64 tuple, __u8 proto)
+static inline __u64 wt_flow_cache_mix(__u64 remote_hi, __u64 remote_lo, __u64 ports, __u8 proto)
 {
-	return (tuple ^ proto) * 0x9E3779B97F4A7C15ULL; /* multiplicative (Fibonacci) hashing */
+	const __u64 k = 0x9E3779B97F4A7C15ULL; /* multiplicative (Fibonacci) hashing */
+
+	return ((remote_hi ^ ports ^ proto) * k + remote_lo) * k;
 }
 
 static inline __u32 wt_flow_cache_index(__u32 slot, __u64 mix)
@@ -336,7 +342,7 @@ WT_ABI_ASSERT(sizeof(struct wt_port_rule) == 4, "wt_port_rule size");
 WT_ABI_ASSERT(sizeof(struct wt_flow_key) == 44, "wt_flow_key size");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_flow_key, saddr) == 12, "wt_flow_key.saddr");
 WT_ABI_ASSERT(sizeof(struct wt_flow) == 8, "wt_flow size");
-WT_ABI_ASSERT(sizeof(struct wt_flow_cache_entry) == 16, "wt_flow_cache_entry size");
+WT_ABI_ASSERT(sizeof(struct wt_flow_cache_entry) == 32, "wt_flow_cache_entry size");
 WT_ABI_ASSERT(sizeof(struct wt_frag_key) == 44, "wt_frag_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter_key) == 8, "wt_counter_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter) == 16, "wt_counter size");

@@ -245,8 +245,8 @@ TEST_F(Adoption, FlowsTheCacheDoesNotHoldGetSpillBitsWhenAdopted) {
   uint32_t remote_word;
   std::memcpy(&remote_word, &remote, 4);
   const uint32_t slot = runner_->datapath().endpoint_map().lookup(kTestIfindex)->slot;
-  uint64_t tuple = wt_flow_cache_tuple(remote_word, htons(5432), htons(45000));
-  uint32_t entry = wt_flow_cache_index(slot, wt_flow_cache_mix(tuple, IPPROTO_TCP));
+  uint64_t ports = wt_flow_cache_ports(4, htons(5432), htons(45000));
+  uint32_t entry = wt_flow_cache_index(slot, wt_flow_cache_mix(0, remote_word, ports, IPPROTO_TCP));
   wt_flow_cache_entry empty{};
   ASSERT_EQ(bpf_map_update_elem(runner_->datapath().map_fd(WT_MAP_FLOW_CACHE), &entry, &empty, BPF_ANY),
             0);

@@ -50,11 +50,19 @@ std::vector<uint8_t> ack_in(uint16_t local_port, const std::string& from = kRemo
   return PacketBuilder::ipv4(from, kLocal4).tcp(kServerPort, local_port, datapath::kTcpAck).build();
 }
 
-// The cache entry index of the TCP flow local_port -> kRemote4:kServerPort in `slot`.
-uint32_t entry_of(uint32_t slot, uint16_t local_port, uint64_t* tuple_out = nullptr) {
-  uint64_t tuple = wt_flow_cache_tuple(addr4(kRemote4), htons(kServerPort), htons(local_port));
-  if (tuple_out) *tuple_out = tuple;
-  return wt_flow_cache_index(slot, wt_flow_cache_mix(tuple, IPPROTO_TCP));
+// The cache entry of the TCP flow local_port -> kRemote4:kServerPort in `slot`, and the
+// entry's contents when it holds that flow (but for the time in the stamp).
+uint32_t entry_of(uint32_t slot, uint16_t local_port, wt_flow_cache_entry* want = nullptr) {
+  const uint64_t lo = addr4(kRemote4);
+  const uint64_t ports = wt_flow_cache_ports(4, htons(kServerPort), htons(local_port));
+  const uint64_t mix = wt_flow_cache_mix(0, lo, ports, IPPROTO_TCP);
+  if (want) *want = wt_flow_cache_entry{wt_flow_cache_stamp(0, mix, IPPROTO_TCP), 0, lo, ports};
+  return wt_flow_cache_index(slot, mix);
+}
+
+bool holds(const wt_flow_cache_entry& e, const wt_flow_cache_entry& want) {
+  return e.remote_hi == want.remote_hi && e.remote_lo == want.remote_lo && e.ports == want.ports &&
+         (e.stamp & ~WT_FLOW_CACHE_TIME_MASK) == want.stamp;
 }
 
 // `n` local ports whose flows to kRemote4:kServerPort share one cache entry.
@@ -113,10 +121,8 @@ const std::string kDenied = reason_text(WT_REASON_DROP_POLICY);
 
 TEST_F(FlowCache, StampCachesAnIpv4FlowAndItsReplyNeedsNoFlowsEntry) {
   ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(45000), 0), TC_ACT_OK);
-  uint64_t tuple;
-  wt_flow_cache_entry e = entry(entry_of(slot_, 45000, &tuple));
-  EXPECT_EQ(e.tuple, tuple);
-  EXPECT_TRUE(wt_flow_cache_stamp_of(e.stamp, wt_flow_cache_mix(tuple, IPPROTO_TCP), IPPROTO_TCP));
+  wt_flow_cache_entry want;
+  EXPECT_TRUE(holds(entry(entry_of(slot_, 45000, &want)), want));
   EXPECT_FALSE(spilled(45000)) << "a cached flow is not spilled";
 
   erase_all_flows();  // only the cache can admit the reply now
@@ -138,8 +144,8 @@ TEST_F(FlowCache, FlowsSharingAnEntryAllGetTheirReplies) {
   auto ports = colliding_ports(slot_, 4);
   ASSERT_EQ(ports.size(), 4u);
   for (uint16_t p : ports) ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(p), 0), TC_ACT_OK);
-  uint64_t last;
-  EXPECT_EQ(entry(entry_of(slot_, ports.back(), &last)).tuple, last) << "the newest flow is cached";
+  wt_flow_cache_entry last;
+  EXPECT_TRUE(holds(entry(entry_of(slot_, ports.back(), &last)), last)) << "the newest flow is cached";
   for (size_t i = 0; i + 1 < ports.size(); ++i)
     EXPECT_TRUE(spilled(ports[i])) << "evicted flow on port " << ports[i];
   for (uint16_t p : ports) {
@@ -150,11 +156,13 @@ TEST_F(FlowCache, FlowsSharingAnEntryAllGetTheirReplies) {
 
 TEST_F(FlowCache, AnExpiredEntryIsTakenWithoutSpilling) {
   // UDP flows (timeout 120 s) from two local ports that share an entry.
-  auto udp_entry = [&](uint16_t local, uint64_t* tuple) {
-    *tuple = wt_flow_cache_tuple(addr4(kRemote4), htons(53), htons(local));
-    return wt_flow_cache_index(slot_, wt_flow_cache_mix(*tuple, IPPROTO_UDP));
+  auto udp_entry = [&](uint16_t local, wt_flow_cache_entry* want) {
+    const uint64_t lo = addr4(kRemote4), ports = wt_flow_cache_ports(4, htons(53), htons(local));
+    const uint64_t mix = wt_flow_cache_mix(0, lo, ports, IPPROTO_UDP);
+    *want = wt_flow_cache_entry{wt_flow_cache_stamp(0, mix, IPPROTO_UDP), 0, lo, ports};
+    return wt_flow_cache_index(slot_, mix);
   };
-  uint64_t t0, t1;
+  wt_flow_cache_entry t0, t1;
   const uint32_t index = udp_entry(5000, &t0);
   uint16_t other = 5001;
   while (udp_entry(other, &t1) != index) ++other;
@@ -173,26 +181,35 @@ TEST_F(FlowCache, AnExpiredEntryIsTakenWithoutSpilling) {
   const uint64_t age = 130ull * 1000000000ull;
   if (now < age) GTEST_SKIP() << "the machine has been up for less than the age this test needs";
   wt_flow_cache_entry e = entry(index);
-  ASSERT_EQ(e.tuple, t0);
-  const uint64_t aged = (e.stamp & ~WT_FLOW_CACHE_TIME_MASK) |
-                        (((now - age) >> WT_FLOW_CACHE_TIME_SHIFT) & WT_FLOW_CACHE_TIME_MASK);
-  set_entry(index, wt_flow_cache_entry{e.tuple, aged});
+  ASSERT_TRUE(holds(e, t0));
+  e.stamp = (e.stamp & ~WT_FLOW_CACHE_TIME_MASK) |
+            (((now - age) >> WT_FLOW_CACHE_TIME_SHIFT) & WT_FLOW_CACHE_TIME_MASK);
+  set_entry(index, e);
   EXPECT_EQ(reply(5000), kDenied) << "an expired cached flow admits nothing";
 
   ASSERT_EQ(runner_->run_action(Program::Stamp, out(other), 0), TC_ACT_OK);
-  EXPECT_EQ(entry(index).tuple, t1);
+  EXPECT_TRUE(holds(entry(index), t1));
   EXPECT_FALSE(spilled(5000)) << "nothing live was evicted";
   EXPECT_EQ(reply(other), kReply);
   EXPECT_EQ(reply(5000), kDenied);
 }
 
-TEST_F(FlowCache, Ipv6FlowsAreSpilledAndTheirRepliesFoundInFlows) {
+TEST_F(FlowCache, Ipv6FlowsAreCachedByTheWholeAddress) {
   auto out = PacketBuilder::ipv6(kLocal6, kRemote6).udp(5353, 53).build();
   ASSERT_EQ(runner_->run_action(Program::Stamp, out, 0), TC_ACT_OK);
-  EXPECT_TRUE(spilled(5353));
-  Outcome o = runner_->run(Program::Enforce, PacketBuilder::ipv6(kRemote6, kLocal6).udp(53, 5353).build(),
-                           kOtherTag);
-  EXPECT_EQ(reason_text(o.reason), kReply) << o;
+  EXPECT_FALSE(spilled(5353));
+  erase_all_flows();
+  auto reply_from = [&](const std::string& remote) {
+    return reason_text(
+        runner_->run(Program::Enforce, PacketBuilder::ipv6(remote, kLocal6).udp(53, 5353).build(), kOtherTag)
+            .reason);
+  };
+  EXPECT_EQ(reply_from(kRemote6), kReply);
+  EXPECT_EQ(reply_from("2001:2::1:2"), kDenied) << "another last byte";
+  EXPECT_EQ(reply_from("2001:2:0:1::1:1"), kDenied) << "another first half";
+  Outcome v4 = runner_->run(Program::Enforce, PacketBuilder::ipv4(kRemote4, kLocal4).udp(53, 5353).build(),
+                            kOtherTag);
+  EXPECT_EQ(reason_text(v4.reason), kDenied) << "IPv4, same ports";
 }
 
 TEST_F(FlowCache, IcmpEchoIsCachedByIdentifier) {

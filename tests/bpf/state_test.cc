@@ -47,12 +47,13 @@ void age_flows(ProgRunner& runner, uint64_t age) {
   for (const auto& k : keys) ASSERT_TRUE(flows.update(k, wt_flow{ktime_now() - age}));
   // And the IPv4 flows' cache entries, which enforce reads first.
   auto& dp = runner.datapath();
+  constexpr size_t kWords = sizeof(wt_flow_cache_entry) / 8;  // the stamp is the first
   auto cache = datapath::MappedWords::map(
-      dp.map_fd(WT_MAP_FLOW_CACHE), size_t{dp.options().max_endpoints} * WT_FLOW_CACHE_ENTRIES * 2,
+      dp.map_fd(WT_MAP_FLOW_CACHE), size_t{dp.options().max_endpoints} * WT_FLOW_CACHE_ENTRIES * kWords,
       WT_MAP_FLOW_CACHE);
   ASSERT_TRUE(cache);
   const uint64_t then = ((ktime_now() - age) >> WT_FLOW_CACHE_TIME_SHIFT) & WT_FLOW_CACHE_TIME_MASK;
-  for (size_t i = 1; i < cache->size(); i += 2)
+  for (size_t i = 0; i < cache->size(); i += kWords)
     if (uint64_t stamp = cache->load(i))
       cache->store(i, (stamp & ~WT_FLOW_CACHE_TIME_MASK) | then);
 }

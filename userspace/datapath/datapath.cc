@@ -266,9 +266,9 @@ Result<void> Datapath::load() {
                                   WT_MAP_REPLY_PORTS);
     if (!ports) return ports.error();
     reply_ports_ = std::move(*ports);
-    // Two words per entry: the array's values are 16 bytes, laid out back to back.
+    // The array's values are laid out back to back, kFlowCacheWords words each.
     auto cache = MappedWords::map(bpf_map__fd(skel_->maps.flow_cache),
-                                  size_t{options_.max_endpoints} * WT_FLOW_CACHE_ENTRIES * 2,
+                                  size_t{options_.max_endpoints} * WT_FLOW_CACHE_ENTRIES * kFlowCacheWords,
                                   WT_MAP_FLOW_CACHE);
     if (!cache) return cache.error();
     flow_cache_ = std::move(*cache);
@@ -307,8 +307,8 @@ Result<uint16_t> Datapath::allocate_slot() {
   }
   for (uint32_t i = 0; i < WT_REPLY_PORT_WORDS; ++i)
     reply_ports_.store(size_t{slot} * WT_REPLY_PORT_WORDS + i, 0);
-  for (uint32_t i = 0; i < WT_FLOW_CACHE_ENTRIES * 2; ++i)
-    flow_cache_.store(size_t{slot} * WT_FLOW_CACHE_ENTRIES * 2 + i, 0);
+  for (uint32_t i = 0; i < WT_FLOW_CACHE_ENTRIES * kFlowCacheWords; ++i)
+    flow_cache_.store(size_t{slot} * WT_FLOW_CACHE_ENTRIES * kFlowCacheWords + i, 0);
   for (uint32_t i = 0; i < WT_FLOW_SPILL_WORDS; ++i)
     flow_spill_.store(size_t{slot} * WT_FLOW_SPILL_WORDS + i, 0);
   return slot;
@@ -388,14 +388,23 @@ void Datapath::record_reply_ports() {
     uint16_t port = ntohs(k.sport);
     size_t word = size_t{slot} * WT_REPLY_PORT_WORDS + (port >> 6);
     if (word < reply_ports_.size()) reply_ports_.fetch_or(word, 1ull << (port & 63));
+    uint64_t hi = 0, lo = 0;
     if (k.family == 4) {
-      uint32_t remote;
-      std::memcpy(&remote, k.daddr, 4);
-      uint64_t tuple = wt_flow_cache_tuple(remote, k.dport, k.sport);
-      uint64_t mix = wt_flow_cache_mix(tuple, k.proto);
-      size_t entry = size_t{wt_flow_cache_index(slot, mix)} * 2;
-      if (entry + 1 < flow_cache_.size() && flow_cache_.load(entry) == tuple &&
-          wt_flow_cache_stamp_of(flow_cache_.load(entry + 1), mix, k.proto))
+      uint32_t v4;
+      std::memcpy(&v4, k.daddr, 4);
+      lo = v4;
+    } else {
+      std::memcpy(&hi, k.daddr, 8);
+      std::memcpy(&lo, k.daddr + 8, 8);
+    }
+    const uint64_t ports = wt_flow_cache_ports(k.family, k.dport, k.sport);
+    const uint64_t mix = wt_flow_cache_mix(hi, lo, ports, k.proto);
+    const size_t entry = size_t{wt_flow_cache_index(slot, mix)} * kFlowCacheWords;
+    if (entry + kFlowCacheWords <= flow_cache_.size()) {
+      uint64_t stamp = flow_cache_.load(entry);
+      if (flow_cache_.load(entry + 1) == hi && flow_cache_.load(entry + 2) == lo &&
+          flow_cache_.load(entry + 3) == ports && flow_cache_.load(entry) == stamp &&
+          wt_flow_cache_stamp_of(stamp, mix, k.proto))
         return;  // cached: enforce finds it without flows
     }
     size_t spill = size_t{slot} * WT_FLOW_SPILL_WORDS + ((port & 4095) >> 6);

@@ -164,7 +164,8 @@ class Datapath {
   TypedMap<uint32_t, wt_device> devices_;
   MappedWords endpoint_index_;  // empty when read-only
   MappedWords reply_ports_;
-  MappedWords flow_cache_;  // two words per entry: tuple, stamp
+  static constexpr size_t kFlowCacheWords = sizeof(wt_flow_cache_entry) / sizeof(uint64_t);
+  MappedWords flow_cache_;  // kFlowCacheWords per entry: stamp, remote_hi, remote_lo, ports
   MappedWords flow_spill_;
   mutable std::mutex mu_;
   std::map<uint32_t, RuleKeys> rule_keys_;
