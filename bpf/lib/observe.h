@@ -46,6 +46,13 @@ static __always_inline void wt_count(__u32 ifindex, __u32 slot, __u8 dir, __u32 
 	}
 }
 
+/*
+ * Once a window's budget is spent, only every WT_EVENT_CLOCK_EVERY-th suppressed event reads
+ * the clock, so a flood of drops costs no helper call per packet. The price: the next window
+ * opens up to WT_EVENT_CLOCK_EVERY - 1 events of that CPU late, however long they take.
+ */
+#define WT_EVENT_CLOCK_EVERY 64
+
 static __always_inline int wt_event_allowed(void)
 {
 	__u32 zero = 0;
@@ -54,10 +61,13 @@ static __always_inline int wt_event_allowed(void)
 
 	if (!rl)
 		return 0;
+	if (rl->sent >= wt_events_per_sec && ++rl->suppressed % WT_EVENT_CLOCK_EVERY)
+		return 0;
 	now = bpf_ktime_get_coarse_ns(); /* a one-second window needs no precision */
 	if (now - rl->window_start_ns >= 1000000000ULL) {
 		rl->window_start_ns = now;
 		rl->sent = 0;
+		rl->suppressed = 0;
 	}
 	if (rl->sent >= wt_events_per_sec)
 		return 0;

@@ -93,6 +93,7 @@ enum wt_reason {
 #define WT_MAP_FRAGMENTS "fragments"
 #define WT_MAP_COUNTERS "counters"
 #define WT_MAP_EVENTS "events"
+#define WT_MAP_EVENT_RATELIMIT "event_ratelimit"
 #define WT_MAP_DEVICES "devices"
 #define WT_MAP_ENDPOINT_INDEX "endpoint_index"
 #define WT_MAP_SLOT_COUNTERS "slot_counters"
@@ -274,10 +275,14 @@ struct wt_event {
 	__u8 daddr[16];
 };
 
-/* Event rate limit state, per CPU. */
+/*
+ * Event rate limit state, per CPU (docs/datapath.md). Older builds had one __u64 sent here:
+ * on a little-endian CPU a value adopted from them reads as that sent, none suppressed.
+ */
 struct wt_ratelimit {
-	__u64 window_start_ns;
-	__u64 sent;
+	__u64 window_start_ns; /* CLOCK_MONOTONIC_COARSE */
+	__u32 sent;            /* events sent in the window */
+	__u32 suppressed;      /* events suppressed since the window's budget ran out */
 };
 
 #ifdef __cplusplus
@@ -303,6 +308,7 @@ WT_ABI_ASSERT(sizeof(struct wt_counter_key) == 8, "wt_counter_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter) == 16, "wt_counter size");
 WT_ABI_ASSERT(sizeof(struct wt_device) == 128, "wt_device size");
 WT_ABI_ASSERT(sizeof(struct wt_event) == 64, "wt_event size");
+WT_ABI_ASSERT(sizeof(struct wt_ratelimit) == 16, "wt_ratelimit size");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_event, saddr) == 32, "wt_event.saddr");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_endpoint, slot) == 28, "wt_endpoint.slot");
 WT_ABI_ASSERT(WT_REASON_MAX <= 32, "reasons fit a u32 mask");
