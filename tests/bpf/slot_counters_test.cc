@@ -7,7 +7,6 @@
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
 
-#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -131,19 +130,6 @@ INSTANTIATE_TEST_SUITE_P(Table, SlotCounting, testing::ValuesIn(slot_cases()),
                          [](const testing::TestParamInfo<SlotCase>& info) {
                            return info.param.name;
                          });
-
-TEST(SlotColumns, EveryReasonAndVerdictHasItsOwnColumn) {
-  std::vector<bool> used(WT_SLOT_COLUMNS);
-  for (uint32_t reason = 0; reason < WT_REASON_MAX; ++reason)
-    for (uint32_t verdict : {WT_VERDICT_PASS, WT_VERDICT_DROP}) {
-      if (reason < WT_PASS_REASONS && verdict == WT_VERDICT_DROP) continue;
-      uint32_t column = wt_slot_column(reason, verdict);
-      ASSERT_LT(column, uint32_t{WT_SLOT_COLUMNS}) << reason_text(reason);
-      EXPECT_FALSE(used[column]) << reason_text(reason) << " verdict " << verdict;
-      used[column] = true;
-    }
-  EXPECT_EQ(std::count(used.begin(), used.end(), true), WT_SLOT_COLUMNS) << "no column unused";
-}
 
 TEST(SlotCounters, DropsWithoutAnEndpointStayInTheHash) {
   std::string error;
