@@ -59,6 +59,7 @@ struct {
 	__type(value, struct wt_frag);
 } fragments SEC(".maps");
 
+/* Drops of packets without an endpoint, by ifindex; and what older builds counted here. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -67,13 +68,13 @@ struct {
 	__type(value, struct wt_counter);
 } counters SEC(".maps");
 
-/* Pass reasons per endpoint slot; an inlined array lookup instead of a hash lookup. */
+/* Every reason of an endpoint, by slot (wt_slot_counter_index): an inlined array lookup. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 4096 * WT_DIR_MAX * WT_PASS_REASONS);
+	__uint(max_entries, 4096 * WT_DIR_MAX * WT_SLOT_COLUMNS);
 	__type(key, __u32);
 	__type(value, struct wt_counter);
-} pass_counters SEC(".maps");
+} slot_counters SEC(".maps");
 
 /*
  * Per endpoint slot: source ports its TCP/UDP flows used (WT_REPLY_PORT_WORDS words).

@@ -7,28 +7,18 @@
 #include "config.h"
 #include "parse.h"
 
-static __always_inline void wt_count(__u32 ifindex, __u32 slot, __u8 dir, __u32 reason,
-				     __u8 verdict, __u32 len)
+/* A device without an endpoint has no slot: its drops are counted by key in the hash. */
+static __always_inline void wt_count_no_endpoint(__u32 ifindex, __u8 dir, __u8 verdict,
+						 __u32 len)
 {
 	struct wt_counter_key key = {
 		.ifindex = ifindex,
 		.direction = dir,
-		.reason = (__u8)reason,
+		.reason = WT_REASON_DROP_NO_ENDPOINT,
 		.verdict = verdict,
 	};
 	struct wt_counter *c, init = { .packets = 1, .bytes = len };
 
-	/* Pass reasons only happen on a known endpoint, which has a slot. */
-	if (reason < WT_PASS_REASONS) {
-		__u32 index = (slot * WT_DIR_MAX + dir) * WT_PASS_REASONS + reason;
-
-		c = bpf_map_lookup_elem(&pass_counters, &index);
-		if (c) {
-			c->packets++;
-			c->bytes += len;
-		}
-		return;
-	}
 	c = bpf_map_lookup_elem(&counters, &key);
 	if (c) {
 		c->packets++;
@@ -38,6 +28,31 @@ static __always_inline void wt_count(__u32 ifindex, __u32 slot, __u8 dir, __u32 
 	bpf_map_update_elem(&counters, &key, &init, BPF_NOEXIST);
 }
 
+static __always_inline void wt_count(__u32 ifindex, __u32 slot, __u8 dir, __u32 reason,
+				     __u8 verdict, __u32 len)
+{
+	__u32 index = wt_slot_counter_index(slot, dir, reason, verdict);
+	struct wt_counter *c;
+
+	/* The one reason without an endpoint, so without a slot. */
+	if (reason == WT_REASON_DROP_NO_ENDPOINT) {
+		wt_count_no_endpoint(ifindex, dir, verdict, len);
+		return;
+	}
+	c = bpf_map_lookup_elem(&slot_counters, &index);
+	if (c) {
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
+/*
+ * Once a window's budget is spent, only every WT_EVENT_CLOCK_EVERY-th suppressed event reads
+ * the clock, so a flood of drops costs no helper call per packet. The price: the next window
+ * opens up to WT_EVENT_CLOCK_EVERY - 1 events of that CPU late, however long they take.
+ */
+#define WT_EVENT_CLOCK_EVERY 64
+
 static __always_inline int wt_event_allowed(void)
 {
 	__u32 zero = 0;
@@ -46,10 +61,13 @@ static __always_inline int wt_event_allowed(void)
 
 	if (!rl)
 		return 0;
+	if (rl->sent >= wt_events_per_sec && ++rl->suppressed % WT_EVENT_CLOCK_EVERY)
+		return 0;
 	now = bpf_ktime_get_coarse_ns(); /* a one-second window needs no precision */
 	if (now - rl->window_start_ns >= 1000000000ULL) {
 		rl->window_start_ns = now;
 		rl->sent = 0;
+		rl->suppressed = 0;
 	}
 	if (rl->sent >= wt_events_per_sec)
 		return 0;

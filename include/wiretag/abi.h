@@ -79,7 +79,7 @@ enum wt_reason {
 	WT_REASON_MAX,
 };
 
-/* Pass reasons (< WT_REASON_DROP_POLICY) are counted in pass_counters, drops in counters. */
+/* Pass reasons (< WT_REASON_DROP_POLICY) only ever have verdict PASS. */
 #define WT_PASS_REASONS WT_REASON_DROP_POLICY
 
 #define WT_MAX_EXTHDRS 6  /* IPv6 extension headers parsed before WT_REASON_DROP_EXTHDR_LIMIT */
@@ -93,9 +93,10 @@ enum wt_reason {
 #define WT_MAP_FRAGMENTS "fragments"
 #define WT_MAP_COUNTERS "counters"
 #define WT_MAP_EVENTS "events"
+#define WT_MAP_EVENT_RATELIMIT "event_ratelimit"
 #define WT_MAP_DEVICES "devices"
 #define WT_MAP_ENDPOINT_INDEX "endpoint_index"
-#define WT_MAP_PASS_COUNTERS "pass_counters"
+#define WT_MAP_SLOT_COUNTERS "slot_counters"
 #define WT_MAP_REPLY_PORTS "reply_ports"
 #define WT_MAP_FLOW_CACHE "flow_cache"
 #define WT_MAP_FLOW_SPILL "flow_spill"
@@ -111,7 +112,7 @@ struct wt_endpoint {
 	__u8 flags;       /* WT_EP_* */
 	__u32 ipv4;       /* network order; anti-spoof source (0 = none) */
 	__u8 ipv6[16];    /* anti-spoof source (all zero = none) */
-	__u16 slot;       /* 0..max_endpoints-1, unique per endpoint: pass_counters, reply_ports */
+	__u16 slot;       /* 0..max_endpoints-1, unique per endpoint: slot_counters, reply_ports */
 	__u16 pad;
 };
 
@@ -272,9 +273,10 @@ struct wt_frag {
 };
 
 /*
- * counters (per-CPU hash): packets and bytes per endpoint, direction, drop reason, verdict.
- * pass_counters (per-CPU array, the hot path): the same value for the pass reasons, at
- * (slot * WT_DIR_MAX + direction) * WT_PASS_REASONS + reason.
+ * Packets and bytes per endpoint, direction, reason and verdict. An endpoint counts every
+ * reason in slot_counters (per-CPU array) at wt_slot_counter_index(); the counters hash,
+ * keyed by wt_counter_key, holds WT_REASON_DROP_NO_ENDPOINT (no endpoint, no slot) and
+ * what a build before slot_counters counted there.
  */
 struct wt_counter_key {
 	__u32 ifindex;
@@ -288,6 +290,24 @@ struct wt_counter {
 	__u64 packets;
 	__u64 bytes;
 };
+
+/*
+ * slot_counters columns of one slot and direction: a pass reason has one (verdict PASS), a
+ * drop reason two (PASS = an audited would-drop, DROP).
+ */
+#define WT_SLOT_COLUMNS (WT_PASS_REASONS + (WT_REASON_MAX - WT_PASS_REASONS) * 2)
+
+static inline __u32 wt_slot_column(__u32 reason, __u32 verdict)
+{
+	if (reason < WT_PASS_REASONS)
+		return reason;
+	return WT_PASS_REASONS + (reason - WT_PASS_REASONS) * 2 + verdict;
+}
+
+static inline __u32 wt_slot_counter_index(__u32 slot, __u32 dir, __u32 reason, __u32 verdict)
+{
+	return (slot * WT_DIR_MAX + dir) * WT_SLOT_COLUMNS + wt_slot_column(reason, verdict);
+}
 
 /* devices: the userspace name of each endpoint device, so a restart can re-attach. */
 #define WT_NETNS_PATH_MAX 104
@@ -318,10 +338,14 @@ struct wt_event {
 	__u8 daddr[16];
 };
 
-/* Event rate limit state, per CPU. */
+/*
+ * Event rate limit state, per CPU (docs/datapath.md). Older builds had one __u64 sent here:
+ * on a little-endian CPU a value adopted from them reads as that sent, none suppressed.
+ */
 struct wt_ratelimit {
-	__u64 window_start_ns;
-	__u64 sent;
+	__u64 window_start_ns; /* CLOCK_MONOTONIC_COARSE */
+	__u32 sent;            /* events sent in the window */
+	__u32 suppressed;      /* events suppressed since the window's budget ran out */
 };
 
 #ifdef __cplusplus
@@ -348,8 +372,11 @@ WT_ABI_ASSERT(sizeof(struct wt_counter_key) == 8, "wt_counter_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter) == 16, "wt_counter size");
 WT_ABI_ASSERT(sizeof(struct wt_device) == 128, "wt_device size");
 WT_ABI_ASSERT(sizeof(struct wt_event) == 64, "wt_event size");
+WT_ABI_ASSERT(sizeof(struct wt_ratelimit) == 16, "wt_ratelimit size");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_event, saddr) == 32, "wt_event.saddr");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_endpoint, slot) == 28, "wt_endpoint.slot");
 WT_ABI_ASSERT(WT_REASON_MAX <= 32, "reasons fit a u32 mask");
+WT_ABI_ASSERT((__u64)WT_MAX_SLOTS * WT_DIR_MAX * WT_SLOT_COLUMNS <= 0xffffffffu,
+	      "slot_counters indexes fit a u32");
 
 #endif /* WIRETAG_ABI_H */

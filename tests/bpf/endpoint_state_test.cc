@@ -1,5 +1,5 @@
 // What enforce reads per packet besides the rules: the endpoint_index word (with the
-// endpoints hash as fallback), the endpoint's slot (pass_counters, reply_ports) and the rule
+// endpoints hash as fallback), the endpoint's slot (slot_counters, reply_ports) and the rule
 // flags. Each test can fail: it checks the verdicts the state must produce.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -112,7 +112,7 @@ TEST(EndpointIndex, EndpointsSharingAnEntryEachGetTheirOwnConfig) {
   expect(dummy, 82, WT_REASON_DROP_POLICY, WT_VERDICT_PASS);
 }
 
-uint64_t passes(datapath::Datapath& dp, uint32_t ifindex, uint32_t reason) {
+uint64_t counted(datapath::Datapath& dp, uint32_t ifindex, uint32_t reason) {
   uint64_t n = 0;
   for (const auto& row : dp.counters(ifindex))
     if (row.key.reason == reason && row.key.direction == WT_DIR_ENFORCE) n += row.total.packets;
@@ -134,17 +134,21 @@ TEST(EndpointSlots, EachEndpointCountsInItsOwnSlotAndAReusedSlotStartsAtZero) {
   for (int i = 0; i < 2; ++i) ASSERT_EQ(runner->run_action(Program::Enforce, tcp_in(80), kTag), TC_ACT_OK);
   for (int i = 0; i < 3; ++i)
     ASSERT_EQ(runner->run_action(Program::Enforce, tcp_in(80), kTag, nullptr, devices[0]), TC_ACT_OK);
-  EXPECT_EQ(passes(dp, kTestIfindex, WT_REASON_ALLOW_RULE), 2u);
-  EXPECT_EQ(passes(dp, devices[0], WT_REASON_ALLOW_RULE), 3u);
+  ASSERT_EQ(runner->run_action(Program::Enforce, tcp_in(81), kTag, nullptr, devices[0]),
+            TC_ACT_SHOT);
+  EXPECT_EQ(counted(dp, kTestIfindex, WT_REASON_ALLOW_RULE), 2u);
+  EXPECT_EQ(counted(dp, devices[0], WT_REASON_ALLOW_RULE), 3u);
+  EXPECT_EQ(counted(dp, devices[0], WT_REASON_DROP_POLICY), 1u);
+  EXPECT_EQ(counted(dp, kTestIfindex, WT_REASON_DROP_POLICY), 0u);
 
   const uint16_t freed = slot(devices[0]);
   ASSERT_TRUE(dp.forget(devices[0]));
   ASSERT_EQ(runner->configure(EndpointSetup{}, rules, devices[1]), "");
   EXPECT_EQ(slot(devices[1]), freed) << "the lowest free slot";
-  EXPECT_EQ(passes(dp, devices[1], WT_REASON_ALLOW_RULE), 0u) << "counts of the slot's last owner";
+  EXPECT_TRUE(dp.counters(devices[1]).empty()) << "counts of the slot's last owner";
   ASSERT_EQ(runner->run_action(Program::Enforce, tcp_in(80), kTag, nullptr, devices[1]), TC_ACT_OK);
-  EXPECT_EQ(passes(dp, devices[1], WT_REASON_ALLOW_RULE), 1u);
-  EXPECT_EQ(passes(dp, kTestIfindex, WT_REASON_ALLOW_RULE), 2u);
+  EXPECT_EQ(counted(dp, devices[1], WT_REASON_ALLOW_RULE), 1u);
+  EXPECT_EQ(counted(dp, kTestIfindex, WT_REASON_ALLOW_RULE), 2u);
 }
 
 TEST(EndpointSlots, MoreEndpointsThanSlotsIsRefused) {

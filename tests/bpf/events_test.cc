@@ -1,5 +1,7 @@
 // Drop and audit events reach the ring buffer with the packet's fields, rate-limited.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/pkt_cls.h>
 #include <sched.h>
@@ -123,12 +125,16 @@ TEST_F(Events, SpoofDropOnStampIsReported) {
   EXPECT_EQ(reason_text(events_[0].reason), reason_text(WT_REASON_DROP_SPOOFED));
 }
 
-TEST_F(Events, RateLimitCapsEventsButNotCounters) {
-  // The limit is per CPU: keep every run on one CPU.
+// The limit is per CPU: keep every run on one CPU.
+void stay_on_this_cpu() {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(sched_getcpu(), &one);
   ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+}
+
+TEST_F(Events, RateLimitCapsEventsButNotCounters) {
+  stay_on_this_cpu();
   auto options = test_options();
   options.events_per_sec = 3;
   open(options);
@@ -149,6 +155,35 @@ TEST_F(Events, RateLimitCapsEventsButNotCounters) {
     if (row.key.reason == WT_REASON_DROP_POLICY && row.key.verdict == WT_VERDICT_DROP)
       dropped += row.total.packets;
   EXPECT_EQ(dropped, uint64_t{kDrops});
+}
+
+// With the budget spent, only every 64th suppressed event reads the clock: a window that
+// ended long ago reopens on that event, not before. The state is written, not waited for.
+TEST_F(Events, AnEndedWindowReopensOnTheSixtyFourthSuppressedEvent) {
+  stay_on_this_cpu();
+  auto options = test_options();
+  options.events_per_sec = 3;
+  open(options);
+  int ncpu = libbpf_num_possible_cpus();
+  ASSERT_GT(ncpu, 0);
+  std::vector<wt_ratelimit> spent(ncpu, wt_ratelimit{0, 3, 0});  // started at boot, all sent
+  uint32_t zero = 0;
+  ASSERT_EQ(bpf_map_update_elem(runner_->datapath().map_fd(WT_MAP_EVENT_RATELIMIT), &zero,
+                                spent.data(), BPF_ANY),
+            0);
+  auto frame = PacketBuilder::ipv4(kRemote4, kLocal4).tcp(40000, 8081).build();
+  for (int i = 0; i < 63; ++i)
+    ASSERT_EQ(runner_->run_action(Program::Enforce, frame, 5), TC_ACT_SHOT);
+  drain();
+  EXPECT_EQ(events_.size(), 0u) << "63 suppressed events do not look at the clock";
+
+  ASSERT_EQ(runner_->run_action(Program::Enforce, frame, 5), TC_ACT_SHOT);
+  drain();
+  EXPECT_EQ(events_.size(), 1u) << "the 64th does, and opens a new window";
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(runner_->run_action(Program::Enforce, frame, 5), TC_ACT_SHOT);
+  drain();
+  EXPECT_EQ(events_.size(), 3u) << "with the whole budget";
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "datapath/datapath.h"
 #include "wiretag/abi.h"
@@ -14,6 +16,8 @@ TEST(Abi, StructLayoutsMatchTheBpfSide) {
   EXPECT_EQ(sizeof(wt_flow_key), 44u);
   EXPECT_EQ(offsetof(wt_event, saddr), 32u);
   EXPECT_EQ(sizeof(wt_event), 64u);
+  EXPECT_EQ(sizeof(wt_ratelimit), 16u);
+  EXPECT_EQ(offsetof(wt_ratelimit, suppressed), 12u);
 }
 
 TEST(Abi, EveryReasonHasAUniqueName) {
@@ -24,4 +28,18 @@ TEST(Abi, EveryReasonHasAUniqueName) {
     EXPECT_TRUE(names.insert(n).second) << n;
   }
   EXPECT_EQ(wiretag::datapath::reason_name(WT_REASON_MAX), nullptr);
+}
+
+TEST(Abi, EveryReasonAndVerdictHasItsOwnSlotCounterColumn) {
+  std::vector<bool> used(WT_SLOT_COLUMNS);
+  for (uint32_t reason = 0; reason < WT_REASON_MAX; ++reason)
+    for (uint32_t verdict : {WT_VERDICT_PASS, WT_VERDICT_DROP}) {
+      if (reason < WT_PASS_REASONS && verdict == WT_VERDICT_DROP) continue;
+      uint32_t column = wt_slot_column(reason, verdict);
+      ASSERT_LT(column, uint32_t{WT_SLOT_COLUMNS}) << wiretag::datapath::reason_name(reason);
+      EXPECT_FALSE(used[column]) << wiretag::datapath::reason_name(reason) << " verdict "
+                                 << verdict;
+      used[column] = true;
+    }
+  EXPECT_EQ(std::count(used.begin(), used.end(), true), WT_SLOT_COLUMNS) << "no column unused";
 }

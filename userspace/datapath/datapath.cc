@@ -215,11 +215,12 @@ Result<void> Datapath::load() {
   bpf_map__set_max_entries(skel_->maps.src_policy, options_.max_policy_entries);
   bpf_map__set_max_entries(skel_->maps.port_policy, options_.max_policy_entries);
   bpf_map__set_max_entries(skel_->maps.flows, options_.max_flows);
-  // One row per (endpoint, direction, reason, verdict): a drop reason has two verdicts.
+  // Sized as when it held every endpoint's rows, so that a pinned one of an older build is
+  // adopted (libbpf reuses a map of the same max_entries only); no prealloc: costs nothing.
   bpf_map__set_max_entries(skel_->maps.counters,
                            options_.max_endpoints * WT_DIR_MAX * WT_REASON_MAX * 2);
-  bpf_map__set_max_entries(skel_->maps.pass_counters,
-                           options_.max_endpoints * uint32_t{WT_DIR_MAX} * WT_PASS_REASONS);
+  bpf_map__set_max_entries(skel_->maps.slot_counters,
+                           options_.max_endpoints * uint32_t{WT_DIR_MAX} * WT_SLOT_COLUMNS);
   bpf_map__set_max_entries(skel_->maps.reply_ports, options_.max_endpoints * WT_REPLY_PORT_WORDS);
   bpf_map__set_max_entries(skel_->maps.flow_cache, options_.max_endpoints * WT_FLOW_CACHE_ENTRIES);
   bpf_map__set_max_entries(skel_->maps.flow_spill, options_.max_endpoints * WT_FLOW_SPILL_WORDS);
@@ -299,11 +300,11 @@ Result<uint16_t> Datapath::allocate_slot() {
   // A slot starts clean: no counts and no reply ports of the endpoint that had it before.
   int ncpu = libbpf_num_possible_cpus();
   std::vector<wt_counter> zero(ncpu > 0 ? ncpu : 1);
-  constexpr uint32_t kPerSlot = uint32_t{WT_DIR_MAX} * WT_PASS_REASONS;
+  constexpr uint32_t kPerSlot = uint32_t{WT_DIR_MAX} * WT_SLOT_COLUMNS;
   for (uint32_t i = 0; i < kPerSlot; ++i) {
     uint32_t index = slot * kPerSlot + i;
-    if (bpf_map_update_elem(map_fd(WT_MAP_PASS_COUNTERS), &index, zero.data(), BPF_ANY) != 0)
-      return Error::from_errno("BPF_MAP_FAILED", "clear pass_counters", errno);
+    if (bpf_map_update_elem(map_fd(WT_MAP_SLOT_COUNTERS), &index, zero.data(), BPF_ANY) != 0)
+      return Error::from_errno("BPF_MAP_FAILED", "clear slot_counters", errno);
   }
   for (uint32_t i = 0; i < WT_REPLY_PORT_WORDS; ++i)
     reply_ports_.store(size_t{slot} * WT_REPLY_PORT_WORDS + i, 0);
@@ -757,37 +758,53 @@ std::vector<Endpoint> Datapath::endpoints() const {
 
 std::vector<CounterRow> Datapath::counters(std::optional<uint32_t> ifindex) const {
   int ncpu = libbpf_num_possible_cpus();
-  std::vector<wt_counter> per_cpu(ncpu > 0 ? ncpu : 1);
+  const size_t cpus = ncpu > 0 ? ncpu : 1;
+  std::vector<wt_counter> per_cpu(cpus);
   auto order = [](const wt_counter_key& a, const wt_counter_key& b) {
     return std::memcmp(&a, &b, sizeof a) < 0;
   };
   std::map<wt_counter_key, wt_counter, decltype(order)> rows(order);
-  auto add = [&](const wt_counter_key& key) {
+  auto add = [&](const wt_counter_key& key, const wt_counter* values) {
     wt_counter& total = rows[key];
-    for (const auto& c : per_cpu) {
-      total.packets += c.packets;
-      total.bytes += c.bytes;
+    for (size_t cpu = 0; cpu < cpus; ++cpu) {
+      total.packets += values[cpu].packets;
+      total.bytes += values[cpu].bytes;
     }
   };
-  // Drop reasons (and, from maps of an older build, pass reasons) by key.
+  // Drops without an endpoint, and rows an older build counted by key.
   counters_.for_each_key([&](const wt_counter_key& k) {
     if (ifindex && k.ifindex != *ifindex) return;
-    if (bpf_map_lookup_elem(counters_.fd(), &k, per_cpu.data()) == 0) add(k);
+    if (bpf_map_lookup_elem(counters_.fd(), &k, per_cpu.data()) == 0) add(k, per_cpu.data());
   });
-  // Pass reasons by endpoint slot.
-  int pass_fd = map_fd(WT_MAP_PASS_COUNTERS);
+  // Every reason of an endpoint, by its slot: a row for each column that counted a packet.
+  constexpr uint32_t kPerSlot = uint32_t{WT_DIR_MAX} * WT_SLOT_COLUMNS;
+  std::vector<uint32_t> slot_keys(kPerSlot);
+  std::vector<wt_counter> slot_values(size_t{kPerSlot} * cpus);
+  int slot_fd = map_fd(WT_MAP_SLOT_COUNTERS);
   endpoints_.for_each_key([&](const uint32_t& ep_ifindex) {
     if (ifindex && ep_ifindex != *ifindex) return;
     auto ep = endpoints_.lookup(ep_ifindex);
     if (!ep) return;
+    // The slot's columns in one batch (in_batch: the index before the first), else one by one.
+    const uint32_t first = ep->slot * kPerSlot;
+    uint32_t before = first - 1, last = 0, count = kPerSlot;
+    bool batched = bpf_map_lookup_batch(slot_fd, first ? &before : nullptr, &last, slot_keys.data(),
+                                        slot_values.data(), &count, nullptr) == 0 &&
+                   count == kPerSlot;
     for (uint8_t dir = 0; dir < WT_DIR_MAX; ++dir)
-      for (uint8_t reason = 0; reason < WT_PASS_REASONS; ++reason) {
-        uint32_t index = (ep->slot * uint32_t{WT_DIR_MAX} + dir) * WT_PASS_REASONS + reason;
-        if (bpf_map_lookup_elem(pass_fd, &index, per_cpu.data()) != 0) continue;
-        bool any = std::any_of(per_cpu.begin(), per_cpu.end(),
-                               [](const wt_counter& c) { return c.packets != 0; });
-        if (any) add(wt_counter_key{ep_ifindex, dir, reason, WT_VERDICT_PASS, 0});
-      }
+      for (uint8_t reason = 0; reason < WT_REASON_MAX; ++reason)
+        for (uint8_t verdict : {uint8_t{WT_VERDICT_PASS}, uint8_t{WT_VERDICT_DROP}}) {
+          if (reason < WT_PASS_REASONS && verdict != WT_VERDICT_PASS) continue;
+          uint32_t index = wt_slot_counter_index(ep->slot, dir, reason, verdict);
+          const wt_counter* values = slot_values.data() + size_t{index - first} * cpus;
+          if (!batched) {
+            if (bpf_map_lookup_elem(slot_fd, &index, per_cpu.data()) != 0) continue;
+            values = per_cpu.data();
+          }
+          if (std::any_of(values, values + cpus,
+                          [](const wt_counter& c) { return c.packets != 0; }))
+            add(wt_counter_key{ep_ifindex, dir, reason, verdict, 0}, values);
+        }
   });
   std::vector<CounterRow> out;
   for (const auto& [key, total] : rows) out.push_back({key, total});
