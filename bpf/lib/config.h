@@ -12,7 +12,13 @@ const volatile __u64 wt_flow_timeout_udp_ns = 120ULL * 1000000000ULL;
 const volatile __u64 wt_flow_timeout_other_ns = 30ULL * 1000000000ULL;
 const volatile __u64 wt_flow_refresh_ns = 1000000000ULL; /* stamp rewrites last_seen at most this often */
 const volatile __u64 wt_fragment_timeout_ns = 30ULL * 1000000000ULL;
+/* The flow cache's clock is jiffies: the owner converts the timeouts above with CONFIG_HZ. */
+const volatile __u64 wt_flow_timeout_tcp_jiffies = 7200ULL * 250;
+const volatile __u64 wt_flow_timeout_udp_jiffies = 120ULL * 250;
+const volatile __u64 wt_flow_timeout_other_jiffies = 30ULL * 250;
+const volatile __u64 wt_flow_refresh_jiffies = 250;
 const volatile __u32 wt_events_per_sec = 1000;         /* per CPU */
+const volatile __u8 wt_verdict_cache_on = 1; /* tags of at most 16 bits (abi.h) */
 const volatile __u32 wt_endpoint_index_mask = WT_ENDPOINT_INDEX_SIZE - 1; /* entries - 1 */
 
 #endif

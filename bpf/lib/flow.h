@@ -128,17 +128,27 @@ static __always_inline void wt_flow_tuple(struct wt_flow_tuple *t, const __u8 *r
 	t->mix = wt_flow_cache_mix(t->remote_hi, t->remote_lo, t->ports, t->proto);
 }
 
-static __always_inline __u64 wt_flow_cache_age(__u64 now, __u64 stamp)
+/* The flow cache's clock: the verifier inlines bpf_jiffies64() into a load, no call. */
+static __always_inline __u64 wt_jiffies(void)
 {
-	__u64 t = (now >> WT_FLOW_CACHE_TIME_SHIFT) & WT_FLOW_CACHE_TIME_MASK;
+	return bpf_jiffies64();
+}
+
+static __always_inline __u64 wt_flow_cache_age(__u64 jiffies, __u64 stamp)
+{
+	__u64 t = jiffies & WT_FLOW_CACHE_TIME_MASK;
 	__u64 then = stamp & WT_FLOW_CACHE_TIME_MASK;
 
 	return t > then ? t - then : 0;
 }
 
-static __always_inline int wt_flow_cache_live(__u64 now, __u64 stamp, __u8 proto)
+static __always_inline int wt_flow_cache_live(__u64 jiffies, __u64 stamp, __u8 proto)
 {
-	return wt_flow_cache_age(now, stamp) <= wt_flow_timeout(proto) >> WT_FLOW_CACHE_TIME_SHIFT;
+	__u64 timeout = proto == IPPROTO_TCP   ? wt_flow_timeout_tcp_jiffies
+			: proto == IPPROTO_UDP ? wt_flow_timeout_udp_jiffies
+					       : wt_flow_timeout_other_jiffies;
+
+	return wt_flow_cache_age(jiffies, stamp) <= timeout;
 }
 
 static __always_inline struct wt_flow_cache_entry *wt_flow_cache_entry(__u32 slot, __u64 mix)
@@ -166,7 +176,7 @@ static __always_inline __u64 wt_flow_cache_holds(struct wt_flow_cache_entry *e,
 /* A flow recorded in `flows` moves into its cache entry, spilling what the entry held. */
 static __always_inline void wt_flow_cache_take(struct wt_flow_cache_entry *e,
 					       const struct wt_flow_tuple *t, __u32 slot,
-					       __u64 now, const struct wt_packet *p)
+					       __u64 jiffies, const struct wt_packet *p)
 {
 	/* The stamp first: the tuple read after it is its own unless the CAS below fails. */
 	__u64 old_stamp = *(volatile __u64 *)&e->stamp;
@@ -187,14 +197,14 @@ static __always_inline void wt_flow_cache_take(struct wt_flow_cache_entry *e,
 	    !(wt_flow_cache_stamp_of(old_stamp, wt_flow_cache_mix(old_hi, old_lo, old_ports, old_proto),
 				     old_proto) &&
 	      (old_proto == IPPROTO_ICMP || old_proto == IPPROTO_ICMPV6 ||
-	       !wt_flow_cache_live(now - (2ULL << WT_FLOW_CACHE_TIME_SHIFT), old_stamp, old_proto))))
+	       !wt_flow_cache_live(jiffies - 2, old_stamp, old_proto))))
 		wt_flow_spill(slot, (__u16)(old_ports >> 16));
 	if (__sync_val_compare_and_swap(&e->stamp, old_stamp, WT_FLOW_CACHE_BUSY) != old_stamp)
 		goto lost;
 	*(volatile __u64 *)&e->remote_hi = t->remote_hi;
 	*(volatile __u64 *)&e->remote_lo = t->remote_lo;
 	*(volatile __u64 *)&e->ports = t->ports;
-	*(volatile __u64 *)&e->stamp = wt_flow_cache_stamp(now, t->mix, t->proto);
+	*(volatile __u64 *)&e->stamp = wt_flow_cache_stamp(jiffies, t->mix, t->proto);
 	return;
 lost:
 	/* Another CPU is writing the entry: `flows` alone holds this flow. */
@@ -225,7 +235,7 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 	struct wt_flow_cache_entry *e;
 	struct wt_flow_key key = {};
 	struct wt_flow_tuple t;
-	__u64 now, stamp;
+	__u64 now, jiffies, stamp;
 
 	if (!wt_flow_trackable(p) || wt_icmp_is_echo_reply(p))
 		return;
@@ -236,29 +246,29 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 		if (word && !(*word & bit))
 			__sync_fetch_and_or(word, bit);
 	}
-	now = wt_now();
+	jiffies = wt_jiffies();
 	wt_flow_tuple(&t, p->daddr, p, p->dport, p->sport);
 	e = wt_flow_cache_entry(slot, t.mix);
 	if (e) {
 		stamp = wt_flow_cache_holds(e, &t);
 		if (stamp) {
-			if (wt_flow_cache_age(now, stamp) <
-			    (wt_flow_refresh_ns >> WT_FLOW_CACHE_TIME_SHIFT))
-				return;
+			if (wt_flow_cache_age(jiffies, stamp) < wt_flow_refresh_jiffies)
+				return; /* the common case: no clock helper, no `flows` */
 			/* A CAS: a plain store could land on an entry another CPU just took. */
 			__sync_val_compare_and_swap(&e->stamp, stamp,
-						    wt_flow_cache_stamp(now, t.mix, t.proto));
+						    wt_flow_cache_stamp(jiffies, t.mix, t.proto));
 			wt_flow_key_sent(&key, ifindex, p);
-			wt_flow_hash_record(&key, now, 1);
+			wt_flow_hash_record(&key, wt_now(), 1);
 			return;
 		}
 	} else if (wt_has_ports(p)) {
 		wt_flow_spill(slot, p->sport); /* no cache for this slot: `flows` alone holds it */
 	}
+	now = wt_now();
 	wt_flow_key_sent(&key, ifindex, p);
 	wt_flow_hash_record(&key, now, 0);
 	if (e)
-		wt_flow_cache_take(e, &t, slot, now, p);
+		wt_flow_cache_take(e, &t, slot, jiffies, p);
 }
 
 /*
@@ -297,7 +307,7 @@ static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const str
 		stamp = wt_flow_cache_holds(e, &t);
 		/* `flows` is never fresher than the cache: an aged entry is the answer. */
 		if (stamp)
-			return wt_flow_cache_live(wt_now(), stamp, p->proto);
+			return wt_flow_cache_live(wt_jiffies(), stamp, p->proto);
 	}
 	if (wt_has_ports(p) && !wt_flow_spilled(slot, local))
 		return 0;

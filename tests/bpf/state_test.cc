@@ -52,10 +52,12 @@ void age_flows(ProgRunner& runner, uint64_t age) {
       dp.map_fd(WT_MAP_FLOW_CACHE), size_t{dp.options().max_endpoints} * WT_FLOW_CACHE_ENTRIES * kWords,
       WT_MAP_FLOW_CACHE);
   ASSERT_TRUE(cache);
-  const uint64_t then = ((ktime_now() - age) >> WT_FLOW_CACHE_TIME_SHIFT) & WT_FLOW_CACHE_TIME_MASK;
+  // Its clock is jiffies; the entries were stamped just now.
+  const uint64_t age_jiffies = age / kSecond * dp.kernel_hz();
   for (size_t i = 0; i < cache->size(); i += kWords)
     if (uint64_t stamp = cache->load(i))
-      cache->store(i, (stamp & ~WT_FLOW_CACHE_TIME_MASK) | then);
+      cache->store(i, (stamp & ~WT_FLOW_CACHE_TIME_MASK) |
+                          (((stamp & WT_FLOW_CACHE_TIME_MASK) - age_jiffies) & WT_FLOW_CACHE_TIME_MASK));
 }
 
 class FlowTimeout : public testing::Test {
