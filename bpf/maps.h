@@ -109,6 +109,24 @@ struct {
 	__type(value, __u64);
 } flow_spill SEC(".maps");
 
+/* Per endpoint slot: the rules' cached answers; and the rule epochs they are valid under. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 4096 * WT_VERDICT_CACHE_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} verdict_cache SEC(".maps");
+
+/* By ifindex & (entries - 1), like endpoint_index; written by userspace only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, WT_ENDPOINT_INDEX_SIZE);
+	__type(key, __u32);
+	__type(value, __u64);
+} rule_epochs SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 18);

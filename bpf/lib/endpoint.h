@@ -12,6 +12,7 @@
 
 /* What enforce needs of an endpoint: one consistent copy per packet. */
 struct wt_ep_state {
+	__u64 epoch; /* rule epoch, read before the config: what cached verdicts must match */
 	__u32 slot;
 	__u8 generation;
 	__u8 mode;
@@ -39,6 +40,12 @@ static __always_inline int wt_endpoint_state(__u32 ifindex, struct wt_ep_state *
 	struct wt_endpoint *ep;
 	__u64 *entry, word;
 
+	/*
+	 * The epoch first: the owner stores it after the config, so a packet that sees the new
+	 * epoch sees the new config (and rules) too.
+	 */
+	entry = bpf_map_lookup_elem(&rule_epochs, &index);
+	st->epoch = entry ? *(volatile __u64 *)entry : 0;
 	entry = bpf_map_lookup_elem(&endpoint_index, &index);
 	if (entry) {
 		word = *(volatile __u64 *)entry; /* one load: userspace stores the word atomically */

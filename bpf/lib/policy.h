@@ -86,8 +86,8 @@ static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 
  * Returns WT_REASON_ALLOW_RULE, WT_REASON_ALLOW_WILDCARD or WT_REASON_DROP_POLICY. The
  * endpoint's WT_EP_HAS_* flags (of the generation in force) skip lookups that cannot hit.
  */
-static __always_inline __u32 wt_rules_verdict(const struct wt_ep_state *st, __u32 ifindex,
-					      __u32 src_tag, const struct wt_packet *p)
+static __always_inline __u32 wt_rules_lookup(const struct wt_ep_state *st, __u32 ifindex,
+					     __u32 src_tag, const struct wt_packet *p)
 {
 	__u8 gen = st->generation;
 
@@ -101,6 +101,69 @@ static __always_inline __u32 wt_rules_verdict(const struct wt_ep_state *st, __u3
 	if ((st->flags & WT_EP_HAS_WILDCARD_SRC) && wt_source_allowed(ifindex, 0, gen, p))
 		return WT_REASON_ALLOW_WILDCARD;
 	return WT_REASON_DROP_POLICY;
+}
+
+/*
+ * What the rules' answer depends on besides the endpoint: the tag, the protocol class and,
+ * for TCP/UDP, the port. 0 when the packet's answer is not cached (TCP/UDP without ports).
+ */
+static __always_inline int wt_verdict_key_of(__u32 src_tag, const struct wt_packet *p, __u64 *key)
+{
+	switch (p->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		if (!wt_has_ports(p))
+			return 0;
+		*key = wt_verdict_key(src_tag, bpf_ntohs(p->dport),
+				      p->proto == IPPROTO_TCP ? WT_CLASS_TCP : WT_CLASS_UDP);
+		return 1;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		*key = wt_verdict_key(src_tag, 0, WT_CLASS_ICMP);
+		return 1;
+	default:
+		*key = wt_verdict_key(src_tag, 0, WT_CLASS_OTHER);
+		return 1;
+	}
+}
+
+static __always_inline __u32 wt_verdict_reason(__u64 word)
+{
+	__u8 code = (word >> 34) & 3;
+
+	return code == WT_VERDICT_CODE_RULE	  ? WT_REASON_ALLOW_RULE
+	       : code == WT_VERDICT_CODE_WILDCARD ? WT_REASON_ALLOW_WILDCARD
+						  : WT_REASON_DROP_POLICY;
+}
+
+static __always_inline __u8 wt_verdict_code(__u32 reason)
+{
+	return reason == WT_REASON_ALLOW_RULE	  ? WT_VERDICT_CODE_RULE
+	       : reason == WT_REASON_ALLOW_WILDCARD ? WT_VERDICT_CODE_WILDCARD
+						    : WT_VERDICT_CODE_DENIED;
+}
+
+/* The rules' answer for a tagged packet: from the slot's verdict cache, else the maps. */
+static __always_inline __u32 wt_rules_verdict(const struct wt_ep_state *st, __u32 ifindex,
+					      __u32 src_tag, const struct wt_packet *p)
+{
+	__u64 key, *entry = 0, word;
+	__u32 index, reason;
+
+	if (wt_verdict_cache_on && wt_verdict_key_of(src_tag, p, &key)) {
+		index = wt_verdict_index(st->slot, key);
+		entry = bpf_map_lookup_elem(&verdict_cache, &index);
+		if (entry) {
+			word = *(volatile __u64 *)entry;
+			if ((word & WT_VERDICT_KEY_MASK) == key && (word >> 34) & 3 &&
+			    (word >> 36) == (st->epoch & WT_VERDICT_EPOCH_MASK))
+				return wt_verdict_reason(word);
+		}
+	}
+	reason = wt_rules_lookup(st, ifindex, src_tag, p);
+	if (entry)
+		*(volatile __u64 *)entry = wt_verdict_word(key, wt_verdict_code(reason), st->epoch);
+	return reason;
 }
 
 #endif

@@ -100,6 +100,8 @@ enum wt_reason {
 #define WT_MAP_REPLY_PORTS "reply_ports"
 #define WT_MAP_FLOW_CACHE "flow_cache"
 #define WT_MAP_FLOW_SPILL "flow_spill"
+#define WT_MAP_VERDICT_CACHE "verdict_cache"
+#define WT_MAP_RULE_EPOCHS "rule_epochs"
 
 #define WT_MAX_SLOTS 65536 /* endpoint slots: max_endpoints is at most this */
 
@@ -161,15 +163,13 @@ static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep
  * remote address (IPv6: two words as loaded; IPv4: remote_hi 0, the address in the low
  * 32 bits of remote_lo) and `ports` (remote port | local port << 16 | family << 32, ports in
  * network order; ICMP echo: remote port 0, local port = identifier). stamp: last seen
- * (CLOCK_MONOTONIC_COARSE ns >> WT_FLOW_CACHE_TIME_SHIFT, 40 bits) | proto << 40 | check
- * << 48, check = 16 other bits of the mix. stamp 0 = empty. A reader reads stamp, tuple,
+ * (jiffies, 40 bits) | proto << 40 | check << 48, check = 16 other bits of the mix. stamp 0 = empty. A reader reads stamp, tuple,
  * stamp; a writer owns the entry while its stamp is busy (bpf/lib/flow.h), so equal stamp
  * reads around the tuple mean the tuple is the stamp's.
  */
 #define WT_FLOW_CACHE_BITS 9
 #define WT_FLOW_CACHE_ENTRIES (1u << WT_FLOW_CACHE_BITS)
-#define WT_FLOW_CACHE_TIME_SHIFT 20 /* ~1.05 ms units; 40 bits last 36 years of uptime */
-#define WT_FLOW_CACHE_TIME_MASK ((1ULL << 40) - 1)
+#define WT_FLOW_CACHE_TIME_MASK ((1ULL << 40) - 1) /* jiffies: 34 years at HZ=1000 */
 /* flow_spill: per slot 4096 bits (64 words), bit = local port (host order) & 4095. */
 #define WT_FLOW_SPILL_WORDS 64
 
@@ -197,9 +197,9 @@ static inline __u32 wt_flow_cache_index(__u32 slot, __u64 mix)
 	return slot * WT_FLOW_CACHE_ENTRIES + (__u32)(mix >> (64 - WT_FLOW_CACHE_BITS));
 }
 
-static inline __u64 wt_flow_cache_stamp(__u64 now_ns, __u64 mix, __u8 proto)
+static inline __u64 wt_flow_cache_stamp(__u64 jiffies, __u64 mix, __u8 proto)
 {
-	return ((now_ns >> WT_FLOW_CACHE_TIME_SHIFT) & WT_FLOW_CACHE_TIME_MASK) |
+	return (jiffies & WT_FLOW_CACHE_TIME_MASK) |
 	       (__u64)proto << 40 | ((mix >> 32) & 0xffff) << 48;
 }
 
@@ -207,6 +207,55 @@ static inline __u64 wt_flow_cache_stamp(__u64 now_ns, __u64 mix, __u8 proto)
 static inline int wt_flow_cache_stamp_of(__u64 stamp, __u64 mix, __u8 proto)
 {
 	return (stamp >> 40) == ((__u64)proto | ((mix >> 32) & 0xffff) << 8);
+}
+
+/*
+ * verdict_cache: per endpoint slot, the rules' last answers (WT_VERDICT_CACHE_ENTRIES words),
+ * so a packet of a (source tag, protocol class, port) the endpoint saw before costs an
+ * inlined array load instead of a policy hash lookup. A word is valid only while the
+ * endpoint's rule epoch (rule_epochs, by the same index as endpoint_index) has the value it
+ * was written under: the owner stores a new, never used epoch after every change of an
+ * endpoint's rules or config, and enforce reads the epoch before the endpoint word, so a
+ * word computed from rules that changed is never read back. Used only with tags of at most
+ * 16 bits (tag_length <= 2, the VXLAN-GBP case).
+ *
+ * Word: tag (16) | port (16, host order; 0 for ICMP and other protocols) << 16 | class
+ * (2) << 32 | verdict (2: WT_VERDICT_CODE_*, never 0) << 34 | epoch (low 28 bits) << 36.
+ * 0 = empty. Entry = slot * WT_VERDICT_CACHE_ENTRIES + top bits of key * golden ratio.
+ */
+#define WT_VERDICT_CACHE_BITS 9
+#define WT_VERDICT_CACHE_ENTRIES (1u << WT_VERDICT_CACHE_BITS)
+#define WT_VERDICT_EPOCH_BITS 28
+#define WT_VERDICT_EPOCH_MASK ((1ULL << WT_VERDICT_EPOCH_BITS) - 1)
+#define WT_VERDICT_KEY_MASK ((1ULL << 34) - 1)
+
+enum wt_verdict_class {
+	WT_CLASS_TCP = 0,
+	WT_CLASS_UDP = 1,
+	WT_CLASS_ICMP = 2,  /* ICMP and ICMPv6: the `icmp` rule */
+	WT_CLASS_OTHER = 3, /* any other protocol: only `any` rules */
+};
+
+enum wt_verdict_code {
+	WT_VERDICT_CODE_RULE = 1,     /* WT_REASON_ALLOW_RULE */
+	WT_VERDICT_CODE_WILDCARD = 2, /* WT_REASON_ALLOW_WILDCARD */
+	WT_VERDICT_CODE_DENIED = 3,   /* WT_REASON_DROP_POLICY */
+};
+
+static inline __u64 wt_verdict_key(__u32 tag, __u16 port, __u8 cls)
+{
+	return (__u64)(tag & 0xffff) | (__u64)port << 16 | (__u64)(cls & 3) << 32;
+}
+
+static inline __u32 wt_verdict_index(__u32 slot, __u64 key)
+{
+	return slot * WT_VERDICT_CACHE_ENTRIES +
+	       (__u32)((key * 0x9E3779B97F4A7C15ULL) >> (64 - WT_VERDICT_CACHE_BITS));
+}
+
+static inline __u64 wt_verdict_word(__u64 key, __u8 code, __u64 epoch)
+{
+	return key | (__u64)(code & 3) << 34 | (epoch & WT_VERDICT_EPOCH_MASK) << 36;
 }
 
 /* src_policy: what one source tag (0 = "*", any tagged source) may reach on one endpoint. */

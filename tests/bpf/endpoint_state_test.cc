@@ -295,6 +295,12 @@ TEST_F(Adoption, RuleFlagsAreRecomputedFromTheRulesInForce) {
   uint32_t entry = kTestIfindex & (options_.endpoint_index_size - 1);
   uint64_t word = wt_endpoint_word(kTestIfindex, &old);
   ASSERT_EQ(bpf_map_update_elem(dp.map_fd(WT_MAP_ENDPOINT_INDEX), &entry, &word, BPF_ANY), 0);
+  // Such a build had no verdict cache either.
+  for (uint32_t i = 0; i < WT_VERDICT_CACHE_ENTRIES; ++i) {
+    uint32_t cached = old.slot * WT_VERDICT_CACHE_ENTRIES + i;
+    uint64_t zero = 0;
+    ASSERT_EQ(bpf_map_update_elem(dp.map_fd(WT_MAP_VERDICT_CACHE), &cached, &zero, BPF_ANY), 0);
+  }
   ASSERT_EQ(reason_text(wildcard()), reason_text(WT_REASON_DROP_POLICY)) << "the flags matter";
 
   reopen();

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "datapath/kernel_hz.h"
 #include "datapath/netns.h"
 #include "wiretag_bpf.skel.h"
 
@@ -208,6 +209,14 @@ Result<void> Datapath::load() {
   skel_->rodata->wt_tag_mask = tag_mask();
   skel_->rodata->wt_events_per_sec = options_.events_per_sec;
   skel_->rodata->wt_endpoint_index_mask = options_.endpoint_index_size - 1;
+  auto hz = datapath::kernel_hz();  // the free function, not the accessor
+  if (!hz) return hz.error();
+  hz_ = *hz;
+  skel_->rodata->wt_flow_timeout_tcp_jiffies = ns_to_jiffies(skel_->rodata->wt_flow_timeout_tcp_ns, hz_);
+  skel_->rodata->wt_flow_timeout_udp_jiffies = ns_to_jiffies(skel_->rodata->wt_flow_timeout_udp_ns, hz_);
+  skel_->rodata->wt_flow_timeout_other_jiffies =
+      ns_to_jiffies(skel_->rodata->wt_flow_timeout_other_ns, hz_);
+  skel_->rodata->wt_flow_refresh_jiffies = ns_to_jiffies(skel_->rodata->wt_flow_refresh_ns, hz_);
   bpf_map__set_max_entries(skel_->maps.endpoint_index, options_.endpoint_index_size);
 
   bpf_map__set_max_entries(skel_->maps.endpoints, options_.max_endpoints);
@@ -224,6 +233,10 @@ Result<void> Datapath::load() {
   bpf_map__set_max_entries(skel_->maps.reply_ports, options_.max_endpoints * WT_REPLY_PORT_WORDS);
   bpf_map__set_max_entries(skel_->maps.flow_cache, options_.max_endpoints * WT_FLOW_CACHE_ENTRIES);
   bpf_map__set_max_entries(skel_->maps.flow_spill, options_.max_endpoints * WT_FLOW_SPILL_WORDS);
+  bpf_map__set_max_entries(skel_->maps.verdict_cache,
+                           options_.max_endpoints * WT_VERDICT_CACHE_ENTRIES);
+  bpf_map__set_max_entries(skel_->maps.rule_epochs, options_.endpoint_index_size);
+  skel_->rodata->wt_verdict_cache_on = tag_mask() <= 0xffff;  // its words hold 16-bit tags
 
   if (!options_.pin_dir.empty()) {
     bpf_map* map;
@@ -278,6 +291,15 @@ Result<void> Datapath::load() {
                                   WT_MAP_FLOW_SPILL);
     if (!spill) return spill.error();
     flow_spill_ = std::move(*spill);
+    auto verdicts = MappedWords::map(bpf_map__fd(skel_->maps.verdict_cache),
+                                     size_t{options_.max_endpoints} * WT_VERDICT_CACHE_ENTRIES,
+                                     WT_MAP_VERDICT_CACHE);
+    if (!verdicts) return verdicts.error();
+    verdict_cache_ = std::move(*verdicts);
+    auto epochs = MappedWords::map(bpf_map__fd(skel_->maps.rule_epochs),
+                                   options_.endpoint_index_size, WT_MAP_RULE_EPOCHS);
+    if (!epochs) return epochs.error();
+    rule_epochs_ = std::move(*epochs);
   }
   return Ok();
 }
@@ -312,13 +334,30 @@ Result<uint16_t> Datapath::allocate_slot() {
     flow_cache_.store(size_t{slot} * WT_FLOW_CACHE_ENTRIES * kFlowCacheWords + i, 0);
   for (uint32_t i = 0; i < WT_FLOW_SPILL_WORDS; ++i)
     flow_spill_.store(size_t{slot} * WT_FLOW_SPILL_WORDS + i, 0);
+  for (uint32_t i = 0; i < WT_VERDICT_CACHE_ENTRIES; ++i)
+    verdict_cache_.store(size_t{slot} * WT_VERDICT_CACHE_ENTRIES + i, 0);
   return slot;
 }
 
 Result<void> Datapath::write_config(uint32_t ifindex, const wt_endpoint& config, uint64_t flags) {
   if (auto r = endpoints_.update(ifindex, config, flags); !r) return r;
   publish_index_word(ifindex, config);
+  bump_rule_epoch(ifindex);
   return Ok();
+}
+
+// After the config and rules it covers are written: every verdict enforce cached for the
+// endpoints on this index entry was cached under an older epoch, and is never read again.
+// Epochs come from one counter, so no value is used twice, even by another endpoint that
+// later gets the same slot. Cached words keep the low WT_VERDICT_EPOCH_BITS bits: the whole
+// cache is cleared each time the counter passes half of that range, so a word that
+// survives can never meet its epoch value again.
+void Datapath::bump_rule_epoch(uint32_t ifindex) {
+  if (rule_epochs_.size() == 0) return;
+  const uint64_t next = ++rule_epoch_;
+  if ((next & (WT_VERDICT_EPOCH_MASK >> 1)) == 0)
+    for (size_t i = 0; i < verdict_cache_.size(); ++i) verdict_cache_.store(i, 0);
+  rule_epochs_.store(ifindex & (options_.endpoint_index_size - 1), next);
 }
 
 // The entry goes to the first endpoint that needs it; a second endpoint on the same entry
@@ -370,6 +409,11 @@ Result<void> Datapath::reindex() {
   }
   for (uint32_t i = 0; i < endpoint_index_.size(); ++i) endpoint_index_.store(i, 0);
   for (const auto& [ifindex, ep] : eps) publish_index_word(ifindex, ep);
+  // A previous owner may have died between a config write and its epoch store: every
+  // entry gets a new epoch, above every one handed out before.
+  for (uint32_t i = 0; i < rule_epochs_.size(); ++i)
+    rule_epoch_ = std::max(rule_epoch_, rule_epochs_.load(i));
+  for (uint32_t i = 0; i < rule_epochs_.size(); ++i) bump_rule_epoch(i);
   return Ok();
 }
 
@@ -598,6 +642,7 @@ Result<void> Datapath::forget(uint32_t ifindex) {
 Result<void> Datapath::forget_locked(uint32_t ifindex) {
   if (auto r = erase_generation(ifindex, 0); !r) return r;
   if (auto r = erase_generation(ifindex, 1); !r) return r;
+  bump_rule_epoch(ifindex);  // no cached verdict outlives the rules
   rule_keys_.erase(ifindex);
   unpublish_index_word(ifindex);  // packets fall back to the hash until it is gone too
   if (auto r = endpoints_.erase(ifindex); !r) return r;
@@ -689,7 +734,10 @@ Result<void> Datapath::add_rules(uint32_t ifindex, const std::vector<Rule>& rule
   }
   // Last: the flags let enforce look at the kinds of entries just written.
   uint8_t added = rule_flags(compiled->src_keys, compiled->port_keys);
-  if ((cur->flags & added) == added) return Ok();
+  if ((cur->flags & added) == added) {
+    bump_rule_epoch(ifindex);  // cached denials of what was just allowed
+    return Ok();
+  }
   wt_endpoint next = *cur;
   next.flags |= added;
   return write_config(ifindex, next, BPF_EXIST);

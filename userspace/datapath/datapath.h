@@ -119,6 +119,7 @@ class Datapath {
   int enforce_prog_fd() const;
   const Options& options() const { return options_; }
   uint32_t tag_mask() const;
+  uint32_t kernel_hz() const { return hz_; }  // the flow cache's clock ticks per second
 
   TypedMap<uint32_t, wt_endpoint> endpoint_map() const { return endpoints_; }
   TypedMap<wt_src_key, wt_src_policy> src_policy_map() const { return src_policy_; }
@@ -146,12 +147,14 @@ class Datapath {
   Result<void> write_config(uint32_t ifindex, const wt_endpoint& config, uint64_t flags);
   void publish_index_word(uint32_t ifindex, const wt_endpoint& config);
   void unpublish_index_word(uint32_t ifindex);
+  void bump_rule_epoch(uint32_t ifindex);
   Result<uint16_t> allocate_slot();
   Result<void> reindex();
   void record_reply_ports();
   void wait_for_readers() const;
 
   Options options_;
+  uint32_t hz_ = 0;
   int owner_lock_fd_ = -1;
   wiretag_bpf* skel_ = nullptr;
   ring_buffer* ringbuf_ = nullptr;
@@ -168,6 +171,9 @@ class Datapath {
   static constexpr size_t kFlowCacheWords = sizeof(wt_flow_cache_entry) / sizeof(uint64_t);
   MappedWords flow_cache_;  // kFlowCacheWords per entry: stamp, remote_hi, remote_lo, ports
   MappedWords flow_spill_;
+  MappedWords verdict_cache_;
+  MappedWords rule_epochs_;
+  uint64_t rule_epoch_ = 0;  // the last epoch handed out (bump_rule_epoch)
   mutable std::mutex mu_;
   std::map<uint32_t, RuleKeys> rule_keys_;
 };
