@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
+#include "datapath/kernel_hz.h"
 #include "datapath/packet_builder.h"
 
 namespace {
@@ -140,18 +141,23 @@ std::vector<Probe> probes() {
   };
 }
 
-uint16_t port_for(uint32_t tag) { return static_cast<uint16_t>(1024 + tag % 60000); }
+// Rule k beyond the first three: one of 65000 sources on one of up to 16 tcp ports, so tags
+// fit 16 bits (tag_length 2: the product's default, and all that VXLAN-GBP carries).
+constexpr size_t kSpreadSources = 65000;
+uint32_t tag_of_rule(size_t k) { return static_cast<uint32_t>(2 + k % kSpreadSources); }
+uint16_t port_of_rule(size_t k) { return static_cast<uint16_t>(20000 + k / kSpreadSources); }
 
-// Rules 0..2: the measured source on tcp/8080, udp/5353 and tcp/8443; then source i >= 2 on
-// tcp/port_for(i). All exact ports: n rules = n port_policy entries, no src_policy entry.
+// Rules 0..2: the measured source on tcp/8080, udp/5353 and tcp/8443; then rule k on
+// tcp/port_of_rule(k) from tag_of_rule(k). All exact ports: n rules = n port_policy
+// entries, no src_policy entry.
 std::vector<Rule> make_rules(size_t n) {
   std::vector<Rule> rules;
   rules.reserve(n);
   rules.push_back({kSource, Protocol::Tcp, wiretag::PortRange{kTcpPort, kTcpPort}});
   rules.push_back({kSource, Protocol::Udp, wiretag::PortRange{kUdpPort, kUdpPort}});
   rules.push_back({kSource, Protocol::Tcp, wiretag::PortRange{kBusyPort, kBusyPort}});
-  for (uint32_t tag = 2; rules.size() < n; ++tag)
-    rules.push_back({tag, Protocol::Tcp, wiretag::PortRange{port_for(tag), port_for(tag)}});
+  for (size_t k = 0; rules.size() < n; ++k)
+    rules.push_back({tag_of_rule(k), Protocol::Tcp, wiretag::PortRange{port_of_rule(k), port_of_rule(k)}});
   return rules;
 }
 
@@ -204,12 +210,12 @@ Latency measure_hot(int empty_fd, int enforce_fd, const Probe& p, const Config& 
 // entries it needs are mostly not in cache. Includes the test-run timer's overhead on both.
 Latency measure_cold(int empty_fd, int enforce_fd, size_t rules, const Config& cfg) {
   std::mt19937 rng(42);
-  std::uniform_int_distribution<uint32_t> pick(
-      2, static_cast<uint32_t>(std::max<size_t>(rules, 4) - 2));  // the sources make_rules gave a port
+  std::uniform_int_distribution<size_t> pick(0, std::max<size_t>(rules, 4) - 4);  // make_rules' k
   std::vector<double> empty, enforce;
   for (size_t i = 0; i < cfg.cold_samples; ++i) {
-    uint32_t tag = pick(rng);
-    auto pkt = build_packet(IPPROTO_TCP, port_for(tag), 0x02);
+    const size_t k = pick(rng);
+    const uint32_t tag = tag_of_rule(k);
+    auto pkt = build_packet(IPPROTO_TCP, port_of_rule(k), 0x02);
     empty.push_back(test_run(empty_fd, pkt, tag, 1).ns);
     RunResult r = test_run(enforce_fd, pkt, tag, 1);
     if (r.retval != TC_ACT_OK) die("cold probe from source " + std::to_string(tag) + " dropped");
@@ -222,7 +228,15 @@ Latency measure_cold(int empty_fd, int enforce_fd, size_t rules, const Config& c
 bench_stages_bpf* load_stages(const Datapath& dp) {
   bench_stages_bpf* s = bench_stages_bpf__open();
   if (!s) die(std::string("open the stage programs: ") + std::strerror(errno));
+  // The settings the datapath gave its own programs (Datapath::load).
   s->rodata->wt_tag_mask = dp.tag_mask();
+  s->rodata->wt_verdict_cache_on = dp.tag_mask() <= 0xffff;
+  const uint32_t hz = dp.kernel_hz();
+  s->rodata->wt_flow_timeout_tcp_jiffies = wiretag::datapath::ns_to_jiffies(s->rodata->wt_flow_timeout_tcp_ns, hz);
+  s->rodata->wt_flow_timeout_udp_jiffies = wiretag::datapath::ns_to_jiffies(s->rodata->wt_flow_timeout_udp_ns, hz);
+  s->rodata->wt_flow_timeout_other_jiffies =
+      wiretag::datapath::ns_to_jiffies(s->rodata->wt_flow_timeout_other_ns, hz);
+  s->rodata->wt_flow_refresh_jiffies = wiretag::datapath::ns_to_jiffies(s->rodata->wt_flow_refresh_ns, hz);
   bpf_map* map;
   bpf_object__for_each_map(map, s->obj) {
     if (bpf_map__is_internal(map)) continue;  // the stages' own .rodata
@@ -441,7 +455,7 @@ int main(int argc, char** argv) {
 
   wiretag::datapath::Options options;
   options.pin_dir = "";                   // a private datapath: nothing pinned, nothing attached
-  options.tag_length = 4;                 // a million distinct source tags
+  options.tag_length = 2;                 // the default; 1M rules spread over 65000 sources
   options.max_policy_entries = 1u << 21;  // the default: two generations of 1M rules
   auto opened = Datapath::open(options);
   if (!opened) die(opened.error().message);
