@@ -53,8 +53,8 @@ constexpr uint16_t kOwnPort = 45000;   // ... from this port
 constexpr uint32_t kScratchIfindex = 0xfff0;  // install-rate keys: no endpoint reads them
 
 struct Config {
-  int rounds = 7;
-  uint32_t repeat = 1000000;
+  int rounds = 15;
+  uint32_t repeat = 400000;
   std::vector<size_t> sizes = {10, 1000, 100000, 1000000};
   size_t install_entries = 1000000;
   size_t cold_samples = 2000;
@@ -186,12 +186,16 @@ struct Latency {
   double empty_ns;  // medians
   double enforce_ns;
   double min_delta_ns;  // enforce - empty, fastest rounds: what contention cannot inflate
+  double paired_delta_ns;  // median of (enforce - empty) of the same round, run back to back
 };
 
 Latency summarize(const std::vector<double>& empty, const std::vector<double>& enforce) {
+  std::vector<double> paired;
+  for (size_t i = 0; i < empty.size() && i < enforce.size(); ++i) paired.push_back(enforce[i] - empty[i]);
   return {median(empty), median(enforce),
           *std::min_element(enforce.begin(), enforce.end()) -
-              *std::min_element(empty.begin(), empty.end())};
+              *std::min_element(empty.begin(), empty.end()),
+          median(paired)};
 }
 
 // Empty and enforce alternate within each round, so drift and neighbours hit both alike.
@@ -398,17 +402,22 @@ Replace timed_replace(Datapath& dp, size_t n) {
   return r;
 }
 
+// "paired" is the median over rounds of enforce - empty measured back to back: a slow
+// stretch of the host lifts both runs of a round, so it is the figure the target is read
+// from on a shared machine; "delta" (of the medians) and "min delta" (of the fastest rounds)
+// are beside it.
 void print_latency_header() {
-  std::printf("%-6s %-29s %-12s %6s %8s %6s %6s %10s  %s\n", "rules", "packet", "verdict", "empty",
-              "enforce", "delta", "ratio", "min delta", "delta<=25ns");
+  std::printf("%-6s %-30s %-12s %6s %8s %6s %7s %6s %10s  %s\n", "rules", "packet", "verdict",
+              "empty", "enforce", "delta", "paired", "ratio", "min delta", "paired<=25ns");
 }
 
 void print_latency_row(const std::string& rules, const char* packet, const char* verdict,
                        Latency l) {
   double delta = l.enforce_ns - l.empty_ns;
-  std::printf("%-6s %-29s %-12s %6.0f %8.0f %6.0f %5.1fx %10.0f  %s\n", rules.c_str(), packet,
-              verdict, l.empty_ns, l.enforce_ns, delta, l.enforce_ns / std::max(l.empty_ns, 1.0),
-              l.min_delta_ns, met(delta <= kTargetDeltaNs));
+  std::printf("%-6s %-30s %-12s %6.0f %8.0f %6.0f %7.0f %5.1fx %10.0f  %s\n", rules.c_str(), packet,
+              verdict, l.empty_ns, l.enforce_ns, delta, l.paired_delta_ns,
+              l.enforce_ns / std::max(l.empty_ns, 1.0), l.min_delta_ns,
+              met(l.paired_delta_ns <= kTargetDeltaNs));
 }
 
 Config parse_args(int argc, char** argv) {
@@ -416,7 +425,7 @@ Config parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") {
-      cfg.rounds = 3;
+      cfg.rounds = 5;
       cfg.repeat = 100000;
       cfg.sizes = {10, 1000};
       cfg.install_entries = 10000;
@@ -439,7 +448,7 @@ Config parse_args(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: wiretag-bench-datapath [--quick] [--sizes N,N,..] [--rounds N] [--repeat N]\n"
-          "  default: 10, 1k, 100k, 1M rules; 7 rounds of 1000000 runs per figure\n");
+          "  default: 10, 1k, 100k, 1M rules; 15 rounds of 400000 runs per figure\n");
       std::exit(a == "--help" || a == "-h" ? 0 : 2);
     }
   }
@@ -542,18 +551,22 @@ int main(int argc, char** argv) {
   std::printf("\n== Flatness: enforce ns at each size against %s rules (target within +-%.0f%%)\n",
               labels.front().c_str(), kTargetFlatPct);
   auto flat_row = [&](const char* name, const std::vector<Latency>& l) {
-    std::printf("%-29s", name);
-    double worst = 0, worst_min = 0;
+    std::printf("%-30s", name);
+    double worst = 0, worst_min = 0, worst_paired = 0;
     for (size_t s = 0; s < l.size(); ++s) {
       double pct = 100.0 * (l[s].enforce_ns - l[0].enforce_ns) / l[0].enforce_ns;
       double base_min = l[0].min_delta_ns + l[0].empty_ns;
+      // The same change with each size's own empty run: empty(10) + paired delta(s).
+      double paired_pct = 100.0 * (l[s].paired_delta_ns - l[0].paired_delta_ns) / l[0].enforce_ns;
       worst = std::max(worst, std::abs(pct));
       worst_min =
           std::max(worst_min, std::abs(100.0 * (l[s].min_delta_ns - l[0].min_delta_ns) / base_min));
+      worst_paired = std::max(worst_paired, std::abs(paired_pct));
       std::printf("  %s %.0f (%+.1f%%)", labels[s].c_str(), l[s].enforce_ns, pct);
     }
-    std::printf("  worst %.1f%%: %s  [fastest rounds: worst %.1f%%]\n", worst,
-                met(worst <= kTargetFlatPct), worst_min);
+    std::printf("  worst %.1f%%: %s  [paired: worst %.1f%%: %s; fastest rounds: worst %.1f%%]\n",
+                worst, met(worst <= kTargetFlatPct), worst_paired,
+                met(worst_paired <= kTargetFlatPct), worst_min);
   };
   for (size_t i = 0; i < ps.size(); ++i) flat_row(ps[i].name, hot[i]);
   flat_row("cold tcp SYN, random src", cold);

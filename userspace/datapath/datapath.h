@@ -28,8 +28,8 @@ struct Options {
   std::string pin_dir = "/sys/fs/bpf/wiretag";  // empty: nothing pinned or adopted (tests, trace)
   unsigned tag_length = 2;                      // bytes, 1..4
   // Slots in the per-endpoint arrays: each endpoint costs 8 KiB of reply_ports, 16 KiB of
-  // flow_cache, 512 B of flow_spill and 1184 B of slot_counters per CPU, whether used or
-  // not. At most WT_MAX_SLOTS.
+  // flow_cache, 512 B of flow_spill, 4 KiB of verdict_cache and 1184 B of slot_counters per
+  // CPU, whether used or not. At most WT_MAX_SLOTS.
   uint32_t max_endpoints = 1024;
   uint32_t max_policy_entries = 1u << 21;  // per policy map, both generations together
   uint32_t max_flows = 1u << 18;
