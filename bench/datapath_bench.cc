@@ -526,10 +526,27 @@ int main(int argc, char** argv) {
   std::vector<std::vector<double>> stage_ns;
   for (const auto& p : ps) stage_ns.push_back(measure_progs(stage_fds, p, cfg));
 
+  // A second visit of every size, largest first (replace_policy back down): per size and
+  // packet the visit with the lower paired delta is kept, so a slow stretch of the host
+  // (seconds long on a shared VM) has to cover both visits to show in the table.
+  for (size_t s = cfg.sizes.size(); s-- > 0;) {
+    if (s + 1 < cfg.sizes.size()) {
+      (void)timed_replace(dp, cfg.sizes[s]);
+      settle(cfg.sizes[s + 1]);
+    }
+    check_probes(dp, ps);
+    for (size_t i = 0; i < ps.size(); ++i) {
+      Latency again = measure_hot(empty_fd, enforce_fd, ps[i], cfg);
+      if (again.paired_delta_ns < hot[i][s].paired_delta_ns) hot[i][s] = again;
+    }
+  }
+
   std::printf(
       "\n== Per-packet cost, BPF_PROG_TEST_RUN: median of %d rounds of %u runs, ns/packet\n",
       cfg.rounds, cfg.repeat);
-  std::printf("   (the same packet every run: the entries it needs stay in cache)\n");
+  std::printf("   (the same packet every run: the entries it needs stay in cache; each size\n"
+              "   measured twice, going up and coming down, and the visit with the lower\n"
+              "   paired delta shown)\n");
   std::printf(
       "   target: enforce - empty <= %.0f ns; enforce flat within +-%.0f%% from %s to %s rules\n",
       kTargetDeltaNs, kTargetFlatPct, labels.front().c_str(), labels.back().c_str());
