@@ -203,21 +203,25 @@ class Adoption : public testing::Test {
     runner_ = open_runner(options_);
     ASSERT_TRUE(runner_);
   }
+  // A fresh owner whose endpoint opened 45000 -> kRemote4:5432, whose reply passes.
+  void open_with_a_flow() {
+    reopen();
+    ASSERT_EQ(runner_->configure(EndpointSetup{}, {}), "");
+    ASSERT_EQ(runner_->run_action(Program::Stamp,
+                                  PacketBuilder::ipv4(kLocal4, kRemote4).tcp(45000, 5432).build(), 0),
+              TC_ACT_OK);
+    ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_ALLOW_REPLY));
+  }
+  uint32_t reply() {
+    return runner_->run(Program::Enforce, tcp_in(45000, datapath::kTcpAck, 5432), kOtherTag).reason;
+  }
   std::string pin_dir_;
   datapath::Options options_;
   std::unique_ptr<ProgRunner> runner_;
 };
 
 TEST_F(Adoption, FlowsWithoutReplyPortBitsGetThemWhenAdopted) {
-  reopen();
-  ASSERT_EQ(runner_->configure(EndpointSetup{}, {}), "");
-  ASSERT_EQ(runner_->run_action(Program::Stamp,
-                                PacketBuilder::ipv4(kLocal4, kRemote4).tcp(45000, 5432).build(), 0),
-            TC_ACT_OK);
-  auto reply = [&] {
-    return runner_->run(Program::Enforce, tcp_in(45000, datapath::kTcpAck, 5432), kOtherTag).reason;
-  };
-  ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_ALLOW_REPLY));
+  ASSERT_NO_FATAL_FAILURE(open_with_a_flow());
 
   // What a build without the filter leaves behind: the flow, and no bit.
   uint32_t word = runner_->datapath().endpoint_map().lookup(kTestIfindex)->slot * WT_REPLY_PORT_WORDS +
@@ -232,15 +236,7 @@ TEST_F(Adoption, FlowsWithoutReplyPortBitsGetThemWhenAdopted) {
 }
 
 TEST_F(Adoption, FlowsTheCacheDoesNotHoldGetSpillBitsWhenAdopted) {
-  reopen();
-  ASSERT_EQ(runner_->configure(EndpointSetup{}, {}), "");
-  ASSERT_EQ(runner_->run_action(Program::Stamp,
-                                PacketBuilder::ipv4(kLocal4, kRemote4).tcp(45000, 5432).build(), 0),
-            TC_ACT_OK);
-  auto reply = [&] {
-    return runner_->run(Program::Enforce, tcp_in(45000, datapath::kTcpAck, 5432), kOtherTag).reason;
-  };
-  ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_ALLOW_REPLY));
+  ASSERT_NO_FATAL_FAILURE(open_with_a_flow());
 
   // What a build without the cache leaves behind: the flow in `flows`, an empty cache entry
   // and no spill bit.

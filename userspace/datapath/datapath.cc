@@ -271,35 +271,29 @@ Result<void> Datapath::load() {
   counters_ = {bpf_map__fd(skel_->maps.counters), WT_MAP_COUNTERS};
   devices_ = {bpf_map__fd(skel_->maps.devices), WT_MAP_DEVICES};
   if (!options_.read_only) {
-    auto index = MappedWords::map(bpf_map__fd(skel_->maps.endpoint_index),
-                                  options_.endpoint_index_size, WT_MAP_ENDPOINT_INDEX);
-    if (!index) return index.error();
-    endpoint_index_ = std::move(*index);
-    auto ports = MappedWords::map(bpf_map__fd(skel_->maps.reply_ports),
-                                  size_t{options_.max_endpoints} * WT_REPLY_PORT_WORDS,
-                                  WT_MAP_REPLY_PORTS);
-    if (!ports) return ports.error();
-    reply_ports_ = std::move(*ports);
-    // The array's values are laid out back to back, kFlowCacheWords words each.
-    auto cache = MappedWords::map(bpf_map__fd(skel_->maps.flow_cache),
-                                  size_t{options_.max_endpoints} * WT_FLOW_CACHE_ENTRIES * kFlowCacheWords,
-                                  WT_MAP_FLOW_CACHE);
-    if (!cache) return cache.error();
-    flow_cache_ = std::move(*cache);
-    auto spill = MappedWords::map(bpf_map__fd(skel_->maps.flow_spill),
-                                  size_t{options_.max_endpoints} * WT_FLOW_SPILL_WORDS,
-                                  WT_MAP_FLOW_SPILL);
-    if (!spill) return spill.error();
-    flow_spill_ = std::move(*spill);
-    auto verdicts = MappedWords::map(bpf_map__fd(skel_->maps.verdict_cache),
-                                     size_t{options_.max_endpoints} * WT_VERDICT_CACHE_ENTRIES,
-                                     WT_MAP_VERDICT_CACHE);
-    if (!verdicts) return verdicts.error();
-    verdict_cache_ = std::move(*verdicts);
-    auto epochs = MappedWords::map(bpf_map__fd(skel_->maps.rule_epochs),
-                                   options_.endpoint_index_size, WT_MAP_RULE_EPOCHS);
-    if (!epochs) return epochs.error();
-    rule_epochs_ = std::move(*epochs);
+    const size_t slots = options_.max_endpoints;
+    struct {
+      MappedWords* into;
+      bpf_map* map;
+      size_t words;
+      const char* name;
+    } mapped[] = {
+        {&endpoint_index_, skel_->maps.endpoint_index, options_.endpoint_index_size,
+         WT_MAP_ENDPOINT_INDEX},
+        {&reply_ports_, skel_->maps.reply_ports, slots * WT_REPLY_PORT_WORDS, WT_MAP_REPLY_PORTS},
+        // An array's values lie back to back: kFlowCacheWords words per entry.
+        {&flow_cache_, skel_->maps.flow_cache, slots * WT_FLOW_CACHE_ENTRIES * kFlowCacheWords,
+         WT_MAP_FLOW_CACHE},
+        {&flow_spill_, skel_->maps.flow_spill, slots * WT_FLOW_SPILL_WORDS, WT_MAP_FLOW_SPILL},
+        {&verdict_cache_, skel_->maps.verdict_cache, slots * WT_VERDICT_CACHE_ENTRIES,
+         WT_MAP_VERDICT_CACHE},
+        {&rule_epochs_, skel_->maps.rule_epochs, options_.endpoint_index_size, WT_MAP_RULE_EPOCHS},
+    };
+    for (auto& m : mapped) {
+      auto words = MappedWords::map(bpf_map__fd(m.map), m.words, m.name);
+      if (!words) return words.error();
+      *m.into = std::move(*words);
+    }
   }
   return Ok();
 }
