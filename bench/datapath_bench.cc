@@ -605,9 +605,10 @@ int main(int argc, char** argv) {
     std::printf("\n");
   }
   std::printf(
-      "   parse: Ethernet, IPv4, TCP/UDP headers; endpoint: its hash lookup; verdict: the\n"
-      "   flow lookup (all but a bare SYN) and the rule lookups; count: the per-CPU counter,\n"
-      "   and on a drop the event rate limiter and ring buffer\n");
+      "   parse: Ethernet, IP, TCP/UDP headers; endpoint: its rule epoch and index word;\n"
+      "   verdict: the reply checks (reply-port bit, flow cache; all but a bare SYN) and the\n"
+      "   rules (verdict cache, else the policy maps); count: the per-CPU slot counter, and\n"
+      "   on a drop the event rate limiter and ring buffer\n");
 
   std::printf("\n== replace_policy on one endpoint (target: %s rules in <= %.1f s)\n",
               labels.back().c_str(), kTargetReplaceS);
