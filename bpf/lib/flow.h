@@ -107,25 +107,30 @@ static __always_inline int wt_flow_spilled(__u32 slot, __u16 port)
 #define WT_FLOW_CACHE_BUSY (~0ULL)
 
 struct wt_flow_tuple {
-	__u64 remote_hi, remote_lo, ports, mix;
+	__u64 remote_hi, remote_lo, local_hi, local_lo, ports, mix;
 	__u8 proto;
 };
 
-/* The flow as the endpoint sent it: remote address and port, local port (abi.h). */
+/* The flow as the endpoint sent it: both addresses and ports (abi.h). */
 static __always_inline void wt_flow_tuple(struct wt_flow_tuple *t, const __u8 *remote,
-					  const struct wt_packet *p, __u16 remote_port,
-					  __u16 local_port)
+					  const __u8 *local, const struct wt_packet *p,
+					  __u16 remote_port, __u16 local_port)
 {
 	if (p->family == 4) {
 		t->remote_hi = 0;
 		t->remote_lo = *(const __u32 *)remote;
+		t->local_hi = 0;
+		t->local_lo = *(const __u32 *)local;
 	} else {
 		t->remote_hi = *(const __u64 *)remote;
 		t->remote_lo = *(const __u64 *)(remote + 8);
+		t->local_hi = *(const __u64 *)local;
+		t->local_lo = *(const __u64 *)(local + 8);
 	}
 	t->ports = wt_flow_cache_ports(p->family, remote_port, local_port);
 	t->proto = p->proto;
-	t->mix = wt_flow_cache_mix(t->remote_hi, t->remote_lo, t->ports, t->proto);
+	t->mix = wt_flow_cache_mix(t->remote_hi, t->remote_lo, t->local_hi, t->local_lo, t->ports,
+				   t->proto);
 }
 
 /* The flow cache's clock: the verifier inlines bpf_jiffies64() into a load, no call. */
@@ -165,8 +170,10 @@ static __always_inline __u64 wt_flow_cache_holds(struct wt_flow_cache_entry *e,
 	__u64 stamp = *(volatile __u64 *)&e->stamp;
 
 	if (*(volatile __u64 *)&e->remote_lo != t->remote_lo ||
+	    *(volatile __u64 *)&e->ports != t->ports ||
 	    *(volatile __u64 *)&e->remote_hi != t->remote_hi ||
-	    *(volatile __u64 *)&e->ports != t->ports)
+	    *(volatile __u64 *)&e->local_lo != t->local_lo ||
+	    *(volatile __u64 *)&e->local_hi != t->local_hi)
 		return 0;
 	if (*(volatile __u64 *)&e->stamp != stamp || !wt_flow_cache_stamp_of(stamp, t->mix, t->proto))
 		return 0;
@@ -182,6 +189,8 @@ static __always_inline void wt_flow_cache_take(struct wt_flow_cache_entry *e,
 	__u64 old_stamp = *(volatile __u64 *)&e->stamp;
 	__u64 old_hi = *(volatile __u64 *)&e->remote_hi;
 	__u64 old_lo = *(volatile __u64 *)&e->remote_lo;
+	__u64 old_local_hi = *(volatile __u64 *)&e->local_hi;
+	__u64 old_local_lo = *(volatile __u64 *)&e->local_lo;
 	__u64 old_ports = *(volatile __u64 *)&e->ports;
 	__u8 old_proto = (__u8)(old_stamp >> 40);
 
@@ -194,7 +203,8 @@ static __always_inline void wt_flow_cache_take(struct wt_flow_cache_entry *e,
 	 * or an ICMP one (their misses always read `flows`), needs none.
 	 */
 	if (old_stamp &&
-	    !(wt_flow_cache_stamp_of(old_stamp, wt_flow_cache_mix(old_hi, old_lo, old_ports, old_proto),
+	    !(wt_flow_cache_stamp_of(old_stamp, wt_flow_cache_mix(old_hi, old_lo, old_local_hi, old_local_lo,
+							       old_ports, old_proto),
 				     old_proto) &&
 	      (old_proto == IPPROTO_ICMP || old_proto == IPPROTO_ICMPV6 ||
 	       !wt_flow_cache_live(jiffies - 2, old_stamp, old_proto))))
@@ -203,6 +213,8 @@ static __always_inline void wt_flow_cache_take(struct wt_flow_cache_entry *e,
 		goto lost;
 	*(volatile __u64 *)&e->remote_hi = t->remote_hi;
 	*(volatile __u64 *)&e->remote_lo = t->remote_lo;
+	*(volatile __u64 *)&e->local_hi = t->local_hi;
+	*(volatile __u64 *)&e->local_lo = t->local_lo;
 	*(volatile __u64 *)&e->ports = t->ports;
 	*(volatile __u64 *)&e->stamp = wt_flow_cache_stamp(jiffies, t->mix, t->proto);
 	return;
@@ -247,7 +259,7 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 			__sync_fetch_and_or(word, bit);
 	}
 	jiffies = wt_jiffies();
-	wt_flow_tuple(&t, p->daddr, p, p->dport, p->sport);
+	wt_flow_tuple(&t, p->daddr, p->saddr, p, p->dport, p->sport);
 	e = wt_flow_cache_entry(slot, t.mix);
 	if (e) {
 		stamp = wt_flow_cache_holds(e, &t);
@@ -297,10 +309,10 @@ static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const str
 		if (!word || !(*word & bit))
 			return 0;
 		local = p->dport;
-		wt_flow_tuple(&t, p->saddr, p, p->sport, local);
+		wt_flow_tuple(&t, p->saddr, p->daddr, p, p->sport, local);
 	} else {
 		local = p->sport; /* ICMP echo: the identifier */
-		wt_flow_tuple(&t, p->saddr, p, 0, local);
+		wt_flow_tuple(&t, p->saddr, p->daddr, p, 0, local);
 	}
 	e = wt_flow_cache_entry(slot, t.mix);
 	if (e) {

@@ -160,9 +160,10 @@ static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep
  *
  * Entry i of slot s is flow_cache[s * WT_FLOW_CACHE_ENTRIES + i], i = the top bits of
  * wt_flow_cache_mix(). The tuple is the flow as the endpoint sent it, as on the wire:
- * remote address (IPv6: two words as loaded; IPv4: remote_hi 0, the address in the low
- * 32 bits of remote_lo) and `ports` (remote port | local port << 16 | family << 32, ports in
- * network order; ICMP echo: remote port 0, local port = identifier). stamp: last seen
+ * the remote and the local address (IPv6: two words each, as loaded; IPv4: the high word
+ * 0, the address in the low 32 bits of the low word) and `ports` (remote port | local port
+ * << 16 | family << 32, ports in network order; ICMP echo: remote port 0, local port =
+ * identifier). stamp: last seen
  * (jiffies, 40 bits) | proto << 40 | check << 48, check = 16 other bits of the mix. stamp 0 = empty. A reader reads stamp, tuple,
  * stamp; a writer owns the entry while its stamp is busy (bpf/lib/flow.h), so equal stamp
  * reads around the tuple mean the tuple is the stamp's.
@@ -177,6 +178,8 @@ struct wt_flow_cache_entry {
 	__u64 stamp;
 	__u64 remote_hi;
 	__u64 remote_lo;
+	__u64 local_hi;
+	__u64 local_lo;
 	__u64 ports;
 };
 
@@ -185,11 +188,12 @@ static inline __u64 wt_flow_cache_ports(__u8 family, __u16 remote_port, __u16 lo
 	return (__u64)remote_port | (__u64)local_port << 16 | (__u64)family << 32;
 }
 
-static inline __u64 wt_flow_cache_mix(__u64 remote_hi, __u64 remote_lo, __u64 ports, __u8 proto)
+static inline __u64 wt_flow_cache_mix(__u64 remote_hi, __u64 remote_lo, __u64 local_hi,
+				      __u64 local_lo, __u64 ports, __u8 proto)
 {
 	const __u64 k = 0x9E3779B97F4A7C15ULL; /* multiplicative (Fibonacci) hashing */
 
-	return ((remote_hi ^ ports ^ proto) * k + remote_lo) * k;
+	return (((remote_hi ^ ports ^ proto) * k + remote_lo) * k + (local_hi ^ local_lo)) * k;
 }
 
 static inline __u32 wt_flow_cache_index(__u32 slot, __u64 mix)
@@ -415,7 +419,7 @@ WT_ABI_ASSERT(sizeof(struct wt_port_rule) == 4, "wt_port_rule size");
 WT_ABI_ASSERT(sizeof(struct wt_flow_key) == 44, "wt_flow_key size");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_flow_key, saddr) == 12, "wt_flow_key.saddr");
 WT_ABI_ASSERT(sizeof(struct wt_flow) == 8, "wt_flow size");
-WT_ABI_ASSERT(sizeof(struct wt_flow_cache_entry) == 32, "wt_flow_cache_entry size");
+WT_ABI_ASSERT(sizeof(struct wt_flow_cache_entry) == 48, "wt_flow_cache_entry size");
 WT_ABI_ASSERT(sizeof(struct wt_frag_key) == 44, "wt_frag_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter_key) == 8, "wt_counter_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter) == 16, "wt_counter size");

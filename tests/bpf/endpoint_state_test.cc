@@ -245,8 +245,13 @@ TEST_F(Adoption, FlowsTheCacheDoesNotHoldGetSpillBitsWhenAdopted) {
   uint32_t remote_word;
   std::memcpy(&remote_word, &remote, 4);
   const uint32_t slot = runner_->datapath().endpoint_map().lookup(kTestIfindex)->slot;
+  in_addr local{};
+  ASSERT_EQ(inet_pton(AF_INET, kLocal4.c_str(), &local), 1);
+  uint32_t local_word;
+  std::memcpy(&local_word, &local, 4);
   uint64_t ports = wt_flow_cache_ports(4, htons(5432), htons(45000));
-  uint32_t entry = wt_flow_cache_index(slot, wt_flow_cache_mix(0, remote_word, ports, IPPROTO_TCP));
+  uint32_t entry = wt_flow_cache_index(
+      slot, wt_flow_cache_mix(0, remote_word, 0, local_word, ports, IPPROTO_TCP));
   wt_flow_cache_entry empty{};
   ASSERT_EQ(bpf_map_update_elem(runner_->datapath().map_fd(WT_MAP_FLOW_CACHE), &entry, &empty, BPF_ANY),
             0);

@@ -51,16 +51,25 @@ std::vector<uint8_t> ack_in(uint16_t local_port, const std::string& from = kRemo
 
 // The cache entry of the TCP flow local_port -> kRemote4:kServerPort in `slot`, and the
 // entry's contents when it holds that flow (but for the time in the stamp).
-uint32_t entry_of(uint32_t slot, uint16_t local_port, wt_flow_cache_entry* want = nullptr) {
-  const uint64_t lo = addr4(kRemote4);
-  const uint64_t ports = wt_flow_cache_ports(4, htons(kServerPort), htons(local_port));
-  const uint64_t mix = wt_flow_cache_mix(0, lo, ports, IPPROTO_TCP);
-  if (want) *want = wt_flow_cache_entry{wt_flow_cache_stamp(0, mix, IPPROTO_TCP), 0, lo, ports};
+// The cache entry of an IPv4 flow kLocal4:local_port -> kRemote4:remote_port in `slot`, and
+// the entry's contents when it holds that flow (but for the time in the stamp).
+uint32_t entry4(uint32_t slot, uint8_t proto, uint16_t local_port, uint16_t remote_port,
+                wt_flow_cache_entry* want) {
+  const uint64_t remote = addr4(kRemote4), local = addr4(kLocal4);
+  const uint64_t ports = wt_flow_cache_ports(4, htons(remote_port), htons(local_port));
+  const uint64_t mix = wt_flow_cache_mix(0, remote, 0, local, ports, proto);
+  if (want) *want = wt_flow_cache_entry{wt_flow_cache_stamp(0, mix, proto), 0, remote, 0, local, ports};
   return wt_flow_cache_index(slot, mix);
 }
 
+// The same for the TCP flow local_port -> kRemote4:kServerPort.
+uint32_t entry_of(uint32_t slot, uint16_t local_port, wt_flow_cache_entry* want = nullptr) {
+  return entry4(slot, IPPROTO_TCP, local_port, kServerPort, want);
+}
+
 bool holds(const wt_flow_cache_entry& e, const wt_flow_cache_entry& want) {
-  return e.remote_hi == want.remote_hi && e.remote_lo == want.remote_lo && e.ports == want.ports &&
+  return e.remote_hi == want.remote_hi && e.remote_lo == want.remote_lo &&
+         e.local_hi == want.local_hi && e.local_lo == want.local_lo && e.ports == want.ports &&
          (e.stamp & ~WT_FLOW_CACHE_TIME_MASK) == want.stamp;
 }
 
@@ -128,6 +137,12 @@ TEST_F(FlowCache, StampCachesAnIpv4FlowAndItsReplyNeedsNoFlowsEntry) {
   EXPECT_EQ(reply_reason(45000), kReply);
   EXPECT_EQ(reply_reason(45000, kOtherRemote4), kDenied) << "another peer, same ports";
   EXPECT_EQ(reply_reason(45001), kDenied) << "another local port";
+  // Another address of the same container, same ports and peer: not the flow it opened.
+  Outcome other_local = runner_->run(
+      Program::Enforce,
+      PacketBuilder::ipv4(kRemote4, "198.18.0.3").tcp(kServerPort, 45000, datapath::kTcpAck).build(),
+      kOtherTag);
+  EXPECT_EQ(reason_text(other_local.reason), kDenied) << other_local;
 }
 
 TEST_F(FlowCache, AfterAMissOnlyASpillBitSendsEnforceToFlows) {
@@ -156,10 +171,7 @@ TEST_F(FlowCache, FlowsSharingAnEntryAllGetTheirReplies) {
 TEST_F(FlowCache, AnExpiredEntryIsTakenWithoutSpilling) {
   // UDP flows (timeout 120 s) from two local ports that share an entry.
   auto udp_entry = [&](uint16_t local, wt_flow_cache_entry* want) {
-    const uint64_t lo = addr4(kRemote4), ports = wt_flow_cache_ports(4, htons(53), htons(local));
-    const uint64_t mix = wt_flow_cache_mix(0, lo, ports, IPPROTO_UDP);
-    *want = wt_flow_cache_entry{wt_flow_cache_stamp(0, mix, IPPROTO_UDP), 0, lo, ports};
-    return wt_flow_cache_index(slot_, mix);
+    return entry4(slot_, IPPROTO_UDP, local, 53, want);
   };
   wt_flow_cache_entry t0, t1;
   const uint32_t index = udp_entry(5000, &t0);
@@ -202,6 +214,9 @@ TEST_F(FlowCache, Ipv6FlowsAreCachedByTheWholeAddress) {
   EXPECT_EQ(reply_from(kRemote6), kReply);
   EXPECT_EQ(reply_from("2001:2::1:2"), kDenied) << "another last byte";
   EXPECT_EQ(reply_from("2001:2:0:1::1:1"), kDenied) << "another first half";
+  Outcome other_local = runner_->run(
+      Program::Enforce, PacketBuilder::ipv6(kRemote6, "2001:2::3").udp(53, 5353).build(), kOtherTag);
+  EXPECT_EQ(reason_text(other_local.reason), kDenied) << "another local address: " << other_local;
   Outcome v4 = runner_->run(Program::Enforce, PacketBuilder::ipv4(kRemote4, kLocal4).udp(53, 5353).build(),
                             kOtherTag);
   EXPECT_EQ(reason_text(v4.reason), kDenied) << "IPv4, same ports";

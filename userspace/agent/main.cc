@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 600000))
       ->capture_default_str();
   cli.add_option("--max-endpoints", dp_options.max_endpoints,
-                 "endpoint capacity of the maps (each slot reserves 28.5 KiB + 1184 B per CPU)")
+                 "endpoint capacity of the maps (each slot reserves 36.5 KiB + 1184 B per CPU)")
       ->envname("WIRETAG_MAX_ENDPOINTS")
       ->check(CLI::Range(1u, static_cast<unsigned>(WT_MAX_SLOTS)))
       ->capture_default_str();

@@ -411,6 +411,19 @@ Result<void> Datapath::reindex() {
   return Ok();
 }
 
+// An address as the flow cache's two words (abi.h): IPv4 in the low 32 bits of the second.
+static void address_words(uint8_t family, const uint8_t* addr, uint64_t words[2]) {
+  words[0] = words[1] = 0;
+  if (family == 4) {
+    uint32_t v4;
+    std::memcpy(&v4, addr, 4);
+    words[1] = v4;
+  } else {
+    std::memcpy(&words[0], addr, 8);
+    std::memcpy(&words[1], addr + 8, 8);
+  }
+}
+
 // Every live TCP/UDP flow's port bit, set with atomic ORs beside the programs' own, and the
 // spill bit of every such flow its slot's flow_cache does not hold: a no-op after our own
 // restart, needed when the pinned flows were recorded by an older build (no cache, or none
@@ -427,23 +440,19 @@ void Datapath::record_reply_ports() {
     uint16_t port = ntohs(k.sport);
     size_t word = size_t{slot} * WT_REPLY_PORT_WORDS + (port >> 6);
     if (word < reply_ports_.size()) reply_ports_.fetch_or(word, 1ull << (port & 63));
-    uint64_t hi = 0, lo = 0;
-    if (k.family == 4) {
-      uint32_t v4;
-      std::memcpy(&v4, k.daddr, 4);
-      lo = v4;
-    } else {
-      std::memcpy(&hi, k.daddr, 8);
-      std::memcpy(&lo, k.daddr + 8, 8);
-    }
+    // The tuple as stamp writes it (abi.h): flows keys are as sent, saddr = the endpoint.
+    uint64_t remote[2], local[2];
+    address_words(k.family, k.daddr, remote);
+    address_words(k.family, k.saddr, local);
     const uint64_t ports = wt_flow_cache_ports(k.family, k.dport, k.sport);
-    const uint64_t mix = wt_flow_cache_mix(hi, lo, ports, k.proto);
+    const uint64_t mix = wt_flow_cache_mix(remote[0], remote[1], local[0], local[1], ports, k.proto);
     const size_t entry = size_t{wt_flow_cache_index(slot, mix)} * kFlowCacheWords;
     if (entry + kFlowCacheWords <= flow_cache_.size()) {
-      uint64_t stamp = flow_cache_.load(entry);
-      if (flow_cache_.load(entry + 1) == hi && flow_cache_.load(entry + 2) == lo &&
-          flow_cache_.load(entry + 3) == ports && flow_cache_.load(entry) == stamp &&
-          wt_flow_cache_stamp_of(stamp, mix, k.proto))
+      const uint64_t want[] = {remote[0], remote[1], local[0], local[1], ports};
+      const uint64_t stamp = flow_cache_.load(entry);
+      bool same = true;
+      for (size_t w = 0; w < 5; ++w) same = same && flow_cache_.load(entry + 1 + w) == want[w];
+      if (same && flow_cache_.load(entry) == stamp && wt_flow_cache_stamp_of(stamp, mix, k.proto))
         return;  // cached: enforce finds it without flows
     }
     size_t spill = size_t{slot} * WT_FLOW_SPILL_WORDS + ((port & 4095) >> 6);

@@ -27,7 +27,7 @@ namespace wiretag::datapath {
 struct Options {
   std::string pin_dir = "/sys/fs/bpf/wiretag";  // empty: nothing pinned or adopted (tests, trace)
   unsigned tag_length = 2;                      // bytes, 1..4
-  // Slots in the per-endpoint arrays: each endpoint costs 8 KiB of reply_ports, 16 KiB of
+  // Slots in the per-endpoint arrays: each endpoint costs 8 KiB of reply_ports, 24 KiB of
   // flow_cache, 512 B of flow_spill, 4 KiB of verdict_cache and 1184 B of slot_counters per
   // CPU, whether used or not. At most WT_MAX_SLOTS.
   uint32_t max_endpoints = 1024;
@@ -169,7 +169,7 @@ class Datapath {
   MappedWords endpoint_index_;  // empty when read-only
   MappedWords reply_ports_;
   static constexpr size_t kFlowCacheWords = sizeof(wt_flow_cache_entry) / sizeof(uint64_t);
-  MappedWords flow_cache_;  // kFlowCacheWords per entry: stamp, remote_hi, remote_lo, ports
+  MappedWords flow_cache_;  // kFlowCacheWords per entry: stamp, remote and local address, ports
   MappedWords flow_spill_;
   MappedWords verdict_cache_;
   MappedWords rule_epochs_;
