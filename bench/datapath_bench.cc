@@ -235,12 +235,7 @@ bench_stages_bpf* load_stages(const Datapath& dp) {
   // The settings the datapath gave its own programs (Datapath::load).
   s->rodata->wt_tag_mask = dp.tag_mask();
   s->rodata->wt_verdict_cache_on = dp.tag_mask() <= 0xffff;
-  const uint32_t hz = dp.kernel_hz();
-  s->rodata->wt_flow_timeout_tcp_jiffies = wiretag::datapath::ns_to_jiffies(s->rodata->wt_flow_timeout_tcp_ns, hz);
-  s->rodata->wt_flow_timeout_udp_jiffies = wiretag::datapath::ns_to_jiffies(s->rodata->wt_flow_timeout_udp_ns, hz);
-  s->rodata->wt_flow_timeout_other_jiffies =
-      wiretag::datapath::ns_to_jiffies(s->rodata->wt_flow_timeout_other_ns, hz);
-  s->rodata->wt_flow_refresh_jiffies = wiretag::datapath::ns_to_jiffies(s->rodata->wt_flow_refresh_ns, hz);
+  wiretag::datapath::set_flow_cache_clock(s->rodata, dp.kernel_hz());
   bpf_map* map;
   bpf_object__for_each_map(map, s->obj) {
     if (bpf_map__is_internal(map)) continue;  // the stages' own .rodata

@@ -89,7 +89,7 @@ struct {
 } reply_ports SEC(".maps");
 
 /*
- * Per endpoint slot: a direct-mapped cache of its IPv4 flows (WT_FLOW_CACHE_ENTRIES), and
+ * Per endpoint slot: a direct-mapped cache of its flows (WT_FLOW_CACHE_ENTRIES), and
  * the local ports of flows that only `flows` holds (WT_FLOW_SPILL_WORDS words). abi.h says
  * how they are read and written; userspace clears a new slot's part of both.
  */

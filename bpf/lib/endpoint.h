@@ -44,8 +44,12 @@ static __always_inline int wt_endpoint_state(__u32 ifindex, struct wt_ep_state *
 	 * The epoch first: the owner stores it after the config, so a packet that sees the new
 	 * epoch sees the new config (and rules) too.
 	 */
-	entry = bpf_map_lookup_elem(&rule_epochs, &index);
-	st->epoch = entry ? *(volatile __u64 *)entry : 0;
+	st->epoch = 0;
+	if (wt_verdict_cache_on) { /* only cached verdicts need it */
+		entry = bpf_map_lookup_elem(&rule_epochs, &index);
+		if (entry)
+			st->epoch = *(volatile __u64 *)entry;
+	}
 	entry = bpf_map_lookup_elem(&endpoint_index, &index);
 	if (entry) {
 		word = *(volatile __u64 *)entry; /* one load: userspace stores the word atomically */

@@ -224,17 +224,34 @@ lost:
 		wt_flow_spill(slot, p->sport);
 }
 
-static __always_inline void wt_flow_hash_record(struct wt_flow_key *key, __u64 now, int refresh)
+/* `flows`: record the flow as sent, or refresh it (refresh: whatever its age). */
+static __always_inline void wt_flow_hash_record(__u32 ifindex, const struct wt_packet *p,
+						int refresh)
 {
-	struct wt_flow *f = bpf_map_lookup_elem(&flows, key), nf;
+	struct wt_flow_key key = {};
+	struct wt_flow *f, nf;
+	__u64 now = wt_now();
 
+	wt_flow_key_sent(&key, ifindex, p);
+	f = bpf_map_lookup_elem(&flows, &key);
 	if (f) {
 		if (refresh || wt_age(now, f->last_seen_ns) >= wt_flow_refresh_ns)
 			f->last_seen_ns = now;
 		return;
 	}
 	nf.last_seen_ns = now;
-	bpf_map_update_elem(&flows, key, &nf, BPF_ANY);
+	bpf_map_update_elem(&flows, &key, &nf, BPF_ANY);
+}
+
+/* `flows`: is this packet a reply to a live flow recorded there? */
+static __always_inline int wt_flow_hash_is_reply(__u32 ifindex, const struct wt_packet *p)
+{
+	struct wt_flow_key key = {};
+	struct wt_flow *f;
+
+	wt_flow_key_reply(&key, ifindex, p);
+	f = bpf_map_lookup_elem(&flows, &key);
+	return f && wt_age(wt_now(), f->last_seen_ns) <= wt_flow_timeout(p->proto);
 }
 
 /*
@@ -245,9 +262,8 @@ static __always_inline void wt_flow_hash_record(struct wt_flow_key *key, __u64 n
 static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const struct wt_packet *p)
 {
 	struct wt_flow_cache_entry *e;
-	struct wt_flow_key key = {};
 	struct wt_flow_tuple t;
-	__u64 now, jiffies, stamp;
+	__u64 jiffies, stamp;
 
 	if (!wt_flow_trackable(p) || wt_icmp_is_echo_reply(p))
 		return;
@@ -269,16 +285,13 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 			/* A CAS: a plain store could land on an entry another CPU just took. */
 			__sync_val_compare_and_swap(&e->stamp, stamp,
 						    wt_flow_cache_stamp(jiffies, t.mix, t.proto));
-			wt_flow_key_sent(&key, ifindex, p);
-			wt_flow_hash_record(&key, wt_now(), 1);
+			wt_flow_hash_record(ifindex, p, 1);
 			return;
 		}
 	} else if (wt_has_ports(p)) {
 		wt_flow_spill(slot, p->sport); /* no cache for this slot: `flows` alone holds it */
 	}
-	now = wt_now();
-	wt_flow_key_sent(&key, ifindex, p);
-	wt_flow_hash_record(&key, now, 0);
+	wt_flow_hash_record(ifindex, p, 0);
 	if (e)
 		wt_flow_cache_take(e, &t, slot, jiffies, p);
 }
@@ -291,9 +304,7 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const struct wt_packet *p)
 {
 	struct wt_flow_cache_entry *e;
-	struct wt_flow_key key = {};
 	struct wt_flow_tuple t;
-	struct wt_flow *f;
 	__u16 local;
 	__u64 stamp;
 
@@ -323,11 +334,7 @@ static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const str
 	}
 	if (wt_has_ports(p) && !wt_flow_spilled(slot, local))
 		return 0;
-	wt_flow_key_reply(&key, ifindex, p);
-	f = bpf_map_lookup_elem(&flows, &key);
-	if (!f)
-		return 0;
-	return wt_age(wt_now(), f->last_seen_ns) <= wt_flow_timeout(p->proto);
+	return wt_flow_hash_is_reply(ifindex, p);
 }
 
 static __always_inline void wt_frag_key(struct wt_frag_key *k, __u32 ifindex,

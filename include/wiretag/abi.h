@@ -163,10 +163,10 @@ static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep
  * the remote and the local address (IPv6: two words each, as loaded; IPv4: the high word
  * 0, the address in the low 32 bits of the low word) and `ports` (remote port | local port
  * << 16 | family << 32, ports in network order; ICMP echo: remote port 0, local port =
- * identifier). stamp: last seen
- * (jiffies, 40 bits) | proto << 40 | check << 48, check = 16 other bits of the mix. stamp 0 = empty. A reader reads stamp, tuple,
- * stamp; a writer owns the entry while its stamp is busy (bpf/lib/flow.h), so equal stamp
- * reads around the tuple mean the tuple is the stamp's.
+ * identifier). stamp: last seen (jiffies, 40 bits) | proto << 40 | check << 48, check = 16
+ * other bits of the mix; stamp 0 = empty. A reader reads stamp, tuple, stamp; a writer owns
+ * the entry while its stamp is busy (bpf/lib/flow.h), so equal stamp reads around the tuple
+ * mean the tuple is the stamp's.
  */
 #define WT_FLOW_CACHE_BITS 9
 #define WT_FLOW_CACHE_ENTRIES (1u << WT_FLOW_CACHE_BITS)

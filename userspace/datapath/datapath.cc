@@ -212,11 +212,7 @@ Result<void> Datapath::load() {
   auto hz = datapath::kernel_hz();  // the free function, not the accessor
   if (!hz) return hz.error();
   hz_ = *hz;
-  skel_->rodata->wt_flow_timeout_tcp_jiffies = ns_to_jiffies(skel_->rodata->wt_flow_timeout_tcp_ns, hz_);
-  skel_->rodata->wt_flow_timeout_udp_jiffies = ns_to_jiffies(skel_->rodata->wt_flow_timeout_udp_ns, hz_);
-  skel_->rodata->wt_flow_timeout_other_jiffies =
-      ns_to_jiffies(skel_->rodata->wt_flow_timeout_other_ns, hz_);
-  skel_->rodata->wt_flow_refresh_jiffies = ns_to_jiffies(skel_->rodata->wt_flow_refresh_ns, hz_);
+  set_flow_cache_clock(skel_->rodata, hz_);
   bpf_map__set_max_entries(skel_->maps.endpoint_index, options_.endpoint_index_size);
 
   bpf_map__set_max_entries(skel_->maps.endpoints, options_.max_endpoints);
@@ -322,14 +318,11 @@ Result<uint16_t> Datapath::allocate_slot() {
     if (bpf_map_update_elem(map_fd(WT_MAP_SLOT_COUNTERS), &index, zero.data(), BPF_ANY) != 0)
       return Error::from_errno("BPF_MAP_FAILED", "clear slot_counters", errno);
   }
-  for (uint32_t i = 0; i < WT_REPLY_PORT_WORDS; ++i)
-    reply_ports_.store(size_t{slot} * WT_REPLY_PORT_WORDS + i, 0);
-  for (uint32_t i = 0; i < WT_FLOW_CACHE_ENTRIES * kFlowCacheWords; ++i)
-    flow_cache_.store(size_t{slot} * WT_FLOW_CACHE_ENTRIES * kFlowCacheWords + i, 0);
-  for (uint32_t i = 0; i < WT_FLOW_SPILL_WORDS; ++i)
-    flow_spill_.store(size_t{slot} * WT_FLOW_SPILL_WORDS + i, 0);
-  for (uint32_t i = 0; i < WT_VERDICT_CACHE_ENTRIES; ++i)
-    verdict_cache_.store(size_t{slot} * WT_VERDICT_CACHE_ENTRIES + i, 0);
+  reply_ports_.clear(size_t{slot} * WT_REPLY_PORT_WORDS, WT_REPLY_PORT_WORDS);
+  flow_cache_.clear(size_t{slot} * WT_FLOW_CACHE_ENTRIES * kFlowCacheWords,
+                    WT_FLOW_CACHE_ENTRIES * kFlowCacheWords);
+  flow_spill_.clear(size_t{slot} * WT_FLOW_SPILL_WORDS, WT_FLOW_SPILL_WORDS);
+  verdict_cache_.clear(size_t{slot} * WT_VERDICT_CACHE_ENTRIES, WT_VERDICT_CACHE_ENTRIES);
   return slot;
 }
 
@@ -349,8 +342,7 @@ Result<void> Datapath::write_config(uint32_t ifindex, const wt_endpoint& config,
 void Datapath::bump_rule_epoch(uint32_t ifindex) {
   if (rule_epochs_.size() == 0) return;
   const uint64_t next = ++rule_epoch_;
-  if ((next & (WT_VERDICT_EPOCH_MASK >> 1)) == 0)
-    for (size_t i = 0; i < verdict_cache_.size(); ++i) verdict_cache_.store(i, 0);
+  if ((next & (WT_VERDICT_EPOCH_MASK >> 1)) == 0) verdict_cache_.clear(0, verdict_cache_.size());
   rule_epochs_.store(ifindex & (options_.endpoint_index_size - 1), next);
 }
 

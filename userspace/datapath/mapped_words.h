@@ -42,6 +42,9 @@ class MappedWords {
   size_t size() const { return count_; }
   uint64_t load(size_t i) const { return std::atomic_ref(words_[i]).load(std::memory_order_acquire); }
   void store(size_t i, uint64_t v) { std::atomic_ref(words_[i]).store(v, std::memory_order_release); }
+  void clear(size_t first, size_t count) {
+    for (size_t i = first; i < first + count; ++i) store(i, 0);
+  }
   void fetch_or(size_t i, uint64_t bits) {
     std::atomic_ref(words_[i]).fetch_or(bits, std::memory_order_acq_rel);
   }
