@@ -40,13 +40,6 @@ std::vector<uint32_t> private_netns_with_devices(int n) {
   return ifindexes;
 }
 
-std::unique_ptr<ProgRunner> open_runner(const datapath::Options& options = test_options()) {
-  std::string error;
-  auto r = ProgRunner::open(options, &error);
-  EXPECT_TRUE(r) << error;
-  return r;
-}
-
 std::vector<uint8_t> tcp_in(uint16_t dport, uint8_t flags = datapath::kTcpSyn,
                             uint16_t sport = 40000, const std::string& from = kRemote4) {
   return PacketBuilder::ipv4(from, kLocal4).tcp(sport, dport, flags).build();

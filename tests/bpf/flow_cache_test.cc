@@ -34,13 +34,6 @@ uint32_t addr4(const std::string& text) {
   return v;
 }
 
-std::unique_ptr<ProgRunner> open_runner() {
-  std::string error;
-  auto r = ProgRunner::open(test_options(), &error);
-  EXPECT_TRUE(r) << error;
-  return r;
-}
-
 std::vector<uint8_t> syn_out(uint16_t local_port, const std::string& to = kRemote4) {
   return PacketBuilder::ipv4(kLocal4, to).tcp(local_port, kServerPort, datapath::kTcpSyn).build();
 }

@@ -1,6 +1,7 @@
 #include "prog_runner.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
 
@@ -53,6 +54,13 @@ std::unique_ptr<ProgRunner> ProgRunner::open(const datapath::Options& options, s
     return nullptr;
   }
   return std::unique_ptr<ProgRunner>(new ProgRunner(std::move(dp.value())));
+}
+
+std::unique_ptr<ProgRunner> open_runner(const datapath::Options& options) {
+  std::string error;
+  auto r = ProgRunner::open(options, &error);
+  EXPECT_TRUE(r) << error;
+  return r;
 }
 
 std::string ProgRunner::configure(const EndpointSetup& endpoint, const std::vector<Rule>& rules,

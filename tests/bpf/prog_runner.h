@@ -70,4 +70,7 @@ class ProgRunner {
   std::unique_ptr<datapath::Datapath> dp_;
 };
 
+// ProgRunner::open for a test: failing to open fails the test (and returns empty).
+std::unique_ptr<ProgRunner> open_runner(const datapath::Options& options = test_options());
+
 }  // namespace wiretag::test

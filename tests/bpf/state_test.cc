@@ -31,13 +31,6 @@ uint64_t ktime_now() {
   return uint64_t(ts.tv_sec) * kSecond + uint64_t(ts.tv_nsec);
 }
 
-std::unique_ptr<ProgRunner> open_runner(const datapath::Options& options = test_options()) {
-  std::string error;
-  auto r = ProgRunner::open(options, &error);
-  EXPECT_TRUE(r) << error;
-  return r;
-}
-
 // Makes every recorded flow look `age` old.
 void age_flows(ProgRunner& runner, uint64_t age) {
   auto flows = runner.datapath().flow_map();

@@ -24,13 +24,6 @@ using datapath::PacketBuilder;
 const std::string kLocal4 = "198.18.0.2", kRemote4 = "198.18.1.1";
 constexpr uint32_t kTag = 5, kOtherTag = 6;
 
-std::unique_ptr<ProgRunner> open_runner(const datapath::Options& options = test_options()) {
-  std::string error;
-  auto r = ProgRunner::open(options, &error);
-  EXPECT_TRUE(r) << error;
-  return r;
-}
-
 std::vector<uint8_t> tcp_in(uint16_t dport) {
   return PacketBuilder::ipv4(kRemote4, kLocal4).tcp(40000, dport, datapath::kTcpSyn).build();
 }
