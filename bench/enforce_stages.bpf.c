@@ -13,6 +13,7 @@ int wt_stage_parse(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
 
+	wt_packet_in_memory(&p);
 	return wt_parse(skb, &p) == WT_PARSED ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
@@ -24,6 +25,7 @@ int wt_stage_endpoint(struct __sk_buff *skb)
 	struct wt_ep_state st;
 	__u32 ifindex = skb->ifindex;
 
+	wt_packet_in_memory(&p);
 	if (!wt_endpoint_state(ifindex, &st))
 		return TC_ACT_SHOT;
 	return wt_parse(skb, &p) == WT_PARSED ? TC_ACT_OK : TC_ACT_SHOT;
@@ -38,6 +40,7 @@ int wt_stage_verdict(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex, reason;
 	__u32 src_tag = skb->mark & wt_tag_mask;
 
+	wt_packet_in_memory(&p);
 	if (!wt_endpoint_state(ifindex, &st))
 		return TC_ACT_SHOT;
 	reason = wt_parse(skb, &p);

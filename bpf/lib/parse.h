@@ -51,6 +51,18 @@ struct wt_packet {
 	__u8 daddr[16];
 } __attribute__((aligned(8)));
 
+/*
+ * Keeps a packet's parse state in its stack slot. Without this clang splits the struct
+ * into one value per field and, on every early exit of the inlined parse and verdict code,
+ * materialises each field's value (mostly zeros) into a spill slot: two dozen instructions
+ * per header check, on the hot path. An address that escapes into an (empty) asm cannot be
+ * split; the fields are then read from the struct where they are needed.
+ */
+static __always_inline void wt_packet_in_memory(struct wt_packet *p)
+{
+	asm volatile("" : : "r"(p) : "memory");
+}
+
 #define WT_DIRECT_MAX_OFF 512 /* headers past this offset are read with bpf_skb_load_bytes */
 
 /*

@@ -60,6 +60,7 @@ static __always_inline int wt_stamp(struct __sk_buff *skb)
 	struct wt_endpoint epv, *ep = &epv;
 	__u32 ifindex = skb->ifindex, reason;
 
+	wt_packet_in_memory(&p);
 	if (!wt_endpoint_load(ifindex, ep)) {
 		p.len = skb->len;
 		return wt_finish(ifindex, 0, 0, WT_DIR_STAMP, WT_MODE_ENFORCE,
@@ -106,6 +107,7 @@ static __always_inline int wt_enforce(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex, reason;
 	__u32 src_tag = skb->mark & wt_tag_mask;
 
+	wt_packet_in_memory(&p);
 	if (!wt_endpoint_state(ifindex, &st)) {
 		p.len = skb->len;
 		return wt_finish(ifindex, 0, src_tag, WT_DIR_ENFORCE, WT_MODE_ENFORCE,
