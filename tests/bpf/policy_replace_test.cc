@@ -4,8 +4,12 @@
 #include <linux/pkt_cls.h>
 #include <pthread.h>
 #include <sched.h>
+#include <bpf/bpf.h>
+#include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -99,6 +103,7 @@ TEST(PolicyReplace, ReplacedRulesLeaveNoEntriesOfTheOldGeneration) {
   const std::vector<Rule> next = {{kTag, Protocol::Tcp, PortRange{443, 444}},
                                   {kTag, Protocol::Icmp, std::nullopt}};
   ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex, next));
+  runner->datapath().settle();  // else the stale reaper may still be erasing the old ones
   auto ep = runner->datapath().endpoint_map().lookup(kTestIfindex);
   ASSERT_TRUE(ep);
   size_t src = 0, port = 0;
@@ -193,10 +198,105 @@ TEST(PolicyReplace, LargePolicyTooBigForTheMapsLeavesTheOldRulesInForce) {
 
   big.resize(100000);  // fits: written by several threads, then in force
   ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex, big));
+  runner->datapath().settle();
   port_entries = 0;
   runner->datapath().port_policy_map().for_each_key([&](const wt_port_key&) { ++port_entries; });
   EXPECT_EQ(port_entries, 100000u);
   EXPECT_EQ(enforce(*runner, 80), TC_ACT_SHOT);
+}
+
+// Entries of each generation in the port map: {generation 0, generation 1}.
+std::array<size_t, 2> port_entries_by_generation(datapath::Datapath& dp) {
+  std::array<size_t, 2> n{};
+  dp.port_policy_map().for_each_key([&](const wt_port_key& k) { ++n[k.plen_gen & 1]; });
+  return n;
+}
+
+// replace_policy returns once the new rules are in force; the stale reaper erases the old
+// generation after it, without anyone calling settle().
+TEST(PolicyReplace, TheStaleReaperErasesTheOldGenerationAfterReplaceReturns) {
+  std::string error;
+  auto runner = ProgRunner::open(test_options(), &error);
+  ASSERT_TRUE(runner) << error;
+  std::vector<Rule> old_rules, new_rules;
+  for (uint16_t port = 1000; port < 1500; ++port) {
+    old_rules.push_back({kTag, Protocol::Tcp, PortRange{port, port}});
+    new_rules.push_back({kTag, Protocol::Tcp, PortRange{static_cast<uint16_t>(port + 1000),
+                                                        static_cast<uint16_t>(port + 1000)}});
+  }
+  ASSERT_EQ(runner->configure(EndpointSetup{}, old_rules), "");
+  ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex, new_rules));
+  EXPECT_EQ(enforce(*runner, 1000), TC_ACT_SHOT) << "the old rules are out of force at once";
+  EXPECT_EQ(enforce(*runner, 2000), TC_ACT_OK);
+  const int gen = runner->datapath().endpoint_map().lookup(kTestIfindex)->generation & 1;
+  std::array<size_t, 2> n{};
+  for (int i = 0; i < 500; ++i) {  // up to 5 s: a condition awaited, not a time measured
+    n = port_entries_by_generation(runner->datapath());
+    if (n[gen ^ 1] == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(n[gen ^ 1], 0u) << "the old generation was not erased in the background";
+  EXPECT_EQ(n[gen], new_rules.size());
+}
+
+// Without the background reaper the old generation waits, and whatever writes the policy
+// maps next erases it first: another endpoint's replace finds room for its rules.
+TEST(PolicyReplace, TheNextWriteErasesOldGenerationsBeforeItWrites) {
+  auto options = test_options();
+  options.stale_reaper = false;
+  options.max_policy_entries = 8;
+  std::string error;
+  auto runner = ProgRunner::open(options, &error);
+  ASSERT_TRUE(runner) << error;
+  auto ports = [](uint16_t first, uint16_t count) {
+    std::vector<Rule> rules;
+    for (uint16_t p = first; p < first + count; ++p) rules.push_back({kTag, Protocol::Tcp, PortRange{p, p}});
+    return rules;
+  };
+  ASSERT_EQ(runner->configure(EndpointSetup{}, ports(80, 3)), "");  // settled: 3 entries
+  auto& dp = runner->datapath();
+  ASSERT_TRUE(dp.replace_policy(kTestIfindex, ports(90, 3)));
+  auto n = port_entries_by_generation(dp);
+  EXPECT_EQ(n[0] + n[1], 6u) << "the old generation waits for the next write";
+  EXPECT_EQ(enforce(*runner, 80), TC_ACT_SHOT);
+  EXPECT_EQ(enforce(*runner, 90), TC_ACT_OK);
+
+  constexpr uint32_t kOther = kTestIfindex + 1;
+  ASSERT_TRUE(dp.define(kOther, datapath::EndpointSettings{}));
+  // 3 in force + 3 old + 4 new would not fit in 8.
+  ASSERT_TRUE(dp.replace_policy(kOther, ports(100, 4)));
+  n = port_entries_by_generation(dp);
+  EXPECT_EQ(n[0] + n[1], 7u);
+
+  ASSERT_TRUE(dp.add_rules(kTestIfindex, ports(95, 1)));  // add_rules erases them too
+  dp.settle();
+  n = port_entries_by_generation(dp);
+  EXPECT_EQ(n[0] + n[1], 8u);
+  EXPECT_EQ(enforce(*runner, 95), TC_ACT_OK);
+}
+
+// Closing the datapath erases what no reaper got to: a restarted owner finds only the
+// rules in force.
+TEST(PolicyReplace, CloseErasesTheOldGeneration) {
+  auto options = test_options();
+  options.stale_reaper = false;
+  std::string error;
+  auto runner = ProgRunner::open(options, &error);
+  ASSERT_TRUE(runner) << error;
+  ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{80, 80}}}), "");
+  ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex, {{kTag, Protocol::Tcp, PortRange{81, 81}}}));
+  auto port_map = runner->datapath().port_policy_map();
+  int fd = dup(port_map.fd());
+  ASSERT_GE(fd, 0);
+  runner.reset();
+  size_t entries = 0;
+  wt_port_key key{}, next{};
+  for (const wt_port_key* cur = nullptr; bpf_map_get_next_key(fd, cur, &next) == 0; cur = &key) {
+    key = next;
+    ++entries;
+  }
+  close(fd);
+  EXPECT_EQ(entries, 1u);
 }
 
 TEST(PolicyReplace, ConfigureKeepsTheRulesInForce) {

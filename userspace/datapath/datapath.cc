@@ -189,10 +189,21 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const Options& options) {
     if (auto r = dp->pin_programs(); !r) return r.error();
   }
   if (auto r = dp->adopt(); !r) return r.error();
+  if (!options.read_only && options.stale_reaper)
+    dp->stale_reaper_ = std::thread([d = dp.get()] { d->run_stale_reaper(); });
   return dp;
 }
 
 Datapath::~Datapath() {
+  if (stale_reaper_.joinable()) {  // it erases what is queued before it returns
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    stale_cv_.notify_one();
+    stale_reaper_.join();
+  }
+  settle();  // without a reaper: what the last replace left
   if (ringbuf_) ring_buffer__free(ringbuf_);
   // Destroying the skeleton closes our fds only: tc filters and pins keep enforcing.
   if (skel_) wiretag_bpf__destroy(skel_);
@@ -685,6 +696,36 @@ Result<void> Datapath::erase_generation(uint32_t ifindex, int generation) {
   return Ok();
 }
 
+void Datapath::erase_stale_locked() {
+  for (auto [ifindex, generation] : stale_) {
+    // replace_policy queues a generation only after flipping away from it, and everything
+    // that writes the policy maps erases the queue first: it cannot be in force again here.
+    auto ep = endpoints_.lookup(ifindex);
+    if (ep && (ep->generation & 1) == generation) continue;
+    if (auto r = erase_generation(ifindex, generation); !r)  // its keys stay in rule_keys_:
+      spdlog::warn("erasing the old rules of endpoint {}: {} (retried by its next replace)",
+                   ifindex, r.error().message);
+  }
+  stale_.clear();
+}
+
+void Datapath::run_stale_reaper() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    stale_cv_.wait(lock, [&] { return stopping_ || !stale_.empty(); });
+    if (!stale_.empty()) {
+      erase_stale_locked();
+      continue;
+    }
+    return;  // stopping_, nothing left
+  }
+}
+
+void Datapath::settle() {
+  std::lock_guard lock(mu_);
+  erase_stale_locked();
+}
+
 void Datapath::wait_for_readers() const {
   // MEMBARRIER_CMD_GLOBAL is synchronize_rcu(): every program run that read the old
   // generation has finished when it returns.
@@ -706,6 +747,7 @@ Result<void> Datapath::add_rules(uint32_t ifindex, const std::vector<Rule>& rule
   const int gen = cur->generation & 1;
   auto compiled = PolicyCompiler::compile(ifindex, static_cast<uint8_t>(gen), rules);
   if (!compiled) return compiled.error();
+  erase_stale_locked();
   RuleKeys& keys = rule_keys_[ifindex];
   auto remember = [](auto& list, const auto& key) {
     if (std::find_if(list.begin(), list.end(), [&](const auto& k) {
@@ -747,6 +789,7 @@ Result<void> Datapath::replace_policy(uint32_t ifindex, const std::vector<Rule>&
 
   auto compiled = PolicyCompiler::compile(ifindex, static_cast<uint8_t>(new_gen), rules);
   if (!compiled) return compiled.error();
+  erase_stale_locked();  // a previous replace's old rules: room for the new ones
   if (auto r = erase_generation(ifindex, new_gen); !r) return r;
 
   RuleKeys& keys = rule_keys_[ifindex];
@@ -771,7 +814,9 @@ Result<void> Datapath::replace_policy(uint32_t ifindex, const std::vector<Rule>&
     return r;
   }
   wait_for_readers();
-  return erase_generation(ifindex, old_gen);
+  stale_.emplace_back(ifindex, old_gen);
+  stale_cv_.notify_one();
+  return Ok();
 }
 
 std::optional<uint32_t> Datapath::ifindex_of(const Device& device) const {

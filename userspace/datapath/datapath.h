@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/policy_compiler.h"
@@ -39,6 +41,9 @@ struct Options {
   uint32_t endpoint_index_size = WT_ENDPOINT_INDEX_SIZE;
   // Inspect only: no owner lock, no re-attach, no clean-up, no writes (list, counters, monitor).
   bool read_only = false;
+  // Erase the rules a replace_policy left behind in a background thread as soon as it
+  // returns; false: only when the policy maps are next written, on settle() or on close (tests).
+  bool stale_reaper = true;
 };
 
 enum class Mode : uint8_t { Enforce = WT_MODE_ENFORCE, Audit = WT_MODE_AUDIT, Bypass = WT_MODE_BYPASS };
@@ -98,8 +103,14 @@ class Datapath {
   Result<void> forget(uint32_t ifindex);
   // Changes tag, mode, untagged or anti-spoof settings; keeps the rules.
   Result<void> configure(uint32_t ifindex, const EndpointSettings& settings);
-  // Atomically replaces the endpoint's rules: packets see all old or all new rules.
+  // Atomically replaces the endpoint's rules: packets see all old or all new rules. Returns
+  // once the new rules are in force and no program run still reads the old ones; the old
+  // generation's entries are then erased by a background thread (the stale reaper), and
+  // before anything else writes the policy maps, so they never crowd out new rules.
   Result<void> replace_policy(uint32_t ifindex, const std::vector<Rule>& rules);
+  // Erases what the stale reaper has not erased yet: afterwards the policy maps hold only
+  // the rules in force (tests, benchmarks).
+  void settle();
 
   // Adds rules to the rules in force, without a generation flip: each entry is written in
   // place (port prefixes before the source entries that point at them), so a packet sees the
@@ -152,6 +163,9 @@ class Datapath {
   Result<void> reindex();
   void record_reply_ports();
   void wait_for_readers() const;
+  // Erases every generation queued in stale_ (mu_ held): no program run reads them.
+  void erase_stale_locked();
+  void run_stale_reaper();
 
   Options options_;
   uint32_t hz_ = 0;
@@ -176,6 +190,11 @@ class Datapath {
   uint64_t rule_epoch_ = 0;  // the last epoch handed out (bump_rule_epoch)
   mutable std::mutex mu_;
   std::map<uint32_t, RuleKeys> rule_keys_;
+  // (ifindex, generation) left behind by replace_policy for the stale reaper; under mu_.
+  std::vector<std::pair<uint32_t, int>> stale_;
+  std::condition_variable stale_cv_;
+  bool stopping_ = false;
+  std::thread stale_reaper_;  // started by open unless read-only; joined first by ~Datapath
 };
 
 }  // namespace wiretag::datapath
