@@ -614,9 +614,8 @@ int main(int argc, char** argv) {
               "in force s", "returned s", "erased s", "rules/s");
   std::string previous = "nothing";
   auto replace_row = [&](const std::string& label, const Replace& r) {
-    std::printf("%-6s %-12s %10.3f %10.3f %10.3f %10.3f %12.0f\n", label.c_str(),
-                previous.c_str(), r.compile_s, r.in_force_s, r.return_s, r.erased_s,
-                r.rules / r.in_force_s);
+    std::printf("%-6s %-12s %10.3f %10.3f %10.3f %10.3f %12.0f\n", label.c_str(), previous.c_str(),
+                r.compile_s, r.in_force_s, r.return_s, r.erased_s, r.rules / r.in_force_s);
     previous = label + " rules";
   };
   for (size_t s = 0; s < replaces.size(); ++s) replace_row(labels[s], replaces[s]);

@@ -4,7 +4,6 @@
 #include <linux/pkt_cls.h>
 #include <pthread.h>
 #include <sched.h>
-#include <bpf/bpf.h>
 #include <unistd.h>
 
 #include <array>
@@ -221,8 +220,9 @@ TEST(PolicyReplace, TheStaleReaperErasesTheOldGenerationAfterReplaceReturns) {
   std::vector<Rule> old_rules, new_rules;
   for (uint16_t port = 1000; port < 1500; ++port) {
     old_rules.push_back({kTag, Protocol::Tcp, PortRange{port, port}});
-    new_rules.push_back({kTag, Protocol::Tcp, PortRange{static_cast<uint16_t>(port + 1000),
-                                                        static_cast<uint16_t>(port + 1000)}});
+    new_rules.push_back(
+        {kTag, Protocol::Tcp,
+         PortRange{static_cast<uint16_t>(port + 1000), static_cast<uint16_t>(port + 1000)}});
   }
   ASSERT_EQ(runner->configure(EndpointSetup{}, old_rules), "");
   ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex, new_rules));
@@ -250,7 +250,8 @@ TEST(PolicyReplace, TheNextWriteErasesOldGenerationsBeforeItWrites) {
   ASSERT_TRUE(runner) << error;
   auto ports = [](uint16_t first, uint16_t count) {
     std::vector<Rule> rules;
-    for (uint16_t p = first; p < first + count; ++p) rules.push_back({kTag, Protocol::Tcp, PortRange{p, p}});
+    for (uint16_t p = first; p < first + count; ++p)
+      rules.push_back({kTag, Protocol::Tcp, PortRange{p, p}});
     return rules;
   };
   ASSERT_EQ(runner->configure(EndpointSetup{}, ports(80, 3)), "");  // settled: 3 entries
@@ -284,17 +285,14 @@ TEST(PolicyReplace, CloseErasesTheOldGeneration) {
   auto runner = ProgRunner::open(options, &error);
   ASSERT_TRUE(runner) << error;
   ASSERT_EQ(runner->configure(EndpointSetup{}, {{kTag, Protocol::Tcp, PortRange{80, 80}}}), "");
-  ASSERT_TRUE(runner->datapath().replace_policy(kTestIfindex, {{kTag, Protocol::Tcp, PortRange{81, 81}}}));
-  auto port_map = runner->datapath().port_policy_map();
-  int fd = dup(port_map.fd());
+  ASSERT_TRUE(
+      runner->datapath().replace_policy(kTestIfindex, {{kTag, Protocol::Tcp, PortRange{81, 81}}}));
+  int fd = dup(runner->datapath().port_policy_map().fd());  // outlives the datapath
   ASSERT_GE(fd, 0);
   runner.reset();
   size_t entries = 0;
-  wt_port_key key{}, next{};
-  for (const wt_port_key* cur = nullptr; bpf_map_get_next_key(fd, cur, &next) == 0; cur = &key) {
-    key = next;
-    ++entries;
-  }
+  datapath::TypedMap<wt_port_key, wt_port_rule>(fd, "port_policy")
+      .for_each_key([&](const wt_port_key&) { ++entries; });
   close(fd);
   EXPECT_EQ(entries, 1u);
 }

@@ -195,7 +195,7 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const Options& options) {
 }
 
 Datapath::~Datapath() {
-  if (stale_reaper_.joinable()) {  // it erases what is queued before it returns
+  if (stale_reaper_.joinable()) {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
@@ -203,7 +203,7 @@ Datapath::~Datapath() {
     stale_cv_.notify_one();
     stale_reaper_.join();
   }
-  settle();  // without a reaper: what the last replace left
+  settle();  // what the reaper (if any) has not erased: closing leaves only rules in force
   if (ringbuf_) ring_buffer__free(ringbuf_);
   // Destroying the skeleton closes our fds only: tc filters and pins keep enforcing.
   if (skel_) wiretag_bpf__destroy(skel_);
@@ -698,8 +698,9 @@ Result<void> Datapath::erase_generation(uint32_t ifindex, int generation) {
 
 void Datapath::erase_stale_locked() {
   for (auto [ifindex, generation] : stale_) {
-    // replace_policy queues a generation only after flipping away from it, and everything
-    // that writes the policy maps erases the queue first: it cannot be in force again here.
+    // Everything that writes the policy maps empties the queue first, so a queued generation
+    // is in force only for an endpoint forgotten and defined again since (its rules already
+    // erased): leave that one alone.
     auto ep = endpoints_.lookup(ifindex);
     if (ep && (ep->generation & 1) == generation) continue;
     if (auto r = erase_generation(ifindex, generation); !r)  // its keys stay in rule_keys_:
@@ -713,11 +714,8 @@ void Datapath::run_stale_reaper() {
   std::unique_lock lock(mu_);
   for (;;) {
     stale_cv_.wait(lock, [&] { return stopping_ || !stale_.empty(); });
-    if (!stale_.empty()) {
-      erase_stale_locked();
-      continue;
-    }
-    return;  // stopping_, nothing left
+    if (stopping_) return;  // ~Datapath erases the rest
+    erase_stale_locked();
   }
 }
 

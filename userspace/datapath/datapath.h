@@ -194,7 +194,7 @@ class Datapath {
   std::vector<std::pair<uint32_t, int>> stale_;
   std::condition_variable stale_cv_;
   bool stopping_ = false;
-  std::thread stale_reaper_;  // started by open unless read-only; joined first by ~Datapath
+  std::thread stale_reaper_;  // started by open unless read-only or disabled; joined by ~Datapath
 };
 
 }  // namespace wiretag::datapath
