@@ -1,6 +1,7 @@
 // The agent's parts in-process: the persisted device table, parsing what the server sends,
 // and which followed apps a change event touches.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -41,6 +42,31 @@ TEST(DeviceTable, PersistsEveryChangeDurablyAndRereadsIt) {
   ASSERT_TRUE(t->remove({"/run/netns/a", "veth2"}));
   EXPECT_EQ(DeviceTable::open(dir.path() / "state")->records().size(), 1u);
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "state" / "devices.json.tmp"));
+}
+
+// Issue 14 item 11: --state-dir is 0700 and the device table 0600, also when made wider before.
+TEST(DeviceTable, StateDirIs0700AndTheTable0600) {
+  TempDir dir;
+  const auto state = dir.path() / "state";
+  auto mode_of = [](const std::filesystem::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 07777;
+  };
+  const mode_t old_umask = ::umask(022);
+  {
+    auto t = DeviceTable::open(state);
+    ASSERT_TRUE(t) << t.error().message;
+    ASSERT_TRUE(t->put({{"/proc/1/ns/net", "veth0"}, std::string("app"), 0, {}}));
+    EXPECT_EQ(mode_of(state), 0700u);
+    EXPECT_EQ(mode_of(state / "devices.json"), 0600u);
+  }
+  ASSERT_EQ(::chmod(state.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod((state / "devices.json").c_str(), 0644), 0);
+  ASSERT_TRUE(DeviceTable::open(state));
+  EXPECT_EQ(mode_of(state), 0700u);
+  EXPECT_EQ(mode_of(state / "devices.json"), 0600u);
+  ::umask(old_umask);
 }
 
 TEST(DeviceTable, CorruptFileIsAnErrorNotAnEmptyTable) {

@@ -261,6 +261,31 @@ TEST_F(PolicyServer, AdminTokenFileIsPrivate) {
   EXPECT_FALSE(s().admin_token().empty());
 }
 
+// Issue 14 item 11: the data dir and the database files are the server user's only.
+TEST_F(PolicyServer, DataDirAndDatabaseArePrivate) {
+  register_app("a");  // a write: -wal and -shm exist
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_.path() / "data").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const char* f : {"wiretag.db", "wiretag.db-wal", "wiretag.db-shm"}) {
+    ASSERT_EQ(::stat((dir_.path() / "data" / f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+}
+
+// Issue 14 item 7: a token's description is free text of at most 1024 bytes.
+TEST_F(PolicyServer, TokenDescriptionIsBounded) {
+  auto body = [](size_t n) {
+    return nlohmann::json{{"scopes", {"cell"}}, {"description", std::string(n, 'd')}}.dump();
+  };
+  EXPECT_EQ(s().post("/v1/tokens", body(1024)).status, 201);
+  for (size_t n : {size_t{1025}, size_t{1'000'000}}) {
+    auto r = s().post("/v1/tokens", body(n));
+    EXPECT_EQ(r.status, 400) << n;
+    EXPECT_EQ(r.error_code(), "FIELD_TOO_LONG") << n;
+  }
+}
+
 TEST_F(PolicyServer, AccountTokenSeesOnlyItsAccount) {
   register_app("default-app");
   auto issued = s().post("/v1/tokens", R"({"scopes":["network.write"],"accounts":["team-x"]})");

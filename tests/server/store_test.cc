@@ -1,9 +1,11 @@
 // The SQLite store: migrations, durability across reopen, atomic transactions.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -31,6 +33,42 @@ TEST(SqliteStore, MigrationsRerunCleanlyAndKeepData) {
     ASSERT_TRUE(app && *app);
     EXPECT_EQ((*app)->tag, 7u);
   }
+}
+
+mode_t mode_of(const std::filesystem::path& p) {
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  return st.st_mode & 07777;
+}
+
+// Issue 14 item 11: the data dir and the database files are the service user's only.
+TEST(SqliteStore, DataDirIs0700AndDatabaseFiles0600) {
+  test::TempDir dir;
+  const auto data = dir.path() / "data";
+  const mode_t old_umask = ::umask(022);
+  {
+    auto s = SqliteStore::open(data);
+    ASSERT_TRUE(s) << s.error().message;
+    ASSERT_TRUE((*s)->write<void>([](StoreTx& tx) { return tx.insert_app({"a", "default", 7}); }));
+    EXPECT_EQ(mode_of(data), 0700u);
+    for (const char* f : {"wiretag.db", "wiretag.db-wal", "wiretag.db-shm"})
+      EXPECT_EQ(mode_of(data / f), 0600u) << f;
+  }
+  // A data dir made before (0755, files 0644) is tightened when the store opens it.
+  ASSERT_EQ(::chmod(data.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod((data / "wiretag.db").c_str(), 0644), 0);
+  {
+    std::ofstream((data / "wiretag.db-wal").string(), std::ios::app);
+    ASSERT_EQ(::chmod((data / "wiretag.db-wal").c_str(), 0644), 0);
+  }
+  {
+    auto s = SqliteStore::open(data);
+    ASSERT_TRUE(s) << s.error().message;
+    EXPECT_EQ(mode_of(data), 0700u);
+    for (const char* f : {"wiretag.db", "wiretag.db-wal", "wiretag.db-shm"})
+      EXPECT_EQ(mode_of(data / f), 0600u) << f;
+  }
+  ::umask(old_umask);
 }
 
 TEST(SqliteStore, DefaultAccountExists) {

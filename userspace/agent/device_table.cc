@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/private_files.h"
+
 namespace wiretag::agent {
 
 namespace fs = std::filesystem;
@@ -55,11 +57,12 @@ Result<void> fsync_path(const fs::path& p, int flags) {
 }  // namespace
 
 Result<DeviceTable> DeviceTable::open(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Error{"STATE_DIR_FAILED", "create " + dir.string() + ": " + ec.message()};
+  // The device table names every endpoint of the host: the agent's user only.
+  if (auto r = ensure_private_dir(dir); !r) return Error{"STATE_DIR_FAILED", r.error().message};
   DeviceTable table;
   table.path_ = dir / "devices.json";
+  if (auto r = tighten_private_file(table.path_); !r)
+    return Error{"STATE_DIR_FAILED", r.error().message};
   std::ifstream in(table.path_);
   if (!in) return table;  // first start
   std::stringstream text;

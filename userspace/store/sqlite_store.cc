@@ -8,9 +8,11 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <utility>
+
+#include "common/private_files.h"
 
 namespace wiretag {
 namespace {
@@ -906,10 +908,18 @@ void SqliteStore::commit_loop() {
 }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& data_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) return Error{"STORE_ERROR", "cannot create " + data_dir.string() + ": " + ec.message()};
+  // The database holds token hashes and every policy: the service's user only.
+  if (auto r = ensure_private_dir(data_dir); !r) return Error{"STORE_ERROR", r.error().message};
   const std::string file = (data_dir / "wiretag.db").string();
+  auto tighten_files = [&]() -> Result<void> {
+    for (const char* suffix : {"", "-wal", "-shm"})
+      if (auto r = tighten_private_file(file + suffix); !r)
+        return Error{"STORE_ERROR", r.error().message};
+    return Ok();
+  };
+  // Before SQLite opens it: SQLite creates -wal and -shm with the database file's mode.
+  if (auto r = create_private_file(file); !r) return Error{"STORE_ERROR", r.error().message};
+  if (auto r = tighten_files(); !r) return r.error();
   auto impl = std::make_unique<Impl>();
   auto writer = connect(file, false);
   if (!writer) return writer.error();
@@ -920,6 +930,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
     if (!reader) return reader.error();
     impl->readers.push_back(std::move(*reader));
   }
+  if (auto r = tighten_files(); !r) return r.error();
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 
