@@ -1,7 +1,9 @@
 // Seed 003's account policies API over real HTTP.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "server_process.h"
 
@@ -227,6 +229,96 @@ TEST_F(AccountPoliciesApi, KeysStayValidAcrossRestart) {
   ServerProcess again(dir_.path() / "data");
   ASSERT_TRUE(again.started());
   EXPECT_EQ(again.get("/v1/accounts/acme/policy_keys/" + key).status, 200);
+}
+
+// Issue 14 item 4: whatever POST …/policy_keys issues opens with GET …/policy_keys/<key>.
+std::string random_guid(std::mt19937_64& rng) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string g;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) g += '-';
+    g += kHex[rng() % 16];
+  }
+  return g;
+}
+
+json rules_from_random_sources(int n, std::mt19937_64& rng, bool random_destinations) {
+  json rules = json::array();
+  for (int i = 0; i < n; ++i)
+    rules.push_back({{"source", random_guid(rng)},
+                     {"destination", random_destinations ? random_guid(rng) : "web"},
+                     {"protocol", "tcp"},
+                     {"ports", {{"start", 1 + i % 60000}, {"end", 1 + i % 60000}}}});
+  return rules;
+}
+
+TEST_F(AccountPoliciesApi, AThousandRulePolicyKeyOpensWithGet) {
+  std::mt19937_64 rng(4);
+  json body = {{"name", "big"}, {"rules", rules_from_random_sources(1000, rng, false)}};
+  auto sealed = server_.post("/v1/accounts/acme/policy_keys", body.dump());
+  ASSERT_EQ(sealed.status, 200) << sealed.body.substr(0, 300);
+  const std::string key = sealed.json()["key-string"];
+  auto opened = server_.get("/v1/accounts/acme/policy_keys/" + key);
+  ASSERT_EQ(opened.status, 200) << "a key of " << key.size()
+                                << " characters: " << opened.body.substr(0, 300);
+  EXPECT_EQ(opened.json(), sealed.json()["policy"]);
+  EXPECT_EQ(opened.json()["rules"].size(), 1000u);
+  auto created = server_.post(base_, json{{"policy_key", key}}.dump());
+  ASSERT_EQ(created.status, 201) << created.body.substr(0, 300);
+  EXPECT_EQ(created.json()["result"]["rules"].size(), 1000u);
+}
+
+TEST_F(AccountPoliciesApi, APolicyTooLargeForAKeyIsRefusedWhenSealed) {
+  std::mt19937_64 rng(5);
+  json body = {{"name", "huge"}, {"rules", rules_from_random_sources(2500, rng, true)}};
+  auto sealed = server_.post("/v1/accounts/acme/policy_keys", body.dump());
+  EXPECT_EQ(sealed.status, 400) << sealed.body.substr(0, 300);
+  EXPECT_EQ(sealed.error_code(), "POLICY_TOO_LARGE_FOR_KEY");
+  EXPECT_NE(sealed.body.find("60000"), std::string::npos) << sealed.body;
+}
+
+TEST_F(AccountPoliciesApi, EveryCharacterOfAKeyTamperedIs404) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  auto sealed = server_.post("/v1/accounts/acme/policy_keys",
+                             R"({"name":"web","rules":[{"source":"a","destination":"b"}]})");
+  ASSERT_EQ(sealed.status, 200);
+  const std::string key = sealed.json()["key-string"];
+  auto rev = revision();
+  for (size_t i = 0; i < key.size(); ++i) {
+    const size_t v = kAlphabet.find(key[i]);
+    // The neighbour in the last bit and one far away: the last character's unused bits too.
+    for (size_t other : {v ^ 1, v ^ 33}) {
+      std::string tampered = key;
+      tampered[i] = kAlphabet[other];
+      auto got = server_.get("/v1/accounts/acme/policy_keys/" + tampered);
+      EXPECT_EQ(got.status, 404) << "position " << i << ": " << tampered;
+      EXPECT_EQ(got.error_code(), "INVALID_POLICY_KEY");
+      EXPECT_EQ(server_.post(base_, json{{"policy_key", tampered}}.dump()).status, 404);
+    }
+  }
+  EXPECT_EQ(list(), json::array());
+  EXPECT_EQ(revision(), rev);
+}
+
+TEST(PolicyKeyFormats, AKeyIssuedBeforeCompressionStillOpens) {
+  // A key and the secret of the data dir that issued it, made by wiretag-server at 5fe2a4e.
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "data");
+  std::ofstream(dir.path() / "data" / "policy-key-secret")
+      << "b2ccee2442a232fc69053749e5aff5ab85b500e95e799320ecace1134272d4d4\n";
+  ServerProcess server(dir.path() / "data");
+  ASSERT_TRUE(server.started());
+  const std::string key =
+      "vSSSlVKJftygBJU2yyhhDLFVcw4bPetXacmtRTW-4yYWNXXSJCwEaARsyoPFqHrjdABB"
+      "JSRSoOLmmkBtZ_vUu5Rourn5a_5ibp0DpsFK-w_sb-_zutX5_964FclfUAwMNjiJ3uUG"
+      "Bz5LWcFN32K8GI2XLHZkvU2vZO43cGXIF1JJsqkpjW0RKVG1UgNRqmpoBhzkzsKxTTtE";
+  auto opened = server.get("/v1/accounts/acme/policy_keys/" + key);
+  ASSERT_EQ(opened.status, 200) << opened.body;
+  EXPECT_EQ(opened.json(), json::parse(R"({"name":"legacy","refid":"old-1","rules":[
+      {"destination":"b","ports":{"end":443,"start":443},"protocol":"tcp","source":"a"}]})"));
+  EXPECT_EQ(server.post("/v1/accounts/acme/policies", json{{"policy_key", key}}.dump()).status,
+            201);
 }
 
 }  // namespace

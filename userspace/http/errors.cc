@@ -25,7 +25,7 @@ unsigned status_for(const Error& error) {
     return 409;
   if (code.starts_with("INVALID_") || code == "UNKNOWN_FIELD" || code == "MISSING_FIELD" ||
       code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST" || code == "BODY_TOO_LARGE" ||
-      code == "NAME_MISMATCH")
+      code == "NAME_MISMATCH" || code == "POLICY_TOO_LARGE_FOR_KEY" || code == "FIELD_TOO_LONG")
     return 400;
   if (code == "UNAVAILABLE") return 503;
   return 500;

@@ -131,6 +131,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_done_ = false;
     parser_.emplace();
     parser_->body_limit(server_.options_.body_limit);
+    parser_->header_limit(64 * 1024);  // a policy key in the path is up to 60,000 characters
     stream_.expires_after(server_.options_.read_timeout);
     reading_ = true;
     beast_http::async_read(stream_, buffer_, *parser_,

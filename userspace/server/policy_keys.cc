@@ -5,16 +5,21 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
-#include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace wiretag {
 namespace {
 
 constexpr size_t kNonce = 12, kTag = 16;
+// v2: this byte, then nonce || AES-256-GCM(zlib(policy JSON)) || tag.
+constexpr unsigned char kFormatDeflated = 2;
+// What a key may inflate to: more than any request body could have sealed.
+constexpr size_t kMaxPolicyBytes = 4 << 20;
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 std::string b64url(const std::vector<unsigned char>& in) {
@@ -35,32 +40,118 @@ std::string b64url(const std::vector<unsigned char>& in) {
   return out;
 }
 
+int b64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+// Canonical unpadded base64url only, so that exactly one string names each key: no padding,
+// no character outside the alphabet, no length of 1 mod 4, and the unused low bits of the
+// last character zero (else several strings would decode to the same bytes).
 bool unb64url(std::string_view in, std::vector<unsigned char>& out) {
   if (in.size() % 4 == 1) return false;
+  out.reserve(in.size() * 3 / 4);
   uint32_t acc = 0;
   int bits = 0;
   for (char c : in) {
-    const char* p = std::strchr(kB64, c);
-    if (!p || c == '\0') return false;
-    acc = (acc << 6) | static_cast<uint32_t>(p - kB64);
+    const int v = b64_value(c);
+    if (v < 0) return false;
+    acc = ((acc << 6) | static_cast<uint32_t>(v)) & 0xffff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
       out.push_back(static_cast<unsigned char>((acc >> bits) & 0xff));
     }
   }
-  return true;
+  return (acc & ((1u << bits) - 1)) == 0;
 }
 
 Error invalid_key() {
   return Error{"INVALID_POLICY_KEY", "The policy key string supplied is not valid."};
 }
 
-std::string aad(std::string_view account) {
-  return "wiretag-policy-key:v1:" + std::string(account);
+// v1 keys (no format byte, JSON sealed as is) were issued before v2; they still open.
+std::string aad(std::string_view account, int format) {
+  return "wiretag-policy-key:v" + std::to_string(format) + ":" + std::string(account);
 }
 
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+// AES-256-GCM: nonce || ciphertext || tag into out (sized for them), nonce drawn here.
+bool encrypt(const std::array<unsigned char, 32>& secret, const std::string& ad,
+             const std::vector<unsigned char>& plain, unsigned char* out) {
+  if (RAND_bytes(out, kNonce) != 1) return false;
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0;
+  return ctx &&
+         EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, secret.data(), out) == 1 &&
+         EVP_EncryptUpdate(ctx.get(), nullptr, &len,
+                           reinterpret_cast<const unsigned char*>(ad.data()),
+                           static_cast<int>(ad.size())) == 1 &&
+         EVP_EncryptUpdate(ctx.get(), out + kNonce, &len, plain.data(),
+                           static_cast<int>(plain.size())) == 1 &&
+         EVP_EncryptFinal_ex(ctx.get(), out + kNonce + len, &len) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, out + kNonce + plain.size()) ==
+             1;
+}
+
+// The plaintext of nonce || ciphertext || tag, or nullopt when it is not genuine.
+std::optional<std::vector<unsigned char>> decrypt(const std::array<unsigned char, 32>& secret,
+                                                  const std::string& ad,
+                                                  const unsigned char* sealed, size_t size) {
+  if (size < kNonce + kTag) return std::nullopt;
+  const size_t n = size - kNonce - kTag;
+  std::vector<unsigned char> plain(n);
+  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0;
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, secret.data(), sealed) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
+                        static_cast<int>(ad.size())) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), plain.data(), &len, sealed + kNonce, static_cast<int>(n)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag,
+                          const_cast<unsigned char*>(sealed + kNonce + n)) != 1 ||
+      EVP_DecryptFinal_ex(ctx.get(), plain.data() + len, &len) != 1)
+    return std::nullopt;
+  return plain;
+}
+
+std::optional<std::vector<unsigned char>> deflate(std::string_view in) {
+  uLongf size = compressBound(static_cast<uLong>(in.size()));
+  std::vector<unsigned char> out(size);
+  if (compress2(out.data(), &size, reinterpret_cast<const Bytef*>(in.data()),
+                static_cast<uLong>(in.size()), Z_BEST_COMPRESSION) != Z_OK)
+    return std::nullopt;
+  out.resize(size);
+  return out;
+}
+
+// At most `limit` bytes inflated: a key opens to a policy of bounded size, whatever it holds.
+std::optional<std::string> inflate_bounded(const std::vector<unsigned char>& in, size_t limit) {
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) return std::nullopt;
+  std::string out;
+  z.next_in = const_cast<Bytef*>(in.data());
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  char chunk[16384];
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(chunk);
+    z.avail_out = sizeof chunk;
+    rc = ::inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) break;
+    out.append(chunk, sizeof chunk - z.avail_out);
+    if (out.size() > limit) rc = Z_MEM_ERROR;
+  }
+  const bool whole = rc == Z_STREAM_END && z.avail_in == 0;
+  inflateEnd(&z);
+  if (!whole) return std::nullopt;
+  return out;
+}
 
 }  // namespace
 
@@ -95,45 +186,37 @@ Result<PolicyKeySealer> PolicyKeySealer::open(const std::filesystem::path& data_
 
 Result<std::string> PolicyKeySealer::seal(std::string_view account,
                                           std::string_view plaintext) const {
-  std::vector<unsigned char> out(kNonce + plaintext.size() + kTag);
-  if (RAND_bytes(out.data(), kNonce) != 1) return Error{"INTERNAL", "RAND_bytes failed"};
-  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
-  const std::string ad = aad(account);
-  int len = 0;
-  if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, secret_.data(), out.data()) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
-                        static_cast<int>(ad.size())) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), out.data() + kNonce, &len,
-                        reinterpret_cast<const unsigned char*>(plaintext.data()),
-                        static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), out.data() + kNonce + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag,
-                          out.data() + kNonce + plaintext.size()) != 1)
+  auto deflated = deflate(plaintext);
+  if (!deflated) return Error{"INTERNAL", "zlib compression failed"};
+  std::vector<unsigned char> out(1 + kNonce + deflated->size() + kTag);
+  out[0] = kFormatDeflated;
+  if (!encrypt(secret_, aad(account, kFormatDeflated), *deflated, out.data() + 1))
     return Error{"INTERNAL", "AES-256-GCM encryption failed"};
-  return b64url(out);
+  std::string key = b64url(out);
+  if (key.size() > kMaxKeyChars)
+    return Error{"POLICY_TOO_LARGE_FOR_KEY",
+                 "this policy would make a key of " + std::to_string(key.size()) +
+                     " characters; a policy key is at most " + std::to_string(kMaxKeyChars) +
+                     " (store the policy with POST …/policies instead, or split it)"};
+  return key;
 }
 
 Result<std::string> PolicyKeySealer::open_key(std::string_view account,
                                               std::string_view key) const {
   std::vector<unsigned char> raw;
-  if (!unb64url(key, raw) || raw.size() < kNonce + kTag) return invalid_key();
-  const size_t n = raw.size() - kNonce - kTag;
-  std::string plain(n, '\0');
-  CipherCtx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
-  const std::string ad = aad(account);
-  int len = 0;
-  if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, secret_.data(), raw.data()) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(ad.data()),
-                        static_cast<int>(ad.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len,
-                        raw.data() + kNonce, static_cast<int>(n)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag, raw.data() + kNonce + n) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len, &len) !=
-          1)
-    return invalid_key();
-  return plain;
+  if (key.size() > kMaxKeyChars || !unb64url(key, raw) || raw.empty()) return invalid_key();
+  // v2 starts with its format byte; a v1 key starts with its random nonce, which may be that
+  // byte too: then it fails v2's authentication (another nonce and associated data).
+  if (raw[0] == kFormatDeflated)
+    if (auto sealed =
+            decrypt(secret_, aad(account, kFormatDeflated), raw.data() + 1, raw.size() - 1)) {
+      auto plain = inflate_bounded(*sealed, kMaxPolicyBytes);
+      if (!plain) return invalid_key();
+      return std::move(*plain);
+    }
+  auto plain = decrypt(secret_, aad(account, 1), raw.data(), raw.size());
+  if (!plain) return invalid_key();
+  return std::string(plain->begin(), plain->end());
 }
 
 }  // namespace wiretag

@@ -13,13 +13,21 @@ namespace wiretag {
 
 class PolicyKeySealer {
  public:
+  // The longest key issued or opened: a GET …/policy_keys/<key> line must fit the 64 KiB
+  // header limit with room for the other headers.
+  static constexpr size_t kMaxKeyChars = 60000;
+
   // Reads <data_dir>/policy-key-secret, creating it (32 random bytes, hex, mode 0600) on
   // first start. Servers that share the file accept each other's keys.
   static Result<PolicyKeySealer> open(const std::filesystem::path& data_dir);
 
-  // base64url(nonce || ciphertext || tag), the account as associated data.
+  // Canonical unpadded base64url(2 || nonce || ciphertext || tag) of the zlib-compressed
+  // plaintext, the format and account as associated data. POLICY_TOO_LARGE_FOR_KEY when the
+  // key would be longer than kMaxKeyChars.
   Result<std::string> seal(std::string_view account, std::string_view plaintext) const;
-  // INVALID_POLICY_KEY for garbage, a tampered key or another account's key.
+  // INVALID_POLICY_KEY for garbage, a non-canonical encoding, a tampered key or another
+  // account's key. Keys of format v1 (base64url(nonce || ciphertext || tag), uncompressed,
+  // issued before v2) still open.
   Result<std::string> open_key(std::string_view account, std::string_view key) const;
 
  private:
