@@ -484,9 +484,33 @@ TEST_F(InternalApi, PdpStatusRejectsBadInputAndChangesNothing) {
       {"datapath negative", "POST", at, with("datapath", json{{"dropped", -1}}), 400,
        "INVALID_DATAPATH"},
       {"get status", "GET", at, "", 405, "METHOD_NOT_ALLOWED"},
+      // Issue 14 item 7: names are identifiers, free text is bounded (docs/server.md).
+      {"1 MB description", "POST", at, with("description", std::string(1'000'000, 'd')), 400,
+       "FIELD_TOO_LONG"},
+      {"description of 1025", "POST", at, with("description", std::string(1025, 'd')), 400,
+       "FIELD_TOO_LONG"},
+      {"requestId of 129", "POST", at, with("requestId", std::string(129, 'r')), 400,
+       "FIELD_TOO_LONG"},
+      {"pdpGroup of 129", "POST", at, with("pdpGroup", std::string(129, 'g')), 400,
+       "INVALID_PDP_GROUP"},
+      {"pdpGroup with a space", "POST", at, with("pdpGroup", "a b"), 400, "INVALID_PDP_GROUP"},
+      {"pdpSubgroup with a slash", "POST", at, with("pdpSubgroup", "a/b"), 400,
+       "INVALID_PDP_SUBGROUP"},
+      {"pdpType of 129", "POST", at, with("pdpType", std::string(129, 't')), 400,
+       "INVALID_PDP_TYPE"},
+      {"pdpType with a newline", "POST", at, with("pdpType", "t\nc"), 400, "INVALID_PDP_TYPE"},
+      {"statistics id of 129", "POST", at, stats_with("pdpInstanceId", std::string(129, 'i')), 400,
+       "FIELD_TOO_LONG"},
+      {"1001 policies", "POST", at,
+       with("policies", json(std::vector<json>(1001, json{{"name", "p"}, {"version", "1"}}))), 400,
+       "FIELD_TOO_LONG"},
+      {"responseTo of 129", "POST", at,
+       with("response", json{{"responseStatus", "SUCCESS"}, {"responseTo", std::string(129, 'x')}}),
+       400, "FIELD_TOO_LONG"},
   };
   expect_rejected(
       this, cases, [this] { return snapshot(); }, s());
+  EXPECT_EQ(s().get("/internal/v1/cells/cell1").error_code(), "CELL_NOT_FOUND") << "nothing kept";
 }
 
 TEST_F(InternalApi, ACellTokenReachesOnlyTheInternalApi) {

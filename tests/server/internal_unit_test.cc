@@ -149,6 +149,37 @@ TEST(CellRegistry, AHeartbeatReplacesWhatTheCellSaidBefore) {
 }
 
 class Internal : public ::testing::Test {
+// Issue 14 item 7: one-off cell names do not pile up; an expired cell is forgotten after the
+// retention, and no longer listed or counted anywhere.
+TEST(CellRegistry, AnExpiredCellIsForgottenAfterTheRetention) {
+  int64_t now = 1'000'000;
+  CellRegistry cells([&] { return now; }, /*retention_ms=*/60'000);
+  for (int i = 0; i < 20000; ++i) cells.report(report("one-off-" + std::to_string(i), 1000));
+  EXPECT_EQ(cells.list().size(), 20000u);
+  now += 3000 + 60'000;  // expired (3 intervals) for exactly the retention: still listed
+  cells.report(report("steady", 1000));
+  EXPECT_EQ(cells.list().size(), 20001u);
+  EXPECT_TRUE(cells.find("one-off-0")->expired);
+  now += 1;
+  EXPECT_FALSE(cells.find("one-off-0")) << "hidden at once";
+  EXPECT_EQ(cells.list().size(), 1u);
+  EXPECT_EQ(cells.evict_expired(), 20000u) << "and the memory given back";
+  EXPECT_EQ(cells.evict_expired(), 0u);
+  EXPECT_TRUE(cells.find("steady"));
+  cells.report(report("one-off-0", 1000));  // a cell that comes back is a cell again
+  EXPECT_TRUE(cells.find("one-off-0")->healthy);
+}
+
+TEST(CellRegistry, HeartbeatsSweepTheForgottenCells) {
+  int64_t now = 0;
+  CellRegistry cells([&] { return now; }, /*retention_ms=*/1000);
+  for (int i = 0; i < 100; ++i) cells.report(report("c" + std::to_string(i), 100));
+  now += 10'000;
+  cells.report(report("live", 100));  // the sweep runs with a heartbeat
+  EXPECT_EQ(cells.evict_expired(), 0u) << "already swept";
+  EXPECT_EQ(cells.list().size(), 1u);
+}
+
  protected:
   void SetUp() override {
     auto s = SqliteStore::open(dir_.path());

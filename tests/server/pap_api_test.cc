@@ -305,7 +305,7 @@ TEST_F(Pap, BadGroupRequestsChangeNothing) {
     std::string body;
     std::string code;
   };
-  const std::vector<Case> cases = {
+  std::vector<Case> cases = {
       {"{", "INVALID_JSON"},
       {"[]", "INVALID_BODY"},
       {R"({})", "MISSING_FIELD"},
@@ -328,10 +328,26 @@ TEST_F(Pap, BadGroupRequestsChangeNothing) {
       {R"({"groups":[{"name":"ok","pdpSubgroups":[{"pdpType":"tc"}]},{"name":"canary","pdpGroupState":"ACTIVE","pdpSubgroups":[{"pdpType":"tc"}]}]})",
        "INVALID_STATE_CHANGE"},
   };
+  // Issue 14 item 7: names are identifiers, free text and properties are bounded.
+  auto group = [](json g) {
+    if (!g.contains("name")) g["name"] = "g";
+    if (!g.contains("pdpSubgroups")) g["pdpSubgroups"] = json{{{"pdpType", "tc"}}};
+    return json{{"groups", json::array({g})}}.dump();
+  };
+  cases.push_back({group({{"description", std::string(1'000'000, 'd')}}), "FIELD_TOO_LONG"});
+  cases.push_back({group({{"description", std::string(1025, 'd')}}), "FIELD_TOO_LONG"});
+  cases.push_back({group({{"name", std::string(129, 'g')}}), "INVALID_GROUP_NAME"});
+  cases.push_back({group({{"properties", {{"k", std::string(20000, 'p')}}}}), "FIELD_TOO_LONG"});
+  cases.push_back(
+      {group({{"pdpSubgroups",
+               json{{{"pdpType", "tc"}, {"properties", {{"k", std::string(20000, 'p')}}}}}}}),
+       "FIELD_TOO_LONG"});
+  cases.push_back(
+      {group({{"pdpSubgroups", json{{{"pdpType", std::string(129, 't')}}}}}), "INVALID_PDP_TYPE"});
   for (const Case& c : cases) {
     auto r = pap_text("POST", "/pdps/groups/batch", c.body);
-    EXPECT_EQ(r.status, 400) << c.body << " → " << r.body;
-    EXPECT_EQ(r.error_code(), c.code) << c.body;
+    EXPECT_EQ(r.status, 400) << c.body.substr(0, 200) << " → " << r.body;
+    EXPECT_EQ(r.error_code(), c.code) << c.body.substr(0, 200);
   }
   for (const char* q : {"/pdps/groups/canary?state=RUNNING", "/pdps/groups/canary",
                         "/pdps/groups/canary?state=active"}) {

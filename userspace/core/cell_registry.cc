@@ -4,7 +4,12 @@
 
 namespace wiretag {
 
-CellRegistry::CellRegistry(std::function<int64_t()> clock_ms) : clock_ms_(std::move(clock_ms)) {}
+namespace {
+constexpr int64_t kSweepEveryMs = 1000;
+}  // namespace
+
+CellRegistry::CellRegistry(std::function<int64_t()> clock_ms, int64_t retention_ms)
+    : clock_ms_(std::move(clock_ms)), retention_ms_(retention_ms) {}
 
 int64_t CellRegistry::now() const {
   if (clock_ms_) return clock_ms_();
@@ -18,6 +23,24 @@ void CellRegistry::report(CellReport report) {
   std::lock_guard lock(mutex_);
   std::string name = report.name;
   cells_.insert_or_assign(std::move(name), Entry{std::move(report), at});
+  if (at >= next_sweep_ms_) {
+    evict_locked(at);
+    next_sweep_ms_ = at + kSweepEveryMs;
+  }
+}
+
+bool CellRegistry::evicted(const Entry& entry, int64_t now) const {
+  return now - entry.last_heartbeat_ms > 3 * entry.report.heartbeat_interval_ms + retention_ms_;
+}
+
+size_t CellRegistry::evict_locked(int64_t now) {
+  return std::erase_if(cells_, [&](const auto& item) { return evicted(item.second, now); });
+}
+
+size_t CellRegistry::evict_expired() {
+  const int64_t at = now();
+  std::lock_guard lock(mutex_);
+  return evict_locked(at);
 }
 
 Cell CellRegistry::view(const Entry& entry, int64_t now) const {
@@ -33,7 +56,8 @@ std::vector<Cell> CellRegistry::list() const {
   std::lock_guard lock(mutex_);
   std::vector<Cell> out;
   out.reserve(cells_.size());
-  for (const auto& [name, entry] : cells_) out.push_back(view(entry, at));
+  for (const auto& [name, entry] : cells_)
+    if (!evicted(entry, at)) out.push_back(view(entry, at));
   return out;
 }
 
@@ -41,7 +65,7 @@ std::optional<Cell> CellRegistry::find(std::string_view name) const {
   const int64_t at = now();
   std::lock_guard lock(mutex_);
   auto it = cells_.find(name);
-  if (it == cells_.end()) return std::nullopt;
+  if (it == cells_.end() || evicted(it->second, at)) return std::nullopt;
   return view(it->second, at);
 }
 

@@ -75,13 +75,21 @@ struct Cell {
 
 class CellRegistry {
  public:
-  // clock: unix milliseconds; the system clock when empty.
-  explicit CellRegistry(std::function<int64_t()> clock_ms = {});
+  static constexpr int64_t kDefaultRetentionMs = 3600 * 1000;
+
+  // clock: unix milliseconds; the system clock when empty. An expired cell is forgotten
+  // retention_ms after it expired (its last heartbeat + 3 intervals), so one-off names do
+  // not pile up: it is in no list and no count from then on.
+  explicit CellRegistry(std::function<int64_t()> clock_ms = {},
+                        int64_t retention_ms = kDefaultRetentionMs);
 
   // A heartbeat: registers the cell or replaces what it reported before.
   void report(CellReport report);
   std::vector<Cell> list() const;  // by name
   std::optional<Cell> find(std::string_view name) const;
+  // Forgets the cells past their retention now; how many. report() also does, at most
+  // once a second, so memory stays bounded by the cells heard from within the retention.
+  size_t evict_expired();
 
  private:
   struct Entry {
@@ -89,11 +97,15 @@ class CellRegistry {
     int64_t last_heartbeat_ms;
   };
   Cell view(const Entry& entry, int64_t now) const;
+  bool evicted(const Entry& entry, int64_t now) const;
+  size_t evict_locked(int64_t now);
   int64_t now() const;
 
   std::function<int64_t()> clock_ms_;
+  int64_t retention_ms_;
   mutable std::mutex mutex_;
   std::map<std::string, Entry, std::less<>> cells_;
+  int64_t next_sweep_ms_ = 0;
 };
 
 }  // namespace wiretag

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "core/app_guid.h"
+#include "core/field_limits.h"
 #include "http/json_input.h"
 #include "http/line_stream.h"
 
@@ -77,6 +78,7 @@ Result<std::string> one_of(const json& object, std::string_view key, std::string
 
 Result<std::vector<DeployedPolicy>> parse_policies(const json& v) {
   if (!v.is_array()) return Error{"INVALID_FIELD_TYPE", "\"policies\" must be an array"};
+  if (auto c = check_items(v, "policies"); !c) return c.error();
   std::vector<DeployedPolicy> out;
   for (const json& p : v) {
     if (!p.is_object())
@@ -106,9 +108,18 @@ Result<json> parse_statistics(const json& v) {
       // ONAP sends an ISO-8601 instant; epoch milliseconds are accepted too.
       if (!value.is_string() && !value.is_number_integer())
         return Error{"INVALID_FIELD_TYPE", "statistics.timeStamp must be a string or integer"};
+      if (value.is_string())
+        if (auto c = check_text(value.get_ref<const std::string&>(), "statistics.timeStamp",
+                                kMaxNameChars);
+            !c)
+          return c.error();
     } else if (is_string) {
       if (!value.is_string())
         return Error{"INVALID_FIELD_TYPE", "statistics." + key + " must be a string"};
+      if (auto c =
+              check_text(value.get_ref<const std::string&>(), "statistics." + key, kMaxNameChars);
+          !c)
+        return c.error();
     } else if (is_counter) {
       WT_TRY(n, integer(value, "statistics." + key));
       if (*n < 0) return Error{"INVALID_STATISTICS", "statistics." + key + " must be >= 0"};
@@ -139,6 +150,7 @@ Result<DatapathCounters> parse_datapath(const json& v) {
 // wiretag's extension: [{"name","version","reason"}], the versions the cell could not apply.
 Result<std::vector<FailedPolicy>> parse_failed_policies(const json& v) {
   if (!v.is_array()) return Error{"INVALID_FIELD_TYPE", "\"failedPolicies\" must be an array"};
+  if (auto c = check_items(v, "failedPolicies"); !c) return c.error();
   std::vector<FailedPolicy> out;
   for (const json& p : v) {
     if (!p.is_object())
@@ -163,6 +175,7 @@ Result<PdpResponse> parse_response(const json& v) {
   out.status = *status;
   if (member(v, "responseTo")) {
     WT_TRY(to, http::string_field(v, "responseTo"));
+    if (auto c = check_text(*to, "responseTo", kMaxNameChars); !c) return c.error();
     out.response_to = *to;
   }
   if (member(v, "responseMessage")) {
@@ -194,7 +207,8 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
                  "name \"" + *name + "\" differs from the cell in the path, \"" + path_name + "\""};
   CellReport r;
   r.name = *name;
-  WT_TRY(type, text(*j, "pdpType", "INVALID_PDP_TYPE", 128));
+  WT_TRY(type, http::string_field(*j, "pdpType"));
+  if (auto c = check_name(*type, "pdpType", "INVALID_PDP_TYPE"); !c) return c.error();
   r.pdp_type = *type;
   WT_TRY(state, one_of(*j, "state", "INVALID_STATE", {"ACTIVE", "PASSIVE", "SAFE", "TEST"}));
   r.state = *state;
@@ -207,17 +221,21 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
   r.heartbeat_interval_ms = *interval;
   r.pdp_group = std::string(kDefaultGroup);
   if (member(*j, "pdpGroup")) {
-    WT_TRY(group, text(*j, "pdpGroup", "INVALID_PDP_GROUP", 128));
+    WT_TRY(group, http::string_field(*j, "pdpGroup"));
+    if (auto c = check_name(*group, "pdpGroup", "INVALID_PDP_GROUP"); !c) return c.error();
     r.pdp_group = *group;
   }
   r.pdp_subgroup = r.pdp_type;
   if (member(*j, "pdpSubgroup")) {
-    WT_TRY(subgroup, text(*j, "pdpSubgroup", "INVALID_PDP_SUBGROUP", 128));
+    WT_TRY(subgroup, http::string_field(*j, "pdpSubgroup"));
+    if (auto c = check_name(*subgroup, "pdpSubgroup", "INVALID_PDP_SUBGROUP"); !c) return c.error();
     r.pdp_subgroup = *subgroup;
   }
   for (std::string_view key : {"requestId", "description"}) {
     if (!member(*j, key)) continue;
     WT_TRY(v, http::string_field(*j, key));
+    if (auto c = check_text(*v, key, key == "description" ? kMaxTextChars : kMaxNameChars); !c)
+      return c.error();
     if (key == "description") r.description = *v;
   }
   if (const json* t = member(*j, "timestampMs")) {

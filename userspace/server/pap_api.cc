@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/app_guid.h"
+#include "core/field_limits.h"
 #include "http/json_input.h"
 #include "server/accounts_api.h"
 
@@ -97,6 +98,9 @@ Result<std::vector<PolicyTypeIdent>> parse_types(const json& v) {
     if (auto r = http::check_fields(t, {"name", "version"}); !r) return r.error();
     WT_TRY(name, http::string_field(t, "name"));
     WT_TRY(version, http::string_field(t, "version"));
+    if (auto c = check_text(*name, "supportedPolicyTypes.name", kMaxLabelChars); !c)
+      return c.error();
+    if (auto c = check_text(*version, "supportedPolicyTypes.version", 64); !c) return c.error();
     out.push_back({*name, *version});
   }
   return out;
@@ -123,11 +127,14 @@ Result<std::vector<GroupSpec>> parse_groups_batch(const std::string& body) {
     WT_TRY(name, http::string_field(g, "name"));
     spec.name = *name;
     WT_TRY(description, http::optional_string_field(g, "description"));
+    if (*description)
+      if (auto c = check_text(**description, "description"); !c) return c.error();
     spec.description = *description;
     WT_TRY(state, http::optional_string_field(g, "pdpGroupState"));
     spec.state = *state;
     if (g.contains("properties")) {
       if (!g["properties"].is_object()) return field_type("properties", "an object");
+      if (auto c = check_object_size(g["properties"], "properties"); !c) return c.error();
       spec.properties = g["properties"];
     }
     WT_TRY(subgroups, object_array(g, "pdpSubgroups", false));
@@ -149,6 +156,8 @@ Result<std::vector<GroupSpec>> parse_groups_batch(const std::string& body) {
           return n.error();
       if (s.contains("properties")) {
         if (!s["properties"].is_object()) return field_type("properties", "an object");
+        if (auto c = check_object_size(s["properties"], "pdpSubgroups.properties"); !c)
+          return c.error();
         sub.properties = s["properties"];
       }
       if (s.contains("supportedPolicyTypes")) {

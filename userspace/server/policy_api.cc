@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/app_guid.h"
+#include "core/field_limits.h"
 #include "http/json_input.h"
 #include "server/rule_input.h"
 
@@ -189,6 +190,8 @@ class PolicyServerApi {
     for (const std::string& a : accounts)
       if (auto r = check_account_id(a); !r) return r.error();
     WT_TRY(description, http::optional_string_field(*body, "description"));
+    if (*description)
+      if (auto c = check_text(**description, "description"); !c) return c.error();
     WT_TRY(token, auth_.issue(scopes, accounts, description->value_or("")));
     return Reply{201, json{{"token", *token}, {"scopes", scopes}, {"accounts", accounts}}};
   }
