@@ -9,6 +9,7 @@
 #include "core/account_policies.h"
 #include "core/cell_registry.h"
 #include "core/change_notifier.h"
+#include "core/log_retention.h"
 #include "core/pap.h"
 #include "core/policy_graph.h"
 #include "http/line_stream.h"
@@ -148,7 +149,6 @@ TEST(CellRegistry, AHeartbeatReplacesWhatTheCellSaidBefore) {
   EXPECT_EQ(cells.list().size(), 1u);
 }
 
-class Internal : public ::testing::Test {
 // Issue 14 item 7: one-off cell names do not pile up; an expired cell is forgotten after the
 // retention, and no longer listed or counted anywhere.
 TEST(CellRegistry, AnExpiredCellIsForgottenAfterTheRetention) {
@@ -180,6 +180,7 @@ TEST(CellRegistry, HeartbeatsSweepTheForgottenCells) {
   EXPECT_EQ(cells.list().size(), 1u);
 }
 
+class Internal : public ::testing::Test {
  protected:
   void SetUp() override {
     auto s = SqliteStore::open(dir_.path());
@@ -345,6 +346,68 @@ TEST_F(Internal, EventBodiesNameEveryDestinationTheyTouch) {
   EXPECT_EQ(deleted["guid"], "a");
   EXPECT_EQ(deleted["wire_bytes"], "0001");
   EXPECT_EQ(deleted["destinations"], (json{"b", "c"}));
+}
+
+// Issue 14 item 7: an evicted cell vanishes from the PAP's groups and statistics too.
+TEST_F(Internal, AnEvictedCellVanishesFromThePap) {
+  int64_t now = 1'000'000;
+  CellRegistry cells([&] { return now; }, /*retention_ms=*/5000);
+  Pap pap(*store_, cells, [&] { return now; });
+  cells.report(report("cell1", 1000));
+  auto cells_in_groups = [&] {
+    size_t n = 0;
+    for (const GroupView& g : *pap.groups())
+      for (const SubgroupView& s : g.subgroups) n += s.cells.size();
+    return n;
+  };
+  EXPECT_EQ(cells_in_groups(), 1u);
+  EXPECT_EQ(pap.statistics()->cells, 1);
+  now += 3000 + 5000 + 1;
+  EXPECT_EQ(cells_in_groups(), 0u);
+  EXPECT_EQ(pap.statistics()->cells, 0);
+}
+
+// Issue 14 item 16: a watch or /changes from before the change log's horizon is told to
+// resync (no events, the current revision), like a client ahead of the store.
+TEST_F(Internal, AWatchFromBeforeTheCompactedHorizonIsToldToResync) {
+  for (int i = 0; i < 30; ++i) add("app" + std::to_string(i));
+  const int64_t rev = *g().revision();
+  ASSERT_EQ(rev, 30);
+  LogRetention retention(*store_, RetentionPolicy{10, 0, 0, 0});
+  ASSERT_EQ(retention.run()->horizon, 20);
+  ChangeNotifier notifier(rev);
+  CellRegistry cells;
+  Pap pap(*store_, cells);
+  Authenticator auth(*store_, /*insecure=*/true);
+  boost::asio::io_context ioc;
+  http::Router router;
+  add_internal_routes(router, g(), pap, notifier, cells, auth, ioc);
+  auto ask = [&](const std::string& path, const std::string& since) {
+    http::Request q;
+    q.path = path;
+    q.query = {{"since", since}, {"timeout", "0"}};
+    std::optional<http::Reply> out;
+    router.dispatch(q, [&](http::Reply r) { out = std::move(r); });
+    EXPECT_TRUE(out);
+    EXPECT_EQ(out->status, 200u);
+    return out->serialized ? json::parse(*out->serialized) : out->body;
+  };
+  for (const char* since : {"0", "5", "19"}) {
+    json w = ask("/internal/v1/watch", since);
+    EXPECT_EQ(w["resync"], true) << since;
+    EXPECT_EQ(w["events"], json::array());
+    EXPECT_EQ(w["revision"], rev);
+    json c = ask("/internal/v1/changes", since);
+    EXPECT_EQ(c["resync"], true) << since;
+    EXPECT_EQ(c["changes"], json::array());
+    EXPECT_EQ(c["revision"], rev);
+  }
+  json at_horizon = ask("/internal/v1/watch", "20");
+  EXPECT_EQ(at_horizon["resync"], false);
+  EXPECT_EQ(at_horizon["events"].size(), 10u);
+  EXPECT_EQ(at_horizon["events"][0]["revision"], 21);
+  EXPECT_EQ(ask("/internal/v1/changes", "25")["resync"], false);
+  EXPECT_EQ(ask("/internal/v1/changes", "25")["changes"].size(), 5u);
 }
 
 // The watch route in-process, its strands run by hand: what a stream is handed is observable.

@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <tuple>
 #include <utility>
-#include <nlohmann/json.hpp>
-#include <random>
 
 #include "core/account_policies.h"
 #include "core/app_guid.h"
@@ -394,10 +395,18 @@ Result<ChangeBatch> PolicyGraph::change_batch(int64_t since, int64_t limit) {
   return store_->read<ChangeBatch>([&](StoreTx& tx) -> Result<ChangeBatch> {
     auto rev = tx.revision();
     if (!rev) return rev.error();
+    auto horizon = tx.change_horizon();
+    if (!horizon) return horizon.error();
+    if (since < *horizon) return ChangeBatch{*rev, {}, *horizon};  // the log no longer has them
     auto changes = tx.changes_since(since, limit);
     if (!changes) return changes.error();
-    return ChangeBatch{*rev, std::move(*changes)};
+    return ChangeBatch{*rev, std::move(*changes), *horizon};
   });
+}
+
+Result<int64_t> PolicyGraph::compaction_floor() {
+  if (!index_) return std::numeric_limits<int64_t>::max();
+  return index_->caught_up_revision();
 }
 
 }  // namespace wiretag

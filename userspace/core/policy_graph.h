@@ -78,6 +78,7 @@ class EffectiveRuleSet {
 struct ChangeBatch {
   int64_t revision = 0;
   std::vector<ChangeRecord> changes;
+  int64_t horizon = 0;  // the change log was compacted through it: since < horizon → resync
 };
 
 struct AppRules {
@@ -135,6 +136,9 @@ class PolicyGraph {
   Result<std::vector<ChangeRecord>> changes_since(int64_t revision, int64_t limit);
   // Up to `limit` changes after `since` and the current revision, consistently.
   Result<ChangeBatch> change_batch(int64_t since, int64_t limit);
+  // How far the change log may be compacted: the revision the in-memory index reflects
+  // once caught up (it reads the changes after it); unbounded without an index.
+  Result<int64_t> compaction_floor();
 
  private:
   PolicyGraph(Store& store, TagSpace tags, PolicyGraphOptions options, std::string store_id,

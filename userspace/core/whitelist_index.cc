@@ -165,6 +165,12 @@ Result<void> WhitelistIndex::refresh() {
   return catch_up();
 }
 
+Result<int64_t> WhitelistIndex::caught_up_revision() {
+  next_poll_ns_ = 0;
+  if (auto r = catch_up(); !r) return r.error();
+  return applied_.load();
+}
+
 Result<void> WhitelistIndex::catch_up() {
   std::lock_guard serial(catch_up_mutex_);
   for (;;) {
@@ -179,6 +185,15 @@ Result<void> WhitelistIndex::catch_up() {
       if (!rev) return rev.error();
       store_revision = *rev;
       if (*rev <= from) return Ok();
+      // Compacted past what the index reflects (by another process): failing beats a stale
+      // whitelist. This process compacts no further than its index reached.
+      auto horizon = tx.change_horizon();
+      if (!horizon) return horizon.error();
+      if (*horizon > from)
+        return Error{"INDEX_BEHIND_HORIZON", "the change log was compacted through revision " +
+                                                 std::to_string(*horizon) +
+                                                 " but the in-memory index is at " +
+                                                 std::to_string(from) + ": restart the server"};
       auto read = tx.changes_since(from, kChangesPerRead);
       if (!read) return read.error();
       changes = std::move(*read);

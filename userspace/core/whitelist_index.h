@@ -50,6 +50,9 @@ class WhitelistIndex {
 
   // The revision the index reflects.
   int64_t revision() const { return applied_.load(); }
+  // Applies what the change log holds now; the revision the index then reflects. The change
+  // log may be compacted up to it (no further: the index reads the changes after it).
+  Result<int64_t> caught_up_revision();
   size_t edge_count() const;
 
  private:

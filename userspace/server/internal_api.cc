@@ -434,7 +434,8 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     WT_TRY(batch, graph_.change_batch(since, kMaxEvents));
     json items = json::array();
     for (const ChangeRecord& c : batch->changes) items.push_back(event_json(c));
-    return Reply{200, json{{"revision", batch->revision}, {"changes", items}}};
+    const bool resync = since > batch->revision || since < batch->horizon;
+    return Reply{200, json{{"revision", batch->revision}, {"resync", resync}, {"changes", items}}};
   }
 
   // POST /internal/v1/endpoints/query {"apps":[…],"cell"?}: each app's effective inbound
@@ -586,8 +587,9 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     WatchAnswer a;
     json out = header(batch->revision);
     json events = json::array();
-    // A client ahead of the store has followed another database (or a restored one).
-    a.resync = since > batch->revision;
+    // A client ahead of the store has followed another database (or a restored one); one
+    // behind the horizon asks for changes compacted away (change_batch gave none).
+    a.resync = since > batch->revision || since < batch->horizon;
     out["resync"] = a.resync;
     for (const ChangeRecord& c : batch->changes) events.push_back(event_json(c));
     a.revision = batch->changes.empty() ? batch->revision : batch->changes.back().revision;

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "core/cell_registry.h"
 #include "core/change_notifier.h"
+#include "core/log_retention.h"
 #include "core/pap.h"
 #include "core/policy_graph.h"
 #include "http/listen_address.h"
@@ -81,6 +82,41 @@ int main(int argc, char** argv) {
                  "user:password lines for the PAP API's basic auth (plain, $pbkdf2-sha256$... or "
                  "$sha256$...); default <data-dir>/pap-credentials, generated on first start")
       ->envname("WIRETAG_PAP_CREDENTIALS_FILE");
+  wiretag::RetentionPolicy retention_policy;
+  int64_t cell_retention = wiretag::CellRegistry::kDefaultRetentionMs / 1000;
+  int retention_interval = 60;
+  cli.add_option("--changelog-retention-revisions", retention_policy.changelog_revisions,
+                 "the change log keeps at most this many newest revisions (0: no "
+                 "count bound); a watch from before what is kept is told to resync")
+      ->envname("WIRETAG_CHANGELOG_RETENTION_REVISIONS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cli.add_option("--changelog-retention-seconds", retention_policy.changelog_seconds,
+                 "changes older than this are compacted away (0: no age bound)")
+      ->envname("WIRETAG_CHANGELOG_RETENTION_SECONDS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cli.add_option("--audit-retention-records", retention_policy.audit_records,
+                 "the PAP audit keeps at most this many newest records (0: no count bound)")
+      ->envname("WIRETAG_AUDIT_RETENTION_RECORDS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cli.add_option("--audit-retention-seconds", retention_policy.audit_seconds,
+                 "PAP audit records older than this are removed (0: no age bound)")
+      ->envname("WIRETAG_AUDIT_RETENTION_SECONDS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cli.add_option("--retention-interval", retention_interval,
+                 "seconds between runs of the change-log, audit and cell retention")
+      ->envname("WIRETAG_RETENTION_INTERVAL")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cli.add_option("--cell-retention", cell_retention,
+                 "seconds an expired cell (no heartbeat for 3 intervals) is still listed before "
+                 "it is forgotten")
+      ->envname("WIRETAG_CELL_RETENTION")
+      ->check(CLI::Range(int64_t{0}, int64_t{365} * 86400))
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
   wiretag::init_logging(log_level);
@@ -143,7 +179,7 @@ int main(int argc, char** argv) {
   wiretag::ChangeNotifier notifier(*revision);
   (*store)->add_commit_observer([&notifier](int64_t rev) { notifier.publish(rev); });
   // In memory: after a restart each cell reappears at its next heartbeat.
-  wiretag::CellRegistry cells;
+  wiretag::CellRegistry cells({}, cell_retention * 1000);
   asio::io_context ioc(static_cast<int>(threads));
   wiretag::Pap pap(**store, cells);
   wiretag::add_internal_routes(router, *graph, pap, notifier, cells, auth, ioc);
@@ -177,6 +213,26 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   spdlog::info("wiretag-server listening on {} (data dir {}, tag length {})", where, data_dir, tag_length);
 
+  // Retention: the change log behind its horizon, old PAP audit, long-expired cells.
+  wiretag::LogRetention retention(**store, retention_policy,
+                                  [&graph] { return graph->compaction_floor(); });
+  asio::steady_timer housekeeping(ioc);
+  std::function<void()> keep_house = [&] {
+    housekeeping.expires_after(std::chrono::seconds(retention_interval));
+    housekeeping.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto run = retention.run(); !run)
+        spdlog::warn("retention: {}: {}", run.error().code, run.error().message);
+      else if (run->changes_removed > 0 || run->audit_removed > 0)
+        spdlog::info("retention: {} change(s) compacted (horizon {}), {} audit record(s) removed",
+                     run->changes_removed, run->horizon, run->audit_removed);
+      if (size_t n = cells.evict_expired(); n > 0)
+        spdlog::info("retention: {} expired cell(s) forgotten", n);
+      keep_house();
+    });
+  };
+  keep_house();
+
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::steady_timer deadline(ioc);
   std::function<void()> poll;
@@ -184,6 +240,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: finishing in-flight requests and stopping", sig);
+    housekeeping.cancel();
     notifier.close();  // waiting watches answer now (no events) instead of at their timeout
     server.shutdown();
     // Stop once every connection is closed; a client that holds a request half-sent gets 5 s.

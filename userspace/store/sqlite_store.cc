@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/private_files.h"
+#include "store/retention.h"
 
 namespace wiretag {
 namespace {
@@ -449,6 +450,12 @@ struct Connection : StoreTx {
     return out;
   }
 
+  Result<int64_t> change_horizon() override { return sqlite_retention::change_horizon(db); }
+  Result<int64_t> compact_changes(int64_t keep_revisions, int64_t logged_before,
+                                  int64_t floor) override {
+    return sqlite_retention::compact_changes(db, keep_revisions, logged_before, floor);
+  }
+
   Result<std::optional<TokenRecord>> find_token(std::string_view hash) override {
     WT_TRY_STMT(s, "SELECT hash, scopes, accounts, description FROM tokens WHERE hash = ?");
     auto row = s.bind(hash).step();
@@ -702,6 +709,9 @@ struct Connection : StoreTx {
     auto row = s.bind(action).step();
     if (!row) return row.error();
     return s.i64(0);
+  }
+  Result<int64_t> prune_pap_audit(int64_t keep_records, int64_t before_ms) override {
+    return sqlite_retention::prune_pap_audit(db, keep_records, before_ms);
   }
 #undef WT_TRY_STMT
 

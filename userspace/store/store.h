@@ -131,6 +131,14 @@ class StoreTx {
   virtual Result<int64_t> append_change(const ChangeRecord& change) = 0;
   virtual Result<int64_t> revision() = 0;
   virtual Result<std::vector<ChangeRecord>> changes_since(int64_t revision, int64_t limit) = 0;
+  // The highest revision compacted away (0: none): changes_since(r) for r below it is
+  // incomplete, so a reader that far behind must resync.
+  virtual Result<int64_t> change_horizon() = 0;
+  // Removes the changes logged before `logged_before` (unix seconds; 0: no age bound) or
+  // outside the newest `keep_revisions` revisions (0: no count bound), but none above
+  // `floor`, and moves the horizon up to the highest removed. Returns how many it removed.
+  virtual Result<int64_t> compact_changes(int64_t keep_revisions, int64_t logged_before,
+                                          int64_t floor) = 0;
 
   virtual Result<std::optional<TokenRecord>> find_token(std::string_view hash) = 0;
   virtual Result<void> insert_token(const TokenRecord& token) = 0;
@@ -167,6 +175,9 @@ class StoreTx {
   // Newest first, at most query.limit.
   virtual Result<std::vector<PapAuditRecord>> pap_audit(const PapAuditQuery& query) = 0;
   virtual Result<int64_t> count_pap_audit(std::string_view action) = 0;
+  // Removes the audit records older than `before_ms` (0: no age bound) and all but the
+  // newest `keep_records` (0: no count bound). Returns how many it removed.
+  virtual Result<int64_t> prune_pap_audit(int64_t keep_records, int64_t before_ms) = 0;
 };
 
 class Store {
