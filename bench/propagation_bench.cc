@@ -169,6 +169,13 @@ int main(int argc, char** argv) {
   const std::string server_url = "http://127.0.0.1:" + std::to_string(server.port);
   const std::vector<std::string> modes =
       watch == "both" ? std::vector<std::string>{"long-poll", "stream"} : std::vector<std::string>{watch};
+  // The agent runs with a token bound to its cell, never the admin token.
+  {
+    wiretag::http::Client admin(*wiretag::http::parse_base_url(server_url), token);
+    json issued = must(admin, "POST", "/v1/tokens",
+                       {{"scopes", json::array({"cell"})}, {"cell", "bench-cell"}});
+    std::ofstream(dir / "cell-token") << issued["token"].get<std::string>() << "\n";
+  }
   // The real agent (re)started with this watch mode; returns once it reports healthy.
   int agent_starts = 0;
   auto start_agent = [&](const std::string& mode) {
@@ -176,7 +183,7 @@ int main(int argc, char** argv) {
     if (!spawn(agent, WIRETAG_AGENT_BIN,
                {"--server", server_url, "--cell", "bench-cell", "--listen", "127.0.0.1:0", "--pin-dir",
                 pin_dir, "--state-dir", (dir / "agent").string(), "--token-file",
-                (dir / "server" / "admin-token").string(), "--max-endpoints", "64", "--log-level", "warn",
+                (dir / "cell-token").string(), "--max-endpoints", "64", "--log-level", "warn",
                 "--watch", mode},
                dir / ("agent.log." + std::to_string(++agent_starts))))
       die("agent did not start");

@@ -13,6 +13,8 @@ struct Error {
   std::string code;     // stable, machine-readable: "DEVICE_NOT_FOUND", "MAP_FULL", ...
   std::string message;  // for humans, with context
   int sys_errno = 0;    // the OS error behind it, if any
+  // For UNAUTHORIZED: the WWW-Authenticate challenge; empty means a bearer token's.
+  std::string challenge = {};
 
   static Error from_errno(std::string code, std::string what, int err) {
     if (err < 0) err = -err;

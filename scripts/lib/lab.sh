@@ -317,6 +317,20 @@ lab_stop_server() {
   lab_env_set WT_LAB_SERVER_PID ""
 }
 
+# lab__cell_token N: cell N's own token (scope cell, bound to cell N), issued once by the
+# server with the admin token into $LAB_STATE/cellN/cell-token (0600). Agents never run with
+# the admin token: a cell credential can act only as its cell.
+lab__cell_token() {
+  local n=$1 file=$LAB_STATE/cell$1/cell-token reply token
+  [ -s "$file" ] && return 0
+  reply=$(curl -sS -m 10 -X POST -H "Authorization: Bearer $(cat "$LAB_STATE/server/admin-token")" \
+    -d "{\"scopes\":[\"cell\"],\"cell\":\"$LAB_ID-cell$n\",\"description\":\"lab $LAB_ID cell $n\"}" \
+    "$WT_LAB_SERVER/v1/tokens") || { echo "lab: cannot issue cell $n's token" >&2; return 1; }
+  token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$reply" 2>/dev/null)
+  [ -n "$token" ] || { echo "lab: cell $n's token: unexpected answer: $reply" >&2; return 1; }
+  (umask 077 && echo "$token" >"$file")
+}
+
 # lab_start_agent N: start cell N's agent unless it runs (port reused like the server's).
 lab_start_agent() {
   local n=$1
@@ -326,8 +340,9 @@ lab_start_agent() {
   [ -n "${WT_LAB_SERVER:-}" ] || { echo "lab: no server recorded; start it first" >&2; return 1; }
   if lab__proc_matches "${!pid_var:-}" "$LAB_ID-cell$n"; then return 0; fi
   mkdir -p "$LAB_STATE/cell$n"
+  lab__cell_token "$n" || return 1
   local args=(--server "$WT_LAB_SERVER" --cell "$LAB_ID-cell$n" --pin-dir "$(lab_pin_dir "$n")"
-    --state-dir "$LAB_STATE/cell$n" --token-file "$LAB_STATE/server/admin-token")
+    --state-dir "$LAB_STATE/cell$n" --token-file "$LAB_STATE/cell$n/cell-token")
   local log=$LAB_STATE/agent-cell$n.log
   if [ -n "${!port_var:-}" ]; then
     out=$(lab__spawn "$log" "$(lab__agent_bin "$build")" "${args[@]}" \

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -38,6 +39,10 @@ class AgentTest : public ::testing::Test {
                std::to_string(rd() % 1000000);
     server_ = std::make_unique<ServerProcess>(dir_.path() / "server");
     ASSERT_TRUE(server_->started()) << "server did not start";
+    // The agent runs as its cell, with a cell token bound to it, never the admin token.
+    auto issued = server_->post("/v1/tokens", R"({"scopes":["cell"],"cell":"test-cell"})");
+    ASSERT_EQ(issued.status, 201) << issued.body;
+    std::ofstream(dir_.path() / "cell-token") << issued.json()["token"].get<std::string>() << "\n";
     ASSERT_TRUE(netns_.add_veth("wt0"));
     ASSERT_TRUE(netns_.add_veth("wt1"));
     start_agent();
@@ -57,7 +62,7 @@ class AgentTest : public ::testing::Test {
         "--listen",     "127.0.0.1:0",
         "--pin-dir",    pin_dir_,
         "--state-dir",  (dir_.path() / "agent").string(),
-        "--token-file", (dir_.path() / "server" / "admin-token").string(),
+        "--token-file", (dir_.path() / "cell-token").string(),
         "--heartbeat-interval", "200",
         "--sweep-interval", "200",
         "--max-policy-entries", std::to_string(max_policy_entries_),

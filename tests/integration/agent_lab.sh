@@ -59,6 +59,14 @@ echo "# cells report PDP_STATUS"
 cell_healthy() { srv GET "/internal/v1/cells/$WT_LAB_ID-cell$1" | grep -q '"healthy":true'; }
 if eventually 10 cell_healthy 1 && eventually 10 cell_healthy 2; then ok "both cells registered and healthy"
 else fail "cells not healthy: $(srv GET /internal/v1/cells)"; fi
+# Each agent runs with its own cell token: cell 1's cannot speak for cell 2.
+as_cell2=$(curl -sS -o "$tmp/mismatch.out" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $(cat "$LAB_STATE/cell1/cell-token")" \
+  -d "{\"messageName\":\"PDP_STATUS\",\"name\":\"$WT_LAB_ID-cell2\",\"pdpType\":\"tc\",\"state\":\"ACTIVE\",\"healthy\":\"NOT_HEALTHY\",\"heartbeatIntervalMs\":1000}" \
+  "$WT_LAB_SERVER/internal/v1/cells/$WT_LAB_ID-cell2/status")
+if [ "$as_cell2" = 403 ] && grep -q CELL_MISMATCH "$tmp/mismatch.out" && cell_healthy 2; then
+  ok "cell 1's token cannot report as cell 2 (403 CELL_MISMATCH), cell 2 stays healthy"
+else fail "cell 1's token as cell 2: HTTP $as_cell2 $(cat "$tmp/mismatch.out")"; fi
 
 echo "# deleting the edge stops the flow"
 srv DELETE /whitelist '{"source":"app-1-1","destination":"app-2-1"}' >/dev/null || fail "DELETE /whitelist"

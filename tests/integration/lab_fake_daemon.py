@@ -3,7 +3,8 @@
 
 Takes --listen HOST:PORT (other flags ignored, except --data-dir: writes admin-token there as
 the server does), binds, prints "listening on HOST:PORT" like the real daemons, answers every
-HTTP request with 200 and its own argv, and exits on SIGTERM.
+GET with 200 and its own argv, a POST (the lab issuing cell tokens) with {"token"}, and exits
+on SIGTERM.
 """
 import http.server
 import json
@@ -21,6 +22,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = json.dumps(sys.argv).encode()
         self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        # The lab issues each agent's cell token with POST /v1/tokens.
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"token": "fake-cell-token", "argv": sys.argv}).encode()
+        self.send_response(201)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

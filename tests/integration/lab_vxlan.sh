@@ -247,8 +247,11 @@ check "status shows the server and 3 agents alive" \
   test "$("$LAB" status | grep -cE '^(server|agent [0-9]) .* alive$')" -eq 4
 check "agent 2 was started with the lab's flags" has_args "$(envv WT_LAB_AGENT_2)" \
   --server "$(envv WT_LAB_SERVER)" --cell "$WT_LAB_ID-cell2" --listen --pin-dir "$(lab_pin_dir 2)" \
-  --state-dir "$LAB_STATE/cell2" --token-file "$LAB_STATE/server/admin-token"
+  --state-dir "$LAB_STATE/cell2" --token-file "$LAB_STATE/cell2/cell-token"
 check "the server wrote its admin token into the data dir" test -s "$LAB_STATE/server/admin-token"
+check "agents run with a cell token of their own (mode 0600), not the admin token" bash -c \
+  "[ \"\$(stat -c %a '$LAB_STATE/cell2/cell-token')\" = 600 ] &&
+   ! cmp -s '$LAB_STATE/cell2/cell-token' '$LAB_STATE/server/admin-token'"
 pids="$(envv WT_LAB_SERVER_PID) $(envv WT_LAB_AGENT_PID_1)"
 "$LAB" up --build "$fake" >/dev/null
 check "up --build again keeps the running processes" \

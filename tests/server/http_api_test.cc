@@ -302,14 +302,17 @@ TEST_F(PolicyServer, AccountTokenSeesOnlyItsAccount) {
   auto listed = s().request("GET", "/apps", "", tx).json()["apps"];
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0]["guid"], "x-app");
-  // A team-x app may be allowed to reach... only team-x destinations, as the owner decides.
+  // An edge names only team-x apps, as destination and as source (SPEC §4 Auth).
   EXPECT_EQ(
       s().request("POST", "/whitelist", R"({"source":"x-app","destination":"default-app"})", tx)
           .error_code(),
       "APP_NOT_FOUND");
   EXPECT_EQ(
       s().request("POST", "/whitelist", R"({"source":"default-app","destination":"x-app"})", tx)
-          .status,
+          .error_code(),
+      "APP_NOT_FOUND");
+  EXPECT_EQ(
+      s().request("POST", "/whitelist", R"({"source":"x-app","destination":"x-app"})", tx).status,
       201);
   EXPECT_EQ(s().request("POST", "/v1/tokens", R"({"scopes":["network.admin"]})", tx).status, 403);
   EXPECT_EQ(s().request("GET", "/internal/v1/changes", "", tx).status, 403);

@@ -44,6 +44,12 @@ class InternalApi : public ServerTest {
     EXPECT_EQ(r.status, 201) << r.body;
     return r.json().value("token", "");
   }
+  // A cell token bound to `cell`.
+  std::string cell_token(const std::string& cell) {
+    auto r = s().post("/v1/tokens", json{{"scopes", {"cell"}}, {"cell", cell}}.dump());
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json().value("token", "");
+  }
   // Everything the internal API shows; equal snapshots = nothing changed.
   json snapshot() {
     return {{"apps", s().get("/apps").json()},
@@ -515,7 +521,7 @@ TEST_F(InternalApi, PdpStatusRejectsBadInputAndChangesNothing) {
 
 TEST_F(InternalApi, ACellTokenReachesOnlyTheInternalApi) {
   register_app("a");
-  std::string cell = issue({"cell"});
+  std::string cell = cell_token("cell1");
   auto r = s().request("POST", "/internal/v1/cells/cell1/status", pdp_status("cell1").dump(), cell);
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(s().request("GET", "/internal/v1/cells", "", cell).status, 200);
@@ -529,7 +535,7 @@ TEST_F(InternalApi, ACellTokenReachesOnlyTheInternalApi) {
            {"POST", "/app", R"({"guid":"b"})"},
            {"POST", "/whitelist", R"({"source":"a","destination":"a"})"},
            {"GET", "/v1/accounts/default/policies", ""},
-           {"POST", "/v1/tokens", R"({"scopes":["cell"]})"}}) {
+           {"POST", "/v1/tokens", R"({"scopes":["cell"],"cell":"cell2"})"}}) {
     SCOPED_TRACE(method + " " + target);
     auto denied = s().request(method, target, body, cell);
     EXPECT_EQ(denied.status, 403) << denied.body;

@@ -6,6 +6,7 @@
 
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -46,9 +47,12 @@ int64_t latest_version() {
   return s ? *(*s)->schema_version() : -1;
 }
 
-// A database as release 1 left it: only migration 1's tables and indexes, with an app in
-// it. Made from a current one by dropping what later migrations added (they add tables
-// and indexes; one that altered a version-1 table would need its own fixture).
+constexpr std::string_view kOldTokenHash =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+// A database as release 1 left it: only migration 1's tables and indexes, with an app and a
+// token in it. Made from a current one by dropping what later migrations added, and by
+// rebuilding the one version-1 table a later migration altered (tokens, in migration 4).
 void make_version_1_database(const std::filesystem::path& dir) {
   {
     auto s = SqliteStore::open(dir);
@@ -83,7 +87,14 @@ void make_version_1_database(const std::filesystem::path& dir) {
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
-  exec_sql(dir, drops + "DELETE FROM schema_migrations WHERE version > 1;");
+  exec_sql(dir,
+           drops +
+               "DROP TABLE tokens; CREATE TABLE tokens (hash TEXT PRIMARY KEY, scopes TEXT NOT "
+               "NULL, accounts TEXT NOT NULL, description TEXT NOT NULL, created_at INTEGER "
+               "NOT NULL); INSERT INTO tokens VALUES ('" +
+               std::string(kOldTokenHash) +
+               "', '[\"cell\"]', '[]', 'a cell token of release 1', 1700000000); "
+               "DELETE FROM schema_migrations WHERE version > 1;");
 }
 
 TEST(Migrations, AVersion1DatabaseIsUpgradedInPlaceAndKeepsItsData) {
@@ -109,6 +120,35 @@ TEST(Migrations, AVersion1DatabaseIsUpgradedInPlaceAndKeepsItsData) {
     ASSERT_TRUE(policies);
     EXPECT_EQ(policies->size(), 1u);
   }
+}
+
+TEST(Migrations, TokensOfAnOlderDatabaseGetAnIdAndNoCell) {
+  test::TempDir dir;
+  make_version_1_database(dir.path());
+  auto s = SqliteStore::open(dir.path());
+  ASSERT_TRUE(s) << s.error().message;
+  auto tokens = (*s)->read<std::vector<TokenRecord>>([](StoreTx& tx) { return tx.list_tokens(); });
+  ASSERT_TRUE(tokens) << tokens.error().message;
+  ASSERT_EQ(tokens->size(), 1u);
+  const TokenRecord& t = tokens->front();
+  EXPECT_EQ(t.hash, kOldTokenHash);
+  EXPECT_EQ(t.id, kOldTokenHash.substr(0, 16));
+  EXPECT_EQ(t.scopes, std::vector<std::string>{"cell"});
+  EXPECT_EQ(t.cell, "");  // bound to no cell: it may not act as any (CELL_MISMATCH)
+  EXPECT_EQ(t.created_at, 1700000000);
+  EXPECT_FALSE(t.expires_at);
+  EXPECT_FALSE(t.last_used_at);
+  ASSERT_TRUE((*s)->write<void>(
+      [](StoreTx& tx) { return tx.set_token_last_used(kOldTokenHash, 1700000100); }));
+  auto found = (*s)->read<std::optional<TokenRecord>>(
+      [](StoreTx& tx) { return tx.find_token(kOldTokenHash); });
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->last_used_at, 1700000100);
+  auto deleted =
+      (*s)->write<bool>([&](StoreTx& tx) { return tx.delete_token(kOldTokenHash.substr(0, 16)); });
+  ASSERT_TRUE(deleted);
+  EXPECT_TRUE(*deleted);
+  EXPECT_EQ(*(*s)->read<int64_t>([](StoreTx& tx) { return tx.count_tokens(); }), 0);
 }
 
 TEST(Migrations, AFailingMigrationLeavesTheDatabaseAsItWas) {

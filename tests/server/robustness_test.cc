@@ -53,6 +53,8 @@ json snapshot(const ServerProcess& s, const std::vector<std::string>& accounts) 
   }
   for (const std::string& a : accounts)
     snap["policies"][a] = s.get("/v1/accounts/" + a + "/policies").json();
+  snap["tokens"] = json::array();  // which exist (their last use moves on by itself)
+  for (const auto& t : s.get("/v1/tokens").json()["tokens"]) snap["tokens"].push_back(t["id"]);
   return snap;
 }
 
@@ -105,13 +107,40 @@ TEST_F(Robustness, TokensRejectBadInputAndChangeNothing) {
       {"description not string", "POST", "/v1/tokens", R"({"scopes":[],"description":7})", 400,
        "INVALID_FIELD_TYPE"},
       {"oversize", "POST", "/v1/tokens", std::string((1 << 20) + 1, ' '), 400, "BODY_TOO_LARGE"},
-      {"wrong method", "GET", "/v1/tokens", "", 405, "METHOD_NOT_ALLOWED"},
+      {"wrong method", "PUT", "/v1/tokens", "", 405, "METHOD_NOT_ALLOWED"},
+      {"cell token without its cell", "POST", "/v1/tokens", R"({"scopes":["cell"]})", 400,
+       "MISSING_FIELD"},
+      {"cell for another scope", "POST", "/v1/tokens",
+       R"({"scopes":["network.write"],"accounts":["acme"],"cell":"c1"})", 400,
+       "INVALID_FIELD_COMBINATION"},
+      {"bad cell name", "POST", "/v1/tokens", R"({"scopes":["cell"],"cell":"a b"})", 400,
+       "INVALID_CELL_NAME"},
+      {"empty cell name", "POST", "/v1/tokens", R"({"scopes":["cell"],"cell":""})", 400,
+       "INVALID_CELL_NAME"},
+      {"cell not string", "POST", "/v1/tokens", R"({"scopes":["cell"],"cell":7})", 400,
+       "INVALID_FIELD_TYPE"},
+      {"expires_in zero", "POST", "/v1/tokens", R"({"scopes":[],"expires_in":0})", 400,
+       "INVALID_EXPIRES_IN"},
+      {"expires_in negative", "POST", "/v1/tokens", R"({"scopes":[],"expires_in":-5})", 400,
+       "INVALID_EXPIRES_IN"},
+      {"expires_in too far", "POST", "/v1/tokens", R"({"scopes":[],"expires_in":1e12})", 400,
+       "INVALID_FIELD_TYPE"},
+      {"expires_in huge", "POST", "/v1/tokens", R"({"scopes":[],"expires_in":99999999999})", 400,
+       "INVALID_EXPIRES_IN"},
+      {"expires_in not integer", "POST", "/v1/tokens", R"({"scopes":[],"expires_in":"1h"})", 400,
+       "INVALID_FIELD_TYPE"},
+      {"revoke unknown id", "DELETE", "/v1/tokens/0123456789abcdef", "", 404, "TOKEN_NOT_FOUND"},
+      {"rotate with a body", "POST", "/v1/tokens/rotate-admin", "{}", 400, "INVALID_BODY"},
   };
   expect_rejected_without_change(s(), cases, {"acme"});
   // An account token may not issue tokens, and nothing is written when it tries.
   expect_rejected_without_change(
       s(),
-      {{"not admin", "POST", "/v1/tokens", R"({"scopes":["network.admin"]})", 403, "FORBIDDEN"}},
+      {{"not admin", "POST", "/v1/tokens", R"({"scopes":["network.admin"]})", 403, "FORBIDDEN"},
+       {"not admin lists", "GET", "/v1/tokens", "", 403, "FORBIDDEN"},
+       {"not admin revokes", "DELETE", "/v1/tokens/" + issued.json()["id"].get<std::string>(), "",
+        403, "FORBIDDEN"},
+       {"not admin rotates", "POST", "/v1/tokens/rotate-admin", "", 403, "FORBIDDEN"}},
       {"acme"}, before_token);
 }
 

@@ -12,6 +12,7 @@
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -96,6 +97,12 @@ int terminate_child(pid_t& pid) {
   return -1;
 }
 
+// WIRETAG_TEST_SERVER_BIN runs the tests against another build (e.g. an older release's).
+static const char* server_bin() {
+  const char* other = std::getenv("WIRETAG_TEST_SERVER_BIN");
+  return other && *other ? other : WIRETAG_SERVER_BIN;
+}
+
 ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra)
     : data_dir_(data_dir) {
   static int counter = 0;
@@ -105,7 +112,7 @@ ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::st
   std::vector<std::string> args = {"--listen",        "127.0.0.1:0", "--data-dir",
                                    data_dir.string(), "--threads",   "4"};
   args.insert(args.end(), extra.begin(), extra.end());
-  pid_ = spawn_logged(WIRETAG_SERVER_BIN, args, log_);
+  pid_ = spawn_logged(server_bin(), args, log_);
   port_ = wait_for_listening(pid_, log_, 2000);
   std::ifstream tok(data_dir / "admin-token");
   std::getline(tok, token_);
@@ -121,7 +128,7 @@ int ServerProcess::run_to_exit(const std::vector<std::string>& args) {
   std::string log = (std::filesystem::temp_directory_path() /
                      ("wiretag-server-run-" + std::to_string(::getpid()) + ".log"))
                         .string();
-  pid_t pid = spawn_logged(WIRETAG_SERVER_BIN, args, log);
+  pid_t pid = spawn_logged(server_bin(), args, log);
   int status = 0;
   ::waitpid(pid, &status, 0);
   std::filesystem::remove(log);
@@ -171,6 +178,11 @@ HttpResult http_request_authorized(unsigned short port, const std::string& metho
     bhttp::read(stream, buffer, parser);
     out.status = parser.get().result_int();
     out.body = parser.get().body();
+    for (const auto& field : parser.get()) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(field.value());
+    }
     beast::error_code ec;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   } catch (const std::exception&) {

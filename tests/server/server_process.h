@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <gtest/gtest.h>
@@ -20,6 +21,7 @@ namespace wiretag::test {
 struct HttpResult {
   int status = 0;  // 0: no response (connection failed or closed)
   std::string body;
+  std::map<std::string, std::string> headers;  // names in lower case
   nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
   std::string error_code() const;  // error_code of a SPEC §4 error body, or ""
 };

@@ -422,7 +422,10 @@ TEST_F(StreamedWatch, NeedsACellOrAdminTokenLikeTheLongPoll) {
   EXPECT_EQ(writer.status, 403);
   EXPECT_EQ(writer.error_code(), "FORBIDDEN");
 
-  StreamReader cell(s().port(), issue({"cell"}), target + "&timeout=300");
+  auto cell_token = s().post("/v1/tokens", R"({"scopes":["cell"],"cell":"cell1"})");
+  ASSERT_EQ(cell_token.status, 201) << cell_token.body;
+  StreamReader cell(s().port(), cell_token.json()["token"].get<std::string>(),
+                    target + "&timeout=300");
   ASSERT_TRUE(cell.wait_lines(1));
   EXPECT_EQ(cell.lines()[0]["resync"], false);
   // Through the client: an error answer is returned whole, no line is passed on.

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_STATE_DIR")
       ->capture_default_str();
   cli.add_option("--token-file", token_file,
-                 "file holding the bearer token for the server (a 'cell' or admin token); "
+                 "file holding the bearer token for the server: a 'cell' token bound to --cell; "
                  "none: send no token (a server run with --insecure-no-auth)")
       ->envname("WIRETAG_TOKEN_FILE");
   cli.add_option("--tag-length", dp_options.tag_length, "bytes per wire tag; must match the server")

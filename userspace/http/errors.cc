@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include "http/authorization.h"
+
 namespace wiretag::http {
 namespace {
 
@@ -14,14 +16,15 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 unsigned status_for(const Error& error) {
   const std::string_view code = error.code;
   if (code == "UNAUTHORIZED") return 401;
-  if (code == "FORBIDDEN") return 403;
+  if (code == "FORBIDDEN" || code == "CELL_MISMATCH") return 403;
   if (code == "METHOD_NOT_ALLOWED") return 405;
   if (code == "INVALID_POLICY_KEY") return 404;  // seed 003: an undecryptable key is "not found"
   if (ends_with(code, "_NOT_FOUND")) return 404;
   if (code == "TAGS_EXHAUSTED" || code == "CONFLICT" || ends_with(code, "_EXISTS") ||
       code == "TAG_LENGTH_MISMATCH" || code == "GROUP_NOT_PASSIVE" ||
       code == "GROUP_IN_SAFE_STATE" || code == "SUBGROUP_HAS_NO_PDP" ||
-      code == "SUBGROUP_HAS_POLICIES" || code == "NO_ACTIVE_GROUP" || code == "POLICY_DEPLOYED")
+      code == "SUBGROUP_HAS_POLICIES" || code == "NO_ACTIVE_GROUP" || code == "POLICY_DEPLOYED" ||
+      code == "LAST_ADMIN_TOKEN")
     return 409;
   if (code.starts_with("INVALID_") || code == "UNKNOWN_FIELD" || code == "MISSING_FIELD" ||
       code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST" || code == "BODY_TOO_LARGE" ||
@@ -33,7 +36,13 @@ unsigned status_for(const Error& error) {
 
 Reply error_reply(const Error& error) {
   nlohmann::json item = {{"error_code", error.code}, {"message", error.message}};
-  return Reply{status_for(error), nlohmann::json::array({item})};
+  Reply reply{status_for(error), nlohmann::json::array({item})};
+  // RFC 9110 §15.5.2: every 401 says how to authenticate.
+  if (reply.status == 401)
+    reply.headers.emplace_back("WWW-Authenticate", error.challenge.empty()
+                                                       ? std::string(kBearerChallenge)
+                                                       : error.challenge);
+  return reply;
 }
 
 }  // namespace wiretag::http

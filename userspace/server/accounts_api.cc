@@ -6,6 +6,7 @@
 
 #include "core/app_guid.h"
 #include "http/json_input.h"
+#include "server/app_access.h"
 #include "server/rule_input.h"
 
 namespace wiretag {
@@ -59,14 +60,17 @@ Result<void> check_complete(const PolicyDraft& d) {
 
 class AccountsApi {
  public:
-  AccountsApi(AccountPolicies& policies, Authenticator& auth, const PolicyKeySealer& keys)
-      : policies_(policies), auth_(auth), keys_(keys) {}
+  AccountsApi(AccountPolicies& policies, PolicyGraph& graph, Authenticator& auth,
+              const PolicyKeySealer& keys)
+      : policies_(policies), graph_(graph), auth_(auth), keys_(keys) {}
 
   // POST /policy_keys: the policy sealed into a key-string bound to the account.
   Result<Reply> seal(const Request& req) {
-    WT_TRY(acct, account(req));
+    Principal who;
+    WT_TRY(acct, account(req, &who));
     WT_TRY(draft, parse_draft(req.body));
     if (auto r = check_complete(*draft); !r) return r.error();
+    if (auto r = check_rule_apps(graph_, who, *draft); !r) return r.error();
     json policy = draft_json(*draft);
     WT_TRY(key, keys_.seal(*acct, policy.dump()));
     return Reply{200, json{{"key-string", *key}, {"policy", policy}}};
@@ -87,12 +91,14 @@ class AccountsApi {
   }
 
   // The account of the path, if the caller may act on it; ACCOUNT_NOT_FOUND otherwise.
-  Result<std::string> account(const Request& req) {
+  // principal, if given, receives who the caller is.
+  Result<std::string> account(const Request& req, Principal* principal = nullptr) {
     WT_TRY(who, auth_.authenticate(req.authorization));
     std::string account = req.param("account_id");
     if (auto r = check_account_id(account); !r) return r.error();
     if (!who->can_access(account))
       return Error{"ACCOUNT_NOT_FOUND", "no account \"" + account + "\" for this token"};
+    if (principal) *principal = std::move(*who);
     return account;
   }
 
@@ -112,23 +118,28 @@ class AccountsApi {
 
   // POST /policies: a policy, or {"policy_key"} to create one from a key.
   Result<Reply> create(const Request& req) {
-    WT_TRY(acct, account(req));
+    Principal who;
+    WT_TRY(acct, account(req, &who));
     WT_TRY(body, http::parse_json_object(req.body));
     if (body->contains("policy_key")) {
       if (auto r = http::check_fields(*body, {"policy_key"}); !r) return r.error();
       WT_TRY(key, http::string_field(*body, "policy_key"));
       WT_TRY(from_key, draft_from_key(*acct, *key));
+      if (auto r = check_rule_apps(graph_, who, *from_key); !r) return r.error();
       WT_TRY(p, policies_.create(*acct, *from_key));
       return Reply{201, json{{"result", to_json(*p)}}};
     }
     WT_TRY(draft, parse_draft(req.body));
+    if (auto r = check_rule_apps(graph_, who, *draft); !r) return r.error();
     WT_TRY(p, policies_.create(*acct, *draft));
     return Reply{201, json{{"result", to_json(*p)}}};
   }
 
   Result<Reply> update(const Request& req, bool replace) {
-    WT_TRY(acct, account(req));
+    Principal who;
+    WT_TRY(acct, account(req, &who));
     WT_TRY(draft, parse_draft(req.body));
+    if (auto r = check_rule_apps(graph_, who, *draft); !r) return r.error();
     WT_TRY(p, policies_.update(*acct, req.param("id"), *draft, replace));
     return Reply{200, json{{"result", to_json(*p)}}};
   }
@@ -141,6 +152,7 @@ class AccountsApi {
 
  private:
   AccountPolicies& policies_;
+  PolicyGraph& graph_;
   Authenticator& auth_;
   const PolicyKeySealer& keys_;
 };
@@ -161,9 +173,9 @@ std::string random_uuid() {
   return out;
 }
 
-void add_account_routes(http::Router& router, AccountPolicies& policies, Authenticator& auth,
-                        const PolicyKeySealer& keys) {
-  auto api = std::make_shared<AccountsApi>(policies, auth, keys);
+void add_account_routes(http::Router& router, AccountPolicies& policies, PolicyGraph& graph,
+                        Authenticator& auth, const PolicyKeySealer& keys) {
+  auto api = std::make_shared<AccountsApi>(policies, graph, auth, keys);
   const std::string base = "/v1/accounts/:account_id/policies";
   router.get(base, [api](const Request& q) { return api->list(q); })
       .post(base, [api](const Request& q) { return api->create(q); })

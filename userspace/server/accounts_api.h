@@ -2,15 +2,17 @@
 #pragma once
 
 #include "core/account_policies.h"
+#include "core/policy_graph.h"
 #include "http/router.h"
 #include "server/auth.h"
 #include "server/policy_keys.h"
 
 namespace wiretag {
 
-// Policies and policy keys; all three outlive the router.
-void add_account_routes(http::Router& router, AccountPolicies& policies, Authenticator& auth,
-                        const PolicyKeySealer& keys);
+// Policies and policy keys; all four outlive the router. graph answers which apps a scoped
+// token's rules may name.
+void add_account_routes(http::Router& router, AccountPolicies& policies, PolicyGraph& graph,
+                        Authenticator& auth, const PolicyKeySealer& keys);
 
 // A random (version 4) UUID.
 std::string random_uuid();

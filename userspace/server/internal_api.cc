@@ -443,6 +443,8 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   Result<Reply> query(const Request& req) {
     WT_TRY(who, auth_.authenticate_internal(req.authorization));
     WT_TRY(q, parse_app_query(req.body));
+    if (q->cell)
+      if (auto r = who->may_act_as_cell(*q->cell); !r) return r.error();
     CellAssignment assigned;
     WT_TRY(found, q->cell ? pap_.effective_rules(*q->cell, q->apps, &assigned)
                           : graph_.effective_rules(q->apps));
@@ -472,7 +474,9 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   // POST /internal/v1/cells/:name/status with a PDP_STATUS body: a cell's heartbeat.
   Result<Reply> cell_status(const Request& req) {
     WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    if (auto r = who->may_act_as_cell(req.param("name")); !r) return r.error();
     WT_TRY(report, parse_pdp_status(req.body, req.param("name")));
+    if (auto r = who->may_act_as_cell(report->name); !r) return r.error();
     const std::string name = report->name;
     const int64_t interval = report->heartbeat_interval_ms;
     WT_TRY(assigned, pap_.assignment(report->pdp_group, report->pdp_subgroup));

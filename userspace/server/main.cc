@@ -25,6 +25,7 @@
 #include "server/pap_api.h"
 #include "server/pap_auth.h"
 #include "server/policy_api.h"
+#include "server/token_api.h"
 #include "store/sqlite_store.h"
 
 namespace asio = boost::asio;
@@ -168,7 +169,8 @@ int main(int argc, char** argv) {
     spdlog::error("policy key secret: {}", keys.error().message);
     return 1;
   }
-  wiretag::add_account_routes(router, policies, auth, *keys);
+  wiretag::add_account_routes(router, policies, *graph, auth, *keys);
+  wiretag::add_token_routes(router, auth);
 
   // Watches wake on every committed change, whichever API wrote it.
   auto revision = graph->revision();

@@ -558,8 +558,6 @@ class PapApi {
         r = user ? ((*self).*fn)(req, *user) : Result<Reply>(user.error());
       }
       Reply out = r ? std::move(r).value() : http::error_reply(r.error());
-      if (!r && r.error().code == "UNAUTHORIZED")
-        out.headers.emplace_back("WWW-Authenticate", "Basic realm=\"wiretag PAP\"");
       out.headers.emplace_back("x-onap-requestid", id);
       out.headers.emplace_back("x-latestversion", std::string(kApiVersion));
       out.headers.emplace_back("x-minorversion", "0");

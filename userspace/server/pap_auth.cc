@@ -12,6 +12,8 @@
 #include <sstream>
 #include <vector>
 
+#include "http/authorization.h"
+
 namespace wiretag {
 namespace {
 
@@ -188,10 +190,11 @@ PapCredentials PapCredentials::insecure() {
 
 Result<std::string> PapCredentials::authenticate(std::string_view header) const {
   if (insecure_) return std::string("anonymous");
-  constexpr std::string_view kBasic = "Basic ";
-  Error denied{"UNAUTHORIZED", "HTTP basic auth with a PAP user is required"};
-  if (header.size() <= kBasic.size() || header.substr(0, kBasic.size()) != kBasic) return denied;
-  auto decoded = base64_decode(header.substr(kBasic.size()));
+  Error denied{"UNAUTHORIZED", "HTTP basic auth with a PAP user is required", 0,
+               std::string(kPapChallenge)};
+  auto credentials = http::credentials_for(header, "Basic");
+  if (!credentials) return denied;
+  auto decoded = base64_decode(*credentials);
   if (!decoded) return denied;
   size_t colon = decoded->find(':');
   if (colon == std::string::npos) return denied;
@@ -199,7 +202,7 @@ Result<std::string> PapCredentials::authenticate(std::string_view header) const 
   std::string_view password = std::string_view(*decoded).substr(colon + 1);
   auto it = users_.find(user);
   if (it == users_.end() || !verify(it->second, password))
-    return Error{"UNAUTHORIZED", "wrong PAP user or password"};
+    return Error{"UNAUTHORIZED", "wrong PAP user or password", 0, std::string(kPapChallenge)};
   return std::string(user);
 }
 

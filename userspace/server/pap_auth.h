@@ -18,6 +18,9 @@
 
 namespace wiretag {
 
+// The WWW-Authenticate challenge of the PAP API's 401s.
+inline constexpr std::string_view kPapChallenge = "Basic realm=\"wiretag PAP\"";
+
 class PapCredentials {
  public:
   // INVALID_CREDENTIALS_FILE naming the line for a malformed file.
@@ -30,8 +33,8 @@ class PapCredentials {
   // Every request is user "anonymous" (--insecure-no-auth).
   static PapCredentials insecure();
 
-  // The user an "Authorization: Basic …" header names, when its password matches;
-  // UNAUTHORIZED otherwise.
+  // The user an "Authorization: Basic …" header (scheme in any case) names, when its password
+  // matches; UNAUTHORIZED with kPapChallenge otherwise.
   Result<std::string> authenticate(std::string_view authorization_header) const;
 
   // "$pbkdf2-sha256$…" for the password (for operators writing a credentials file).

@@ -5,6 +5,7 @@
 #include "core/app_guid.h"
 #include "core/field_limits.h"
 #include "http/json_input.h"
+#include "server/app_access.h"
 #include "server/rule_input.h"
 
 namespace wiretag {
@@ -22,13 +23,6 @@ json app_json(const PolicyGraph& graph, const AppRecord& app) {
   return {{"guid", app.guid},
           {"wire_bytes", graph.tags().wire_bytes(app.tag)},
           {"account", app.account}};
-}
-
-// The app, if the principal may see its account; APP_NOT_FOUND otherwise (no existence leak).
-Result<AppRecord> visible_app(PolicyGraph& graph, const Principal& who, std::string_view guid) {
-  WT_TRY(app, graph.app(guid));
-  if (!who.can_access(app->account)) return app_not_found(guid);
-  return *app;
 }
 
 // The body of POST and DELETE /whitelist: {"source","destination","protocol"?,"ports"?}.
@@ -111,8 +105,9 @@ class PolicyServerApi {
     auto parsed = [&]() -> Result<EdgeRequest> {
       WT_TRY(who, auth_.authenticate(req.authorization));
       WT_TRY(edge, parse_edge(req.body));
-      // The destination's owner decides who may reach it.
-      if (auto dst = visible_app(graph_, *who, edge->destination); !dst) return dst.error();
+      // The destination's owner decides who may reach it; a scoped token names its own apps.
+      if (auto r = check_edge_apps(graph_, *who, edge->source, edge->destination); !r)
+        return r.error();
       return std::move(*edge);
     }();
     if (!parsed) return respond(parsed.error());
@@ -132,7 +127,8 @@ class PolicyServerApi {
   Result<Reply> disallow(const Request& req) {
     WT_TRY(who, auth_.authenticate(req.authorization));
     WT_TRY(edge, parse_edge(req.body));
-    if (auto dst = visible_app(graph_, *who, edge->destination); !dst) return dst.error();
+    if (auto r = check_edge_apps(graph_, *who, edge->source, edge->destination); !r)
+      return r.error();
     if (auto r = graph_.disallow(*edge); !r) return r.error();
     return Reply{200, json{{"status", "success"}}};
   }
@@ -166,36 +162,6 @@ class PolicyServerApi {
     return Reply{200, out};
   }
 
-  // POST /v1/tokens {"scopes":[…],"accounts":[…]} → {"token"} (admin only)
-  Result<Reply> issue_token(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
-    if (!who->admin) return Error{"FORBIDDEN", "issuing tokens needs network.admin"};
-    WT_TRY(body, http::parse_json_object(req.body));
-    if (auto r = http::check_fields(*body, {"scopes"}, {"accounts", "description"}); !r)
-      return r.error();
-    std::vector<std::string> scopes, accounts;
-    for (auto [key, out] : {std::pair{"scopes", &scopes}, std::pair{"accounts", &accounts}}) {
-      if (!body->contains(key)) continue;
-      const json& v = (*body)[key];
-      if (!v.is_array()) return Error{"INVALID_FIELD_TYPE", std::string(key) + " must be an array"};
-      for (const json& s : v) {
-        if (!s.is_string())
-          return Error{"INVALID_FIELD_TYPE", std::string(key) + " must hold strings"};
-        out->push_back(s.get<std::string>());
-      }
-    }
-    for (const std::string& s : scopes)
-      if (s != kScopeAdmin && s != kScopeWrite && s != kScopeCell)
-        return Error{"INVALID_SCOPE", "unknown scope \"" + s + "\""};
-    for (const std::string& a : accounts)
-      if (auto r = check_account_id(a); !r) return r.error();
-    WT_TRY(description, http::optional_string_field(*body, "description"));
-    if (*description)
-      if (auto c = check_text(**description, "description"); !c) return c.error();
-    WT_TRY(token, auth_.issue(scopes, accounts, description->value_or("")));
-    return Reply{201, json{{"token", *token}, {"scopes", scopes}, {"accounts", accounts}}};
-  }
-
   Result<Reply> health(const Request&) {
     WT_TRY(rev, graph_.revision());
     return Reply{200, json{{"status", "ok"}, {"revision", *rev}}};
@@ -217,13 +183,11 @@ void add_policy_server_routes(http::Router& router, PolicyGraph& graph, Authenti
       .get("/apps", bind(&PolicyServerApi::list_apps))
       .get("/app/:app_guid", bind(&PolicyServerApi::get_app))
       .del("/app/:app_guid", bind(&PolicyServerApi::delete_app))
-      .add_async(http::Method::Post, "/whitelist",
-                 [api](const Request& req, http::Respond respond) {
-                   api->allow(req, std::move(respond));
-                 })
+      .add_async(
+          http::Method::Post, "/whitelist",
+          [api](const Request& req, http::Respond respond) { api->allow(req, std::move(respond)); })
       .del("/whitelist", bind(&PolicyServerApi::disallow))
       .get("/app/:app_guid/whitelist", bind(&PolicyServerApi::whitelist))
-      .post("/v1/tokens", bind(&PolicyServerApi::issue_token))
       .get("/healthz", bind(&PolicyServerApi::health));
 }
 

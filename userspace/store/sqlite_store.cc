@@ -125,6 +125,15 @@ INSERT INTO pdp_subgroups VALUES ('defaultGroup', 'tc', 0,
 INSERT INTO pdp_deployments VALUES ('defaultGroup', 'tc', 'default-whitelist', '1.0.0',
                                     CAST(strftime('%s','now') AS INTEGER) * 1000);
 )sql"},
+    // Token lifecycle (list, revoke, expiry, last use) and cell tokens bound to one cell.
+    {4, R"sql(
+ALTER TABLE tokens ADD COLUMN id TEXT;
+ALTER TABLE tokens ADD COLUMN cell TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
+UPDATE tokens SET id = substr(hash, 1, 16);
+CREATE UNIQUE INDEX tokens_by_id ON tokens(id);
+)sql"},
 };
 
 int64_t now_seconds() {
@@ -456,26 +465,53 @@ struct Connection : StoreTx {
     return sqlite_retention::compact_changes(db, keep_revisions, logged_before, floor);
   }
 
+
+#define WT_TOKEN_COLUMNS \
+  "hash, scopes, accounts, description, id, cell, created_at, expires_at, last_used_at"
+  static TokenRecord token_of(Stmt& s) {
+    auto optional = [&](int i) { return s.is_null(i) ? std::nullopt : std::optional(s.i64(i)); };
+    return TokenRecord{s.text(0), split(s.text(1)), split(s.text(2)), s.text(3),  s.text(4),
+                       s.text(5), s.i64(6),         optional(7),      optional(8)};
+  }
   Result<std::optional<TokenRecord>> find_token(std::string_view hash) override {
-    WT_TRY_STMT(s, "SELECT hash, scopes, accounts, description FROM tokens WHERE hash = ?");
+    WT_TRY_STMT(s, "SELECT " WT_TOKEN_COLUMNS " FROM tokens WHERE hash = ?");
     auto row = s.bind(hash).step();
     if (!row) return row.error();
     if (!*row) return std::optional<TokenRecord>{};
-    return std::optional<TokenRecord>{
-        TokenRecord{s.text(0), split(s.text(1)), split(s.text(2)), s.text(3)}};
+    return std::optional<TokenRecord>{token_of(s)};
   }
   Result<void> insert_token(const TokenRecord& t) override {
-    WT_TRY_STMT(s,
-                "INSERT INTO tokens (hash, scopes, accounts, description, created_at) VALUES "
-                "(?, ?, ?, ?, ?)");
-    return s.bind(t.hash)
-        .bind(join(t.scopes))
-        .bind(join(t.accounts))
-        .bind(t.description)
-        .bind(now_seconds())
-        .exec();
+    WT_TRY_STMT(s, "INSERT INTO tokens (" WT_TOKEN_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(t.hash).bind(join(t.scopes)).bind(join(t.accounts)).bind(t.description).bind(t.id);
+    s.bind(t.cell).bind(t.created_at ? t.created_at : now_seconds());
+    for (const std::optional<int64_t>& at : {t.expires_at, t.last_used_at})
+      if (at)
+        s.bind(*at);
+      else
+        s.bind_null();
+    return s.exec();
   }
   Result<int64_t> count_tokens() override { return count("SELECT COUNT(*) FROM tokens"); }
+  Result<std::vector<TokenRecord>> list_tokens() override {
+    WT_TRY_STMT(s, "SELECT " WT_TOKEN_COLUMNS " FROM tokens ORDER BY created_at, rowid");
+    std::vector<TokenRecord> out;
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.error();
+      if (!*row) return out;
+      out.push_back(token_of(s));
+    }
+  }
+#undef WT_TOKEN_COLUMNS
+  Result<bool> delete_token(std::string_view id) override {
+    WT_TRY_STMT(s, "DELETE FROM tokens WHERE id = ?");
+    if (auto r = s.bind(id).exec(); !r) return r.error();
+    return sqlite3_changes(db) > 0;
+  }
+  Result<void> set_token_last_used(std::string_view hash, int64_t at) override {
+    WT_TRY_STMT(s, "UPDATE tokens SET last_used_at = ? WHERE hash = ?");
+    return s.bind(at).bind(hash).exec();
+  }
 
   Result<std::vector<PolicyRecord>> policies(Stmt& s) {
     std::vector<PolicyRecord> out;
