@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "http/json_input.h"
+
 namespace wiretag::agent {
 
 namespace fs = std::filesystem;
@@ -64,8 +66,10 @@ Result<DeviceTable> DeviceTable::open(const fs::path& dir) {
   if (!in) return table;  // first start
   std::stringstream text;
   text << in.rdbuf();
-  json j = json::parse(text.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("devices") || !j["devices"].is_array())
+  auto parsed = http::parse_json(text.str(), http::kReceivedJsonLimits);
+  if (!parsed) return Error{"STATE_CORRUPT", table.path_.string() + ": " + parsed.error().message};
+  json& j = *parsed;
+  if (!j.is_object() || !j.contains("devices") || !j["devices"].is_array())
     return Error{"STATE_CORRUPT", table.path_.string() + " is not a device table"};
   for (const json& item : j["devices"]) {
     WT_TRY(rec, from_json(item));
