@@ -269,6 +269,32 @@ TEST_F(AgentTest, BadInputIsRefusedAndChangesNothing) {
   }
 }
 
+// Issue 14 item 1: 100,000 levels of '[' and of {"a": in every JSON body of the Plugin API
+// (whole, and where the agent copies a field): 400 JSON_TOO_DEEP, and the agent lives on.
+TEST_F(AgentTest, DeepJsonIsRefusedOnEveryPluginEndpointAndTheAgentLivesOn) {
+  constexpr size_t kLevels = 100000;
+  std::string arrays = std::string(kLevels, '[') + std::string(kLevels, ']');
+  std::string objects;
+  for (size_t i = 0; i < kLevels; ++i) objects += R"({"a":)";
+  objects += "1" + std::string(kLevels, '}');
+  const std::string dev = device("wt0").dump();
+  for (const char* method : {"POST", "DELETE"}) {
+    for (const std::string& body :
+         {arrays, objects, R"({"destination_device":)" + objects + "}",
+          R"({"destination_device":)" + dev + R"(,"allowed_source_wire_bytes":)" + arrays + "}",
+          R"({"destination_device":)" + dev + R"(,"app_guid":)" + objects + "}"}) {
+      SCOPED_TRACE(std::string(method) + " " + body.substr(0, 80));
+      auto r = agent_->request(method, "/whitelist", body);
+      EXPECT_EQ(r.status, 400) << r.body.substr(0, 200);
+      EXPECT_EQ(r.error_code(), "JSON_TOO_DEEP") << r.body.substr(0, 200);
+      ASSERT_TRUE(agent_->alive()) << agent_->log_text();
+      ASSERT_EQ(agent_->request("GET", "/healthz").status, 200);
+    }
+  }
+  EXPECT_EQ(agent_->request("GET", "/whitelist").json()["devices"].size(), 0u);
+  EXPECT_FALSE(enforced("wt0"));
+}
+
 TEST_F(AgentTest, VanishedDeviceIsForgotten) {
   auto r = agent_->request("POST", "/whitelist",
                            json{{"destination_device", device("wt1")},

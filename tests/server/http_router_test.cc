@@ -59,15 +59,108 @@ TEST(Errors, CodesMapToStatuses) {
   EXPECT_EQ(status_for({"STORE_ERROR", ""}), 500u);
 }
 
-TEST(SplitTarget, DecodesPathAndQuery) {
+TEST(SplitTarget, KeepsThePathAsSentAndDecodesTheQuery) {
   std::string path;
   std::map<std::string, std::string> query;
   ASSERT_TRUE(split_target("/app/a%3Ab/whitelist?detail=rules&x=a+b", path, query));
-  EXPECT_EQ(path, "/app/a:b/whitelist");
+  EXPECT_EQ(path, "/app/a%3Ab/whitelist");
   EXPECT_EQ(query["detail"], "rules");
   EXPECT_EQ(query["x"], "a b");
   EXPECT_FALSE(split_target("/app/%4", path, query));
   EXPECT_FALSE(split_target("/app/%zz", path, query));
+}
+
+Router app_routes() {
+  Router r;
+  r.get("/app/:app_guid", [](const Request& q) -> Result<Reply> {
+     return Reply{200, {{"app", q.param("app_guid")}}};
+   }).get("/app/:app_guid/whitelist", [](const Request& q) -> Result<Reply> {
+    return Reply{200, {{"whitelist_of", q.param("app_guid")}}};
+  });
+  return r;
+}
+
+Reply get(const Router& r, std::string target) {
+  Request q;
+  std::map<std::string, std::string> query;
+  if (auto split = split_target(target, q.path, query); !split) return error_reply(split.error());
+  return r.route(q);
+}
+
+TEST(Router, SplitsThePathBeforeDecodingEachSegment) {
+  // An encoded '/' stays inside its segment: db's whitelist is not reachable this way.
+  auto r = get(app_routes(), "/app/db%2Fwhitelist");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, (nlohmann::json{{"app", "db/whitelist"}}));
+  r = get(app_routes(), "/app/a%3Ab/whitelist");
+  EXPECT_EQ(r.body, (nlohmann::json{{"whitelist_of", "a:b"}}));
+  r = get(app_routes(), "/app/db/%77hitelist");  // literal segments compare decoded
+  EXPECT_EQ(r.body, (nlohmann::json{{"whitelist_of", "db"}}));
+}
+
+TEST(Router, AnEmptySegmentMatchesNothing) {
+  for (const char* target :
+       {"//app/db/whitelist", "/app//db/whitelist", "/app/db//whitelist", "/app/db/whitelist/",
+        "/app//whitelist", "/app/", "//app/db", "/", "app/db"}) {
+    SCOPED_TRACE(target);
+    auto r = get(app_routes(), target);
+    EXPECT_EQ(r.status, 404u);
+    EXPECT_EQ(r.body[0]["error_code"], "ROUTE_NOT_FOUND");
+  }
+  EXPECT_EQ(get(app_routes(), "/app/db/whitelist").status, 200u);
+}
+
+TEST(Router, BadPercentEncodingInASegmentIsInvalidPath) {
+  Request q;
+  q.path = "/app/%zz/whitelist";  // set directly: the router decodes, not only split_target
+  auto r = app_routes().route(q);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.body[0]["error_code"], "INVALID_PATH");
+}
+
+std::string nested(size_t depth, const std::string& open, const std::string& close,
+                   const std::string& inner = "1") {
+  std::string out;
+  for (size_t i = 0; i < depth; ++i) out += open;
+  out += inner;
+  for (size_t i = 0; i < depth; ++i) out += close;
+  return out;
+}
+
+TEST(JsonInput, NestingUpToTheLimitParsesAndOneMoreIsTooDeep) {
+  EXPECT_TRUE(parse_json(nested(kMaxJsonDepth, "[", "]")));
+  EXPECT_TRUE(parse_json_object(nested(kMaxJsonDepth, "{\"a\":", "}")));
+  EXPECT_EQ(parse_json(nested(kMaxJsonDepth + 1, "[", "]")).error().code, "JSON_TOO_DEEP");
+  auto deep = parse_json_object(nested(kMaxJsonDepth + 1, "{\"a\":", "}"));
+  EXPECT_EQ(deep.error().code, "JSON_TOO_DEEP");
+  EXPECT_EQ(status_for(deep.error()), 400u);
+  // What a program reads from its peers has room for the envelope around a stored body.
+  EXPECT_TRUE(parse_json(nested(kMaxJsonDepth + 3, "[", "]"), kReceivedJsonLimits));
+}
+
+TEST(JsonInput, DeepTextIsRefusedBeforeItIsBuiltEvenUnfinished) {
+  // 100,000 levels (the crash needed ~66,000): refused at level 65, unclosed or not.
+  EXPECT_EQ(parse_json_object(nested(100000, "{\"a\":", "}")).error().code, "JSON_TOO_DEEP");
+  EXPECT_EQ(parse_json_object("{\"a\":" + std::string(100000, '[')).error().code, "JSON_TOO_DEEP");
+  EXPECT_EQ(parse_json(std::string(100000, '[')).error().code, "JSON_TOO_DEEP");
+  EXPECT_EQ(parse_json("[" + nested(100000, "[", "]") + ",").error().code, "JSON_TOO_DEEP");
+}
+
+TEST(JsonInput, LongStringsAndKeysAreFieldTooLongNamingTheField) {
+  const std::string at_limit(kMaxJsonStringBytes, 'x'), over(kMaxJsonStringBytes + 1, 'x');
+  EXPECT_TRUE(parse_json_object(nlohmann::json{{"name", at_limit}}.dump()));
+  auto r = parse_json_object(
+      nlohmann::json{{"groups", {{{"name", "ok"}}, {{"name", "ok"}, {"description", over}}}}}
+          .dump());
+  EXPECT_EQ(r.error().code, "FIELD_TOO_LONG");
+  EXPECT_NE(r.error().message.find("\"groups[1].description\""), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(status_for(r.error()), 400u);
+  r = parse_json_object(nlohmann::json{{"properties", {{over, 1}}}}.dump());
+  EXPECT_EQ(r.error().code, "FIELD_TOO_LONG");
+  EXPECT_NE(r.error().message.find("a key in \"properties\""), std::string::npos)
+      << r.error().message;
+  EXPECT_TRUE(parse_json(nlohmann::json{{"key", over}}.dump(), kReceivedJsonLimits));
 }
 
 TEST(JsonInput, ChecksFieldsInOrderUnknownThenMissing) {
@@ -78,6 +171,8 @@ TEST(JsonInput, ChecksFieldsInOrderUnknownThenMissing) {
   EXPECT_TRUE(check_fields(*j, {"a"}, {"b"}));
   EXPECT_EQ(string_field(*j, "a").error().code, "INVALID_FIELD_TYPE");
   EXPECT_EQ(parse_json_object("{").error().code, "INVALID_JSON");
+  EXPECT_EQ(parse_json_object("").error().code, "INVALID_JSON");
+  EXPECT_EQ(parse_json_object("{} x").error().code, "INVALID_JSON");
   EXPECT_EQ(parse_json_object("[]").error().code, "INVALID_BODY");
 }
 

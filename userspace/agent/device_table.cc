@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/private_files.h"
+#include "http/json_input.h"
 
 namespace wiretag::agent {
 
@@ -67,8 +68,10 @@ Result<DeviceTable> DeviceTable::open(const fs::path& dir) {
   if (!in) return table;  // first start
   std::stringstream text;
   text << in.rdbuf();
-  json j = json::parse(text.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("devices") || !j["devices"].is_array())
+  auto parsed = http::parse_json(text.str(), http::kReceivedJsonLimits);
+  if (!parsed) return Error{"STATE_CORRUPT", table.path_.string() + ": " + parsed.error().message};
+  json& j = *parsed;
+  if (!j.is_object() || !j.contains("devices") || !j["devices"].is_array())
     return Error{"STATE_CORRUPT", table.path_.string() + " is not a device table"};
   for (const json& item : j["devices"]) {
     WT_TRY(rec, from_json(item));

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "http/json_input.h"
 
 namespace wiretag::agent {
 
@@ -329,13 +330,13 @@ Result<void> ServerLink::watch_once() {
   auto res = watch_client_.stream(
       target + "&stream=1",
       [&](std::string_view line) {
-        auto j = json::parse(line, nullptr, false);
-        if (j.is_discarded()) {
-          handled = bad("a watch line that is not JSON");
+        auto j = http::parse_json(line, http::kReceivedJsonLimits);
+        if (!j) {
+          handled = bad("a watch line that is not JSON (" + j.error().message + ")");
           return false;
         }
         ++watch_replies_;
-        handled = handle_watch_reply(j);
+        handled = handle_watch_reply(*j);
         if (!handled) return false;
         connected_ = true;
         backoff_ = 0ms;

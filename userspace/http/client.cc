@@ -7,6 +7,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "http/json_input.h"
+
 namespace wiretag::http {
 
 namespace asio = boost::asio;
@@ -41,14 +43,17 @@ bhttp::request<bhttp::string_body> make_request(const BaseUrl& base, const std::
 }  // namespace
 
 Result<nlohmann::json> ClientResponse::json() const {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded())
-    return Error{"INVALID_RESPONSE", "HTTP " + std::to_string(status) + " with a non-JSON body"};
+  auto j = parse_json(body, kReceivedJsonLimits);
+  if (!j)
+    return Error{"INVALID_RESPONSE", "HTTP " + std::to_string(status) + " with a non-JSON body (" +
+                                         j.error().message + ")"};
   return j;
 }
 
 std::string ClientResponse::error_code() const {
-  auto j = nlohmann::json::parse(body, nullptr, false);
+  auto parsed = parse_json(body, kReceivedJsonLimits);
+  if (!parsed) return "";
+  const nlohmann::json& j = *parsed;
   if (j.is_array() && !j.empty() && j[0].is_object() && j[0].contains("error_code") &&
       j[0]["error_code"].is_string())
     return j[0]["error_code"].get<std::string>();

@@ -30,6 +30,7 @@ unsigned status_for(const Error& error) {
       code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST" || code == "BODY_TOO_LARGE" ||
       code == "NAME_MISMATCH" || code == "POLICY_TOO_LARGE_FOR_KEY" || code == "FIELD_TOO_LONG")
     return 400;
+  if (code == "JSON_TOO_DEEP" || code == "FIELD_TOO_LONG") return 400;
   if (code == "UNAVAILABLE") return 503;
   return 500;
 }

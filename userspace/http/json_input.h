@@ -2,6 +2,8 @@
 // domain sees them, each failure with its own error_code.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -12,8 +14,28 @@
 
 namespace wiretag::http {
 
-// INVALID_JSON for unparseable text (including duplicate-free garbage and empty bodies),
-// INVALID_BODY when the top level is not an object.
+// Arrays and objects nested inside one another, the outermost counting as 1: deeper text
+// would make nlohmann::json's copy, dump and compare recurse until the stack overflows.
+inline constexpr size_t kMaxJsonDepth = 64;
+// Any string value or object key of a request body (64 KiB): the ceiling under the tighter
+// bounds of particular fields.
+inline constexpr size_t kMaxJsonStringBytes = 64 * 1024;
+
+struct JsonLimits {
+  size_t max_depth = kMaxJsonDepth;
+  size_t max_string_bytes = kMaxJsonStringBytes;
+};
+// What a program reads back from its peers and its own files (responses, watch lines, state):
+// a body accepted under kMaxJsonDepth inside the envelope that carries it; strings unbounded.
+inline constexpr JsonLimits kReceivedJsonLimits{2 * kMaxJsonDepth, SIZE_MAX};
+
+// Any JSON text, checked while it is parsed and given up at the first excess, before a deep
+// value is built: INVALID_JSON for unparseable text, JSON_TOO_DEEP past max_depth,
+// FIELD_TOO_LONG (naming the field, e.g. "groups[0].name") for a longer string or key.
+Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits = {});
+
+// parse_json() of a request body, then INVALID_BODY when the top level is not an object.
+// INVALID_JSON covers garbage and empty bodies.
 Result<nlohmann::json> parse_json_object(std::string_view body);
 
 // UNKNOWN_FIELD for a key not in `allowed`, MISSING_FIELD for a key of `required` absent.

@@ -6,21 +6,20 @@
 namespace wiretag::http {
 namespace {
 
+// "/a//b%2Fc" -> {"a", "", "b%2Fc"}: every '/' after the leading one ends a segment, so an
+// empty segment stays one (and matches nothing) and an encoded '/' stays inside its segment.
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    out.emplace_back(path.substr(i, j - i));
-    i = j;
+  if (path.starts_with('/')) path.remove_prefix(1);
+  for (;;) {
+    size_t slash = path.find('/');
+    out.emplace_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) return out;
+    path.remove_prefix(slash + 1);
   }
-  return out;
 }
+
+Error bad_path_encoding() { return Error{"INVALID_PATH", "bad percent-encoding in the path"}; }
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -48,14 +47,26 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   return true;
 }
 
-// Each ":name" segment of the pattern binds the corresponding path segment.
+// The raw segments of a path, each percent-decoded; nullopt on bad percent-encoding.
+std::optional<std::vector<std::string>> decoded_segments(std::string_view raw_path) {
+  std::vector<std::string> segments = split_path(raw_path);
+  std::string decoded;
+  for (std::string& s : segments) {
+    if (!percent_decode(s, decoded, false)) return std::nullopt;
+    s.swap(decoded);
+  }
+  return segments;
+}
+
+// Each ":name" segment of the pattern binds the corresponding (decoded) path segment; an
+// empty segment matches nothing.
 bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
            std::map<std::string, std::string>& params) {
   if (pattern.size() != path.size()) return false;
   std::map<std::string, std::string> bound;
   for (size_t i = 0; i < pattern.size(); ++i) {
+    if (path[i].empty()) return false;
     if (!pattern[i].empty() && pattern[i][0] == ':') {
-      if (path[i].empty()) return false;
       bound[pattern[i].substr(1)] = path[i];
     } else if (pattern[i] != path[i]) {
       return false;
@@ -94,11 +105,14 @@ Router& Router::add_async(Method method, std::string_view pattern, AsyncHandler 
 }
 
 void Router::dispatch(Request request, std::function<void(Reply)> done) const {
-  const std::vector<std::string> segments = split_path(request.path);
+  const auto not_found = Error{"ROUTE_NOT_FOUND", "no such resource: " + request.path};
+  if (!request.path.starts_with('/')) return done(error_reply(not_found));
+  const auto segments = decoded_segments(request.path);
+  if (!segments) return done(error_reply(bad_path_encoding()));
   bool path_matched = false;
   for (const Route& r : routes_) {
     std::map<std::string, std::string> params;
-    if (!match(r.segments, segments, params)) continue;
+    if (!match(r.segments, *segments, params)) continue;
     path_matched = true;
     if (r.method != request.method) continue;
     request.params = std::move(params);
@@ -110,7 +124,7 @@ void Router::dispatch(Request request, std::function<void(Reply)> done) const {
   }
   if (path_matched)
     return done(error_reply(Error{"METHOD_NOT_ALLOWED", "method not allowed on " + request.path}));
-  done(error_reply(Error{"ROUTE_NOT_FOUND", "no such resource: " + request.path}));
+  done(error_reply(not_found));
 }
 
 Reply Router::route(Request request) const {
@@ -124,9 +138,9 @@ Reply Router::route(Request request) const {
 Result<void> split_target(std::string_view target, std::string& path,
                           std::map<std::string, std::string>& query) {
   size_t q = target.find('?');
-  std::string_view raw_path = target.substr(0, q);
-  if (!percent_decode(raw_path, path, false))
-    return Error{"INVALID_PATH", "bad percent-encoding in the path"};
+  path = target.substr(0, q);
+  std::string decoded;
+  if (!percent_decode(path, decoded, false)) return bad_path_encoding();
   query.clear();
   if (q == std::string_view::npos) return Ok();
   std::string_view rest = target.substr(q + 1);

@@ -17,10 +17,12 @@ enum class Method { Get, Post, Put, Patch, Delete, Other };
 
 struct Request {
   Method method = Method::Get;
-  std::string path;                           // percent-decoded, without the query
-  std::map<std::string, std::string> query;   // percent-decoded
-  std::map<std::string, std::string> params;  // from ":name" segments of the matched pattern
-  std::string authorization;                  // the Authorization header, verbatim
+  // As sent (still percent-encoded), without the query: the router splits it at each '/'
+  // first and then decodes each segment, so "%2F" stays inside one segment.
+  std::string path;
+  std::map<std::string, std::string> query;    // percent-decoded
+  std::map<std::string, std::string> params;   // from ":name" segments of the matched pattern
+  std::string authorization;                   // the Authorization header, verbatim
   std::map<std::string, std::string> headers;  // every header, names in lower case
   std::string body;
 
@@ -37,7 +39,9 @@ using AsyncHandler = std::function<void(const Request&, Respond)>;
 
 class Router {
  public:
-  // pattern: "/app/:app_guid/whitelist"; a ":name" segment matches one non-empty segment.
+  // pattern: "/app/:app_guid/whitelist"; a ":name" segment matches one non-empty segment and
+  // binds it percent-decoded (it may hold a '/': a parameter's own check refuses it). An
+  // empty segment ("//", a trailing '/') matches no pattern: ROUTE_NOT_FOUND.
   Router& add(Method method, std::string_view pattern, Handler handler);
   Router& get(std::string_view p, Handler h) { return add(Method::Get, p, std::move(h)); }
   Router& post(std::string_view p, Handler h) { return add(Method::Post, p, std::move(h)); }
@@ -47,8 +51,9 @@ class Router {
   Router& add_async(Method method, std::string_view pattern, AsyncHandler handler);
 
   // ROUTE_NOT_FOUND (404) when no pattern matches the path, METHOD_NOT_ALLOWED (405) when
-  // one does for another method; handler errors go through error_reply(). `done` is called
-  // exactly once: at once for a plain handler, whenever it answers for an async one.
+  // one does for another method, INVALID_PATH (400) for bad percent-encoding in it; handler
+  // errors go through error_reply(). `done` is called exactly once: at once for a plain
+  // handler, whenever it answers for an async one.
   void dispatch(Request request, std::function<void(Reply)> done) const;
   // dispatch() for callers that need the reply now: an async handler that has not answered
   // by the time it returns gives 500 ASYNC_ROUTE.
@@ -63,7 +68,8 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// Splits "a/b%20c?x=1" into a decoded path and query; INVALID_PATH on bad percent-encoding.
+// Splits "/a/b%20c?x=1" into the path as sent ("/a/b%20c", see Request::path) and the decoded
+// query; INVALID_PATH or INVALID_QUERY on bad percent-encoding.
 Result<void> split_target(std::string_view target, std::string& path,
                           std::map<std::string, std::string>& query);
 
