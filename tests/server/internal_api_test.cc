@@ -519,6 +519,45 @@ TEST_F(InternalApi, PdpStatusRejectsBadInputAndChangesNothing) {
   EXPECT_EQ(s().get("/internal/v1/cells/cell1").error_code(), "CELL_NOT_FOUND") << "nothing kept";
 }
 
+// Issue 14 items 16 and 7 on the real binary: retention runs on its timer (a state, polled).
+TEST_F(InternalApi, RetentionCompactsTheChangeLogAndAWatchFromBeforeItResyncs) {
+  server_.reset();
+  start({"--changelog-retention-revisions", "5", "--retention-interval", "1"});
+  for (int i = 0; i < 20; ++i) register_app("app" + std::to_string(i));
+  const int64_t rev = revision();
+  json changes;
+  for (int i = 0; i < 400; ++i) {
+    changes = s().get("/internal/v1/changes?since=0").json();
+    if (changes["resync"] == true) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(changes["resync"], true) << changes;
+  EXPECT_EQ(changes["changes"], json::array());
+  json w = watch("since=0&timeout=0").json();
+  EXPECT_EQ(w["resync"], true);
+  EXPECT_EQ(w["events"], json::array());
+  EXPECT_EQ(w["revision"], rev);
+  json recent = watch("since=" + std::to_string(rev - 5) + "&timeout=0").json();
+  EXPECT_EQ(recent["resync"], false);
+  EXPECT_EQ(recent["events"].size(), 5u);
+  EXPECT_EQ(s().get("/app/app0").status, 200) << "the apps are all still there";
+}
+
+TEST_F(InternalApi, AnExpiredCellIsForgottenAfterTheCellRetention) {
+  server_.reset();
+  start({"--cell-retention", "0", "--retention-interval", "1"});
+  ASSERT_EQ(s().post("/internal/v1/cells/gone/status", pdp_status("gone", 100).dump()).status, 200);
+  EXPECT_EQ(s().get("/internal/v1/cells/gone").status, 200);
+  int status = 200;
+  for (int i = 0; i < 400 && status == 200; ++i) {
+    status = s().get("/internal/v1/cells/gone").status;
+    if (status == 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status, 404);
+  EXPECT_EQ(s().get("/internal/v1/cells").json()["cells"], json::array());
+  EXPECT_EQ(s().pap("GET", "/pdps/healthcheck").json()["pdpList"], json::array());
+}
+
 TEST_F(InternalApi, ACellTokenReachesOnlyTheInternalApi) {
   register_app("a");
   std::string cell = cell_token("cell1");
