@@ -1,5 +1,8 @@
 #include "http/client.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -8,8 +11,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 namespace wiretag::http {
 
@@ -23,7 +24,8 @@ namespace {
 // A streamed line longer than this is not a watch batch (1000 events) but a broken server.
 constexpr size_t kMaxLine = 64u << 20;
 
-bhttp::request<bhttp::string_body> make_request(const BaseUrl& base, const std::string& authorization,
+bhttp::request<bhttp::string_body> make_request(const BaseUrl& base,
+                                                const std::string& authorization,
                                                 std::string_view method, std::string_view target,
                                                 std::string_view body) {
   bhttp::request<bhttp::string_body> req{
@@ -82,29 +84,6 @@ Result<BaseUrl> parse_base_url(std::string_view url) {
   return out;
 }
 
-Result<std::shared_ptr<asio::ssl::context>> make_client_tls_context(const TlsClientFiles& files) {
-  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  boost::system::error_code ec;
-  ctx->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                       asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1,
-                   ec);
-  if (files.ca_file.empty())
-    ctx->set_default_verify_paths(ec);
-  else
-    ctx->load_verify_file(files.ca_file, ec);
-  if (ec) return Error{"TLS_FILE", "CA file " + files.ca_file + ": " + ec.message()};
-  if (files.cert_file.empty() != files.key_file.empty())
-    return Error{"TLS_FILE", "a client certificate needs both a certificate and a key file"};
-  if (!files.cert_file.empty()) {
-    ctx->use_certificate_chain_file(files.cert_file, ec);
-    if (ec) return Error{"TLS_FILE", "certificate " + files.cert_file + ": " + ec.message()};
-    ctx->use_private_key_file(files.key_file, asio::ssl::context::pem, ec);
-    if (ec) return Error{"TLS_FILE", "key " + files.key_file + ": " + ec.message()};
-  }
-  ctx->set_verify_mode(asio::ssl::verify_peer);
-  return ctx;
-}
-
 Client::Client(BaseUrl base, std::string bearer, std::shared_ptr<asio::ssl::context> tls)
     : base_(std::move(base)),
       authorization_(bearer.empty() ? std::string() : "Bearer " + bearer),
@@ -128,7 +107,8 @@ void Client::drop_connection() {
 
 void Client::set_basic_auth(std::string_view user_password) {
   std::string encoded(beast::detail::base64::encoded_size(user_password.size()), '\0');
-  encoded.resize(beast::detail::base64::encode(encoded.data(), user_password.data(), user_password.size()));
+  encoded.resize(
+      beast::detail::base64::encode(encoded.data(), user_password.data(), user_password.size()));
   authorization_ = "Basic " + encoded;
 }
 
@@ -155,7 +135,8 @@ Result<void> Client::connect(std::chrono::steady_clock::time_point deadline) {
     return Error{"SERVER_UNREACHABLE", "resolve " + base_.host + ": " + ec.message(), ec.value()};
   stream_.emplace(ioc_);
   stream_->expires_at(deadline);
-  stream_->async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
+  stream_->async_connect(endpoints,
+                         [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
   run_until(deadline);
   if (cancelled_) ec = asio::error::operation_aborted;
   if (ec) {
@@ -346,7 +327,8 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
     if (auto c = connect(deadline); !c) return c.error();
     r = exchange(method, target, body, deadline);
   }
-  if (!r && r.error().code == "CONNECTION_CLOSED") return Error{"SERVER_UNREACHABLE", r.error().message, r.error().sys_errno};
+  if (!r && r.error().code == "CONNECTION_CLOSED")
+    return Error{"SERVER_UNREACHABLE", r.error().message, r.error().sys_errno};
   return r;
 }
 

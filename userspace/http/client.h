@@ -4,11 +4,11 @@
 // server, and by benches and tests.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/tls.h"
 #include "wiretag/result.h"
 
 namespace wiretag::http {
@@ -37,17 +38,6 @@ struct BaseUrl {
 // "http://HOST:PORT[/]" or "https://HOST:PORT[/]" → host, port and scheme; INVALID_URL
 // otherwise.
 Result<BaseUrl> parse_base_url(std::string_view url);
-
-// What a client trusts and, for mutual TLS, presents. Empty ca_file: the system's CAs.
-struct TlsClientFiles {
-  std::string ca_file;    // PEM bundle of the CAs that may sign the server's certificate
-  std::string cert_file;  // PEM client certificate (mTLS), with key_file
-  std::string key_file;
-};
-// A client TLS context (TLS 1.2+, peer verification on); TLS_FILE naming the file that could
-// not be read.
-Result<std::shared_ptr<boost::asio::ssl::context>> make_client_tls_context(
-    const TlsClientFiles& files);
 
 class Client {
  public:
