@@ -28,6 +28,10 @@ unsigned status_for(const Error& error) {
       code == "NAME_MISMATCH")
     return 400;
   if (code == "UNAVAILABLE") return 503;
+  // The HTTP layer's own refusals (http/server.cc).
+  if (code == "MISSING_HOST") return 400;
+  if (code == "UNSUPPORTED_TRANSFER_ENCODING") return 501;
+  if (code == "SERVER_BUSY") return 503;
   return 500;
 }
 
