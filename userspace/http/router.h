@@ -24,6 +24,8 @@ struct Request {
   std::map<std::string, std::string> params;   // from ":name" segments of the matched pattern
   std::string authorization;                   // the Authorization header, verbatim
   std::map<std::string, std::string> headers;  // every header, names in lower case
+  // The cell a verified TLS client certificate names (mutual TLS), or empty.
+  std::string peer_cell;
   std::string body;
 
   std::string param(const std::string& name) const;

@@ -1,6 +1,8 @@
 #include "http/server.h"
 
 #include <malloc.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <cstring>
 #include <sstream>
@@ -21,6 +24,7 @@
 
 #include "common/log.h"
 #include "http/listen_address.h"
+#include "http/tls.h"
 
 namespace wiretag::http {
 
@@ -29,6 +33,7 @@ namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using local = asio::local::stream_protocol;
 using RequestHeader = beast_http::request_header<>;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
@@ -235,7 +240,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void run() {
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, self()));
+    if constexpr (kTls)
+      asio::dispatch(stream_.get_executor(),
+                     beast::bind_front_handler(&Session::do_handshake, self()));
+    else
+      asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, self()));
   }
 
   void close_when_idle() override {
@@ -249,6 +258,54 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
  private:
   // Lines gathered into one write when a stream has several queued.
   static constexpr size_t kLinesPerWrite = 64;
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // TLS first, within the read timeout; then, with mutual TLS, who the client is.
+  void do_handshake() {
+    lowest().expires_after(options().read_timeout);
+    reading_ = true;
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            beast::bind_front_handler(&Session::on_handshake, self()));
+  }
+
+  void on_handshake(beast::error_code ec) {
+    reading_ = false;
+    if (ec) {
+      if (ec.category() == asio::error::get_ssl_category() &&
+          ERR_GET_REASON(ec.value()) == SSL_R_HTTP_REQUEST)
+        return refuse_plain_http();
+      spdlog::debug("http: TLS handshake failed: {}", ec.message());
+      return do_close();
+    }
+    SSL* ssl = stream_.native_handle();
+#if OPENSSL_VERSION_MAJOR >= 3
+    X509* cert = SSL_get1_peer_certificate(ssl);
+#else
+    X509* cert = SSL_get_peer_certificate(ssl);
+#endif
+    if (cert) {
+      if (SSL_get_verify_result(ssl) == X509_V_OK)
+        peer_cell_ = cell_of_certificate(cert).value_or("");
+      X509_free(cert);
+    }
+    do_read();
+  }
+
+  // Plain HTTP sent to a TLS port: say so in plain HTTP, then close.
+  void refuse_plain_http() {
+    static const std::string answer = [] {
+      std::ostringstream out;
+      out << make_response(error_reply(Error{"TLS_REQUIRED",
+                                             "this port speaks HTTPS; use https:// (plain HTTP "
+                                             "is not served here)"}),
+                           11, false);
+      return out.str();
+    }();
+    beast::error_code ec;
+    lowest().socket().non_blocking(true, ec);
+    lowest().socket().write_some(asio::buffer(answer), ec);
+    do_close();
+  }
 
   std::shared_ptr<Session> self() { return this->shared_from_this(); }
   auto& lowest() { return beast::get_lowest_layer(stream_); }
@@ -283,6 +340,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return refuse(error_reply(framing.error()), true);
     auto req = request_head(head);
     if (!req) return refuse(error_reply(req.error()), body_pending);
+    req->peer_cell = peer_cell_;
     if (auto refusal = server_.router_.admission(*req)) {
       spdlog::debug("http: refused before the body: {} {}", std::string(head.method_string()),
                     req->path);
@@ -534,6 +592,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
   Request head_;  // the request being read, admitted, without its body yet
+  std::string peer_cell_;  // the cell a verified client certificate names (mutual TLS)
   unsigned version_ = 11;
   bool request_keep_alive_ = true;
   size_t reserved_ = 0;  // bytes of the budget this request's body holds
@@ -686,6 +745,14 @@ class SocketListener : public Listener {
       // to a cell): never hold one back waiting for an ACK.
       beast::error_code ec;
       socket.set_option(tcp::no_delay(true), ec);
+    }
+    if constexpr (std::is_same_v<Protocol, tcp>) {
+      if (const auto& tls = server_.options_.tls) {
+        auto session = std::make_shared<Session<TlsStream>>(
+            TlsStream(beast::tcp_stream(std::move(socket)), *tls), server_, budget_);
+        server_.track(session);
+        return session->run();
+      }
     }
     auto session = std::make_shared<Session<Stream>>(Stream(std::move(socket)), server_, budget_);
     server_.track(session);

@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -41,6 +42,9 @@ struct ServerOptions {
   // what is left (a chunked body: once it grows past it) gets 503 SERVER_BUSY with
   // Retry-After and its connection is closed.
   std::size_t max_buffered_body_bytes = 64 << 20;
+  // When set, every TCP listener serves HTTPS with it (http/tls.h); unix sockets stay plain.
+  // A plain HTTP request to such a port gets a plain 400 TLS_REQUIRED and the door.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 // The pure part: a parsed request in, the response out (JSON, errors per SPEC §4). A
