@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
   libboost-dev libboost-system-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libpq-dev
-  libssl-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
+  libssl-dev openssl libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   iproute2 iputils-ping netcat-openbsd socat ncat curl procps psmisc nftables
   python3

@@ -1,11 +1,16 @@
 #include "http/client.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "http/json_input.h"
 
@@ -21,7 +26,8 @@ namespace {
 // A streamed line longer than this is not a watch batch (1000 events) but a broken server.
 constexpr size_t kMaxLine = 64u << 20;
 
-bhttp::request<bhttp::string_body> make_request(const BaseUrl& base, const std::string& authorization,
+bhttp::request<bhttp::string_body> make_request(const BaseUrl& base,
+                                                const std::string& authorization,
                                                 std::string_view method, std::string_view target,
                                                 std::string_view body) {
   bhttp::request<bhttp::string_body> req{
@@ -61,17 +67,19 @@ std::string ClientResponse::error_code() const {
 }
 
 Result<BaseUrl> parse_base_url(std::string_view url) {
-  constexpr std::string_view scheme = "http://";
-  if (!url.starts_with(scheme))
-    return Error{"INVALID_URL", "\"" + std::string(url) + "\": expected http://HOST:PORT"};
-  url.remove_prefix(scheme.size());
+  constexpr std::string_view kHttp = "http://", kHttps = "https://";
+  const bool tls = url.starts_with(kHttps);
+  if (!tls && !url.starts_with(kHttp))
+    return Error{"INVALID_URL",
+                 "\"" + std::string(url) + "\": expected http://HOST:PORT or https://HOST:PORT"};
+  url.remove_prefix(tls ? kHttps.size() : kHttp.size());
   while (url.ends_with('/')) url.remove_suffix(1);
   if (url.find('/') != std::string_view::npos)
     return Error{"INVALID_URL", "a server URL has no path: " + std::string(url)};
   size_t colon = url.rfind(':');
   if (colon == std::string_view::npos || colon + 1 == url.size())
     return Error{"INVALID_URL", "\"" + std::string(url) + "\": the port is missing"};
-  BaseUrl out{std::string(url.substr(0, colon)), std::string(url.substr(colon + 1))};
+  BaseUrl out{std::string(url.substr(0, colon)), std::string(url.substr(colon + 1)), tls};
   if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']')
     out.host = out.host.substr(1, out.host.size() - 2);
   if (out.host.empty() || out.port.size() > 5 ||
@@ -81,12 +89,31 @@ Result<BaseUrl> parse_base_url(std::string_view url) {
   return out;
 }
 
-Client::Client(BaseUrl base, std::string bearer)
-    : base_(std::move(base)), authorization_(bearer.empty() ? std::string() : "Bearer " + bearer) {}
+Client::Client(BaseUrl base, std::string bearer, std::shared_ptr<asio::ssl::context> tls)
+    : base_(std::move(base)),
+      authorization_(bearer.empty() ? std::string() : "Bearer " + bearer),
+      tls_(std::move(tls)) {
+  if (base_.tls && !tls_) {
+    auto ctx = make_client_tls_context({});
+    if (ctx) tls_ = *ctx;
+  }
+}
+
+template <class F>
+decltype(auto) Client::with_stream(F&& f) {
+  if (tls_stream_) return f(*tls_stream_);
+  return f(*stream_);
+}
+
+void Client::drop_connection() {
+  tls_stream_.reset();
+  stream_.reset();
+}
 
 void Client::set_basic_auth(std::string_view user_password) {
   std::string encoded(beast::detail::base64::encoded_size(user_password.size()), '\0');
-  encoded.resize(beast::detail::base64::encode(encoded.data(), user_password.data(), user_password.size()));
+  encoded.resize(
+      beast::detail::base64::encode(encoded.data(), user_password.data(), user_password.size()));
   authorization_ = "Basic " + encoded;
 }
 
@@ -96,6 +123,7 @@ void Client::cancel() {
   cancelled_ = true;
   asio::post(ioc_, [this] {
     if (stream_) stream_->cancel();
+    if (tls_stream_) beast::get_lowest_layer(*tls_stream_).cancel();
   });
 }
 
@@ -112,11 +140,12 @@ Result<void> Client::connect(std::chrono::steady_clock::time_point deadline) {
     return Error{"SERVER_UNREACHABLE", "resolve " + base_.host + ": " + ec.message(), ec.value()};
   stream_.emplace(ioc_);
   stream_->expires_at(deadline);
-  stream_->async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
+  stream_->async_connect(endpoints,
+                         [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
   run_until(deadline);
   if (cancelled_) ec = asio::error::operation_aborted;
   if (ec) {
-    stream_.reset();
+    drop_connection();
     if (cancelled_) return Error{"CANCELLED", "request cancelled"};
     if (ec == beast::error::timeout)
       return Error{"TIMEOUT", "connect to " + base_.host + ":" + base_.port + " timed out"};
@@ -124,6 +153,41 @@ Result<void> Client::connect(std::chrono::steady_clock::time_point deadline) {
                  "connect to " + base_.host + ":" + base_.port + ": " + ec.message(), ec.value()};
   }
   stream_->socket().set_option(tcp::no_delay(true), ec);
+  if (base_.tls) return handshake(deadline);
+  return Ok();
+}
+
+Result<void> Client::handshake(std::chrono::steady_clock::time_point deadline) {
+  const std::string where = base_.host + ":" + base_.port;
+  if (!tls_) return Error{"TLS_FAILED", "no TLS context for https://" + where};
+  tls_stream_.emplace(std::move(*stream_), *tls_);
+  stream_.reset();
+  SSL* ssl = tls_stream_->native_handle();
+  // The server must prove the name or address the URL gives.
+  boost::system::error_code ec;
+  asio::ip::make_address(base_.host, ec);
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  if (!ec) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, base_.host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_host(param, base_.host.c_str(), 0);
+    SSL_set_tlsext_host_name(ssl, base_.host.c_str());
+  }
+  beast::get_lowest_layer(*tls_stream_).expires_at(deadline);
+  tls_stream_->async_handshake(asio::ssl::stream_base::client,
+                               [&](boost::system::error_code e) { ec = e; });
+  run_until(deadline);
+  if (cancelled_) ec = asio::error::operation_aborted;
+  if (ec) {
+    long verify = SSL_get_verify_result(ssl);
+    drop_connection();
+    if (cancelled_) return Error{"CANCELLED", "request cancelled"};
+    if (ec == beast::error::timeout)
+      return Error{"TIMEOUT", "TLS handshake with " + where + " timed out"};
+    std::string why = ec.message();
+    if (verify != X509_V_OK) why += " (" + std::string(X509_verify_cert_error_string(verify)) + ")";
+    return Error{"TLS_FAILED", "TLS handshake with " + where + ": " + why};
+  }
   return Ok();
 }
 
@@ -141,20 +205,23 @@ Result<ClientResponse> Client::exchange(std::string_view method, std::string_vie
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64u << 20);
   boost::system::error_code ec;
-  stream_->expires_at(deadline);
-  bhttp::async_write(*stream_, req, [&](boost::system::error_code e, size_t) {
-    ec = e;
-    if (e) return;
-    bhttp::async_read(*stream_, buffer, parser, [&](boost::system::error_code e2, size_t) { ec = e2; });
+  with_stream([&](auto& stream) {
+    beast::get_lowest_layer(stream).expires_at(deadline);
+    bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) {
+      ec = e;
+      if (e) return;
+      bhttp::async_read(stream, buffer, parser,
+                        [&](boost::system::error_code e2, size_t) { ec = e2; });
+    });
   });
   run_until(deadline);
   if (cancelled_) ec = asio::error::operation_aborted;
   if (ec) {
-    stream_.reset();
+    drop_connection();
     return failure(ec, std::string(method) + " " + std::string(target));
   }
   auto res = parser.release();
-  if (!res.keep_alive()) stream_.reset();
+  if (!res.keep_alive()) drop_connection();
   return ClientResponse{res.result_int(), std::move(res.body())};
 }
 
@@ -167,17 +234,19 @@ Result<ClientResponse> Client::stream_exchange(std::string_view target, const Li
   bhttp::response_parser<bhttp::string_body> parser;
   boost::system::error_code ec;
   auto deadline = std::chrono::steady_clock::now() + idle;
-  stream_->expires_at(deadline);
-  bhttp::async_write(*stream_, req, [&](boost::system::error_code e, size_t) {
-    ec = e;
-    if (e) return;
-    bhttp::async_read_header(*stream_, buffer, parser,
-                             [&](boost::system::error_code e2, size_t) { ec = e2; });
+  with_stream([&](auto& stream) {
+    beast::get_lowest_layer(stream).expires_at(deadline);
+    bhttp::async_write(stream, req, [&](boost::system::error_code e, size_t) {
+      ec = e;
+      if (e) return;
+      bhttp::async_read_header(stream, buffer, parser,
+                               [&](boost::system::error_code e2, size_t) { ec = e2; });
+    });
   });
   run_until(deadline);
   if (cancelled_) ec = asio::error::operation_aborted;
   if (ec) {
-    stream_.reset();
+    drop_connection();
     return failure(ec, what);
   }
   answered = true;
@@ -188,18 +257,20 @@ Result<ClientResponse> Client::stream_exchange(std::string_view target, const Li
     parser.body_limit(64u << 20);
     if (!parser.is_done()) {
       deadline = std::chrono::steady_clock::now() + idle;
-      stream_->expires_at(deadline);
-      bhttp::async_read(*stream_, buffer, parser,
-                        [&](boost::system::error_code e, size_t) { ec = e; });
+      with_stream([&](auto& stream) {
+        beast::get_lowest_layer(stream).expires_at(deadline);
+        bhttp::async_read(stream, buffer, parser,
+                          [&](boost::system::error_code e, size_t) { ec = e; });
+      });
       run_until(deadline);
     }
     if (cancelled_) ec = asio::error::operation_aborted;
     if (ec) {
-      stream_.reset();
+      drop_connection();
       return failure(ec, what);
     }
     auto res = parser.release();
-    if (!res.keep_alive()) stream_.reset();
+    if (!res.keep_alive()) drop_connection();
     return ClientResponse{status, std::move(res.body())};
   }
 
@@ -229,18 +300,20 @@ Result<ClientResponse> Client::stream_exchange(std::string_view target, const Li
   while (!parser.is_done() && !stopped) {
     // The idle deadline starts again with each read: a stream may be quiet up to `idle`.
     deadline = std::chrono::steady_clock::now() + idle;
-    stream_->expires_at(deadline);
-    bhttp::async_read_some(*stream_, buffer, parser,
-                           [&](boost::system::error_code e, size_t) { ec = e; });
+    with_stream([&](auto& stream) {
+      beast::get_lowest_layer(stream).expires_at(deadline);
+      bhttp::async_read_some(stream, buffer, parser,
+                             [&](boost::system::error_code e, size_t) { ec = e; });
+    });
     run_until(deadline);
     if (cancelled_) ec = asio::error::operation_aborted;
     if (ec) {
-      stream_.reset();
+      drop_connection();
       if (too_long) return Error{"INVALID_RESPONSE", what + ": a streamed line over 64 MiB"};
       return failure(ec, what);
     }
   }
-  if (stopped || !parser.get().keep_alive()) stream_.reset();
+  if (stopped || !parser.get().keep_alive()) drop_connection();
   return ClientResponse{status, {}};
 }
 
@@ -248,7 +321,7 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
                                        std::string_view body, std::chrono::milliseconds timeout) {
   if (cancelled_) return Error{"CANCELLED", "request cancelled"};
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  const bool reused = stream_.has_value();
+  const bool reused = stream_.has_value() || tls_stream_.has_value();
   if (!reused) {
     if (auto c = connect(deadline); !c) return c.error();
   }
@@ -259,14 +332,15 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
     if (auto c = connect(deadline); !c) return c.error();
     r = exchange(method, target, body, deadline);
   }
-  if (!r && r.error().code == "CONNECTION_CLOSED") return Error{"SERVER_UNREACHABLE", r.error().message, r.error().sys_errno};
+  if (!r && r.error().code == "CONNECTION_CLOSED")
+    return Error{"SERVER_UNREACHABLE", r.error().message, r.error().sys_errno};
   return r;
 }
 
 Result<ClientResponse> Client::stream(std::string_view target, const LineHandler& on_line,
                                       std::chrono::milliseconds idle) {
   if (cancelled_) return Error{"CANCELLED", "request cancelled"};
-  const bool reused = stream_.has_value();
+  const bool reused = stream_.has_value() || tls_stream_.has_value();
   if (!reused) {
     if (auto c = connect(std::chrono::steady_clock::now() + idle); !c) return c.error();
   }

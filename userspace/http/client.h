@@ -4,9 +4,11 @@
 // server, and by benches and tests.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/tls.h"
 #include "wiretag/result.h"
 
 namespace wiretag::http {
@@ -30,14 +33,18 @@ struct ClientResponse {
 struct BaseUrl {
   std::string host;
   std::string port;
+  bool tls = false;  // https://
 };
-// "http://HOST:PORT[/]" → host and port; INVALID_URL otherwise (https is not supported).
+// "http://HOST:PORT[/]" or "https://HOST:PORT[/]" → host, port and scheme; INVALID_URL
+// otherwise.
 Result<BaseUrl> parse_base_url(std::string_view url);
 
 class Client {
  public:
-  // bearer: sent as "Authorization: Bearer <bearer>" when not empty.
-  Client(BaseUrl base, std::string bearer = {});
+  // bearer: sent as "Authorization: Bearer <bearer>" when not empty. An https base uses
+  // `tls` (the system's CAs when null); the server's name or address is verified.
+  Client(BaseUrl base, std::string bearer = {},
+         std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   // Sends "Authorization: Basic …" of "user:password" instead (the PAP API); not thread-safe
   // with requests in flight.
   void set_basic_auth(std::string_view user_password);
@@ -71,12 +78,17 @@ class Client {
 
  private:
   Result<void> connect(std::chrono::steady_clock::time_point deadline);
+  Result<void> handshake(std::chrono::steady_clock::time_point deadline);
   Result<ClientResponse> exchange(std::string_view method, std::string_view target,
                                   std::string_view body,
                                   std::chrono::steady_clock::time_point deadline);
   // One stream() attempt; answered: the head came (so the request must not be retried).
   Result<ClientResponse> stream_exchange(std::string_view target, const LineHandler& on_line,
                                          std::chrono::milliseconds idle, bool& answered);
+  // Calls f with the connected stream, TLS or plain.
+  template <class F>
+  decltype(auto) with_stream(F&& f);
+  void drop_connection();
   // The error for a failed operation: CANCELLED, TIMEOUT or CONNECTION_CLOSED with `what`.
   Error failure(boost::system::error_code ec, const std::string& what) const;
   void run_until(std::chrono::steady_clock::time_point deadline);
@@ -84,7 +96,9 @@ class Client {
   BaseUrl base_;
   std::string authorization_;  // the Authorization header's value, or empty
   boost::asio::io_context ioc_;
-  std::optional<boost::beast::tcp_stream> stream_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::optional<boost::beast::tcp_stream> stream_;  // a plain connection
+  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_stream_;
   std::atomic<bool> cancelled_{false};
 };
 

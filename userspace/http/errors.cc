@@ -32,6 +32,10 @@ unsigned status_for(const Error& error) {
     return 400;
   if (code == "JSON_TOO_DEEP" || code == "FIELD_TOO_LONG") return 400;
   if (code == "UNAVAILABLE") return 503;
+  // The HTTP layer's own refusals (http/server.cc).
+  if (code == "MISSING_HOST") return 400;
+  if (code == "UNSUPPORTED_TRANSFER_ENCODING") return 501;
+  if (code == "SERVER_BUSY") return 503;
   return 500;
 }
 

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   unsigned threads = std::max(2u, std::thread::hardware_concurrency());
   int read_timeout = 30;
   std::string pap_credentials_file;
+  wiretag::http::ServerOptions http_options;
   cli.add_option("--listen", listen, "HOST:PORT to serve on; port 0 lets the OS choose")
       ->envname("WIRETAG_LISTEN")
       ->capture_default_str();
@@ -117,6 +118,17 @@ int main(int argc, char** argv) {
                  "it is forgotten")
       ->envname("WIRETAG_CELL_RETENTION")
       ->check(CLI::Range(int64_t{0}, int64_t{365} * 86400))
+      ->capture_default_str();
+  cli.add_option("--max-connections", http_options.max_connections,
+                 "open connections at once; one more is answered 503 SERVER_BUSY and closed")
+      ->envname("WIRETAG_MAX_CONNECTIONS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  cli.add_option("--max-buffered-body-bytes", http_options.max_buffered_body_bytes,
+                 "request body bytes held at once (bodies are read after authentication); a "
+                 "request past it is answered 503 SERVER_BUSY")
+      ->envname("WIRETAG_MAX_BUFFERED_BODY_BYTES")
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40))
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
@@ -201,7 +213,6 @@ int main(int argc, char** argv) {
                    (std::filesystem::path(data_dir) / "pap-credentials").string());
   }
   wiretag::add_pap_routes(router, pap, *pap_users);
-  wiretag::http::ServerOptions http_options;
   http_options.read_timeout = std::chrono::seconds(read_timeout);
   wiretag::http::Server server(ioc, router, http_options);
   auto bound = server.listen(*endpoint);

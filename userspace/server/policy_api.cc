@@ -189,6 +189,9 @@ void add_policy_server_routes(http::Router& router, PolicyGraph& graph, Authenti
       .del("/whitelist", bind(&PolicyServerApi::disallow))
       .get("/app/:app_guid/whitelist", bind(&PolicyServerApi::whitelist))
       .get("/healthz", bind(&PolicyServerApi::health));
+  // The bearer token is checked on the head, before a body is read (/healthz needs none).
+  router.admit({"/app", "/apps", "/whitelist", "/v1/tokens"},
+               [&auth](const Request& q) { return auth.authenticate(q.authorization); });
 }
 
 }  // namespace wiretag
