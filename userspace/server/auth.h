@@ -61,8 +61,11 @@ class Authenticator {
   // For the external APIs: UNAUTHORIZED for a missing, malformed, unknown, revoked or expired
   // bearer token, FORBIDDEN for a token with neither network.admin nor network.write.
   Result<Principal> authenticate(std::string_view authorization_header) const;
-  // For /internal/v1: UNAUTHORIZED as above, FORBIDDEN unless network.admin or cell.
-  Result<Principal> authenticate_internal(std::string_view authorization_header) const;
+  // For /internal/v1: UNAUTHORIZED as above, FORBIDDEN unless network.admin or cell. Without
+  // an Authorization header, a verified client certificate's cell (mutual TLS, `peer_cell`)
+  // is a cell credential for that one cell.
+  Result<Principal> authenticate_internal(std::string_view authorization_header,
+                                          std::string_view peer_cell = {}) const;
 
   // A new random token; only its hash is stored. INVALID_SCOPE, INVALID_ACCOUNT_ID,
   // MISSING_FIELD (a cell token names its cell), INVALID_CELL_NAME, INVALID_FIELD_COMBINATION,

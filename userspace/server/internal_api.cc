@@ -385,7 +385,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
   // GET /internal/v1/watch?since=REV[&timeout=SECONDS][&stream=0|1]
   void watch(const Request& req, http::Respond respond) {
-    if (auto who = auth_.authenticate_internal(req.authorization); !who)
+    if (auto who = auth_.authenticate_internal(req.authorization, req.peer_cell); !who)
       return respond(who.error());
     if (!req.query.count("since"))
       return respond(Error{"INVALID_REVISION", "since=REV is required"});
@@ -424,7 +424,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
   // GET /internal/v1/changes?since=REV → {"revision","changes":[…]}
   Result<Reply> changes(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
     int64_t since = 0;
     if (req.query.count("since")) {
       auto s = parse_count(req.query_value("since"));
@@ -441,7 +441,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   // POST /internal/v1/endpoints/query {"apps":[…],"cell"?}: each app's effective inbound
   // rules; with a cell, those of the policy versions deployed to the cell's subgroup.
   Result<Reply> query(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
     WT_TRY(q, parse_app_query(req.body));
     if (q->cell)
       if (auto r = who->may_act_as_cell(*q->cell); !r) return r.error();
@@ -473,7 +473,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
   // POST /internal/v1/cells/:name/status with a PDP_STATUS body: a cell's heartbeat.
   Result<Reply> cell_status(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
     if (auto r = who->may_act_as_cell(req.param("name")); !r) return r.error();
     WT_TRY(report, parse_pdp_status(req.body, req.param("name")));
     if (auto r = who->may_act_as_cell(report->name); !r) return r.error();
@@ -499,14 +499,14 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   }
 
   Result<Reply> list_cells(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
     json out = json::array();
     for (const Cell& c : cells_.list()) out.push_back(cell_json(c));
     return Reply{200, json{{"cells", out}}};
   }
 
   Result<Reply> get_cell(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
     const std::string name = req.param("name");
     if (!is_valid_app_guid(name))
       return Error{"INVALID_CELL_NAME", "a cell name is 1-128 of [A-Za-z0-9._:-]"};
@@ -517,7 +517,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
   // GET /internal/v1/status: what an agent checks at start, and how many watches wait.
   Result<Reply> status(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization));
+    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
     WT_TRY(rev, graph_.revision());
     json out = header(*rev);
     out["watches"] = notifier_.waiting();
@@ -725,7 +725,7 @@ void add_internal_routes(http::Router& router, PolicyGraph& graph, Pap& pap,
       .get("/internal/v1/cells/:name", bind(&InternalApi::get_cell))
       .post("/internal/v1/cells/:name/status", bind(&InternalApi::cell_status));
   router.admit({"/internal/v1"},
-               [&auth](const Request& q) { return auth.authenticate_internal(q.authorization); });
+               [&auth](const Request& q) { return auth.authenticate_internal(q.authorization, q.peer_cell); });
 }
 
 }  // namespace wiretag

@@ -19,6 +19,7 @@
 #include "core/policy_graph.h"
 #include "http/listen_address.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "server/accounts_api.h"
 #include "server/auth.h"
 #include "server/internal_api.h"
@@ -130,6 +131,20 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_MAX_BUFFERED_BODY_BYTES")
       ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40))
       ->capture_default_str();
+  wiretag::http::TlsServerFiles tls_files;
+  cli.add_option("--tls-cert", tls_files.cert_file,
+                 "PEM certificate chain: serve HTTPS (every API) instead of plain HTTP")
+      ->envname("WIRETAG_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  cli.add_option("--tls-key", tls_files.key_file, "PEM private key of --tls-cert")
+      ->envname("WIRETAG_TLS_KEY")
+      ->check(CLI::ExistingFile);
+  cli.add_option("--tls-client-ca", tls_files.client_ca_file,
+                 "PEM CA whose client certificates authenticate agents (mutual TLS): a "
+                 "certificate's SAN URI wiretag:cell:NAME (else its CN) names the one cell it "
+                 "may act as on /internal/v1; agents may still use cell tokens")
+      ->envname("WIRETAG_TLS_CLIENT_CA")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(cli, argc, argv);
 
   wiretag::init_logging(log_level);
@@ -214,6 +229,19 @@ int main(int argc, char** argv) {
   }
   wiretag::add_pap_routes(router, pap, *pap_users);
   http_options.read_timeout = std::chrono::seconds(read_timeout);
+  if (!tls_files.cert_file.empty() || !tls_files.key_file.empty() ||
+      !tls_files.client_ca_file.empty()) {
+    auto tls = wiretag::http::make_server_tls_context(tls_files);
+    if (!tls) {
+      spdlog::error("TLS: {}", tls.error().message);
+      return 2;
+    }
+    http_options.tls = *tls;
+  } else if (!endpoint->address().is_loopback()) {
+    spdlog::warn("serving plain HTTP on {}: bearer tokens cross the network in clear; give "
+                 "--tls-cert and --tls-key",
+                 listen);
+  }
   wiretag::http::Server server(ioc, router, http_options);
   auto bound = server.listen(*endpoint);
   if (!bound) {
@@ -224,7 +252,8 @@ int main(int argc, char** argv) {
   const std::string where = wiretag::http::format_endpoint(*bound);
   std::printf("listening on %s\n", where.c_str());
   std::fflush(stdout);
-  spdlog::info("wiretag-server listening on {} (data dir {}, tag length {})", where, data_dir, tag_length);
+  spdlog::info("wiretag-server listening on {} ({}, data dir {}, tag length {})", where,
+               http_options.tls ? "https" : "http", data_dir, tag_length);
 
   // Retention: the change log behind its horizon, old PAP audit, long-expired cells.
   wiretag::LogRetention retention(**store, retention_policy,
