@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--group", group,
                  "PDP group of this cell (pdpGroup): what the PAP deploys to it is enforced here; "
-                 "an unknown group locks the cell PASSIVE (bypass) until it exists")
+                 "while the PAP does not know the group the cell fails closed (keeps what it "
+                 "enforces, new devices deny tagged traffic) and reports NOT_HEALTHY")
       ->envname("WIRETAG_GROUP")
       ->capture_default_str();
   cli.add_option("--heartbeat-interval", heartbeat_ms, "milliseconds between PDP_STATUS heartbeats")
