@@ -362,6 +362,7 @@ TEST_F(PolicyServer, KeepAliveServesManyRequestsOnOneConnection) {
   for (int i = 0; i < 3; ++i) {
     namespace bhttp = boost::beast::http;
     bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/app/a", 11};
+    req.set(bhttp::field::host, "127.0.0.1");
     req.set(bhttp::field::authorization, "Bearer " + s().admin_token());
     req.keep_alive(true);
     bhttp::write(stream, req);
@@ -395,6 +396,7 @@ TEST_F(PolicyServer, SigtermClosesIdleKeepAliveConnectionsAndExits) {
   boost::beast::tcp_stream stream(ioc);
   stream.connect({boost::asio::ip::make_address("127.0.0.1"), s().port()});
   bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/healthz", 11};
+  req.set(bhttp::field::host, "127.0.0.1");
   req.keep_alive(true);
   bhttp::write(stream, req);
   boost::beast::flat_buffer buf;

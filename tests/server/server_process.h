@@ -34,6 +34,7 @@ class ServerProcess {
 
   bool started() const { return port_ != 0; }
   unsigned short port() const { return port_; }
+  pid_t pid() const { return pid_; }
   const std::string& admin_token() const { return token_; }
   const std::string& output_file() const { return log_; }
 

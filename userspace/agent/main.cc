@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   int resync_s = 300;
   int watch_timeout_s = 30;
   int sweep_ms = 2000;
+  wiretag::http::ServerOptions http_options;
   cli.add_option("--server", server, "policy server URL (http://HOST:PORT)")
       ->envname("WIRETAG_SERVER")
       ->capture_default_str();
@@ -142,6 +143,17 @@ int main(int argc, char** argv) {
   cli.add_option("--max-policy-entries", dp_options.max_policy_entries,
                  "capacity of each policy map (both rule generations together)")
       ->envname("WIRETAG_MAX_POLICY_ENTRIES")
+      ->capture_default_str();
+  cli.add_option("--max-connections", http_options.max_connections,
+                 "Plugin API connections open at once; one more is answered 503 SERVER_BUSY")
+      ->envname("WIRETAG_AGENT_MAX_CONNECTIONS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  cli.add_option("--max-buffered-body-bytes", http_options.max_buffered_body_bytes,
+                 "Plugin API request body bytes held at once; a request past it is answered 503 "
+                 "SERVER_BUSY")
+      ->envname("WIRETAG_AGENT_MAX_BUFFERED_BODY_BYTES")
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40))
       ->capture_default_str();
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->envname("WIRETAG_LOG_LEVEL")
@@ -210,7 +222,7 @@ int main(int argc, char** argv) {
   wiretag::http::Router router;
   wiretag::agent::add_plugin_routes(router, cell_state, link);
   asio::io_context ioc(2);
-  wiretag::http::Server http_server(ioc, router);
+  wiretag::http::Server http_server(ioc, router, http_options);
   auto bound = http_server.listen(*endpoint);
   if (!bound) {
     spdlog::error("{}", bound.error().message);

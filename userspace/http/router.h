@@ -3,7 +3,9 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,10 +19,10 @@ enum class Method { Get, Post, Put, Patch, Delete, Other };
 
 struct Request {
   Method method = Method::Get;
-  std::string path;                           // percent-decoded, without the query
-  std::map<std::string, std::string> query;   // percent-decoded
-  std::map<std::string, std::string> params;  // from ":name" segments of the matched pattern
-  std::string authorization;                  // the Authorization header, verbatim
+  std::string path;                            // percent-decoded, without the query
+  std::map<std::string, std::string> query;    // percent-decoded
+  std::map<std::string, std::string> params;   // from ":name" segments of the matched pattern
+  std::string authorization;                   // the Authorization header, verbatim
   std::map<std::string, std::string> headers;  // every header, names in lower case
   std::string body;
 
@@ -54,7 +56,33 @@ class Router {
   // by the time it returns gives 500 ASYNC_ROUTE.
   Reply route(Request request) const;
 
+  // Admission (http/admission.cc): early gates on a request's head (method, path, query,
+  // headers; no body yet), which the server runs before it reads the body, so a request that
+  // will be refused costs no body memory. Handlers keep their own checks; a gate only refuses
+  // earlier. A gate covers the paths under its prefix, segment by segment (":name" matches any
+  // one segment); every gate whose prefix covers the path must admit it.
+  //
+  // check(head) returns any Result<T>: an error refuses the request with error_reply().
+  template <class Check>
+  Router& admit(std::initializer_list<std::string_view> prefixes, Check check) {
+    return admit_by(prefixes, [check = std::move(check)](const Request& head) -> Result<Reply> {
+      if (auto r = check(head); !r) return r.error();
+      return Reply{204, nullptr};
+    });
+  }
+  // For an API that dresses its refusals itself (headers): gate(head) answers like a handler;
+  // a 2xx answer admits the request, any other answer (or error) is sent as the refusal.
+  Router& admit_by(std::initializer_list<std::string_view> prefixes, Handler gate);
+  // The refusal of the first gate the head does not pass; nothing when it may go on.
+  std::optional<Reply> admission(const Request& head) const;
+
  private:
+  struct Gate {
+    std::vector<std::string> prefix;
+    Handler check;
+  };
+  std::vector<Gate> gates_;
+
   struct Route {
     Method method;
     std::vector<std::string> segments;

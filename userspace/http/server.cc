@@ -1,22 +1,41 @@
 #include "http/server.h"
 
+#include <malloc.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <array>
-#include <cctype>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
+#include <cstring>
+#include <sstream>
+#include <type_traits>
 
 #include "common/log.h"
+#include "http/listen_address.h"
 
 namespace wiretag::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
+using local = asio::local::stream_protocol;
+using RequestHeader = beast_http::request_header<>;
 
 namespace {
+
+// Bytes freed since the last malloc_trim() that make the next one worth its cost.
+constexpr size_t kTrimThreshold = 8 << 20;
+// What a closed connection is counted as freeing besides its read buffer.
+constexpr size_t kSessionFootprint = 4096;
 
 Method method_of(beast_http::verb v) {
   switch (v) {
@@ -52,26 +71,58 @@ BeastResponse make_response(const Reply& reply, unsigned version, bool keep_aliv
   return res;
 }
 
-}  // namespace
+Reply server_busy(std::string message) {
+  Reply reply = error_reply(Error{"SERVER_BUSY", std::move(message)});
+  reply.headers.emplace_back("Retry-After", "1");
+  return reply;
+}
 
-void respond_async(const Router& router, const BeastRequest& request,
-                   std::function<void(BeastResponse, std::shared_ptr<LineStream>)> done) {
-  const unsigned version = request.version();
-  const bool keep_alive = request.keep_alive();
+// The request's head as the router sees it: everything but the body.
+Result<Request> request_head(const RequestHeader& head) {
   Request req;
-  req.method = method_of(request.method());
-  if (auto split = split_target(std::string_view(request.target().data(), request.target().size()),
+  req.method = method_of(head.method());
+  if (auto split = split_target(std::string_view(head.target().data(), head.target().size()),
                                 req.path, req.query);
       !split)
-    return done(make_response(error_reply(split.error()), version, keep_alive), nullptr);
-  if (auto it = request.find(beast_http::field::authorization); it != request.end())
+    return split.error();
+  if (auto it = head.find(beast_http::field::authorization); it != head.end())
     req.authorization = std::string(it->value());
-  for (const auto& field : request) {
+  for (const auto& field : head) {
     std::string name(field.name_string());
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     req.headers[std::move(name)] = std::string(field.value());
   }
-  req.body = request.body();
+  return req;
+}
+
+// RFC 9112: an HTTP/1.1 request names its Host (§3.2), and chunked is the only transfer coding
+// this server decodes; with any other the body's length is unknown, so it cannot be skipped.
+Result<void> check_framing(const RequestHeader& head) {
+  if (head.version() >= 11 && head.find(beast_http::field::host) == head.end())
+    return Error{"MISSING_HOST", "an HTTP/1.1 request needs a Host header"};
+  std::vector<std::string> codings;
+  for (const auto& field : head) {
+    if (field.name() != beast_http::field::transfer_encoding) continue;
+    for (auto coding : beast_http::token_list{field.value()})
+      codings.emplace_back(coding.data(), coding.size());
+    if (codings.empty()) codings.emplace_back();
+  }
+  if (codings.empty()) return Ok();
+  if (codings.size() == 1 && beast::iequals(codings[0], "chunked")) return Ok();
+  for (const std::string& c : codings)
+    if (!beast::iequals(c, "chunked"))
+      return Error{"UNSUPPORTED_TRANSFER_ENCODING",
+                   "transfer coding \"" + c + "\" is not supported; only chunked is"};
+  return Error{"UNSUPPORTED_TRANSFER_ENCODING", "chunked may be applied once only"};
+}
+
+bool expects_continue(const RequestHeader& head) {
+  auto it = head.find(beast_http::field::expect);
+  return head.version() >= 11 && it != head.end() && beast::iequals(it->value(), "100-continue");
+}
+
+void dispatch_request(const Router& router, Request req, unsigned version, bool keep_alive,
+                      std::function<void(BeastResponse, std::shared_ptr<LineStream>)> done) {
   router.dispatch(std::move(req), [done = std::move(done), version, keep_alive](Reply reply) {
     if (reply.lines && version < 11) {
       // HTTP/1.0 has no chunked coding to carry a stream in.
@@ -84,6 +135,65 @@ void respond_async(const Router& router, const BeastRequest& request,
     std::shared_ptr<LineStream> lines = reply.lines;
     done(make_response(reply, version, keep_alive), std::move(lines));
   });
+}
+
+// Read-side events are logged at most once per interval, with how many there were.
+class LogThrottle {
+ public:
+  // True when a line is due now; `count` is then the events since the last line.
+  bool due(size_t& count) {
+    ++pending_;
+    auto now = std::chrono::steady_clock::now();
+    if (logged_ && now - last_ < std::chrono::seconds(1)) return false;
+    logged_ = true;
+    last_ = now;
+    count = pending_;
+    pending_ = 0;
+    return true;
+  }
+
+ private:
+  bool logged_ = false;
+  std::chrono::steady_clock::time_point last_;
+  size_t pending_ = 0;
+};
+
+}  // namespace
+
+// What one listener lets its connections hold. Shared with its sessions, which may outlive
+// the Server by a little (handlers destroyed with the io_context).
+struct ListenerBudget {
+  explicit ListenerBudget(const ServerOptions& o)
+      : max_connections(o.max_connections), max_buffered(o.max_buffered_body_bytes) {}
+
+  bool reserve(size_t n) {
+    size_t held = buffered.load();
+    do {
+      if (n > max_buffered - std::min(held, max_buffered)) return false;
+    } while (!buffered.compare_exchange_weak(held, held + n));
+    return true;
+  }
+  void release(size_t n) {
+    buffered -= n;
+    freed += n;
+  }
+
+  const size_t max_connections;
+  const size_t max_buffered;
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> buffered{0};
+  std::atomic<size_t> freed{0};  // bytes given back since the last malloc_trim()
+};
+
+void respond_async(const Router& router, const BeastRequest& request,
+                   std::function<void(BeastResponse, std::shared_ptr<LineStream>)> done) {
+  auto req = request_head(request);
+  if (!req)
+    return done(make_response(error_reply(req.error()), request.version(), request.keep_alive()),
+                nullptr);
+  req->body = request.body();
+  dispatch_request(router, std::move(*req), request.version(), request.keep_alive(),
+                   std::move(done));
 }
 
 BeastResponse respond(const Router& router, const BeastRequest& request) {
@@ -99,24 +209,39 @@ BeastResponse respond(const Router& router, const BeastRequest& request) {
   return std::move(**out);
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+// What the Server keeps of a connection, whatever its stream.
+class SessionBase {
  public:
-  Session(tcp::socket&& socket, Server& server) : stream_(std::move(socket)), server_(server) {}
-  ~Session() {
+  virtual ~SessionBase() = default;
+  // Closes the connection now if it is waiting for a request, else after the response; a
+  // streamed response ends after the lines already queued.
+  virtual void close_when_idle() = 0;
+};
+
+// One connection over Stream: beast::tcp_stream, a unix socket's basic_stream, or (with a
+// handshake before the first read) a TLS stream over either. Timeouts and closing go through
+// the lowest layer; reads and writes through the stream itself.
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(Stream&& stream, Server& server, std::shared_ptr<ListenerBudget> budget)
+      : stream_(std::move(stream)), server_(server), budget_(std::move(budget)) {}
+  ~Session() override {
     if (lines_) lines_->close(LineStream::End::ClientGone);
+    parser_.reset();
+    release_body();
+    budget_->freed += buffer_.capacity() + kSessionFootprint;
+    --budget_->connections;
   }
 
   void run() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::do_read, shared_from_this()));
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, self()));
   }
 
-  // Closes the connection now if it is waiting for a request, else after the response; a
-  // streamed response ends after the lines already queued.
-  void close_when_idle() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  void close_when_idle() override {
+    asio::post(stream_.get_executor(), [self = self()] {
       self->closing_ = true;
-      if (self->reading_) beast::get_lowest_layer(self->stream_).cancel();
+      if (self->reading_) self->lowest().cancel();
       if (self->lines_) self->lines_->finish(LineStream::End::Shutdown);
     });
   }
@@ -125,54 +250,140 @@ class Session : public std::enable_shared_from_this<Session> {
   // Lines gathered into one write when a stream has several queued.
   static constexpr size_t kLinesPerWrite = 64;
 
+  std::shared_ptr<Session> self() { return this->shared_from_this(); }
+  auto& lowest() { return beast::get_lowest_layer(stream_); }
+  const ServerOptions& options() const { return server_.options_; }
+
+  // The head first: a request is checked and admitted before its body is read, so a refused
+  // one never costs body memory.
   void do_read() {
     if (closing_) return do_close();
     lines_.reset();
     stream_done_ = false;
+    parser_.reset();
+    release_body();
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();  // an idle connection holds no buffer
     parser_.emplace();
-    parser_->body_limit(server_.options_.body_limit);
-    stream_.expires_after(server_.options_.read_timeout);
+    parser_->header_limit(options().header_limit);
+    parser_->body_limit(options().body_limit);
+    lowest().expires_after(options().read_timeout);
     reading_ = true;
-    beast_http::async_read(stream_, buffer_, *parser_,
-                           beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    beast_http::async_read_header(stream_, buffer_, *parser_,
+                                  beast::bind_front_handler(&Session::on_header, self()));
   }
 
-  void on_read(beast::error_code ec, std::size_t) {
+  void on_header(beast::error_code ec, std::size_t) {
     reading_ = false;
-    if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout)
-      return do_close();
+    if (read_failed(ec)) return;
+    const RequestHeader& head = parser_->get();
+    version_ = head.version();
+    request_keep_alive_ = parser_->keep_alive();
+    const bool body_pending = !parser_->is_done();
+    if (auto framing = check_framing(head); !framing)
+      return refuse(error_reply(framing.error()), true);
+    auto req = request_head(head);
+    if (!req) return refuse(error_reply(req.error()), body_pending);
+    if (auto refusal = server_.router_.admission(*req)) {
+      spdlog::debug("http: refused before the body: {} {}", std::string(head.method_string()),
+                    req->path);
+      return refuse(*refusal, body_pending);
+    }
+    head_ = std::move(*req);
+    if (!body_pending) return dispatch();
+    if (auto length = parser_->content_length(); length && !hold(*length))
+      return refuse(server_busy("too many request bodies in progress; retry later"), true);
+    if (expects_continue(head)) return send_continue();
+    read_body();
+  }
+
+  // The body's memory counts against the listener's budget: all of a Content-Length at once
+  // (the parser reserves it), a chunked body as it grows.
+  bool hold(size_t bytes) {
+    if (!budget_->reserve(bytes)) return false;
+    reserved_ += bytes;
+    return true;
+  }
+
+  void release_body() {
+    if (reserved_ == 0) return;
+    budget_->release(reserved_);
+    reserved_ = 0;
+  }
+
+  void send_continue() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = self()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->do_close();
+                        self->read_body();
+                      });
+  }
+
+  void read_body() {
+    reading_ = true;
+    beast_http::async_read_some(stream_, buffer_, *parser_,
+                                beast::bind_front_handler(&Session::on_body, self()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t) {
+    reading_ = false;
+    if (read_failed(ec)) return;
+    const size_t held = parser_->get().body().capacity();
+    if (held > reserved_ && !hold(held - reserved_))
+      return refuse(server_busy("too many request bodies in progress; retry later"), true);
+    if (!parser_->is_done()) return read_body();
+    dispatch();
+  }
+
+  // Handles a failed read; false when there was none.
+  bool read_failed(beast::error_code ec) {
+    if (!ec) return false;
+    if (ec == beast_http::error::end_of_stream || ec == beast_http::error::partial_message ||
+        ec == asio::error::operation_aborted || ec == beast::error::timeout) {
+      do_close();
+      return true;
+    }
     if (ec == beast_http::error::body_limit) {
-      linger_ = true;
       // The rest of the body is still on the wire: answer, then close the connection.
-      return send_response(make_response(
-          error_reply(Error{"BODY_TOO_LARGE", "request body exceeds 1 MiB"}), 11, false));
+      refuse(error_reply(Error{"BODY_TOO_LARGE", "request body exceeds 1 MiB"}), true);
+      return true;
     }
-    if (ec) {
-      linger_ = true;
-      spdlog::debug("http: bad request from client: {}", ec.message());
-      return send_response(make_response(
-          error_reply(Error{"BAD_REQUEST", "malformed HTTP request: " + ec.message()}), 11, false));
-    }
+    spdlog::debug("http: bad request from client: {}", ec.message());
+    refuse(error_reply(Error{"BAD_REQUEST", "malformed HTTP request: " + ec.message()}), true);
+    return true;
+  }
+
+  // Answers without (the rest of) the body; `close`: the connection cannot be reused (a body
+  // is still on the wire, or its framing is not understood) and is closed after the answer.
+  void refuse(const Reply& reply, bool close) {
+    const unsigned version = parser_ && parser_->is_header_done() ? version_ : 11;
+    parser_.reset();
+    release_body();
+    linger_ = close;
+    send_response(make_response(reply, version, !close && request_keep_alive_));
+  }
+
+  void dispatch() {
     // No read timeout while the handler works: a long poll may answer minutes later.
-    stream_.expires_never();
-    respond_async(
-        server_.router_, parser_->get(),
-        [self = shared_from_this()](BeastResponse res, std::shared_ptr<LineStream> lines) {
-          auto shared = std::make_shared<BeastResponse>(std::move(res));
-          asio::post(self->stream_.get_executor(), [self, shared, lines] {
-            if (lines) return self->start_stream(std::move(*shared), lines);
-            self->send_response(std::move(*shared));
-          });
-        });
+    lowest().expires_never();
+    Request req = std::move(head_);
+    req.body = std::move(parser_->get().body());
+    dispatch_request(server_.router_, std::move(req), version_, request_keep_alive_,
+                     [self = self()](BeastResponse res, std::shared_ptr<LineStream> lines) {
+                       auto shared = std::make_shared<BeastResponse>(std::move(res));
+                       asio::post(self->stream_.get_executor(), [self, shared, lines] {
+                         if (lines) return self->start_stream(std::move(*shared), lines);
+                         self->send_response(std::move(*shared));
+                       });
+                     });
   }
 
   void send_response(BeastResponse response) {
     response_ = std::make_shared<BeastResponse>(std::move(response));
-    stream_.expires_after(server_.options_.read_timeout);
+    lowest().expires_after(options().read_timeout);
     beast_http::async_write(
         stream_, *response_,
-        beast::bind_front_handler(&Session::on_write, shared_from_this(), response_->need_eof()));
+        beast::bind_front_handler(&Session::on_write, self(), response_->need_eof()));
   }
 
   void on_write(bool close, beast::error_code ec, std::size_t) {
@@ -192,10 +403,9 @@ class Session : public std::enable_shared_from_this<Session> {
     response_ = std::make_shared<BeastResponse>(std::move(head));
     keep_alive_ = response_->keep_alive();
     head_writer_.emplace(*response_);
-    stream_.expires_after(server_.options_.read_timeout);
-    beast_http::async_write_header(
-        stream_, *head_writer_,
-        beast::bind_front_handler(&Session::on_head_written, shared_from_this()));
+    lowest().expires_after(options().read_timeout);
+    beast_http::async_write_header(stream_, *head_writer_,
+                                   beast::bind_front_handler(&Session::on_head_written, self()));
   }
 
   void on_head_written(beast::error_code ec, std::size_t) {
@@ -203,7 +413,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.reset();
     if (ec) return abort_stream();
     watch_peer();
-    lines_->attach([weak = weak_from_this()] {
+    lines_->attach([weak = this->weak_from_this()] {
       if (auto self = weak.lock())
         asio::post(self->stream_.get_executor(), [self] { self->send_lines(); });
     });
@@ -214,9 +424,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void watch_peer() {
     if (closed_) return;
     peer_reading_ = true;
-    stream_.expires_never();  // a quiet client is normal here; only writes have a deadline
+    lowest().expires_never();  // a quiet client is normal here; only writes have a deadline
     stream_.async_read_some(buffer_.prepare(4096),
-                            beast::bind_front_handler(&Session::on_peer_read, shared_from_this()));
+                            beast::bind_front_handler(&Session::on_peer_read, self()));
   }
 
   void on_peer_read(beast::error_code ec, std::size_t n) {
@@ -224,7 +434,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     if (!ec) {
       buffer_.commit(n);
-      if (buffer_.size() > server_.options_.body_limit) return abort_stream();
+      if (buffer_.size() > options().body_limit) return abort_stream();
       if (stream_done_) return do_read();
       return watch_peer();
     }
@@ -257,10 +467,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     writing_lines_ = true;
     // A client that reads nothing for this long is gone (or too slow to follow).
-    stream_.expires_after(server_.options_.read_timeout);
-    asio::async_write(
-        stream_, buffers_,
-        beast::bind_front_handler(&Session::on_lines_written, shared_from_this(), batch.last));
+    lowest().expires_after(options().read_timeout);
+    asio::async_write(stream_, buffers_,
+                      beast::bind_front_handler(&Session::on_lines_written, self(), batch.last));
   }
 
   void on_lines_written(bool last, beast::error_code ec, std::size_t) {
@@ -279,7 +488,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_stream_complete() {
     stream_done_ = true;
     if (closing_ || !keep_alive_) return do_close();
-    if (peer_reading_) return stream_.cancel();  // on_peer_read() goes on with do_read()
+    if (peer_reading_) return lowest().cancel();  // on_peer_read() goes on with do_read()
     do_read();
   }
 
@@ -291,8 +500,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_close() {
     closed_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    lowest().socket().shutdown(asio::socket_base::shutdown_send, ec);
+    lowest().socket().close(ec);
   }
 
   // After refusing a request whose body is still arriving: stop sending, and read what the
@@ -300,27 +509,35 @@ class Session : public std::enable_shared_from_this<Session> {
   // could destroy our error response before the client reads it).
   void do_linger_close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(5));
-    drain_ = std::make_shared<std::array<char, 65536>>();
-    stream_.async_read_some(asio::buffer(*drain_),
-                            beast::bind_front_handler(&Session::on_drain, shared_from_this()));
+    lowest().socket().shutdown(asio::socket_base::shutdown_send, ec);
+    lowest().expires_after(std::chrono::seconds(5));
+    buffer_.clear();
+    buffer_.shrink_to_fit();
+    lowest().async_read_some(asio::buffer(discard_),
+                             beast::bind_front_handler(&Session::on_drain, self()));
   }
 
   void on_drain(beast::error_code ec, std::size_t) {
     if (ec) return do_close();
-    stream_.async_read_some(asio::buffer(*drain_),
-                            beast::bind_front_handler(&Session::on_drain, shared_from_this()));
+    lowest().async_read_some(asio::buffer(discard_),
+                             beast::bind_front_handler(&Session::on_drain, self()));
   }
 
   using Chunk = beast_http::chunk_body<std::array<asio::const_buffer, 2>>;
 
-  beast::tcp_stream stream_;
+  // What lingering connections read and throw away: one sink for all of them.
+  static inline std::array<char, 65536> discard_;
+
+  Stream stream_;
   Server& server_;
+  std::shared_ptr<ListenerBudget> budget_;
   beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<beast_http::string_body>> parser_;
+  Request head_;  // the request being read, admitted, without its body yet
+  unsigned version_ = 11;
+  bool request_keep_alive_ = true;
+  size_t reserved_ = 0;  // bytes of the budget this request's body holds
   std::shared_ptr<BeastResponse> response_;
-  std::shared_ptr<std::array<char, 65536>> drain_;
   bool linger_ = false;
   bool reading_ = false;
   bool closing_ = false;
@@ -340,71 +557,268 @@ class Session : public std::enable_shared_from_this<Session> {
   bool stream_done_ = false;
 };
 
+// An accept loop and the budget of the connections it accepts.
+class Listener {
+ public:
+  Listener(Server& server, std::string name)
+      : server_(server),
+        name_(std::move(name)),
+        budget_(std::make_shared<ListenerBudget>(server.options_)) {}
+  virtual ~Listener() = default;
+
+  virtual void accept() = 0;
+  // Stops accepting (from any thread).
+  virtual void close() = 0;
+  const ListenerBudget& budget() const { return *budget_; }
+  ListenerBudget& budget() { return *budget_; }
+
+ protected:
+  // After a failed accept: true to accept again now; false when a retry is scheduled. Out of
+  // descriptors or memory the pending connection stays queued and every retry would fail at
+  // once, so retries back off (50 ms doubling to 1 s) and the failures are logged once a
+  // second with their count; established connections are served meanwhile.
+  bool on_accept_failed(const beast::error_code& ec, asio::steady_timer& retry) {
+    size_t count = 0;
+    if (ec == asio::error::connection_aborted || ec == asio::error::try_again ||
+        ec == asio::error::interrupted) {
+      if (throttle_.due(count))
+        spdlog::debug("http: accept on {}: {} ({} since the last report)", name_, ec.message(),
+                      count);
+      return true;
+    }
+    backoff_ = backoff_.count() == 0 ? std::chrono::milliseconds(50)
+                                     : std::min(backoff_ * 2, std::chrono::milliseconds(1000));
+    if (throttle_.due(count))
+      spdlog::warn(
+          "http: accept on {} failed {} time(s) since the last report: {}; retrying in {} ms",
+          name_, count, ec.message(), backoff_.count());
+    retry.expires_after(backoff_);
+    retry.async_wait([this](beast::error_code e) {
+      if (!e && !server_.stopping()) accept();
+    });
+    return false;
+  }
+
+  // A new connection: a session, or at the cap a 503 and the door.
+  template <class Socket>
+  bool admit_connection(Socket& socket) {
+    backoff_ = std::chrono::milliseconds(0);
+    if (budget_->connections.load() < budget_->max_connections) {
+      ++budget_->connections;  // only this loop adds, so the cap holds
+      return true;
+    }
+    size_t count = 0;
+    if (busy_throttle_.due(count))
+      spdlog::warn("http: {} connection(s) on {} refused: {} open, the maximum (--max-connections)",
+                   count, name_, budget_->max_connections);
+    // A fresh socket's send buffer is empty: the short answer goes out without blocking.
+    static const std::string busy = [] {
+      std::ostringstream out;
+      out << make_response(server_busy("too many connections; retry later"), 11, false);
+      return out.str();
+    }();
+    beast::error_code ec;
+    socket.non_blocking(true, ec);
+    socket.write_some(asio::buffer(busy), ec);
+    socket.shutdown(asio::socket_base::shutdown_both, ec);
+    socket.close(ec);
+    return false;
+  }
+
+  Server& server_;
+  const std::string name_;
+  std::shared_ptr<ListenerBudget> budget_;
+  std::chrono::milliseconds backoff_{0};
+  LogThrottle throttle_;
+  LogThrottle busy_throttle_;
+};
+
+template <class Protocol>
+class SocketListener : public Listener {
+ public:
+  using Stream = beast::basic_stream<Protocol>;
+
+  SocketListener(Server& server, std::string name, typename Protocol::acceptor&& acceptor)
+      : Listener(server, std::move(name)),
+        acceptor_(std::move(acceptor)),
+        retry_(acceptor_.get_executor()) {}
+  ~SocketListener() override {
+    if (!unix_path_.empty()) {
+      // Only the file this listener made: a newer server may have replaced it.
+      struct stat st {};
+      if (::lstat(unix_path_.c_str(), &st) == 0 && st.st_ino == unix_inode_)
+        ::unlink(unix_path_.c_str());
+    }
+  }
+
+  void remove_on_exit(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return;
+    unix_path_ = path;
+    unix_inode_ = st.st_ino;
+  }
+
+  void accept() override {
+    acceptor_.async_accept(asio::make_strand(server_.ioc_),
+                           [this](beast::error_code ec, typename Protocol::socket socket) {
+                             if (ec == asio::error::operation_aborted) return;
+                             if (ec) {
+                               if (!on_accept_failed(ec, retry_)) return;
+                             } else if (admit_connection(socket)) {
+                               start_session(std::move(socket));
+                             }
+                             if (!server_.stopping()) accept();
+                           });
+  }
+
+  void close() override {
+    asio::post(acceptor_.get_executor(), [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      retry_.cancel();
+    });
+  }
+
+ private:
+  void start_session(typename Protocol::socket socket) {
+    if constexpr (std::is_same_v<Protocol, tcp>) {
+      // Answers are small and latency matters (a watch answer is a policy change on its way
+      // to a cell): never hold one back waiting for an ACK.
+      beast::error_code ec;
+      socket.set_option(tcp::no_delay(true), ec);
+    }
+    auto session = std::make_shared<Session<Stream>>(Stream(std::move(socket)), server_, budget_);
+    server_.track(session);
+    session->run();
+  }
+
+  typename Protocol::acceptor acceptor_;
+  asio::steady_timer retry_;
+  std::filesystem::path unix_path_;
+  ino_t unix_inode_ = 0;
+};
+
 Server::Server(asio::io_context& ioc, const Router& router, ServerOptions options)
-    : ioc_(ioc), router_(router), options_(options), acceptor_(asio::make_strand(ioc)) {}
+    : ioc_(ioc), router_(router), options_(options), trim_timer_(asio::make_strand(ioc)) {}
 
 Server::~Server() = default;
 
 Result<tcp::endpoint> Server::listen(const tcp::endpoint& at) {
+  tcp::acceptor acceptor(asio::make_strand(ioc_));
   beast::error_code ec;
-  acceptor_.open(at.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(at, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  acceptor.open(at.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(at, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
     return Error{"LISTEN_FAILED",
                  "cannot listen on " + at.address().to_string() + ":" + std::to_string(at.port()) +
                      ": " + ec.message(),
                  ec.value()};
-  tcp::endpoint bound = acceptor_.local_endpoint(ec);
+  tcp::endpoint bound = acceptor.local_endpoint(ec);
   if (ec) return Error{"LISTEN_FAILED", "local_endpoint: " + ec.message(), ec.value()};
+  listeners_.push_back(
+      std::make_unique<SocketListener<tcp>>(*this, format_endpoint(bound), std::move(acceptor)));
   return bound;
 }
 
-void Server::start() { do_accept(); }
+Result<void> Server::listen_unix(const std::filesystem::path& path, mode_t mode) {
+  const std::string where = path.string();
+  auto failed = [&](const std::string& why, int err = 0) {
+    return Error{"LISTEN_FAILED", "cannot listen on " + where + ": " + why, err};
+  };
+  if (where.empty() || where.size() >= sizeof(sockaddr_un{}.sun_path))
+    return failed("a unix socket path is 1-" + std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) +
+                  " bytes");
+  struct stat st {};
+  if (::lstat(where.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return failed("the path exists and is not a socket");
+    // A socket file nobody accepts on is left over from a process that died: replace it.
+    local::socket probe(ioc_);
+    beast::error_code ec;
+    probe.open(local(), ec);
+    if (!ec) probe.non_blocking(true, ec);
+    if (!ec) probe.connect(local::endpoint(where), ec);
+    if (ec != asio::error::connection_refused)
+      return failed("another process is listening there (" +
+                    (ec ? ec.message() : std::string("it accepted a connection")) + ")");
+    if (::unlink(where.c_str()) != 0 && errno != ENOENT)
+      return failed(std::string("removing the stale socket: ") + std::strerror(errno), errno);
+  }
+  local::acceptor acceptor(asio::make_strand(ioc_));
+  beast::error_code ec;
+  acceptor.open(local(), ec);
+  if (!ec) {
+    // The file is created by bind with the umask's mode: never wider than asked for, not
+    // even for an instant.
+    const mode_t old_mask = ::umask(~mode & 0777);
+    acceptor.bind(local::endpoint(where), ec);
+    ::umask(old_mask);
+  }
+  if (!ec && ::chmod(where.c_str(), mode) != 0)
+    ec = beast::error_code(errno, boost::system::system_category());
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return failed(ec.message(), ec.value());
+  auto listener =
+      std::make_unique<SocketListener<local>>(*this, "unix:" + where, std::move(acceptor));
+  listener->remove_on_exit(path);
+  listeners_.push_back(std::move(listener));
+  return Ok();
+}
 
-void Server::do_accept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
-    if (ec == asio::error::operation_aborted) return;
-    if (ec) {
-      spdlog::warn("http: accept failed: {}", ec.message());
-    } else {
-      // Answers are small and latency matters (a watch answer is a policy change on its way
-      // to a cell): never hold one back waiting for an ACK.
-      beast::error_code nodelay_ec;
-      s.set_option(tcp::no_delay(true), nodelay_ec);
-      auto session = std::make_shared<Session>(std::move(s), *this);
-      track(session);
-      session->run();
+void Server::start() {
+  for (auto& l : listeners_) l->accept();
+  schedule_trim();
+}
+
+// Freed memory goes back to the free lists of malloc's arenas, where it stays: a burst of
+// large bodies would keep the process's RSS high for good. Once the listeners hold no bodies
+// and enough was freed since the last time, malloc_trim() returns it to the OS.
+void Server::schedule_trim() {
+  trim_timer_.expires_after(std::chrono::seconds(1));
+  trim_timer_.async_wait([this](beast::error_code ec) {
+    if (ec || stopping()) return;
+    size_t held = 0, freed = 0;
+    for (const auto& l : listeners_) {
+      held += l->budget().buffered.load();
+      freed += l->budget().freed.load();
     }
-    std::lock_guard lock(mutex_);
-    if (!stopping_) do_accept();
+    if (held == 0 && freed >= kTrimThreshold) {
+      for (auto& l : listeners_) l->budget().freed = 0;
+#ifdef __GLIBC__
+      ::malloc_trim(0);
+#endif
+    }
+    schedule_trim();
   });
 }
 
-void Server::track(const std::shared_ptr<Session>& session) {
+bool Server::stopping() {
   std::lock_guard lock(mutex_);
-  std::erase_if(sessions_, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+  return stopping_;
+}
+
+void Server::track(const std::shared_ptr<SessionBase>& session) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(sessions_, [](const std::weak_ptr<SessionBase>& w) { return w.expired(); });
   sessions_.push_back(session);
 }
 
 bool Server::idle() {
   std::lock_guard lock(mutex_);
-  std::erase_if(sessions_, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+  std::erase_if(sessions_, [](const std::weak_ptr<SessionBase>& w) { return w.expired(); });
   return sessions_.empty();
 }
 
 void Server::shutdown() {
-  std::vector<std::weak_ptr<Session>> sessions;
+  std::vector<std::weak_ptr<SessionBase>> sessions;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
     sessions = sessions_;
   }
-  asio::post(acceptor_.get_executor(), [this] {
-    beast::error_code ec;
-    acceptor_.close(ec);
-  });
+  for (auto& l : listeners_) l->close();
+  asio::post(trim_timer_.get_executor(), [this] { trim_timer_.cancel(); });
   for (auto& weak : sessions)
     if (auto s = weak.lock()) s->close_when_idle();
 }

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   unsigned threads = std::max(2u, std::thread::hardware_concurrency());
   int read_timeout = 30;
   std::string pap_credentials_file;
+  wiretag::http::ServerOptions http_options;
   cli.add_option("--listen", listen, "HOST:PORT to serve on; port 0 lets the OS choose")
       ->envname("WIRETAG_LISTEN")
       ->capture_default_str();
@@ -81,6 +82,17 @@ int main(int argc, char** argv) {
                  "user:password lines for the PAP API's basic auth (plain, $pbkdf2-sha256$... or "
                  "$sha256$...); default <data-dir>/pap-credentials, generated on first start")
       ->envname("WIRETAG_PAP_CREDENTIALS_FILE");
+  cli.add_option("--max-connections", http_options.max_connections,
+                 "open connections at once; one more is answered 503 SERVER_BUSY and closed")
+      ->envname("WIRETAG_MAX_CONNECTIONS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  cli.add_option("--max-buffered-body-bytes", http_options.max_buffered_body_bytes,
+                 "request body bytes held at once (bodies are read after authentication); a "
+                 "request past it is answered 503 SERVER_BUSY")
+      ->envname("WIRETAG_MAX_BUFFERED_BODY_BYTES")
+      ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40))
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
 
   wiretag::init_logging(log_level);
@@ -163,7 +175,6 @@ int main(int argc, char** argv) {
                    (std::filesystem::path(data_dir) / "pap-credentials").string());
   }
   wiretag::add_pap_routes(router, pap, *pap_users);
-  wiretag::http::ServerOptions http_options;
   http_options.read_timeout = std::chrono::seconds(read_timeout);
   wiretag::http::Server server(ioc, router, http_options);
   auto bound = server.listen(*endpoint);

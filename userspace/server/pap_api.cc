@@ -533,6 +533,9 @@ class PapApi {
     return Reply{200, out};
   }
 
+  // Admission (Router::admit_by): wrap() has authenticated the head by then.
+  Result<Reply> admit(const Request&, const std::string&) { return Reply{204, nullptr}; }
+
   // Auth, request id and version headers around every handler, errors included.
   http::Handler wrap(Result<Reply> (PapApi::*fn)(const Request&, const std::string&),
                      const std::shared_ptr<PapApi>& self) {
@@ -593,6 +596,7 @@ void add_pap_routes(http::Router& router, Pap& pap, const PapCredentials& creden
       .get(b + "/policies/audit/:group", h(&PapApi::audit))
       .get(b + "/policies/audit/:policy/:version", h(&PapApi::audit))
       .get(b + "/policies/audit/:group/:policy/:version", h(&PapApi::audit));
+  router.admit_by({b}, h(&PapApi::admit));  // basic auth on the head, refused as wrap() does
 }
 
 }  // namespace wiretag

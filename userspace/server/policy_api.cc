@@ -222,6 +222,9 @@ void add_policy_server_routes(http::Router& router, PolicyGraph& graph, Authenti
       .get("/app/:app_guid/whitelist", bind(&PolicyServerApi::whitelist))
       .post("/v1/tokens", bind(&PolicyServerApi::issue_token))
       .get("/healthz", bind(&PolicyServerApi::health));
+  // The bearer token is checked on the head, before a body is read (/healthz needs none).
+  router.admit({"/app", "/apps", "/whitelist", "/v1/tokens"},
+               [&auth](const Request& q) { return auth.authenticate(q.authorization); });
 }
 
 }  // namespace wiretag
