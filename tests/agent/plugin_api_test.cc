@@ -2,6 +2,7 @@
 // network namespace, against the real wiretag-server. The pinned maps are read back with
 // a read-only datapath to prove what the agent says is what the kernel enforces.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -64,6 +65,7 @@ class AgentTest : public ::testing::Test {
         "--max-endpoints", std::to_string(max_endpoints_),
         "--group", group_,
         "--watch", watch_};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     agent_ = std::make_unique<AgentProcess>(
         args, dir_.path() / ("agent.log." + std::to_string(++starts_)));
     ASSERT_TRUE(agent_->started()) << agent_->log_text();
@@ -130,6 +132,7 @@ class AgentTest : public ::testing::Test {
   int starts_ = 0;
   uint32_t max_policy_entries_ = 65536;
   uint32_t max_endpoints_ = 64;
+  std::vector<std::string> extra_args_;
   std::string group_ = "defaultGroup";
   std::string watch_ = "stream";
 };
@@ -343,6 +346,72 @@ TEST_F(AgentTest, ClientAndCapacityErrorsAreNotServerFaults) {
   EXPECT_NE(r.body.find("--max-endpoints"), std::string::npos) << r.body;
   EXPECT_FALSE(enforced("wt1"));
   EXPECT_EQ(agent_->request("GET", "/whitelist").json()["devices"].size(), 1u);
+}
+
+// SPEC §4.2: the Plugin API listens on a unix socket only its owner (root) may use; TCP
+// serves health, and the Plugin API only when asked for.
+TEST_F(AgentTest, PluginApiIsOnARootOnlySocketAndNotOnTcp) {
+  struct stat st {};
+  ASSERT_EQ(::stat(agent_->plugin_socket().c_str(), &st), 0) << agent_->plugin_socket();
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(agent_->plugin_socket(), dir_.path() / "agent" / "plugin.sock");  // the default
+  const std::string body =
+      json{{"destination_device", device("wt0")}, {"allowed_source_wire_bytes", {"00a1"}}}.dump();
+  auto r = agent_->tcp_request("POST", "/whitelist", body);
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(r.error_code(), "ROUTE_NOT_FOUND") << r.body;
+  EXPECT_EQ(agent_->tcp_request("GET", "/whitelist").status, 404);
+  EXPECT_EQ(agent_->tcp_request("DELETE", "/whitelist", body).status, 404);
+  EXPECT_FALSE(enforced("wt0"));
+  EXPECT_TRUE(agent_->tcp_request("GET", "/healthz").json().contains("synced"));
+  EXPECT_EQ(agent_->request("POST", "/whitelist", body).status, 200);
+  EXPECT_TRUE(enforced("wt0"));
+}
+
+TEST_F(AgentTest, PluginApiOnTcpOnlyWhenAskedAndWithTheToken) {
+  const std::string state = (dir_.path() / "agent-refused").string();
+  // --plugin-tcp needs a token file, or the insecure flag said out loud.
+  EXPECT_EQ(AgentProcess::run_to_exit({"--plugin-tcp", "--state-dir", state, "--listen",
+                                       "127.0.0.1:0", "--pin-dir", pin_dir_ + "-refused"}),
+            2);
+  EXPECT_NE(AgentProcess::run_to_exit({"--plugin-tcp-insecure", "--state-dir", state, "--listen",
+                                       "127.0.0.1:0", "--pin-dir", pin_dir_ + "-refused"}),
+            0);
+
+  const auto token_file = dir_.path() / "plugin-token";
+  ASSERT_EQ(sh("echo s3cret-plugin-token > " + token_file.string()), 0);
+  extra_args_ = {"--plugin-tcp", "--plugin-token-file", token_file.string()};
+  start_agent();
+  const std::string body =
+      json{{"destination_device", device("wt0")}, {"allowed_source_wire_bytes", {"00a1"}}}.dump();
+  for (const std::string& auth :
+       {std::string(), std::string("Bearer wrong"), std::string("Bearer s3cret-plugin-tokenx"),
+        std::string("Basic s3cret-plugin-token")}) {
+    auto r = agent_->tcp_request("POST", "/whitelist", body, auth);
+    EXPECT_EQ(r.status, 401) << auth << ": " << r.body;
+    EXPECT_EQ(r.error_code(), "UNAUTHORIZED") << auth << ": " << r.body;
+    EXPECT_EQ(agent_->tcp_request("GET", "/whitelist", "", auth).status, 401) << auth;
+  }
+  EXPECT_FALSE(enforced("wt0"));
+  EXPECT_EQ(agent_->tcp_request("POST", "/whitelist", body, "bearer s3cret-plugin-token").status,
+            200);
+  EXPECT_TRUE(enforced("wt0"));
+  EXPECT_EQ(agent_->tcp_request("GET", "/whitelist", "", "BEARER s3cret-plugin-token")
+                .json()["devices"]
+                .size(),
+            1u);
+  EXPECT_TRUE(agent_->tcp_request("GET", "/healthz").json().contains("synced"));  // no token
+  EXPECT_EQ(agent_->request("GET", "/whitelist").status, 200);  // the socket needs none
+
+  // Without a token only when asked for, and said at warning level.
+  extra_args_ = {"--plugin-tcp", "--plugin-tcp-insecure"};
+  start_agent();
+  EXPECT_EQ(agent_->tcp_request("GET", "/whitelist").status, 200);
+  EXPECT_NE(agent_->log_text().find("warning the Plugin API is served on 127.0.0.1:"),
+            std::string::npos)
+      << agent_->log_text();
 }
 
 TEST_F(AgentTest, VanishedDeviceIsForgotten) {

@@ -204,15 +204,16 @@ class PluginApi {
 
 }  // namespace
 
-void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link) {
+void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link, bool plugin) {
   auto api = std::make_shared<PluginApi>(cell, link);
   auto bind = [api](Result<Reply> (PluginApi::*fn)(const Request&)) {
     return [api, fn](const Request& req) { return ((*api).*fn)(req); };
   };
+  router.get("/healthz", bind(&PluginApi::health));
+  if (!plugin) return;
   router.post("/whitelist", bind(&PluginApi::put))
       .get("/whitelist", bind(&PluginApi::list))
-      .del("/whitelist", bind(&PluginApi::remove))
-      .get("/healthz", bind(&PluginApi::health));
+      .del("/whitelist", bind(&PluginApi::remove));
 }
 
 }  // namespace wiretag::agent
