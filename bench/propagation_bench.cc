@@ -184,7 +184,9 @@ int main(int argc, char** argv) {
                {"--server", server_url, "--cell", "bench-cell", "--listen", "127.0.0.1:0", "--pin-dir",
                 pin_dir, "--state-dir", (dir / "agent").string(), "--token-file",
                 (dir / "cell-token").string(), "--max-endpoints", "64", "--log-level", "warn",
-                "--watch", mode},
+                "--watch", mode,
+                // The Plugin API on TCP, behind a token (the bench's HTTP client speaks TCP).
+                "--plugin-tcp", "--plugin-token-file", (dir / "cell-token").string()},
                dir / ("agent.log." + std::to_string(++agent_starts))))
       die("agent did not start");
     wiretag::http::Client health(*wiretag::http::parse_base_url("http://127.0.0.1:" + std::to_string(agent.port)));
@@ -206,7 +208,7 @@ int main(int argc, char** argv) {
   }
   auto plugin_client = [&] {
     return std::make_unique<wiretag::http::Client>(
-        *wiretag::http::parse_base_url("http://127.0.0.1:" + std::to_string(agent.port)));
+        *wiretag::http::parse_base_url("http://127.0.0.1:" + std::to_string(agent.port)), token);
   };
   auto plugin = plugin_client();
 

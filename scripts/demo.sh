@@ -59,8 +59,8 @@ say "register the apps on the server (POST /app) and hand each container's veth 
 for app in frontend intruder backend db; do
   read -r n c <<<"${where[$app]}"
   printf '  %-9s ' "$app"; api POST /app "{\"guid\":\"$app\"}"
-  agent_var=WT_LAB_AGENT_$n
-  curl -sS -o /dev/null -X POST "${!agent_var}/whitelist" -d \
+  sock_var=WT_LAB_AGENT_SOCKET_$n  # the Plugin API: the agent's root-only unix socket
+  curl -sS -o /dev/null --unix-socket "${!sock_var}" -X POST http://agent/whitelist -d \
     "{\"destination_device\":{\"namespace\":\"$(lab_cell_netns "$n")\",\"interface_name\":\"$(lab_hostif "$n" "$c")\"},\"app_guid\":\"$app\"}"
 done
 lab_echo_servers 2 1 8080
@@ -92,7 +92,7 @@ check allowed "backend -> db tcp/5432 (same cell)" lab_tcp_ok 2 1 "$(lab_ip4 2 2
 check denied "backend -> db tcp/8080 (port not allowed)" lab_tcp_ok 2 1 "$(lab_ip4 2 2)" 8080
 
 say "what cell 2's agent enforces (GET /whitelist on its Plugin API)"
-curl -sS "$WT_LAB_AGENT_2/whitelist"
+curl -sS --unix-socket "$WT_LAB_AGENT_SOCKET_2" http://agent/whitelist
 echo
 say "cells as the PAP sees them (PDP_STATUS heartbeats)"
 pap GET /pdps/healthcheck | head -c 600
@@ -105,11 +105,11 @@ cat <<EOF
 
 wiretag is running; talk to it (Ctrl-C stops everything and removes the lab):
   server      $WT_LAB_SERVER   (token: $WT_LAB_TOKEN_FILE)
-  agents      $WT_LAB_AGENT_1 (cell 1)   $WT_LAB_AGENT_2 (cell 2)
+  agents      $WT_LAB_AGENT_1 (cell 1)   $WT_LAB_AGENT_2 (cell 2)   (/healthz; Plugin API on their sockets)
   T=\$(cat $WT_LAB_TOKEN_FILE)
   curl -H "Authorization: Bearer \$T" -d '{"source":"intruder","destination":"backend"}' $WT_LAB_SERVER/whitelist
   ip netns exec $(lab_ns 1 2) socat - TCP:$(lab_ip4 2 1):8080     # intruder -> backend, now allowed
-  curl $WT_LAB_AGENT_2/whitelist                                    # what cell 2 enforces
+  curl --unix-socket $WT_LAB_AGENT_SOCKET_2 http://agent/whitelist  # what cell 2 enforces
   curl -u "\$(cat $PAP_CREDENTIALS)" $WT_LAB_SERVER/policy/pap/v1/policies/status   # PAP: per cell
   curl -u "\$(cat $PAP_CREDENTIALS)" -X PUT "$WT_LAB_SERVER/policy/pap/v1/pdps/groups/defaultGroup?state=TEST"  # audit only
   $BUILD/userspace/cli/wiretag --pin-dir $(lab_pin_dir 2) monitor    # live drops on cell 2

@@ -354,9 +354,12 @@ lab_start_agent() {
       return 1
   fi
   read -r pid port <<<"$out"
+  # The Plugin API is on the agent's unix socket (<state-dir>/plugin.sock, root only); the TCP
+  # port serves /healthz.
   lab_env_set "WT_LAB_AGENT_PID_$n" "$pid" "WT_LAB_AGENT_PORT_$n" "$port" \
-    "WT_LAB_AGENT_$n" "http://127.0.0.1:$port" "WT_LAB_AGENT_LOG_$n" "$log"
-  echo "lab $LAB_ID: agent $n pid $pid on http://127.0.0.1:$port"
+    "WT_LAB_AGENT_$n" "http://127.0.0.1:$port" "WT_LAB_AGENT_LOG_$n" "$log" \
+    "WT_LAB_AGENT_SOCKET_$n" "$LAB_STATE/cell$n/plugin.sock"
+  echo "lab $LAB_ID: agent $n pid $pid on http://127.0.0.1:$port, Plugin API on $LAB_STATE/cell$n/plugin.sock"
 }
 
 lab_stop_agent() { # lab_stop_agent N [--kill]

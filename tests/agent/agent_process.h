@@ -1,5 +1,6 @@
 // Test harness: runs wiretag-agent on 127.0.0.1 port 0 against a server, with its own pin
-// dir and state dir, and a network namespace with veth pairs for it to manage.
+// dir and state dir, and a network namespace with veth pairs for it to manage. The Plugin API
+// is reached on the agent's unix socket, health on TCP.
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +12,11 @@
 #include "../server/server_process.h"
 
 namespace wiretag::test {
+
+// One HTTP/1.1 request over a unix socket; status 0 when there is no complete answer.
+HttpResult unix_http_request(const std::filesystem::path& socket, const std::string& method,
+                             const std::string& target, const std::string& body,
+                             const std::string& authorization);
 
 class AgentProcess {
  public:
@@ -28,15 +34,27 @@ class AgentProcess {
   void kill_hard();
   int terminate();  // SIGTERM; exit status or -1
 
+  // The Plugin API on the agent's unix socket (--plugin-socket, else <state-dir>/plugin.sock).
   HttpResult request(const std::string& method, const std::string& target,
                      const std::string& body = "") const {
-    return http_request(port_, method, target, body, "");
+    return unix_http_request(plugin_socket_, method, target, body, "");
   }
+  // The same request on the agent's TCP listener (--listen), with this Authorization header.
+  HttpResult tcp_request(const std::string& method, const std::string& target,
+                         const std::string& body = "",
+                         const std::string& authorization = "") const {
+    return http_request_authorized(port_, method, target, body, authorization);
+  }
+  const std::filesystem::path& plugin_socket() const { return plugin_socket_; }
+
+  // Runs the binary to completion with these args; returns its exit status.
+  static int run_to_exit(const std::vector<std::string>& args);
 
  private:
   pid_t pid_ = -1;
   unsigned short port_ = 0;
   std::filesystem::path log_;
+  std::filesystem::path plugin_socket_;
 };
 
 // A network namespace named uniquely for this test process, with host-side veths in it

@@ -2,6 +2,7 @@
 // network namespace, against the real wiretag-server. The pinned maps are read back with
 // a read-only datapath to prove what the agent says is what the kernel enforces.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -66,9 +67,10 @@ class AgentTest : public ::testing::Test {
         "--heartbeat-interval", "200",
         "--sweep-interval", "200",
         "--max-policy-entries", std::to_string(max_policy_entries_),
-        "--max-endpoints", "64",
+        "--max-endpoints", std::to_string(max_endpoints_),
         "--group", group_,
         "--watch", watch_};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     agent_ = std::make_unique<AgentProcess>(
         args, dir_.path() / ("agent.log." + std::to_string(++starts_)));
     ASSERT_TRUE(agent_->started()) << agent_->log_text();
@@ -84,7 +86,7 @@ class AgentTest : public ::testing::Test {
     o.pin_dir = pin_dir_;
     o.read_only = true;
     o.max_policy_entries = max_policy_entries_;
-    o.max_endpoints = 64;
+    o.max_endpoints = max_endpoints_;
     auto dp = datapath::Datapath::open(o);
     EXPECT_TRUE(dp) << dp.error().message;
     if (!dp) return {};
@@ -95,6 +97,27 @@ class AgentTest : public ::testing::Test {
     for (auto& ep : enforced())
       if (ep.device.ifname == ifname) return ep;
     return std::nullopt;
+  }
+
+  // Whether the enforced rules of `ifname` admit `tag` on every protocol and port.
+  bool admits(const std::string& ifname, uint32_t tag) const {
+    datapath::Options o;
+    o.pin_dir = pin_dir_;
+    o.read_only = true;
+    o.max_policy_entries = max_policy_entries_;
+    o.max_endpoints = max_endpoints_;
+    auto dp = datapath::Datapath::open(o);
+    if (!dp) return false;
+    for (const datapath::Endpoint& ep : (*dp)->endpoints()) {
+      if (ep.device.ifname != ifname) continue;
+      wt_src_key key{};
+      key.ifindex = ep.ifindex;
+      key.src_tag = tag;
+      key.generation = ep.config.generation & 1;
+      auto v = (*dp)->src_policy_map().lookup(key);
+      return v && v->any_proto;
+    }
+    return false;
   }
 
   static bool created(const HttpResult& r) { return r.status == 200 || r.status == 201; }
@@ -113,6 +136,8 @@ class AgentTest : public ::testing::Test {
   std::unique_ptr<AgentProcess> agent_;
   int starts_ = 0;
   uint32_t max_policy_entries_ = 65536;
+  uint32_t max_endpoints_ = 64;
+  std::vector<std::string> extra_args_;
   std::string group_ = "defaultGroup";
   std::string watch_ = "stream";
 };
@@ -182,9 +207,12 @@ TEST_F(AgentTest, BadInputIsRefusedAndChangesNothing) {
        "MISSING_FIELD"},
       {"neither sources nor app", "POST", json{{"destination_device", dev}}.dump(), 400,
        "MISSING_FIELD"},
-      {"both sources and app", "POST",
+      {"sources and an unknown app", "POST",
        json{{"destination_device", dev}, {"allowed_source_wire_bytes", {"00a1"}}, {"app_guid", "a"}}.dump(),
-       400, "INVALID_FIELD_COMBINATION"},
+       404, "APP_NOT_FOUND"},
+      {"bad source beside an app", "POST",
+       json{{"destination_device", dev}, {"allowed_source_wire_bytes", {"0000"}}, {"app_guid", "a"}}.dump(),
+       400, "INVALID_WIRE_BYTES"},
       {"wire_bytes with app", "POST",
        json{{"destination_device", dev}, {"app_guid", "a"}, {"wire_bytes", "00a1"}}.dump(), 400,
        "INVALID_FIELD_COMBINATION"},
@@ -295,6 +323,128 @@ TEST_F(AgentTest, DeepJsonIsRefusedOnEveryPluginEndpointAndTheAgentLivesOn) {
   EXPECT_FALSE(enforced("wt0"));
 }
 
+// A client's mistake is a 4xx, a full cell a 507 naming its limit: 5xx only for the agent's
+// own faults. Each refusal leaves nothing behind.
+TEST_F(AgentTest, ClientAndCapacityErrorsAreNotServerFaults) {
+  auto post = [&](const json& dev, const json& sources) {
+    return agent_->request(
+        "POST", "/whitelist",
+        json{{"destination_device", dev}, {"allowed_source_wire_bytes", sources}}.dump());
+  };
+  // Namespaces that exist but are not network namespace files.
+  const auto plain = dir_.path() / "not-a-netns";
+  ASSERT_EQ(sh("echo x > " + plain.string()), 0);
+  for (const std::string& ns :
+       {plain.string(), dir_.path().string(), std::string("/proc/self/ns/mnt")}) {
+    auto r = post({{"namespace", ns}, {"interface_name", "wt0"}}, {"00a1"});
+    EXPECT_EQ(r.status, 400) << ns << ": " << r.body;
+    EXPECT_EQ(r.error_code(), "INVALID_NAMESPACE") << ns << ": " << r.body;
+  }
+  EXPECT_TRUE(agent_->request("GET", "/whitelist").json()["devices"].empty());
+
+  // Another namespace's device with the ifindex of one the agent manages.
+  TestNetns other;
+  ASSERT_TRUE(other.add_veth("wt0"));  // the first veth of a fresh namespace, as netns_'s wt0
+  ASSERT_EQ(post(device("wt0"), {"00a1"}).status, 200);
+  auto r = post({{"namespace", other.path()}, {"interface_name", "wt0"}}, {"00a1"});
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(r.error_code(), "IFINDEX_CONFLICT") << r.body;
+  EXPECT_EQ(agent_->request("GET", "/whitelist").json()["devices"].size(), 1u);
+
+  // Capacity: one endpoint, 16 policy entries (both generations together).
+  max_endpoints_ = 1;
+  max_policy_entries_ = 16;
+  agent_.reset();
+  sh("rm -rf " + pin_dir_);  // maps of another size cannot be adopted
+  sh("rm -rf " + (dir_.path() / "agent").string());
+  start_agent();
+  json many = json::array();
+  for (int i = 1; i <= 20; ++i) {
+    char tag[5];
+    std::snprintf(tag, sizeof tag, "%04x", 0x100 + i);
+    many.push_back(tag);
+  }
+  r = post(device("wt0"), many);
+  EXPECT_EQ(r.status, 507) << r.body;
+  EXPECT_EQ(r.error_code(), "MAP_FULL") << r.body;
+  EXPECT_NE(r.body.find("--max-policy-entries"), std::string::npos) << r.body;
+  EXPECT_FALSE(enforced("wt0"));  // not left attached, holding the only slot
+  EXPECT_TRUE(agent_->request("GET", "/whitelist").json()["devices"].empty());
+  ASSERT_EQ(post(device("wt0"), {"00a1"}).status, 200);
+  r = post(device("wt1"), {"00a1"});
+  EXPECT_EQ(r.status, 507) << r.body;
+  EXPECT_EQ(r.error_code(), "ENDPOINTS_FULL") << r.body;
+  EXPECT_NE(r.body.find("--max-endpoints"), std::string::npos) << r.body;
+  EXPECT_FALSE(enforced("wt1"));
+  EXPECT_EQ(agent_->request("GET", "/whitelist").json()["devices"].size(), 1u);
+}
+
+// SPEC §4.2: the Plugin API listens on a unix socket only its owner (root) may use; TCP
+// serves health, and the Plugin API only when asked for.
+TEST_F(AgentTest, PluginApiIsOnARootOnlySocketAndNotOnTcp) {
+  struct stat st {};
+  ASSERT_EQ(::stat(agent_->plugin_socket().c_str(), &st), 0) << agent_->plugin_socket();
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  EXPECT_EQ(agent_->plugin_socket(), dir_.path() / "agent" / "plugin.sock");  // the default
+  const std::string body =
+      json{{"destination_device", device("wt0")}, {"allowed_source_wire_bytes", {"00a1"}}}.dump();
+  auto r = agent_->tcp_request("POST", "/whitelist", body);
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(r.error_code(), "ROUTE_NOT_FOUND") << r.body;
+  EXPECT_EQ(agent_->tcp_request("GET", "/whitelist").status, 404);
+  EXPECT_EQ(agent_->tcp_request("DELETE", "/whitelist", body).status, 404);
+  EXPECT_FALSE(enforced("wt0"));
+  EXPECT_TRUE(agent_->tcp_request("GET", "/healthz").json().contains("synced"));
+  EXPECT_EQ(agent_->request("POST", "/whitelist", body).status, 200);
+  EXPECT_TRUE(enforced("wt0"));
+}
+
+TEST_F(AgentTest, PluginApiOnTcpOnlyWhenAskedAndWithTheToken) {
+  const std::string state = (dir_.path() / "agent-refused").string();
+  // --plugin-tcp needs a token file, or the insecure flag said out loud.
+  EXPECT_EQ(AgentProcess::run_to_exit({"--plugin-tcp", "--state-dir", state, "--listen",
+                                       "127.0.0.1:0", "--pin-dir", pin_dir_ + "-refused"}),
+            2);
+  EXPECT_NE(AgentProcess::run_to_exit({"--plugin-tcp-insecure", "--state-dir", state, "--listen",
+                                       "127.0.0.1:0", "--pin-dir", pin_dir_ + "-refused"}),
+            0);
+
+  const auto token_file = dir_.path() / "plugin-token";
+  ASSERT_EQ(sh("echo s3cret-plugin-token > " + token_file.string()), 0);
+  extra_args_ = {"--plugin-tcp", "--plugin-token-file", token_file.string()};
+  start_agent();
+  const std::string body =
+      json{{"destination_device", device("wt0")}, {"allowed_source_wire_bytes", {"00a1"}}}.dump();
+  for (const std::string& auth :
+       {std::string(), std::string("Bearer wrong"), std::string("Bearer s3cret-plugin-tokenx"),
+        std::string("Basic s3cret-plugin-token")}) {
+    auto r = agent_->tcp_request("POST", "/whitelist", body, auth);
+    EXPECT_EQ(r.status, 401) << auth << ": " << r.body;
+    EXPECT_EQ(r.error_code(), "UNAUTHORIZED") << auth << ": " << r.body;
+    EXPECT_EQ(agent_->tcp_request("GET", "/whitelist", "", auth).status, 401) << auth;
+  }
+  EXPECT_FALSE(enforced("wt0"));
+  EXPECT_EQ(agent_->tcp_request("POST", "/whitelist", body, "bearer s3cret-plugin-token").status,
+            200);
+  EXPECT_TRUE(enforced("wt0"));
+  EXPECT_EQ(agent_->tcp_request("GET", "/whitelist", "", "BEARER s3cret-plugin-token")
+                .json()["devices"]
+                .size(),
+            1u);
+  EXPECT_TRUE(agent_->tcp_request("GET", "/healthz").json().contains("synced"));  // no token
+  EXPECT_EQ(agent_->request("GET", "/whitelist").status, 200);  // the socket needs none
+
+  // Without a token only when asked for, and said at warning level.
+  extra_args_ = {"--plugin-tcp", "--plugin-tcp-insecure"};
+  start_agent();
+  EXPECT_EQ(agent_->tcp_request("GET", "/whitelist").status, 200);
+  EXPECT_NE(agent_->log_text().find("warning the Plugin API is served on 127.0.0.1:"),
+            std::string::npos)
+      << agent_->log_text();
+}
+
 TEST_F(AgentTest, VanishedDeviceIsForgotten) {
   auto r = agent_->request("POST", "/whitelist",
                            json{{"destination_device", device("wt1")},
@@ -374,6 +524,85 @@ TEST_F(AgentTest, FollowedAppTracksTheServer) {
     auto cell = server_->get("/internal/v1/cells/test-cell");
     return cell.status == 200 && cell.json().value("healthy", false) == true;
   })) << server_->get("/internal/v1/cells/test-cell").body;
+}
+
+// Seed clients always send allowed_source_wire_bytes; with app_guid an empty list is just
+// "follow the server".
+TEST_F(AgentTest, SeedShapeWithAppGuidAndEmptySourcesFollowsTheServer) {
+  const std::string src1 = register_app("app-src1");
+  const std::string src2 = register_app("app-src2");
+  register_app("app-dst");
+  ASSERT_TRUE(created(server_->post(
+      "/whitelist", json{{"source", "app-src1"}, {"destination", "app-dst"}}.dump())));
+  auto r = agent_->request("POST", "/whitelist",
+                           json{{"destination_device", device("wt0")},
+                                {"allowed_source_wire_bytes", json::array()},
+                                {"app_guid", "app-dst"}}
+                               .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["allowed_source_wire_bytes"], json({src1}));
+  EXPECT_EQ(r.json()["static_source_wire_bytes"], json::array());
+  EXPECT_EQ(r.json()["synced"], true);
+  ASSERT_TRUE(created(server_->post(
+      "/whitelist", json{{"source", "app-src2"}, {"destination", "app-dst"}}.dump())));
+  EXPECT_TRUE(eventually([&] { return admits("wt0", std::stoul(src2, nullptr, 16)); }))
+      << agent_->request("GET", "/whitelist").body;
+  EXPECT_TRUE(admits("wt0", std::stoul(src1, nullptr, 16)));
+}
+
+// A non-empty static list beside app_guid adds sources to what the server says, and they
+// stay through every server update (an added edge, a removed one) and a restart.
+TEST_F(AgentTest, StaticSourcesBesideAppGuidAreAddedToTheServersAndKept) {
+  const uint32_t src1 = std::stoul(register_app("app-src1"), nullptr, 16);
+  const uint32_t src2 = std::stoul(register_app("app-src2"), nullptr, 16);
+  register_app("app-dst");
+  // Static tags no registered app holds.
+  std::vector<uint32_t> extra;
+  for (uint32_t t = 0xf001; extra.size() < 2; ++t)
+    if (t != src1 && t != src2) extra.push_back(t);
+  char hex[2][5];
+  for (int i = 0; i < 2; ++i) std::snprintf(hex[i], sizeof hex[i], "%04x", extra[i]);
+  ASSERT_TRUE(created(server_->post(
+      "/whitelist", json{{"source", "app-src1"}, {"destination", "app-dst"}}.dump())));
+  auto r = agent_->request("POST", "/whitelist",
+                           json{{"destination_device", device("wt0")},
+                                {"allowed_source_wire_bytes", {hex[1], hex[0], hex[1]}},
+                                {"app_guid", "app-dst"}}
+                               .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["static_source_wire_bytes"], json({hex[0], hex[1]}));
+  EXPECT_EQ(r.json()["allowed_source_wire_bytes"].size(), 3u) << r.body;
+  auto all_static = [&] { return admits("wt0", extra[0]) && admits("wt0", extra[1]); };
+  EXPECT_TRUE(admits("wt0", src1));
+  EXPECT_TRUE(all_static());
+  EXPECT_FALSE(admits("wt0", src2));
+
+  // An edge added on the server (applied in place from the event).
+  ASSERT_TRUE(created(server_->post(
+      "/whitelist", json{{"source", "app-src2"}, {"destination", "app-dst"}}.dump())));
+  EXPECT_TRUE(eventually([&] { return admits("wt0", src2); })) << agent_->log_text();
+  EXPECT_TRUE(all_static());
+  // An edge removed (query and atomic replace).
+  ASSERT_EQ(server_
+                ->request("DELETE", "/whitelist",
+                          json{{"source", "app-src1"}, {"destination", "app-dst"}}.dump())
+                .status,
+            200);
+  EXPECT_TRUE(eventually([&] { return !admits("wt0", src1); })) << agent_->log_text();
+  EXPECT_TRUE(admits("wt0", src2));
+  EXPECT_TRUE(all_static());
+
+  // A restart: the extra sources are part of the intent on disk, and the resync keeps them.
+  agent_->kill_hard();
+  start_agent();
+  ASSERT_TRUE(eventually([&] { return agent_->request("GET", "/healthz").status == 200; }))
+      << agent_->log_text();
+  auto list = agent_->request("GET", "/whitelist").json();
+  ASSERT_EQ(list["devices"].size(), 1u);
+  EXPECT_EQ(list["devices"][0]["static_source_wire_bytes"], json({hex[0], hex[1]}));
+  EXPECT_TRUE(admits("wt0", src2));
+  EXPECT_FALSE(admits("wt0", src1));
+  EXPECT_TRUE(all_static());
 }
 
 TEST_F(AgentTest, LongPollWatchFollowsTheServerToo) {
@@ -589,35 +818,115 @@ TEST_F(PapCellTest, PolicyThatDoesNotFitFailsAndThePreviousOneStays) {
   EXPECT_EQ(enforced("wt0")->rules_src_entries, 1u);
 }
 
-TEST_F(PapCellTest, UnknownGroupLocksTheCellUntilTheGroupExists) {
+// Fail closed (SPEC §3): a new cell whose group the PAP does not know denies by default, says
+// so loudly, and takes the group's rules and mode once it exists.
+TEST_F(PapCellTest, UnknownGroupFailsClosedUntilTheGroupExists) {
   group_ = "ghost";
   start_agent();
-  follow_dst();
+  follow_dst();  // app-src → app-dst is on the server, but not deployed to "ghost"
   EXPECT_TRUE(eventually([&] { return health()["pdp"].value("locked", false); })) << health();
-  EXPECT_TRUE(eventually([&] { return mode("wt0") == datapath::Mode::Bypass; }));
-  EXPECT_EQ(enforced("wt0")->rules_src_entries, 0u);  // a locked cell gets no rules
-  EXPECT_EQ(health()["pdp"]["state"], "PASSIVE");
+  EXPECT_EQ(mode("wt0"), datapath::Mode::Enforce);
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 0u);
+  const uint32_t src = std::stoul(register_app("app-src"), nullptr, 16);
+  ASSERT_NE(src, 0u);
+  EXPECT_FALSE(admits("wt0", src));  // denied, and stays denied
+  // Loudly: a warning, /healthz 503 with the reason, NOT_HEALTHY on the server with it.
+  EXPECT_EQ(agent_->request("GET", "/healthz").status, 503);
+  EXPECT_NE(health().value("reason", "").find("ghost"), std::string::npos) << health();
+  EXPECT_NE(agent_->log_text().find("warning the PAP knows no group \"ghost\""), std::string::npos)
+      << agent_->log_text();
+  EXPECT_TRUE(eventually([&] {
+    json c = server_->get("/internal/v1/cells/test-cell").json();
+    return c.value("reportedHealthy", "") == "NOT_HEALTHY" &&
+           c.value("description", "").find("ghost") != std::string::npos &&
+           c.value("state", "") != "PASSIVE";
+  })) << server_->get("/internal/v1/cells/test-cell").body;
+  // A heartbeat later, nothing has changed.
+  const int64_t seen =
+      server_->get("/internal/v1/cells/test-cell").json().value("lastHeartbeatMs", int64_t{0});
+  ASSERT_TRUE(eventually([&] {
+    return server_->get("/internal/v1/cells/test-cell")
+               .json()
+               .value("lastHeartbeatMs", int64_t{0}) > seen;
+  }));
+  EXPECT_EQ(mode("wt0"), datapath::Mode::Enforce);
+  EXPECT_FALSE(admits("wt0", src));
 
-  // The group is created ACTIVE with default-whitelist: the next heartbeat's reply differs
-  // from what the cell holds, and it resyncs.
-  auto r = server_->pap("POST", "/pdps/groups/batch",
-                        json{{"groups",
-                              {{{"name", "ghost"},
-                                {"pdpGroupState", "ACTIVE"},
-                                {"pdpSubgroups", {{{"pdpType", "tc"}, {"desiredInstanceCount", 1}}}}}}}}
-                            .dump());
+  // The group is created ACTIVE with default-whitelist: the cell takes its rules.
+  auto r =
+      server_->pap("POST", "/pdps/groups/batch",
+                   json{{"groups",
+                         {{{"name", "ghost"},
+                           {"pdpGroupState", "ACTIVE"},
+                           {"pdpSubgroups", {{{"pdpType", "tc"}, {"desiredInstanceCount", 1}}}}}}}}
+                       .dump());
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(deploy("ghost", "POST", {{{"name", "default-whitelist"}}}), 202);
-  EXPECT_TRUE(eventually([&] { return mode("wt0") == datapath::Mode::Enforce; })) << agent_->log_text();
-  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 1; }));
+  EXPECT_TRUE(eventually([&] { return admits("wt0", src); })) << agent_->log_text();
   EXPECT_TRUE(eventually([&] { return deploy_state("default-whitelist") == "SUCCESS"; }));
+  EXPECT_TRUE(eventually([&] { return agent_->request("GET", "/healthz").status == 200; }))
+      << health();
+  EXPECT_EQ(mode("wt0"), datapath::Mode::Enforce);
+}
 
-  // Deleting the group (PASSIVE first) locks the cell again.
-  ASSERT_EQ(server_->pap("PUT", "/pdps/groups/ghost?state=PASSIVE").status, 200);
-  ASSERT_EQ(server_->pap("DELETE", "/pdps/groups/ghost").status, 200);
-  EXPECT_TRUE(eventually([&] { return health()["pdp"].value("locked", false); })) << health();
-  EXPECT_TRUE(eventually([&] { return enforced("wt0")->rules_src_entries == 0; }));
-  EXPECT_EQ(mode("wt0"), datapath::Mode::Bypass);
+// A cell restarted into a group the PAP does not know (a typo) keeps what it enforced: the
+// adopted endpoints keep their rules and mode; a new device denies by default.
+TEST_F(PapCellTest, UnknownGroupAfterRestartKeepsThePinnedState) {
+  follow_dst();
+  const uint32_t src = std::stoul(register_app("app-src"), nullptr, 16);
+  ASSERT_TRUE(admits("wt0", src));
+  agent_->kill_hard();
+  group_ = "defaultGrup";
+  start_agent();
+  ASSERT_TRUE(eventually([&] { return health()["pdp"].value("locked", false); })) << health();
+  EXPECT_TRUE(admits("wt0", src));
+  EXPECT_EQ(mode("wt0"), datapath::Mode::Enforce);
+  auto r =
+      agent_->request("POST", "/whitelist",
+                      json{{"destination_device", device("wt1")}, {"app_guid", "app-dst"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(mode("wt1"), datapath::Mode::Enforce);
+  EXPECT_FALSE(admits("wt1", src));
+  // A new edge does not reach a locked cell either.
+  register_app("app-late");
+  ASSERT_TRUE(created(server_->post(
+      "/whitelist", json{{"source", "app-late"}, {"destination", "app-dst"}}.dump())));
+  const int64_t rev = server_->get("/internal/v1/status").json().value("revision", int64_t{-1});
+  ASSERT_TRUE(eventually([&] { return health().value("revision", int64_t{-1}) >= rev; }))
+      << health();
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 1u);
+  EXPECT_EQ(agent_->request("GET", "/healthz").status, 503);
+}
+
+// SAFE freezes what a cell enforces: a default-whitelist edge added meanwhile reaches it only
+// once the group is ACTIVE again.
+TEST_F(PapCellTest, SafeCellTakesNoNewEdgeUntilActive) {
+  follow_dst();
+  ASSERT_TRUE(eventually([&] { return deploy_state("default-whitelist") == "SUCCESS"; }));
+  ASSERT_EQ(server_->pap("PUT", "/pdps/groups/defaultGroup?state=SAFE").status, 200);
+  ASSERT_TRUE(eventually([&] { return health()["pdp"]["state"] == "SAFE"; })) << health();
+  const uint32_t late = std::stoul(register_app("app-late"), nullptr, 16);
+  ASSERT_TRUE(created(server_->post(
+      "/whitelist", json{{"source", "app-late"}, {"destination", "app-dst"}}.dump())));
+  // The agent has handled the change log past the edge: it did not take it.
+  const int64_t rev = server_->get("/internal/v1/status").json().value("revision", int64_t{-1});
+  ASSERT_TRUE(eventually([&] { return health().value("revision", int64_t{-1}) >= rev; }))
+      << health();
+  EXPECT_FALSE(admits("wt0", late));
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 1u);
+  EXPECT_EQ(mode("wt0"), datapath::Mode::Enforce);
+  // Nor a device attached while SAFE: it gets what the cell holds for the app.
+  auto r =
+      agent_->request("POST", "/whitelist",
+                      json{{"destination_device", device("wt1")}, {"app_guid", "app-dst"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(admits("wt1", late));
+  EXPECT_EQ(enforced("wt1")->rules_src_entries, 1u);
+
+  ASSERT_EQ(server_->pap("PUT", "/pdps/groups/defaultGroup?state=ACTIVE").status, 200);
+  EXPECT_TRUE(eventually([&] { return admits("wt0", late) && admits("wt1", late); }))
+      << agent_->log_text();
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 2u);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ lab_init "$WT_LAB_ID" || exit 1
 lab_test_up 2 3
 
 plugin() { # plugin N METHOD BODY
-  curl -sS -X "$2" -H 'Content-Type: application/json' -d "$3" "$(agent_url "$1")/whitelist" \
+  plugin_curl "$1" -sS -X "$2" -H 'Content-Type: application/json' -d "$3" http://agent/whitelist \
     -o "$tmp/plugin.out" -w '%{http_code}'
 }
 
@@ -143,7 +143,7 @@ expect denied "app-1-3 -> app-2-1 tcp after the kill loop (edge deleted last)" l
 
 echo "# a deleted container's device is forgotten"
 lab_cell_exec 2 ip link del "$(lab_hostif 2 3)"
-gone() { ! curl -s "$(agent_url 2)/whitelist" | grep -q "\"$(lab_hostif 2 3)\""; }
+gone() { ! plugin_curl 2 -s http://agent/whitelist | grep -q "\"$(lab_hostif 2 3)\""; }
 if eventually 10 gone; then ok "vanished device removed from the agent"; else fail "vanished device still listed"; fi
 
 summary

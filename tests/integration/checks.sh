@@ -49,5 +49,10 @@ srv() { # srv METHOD PATH [BODY]: the server's REST API as the admin; body on st
   curl -sS -f -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     ${3:+-d "$3"} "$WT_LAB_SERVER$2"
 }
-agent_url() { local v=WT_LAB_AGENT_$1; lab_load; echo "${!v}"; }  # agent N's Plugin API
+agent_url() { local v=WT_LAB_AGENT_$1; lab_load; echo "${!v}"; }  # agent N's TCP port: /healthz
+agent_sock() { local v=WT_LAB_AGENT_SOCKET_$1; lab_load; echo "${!v}"; }  # its Plugin API socket
+plugin_curl() { # plugin_curl N CURL_ARGS... (URLs http://agent/…): curl on agent N's Plugin API
+  local n=$1; shift
+  curl --unix-socket "$(agent_sock "$n")" "$@"
+}
 app() { echo "app-$1-$2"; }  # container C of cell N runs app app-N-C

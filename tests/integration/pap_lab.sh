@@ -46,8 +46,9 @@ follow_all() {
   for n in 1 2; do
     for c in 1 2; do
       dev="{\"namespace\":\"$(lab_cell_netns "$n")\",\"interface_name\":\"$(lab_hostif "$n" "$c")\"}"
-      code=$(curl -sS -X POST -H 'Content-Type: application/json' -o "$tmp/plugin.out" -w '%{http_code}' \
-        -d "{\"destination_device\":$dev,\"app_guid\":\"$(app "$n" "$c")\"}" "$(agent_url "$n")/whitelist")
+      code=$(plugin_curl "$n" -sS -X POST -H 'Content-Type: application/json' -o "$tmp/plugin.out" \
+        -w '%{http_code}' -d "{\"destination_device\":$dev,\"app_guid\":\"$(app "$n" "$c")\"}" \
+        http://agent/whitelist)
       [ "$code" = 200 ] || fail "follow $(app "$n" "$c") on cell $n: HTTP $code $(cat "$tmp/plugin.out")"
     done
   done

@@ -59,6 +59,16 @@ TEST(Errors, CodesMapToStatuses) {
   EXPECT_EQ(status_for({"STORE_ERROR", ""}), 500u);
 }
 
+// The agent's Plugin API: a client's mistake or a full cell is not a fault of the agent.
+TEST(Errors, AgentClientAndCapacityErrorsAreNot500) {
+  EXPECT_EQ(status_for({"INVALID_NAMESPACE", ""}), 400u);
+  EXPECT_EQ(status_for({"IFINDEX_CONFLICT", ""}), 409u);
+  EXPECT_EQ(status_for({"ENDPOINTS_FULL", ""}), 507u);
+  EXPECT_EQ(status_for({"MAP_FULL", ""}), 507u);
+  EXPECT_EQ(status_for({"UPSTREAM_ERROR", ""}), 502u);
+  EXPECT_EQ(status_for({"STATE_WRITE_FAILED", ""}), 500u);
+}
+
 TEST(SplitTarget, KeepsThePathAsSentAndDecodesTheQuery) {
   std::string path;
   std::map<std::string, std::string> query;

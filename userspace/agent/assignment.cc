@@ -36,6 +36,14 @@ bool same_policies(const std::vector<PolicyVersion>& a, const std::vector<Policy
   return without(a, b).empty() && without(b, a).empty();
 }
 
+bool frozen(const Assignment& a) { return a.locked || a.state == "SAFE"; }
+
+std::string lock_reason(const Assignment& a) {
+  return "the PAP knows no group \"" + a.group + "\" with subgroup \"" + a.subgroup +
+         "\": this cell keeps what it enforces, new devices deny tagged traffic, until an "
+         "operator creates the group or moves the cell (--group)";
+}
+
 Result<datapath::Mode> parse_mode(const std::string& mode) {
   if (mode == "enforce") return datapath::Mode::Enforce;
   if (mode == "audit") return datapath::Mode::Audit;

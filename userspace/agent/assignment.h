@@ -45,10 +45,19 @@ struct Assignment {
   std::string subgroup;
   std::string state = "PASSIVE";  // the group's: ACTIVE, TEST, SAFE, PASSIVE
   datapath::Mode mode = datapath::Mode::Bypass;
-  bool locked = false;  // the server knows no such group or subgroup: PASSIVE, no policies
+  bool locked = false;  // the server knows no such group or subgroup: fail closed (frozen())
   std::vector<PolicyVersion> policies;
   int64_t revision = 0;  // the change-log revision it was read at
 };
+
+// Fail closed (SPEC §3): a cell whose group or subgroup the PAP does not know (locked), and a
+// cell of a SAFE group, take no rules and a locked one no mode from the server: each keeps
+// what it enforces (pinned across restarts); a device attached meanwhile denies every tagged
+// source the cell does not already admit for its app. The group leaving SAFE, or becoming
+// known, resyncs the cell.
+bool frozen(const Assignment& a);
+// Why a locked cell reports NOT_HEALTHY (PDP_STATUS description, /healthz).
+std::string lock_reason(const Assignment& a);
 
 // "enforce" | "audit" | "bypass".
 Result<datapath::Mode> parse_mode(const std::string& mode);

@@ -52,6 +52,14 @@ std::vector<Rule> static_rules(const std::vector<uint32_t>& sources) {
   return rules;
 }
 
+std::vector<Rule> device_rules(const DeviceRecord& rec, const std::vector<Rule>& app_rules) {
+  if (rec.static_sources.empty()) return app_rules;
+  std::vector<Rule> all = app_rules;
+  for (const Rule& r : static_rules(rec.static_sources)) all.push_back(r);
+  canonicalize(all);
+  return all;
+}
+
 Cell::Cell(datapath::Datapath& datapath, DeviceTable table, TagSpace tags)
     : dp_(datapath), table_(std::move(table)), tags_(tags) {}
 
@@ -81,8 +89,9 @@ Result<void> Cell::reconcile() {
       if (auto r = apply_locked(rec, rec.tag, static_rules(rec.static_sources)); !r)
         spdlog::warn("reconcile: {}: {}", label(rec.device), r.error().message);
     } else if (!known || *known != live) {
-      // Recorded but never attached (crash in between): attach with no rules until resync.
-      if (auto r = apply_locked(rec, 0, {}); !r)
+      // Recorded but never attached (crash in between): attach with only its static extra
+      // sources until resync.
+      if (auto r = apply_locked(rec, 0, static_rules(rec.static_sources)); !r)
         spdlog::warn("reconcile: {}: {}", label(rec.device), r.error().message);
     }
   }
@@ -133,37 +142,67 @@ Result<DeviceView> Cell::put_static(const Device& device, uint32_t tag,
   std::lock_guard lock(mu_);
   std::optional<DeviceRecord> before;
   if (const DeviceRecord* cur = table_.find(device)) before = *cur;
+  const bool was_attached = dp_.ifindex_of(device).has_value();
   // Intent first: a crash after this line is repaired by reconcile() on restart.
   if (auto r = table_.put(rec); !r) return r.error();
   if (auto r = apply_locked(rec, tag, static_rules(rec.static_sources)); !r) {
-    if (before)
-      (void)table_.put(*before);
-    else
-      (void)table_.remove(device);
+    undo_put_locked(device, before, was_attached);
     return r.error();
   }
   return view_locked(rec);
 }
 
-Result<DeviceView> Cell::put_followed(const Device& device, const AppPolicy& policy) {
-  DeviceRecord rec{device, policy.guid, 0, {}};
+void Cell::undo_put_locked(const Device& device, const std::optional<DeviceRecord>& before,
+                           bool was_attached) {
+  if (before)
+    (void)table_.put(*before);
+  else
+    (void)table_.remove(device);
+  // A refused request leaves nothing behind: not even the slot of a device it attached.
+  if (!was_attached) {
+    (void)dp_.detach(device);
+    errors_.erase(label(device));
+  }
+}
+
+Result<DeviceView> Cell::put_followed(const Device& device, const AppPolicy& policy,
+                                      std::vector<uint32_t> extra_sources, bool frozen) {
+  std::sort(extra_sources.begin(), extra_sources.end());
+  extra_sources.erase(std::unique(extra_sources.begin(), extra_sources.end()), extra_sources.end());
+  DeviceRecord rec{device, policy.guid, 0, std::move(extra_sources)};
   std::lock_guard lock(mu_);
   std::optional<DeviceRecord> before;
   if (const DeviceRecord* cur = table_.find(device)) before = *cur;
-  // A change applied meanwhile by the watch may be newer than the caller's policy.
+  const bool was_attached = dp_.ifindex_of(device).has_value();
   const AppPolicy* use = &policy;
-  if (auto it = apps_.find(policy.guid); it != apps_.end() && it->second.revision > policy.revision)
-    use = &it->second;
+  AppPolicy none;  // frozen, an app the cell holds no rules for: its tag and no rule
+  auto held = apps_.find(policy.guid);
+  if (frozen) {
+    if (held == apps_.end() && before && before->app_guid == policy.guid && was_attached) {
+      // Its pinned rules are all the cell knows of the app (it has not taken the server's
+      // since it started frozen): they stay; new extra sources apply at the next resync.
+      if (auto r = table_.put(rec); !r) return r.error();
+      return view_locked(rec);
+    }
+    if (held != apps_.end()) {
+      use = &held->second;
+    } else {
+      none.guid = policy.guid;
+      none.tag = policy.tag;
+      use = &none;
+    }
+  } else if (held != apps_.end() && held->second.revision > policy.revision) {
+    use = &held->second;  // a change applied meanwhile by the watch is newer
+  }
   if (auto r = table_.put(rec); !r) return r.error();
-  if (auto r = apply_locked(rec, use->tag, use->rules); !r) {
-    if (before)
-      (void)table_.put(*before);
-    else
-      (void)table_.remove(device);
+  if (auto r = apply_locked(rec, use->tag, device_rules(rec, use->rules)); !r) {
+    undo_put_locked(device, before, was_attached);
     return r.error();
   }
-  if (use == &policy) apps_[policy.guid] = policy;
-  missing_apps_.erase(policy.guid);
+  if (use == &policy) {
+    apps_[policy.guid] = policy;
+    missing_apps_.erase(policy.guid);
+  }
   return view_locked(rec);
 }
 
@@ -198,9 +237,12 @@ DeviceView Cell::view_locked(const DeviceRecord& rec) const {
     if (auto it = apps_.find(*rec.app_guid); it != apps_.end()) {
       v.synced = true;
       v.revision = it->second.revision;
-      v.rules = it->second.rules.size();
+      v.rules = device_rules(rec, it->second.rules).size();
       for (const Rule& r : it->second.rules) v.sources.push_back(r.source_tag);
+    } else {
+      v.rules = rec.static_sources.size();
     }
+    v.sources.insert(v.sources.end(), rec.static_sources.begin(), rec.static_sources.end());
     v.app_missing = missing_apps_.count(*rec.app_guid) > 0;
   } else {
     v.sources = rec.static_sources;
@@ -270,7 +312,7 @@ void Cell::apply_app_locked(const AppPolicy& policy, bool missing, ApplyReport& 
   bool failed = false;
   for (const DeviceRecord& rec : table_.records()) {
     if (rec.app_guid != policy.guid) continue;
-    if (auto r = apply_locked(rec, policy.tag, policy.rules); !r) {
+    if (auto r = apply_locked(rec, policy.tag, device_rules(rec, policy.rules)); !r) {
       spdlog::warn("apply {} to {}: {}: {}", policy.guid, label(rec.device), r.error().code,
                    r.error().message);
       if (device_gone(r.error())) continue;
@@ -332,7 +374,7 @@ std::optional<ApplyReport> Cell::apply_change(const ChangeEvent& e) {
         all.push_back(e.edge->rule);
         canonicalize(all);
         --applies_;
-        if (auto full = apply_locked(rec, policy.tag, all); !full) {
+        if (auto full = apply_locked(rec, policy.tag, device_rules(rec, all)); !full) {
           spdlog::warn("apply {} to {}: {}: {}", policy.guid, label(rec.device), full.error().code,
                        full.error().message);
           if (!device_gone(full.error())) report.fail(full.error());

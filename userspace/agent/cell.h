@@ -134,8 +134,12 @@ class Cell : public PolicySink {
   // Plugin API. Static: the device's own tag and allowed sources (any protocol, all ports).
   Result<DeviceView> put_static(const datapath::Device& device, uint32_t tag,
                                 std::vector<uint32_t> sources);
-  // Followed: `policy` comes from the server (it may be newer than what apply() saw).
-  Result<DeviceView> put_followed(const datapath::Device& device, const AppPolicy& policy);
+  // Followed: `policy` comes from the server (it may be newer than what apply() saw);
+  // `extra_sources` are admitted besides its rules (any protocol, all ports), across every
+  // update from the server. `frozen` (assignment.h): the device gets the rules the cell
+  // already enforces for the app, none if it holds none — not the server's.
+  Result<DeviceView> put_followed(const datapath::Device& device, const AppPolicy& policy,
+                                  std::vector<uint32_t> extra_sources = {}, bool frozen = false);
   // DEVICE_NOT_FOUND when the agent does not manage the device.
   Result<void> remove(const datapath::Device& device);
   std::vector<DeviceView> list() const;
@@ -169,6 +173,9 @@ class Cell : public PolicySink {
                             const std::vector<Rule>& rules);
   Result<uint32_t> attach_locked(const DeviceRecord& record, uint32_t tag);
   DeviceView view_locked(const DeviceRecord& record) const;
+  // After a put that failed: the record as it was, and no attachment it made.
+  void undo_put_locked(const datapath::Device& device, const std::optional<DeviceRecord>& before,
+                       bool was_attached);
   void apply_app_locked(const AppPolicy& policy, bool missing, ApplyReport& report);
 
   datapath::Datapath& dp_;
@@ -185,5 +192,7 @@ class Cell : public PolicySink {
 
 // Static whitelists: each allowed source tag may reach the device on any protocol and port.
 std::vector<Rule> static_rules(const std::vector<uint32_t>& sources);
+// What a followed device enforces: its app's rules plus its static extra sources.
+std::vector<Rule> device_rules(const DeviceRecord& record, const std::vector<Rule>& app_rules);
 
 }  // namespace wiretag::agent

@@ -23,6 +23,7 @@ json to_json(const DeviceRecord& r) {
   json j = {{"namespace", r.device.netns}, {"interface_name", r.device.ifname}};
   if (r.app_guid) {
     j["app_guid"] = *r.app_guid;
+    if (!r.static_sources.empty()) j["static_sources"] = r.static_sources;  // extra sources
   } else {
     j["tag"] = r.tag;
     j["static_sources"] = r.static_sources;

@@ -1,7 +1,8 @@
 // The agent's intent, persisted in <state-dir>/devices.json: which devices it manages, and
 // for each either a static whitelist (Plugin API with allowed_source_wire_bytes) or the app
-// it follows on the server. The pinned BPF maps hold what is enforced; this file says what
-// should be, so a restarted agent can reconcile the two (docs/agent.md).
+// it follows on the server (plus, optionally, static extra sources). The pinned BPF maps hold what
+// is enforced; this file says what should be, so a restarted agent can reconcile the two
+// (docs/agent.md).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +20,9 @@ struct DeviceRecord {
   datapath::Device device;
   std::optional<std::string> app_guid;  // followed on the server; else static
   uint32_t tag = 0;                     // static: the device's own tag (0 = untagged)
-  std::vector<uint32_t> static_sources; // static: allowed source tags, sorted, unique
+  // Allowed source tags, sorted, unique: static, or with app_guid extra sources admitted
+  // besides the server's rules (any protocol, all ports).
+  std::vector<uint32_t> static_sources;
   friend bool operator==(const DeviceRecord&, const DeviceRecord&) = default;
 };
 

@@ -9,10 +9,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "agent/cell.h"
+#include "agent/plugin_access.h"
 #include "agent/plugin_api.h"
 #include "agent/server_link.h"
 #include "common/log.h"
@@ -62,9 +64,9 @@ int main(int argc, char** argv) {
       "under --pin-dir, adopted across restarts), follows the policy server's changes by push "
       "(a streamed watch) and applies them to the containers' veths, sends PDP_STATUS heartbeats "
       "as a PDP of the PAP (its group's state sets the endpoints' mode, the policy versions "
-      "deployed to the group are the rules), and serves the Policy Plugin API on --listen: "
-      "POST/GET/DELETE /whitelist, GET /healthz. The Plugin API has no authentication: keep it "
-      "on a loopback address."};
+      "deployed to the group are the rules), and serves the Policy Plugin API (POST/GET/DELETE "
+      "/whitelist, GET /healthz) on a unix socket only root may use (--plugin-socket); on "
+      "--listen (TCP) it serves GET /healthz, and the Plugin API only with --plugin-tcp."};
   std::string server = "http://127.0.0.1:4002";
   std::string cell = hostname();
   std::string listen = "127.0.0.1:4100";
@@ -78,13 +80,19 @@ int main(int argc, char** argv) {
   int watch_timeout_s = 30;
   int sweep_ms = 2000;
   wiretag::http::ServerOptions http_options;
+  std::string plugin_socket;
+  bool plugin_tcp = false;
+  std::string plugin_token_file;
+  bool plugin_tcp_insecure = false;
   cli.add_option("--server", server, "policy server URL (http://HOST:PORT)")
       ->envname("WIRETAG_SERVER")
       ->capture_default_str();
   cli.add_option("--cell", cell, "this cell's name: its PDP name on the server")
       ->envname("WIRETAG_CELL")
       ->capture_default_str();
-  cli.add_option("--listen", listen, "HOST:PORT of the Plugin API; port 0 lets the OS choose")
+  cli.add_option("--listen", listen,
+                 "HOST:PORT of GET /healthz (and of the Plugin API with --plugin-tcp); port 0 "
+                 "lets the OS choose")
       ->envname("WIRETAG_LISTEN")
       ->capture_default_str();
   cli.add_option("--pin-dir", dp_options.pin_dir,
@@ -104,7 +112,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--group", group,
                  "PDP group of this cell (pdpGroup): what the PAP deploys to it is enforced here; "
-                 "an unknown group locks the cell PASSIVE (bypass) until it exists")
+                 "while the PAP does not know the group the cell fails closed (keeps what it "
+                 "enforces, new devices deny tagged traffic) and reports NOT_HEALTHY")
       ->envname("WIRETAG_GROUP")
       ->capture_default_str();
   cli.add_option("--heartbeat-interval", heartbeat_ms, "milliseconds between PDP_STATUS heartbeats")
@@ -154,6 +163,23 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_AGENT_MAX_BUFFERED_BODY_BYTES")
       ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40))
       ->capture_default_str();
+  cli.add_option("--plugin-socket", plugin_socket,
+                 "unix socket of the Plugin API, mode 0600 (the agent's user, root, only); "
+                 "default <state-dir>/plugin.sock, so agents with their own state dirs keep apart")
+      ->envname("WIRETAG_AGENT_PLUGIN_SOCKET");
+  auto* tcp_flag =
+      cli.add_flag("--plugin-tcp", plugin_tcp,
+                   "serve the Plugin API on --listen (TCP) too, behind --plugin-token-file")
+          ->envname("WIRETAG_AGENT_PLUGIN_TCP");
+  cli.add_option("--plugin-token-file", plugin_token_file,
+                 "file holding the bearer token the Plugin API on TCP requires")
+      ->envname("WIRETAG_AGENT_PLUGIN_TOKEN_FILE")
+      ->needs(tcp_flag);
+  cli.add_flag("--plugin-tcp-insecure", plugin_tcp_insecure,
+               "with --plugin-tcp and no token file: anyone who reaches --listen may change "
+               "what containers receive (logged as a warning)")
+      ->envname("WIRETAG_AGENT_PLUGIN_TCP_INSECURE")
+      ->needs(tcp_flag);
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->envname("WIRETAG_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -174,6 +200,21 @@ int main(int argc, char** argv) {
   if (!endpoint) {
     spdlog::error("--listen {}: {}", listen, endpoint.error().message);
     return 2;
+  }
+  if (plugin_socket.empty())
+    plugin_socket = (std::filesystem::path(state_dir) / "plugin.sock").string();
+  std::string plugin_token;
+  if (plugin_tcp && plugin_token_file.empty() && !plugin_tcp_insecure) {
+    spdlog::error("--plugin-tcp needs --plugin-token-file (or, knowingly, --plugin-tcp-insecure)");
+    return 2;
+  }
+  if (!plugin_token_file.empty()) {
+    auto t = read_token(plugin_token_file);
+    if (!t) {
+      spdlog::error("--plugin-token-file: {}", t.error().message);
+      return 2;
+    }
+    plugin_token = *t;
   }
   std::string token;
   if (!token_file.empty()) {
@@ -218,15 +259,29 @@ int main(int argc, char** argv) {
   link_options.stream = watch_mode == "stream";
   wiretag::agent::ServerLink link(link_options, cell_state);
 
-  wiretag::http::Router router;
-  wiretag::agent::add_plugin_routes(router, cell_state, link);
+  // The Plugin API on its unix socket; on TCP health, and the Plugin API only when asked for.
+  wiretag::http::Router plugin_router;
+  wiretag::agent::add_plugin_routes(plugin_router, cell_state, link);
+  wiretag::http::Router tcp_router;
+  wiretag::agent::add_plugin_routes(tcp_router, cell_state, link, plugin_tcp);
+  if (plugin_tcp && !plugin_token.empty()) wiretag::agent::require_bearer(tcp_router, plugin_token);
   asio::io_context ioc(2);
-  wiretag::http::Server http_server(ioc, router, http_options);
+  wiretag::http::Server plugin_server(ioc, plugin_router, http_options);
+  if (auto r = plugin_server.listen_unix(plugin_socket, 0600); !r) {
+    spdlog::error("--plugin-socket {}: {}", plugin_socket, r.error().message);
+    return 1;
+  }
+  wiretag::http::Server http_server(ioc, tcp_router, http_options);
   auto bound = http_server.listen(*endpoint);
   if (!bound) {
     spdlog::error("{}", bound.error().message);
     return 1;
   }
+  if (plugin_tcp && plugin_token.empty())
+    spdlog::warn(
+        "the Plugin API is served on {} WITHOUT AUTHENTICATION (--plugin-tcp-insecure): "
+        "anyone who reaches it decides what this cell's containers may receive",
+        wiretag::http::format_endpoint(*bound));
 
   // What each PDP_STATUS adds to the link's ONAP identity, state, health (healthy only once
   // this start's first resync is applied, so a rule deleted while the agent was down is gone
@@ -253,12 +308,16 @@ int main(int argc, char** argv) {
           {"audited", s.audited}}}};
   };
 
+  plugin_server.start();
   http_server.start();
   link.start(status_extra);
+  std::printf("plugin socket %s\n", plugin_socket.c_str());
   std::printf("listening on %s\n", wiretag::http::format_endpoint(*bound).c_str());
   std::fflush(stdout);
-  spdlog::info("wiretag-agent {} listening on {} (server {}, pin dir {}, state dir {})", cell,
-               wiretag::http::format_endpoint(*bound), server, dp_options.pin_dir, state_dir);
+  spdlog::info(
+      "wiretag-agent {}: Plugin API on {}{}, health on {} (server {}, pin dir {}, state dir {})",
+      cell, plugin_socket, plugin_tcp ? " and TCP" : "", wiretag::http::format_endpoint(*bound),
+      server, dp_options.pin_dir, state_dir);
 
   // Housekeeping: forget devices whose container is gone.
   std::mutex sweep_mu;
@@ -277,6 +336,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping; enforcement stays as it is", sig);
+    plugin_server.shutdown();
     http_server.shutdown();
     ioc.stop();
   });

@@ -42,6 +42,20 @@ Result<uint32_t> tag_field(const TagSpace& tags, const json& v, const std::strin
   return *tag;
 }
 
+// allowed_source_wire_bytes: tags of 2*tag_length hex digits, none of them 0.
+Result<std::vector<uint32_t>> source_list(const TagSpace& tags, const json& list) {
+  if (!list.is_array())
+    return Error{"INVALID_FIELD_TYPE", "allowed_source_wire_bytes must be an array of strings"};
+  if (list.size() > 65536)
+    return Error{"INVALID_FIELD_VALUE", "allowed_source_wire_bytes holds more than 65536 tags"};
+  std::vector<uint32_t> sources;
+  for (const json& v : list) {
+    WT_TRY(tag, tag_field(tags, v, "allowed_source_wire_bytes entry"));
+    sources.push_back(*tag);
+  }
+  return sources;
+}
+
 // What the PAP asked of this cell and what it holds (docs/agent.md).
 json pdp_json(const PdpView& v, std::optional<datapath::Mode> mode) {
   json j = {{"policies", to_json(v.held)}, {"failedPolicies", to_json(v.failed)}};
@@ -49,7 +63,7 @@ json pdp_json(const PdpView& v, std::optional<datapath::Mode> mode) {
   if (v.assignment) {
     j["group"] = v.assignment->group;
     j["subgroup"] = v.assignment->subgroup;
-    j["state"] = v.assignment->state;
+    j["state"] = v.assignment->locked ? "SAFE" : v.assignment->state;  // as PDP_STATUS says
     j["locked"] = v.assignment->locked;
     j["deployed"] = to_json(v.assignment->policies);
   }
@@ -75,6 +89,9 @@ json device_json(const DeviceView& v, const TagSpace& tags) {
   if (any) j["allow_any_tagged_source"] = true;
   if (v.record.app_guid) {
     j["app_guid"] = *v.record.app_guid;
+    json extra = json::array();
+    for (uint32_t s : v.record.static_sources) extra.push_back(tags.wire_bytes(s));
+    j["static_source_wire_bytes"] = extra;  // admitted besides the server's rules
     j["synced"] = v.synced;
     j["revision"] = v.revision;
     if (v.app_missing) j["app_missing"] = true;
@@ -88,7 +105,7 @@ class PluginApi {
   PluginApi(Cell& cell, ServerLink& link) : cell_(cell), link_(link) {}
 
   // POST /whitelist {"destination_device":{…}, "allowed_source_wire_bytes":[…]
-  //                  [, "wire_bytes"] | "app_guid"}
+  //                  [, "wire_bytes"] [, "app_guid"]}
   Result<Reply> put(const Request& req) {
     WT_TRY(body, http::parse_json_object(req.body));
     if (auto r = http::check_fields(*body, {"destination_device"},
@@ -98,27 +115,22 @@ class PluginApi {
     WT_TRY(device, device_field(*body));
     const bool has_static = body->contains("allowed_source_wire_bytes");
     const bool has_app = body->contains("app_guid");
-    if (has_static == has_app)
-      return Error{has_app ? "INVALID_FIELD_COMBINATION" : "MISSING_FIELD",
-                   "give either allowed_source_wire_bytes (a static whitelist) or app_guid (follow "
-                   "the server), not both"};
+    if (!has_static && !has_app)
+      return Error{"MISSING_FIELD",
+                   "give allowed_source_wire_bytes (a static whitelist), app_guid (follow the "
+                   "server), or both (the seed's shape plus app_guid: extra sources)"};
+    std::vector<uint32_t> sources;
+    if (has_static) {
+      WT_TRY(list, source_list(cell_.tags(), (*body)["allowed_source_wire_bytes"]));
+      sources = std::move(*list);
+    }
     if (has_app) {
       if (body->contains("wire_bytes"))
         return Error{"INVALID_FIELD_COMBINATION",
                      "wire_bytes comes from the server when app_guid is given"};
       WT_TRY(guid, http::string_field(*body, "app_guid"));
       if (auto r = check_app_guid(*guid, "app_guid"); !r) return r.error();
-      return follow(*device, *guid);
-    }
-    const json& list = (*body)["allowed_source_wire_bytes"];
-    if (!list.is_array())
-      return Error{"INVALID_FIELD_TYPE", "allowed_source_wire_bytes must be an array of strings"};
-    if (list.size() > 65536)
-      return Error{"INVALID_FIELD_VALUE", "allowed_source_wire_bytes holds more than 65536 tags"};
-    std::vector<uint32_t> sources;
-    for (const json& v : list) {
-      WT_TRY(tag, tag_field(cell_.tags(), v, "allowed_source_wire_bytes entry"));
-      sources.push_back(*tag);
+      return follow(*device, *guid, std::move(sources));
     }
     uint32_t own = 0;
     if (body->contains("wire_bytes")) {
@@ -147,19 +159,23 @@ class PluginApi {
 
   // GET /healthz
   Result<Reply> health(const Request&) {
-    const bool healthy = link_.synced() && link_.connected();
+    PdpView pdp = link_.pdp();
+    const bool locked = pdp.assignment && pdp.assignment->locked;
+    const bool healthy = link_.synced() && link_.connected() && !locked;
     CellStats s = cell_.stats();
-    return Reply{healthy ? 200u : 503u,
-                 json{{"status", healthy ? "ok" : "degraded"},
-                      {"synced", link_.synced()},
-                      {"connected", link_.connected()},
-                      {"revision", link_.revision()},
-                      {"endpoints", s.endpoints},
-                      {"pdp", pdp_json(link_.pdp(), cell_.mode())}}};
+    json body = {{"status", healthy ? "ok" : "degraded"},
+                 {"synced", link_.synced()},
+                 {"connected", link_.connected()},
+                 {"revision", link_.revision()},
+                 {"endpoints", s.endpoints},
+                 {"pdp", pdp_json(pdp, cell_.mode())}};
+    if (locked) body["reason"] = lock_reason(*pdp.assignment);
+    return Reply{healthy ? 200u : 503u, body};
   }
 
  private:
-  Result<Reply> follow(const datapath::Device& device, const std::string& guid) {
+  Result<Reply> follow(const datapath::Device& device, const std::string& guid,
+                       std::vector<uint32_t> extra_sources) {
     // Registered as followed before asking, so a change committed meanwhile is not missed.
     cell_.begin_follow(guid);
     struct End {
@@ -176,7 +192,9 @@ class PluginApi {
     }
     if (snapshot->apps.empty())
       return Error{"APP_NOT_FOUND", "the server knows no app " + guid};
-    WT_TRY(view, cell_.put_followed(device, snapshot->apps.front()));
+    const bool hold = snapshot->assignment && frozen(*snapshot->assignment);
+    WT_TRY(view,
+           cell_.put_followed(device, snapshot->apps.front(), std::move(extra_sources), hold));
     return Reply{200, device_json(*view, cell_.tags())};
   }
 
@@ -186,15 +204,16 @@ class PluginApi {
 
 }  // namespace
 
-void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link) {
+void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link, bool plugin) {
   auto api = std::make_shared<PluginApi>(cell, link);
   auto bind = [api](Result<Reply> (PluginApi::*fn)(const Request&)) {
     return [api, fn](const Request& req) { return ((*api).*fn)(req); };
   };
+  router.get("/healthz", bind(&PluginApi::health));
+  if (!plugin) return;
   router.post("/whitelist", bind(&PluginApi::put))
       .get("/whitelist", bind(&PluginApi::list))
-      .del("/whitelist", bind(&PluginApi::remove))
-      .get("/healthz", bind(&PluginApi::health));
+      .del("/whitelist", bind(&PluginApi::remove));
 }
 
 }  // namespace wiretag::agent

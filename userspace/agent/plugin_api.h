@@ -8,7 +8,7 @@
 
 namespace wiretag::agent {
 
-// POST/GET/DELETE /whitelist and GET /healthz.
-void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link);
+// GET /healthz, and with `plugin` POST/GET/DELETE /whitelist.
+void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link, bool plugin = true);
 
 }  // namespace wiretag::agent

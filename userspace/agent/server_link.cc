@@ -120,8 +120,14 @@ ServerLink::~ServerLink() { stop(); }
 
 Result<ServerSnapshot> ServerLink::query(const std::vector<std::string>& apps) {
   auto snapshot = query_once(apps);
-  if (!snapshot && snapshot.error().code == "CELL_NOT_FOUND") {
-    // The server has not heard of this cell since it started: introduce it, then ask again.
+  // The server answers for the group the cell last reported: another one after a restart
+  // with another --group. Never apply the rules of a group the cell is not in.
+  const bool stale = snapshot && snapshot->assignment &&
+                     (snapshot->assignment->group != options_.group ||
+                      snapshot->assignment->subgroup != options_.pdp_type);
+  if (stale || (!snapshot && snapshot.error().code == "CELL_NOT_FOUND")) {
+    // The server has not heard of this cell (as it is now) since it started: introduce it,
+    // then ask again.
     if (auto a = post_status(); !a) return a.error();
     snapshot = query_once(apps);
   }
@@ -219,7 +225,10 @@ Result<void> ServerLink::full_resync() {
     if (!a) return a.error();
     assignment = *a;
   }
-  record_apply(*assignment, sink_.apply(*snapshot), true);
+  if (frozen(*assignment))
+    hold(*assignment);
+  else
+    record_apply(*assignment, sink_.apply(*snapshot), true);
   if (!store_id_.empty() && store_id_ != snapshot->store_id)
     spdlog::warn("the server's store changed ({} → {}): resynced from it", store_id_,
                  snapshot->store_id);
@@ -284,6 +293,10 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
     if (!snapshot) return snapshot.error();
     if (snapshot->store_id != store_id_) {
       resync_requested_ = true;
+      return Ok();
+    }
+    if (snapshot->assignment && frozen(*snapshot->assignment)) {
+      resync_requested_ = true;  // frozen meanwhile: the resync holds what the cell enforces
       return Ok();
     }
     auto t1 = std::chrono::steady_clock::now();
@@ -394,20 +407,34 @@ bool ServerLink::relevant(const ChangeEvent& e) {
     if (e.kind == "pdp.update") {
       if (e.pdp->subgroup == subgroup) resync_requested_ = true;  // new rules, one consistent read
     } else if (e.kind == "pdp.state_change") {
-      if (auto mode = parse_mode(e.pdp->mode); mode && !e.pdp->deleted) use_mode(*mode, e.revision);
+      bool locked = false, was_frozen = false;
       {
         std::lock_guard lock(pdp_mu_);
-        if (pdp_.assignment && !e.pdp->state.empty()) pdp_.assignment->state = e.pdp->state;
+        if (pdp_.assignment) {
+          locked = pdp_.assignment->locked;
+          was_frozen = frozen(*pdp_.assignment);
+          if (!locked && !e.pdp->state.empty()) pdp_.assignment->state = e.pdp->state;
+        }
       }
-      // A deleted group locks its cells (PASSIVE, no rules): the resync brings exactly that.
+      // A locked cell's group may exist now: one consistent read decides mode and rules.
+      if (locked) resync_requested_ = true;
+      if (auto mode = parse_mode(e.pdp->mode); mode && !e.pdp->deleted && !locked)
+        use_mode(*mode, e.revision);
+      if (!locked && !was_frozen && e.pdp->state == "SAFE")
+        spdlog::info("group {} is SAFE: this cell's rules are frozen until it leaves SAFE",
+                     e.pdp->group);
+      // Out of SAFE: the edges added meanwhile, and whatever else changed, in one resync.
+      if (was_frozen && !locked && e.pdp->state != "SAFE") resync_requested_ = true;
+      // A deleted group locks its cells: the resync finds that and holds what they enforce.
       if (e.pdp->deleted) resync_requested_ = true;
       status_changed();  // the PDP reports its new state
     }
     return false;
   }
+  std::lock_guard lock(pdp_mu_);
+  if (pdp_.assignment && frozen(*pdp_.assignment)) return false;  // fail closed: nothing new
   if (e.kind.starts_with("edge.")) {
     // Edges are the default-whitelist: they matter only when it is deployed to this cell.
-    std::lock_guard lock(pdp_mu_);
     if (pdp_.assignment) {
       const auto& ps = pdp_.assignment->policies;
       return std::any_of(ps.begin(), ps.end(), [](const PolicyVersion& p) { return p.name == kDefaultWhitelist; });
@@ -423,10 +450,27 @@ void ServerLink::use_mode(datapath::Mode mode, int64_t revision) {
   sink_.set_mode(mode);
 }
 
+void ServerLink::hold(const Assignment& a) {
+  bool changed = false;
+  {
+    std::lock_guard lock(pdp_mu_);
+    const std::optional<Assignment>& was = pdp_.assignment;
+    changed = !was || was->locked != a.locked || was->state != a.state;
+    if (a.locked && (!was || !was->locked))
+      spdlog::warn("{}; reporting NOT_HEALTHY (SPEC §3 fail closed)", lock_reason(a));
+    pdp_.assignment = a;  // `held` and `failed` stay: they are what the cell still enforces
+  }
+  if (!a.locked) use_mode(a.mode, a.revision);
+  if (changed) status_changed();
+}
+
 void ServerLink::record_apply(const Assignment& a, const ApplyReport& report, bool full) {
   bool changed = false;
   {
     std::lock_guard lock(pdp_mu_);
+    if (pdp_.assignment && pdp_.assignment->locked)
+      spdlog::info("the PAP knows group {} (subgroup {}) now: taking its rules", a.group,
+                   a.subgroup);
     std::vector<PolicyVersion> held_before = pdp_.held;
     size_t failed_before = pdp_.failed.size();
     pdp_.assignment = a;
@@ -486,8 +530,11 @@ json ServerLink::status_body() {
   s["pdpType"] = options_.pdp_type;
   s["pdpGroup"] = options_.group;
   s["pdpSubgroup"] = options_.pdp_type;
-  s["state"] = v.assignment && !v.assignment->locked ? v.assignment->state : "PASSIVE";
-  s["healthy"] = synced_ ? "HEALTHY" : "NOT_HEALTHY";
+  // Locked, the cell does what SAFE means (keeps what it has, takes nothing new), and says why.
+  const bool locked = v.assignment && v.assignment->locked;
+  s["state"] = !v.assignment ? "PASSIVE" : locked ? "SAFE" : v.assignment->state;
+  s["healthy"] = synced_ && !locked ? "HEALTHY" : "NOT_HEALTHY";
+  if (locked) s["description"] = lock_reason(*v.assignment);
   s["policies"] = to_json(v.held);
   s["failedPolicies"] = to_json(v.failed);
   s["heartbeatIntervalMs"] = options_.heartbeat_interval.count();
@@ -509,14 +556,18 @@ Result<Assignment> ServerLink::post_status() {
 
 Result<void> ServerLink::send_status() {
   WT_TRY(a, post_status());
-  use_mode(a->mode, a->revision);
+  if (!a->locked) use_mode(a->mode, a->revision);
   bool resync = false;
   {
     std::lock_guard lock(pdp_mu_);
-    if (pdp_.assignment) pdp_.assignment->state = a->state;
-    // The re-send: the server's deployment differs from what this cell holds.
+    const bool was_frozen = pdp_.assignment && frozen(*pdp_.assignment);
+    if (pdp_.assignment && !pdp_.assignment->locked && !a->locked)
+      pdp_.assignment->state = a->state;
+    // The re-send: the server's deployment differs from what this cell holds (a frozen cell
+    // holds what it has), or the cell leaves a lock or SAFE.
     resync = synced_ && (!pdp_.assignment || pdp_.assignment->locked != a->locked ||
-                         (!same_policies(a->policies, pdp_.held) &&
+                         (was_frozen && !frozen(*a)) ||
+                         (!frozen(*a) && !same_policies(a->policies, pdp_.held) &&
                           !same_policies(a->policies, failed_for_)));
   }
   if (resync) {

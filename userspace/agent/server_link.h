@@ -105,6 +105,8 @@ class ServerLink {
   bool relevant(const ChangeEvent& event);
   // A mode learned at `revision`: applied unless a newer one was.
   void use_mode(datapath::Mode mode, int64_t revision);
+  // A frozen assignment (locked, or SAFE): learned, with its mode unless locked; no rules.
+  void hold(const Assignment& assignment);
   // After rules were applied under `assignment` (`full`: every followed app).
   void record_apply(const Assignment& assignment, const ApplyReport& report, bool full);
   void status_changed();

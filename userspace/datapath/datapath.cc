@@ -271,8 +271,10 @@ Result<void> Datapath::load() {
     return e;
   }
   endpoints_ = {bpf_map__fd(skel_->maps.endpoints), WT_MAP_ENDPOINTS};
-  src_policy_ = {bpf_map__fd(skel_->maps.src_policy), WT_MAP_SRC_POLICY};
-  port_policy_ = {bpf_map__fd(skel_->maps.port_policy), WT_MAP_PORT_POLICY};
+  const std::string policy_limit = "it holds " + std::to_string(options_.max_policy_entries) +
+                                   " entries, both rule generations together: --max-policy-entries";
+  src_policy_ = {bpf_map__fd(skel_->maps.src_policy), WT_MAP_SRC_POLICY, policy_limit};
+  port_policy_ = {bpf_map__fd(skel_->maps.port_policy), WT_MAP_PORT_POLICY, policy_limit};
   flows_ = {bpf_map__fd(skel_->maps.flows), WT_MAP_FLOWS};
   fragments_ = {bpf_map__fd(skel_->maps.fragments), WT_MAP_FRAGMENTS};
   counters_ = {bpf_map__fd(skel_->maps.counters), WT_MAP_COUNTERS};

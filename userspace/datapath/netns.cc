@@ -25,6 +25,10 @@ Result<NetnsScope> NetnsScope::enter(const std::string& netns_path) {
   ::close(target);
   if (rc != 0) {
     ::close(original);
+    // A file that is not a network namespace (a regular file, a directory, another ns type).
+    if (err == EINVAL)
+      return Error::from_errno("INVALID_NAMESPACE", netns_path + " is not a network namespace file",
+                               err);
     return Error::from_errno("NETNS_FAILED", "enter netns " + netns_path, err);
   }
   return NetnsScope(original);

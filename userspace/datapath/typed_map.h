@@ -19,7 +19,9 @@ template <class K, class V>
 class TypedMap {
  public:
   TypedMap() = default;
-  TypedMap(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  // `limit` names what bounds the map (a flag), appended to the message of MAP_FULL.
+  TypedMap(int fd, std::string name, std::string limit = {})
+      : fd_(fd), name_(std::move(name)), limit_(std::move(limit)) {}
 
   int fd() const { return fd_; }
   const std::string& name() const { return name_; }
@@ -143,12 +145,16 @@ class TypedMap {
   static constexpr size_t kChunk = 16384;
 
   Error error(const char* op, int err) const {
-    std::string code = (err == E2BIG || err == ENOMEM || err == ENOSPC) ? "MAP_FULL" : "MAP_ERROR";
-    return Error::from_errno(code, std::string(op) + " on map " + name_, err);
+    const bool full = err == E2BIG || err == ENOMEM || err == ENOSPC;
+    Error e = Error::from_errno(full ? "MAP_FULL" : "MAP_ERROR",
+                                std::string(op) + " on map " + name_, err);
+    if (full && !limit_.empty()) e.message += " (" + limit_ + ")";
+    return e;
   }
 
   int fd_ = -1;
   std::string name_;
+  std::string limit_;
 };
 
 }  // namespace wiretag::datapath

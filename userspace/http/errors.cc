@@ -26,12 +26,17 @@ unsigned status_for(const Error& error) {
       code == "SUBGROUP_HAS_POLICIES" || code == "NO_ACTIVE_GROUP" || code == "POLICY_DEPLOYED" ||
       code == "LAST_ADMIN_TOKEN")
     return 409;
+  // The agent's datapath: another namespace's device holds the ifindex; a capacity reached
+  // (--max-endpoints, --max-policy-entries) is the cell's storage, not the agent's fault.
+  if (code == "IFINDEX_CONFLICT") return 409;
+  if (code == "ENDPOINTS_FULL" || code == "MAP_FULL") return 507;
   if (code.starts_with("INVALID_") || code == "UNKNOWN_FIELD" || code == "MISSING_FIELD" ||
       code == "AMBIGUOUS_REFID" || code == "BAD_REQUEST" || code == "BODY_TOO_LARGE" ||
       code == "NAME_MISMATCH" || code == "POLICY_TOO_LARGE_FOR_KEY" || code == "FIELD_TOO_LONG")
     return 400;
   if (code == "JSON_TOO_DEEP" || code == "FIELD_TOO_LONG") return 400;
   if (code == "UNAVAILABLE") return 503;
+  if (code == "UPSTREAM_ERROR") return 502;  // the policy server erred behind the agent
   // The HTTP layer's own refusals (http/server.cc).
   if (code == "MISSING_HOST") return 400;
   if (code == "UNSUPPORTED_TRANSFER_ENCODING") return 501;
