@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "http/listen_address.h"
 #include "http/server.h"
+#include "http/tls.h"
 
 namespace {
 
@@ -180,6 +181,29 @@ int main(int argc, char** argv) {
                "what containers receive (logged as a warning)")
       ->envname("WIRETAG_AGENT_PLUGIN_TCP_INSECURE")
       ->needs(tcp_flag);
+  wiretag::http::TlsClientFiles server_tls;
+  cli.add_option("--ca", server_tls.ca_file,
+                 "PEM CA that signed an https:// --server's certificate (default: the system's "
+                 "CAs); the name or address in --server is verified")
+      ->envname("WIRETAG_AGENT_CA")
+      ->check(CLI::ExistingFile);
+  cli.add_option("--client-cert", server_tls.cert_file,
+                 "PEM certificate naming this cell (SAN URI wiretag:cell:NAME or CN) for mutual "
+                 "TLS with the server, instead of (or beside) --token-file")
+      ->envname("WIRETAG_AGENT_CLIENT_CERT")
+      ->check(CLI::ExistingFile);
+  cli.add_option("--client-key", server_tls.key_file, "PEM private key of --client-cert")
+      ->envname("WIRETAG_AGENT_CLIENT_KEY")
+      ->check(CLI::ExistingFile);
+  wiretag::http::TlsServerFiles listen_tls;
+  cli.add_option("--tls-cert", listen_tls.cert_file,
+                 "PEM certificate chain: --listen serves HTTPS (health, and the Plugin API with "
+                 "--plugin-tcp)")
+      ->envname("WIRETAG_AGENT_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  cli.add_option("--tls-key", listen_tls.key_file, "PEM private key of --tls-cert")
+      ->envname("WIRETAG_AGENT_TLS_KEY")
+      ->check(CLI::ExistingFile);
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->envname("WIRETAG_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -200,6 +224,28 @@ int main(int argc, char** argv) {
   if (!endpoint) {
     spdlog::error("--listen {}: {}", listen, endpoint.error().message);
     return 2;
+  }
+  std::shared_ptr<asio::ssl::context> server_tls_context;
+  if (base->tls || !server_tls.ca_file.empty() || !server_tls.cert_file.empty()) {
+    if (!base->tls) {
+      spdlog::error("--ca/--client-cert need an https:// --server");
+      return 2;
+    }
+    auto ctx = wiretag::http::make_client_tls_context(server_tls);
+    if (!ctx) {
+      spdlog::error("TLS: {}", ctx.error().message);
+      return 2;
+    }
+    server_tls_context = *ctx;
+  }
+  wiretag::http::ServerOptions tcp_options = http_options;
+  if (!listen_tls.cert_file.empty() || !listen_tls.key_file.empty()) {
+    auto ctx = wiretag::http::make_server_tls_context(listen_tls);
+    if (!ctx) {
+      spdlog::error("TLS: {}", ctx.error().message);
+      return 2;
+    }
+    tcp_options.tls = *ctx;
   }
   if (plugin_socket.empty())
     plugin_socket = (std::filesystem::path(state_dir) / "plugin.sock").string();
@@ -250,6 +296,7 @@ int main(int argc, char** argv) {
   wiretag::agent::LinkOptions link_options;
   link_options.server = *base;
   link_options.token = token;
+  link_options.tls = server_tls_context;
   link_options.cell = cell;
   link_options.group = group;
   link_options.tag_length = static_cast<int>(dp_options.tag_length);
@@ -271,7 +318,7 @@ int main(int argc, char** argv) {
     spdlog::error("--plugin-socket {}: {}", plugin_socket, r.error().message);
     return 1;
   }
-  wiretag::http::Server http_server(ioc, tcp_router, http_options);
+  wiretag::http::Server http_server(ioc, tcp_router, tcp_options);
   auto bound = http_server.listen(*endpoint);
   if (!bound) {
     spdlog::error("{}", bound.error().message);

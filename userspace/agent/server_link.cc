@@ -111,9 +111,9 @@ Result<ServerSnapshot> parse_snapshot(const json& j) {
 ServerLink::ServerLink(LinkOptions options, PolicySink& sink)
     : options_(std::move(options)),
       sink_(sink),
-      watch_client_(options_.server, options_.token),
-      query_client_(options_.server, options_.token),
-      status_client_(options_.server, options_.token),
+      watch_client_(options_.server, options_.token, options_.tls),
+      query_client_(options_.server, options_.token, options_.tls),
+      status_client_(options_.server, options_.token, options_.tls),
       rng_(std::random_device{}()) {}
 
 ServerLink::~ServerLink() { stop(); }

@@ -28,6 +28,8 @@ namespace wiretag::agent {
 struct LinkOptions {
   http::BaseUrl server;
   std::string token;
+  // For an https server: whom to trust and, for mutual TLS, the cell's certificate.
+  std::shared_ptr<boost::asio::ssl::context> tls;
   std::string cell = "cell";
   std::string group = "defaultGroup";
   std::string pdp_type = "tc";
