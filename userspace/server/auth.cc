@@ -130,9 +130,11 @@ Result<Principal> Authenticator::identify(std::string_view header) const {
   std::string digest = hash(*token);
   const int64_t now = now_seconds();
   std::optional<KnownToken> known;
+  uint64_t generation = 0;
   {
     std::shared_lock lock(cache_mutex_);
     if (auto it = cache_.find(digest); it != cache_.end()) known = it->second;
+    generation = generation_;
   }
   if (!known) {
     auto found =
@@ -150,7 +152,8 @@ Result<Principal> Authenticator::identify(std::string_view header) const {
     known->last_used_at = t.last_used_at.value_or(0);
     std::unique_lock lock(cache_mutex_);
     if (cache_.size() >= 100000) cache_.clear();  // a bound; the store stays the truth
-    cache_.emplace(digest, *known);
+    // Not if tokens were removed since the read: it may have found a token now revoked.
+    if (generation == generation_) cache_.emplace(digest, *known);
   }
   if (expired(known->expires_at, now)) return unauthorized("this bearer token has expired");
   if (now - known->last_used_at >= kLastUsedGranularitySeconds) note_use(digest, now);
@@ -172,6 +175,7 @@ void Authenticator::note_use(const std::string& digest, int64_t now) const {
 void Authenticator::forget_tokens() const {
   std::unique_lock lock(cache_mutex_);
   cache_.clear();
+  ++generation_;
 }
 
 Result<IssuedToken> Authenticator::issue(TokenGrant grant) {

@@ -108,6 +108,7 @@ class Authenticator {
   std::filesystem::path admin_token_file_;  // set by bootstrap_admin()
   mutable std::shared_mutex cache_mutex_;
   mutable std::unordered_map<std::string, KnownToken> cache_;
+  mutable uint64_t generation_ = 0;  // counts forget_tokens(), under cache_mutex_
 };
 
 }  // namespace wiretag

@@ -183,9 +183,10 @@ void add_policy_server_routes(http::Router& router, PolicyGraph& graph, Authenti
       .get("/apps", bind(&PolicyServerApi::list_apps))
       .get("/app/:app_guid", bind(&PolicyServerApi::get_app))
       .del("/app/:app_guid", bind(&PolicyServerApi::delete_app))
-      .add_async(
-          http::Method::Post, "/whitelist",
-          [api](const Request& req, http::Respond respond) { api->allow(req, std::move(respond)); })
+      .add_async(http::Method::Post, "/whitelist",
+                 [api](const Request& req, http::Respond respond) {
+                   api->allow(req, std::move(respond));
+                 })
       .del("/whitelist", bind(&PolicyServerApi::disallow))
       .get("/app/:app_guid/whitelist", bind(&PolicyServerApi::whitelist))
       .get("/healthz", bind(&PolicyServerApi::health));
