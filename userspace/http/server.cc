@@ -234,6 +234,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     --budget_->connections;
   }
 
+  // A TLS session does its handshake here before the first do_read(), and an async_shutdown
+  // in do_close(); everything else is the same for every stream.
   void run() {
     asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, self()));
   }
