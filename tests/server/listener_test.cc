@@ -323,6 +323,19 @@ TEST_F(Listener, AcceptBacksOffWhenDescriptorsRunOut) {
       [&] { return http_request(s().port(), "GET", "/healthz", "", "").status == 200; }));
 }
 
+// The head may be up to 64 KiB, so a policy key of ~60 KiB fits in a URL.
+TEST_F(Listener, HeadsUpTo64KiBAreRead) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  const std::string key(60000, 'A');
+  auto r = s().get("/v1/accounts/acme/policy_keys/" + key);
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(r.error_code(), "INVALID_POLICY_KEY");
+  auto conn = RawConnection::tcp(s().port());
+  ASSERT_TRUE(conn->send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70000, 'a') +
+                         "\r\n\r\n"));
+  EXPECT_EQ(conn->read().status, 400);
+}
+
 // Item 10: an HTTP/1.1 request names its Host; chunked is the only transfer coding.
 TEST_F(Listener, RequestWithoutHostIs400) {
   ASSERT_NO_FATAL_FAILURE(start());

@@ -239,6 +239,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     --budget_->connections;
   }
 
+  // A TLS session does its handshake here before the first do_read(), and an async_shutdown
+  // in do_close(); everything else is the same for every stream.
   void run() {
     if constexpr (kTls)
       asio::dispatch(stream_.get_executor(),
