@@ -52,9 +52,9 @@ TEST(Admission, AGateHandlerDressesItsOwnRefusal) {
   Router r;
   r.admit_by({"/policy/pap/v1"}, [](const Request& q) -> Result<Reply> {
     if (q.authorization.empty()) {
-      Reply out = error_reply(Error{"UNAUTHORIZED", "basic auth"});
-      out.headers.emplace_back("WWW-Authenticate", "Basic realm=\"x\"");
-      return out;
+      Error e{"UNAUTHORIZED", "basic auth"};
+      e.challenge = "Basic realm=\"x\"";
+      return error_reply(e);
     }
     return Reply{204, nullptr};
   });
@@ -63,6 +63,7 @@ TEST(Admission, AGateHandlerDressesItsOwnRefusal) {
   EXPECT_EQ(refusal->status, 401u);
   ASSERT_EQ(refusal->headers.size(), 1u);
   EXPECT_EQ(refusal->headers[0].first, "WWW-Authenticate");
+  EXPECT_EQ(refusal->headers[0].second, "Basic realm=\"x\"");
   EXPECT_FALSE(r.admission(head("/policy/pap/v1/pdps", "Basic YTpi")));
 }
 

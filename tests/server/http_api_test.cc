@@ -276,7 +276,9 @@ TEST_F(PolicyServer, DataDirAndDatabaseArePrivate) {
 // Issue 14 item 7: a token's description is free text of at most 1024 bytes.
 TEST_F(PolicyServer, TokenDescriptionIsBounded) {
   auto body = [](size_t n) {
-    return nlohmann::json{{"scopes", {"cell"}}, {"description", std::string(n, 'd')}}.dump();
+    return nlohmann::json{
+        {"scopes", {"cell"}}, {"cell", "c1"}, {"description", std::string(n, 'd')}}
+        .dump();
   };
   EXPECT_EQ(s().post("/v1/tokens", body(1024)).status, 201);
   for (size_t n : {size_t{1025}, size_t{1'000'000}}) {

@@ -133,7 +133,7 @@ TEST_F(Listener, RequestWithoutCredentialsIsRefusedBeforeItsBodyIsSent) {
   EXPECT_EQ(r.header("x-onap-requestid"), "0f6b7a5c-1111-2222-3333-444455556666");
 
   // A cell token is not an external API credential: 403 on the head too.
-  auto cell = s().post("/v1/tokens", R"({"scopes":["cell"]})");
+  auto cell = s().post("/v1/tokens", R"({"scopes":["cell"],"cell":"c1"})");
   ASSERT_EQ(cell.status, 201) << cell.body;
   auto c = RawConnection::tcp(s().port());
   ASSERT_TRUE(

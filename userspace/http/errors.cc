@@ -38,7 +38,7 @@ unsigned status_for(const Error& error) {
   if (code == "UNAVAILABLE") return 503;
   if (code == "UPSTREAM_ERROR") return 502;  // the policy server erred behind the agent
   // The HTTP layer's own refusals (http/server.cc).
-  if (code == "MISSING_HOST") return 400;
+  if (code == "MISSING_HOST" || code == "TLS_REQUIRED") return 400;
   if (code == "UNSUPPORTED_TRANSFER_ENCODING") return 501;
   if (code == "SERVER_BUSY") return 503;
   return 500;
