@@ -41,14 +41,17 @@ say "starting wiretag-server and one wiretag-agent per cell on lab $WT_LAB_ID"
 "$LAB" up --cells 2 --containers 3 --build "$BUILD" || exit 1
 lab_load
 TOKEN=$(cat "$WT_LAB_TOKEN_FILE")
+# The lab runs over TLS (unless WT_LAB_TLS=0): curl trusts its throwaway CA, $WT_LAB_CA.
+CACERT=${WT_LAB_CA:+--cacert $WT_LAB_CA}
+echo "  server $WT_LAB_SERVER${WT_LAB_CA:+ (TLS, CA $WT_LAB_CA; the agent of cell 1 authenticates with a client certificate)}"
 PAP_CREDENTIALS=$(dirname "$WT_LAB_TOKEN_FILE")/pap-credentials
 pap() { # pap METHOD PATH [BODY]: the PAP API (basic auth, the server's generated credentials)
-  curl -sS -X "$1" -u "$(cat "$PAP_CREDENTIALS")" -H 'Content-Type: application/json' \
+  lab_curl -sS -X "$1" -u "$(cat "$PAP_CREDENTIALS")" -H 'Content-Type: application/json' \
     ${3:+-d "$3"} "$WT_LAB_SERVER/policy/pap/v1$2"
   echo
 }
 api() { # api METHOD PATH [BODY]: the server's REST API, as the admin
-  curl -sS -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  lab_curl -sS -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     ${3:+-d "$3"} "$WT_LAB_SERVER$2"
   echo
 }
@@ -104,14 +107,15 @@ $once && exit 0
 cat <<EOF
 
 wiretag is running; talk to it (Ctrl-C stops everything and removes the lab):
-  server      $WT_LAB_SERVER   (token: $WT_LAB_TOKEN_FILE)
+  server      $WT_LAB_SERVER   (token: $WT_LAB_TOKEN_FILE${WT_LAB_CA:+; CA: $WT_LAB_CA})
   agents      $WT_LAB_AGENT_1 (cell 1)   $WT_LAB_AGENT_2 (cell 2)   (/healthz; Plugin API on their sockets)
+  curl $CACERT $WT_LAB_AGENT_2/healthz                  # cell 2's agent: connected, PDP state
   T=\$(cat $WT_LAB_TOKEN_FILE)
-  curl -H "Authorization: Bearer \$T" -d '{"source":"intruder","destination":"backend"}' $WT_LAB_SERVER/whitelist
+  curl $CACERT -H "Authorization: Bearer \$T" -d '{"source":"intruder","destination":"backend"}' $WT_LAB_SERVER/whitelist
   ip netns exec $(lab_ns 1 2) socat - TCP:$(lab_ip4 2 1):8080     # intruder -> backend, now allowed
   curl --unix-socket $WT_LAB_AGENT_SOCKET_2 http://agent/whitelist  # what cell 2 enforces
-  curl -u "\$(cat $PAP_CREDENTIALS)" $WT_LAB_SERVER/policy/pap/v1/policies/status   # PAP: per cell
-  curl -u "\$(cat $PAP_CREDENTIALS)" -X PUT "$WT_LAB_SERVER/policy/pap/v1/pdps/groups/defaultGroup?state=TEST"  # audit only
+  curl $CACERT -u "\$(cat $PAP_CREDENTIALS)" $WT_LAB_SERVER/policy/pap/v1/policies/status   # PAP: per cell
+  curl $CACERT -u "\$(cat $PAP_CREDENTIALS)" -X PUT "$WT_LAB_SERVER/policy/pap/v1/pdps/groups/defaultGroup?state=TEST"  # audit only
   $BUILD/userspace/cli/wiretag --pin-dir $(lab_pin_dir 2) monitor    # live drops on cell 2
   scripts/lab.sh status --id $WT_LAB_ID
 EOF

@@ -19,7 +19,10 @@ Commands:
         build the topology (default 2 cells x 2 containers; N 2..8); idempotent: running it
         again completes what is missing and starts processes that are not running.
         --build DIR: also start DIR/userspace/server/wiretag-server and one
-        DIR/userspace/agent/wiretag-agent per cell (--no-agents: the server only).
+        DIR/userspace/agent/wiretag-agent per cell (--no-agents: the server only), over
+        TLS: a throwaway CA and certificates in /run/wiretag-lab/ID/certs (WT_LAB_CA in the
+        env file), https:// URLs, agents with --ca, cell 1's with a client certificate
+        (mutual TLS). WT_LAB_TLS=0 at the first start: plain http, tokens only.
   down  remove namespaces, processes, pin dirs /sys/fs/bpf/wiretag-ID-cellN and the state
         dir; safe on a lab that does not exist
   status

@@ -10,6 +10,7 @@ LAB_RUN_DIR=/run/wiretag-lab
 LAB_VNI=42
 LAB_MAX_CELLS=8
 LAB_MAX_CONTAINERS=250
+LAB_MAKE_CERTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/make-certs.sh
 
 # lab_init [ID]: select the lab (default $WT_LAB_ID, else wtlab).
 lab_init() {
@@ -40,6 +41,9 @@ lab_ip6() { echo "2001:2:0:$1::$2"; }
 # lab_exec N C CMD...: run in container C of cell N. lab_cell_exec N CMD...: in cell N.
 lab_exec() { local n=$1 c=$2; shift 2; ip netns exec "$(lab_ns "$n" "$c")" "$@"; }
 lab_cell_exec() { local n=$1; shift; ip netns exec "$(lab_cell_ns "$n")" "$@"; }
+
+# lab_curl ARGS...: curl that trusts the lab's CA (when the lab runs over TLS; after lab_load).
+lab_curl() { curl ${WT_LAB_CA:+--cacert "$WT_LAB_CA"} "$@"; }
 
 lab_sockaddr() { case $1 in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac; }
 
@@ -277,29 +281,58 @@ lab_check_build() {
   done
 }
 
+# lab__tls: decide once per lab, at the server's first start, whether the lab runs over TLS
+# (the default; WT_LAB_TLS=0: plain HTTP) and make its certificates under $LAB_STATE/certs: a
+# throwaway CA (ca.pem, recorded as WT_LAB_CA; empty for plain HTTP) and one certificate for
+# localhost/127.0.0.1 (localhost.pem/.key) that the server and the agents' listeners present.
+lab__tls() {
+  local certs=$LAB_STATE/certs
+  if ! grep -q '^WT_LAB_CA=' "$LAB_ENV" 2>/dev/null; then
+    if [ "${WT_LAB_TLS:-1}" = 0 ]; then
+      lab_env_set WT_LAB_CA "" || return 1
+    else
+      if [ ! -s "$certs/localhost.pem" ]; then
+        "$LAB_MAKE_CERTS" "$certs" ca && "$LAB_MAKE_CERTS" "$certs" server localhost 127.0.0.1 ||
+          { echo "lab: cannot make the lab's certificates in $certs" >&2; return 1; }
+      fi
+      lab_env_set WT_LAB_CA "$certs/ca.pem" || return 1
+    fi
+  fi
+  lab_load
+}
+
+# lab__scheme: https when the lab runs over TLS, else http.
+lab__scheme() { if [ -n "${WT_LAB_CA:-}" ]; then echo https; else echo http; fi; }
+
 # lab_start_server: start wiretag-server unless it runs. The port is picked by the kernel at
 # first start and reused on every restart, so agents keep their URL; if it has been taken in
 # the meantime the server gets a new one and the running agents are restarted with it.
 lab_start_server() {
   lab_load || return 1
   local build=${WT_LAB_BUILD:?lab: no build dir recorded (up --build DIR)} data=$LAB_STATE/server
-  local pid port out n
+  local pid port out n scheme tls=()
   if lab__proc_matches "${WT_LAB_SERVER_PID:-}" "$data"; then return 0; fi
   mkdir -p "$data"
+  lab__tls || return 1
+  scheme=$(lab__scheme)
+  if [ -n "$WT_LAB_CA" ]; then
+    tls=(--tls-cert "$LAB_STATE/certs/localhost.pem" --tls-key "$LAB_STATE/certs/localhost.key"
+      --tls-client-ca "$WT_LAB_CA")
+  fi
   if [ -n "${WT_LAB_SERVER_PORT:-}" ]; then
     out=$(lab__spawn "$LAB_STATE/server.log" "$(lab__server_bin "$build")" \
-      --listen "127.0.0.1:$WT_LAB_SERVER_PORT" --data-dir "$data" 2>/dev/null) ||
+      --listen "127.0.0.1:$WT_LAB_SERVER_PORT" --data-dir "$data" "${tls[@]}" 2>/dev/null) ||
       echo "lab: port $WT_LAB_SERVER_PORT is no longer free; the server takes a new one" >&2
   fi
   if [ -z "${out:-}" ]; then
     out=$(lab__spawn "$LAB_STATE/server.log" "$(lab__server_bin "$build")" \
-      --listen 127.0.0.1:0 --data-dir "$data") || return 1
+      --listen 127.0.0.1:0 --data-dir "$data" "${tls[@]}") || return 1
   fi
   read -r pid port <<<"$out"
   lab_env_set WT_LAB_SERVER_PID "$pid" WT_LAB_SERVER_PORT "$port" \
-    WT_LAB_SERVER "http://127.0.0.1:$port" WT_LAB_TOKEN_FILE "$data/admin-token" \
+    WT_LAB_SERVER "$scheme://127.0.0.1:$port" WT_LAB_TOKEN_FILE "$data/admin-token" \
     WT_LAB_SERVER_LOG "$LAB_STATE/server.log"
-  echo "lab $LAB_ID: server pid $pid on http://127.0.0.1:$port"
+  echo "lab $LAB_ID: server pid $pid on $scheme://127.0.0.1:$port${WT_LAB_CA:+ (CA $WT_LAB_CA)}"
   if [ -n "${WT_LAB_SERVER_PORT:-}" ] && [ "$port" != "$WT_LAB_SERVER_PORT" ]; then
     lab_load || return 1
     for n in $(seq 1 "$WT_LAB_CELLS"); do
@@ -323,7 +356,7 @@ lab_stop_server() {
 lab__cell_token() {
   local n=$1 file=$LAB_STATE/cell$1/cell-token reply token
   [ -s "$file" ] && return 0
-  reply=$(curl -sS -m 10 -X POST -H "Authorization: Bearer $(cat "$LAB_STATE/server/admin-token")" \
+  reply=$(lab_curl -sS -m 10 -X POST -H "Authorization: Bearer $(cat "$LAB_STATE/server/admin-token")" \
     -d "{\"scopes\":[\"cell\"],\"cell\":\"$LAB_ID-cell$n\",\"description\":\"lab $LAB_ID cell $n\"}" \
     "$WT_LAB_SERVER/v1/tokens") || { echo "lab: cannot issue cell $n's token" >&2; return 1; }
   token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"$reply" 2>/dev/null)
@@ -331,7 +364,25 @@ lab__cell_token() {
   (umask 077 && echo "$token" >"$file")
 }
 
-# lab_start_agent N: start cell N's agent unless it runs (port reused like the server's).
+# lab__cell_credentials N: the agent flags that authenticate cell N with the server. Over TLS,
+# cell 1 presents a client certificate (SAN URI wiretag:cell:ID-cell1, signed by the lab's CA:
+# mutual TLS) instead of a token; every other cell, and every cell over plain HTTP, a token.
+lab__cell_credentials() {
+  local n=$1 certs=$LAB_STATE/certs
+  if [ -n "${WT_LAB_CA:-}" ] && [ "$n" = 1 ]; then
+    if [ ! -s "$certs/cell-$LAB_ID-cell1.pem" ]; then
+      "$LAB_MAKE_CERTS" "$certs" cell "$LAB_ID-cell1" >&2 ||
+        { echo "lab: cannot make cell 1's certificate" >&2; return 1; }
+    fi
+    echo --client-cert "$certs/cell-$LAB_ID-cell1.pem" --client-key "$certs/cell-$LAB_ID-cell1.key"
+    return 0
+  fi
+  lab__cell_token "$n" || return 1
+  echo --token-file "$LAB_STATE/cell$n/cell-token"
+}
+
+# lab_start_agent N: start cell N's agent unless it runs (port reused like the server's). Over
+# TLS it trusts the lab's CA (--ca) and serves /healthz over HTTPS with the lab's certificate.
 lab_start_agent() {
   local n=$1
   lab_load || return 1
@@ -340,9 +391,16 @@ lab_start_agent() {
   [ -n "${WT_LAB_SERVER:-}" ] || { echo "lab: no server recorded; start it first" >&2; return 1; }
   if lab__proc_matches "${!pid_var:-}" "$LAB_ID-cell$n"; then return 0; fi
   mkdir -p "$LAB_STATE/cell$n"
-  lab__cell_token "$n" || return 1
+  local cred scheme
+  cred=$(lab__cell_credentials "$n") || return 1
+  scheme=$(lab__scheme)
+  # shellcheck disable=SC2206 # lab paths have no spaces
   local args=(--server "$WT_LAB_SERVER" --cell "$LAB_ID-cell$n" --pin-dir "$(lab_pin_dir "$n")"
-    --state-dir "$LAB_STATE/cell$n" --token-file "$LAB_STATE/cell$n/cell-token")
+    --state-dir "$LAB_STATE/cell$n" $cred)
+  if [ -n "${WT_LAB_CA:-}" ]; then
+    args+=(--ca "$WT_LAB_CA" --tls-cert "$LAB_STATE/certs/localhost.pem"
+      --tls-key "$LAB_STATE/certs/localhost.key")
+  fi
   local log=$LAB_STATE/agent-cell$n.log
   if [ -n "${!port_var:-}" ]; then
     out=$(lab__spawn "$log" "$(lab__agent_bin "$build")" "${args[@]}" \
@@ -357,9 +415,9 @@ lab_start_agent() {
   # The Plugin API is on the agent's unix socket (<state-dir>/plugin.sock, root only); the TCP
   # port serves /healthz.
   lab_env_set "WT_LAB_AGENT_PID_$n" "$pid" "WT_LAB_AGENT_PORT_$n" "$port" \
-    "WT_LAB_AGENT_$n" "http://127.0.0.1:$port" "WT_LAB_AGENT_LOG_$n" "$log" \
+    "WT_LAB_AGENT_$n" "$scheme://127.0.0.1:$port" "WT_LAB_AGENT_LOG_$n" "$log" \
     "WT_LAB_AGENT_SOCKET_$n" "$LAB_STATE/cell$n/plugin.sock"
-  echo "lab $LAB_ID: agent $n pid $pid on http://127.0.0.1:$port, Plugin API on $LAB_STATE/cell$n/plugin.sock"
+  echo "lab $LAB_ID: agent $n pid $pid on $scheme://127.0.0.1:$port, Plugin API on $LAB_STATE/cell$n/plugin.sock"
 }
 
 lab_stop_agent() { # lab_stop_agent N [--kill]

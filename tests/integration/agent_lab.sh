@@ -59,14 +59,26 @@ echo "# cells report PDP_STATUS"
 cell_healthy() { srv GET "/internal/v1/cells/$WT_LAB_ID-cell$1" | grep -q '"healthy":true'; }
 if eventually 10 cell_healthy 1 && eventually 10 cell_healthy 2; then ok "both cells registered and healthy"
 else fail "cells not healthy: $(srv GET /internal/v1/cells)"; fi
-# Each agent runs with its own cell token: cell 1's cannot speak for cell 2.
-as_cell2=$(curl -sS -o "$tmp/mismatch.out" -w '%{http_code}' -X POST \
-  -H "Authorization: Bearer $(cat "$LAB_STATE/cell1/cell-token")" \
+# Each agent runs with its own cell credential: cell 1's cannot speak for cell 2. Over TLS
+# (the lab's default) cell 1 authenticates with a client certificate (mutual TLS), else a token.
+if [ -s "$LAB_STATE/cell1/cell-token" ]; then
+  cell1_cred=(-H "Authorization: Bearer $(cat "$LAB_STATE/cell1/cell-token")") cell1_how=token
+else
+  cell1_cred=(--cert "$LAB_STATE/certs/cell-$WT_LAB_ID-cell1.pem"
+    --key "$LAB_STATE/certs/cell-$WT_LAB_ID-cell1.key") cell1_how="client certificate"
+fi
+as_cell2=$(lab_curl -sS -o "$tmp/mismatch.out" -w '%{http_code}' -X POST "${cell1_cred[@]}" \
   -d "{\"messageName\":\"PDP_STATUS\",\"name\":\"$WT_LAB_ID-cell2\",\"pdpType\":\"tc\",\"state\":\"ACTIVE\",\"healthy\":\"NOT_HEALTHY\",\"heartbeatIntervalMs\":1000}" \
   "$WT_LAB_SERVER/internal/v1/cells/$WT_LAB_ID-cell2/status")
 if [ "$as_cell2" = 403 ] && grep -q CELL_MISMATCH "$tmp/mismatch.out" && cell_healthy 2; then
-  ok "cell 1's token cannot report as cell 2 (403 CELL_MISMATCH), cell 2 stays healthy"
-else fail "cell 1's token as cell 2: HTTP $as_cell2 $(cat "$tmp/mismatch.out")"; fi
+  ok "cell 1's $cell1_how cannot report as cell 2 (403 CELL_MISMATCH), cell 2 stays healthy"
+else fail "cell 1's $cell1_how as cell 2: HTTP $as_cell2 $(cat "$tmp/mismatch.out")"; fi
+if [ "${WT_LAB_TLS:-1}" != 0 ]; then
+  check "the lab runs over TLS: https server URL, CA $WT_LAB_CA" \
+    bash -c "[[ '$WT_LAB_SERVER' == https://* ]] && [ -s '$WT_LAB_CA' ]"
+  check "cell 1's agent authenticates with its client certificate, no token" bash -c \
+    "[ ! -e '$LAB_STATE/cell1/cell-token' ] && grep -qzxF -- --client-cert /proc/$WT_LAB_AGENT_PID_1/cmdline"
+fi
 
 echo "# deleting the edge stops the flow"
 srv DELETE /whitelist '{"source":"app-1-1","destination":"app-2-1"}' >/dev/null || fail "DELETE /whitelist"
@@ -80,7 +92,7 @@ echo "# server stopped: verdicts unchanged"
 "$LAB" stop-server >/dev/null
 expect allowed "app-1-1 -> app-2-1 tcp, server down" lab_tcp_ok 1 1 "$D4" 8080
 expect denied "app-1-2 -> app-2-1 tcp, server down" lab_tcp_ok 1 2 "$D4" 8080
-agent_unhealthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$(agent_url 2)/healthz")" = 503 ]; }
+agent_unhealthy() { [ "$(lab_curl -s -o /dev/null -w '%{http_code}' "$(agent_url 2)/healthz")" = 503 ]; }
 if eventually 40 agent_unhealthy; then ok "agent reports degraded while the server is away"
 else fail "agent healthz still 200 with the server down"; fi
 expect allowed "app-1-1 -> app-2-1 tcp, server still down" lab_tcp_ok 1 1 "$D4" 8080
@@ -88,7 +100,7 @@ expect allowed "app-1-1 -> app-2-1 tcp, server still down" lab_tcp_ok 1 1 "$D4" 
 echo "# server restarted: agents resync and follow new changes"
 "$LAB" start-server >/dev/null || fail "start-server"
 lab_load
-agent_healthy() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$(agent_url "$1")/healthz")" = 200 ]; }
+agent_healthy() { [ "$(lab_curl -s -o /dev/null -w '%{http_code}' "$(agent_url "$1")/healthz")" = 200 ]; }
 if eventually 60 agent_healthy 1 && eventually 60 agent_healthy 2; then ok "agents healthy again"
 else fail "agents did not reconnect"; fi
 srv POST /whitelist '{"source":"app-1-2","destination":"app-2-1"}' >/dev/null || fail "POST after restart"

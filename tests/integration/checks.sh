@@ -45,8 +45,10 @@ lab_test_cleanup() {
   "$LAB" down >/dev/null
   rm -rf "$tmp"
 }
+# Over TLS (the lab's default) every curl to the server or an agent's TCP listener goes through
+# lab_curl (scripts/lib/lab.sh), which trusts the lab's CA ($WT_LAB_CA).
 srv() { # srv METHOD PATH [BODY]: the server's REST API as the admin; body on stdout, fails on HTTP >= 300
-  curl -sS -f -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  lab_curl -sS -f -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     ${3:+-d "$3"} "$WT_LAB_SERVER$2"
 }
 agent_url() { local v=WT_LAB_AGENT_$1; lab_load; echo "${!v}"; }  # agent N's TCP port: /healthz

@@ -2,7 +2,7 @@
 """Stand-in for wiretag-server / wiretag-agent in lab.sh's process tests.
 
 Takes --listen HOST:PORT (other flags ignored, except --data-dir: writes admin-token there as
-the server does), binds, prints "listening on HOST:PORT" like the real daemons, answers every
+the server does, and --tls-cert/--tls-key: serves HTTPS with them, as the daemons do), binds, prints "listening on HOST:PORT" like the real daemons, answers every
 GET with 200 and its own argv, a POST (the lab issuing cell tokens) with {"token"}, and exits
 on SIGTERM.
 """
@@ -10,6 +10,7 @@ import http.server
 import json
 import os
 import signal
+import ssl
 import sys
 
 
@@ -53,6 +54,10 @@ def main():
     except OSError as e:
         print("bind %s:%s: %s" % (host, port, e), file=sys.stderr)
         return 1
+    if flag("--tls-cert"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(flag("--tls-cert"), flag("--tls-key"))
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("listening on %s:%d" % (host, server.server_address[1]), flush=True)
     server.serve_forever()

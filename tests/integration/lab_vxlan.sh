@@ -238,11 +238,31 @@ ln -s "$here/lab_fake_daemon.py" "$fake/userspace/agent/wiretag-agent"
 envv() { (. "$LAB_ENV" && eval "echo \"\${$1:-}\""); } # envv NAME: a variable of the env file
 has_args() { # has_args URL ARG...: the stand-in at URL (it answers with its argv) got these ARGs
   local json a
-  json=$(curl -sf -m 5 "$1/") || return 1
+  json=$($CURL -sf -m 5 "$1/") || return 1
   shift
   for a in "$@"; do grep -qF "\"$a\"" <<<"$json" || return 1; done
 }
 "$LAB" up --build "$fake" >/dev/null
+# The lab runs over TLS unless WT_LAB_TLS=0: curl trusts its CA (paths without spaces).
+ca=$(envv WT_LAB_CA)
+CURL="curl${ca:+ --cacert $ca}"
+if [ "${WT_LAB_TLS:-1}" != 0 ]; then
+  check "over TLS: the CA under the state dir, https URLs for the server and agents" bash -c \
+    "[ '$ca' = '$LAB_STATE/certs/ca.pem' ] && [ -s '$ca' ] &&
+     [[ '$(envv WT_LAB_SERVER)' == https://127.0.0.1:* ]] && [[ '$(envv WT_LAB_AGENT_2)' == https://* ]]"
+  check "the server got the lab's certificate and client CA" has_args "$(envv WT_LAB_SERVER)" \
+    --tls-cert "$LAB_STATE/certs/localhost.pem" --tls-key "$LAB_STATE/certs/localhost.key" \
+    --tls-client-ca "$ca"
+  check "agents trust the CA and serve HTTPS; cell 1 authenticates with a client certificate" \
+    bash -c "$(declare -f has_args); CURL='$CURL'
+      has_args '$(envv WT_LAB_AGENT_2)' --ca '$ca' --tls-cert '$LAB_STATE/certs/localhost.pem' &&
+      has_args '$(envv WT_LAB_AGENT_1)' --ca '$ca' --client-cert '$LAB_STATE/certs/cell-$WT_LAB_ID-cell1.pem' &&
+      ! has_args '$(envv WT_LAB_AGENT_1)' --token-file &&
+      openssl x509 -in '$LAB_STATE/certs/cell-$WT_LAB_ID-cell1.pem' -noout -ext subjectAltName |
+        grep -qF 'URI:wiretag:cell:$WT_LAB_ID-cell1'"
+  check "plain http to the server fails (it serves TLS only)" \
+    bash -c "! curl -sf -m 5 'http://127.0.0.1:$(envv WT_LAB_SERVER_PORT)/' >/dev/null"
+fi
 check "status shows the server and 3 agents alive" \
   test "$("$LAB" status | grep -cE '^(server|agent [0-9]) .* alive$')" -eq 4
 check "agent 2 was started with the lab's flags" has_args "$(envv WT_LAB_AGENT_2)" \
@@ -260,14 +280,14 @@ a1=$(envv WT_LAB_AGENT_1) a1pid=$(envv WT_LAB_AGENT_PID_1)
 "$LAB" restart-agent 1 --kill >/dev/null
 check "restart-agent 1 --kill: a new process at the same URL" bash -c \
   "[ '$(envv WT_LAB_AGENT_PID_1)' != '$a1pid' ] && [ '$(envv WT_LAB_AGENT_1)' = '$a1' ] &&
-   curl -sf -m 5 '$a1/' >/dev/null"
+   $CURL -sf -m 5 '$a1/' >/dev/null"
 srv=$(envv WT_LAB_SERVER)
 "$LAB" stop-server
 check "stop-server: the server is dead, the agents alive" bash -c \
-  "'$LAB' status | grep -qE '^server .* dead$' && ! curl -s -m 2 '$srv/' >/dev/null &&
+  "'$LAB' status | grep -qE '^server .* dead$' && ! $CURL -s -m 2 '$srv/' >/dev/null &&
    [ \$('$LAB' status | grep -cE '^agent .* alive$') -eq 3 ]"
 "$LAB" start-server >/dev/null
-check "start-server: same port ($srv)" bash -c "[ '$(envv WT_LAB_SERVER)' = '$srv' ] && curl -sf -m 5 '$srv/' >/dev/null"
+check "start-server: same port ($srv)" bash -c "[ '$(envv WT_LAB_SERVER)' = '$srv' ] && $CURL -sf -m 5 '$srv/' >/dev/null"
 "$LAB" stop-server
 python3 -c "import socket, time; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', ${srv##*:})); s.listen()
 print('bound', flush=True); time.sleep(60)" >"$tmp/holder" &
@@ -276,7 +296,7 @@ for _ in $(seq 1 100); do grep -q bound "$tmp/holder" && break; sleep 0.1; done
 "$LAB" start-server >/dev/null 2>&1
 srv2=$(envv WT_LAB_SERVER)
 check "start-server with its port taken: a new port, and the agents follow ($srv2)" bash -c \
-  "[ '$srv2' != '$srv' ] && curl -sf -m 5 '$(envv WT_LAB_AGENT_3)/' | grep -qF '$srv2' &&
+  "[ '$srv2' != '$srv' ] && $CURL -sf -m 5 '$(envv WT_LAB_AGENT_3)/' | grep -qF '$srv2' &&
    [ \$('$LAB' status | grep -cE '^(server|agent [0-9]) .* alive$') -eq 4 ]"
 kill "$holder"
 lab_pids="$(envv WT_LAB_SERVER_PID) $(envv WT_LAB_AGENT_PID_1) $(envv WT_LAB_AGENT_PID_2) $(envv WT_LAB_AGENT_PID_3)"
@@ -288,13 +308,19 @@ if [ -n "${WT_BUILD_DIR:-}" ] && [ -x "$WT_BUILD_DIR/userspace/server/wiretag-se
   [ -x "$WT_BUILD_DIR/userspace/agent/wiretag-agent" ] && agents=""
   "$LAB" up --id "$sl" --cells 2 --containers 1 --build "$WT_BUILD_DIR" $agents >/dev/null
   url=$(. "$LAB_RUN_DIR/$sl/env" && echo "${WT_LAB_SERVER:-}")
+  sca=$(. "$LAB_RUN_DIR/$sl/env" && echo "${WT_LAB_CA:-}")
+  SCURL="curl${sca:+ --cacert $sca}"
   token=$(cat "$LAB_RUN_DIR/$sl/server/admin-token" 2>/dev/null)
   check "wiretag-server answers at $url with the admin token" bash -c \
-    "curl -sf -m 5 -H 'Authorization: Bearer $token' -d '{\"guid\":\"lab-app\"}' '$url/app' >/dev/null"
+    "$SCURL -sf -m 5 -H 'Authorization: Bearer $token' -d '{\"guid\":\"lab-app\"}' '$url/app' >/dev/null"
+  if [ -n "$sca" ]; then
+    check "over TLS: plain http to it gets 400 TLS_REQUIRED" bash -c \
+      "curl -s -m 5 'http://${url#https://}/app' | grep -q TLS_REQUIRED"
+  fi
   "$LAB" stop-server --id "$sl"
   "$LAB" start-server --id "$sl" >/dev/null
   check "restarted on the same port with the same data" bash -c \
-    "curl -sf -m 5 -H 'Authorization: Bearer $token' '$url/app/lab-app/whitelist' >/dev/null"
+    "$SCURL -sf -m 5 -H 'Authorization: Bearer $token' '$url/app/lab-app/whitelist' >/dev/null"
   if [ -z "$agents" ]; then
     check "status shows 2 real agents alive" \
       test "$("$LAB" status --id "$sl" | grep -cE '^agent [0-9] .* alive$')" -eq 2

@@ -24,7 +24,7 @@ PAP_AUTH=$(cat "$(dirname "$WT_LAB_TOKEN_FILE")/pap-credentials")
 CLI=$BUILD/userspace/cli/wiretag
 
 pap() { # pap METHOD PATH [BODY] → body on stdout, fails on HTTP >= 300
-  curl -sS -f -u "$PAP_AUTH" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} \
+  lab_curl -sS -f -u "$PAP_AUTH" -X "$1" -H 'Content-Type: application/json' ${3:+-d "$3"} \
     "$WT_LAB_SERVER/policy/pap/v1$2"
 }
 cell() { echo "$WT_LAB_ID-cell$1"; }
@@ -36,7 +36,7 @@ deploy_state_is() {
     "any(s['pdpId']=='$2' and s['policy']=='$3' and s['version'].startswith('$4') and s['state']=='$5' for s in [dict(x, policy=x['policy']['name'], version=x['policy']['version']) for x in j])"
 }
 agent_pdp() { # agent_pdp N EXPR: the agent's /healthz "pdp" member satisfies EXPR (over p)
-  curl -sS "$(agent_url "$1")/healthz" 2>/dev/null | json_true "(lambda p: $2)(j['pdp'])"
+  lab_curl -sS "$(agent_url "$1")/healthz" 2>/dev/null | json_true "(lambda p: $2)(j['pdp'])"
 }
 deploy() { # deploy GROUP ACTION NAME VERSION
   pap POST /pdps/deployments/batch "{\"groups\":[{\"name\":\"$1\",\"deploymentSubgroups\":[{\"pdpType\":\"tc\",\"action\":\"$2\",\"policies\":[{\"name\":\"$3\",\"version\":\"$4\"}]}]}]}" >/dev/null
