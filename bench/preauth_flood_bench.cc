@@ -54,6 +54,7 @@ struct Config {
                               // the server's answer, then closes
   int requests = 2000;        // measured requests on the idle server, per kind
   double settle_seconds = 5;  // RSS is sampled until this long after the flood closes
+  double flood_seconds = 20;  // a flood connection the server ended is opened again until then
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -331,6 +332,7 @@ struct FloodResult {
   int answered_early = 0;       // ... before the whole body was written
   int closed_by_server = 0;     // EOF or reset from the server
   int unanswered = 0;           // body sent, no answer within hold_seconds
+  int reopened = 0;             // connections opened again after the server ended them
   std::map<int, int> statuses;  // status → connections
   uint64_t body_bytes_sent = 0;
   double seconds = 0;
@@ -351,24 +353,27 @@ class Flood {
   FloodResult run(std::atomic<bool>& active) {
     FloodResult r;
     const auto start = Clock::now();
-    const double deadline = cfg_.body_seconds + cfg_.hold_seconds + 60;
+    const double deadline = cfg_.flood_seconds + cfg_.body_seconds + cfg_.hold_seconds + 60;
     int ep = ::epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) die("epoll_create1 failed");
     conns_.resize(cfg_.connections);
-    for (int i = 0; i < cfg_.connections; ++i) {
+    auto open = [&](size_t i, double t) {
       Conn& c = conns_[i];
+      c = Conn{};
+      c.started_at = t;
       c.fd = connect_loopback(port_, false);
       if (c.fd < 0) {
         c.done = true;
         ++r.connect_failed;
-        continue;
+        return;
       }
       ++r.opened;
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLRDHUP;
       ev.data.u32 = static_cast<uint32_t>(i);
       ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
-    }
+    };
+    for (size_t i = 0; i < conns_.size(); ++i) open(i, 0);
     const auto flood_start = Clock::now();
     std::vector<epoll_event> events(1024);
     char sink[16384];
@@ -377,6 +382,12 @@ class Flood {
       const double t = seconds_since(flood_start);
       for (size_t i = 0; i < conns_.size(); ++i) {
         Conn& c = conns_[i];
+        if (c.done && t < cfg_.flood_seconds) {
+          // A persistent attacker: the server ended this one, so try again.
+          tally(c, r);
+          open(i, t);
+          ++r.reopened;
+        }
         if (c.done) continue;
         ++live;
         pump(c, t);
@@ -420,11 +431,7 @@ class Flood {
     for (Conn& c : conns_) close_conn(c);
     ::close(ep);
     active = false;
-    for (const Conn& c : conns_) {
-      r.heads_sent += c.head_complete;
-      r.bodies_sent += c.body_complete;
-      r.body_bytes_sent += c.body_sent;
-    }
+    for (const Conn& c : conns_) tally(c, r);
     r.seconds = seconds_since(flood_start);
     return r;
   }
@@ -434,15 +441,23 @@ class Flood {
 
   struct Conn {
     int fd = -1;
+    double started_at = 0;  // flood seconds when it was opened
     size_t head_sent = 0, body_sent = 0;
     bool head_complete = false, body_complete = false, answered = false, done = false;
     double body_done_at = 0;  // flood seconds when the body was complete
     std::string first_bytes;
   };
 
+  static void tally(const Conn& c, FloodResult& r) {
+    r.heads_sent += c.head_complete;
+    r.bodies_sent += c.body_complete;
+    r.body_bytes_sent += c.body_sent;
+  }
+
   // Writes what the schedule allows by flood time t: the head at once, then the body
   // linearly over body_seconds, in writes of at least kMinWrite (fewer syscalls).
-  void pump(Conn& c, double t) {
+  void pump(Conn& c, double now) {
+    const double t = now - c.started_at;
     while (!c.head_complete) {
       ssize_t n =
           ::send(c.fd, head_.data() + c.head_sent, head_.size() - c.head_sent, MSG_NOSIGNAL);
@@ -465,7 +480,7 @@ class Flood {
     }
     if (c.body_sent == cfg_.body_bytes) {
       c.body_complete = true;
-      c.body_done_at = t;
+      c.body_done_at = now;
     }
   }
 
@@ -559,6 +574,11 @@ int main(int argc, char** argv) {
                  "measured requests per kind (keep-alive, fresh connection) on the idle server")
       ->check(CLI::Range(10, 1000000))
       ->capture_default_str();
+  cli.add_option("--flood-seconds", cfg.flood_seconds,
+                 "for this long a flood connection the server answered or closed is opened again "
+                 "(a persistent attacker keeps --connections trying)")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
   cli.add_option("--settle-seconds", cfg.settle_seconds,
                  "RSS is sampled until this long after the flood's connections close")
       ->check(CLI::Range(0.0, 300.0))
@@ -646,9 +666,9 @@ int main(int argc, char** argv) {
   print_row("new connection", idle.fresh, loaded.fresh);
   std::printf("\n== The flood (%.1f s%s)\n", flood.seconds, flood.timed_out ? ", TIMED OUT" : "");
   std::printf(
-      "connections opened %d, failed to connect or reset before the head %d, heads sent %d, "
-      "bodies sent in full %d (%.1f MiB written)\n",
-      flood.opened, flood.connect_failed, flood.heads_sent, flood.bodies_sent,
+      "connections opened %d (%d of them again after the server ended one), failed to connect "
+      "or reset before the head %d, heads sent %d, bodies sent in full %d (%.1f MiB written)\n",
+      flood.opened, flood.reopened, flood.connect_failed, flood.heads_sent, flood.bodies_sent,
       static_cast<double>(flood.body_bytes_sent) / (1 << 20));
   std::printf(
       "answered %d (%d before the body was complete), closed by the server %d, no answer "
