@@ -88,7 +88,7 @@ class Tls : public ::testing::Test {
 
 TEST_F(Tls, AClientThatTrustsTheCaIsServed) {
   start();
-  auto c = client({file("good/ca.pem")}, server_->admin_token());
+  auto c = client({.ca_file = file("good/ca.pem")}, server_->admin_token());
   auto r = c.request("GET", "/healthz");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->status, 200u);
@@ -99,7 +99,7 @@ TEST_F(Tls, AClientThatTrustsTheCaIsServed) {
 
 TEST_F(Tls, AClientWithAnotherCaRefusesTheServer) {
   start();
-  auto c = client({file("other/ca.pem")});
+  auto c = client({.ca_file = file("other/ca.pem")});
   auto r = c.request("GET", "/healthz");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, "TLS_FAILED") << r.error().message;
@@ -107,7 +107,7 @@ TEST_F(Tls, AClientWithAnotherCaRefusesTheServer) {
 
 TEST_F(Tls, AnExpiredServerCertificateIsRefusedByTheClient) {
   start("old");
-  auto c = client({file("good/ca.pem")});
+  auto c = client({.ca_file = file("good/ca.pem")});
   auto r = c.request("GET", "/healthz");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, "TLS_FAILED");
@@ -120,7 +120,7 @@ TEST_F(Tls, PlainHttpToTheTlsPortIsToldToUseHttps) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.error_code(), "TLS_REQUIRED") << r.body;
   // And the server goes on serving HTTPS.
-  auto c = client({file("good/ca.pem")});
+  auto c = client({.ca_file = file("good/ca.pem")});
   auto ok = c.request("GET", "/healthz");
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(ok->status, 200u);
@@ -128,8 +128,9 @@ TEST_F(Tls, PlainHttpToTheTlsPortIsToldToUseHttps) {
 
 TEST_F(Tls, ACellCertificateActsAsItsOwnCellOnly) {
   start();
-  auto cell1 =
-      client({file("good/ca.pem"), file("good/cell-cell1.pem"), file("good/cell-cell1.key")});
+  auto cell1 = client({.ca_file = file("good/ca.pem"),
+                       .cert_file = file("good/cell-cell1.pem"),
+                       .key_file = file("good/cell-cell1.key")});
   auto own = cell1.request("POST", "/internal/v1/cells/cell1/status", pdp_status("cell1").dump());
   ASSERT_TRUE(own) << own.error().message;
   EXPECT_EQ(own->status, 200u) << own->body;
@@ -142,7 +143,7 @@ TEST_F(Tls, ACellCertificateActsAsItsOwnCellOnly) {
   ASSERT_TRUE(apps);
   EXPECT_EQ(apps->status, 401u);
   // cell2 was never registered by anybody.
-  auto admin = client({file("good/ca.pem")}, server_->admin_token());
+  auto admin = client({.ca_file = file("good/ca.pem")}, server_->admin_token());
   auto cells = admin.request("GET", "/internal/v1/cells");
   ASSERT_TRUE(cells);
   EXPECT_EQ(cells->body.find("\"cell2\""), std::string::npos) << cells->body;
@@ -151,8 +152,9 @@ TEST_F(Tls, ACellCertificateActsAsItsOwnCellOnly) {
 
 TEST_F(Tls, AnExpiredCellCertificateIsRefused) {
   start();
-  auto stale =
-      client({file("good/ca.pem"), file("good/cell-stale.pem"), file("good/cell-stale.key")});
+  auto stale = client({.ca_file = file("good/ca.pem"),
+                       .cert_file = file("good/cell-stale.pem"),
+                       .key_file = file("good/cell-stale.key")});
   auto r = stale.request("POST", "/internal/v1/cells/stale/status", pdp_status("stale").dump());
   if (r) {
     EXPECT_NE(r->status, 200u) << r->body;
@@ -164,8 +166,9 @@ TEST_F(Tls, AnExpiredCellCertificateIsRefused) {
 
 TEST_F(Tls, ACellCertificateFromAnotherCaIsRefused) {
   start();
-  auto forged =
-      client({file("good/ca.pem"), file("other/cell-cell1.pem"), file("other/cell-cell1.key")});
+  auto forged = client({.ca_file = file("good/ca.pem"),
+                        .cert_file = file("other/cell-cell1.pem"),
+                        .key_file = file("other/cell-cell1.key")});
   auto r = forged.request("POST", "/internal/v1/cells/cell1/status", pdp_status("cell1").dump());
   if (r) {
     EXPECT_NE(r->status, 200u) << r->body;
@@ -177,11 +180,11 @@ TEST_F(Tls, ACellCertificateFromAnotherCaIsRefused) {
 
 TEST_F(Tls, WithoutAClientCertificateTokensStillWork) {
   start();
-  auto c = client({file("good/ca.pem")});
+  auto c = client({.ca_file = file("good/ca.pem")});
   auto anonymous = c.request("GET", "/internal/v1/cells");
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->status, 401u);
-  auto admin = client({file("good/ca.pem")}, server_->admin_token());
+  auto admin = client({.ca_file = file("good/ca.pem")}, server_->admin_token());
   auto r = admin.request("GET", "/internal/v1/cells");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->status, 200u);

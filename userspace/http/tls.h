@@ -15,9 +15,9 @@ namespace wiretag::http {
 
 // What a client trusts and, for mutual TLS, presents. Empty ca_file: the system's CAs.
 struct TlsClientFiles {
-  std::string ca_file;    // PEM bundle of the CAs that may sign the server's certificate
-  std::string cert_file;  // PEM client certificate (mTLS), with key_file
-  std::string key_file;
+  std::string ca_file = {};    // PEM bundle of the CAs that may sign the server's certificate
+  std::string cert_file = {};  // PEM client certificate (mTLS), with key_file
+  std::string key_file = {};
 };
 // A client context: TLS 1.2 or later, the server's certificate verified. TLS_FILE names the
 // file that could not be used.

@@ -111,8 +111,12 @@ Result<Principal> Authenticator::authenticate(std::string_view header) const {
 
 Result<Principal> Authenticator::authenticate_internal(std::string_view header,
                                                       std::string_view peer_cell) const {
-  if (header.empty() && !peer_cell.empty() && !insecure_)
-    return Principal{.cell = true, .cell_name = std::string(peer_cell)};
+  if (header.empty() && !peer_cell.empty() && !insecure_) {
+    Principal cell;
+    cell.cell = true;
+    cell.cell_name = std::string(peer_cell);
+    return cell;
+  }
   WT_TRY(who, identify(header));
   if (!who->admin && !who->cell)
     return Error{"FORBIDDEN", "the internal API needs a token with scope network.admin or cell"};
