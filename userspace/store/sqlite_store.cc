@@ -14,9 +14,18 @@
 
 #include "common/private_files.h"
 #include "store/retention.h"
+#include "store/sqlite_statement.h"
+#include "store/sqlite_tokens.h"
 
 namespace wiretag {
 namespace {
+
+using sqlite::join;
+using sqlite::now_seconds;
+using sqlite::split;
+using sqlite::sqlite_error;
+using sqlite::Statements;
+using sqlite::Stmt;
 
 struct Migration {
   int64_t version;
@@ -136,73 +145,6 @@ CREATE UNIQUE INDEX tokens_by_id ON tokens(id);
 )sql"},
 };
 
-int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string join(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
-std::vector<std::string> split(const std::string& s) {
-  auto j = nlohmann::json::parse(s, nullptr, false);
-  if (!j.is_array()) return {};
-  return j.get<std::vector<std::string>>();
-}
-
-// A prepared statement bound for one execution; reset on destruction.
-class Stmt {
- public:
-  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
-  Stmt(Stmt&& o) noexcept : db_(o.db_), s_(std::exchange(o.s_, nullptr)), n_(o.n_) {}
-  Stmt(const Stmt&) = delete;
-  ~Stmt() {
-    if (s_) {
-      sqlite3_reset(s_);
-      sqlite3_clear_bindings(s_);
-    }
-  }
-  Stmt& bind(std::string_view v) {
-    sqlite3_bind_text(s_, ++n_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(int64_t v) {
-    sqlite3_bind_int64(s_, ++n_, v);
-    return *this;
-  }
-  Stmt& bind_null() {
-    sqlite3_bind_null(s_, ++n_);
-    return *this;
-  }
-  // SQLITE_ROW → true, SQLITE_DONE → false.
-  Result<bool> step() {
-    int rc = sqlite3_step(s_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return Error{"STORE_ERROR", std::string("sqlite: ") + sqlite3_errmsg(db_)};
-  }
-  Result<void> exec() {
-    auto r = step();
-    if (!r) return r.error();
-    return Ok();
-  }
-  std::string text(int i) {
-    auto p = sqlite3_column_text(s_, i);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, i)) : "";
-  }
-  bool is_null(int i) { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
-  int64_t i64(int i) { return sqlite3_column_int64(s_, i); }
-  sqlite3_stmt* raw() { return s_; }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_;
-  int n_ = 0;
-};
-
-Error sqlite_error(sqlite3* db, const std::string& what) {
-  return Error{"STORE_ERROR", what + ": " + sqlite3_errmsg(db)};
-}
-
 // One SQLite connection with its prepared statements; used by one transaction at a time.
 struct Connection : StoreTx {
   sqlite3* db = nullptr;
@@ -235,6 +177,11 @@ struct Connection : StoreTx {
       it = cache.emplace(std::string(sql), s).first;
     }
     return Stmt(db, it->second);
+  }
+
+  // What code outside this file (sqlite_tokens) prepares its statements with.
+  Statements statements() {
+    return {db, [this](std::string_view sql) { return prepare(sql); }};
   }
 
 #define WT_TRY_STMT(var, sql)           \
@@ -389,8 +336,9 @@ struct Connection : StoreTx {
       auto row = s.step();
       if (!row) return row.error();
       if (!*row) break;
-      EdgeView e{view(0), view(1), view(2), view(3),
-                 parse_protocol(view(4)).value_or(Protocol::Any), std::nullopt};
+      EdgeView e{
+          view(0),     view(1), view(2), view(3), parse_protocol(view(4)).value_or(Protocol::Any),
+          std::nullopt};
       if (s.i64(5) != 0)
         e.ports = PortRange{static_cast<uint16_t>(s.i64(5)), static_cast<uint16_t>(s.i64(6))};
       fn(e);
@@ -465,52 +413,21 @@ struct Connection : StoreTx {
     return sqlite_retention::compact_changes(db, keep_revisions, logged_before, floor);
   }
 
-
-#define WT_TOKEN_COLUMNS \
-  "hash, scopes, accounts, description, id, cell, created_at, expires_at, last_used_at"
-  static TokenRecord token_of(Stmt& s) {
-    auto optional = [&](int i) { return s.is_null(i) ? std::nullopt : std::optional(s.i64(i)); };
-    return TokenRecord{s.text(0), split(s.text(1)), split(s.text(2)), s.text(3),  s.text(4),
-                       s.text(5), s.i64(6),         optional(7),      optional(8)};
-  }
   Result<std::optional<TokenRecord>> find_token(std::string_view hash) override {
-    WT_TRY_STMT(s, "SELECT " WT_TOKEN_COLUMNS " FROM tokens WHERE hash = ?");
-    auto row = s.bind(hash).step();
-    if (!row) return row.error();
-    if (!*row) return std::optional<TokenRecord>{};
-    return std::optional<TokenRecord>{token_of(s)};
+    return sqlite_tokens::find(statements(), hash);
   }
   Result<void> insert_token(const TokenRecord& t) override {
-    WT_TRY_STMT(s, "INSERT INTO tokens (" WT_TOKEN_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.bind(t.hash).bind(join(t.scopes)).bind(join(t.accounts)).bind(t.description).bind(t.id);
-    s.bind(t.cell).bind(t.created_at ? t.created_at : now_seconds());
-    for (const std::optional<int64_t>& at : {t.expires_at, t.last_used_at})
-      if (at)
-        s.bind(*at);
-      else
-        s.bind_null();
-    return s.exec();
+    return sqlite_tokens::insert(statements(), t);
   }
   Result<int64_t> count_tokens() override { return count("SELECT COUNT(*) FROM tokens"); }
   Result<std::vector<TokenRecord>> list_tokens() override {
-    WT_TRY_STMT(s, "SELECT " WT_TOKEN_COLUMNS " FROM tokens ORDER BY created_at, rowid");
-    std::vector<TokenRecord> out;
-    for (;;) {
-      auto row = s.step();
-      if (!row) return row.error();
-      if (!*row) return out;
-      out.push_back(token_of(s));
-    }
+    return sqlite_tokens::list(statements());
   }
-#undef WT_TOKEN_COLUMNS
   Result<bool> delete_token(std::string_view id) override {
-    WT_TRY_STMT(s, "DELETE FROM tokens WHERE id = ?");
-    if (auto r = s.bind(id).exec(); !r) return r.error();
-    return sqlite3_changes(db) > 0;
+    return sqlite_tokens::remove(statements(), id);
   }
   Result<void> set_token_last_used(std::string_view hash, int64_t at) override {
-    WT_TRY_STMT(s, "UPDATE tokens SET last_used_at = ? WHERE hash = ?");
-    return s.bind(at).bind(hash).exec();
+    return sqlite_tokens::set_last_used(statements(), hash, at);
   }
 
   Result<std::vector<PolicyRecord>> policies(Stmt& s) {
@@ -579,7 +496,8 @@ struct Connection : StoreTx {
     if (body.is_object()) {
       if (body.contains("account_id") && body["account_id"].is_string())
         p.account = body["account_id"].get<std::string>();
-      if (body.contains("name") && body["name"].is_string()) p.name = body["name"].get<std::string>();
+      if (body.contains("name") && body["name"].is_string())
+        p.name = body["name"].get<std::string>();
     }
     return std::optional<PolicyRecord>{std::move(p)};
   }
@@ -659,9 +577,9 @@ struct Connection : StoreTx {
     return s.bind(g.name).bind(g.name).exec();
   }
   Result<void> delete_pdp_group(std::string_view name) override {
-    for (const char* sql : {"DELETE FROM pdp_deployments WHERE grp = ?",
-                            "DELETE FROM pdp_subgroups WHERE grp = ?",
-                            "DELETE FROM pdp_groups WHERE name = ?"}) {
+    for (const char* sql :
+         {"DELETE FROM pdp_deployments WHERE grp = ?", "DELETE FROM pdp_subgroups WHERE grp = ?",
+          "DELETE FROM pdp_groups WHERE name = ?"}) {
       WT_TRY_STMT(s, sql);
       if (auto r = s.bind(name).exec(); !r) return r;
     }
@@ -684,7 +602,11 @@ struct Connection : StoreTx {
     WT_TRY_STMT(s,
                 "INSERT OR REPLACE INTO pdp_deployments (grp, pdp_type, policy, version, "
                 "deployed_at_ms) VALUES (?, ?, ?, ?, ?)");
-    return s.bind(d.group).bind(d.pdp_type).bind(d.policy).bind(d.version).bind(d.deployed_at_ms)
+    return s.bind(d.group)
+        .bind(d.pdp_type)
+        .bind(d.policy)
+        .bind(d.version)
+        .bind(d.deployed_at_ms)
         .exec();
   }
   Result<bool> delete_deployment(std::string_view group, std::string_view pdp_type,
@@ -735,8 +657,8 @@ struct Connection : StoreTx {
       auto row = s.step();
       if (!row) return row.error();
       if (!*row) break;
-      out.push_back(PapAuditRecord{s.i64(0), s.text(1), s.text(2), s.text(3), s.text(4),
-                                   s.text(5), s.text(6), s.text(7), s.i64(8)});
+      out.push_back(PapAuditRecord{s.i64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5),
+                                   s.text(6), s.text(7), s.i64(8)});
     }
     return out;
   }
