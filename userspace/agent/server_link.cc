@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "agent/server_messages.h"
 #include "common/log.h"
 #include "http/json_input.h"
 
@@ -17,96 +18,6 @@ constexpr size_t kQueryBatch = 10000;  // the server's limit per query
 Error bad(const std::string& what) { return Error{"INVALID_RESPONSE", "server sent " + what}; }
 
 }  // namespace
-
-Result<ChangeEvent> parse_event(const json& j) {
-  if (!j.is_object() || !j.contains("revision") || !j["revision"].is_number_integer() ||
-      !j.contains("kind") || !j["kind"].is_string())
-    return bad("a watch event without revision or kind");
-  ChangeEvent e;
-  e.revision = j["revision"].get<int64_t>();
-  e.kind = j["kind"].get<std::string>();
-  if (j.contains("subject") && j["subject"].is_string()) e.subject = j["subject"].get<std::string>();
-  if (j.contains("body") && j["body"].is_object()) {
-    const json& b = j["body"];
-    if (b.contains("destination") && b["destination"].is_string())
-      e.destinations.push_back(b["destination"].get<std::string>());
-    if (e.kind.starts_with("edge.") && b.contains("source") && b["source"].is_string() &&
-        b.contains("destination") && b["destination"].is_string() && b.contains("source_tag") &&
-        b["source_tag"].is_number_unsigned() && b.contains("protocol") && b["protocol"].is_string() &&
-        b.value("policy", "default-whitelist") == "default-whitelist") {
-      if (auto proto = parse_protocol(b["protocol"].get<std::string>())) {
-        EdgeChange edge{b["source"].get<std::string>(), b["destination"].get<std::string>(),
-                        Rule{b["source_tag"].get<uint32_t>(), *proto, std::nullopt}};
-        bool ok = true;
-        if (b.contains("ports")) {
-          const json& p = b["ports"];
-          if (p.is_object() && p.contains("start") && p["start"].is_number_unsigned() &&
-              p.contains("end") && p["end"].is_number_unsigned())
-            edge.rule.ports = PortRange{p["start"].get<uint16_t>(), p["end"].get<uint16_t>()};
-          else
-            ok = false;
-        }
-        if (ok) e.edge = std::move(edge);
-      }
-    }
-    if (e.kind.starts_with("pdp.")) {
-      PdpChange pdp;
-      auto str = [&](const char* key) {
-        return b.contains(key) && b[key].is_string() ? b[key].get<std::string>() : std::string();
-      };
-      pdp.group = str("group");
-      pdp.subgroup = str("pdpSubgroup");
-      pdp.state = str("state");
-      pdp.mode = str("mode");
-      pdp.deleted = b.contains("deleted") && b["deleted"].is_boolean() && b["deleted"].get<bool>();
-      if (pdp.group.empty()) pdp.group = e.subject;
-      e.pdp = std::move(pdp);
-    }
-    if (b.contains("rules") && b["rules"].is_array())
-      for (const json& r : b["rules"])
-        if (r.is_object() && r.contains("destination") && r["destination"].is_string())
-          e.destinations.push_back(r["destination"].get<std::string>());
-  }
-  return e;
-}
-
-Result<ServerSnapshot> parse_snapshot(const json& j) {
-  try {
-    ServerSnapshot s;
-    s.store_id = j.at("store_id").get<std::string>();
-    s.revision = j.at("revision").get<int64_t>();
-    for (const json& a : j.at("apps")) {
-      AppPolicy p;
-      p.guid = a.at("guid").get<std::string>();
-      p.tag = a.at("tag").get<uint32_t>();
-      p.revision = s.revision;
-      for (const json& r : a.at("rules")) {
-        Rule rule;
-        rule.source_tag = r.at("source_tag").get<uint32_t>();
-        auto proto = parse_protocol(r.at("protocol").get<std::string>());
-        if (!proto) return bad("an unknown protocol in a rule");
-        rule.protocol = *proto;
-        if (r.contains("ports")) {
-          const json& ports = r["ports"];
-          rule.ports = PortRange{ports.at("start").get<uint16_t>(), ports.at("end").get<uint16_t>()};
-        }
-        p.sources.insert(r.at("source").get<std::string>());
-        p.rules.push_back(rule);
-      }
-      canonicalize(p.rules);  // so "same rules" compares equal however the server listed them
-      s.apps.push_back(std::move(p));
-    }
-    if (j.contains("missing"))
-      for (const json& m : j["missing"]) s.missing.push_back(m.get<std::string>());
-    if (j.contains("cell")) {
-      WT_TRY(assignment, parse_assignment(j["cell"]));
-      s.assignment = std::move(*assignment);
-    }
-    return s;
-  } catch (const json::exception& e) {
-    return bad(std::string("a malformed endpoints query reply: ") + e.what());
-  }
-}
 
 ServerLink::ServerLink(LinkOptions options, PolicySink& sink)
     : options_(std::move(options)),
@@ -140,15 +51,18 @@ Result<ServerSnapshot> ServerLink::query_once(const std::vector<std::string>& ap
   std::lock_guard lock(query_mu_);
   for (size_t at = 0; at < apps.size() || at == 0; at += kQueryBatch) {
     json body = {{"apps", json::array()}, {"cell", options_.cell}};
-    for (size_t i = at; i < std::min(apps.size(), at + kQueryBatch); ++i) body["apps"].push_back(apps[i]);
+    for (size_t i = at; i < std::min(apps.size(), at + kQueryBatch); ++i)
+      body["apps"].push_back(apps[i]);
     if (body["apps"].empty()) {
       // Nothing followed: still learn the store id and revision (for the watch's start).
       auto res = query_client_.request("GET", "/internal/v1/status", "", 10s);
       if (!res) return res.error();
       if (res->status != 200)
-        return Error{"SERVER_ERROR", "status: HTTP " + std::to_string(res->status) + " " + res->body};
+        return Error{"SERVER_ERROR",
+                     "status: HTTP " + std::to_string(res->status) + " " + res->body};
       WT_TRY(j, res->json());
-      if (!j->contains("store_id") || !j->contains("revision")) return bad("a status reply without store_id or revision");
+      if (!j->contains("store_id") || !j->contains("revision"))
+        return bad("a status reply without store_id or revision");
       out.store_id = (*j)["store_id"].get<std::string>();
       out.revision = (*j)["revision"].get<int64_t>();
       return out;
@@ -209,8 +123,8 @@ bool ServerLink::sleep_for(std::chrono::milliseconds d) {
 // Full jitter (AWS style): uniform in [min, cap], cap doubling up to backoff_max, so many
 // agents reconnecting to a restarted server spread out instead of arriving together.
 std::chrono::milliseconds ServerLink::next_backoff() {
-  backoff_ = backoff_.count() == 0 ? options_.backoff_min
-                                   : std::min(options_.backoff_max, backoff_ * 2);
+  backoff_ =
+      backoff_.count() == 0 ? options_.backoff_min : std::min(options_.backoff_max, backoff_ * 2);
   std::uniform_int_distribution<int64_t> pick(options_.backoff_min.count(), backoff_.count());
   return std::chrono::milliseconds(pick(rng_));
 }
@@ -237,12 +151,13 @@ Result<void> ServerLink::full_resync() {
   ++resyncs_;
   synced_ = true;
   std::uniform_int_distribution<int64_t> jitter(800, 1200);
-  next_periodic_resync_ = (std::chrono::steady_clock::now() +
-                           std::chrono::milliseconds(options_.resync_interval.count() * jitter(resync_rng_)))
-                              .time_since_epoch()
-                              .count();
-  spdlog::info("resynced {} app(s) at revision {}", snapshot->apps.size() + snapshot->missing.size(),
-               snapshot->revision);
+  next_periodic_resync_ =
+      (std::chrono::steady_clock::now() +
+       std::chrono::milliseconds(options_.resync_interval.count() * jitter(resync_rng_)))
+          .time_since_epoch()
+          .count();
+  spdlog::info("resynced {} app(s) at revision {}",
+               snapshot->apps.size() + snapshot->missing.size(), snapshot->revision);
   return Ok();
 }
 
@@ -322,7 +237,8 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
 
 bool ServerLink::resync_due() const {
   return resync_requested_ ||
-         (synced_ && std::chrono::steady_clock::now().time_since_epoch().count() >= next_periodic_resync_);
+         (synced_ &&
+          std::chrono::steady_clock::now().time_since_epoch().count() >= next_periodic_resync_);
 }
 
 Result<void> ServerLink::watch_once() {
@@ -371,7 +287,8 @@ Result<void> ServerLink::watch_once() {
 void ServerLink::watch_loop() {
   while (!stopping_) {
     if (resync_requested_.exchange(false) ||
-        (synced_ && std::chrono::steady_clock::now().time_since_epoch().count() >= next_periodic_resync_)) {
+        (synced_ &&
+         std::chrono::steady_clock::now().time_since_epoch().count() >= next_periodic_resync_)) {
       if (auto r = full_resync(); !r) {
         resync_requested_ = true;
         connected_ = false;
@@ -437,7 +354,8 @@ bool ServerLink::relevant(const ChangeEvent& e) {
     // Edges are the default-whitelist: they matter only when it is deployed to this cell.
     if (pdp_.assignment) {
       const auto& ps = pdp_.assignment->policies;
-      return std::any_of(ps.begin(), ps.end(), [](const PolicyVersion& p) { return p.name == kDefaultWhitelist; });
+      return std::any_of(ps.begin(), ps.end(),
+                         [](const PolicyVersion& p) { return p.name == kDefaultWhitelist; });
     }
   }
   return true;
@@ -549,7 +467,8 @@ Result<Assignment> ServerLink::post_status() {
                                     body.dump(), 10s);
   if (!res) return res.error();
   if (res->status != 200)
-    return Error{"SERVER_ERROR", "PDP_STATUS: HTTP " + std::to_string(res->status) + " " + res->body};
+    return Error{"SERVER_ERROR",
+                 "PDP_STATUS: HTTP " + std::to_string(res->status) + " " + res->body};
   WT_TRY(j, res->json());
   return parse_assignment(*j);
 }

@@ -10,8 +10,8 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -20,6 +20,7 @@
 
 #include "agent/assignment.h"
 #include "agent/cell.h"
+#include "agent/server_messages.h"
 #include "http/client.h"
 #include "wiretag/result.h"
 
@@ -50,11 +51,6 @@ struct PdpView {
   std::vector<PolicyVersion> held;
   std::vector<FailedPolicy> failed;
 };
-
-// Parses the body of POST /internal/v1/endpoints/query; INVALID_RESPONSE when malformed.
-Result<ServerSnapshot> parse_snapshot(const nlohmann::json& body);
-// Parses one watch event.
-Result<ChangeEvent> parse_event(const nlohmann::json& event);
 
 class ServerLink {
  public:
