@@ -38,10 +38,17 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using wiretag::bench::machine_line;
+using wiretag::bench::parse_response;
+using wiretag::bench::Parsed;
+using wiretag::bench::seconds_since;
+using wiretag::bench::status_kb;
 using namespace std::chrono_literals;
 
 struct Config {
@@ -60,37 +67,6 @@ struct Config {
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "wiretag-bench-preauth-flood: %s\n", what.c_str());
   std::exit(1);
-}
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-std::string machine_line() {
-  utsname u{};
-  ::uname(&u);
-  std::string model = "?";
-  std::ifstream cpu("/proc/cpuinfo");
-  for (std::string line; std::getline(cpu, line);)
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  double load[3] = {0, 0, 0};
-  ::getloadavg(load, 3);
-  char out[512];
-  std::snprintf(out, sizeof out, "%ld CPUs, %s, kernel %s, loadavg %.2f %.2f %.2f",
-                ::sysconf(_SC_NPROCESSORS_ONLN), model.c_str(), u.release, load[0], load[1],
-                load[2]);
-  return out;
-}
-
-// "VmRSS" → kB, from /proc/PID/status; -1 when the process is gone.
-long status_kb(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
-  return -1;
 }
 
 // Enough descriptors for the flood, the measuring sockets and the server (which inherits
@@ -208,34 +184,6 @@ int connect_loopback(unsigned short port, bool blocking) {
     return -1;
   }
   return fd;
-}
-
-// The status of a complete response at the front of buf and its size; size 0: incomplete.
-struct Parsed {
-  int status = 0;
-  size_t size = 0;
-  std::string_view body;
-};
-
-Parsed parse_response(std::string_view buf) {
-  size_t end = buf.find("\r\n\r\n");
-  if (end == std::string_view::npos || buf.size() < 12) return {};
-  int status = std::atoi(std::string(buf.substr(9, 3)).c_str());
-  size_t length = 0;
-  std::string_view head = buf.substr(0, end);
-  for (size_t pos = 0; pos < head.size();) {
-    size_t eol = head.find("\r\n", pos);
-    if (eol == std::string_view::npos) eol = head.size();
-    std::string_view line = head.substr(pos, eol - pos);
-    constexpr std::string_view kLen = "content-length:";
-    if (line.size() > kLen.size() &&
-        std::equal(kLen.begin(), kLen.end(), line.begin(),
-                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
-      length = std::strtoull(std::string(line.substr(kLen.size())).c_str(), nullptr, 10);
-    pos = eol + 2;
-  }
-  if (buf.size() < end + 4 + length) return {};
-  return Parsed{status, end + 4 + length, buf.substr(end + 4, length)};
 }
 
 std::string request_text(const std::string& method, const std::string& target,

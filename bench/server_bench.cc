@@ -44,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.h"
 #include "core/policy_graph.h"
 #include "http/client.h"
 #include "store/sqlite_store.h"
@@ -54,6 +55,11 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using wiretag::bench::machine_line;
+using wiretag::bench::parse_response;
+using wiretag::bench::Parsed;
+using wiretag::bench::seconds_since;
+using wiretag::bench::status_kb;
 using wiretag::Result;
 
 constexpr double kTargetGetRps = 30000;
@@ -81,10 +87,6 @@ struct Config {
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "wiretag-bench-server: %s\n", what.c_str());
   std::exit(1);
-}
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
 // A guid shaped like the seed's (a UUID), the same for the same index in every run.
@@ -289,14 +291,6 @@ double self_cpu_seconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// "VmRSS" → kB, from /proc/PID/status.
-long status_kb(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
-  return -1;
-}
-
 // ---- HTTP/1.1 client: requests pre-formatted, responses parsed just enough --------------
 
 std::string request_text(const std::string& method, const std::string& target,
@@ -309,35 +303,6 @@ std::string request_text(const std::string& method, const std::string& target,
   r += "\r\n";
   r += body;
   return r;
-}
-
-// A complete response at the front of buf: its status, and how many bytes it took; 0 bytes
-// when more is needed.
-struct Parsed {
-  int status = 0;
-  size_t size = 0;
-  std::string_view body;
-};
-
-Parsed parse_response(std::string_view buf) {
-  size_t end = buf.find("\r\n\r\n");
-  if (end == std::string_view::npos || buf.size() < 12) return {};
-  int status = std::atoi(std::string(buf.substr(9, 3)).c_str());
-  size_t length = 0;
-  std::string_view head = buf.substr(0, end);
-  for (size_t pos = 0; pos < head.size();) {
-    size_t eol = head.find("\r\n", pos);
-    if (eol == std::string_view::npos) eol = head.size();
-    std::string_view line = head.substr(pos, eol - pos);
-    constexpr std::string_view kLen = "content-length:";
-    if (line.size() > kLen.size() &&
-        std::equal(kLen.begin(), kLen.end(), line.begin(),
-                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
-      length = std::strtoull(std::string(line.substr(kLen.size())).c_str(), nullptr, 10);
-    pos = eol + 2;
-  }
-  if (buf.size() < end + 4 + length) return {};
-  return Parsed{status, end + 4 + length, buf.substr(end + 4, length)};
 }
 
 // One request on a fresh blocking connection; status 0 when there is no answer.
@@ -551,25 +516,6 @@ double until_ok(unsigned short port, const std::string& request, Clock::time_poi
     if (seconds_since(from) > 120) die("server did not answer within 120 s");
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
-}
-
-std::string machine_line() {
-  utsname u{};
-  ::uname(&u);
-  std::string model = "?";
-  std::ifstream cpu("/proc/cpuinfo");
-  for (std::string line; std::getline(cpu, line);)
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  double load[3] = {0, 0, 0};
-  ::getloadavg(load, 3);
-  char out[512];
-  std::snprintf(out, sizeof out, "%ld CPUs, %s, kernel %s, loadavg %.2f %.2f %.2f",
-                ::sysconf(_SC_NPROCESSORS_ONLN), model.c_str(), u.release, load[0], load[1],
-                load[2]);
-  return out;
 }
 
 uintmax_t dir_bytes(const fs::path& dir) {

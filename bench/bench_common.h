@@ -1,0 +1,81 @@
+// What the process-level benches share: the machine they ran on, a process's /proc/PID/status
+// figures, and just enough HTTP/1.1 response parsing for pre-formatted requests.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+namespace wiretag::bench {
+
+inline double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// CPUs, model, kernel and load average: the line every result starts with.
+inline std::string machine_line() {
+  utsname u{};
+  ::uname(&u);
+  std::string model = "?";
+  std::ifstream cpu("/proc/cpuinfo");
+  for (std::string line; std::getline(cpu, line);)
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  double load[3] = {0, 0, 0};
+  ::getloadavg(load, 3);
+  char out[512];
+  std::snprintf(out, sizeof out, "%ld CPUs, %s, kernel %s, loadavg %.2f %.2f %.2f",
+                ::sysconf(_SC_NPROCESSORS_ONLN), model.c_str(), u.release, load[0], load[1],
+                load[2]);
+  return out;
+}
+
+// "VmRSS" → kB, from /proc/PID/status; -1 when the process is gone.
+inline long status_kb(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
+  return -1;
+}
+
+// A complete response at the front of buf: its status, and how many bytes it took; 0 bytes
+// when more is needed.
+struct Parsed {
+  int status = 0;
+  size_t size = 0;
+  std::string_view body;
+};
+
+inline Parsed parse_response(std::string_view buf) {
+  size_t end = buf.find("\r\n\r\n");
+  if (end == std::string_view::npos || buf.size() < 12) return {};
+  int status = std::atoi(std::string(buf.substr(9, 3)).c_str());
+  size_t length = 0;
+  std::string_view head = buf.substr(0, end);
+  for (size_t pos = 0; pos < head.size();) {
+    size_t eol = head.find("\r\n", pos);
+    if (eol == std::string_view::npos) eol = head.size();
+    std::string_view line = head.substr(pos, eol - pos);
+    constexpr std::string_view kLen = "content-length:";
+    if (line.size() > kLen.size() &&
+        std::equal(kLen.begin(), kLen.end(), line.begin(),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
+      length = std::strtoull(std::string(line.substr(kLen.size())).c_str(), nullptr, 10);
+    pos = eol + 2;
+  }
+  if (buf.size() < end + 4 + length) return {};
+  return Parsed{status, end + 4 + length, buf.substr(end + 4, length)};
+}
+
+}  // namespace wiretag::bench
