@@ -162,7 +162,7 @@ class DecisionApi {
           {"properties", {{"account", m.account}, {"rules", std::move(rules)}}}};
     }
     json attributes = json::object();
-    if (d.destination) {
+    if (d.datapath_reason) {  // not for an unknown app: nothing else is said about it
       attributes["mode"] = d.mode;
       attributes["destination"] = app_json(*d.destination);
       attributes["source"] = d.source ? app_json(*d.source) : json(nullptr);
@@ -175,7 +175,7 @@ class DecisionApi {
       attributes["subgroup"] = *d.subgroup;
     }
     if (d.state) attributes["state"] = *d.state;
-    if (d.destination && d.mode != "bypass") {
+    if (d.datapath_reason && d.mode != "bypass") {
       json counted = json::array();
       for (const PolicyIdent& p : d.counted)
         counted.push_back({{"name", p.name}, {"version", p.version}});
