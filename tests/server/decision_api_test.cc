@@ -5,10 +5,12 @@
 // unknown and foreign apps, auth, ONAP headers, every malformed input with its error_code,
 // and api/decision.yaml's examples. Cells are simulated by posting their PDP_STATUS.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -496,6 +498,64 @@ TEST(DecisionExamples, EveryExampleIsWhatTheServerAnswers) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.json(), json::parse(read_api_file("examples/decision-bad-action.response.json")));
   EXPECT_NE(doc.find("examples/decision-bad-action.response.json"), std::string::npos);
+}
+
+struct CliRun {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+// `wiretag <args>` against the test's server, with its admin token.
+CliRun wiretag_cli(const ServerProcess& s, const std::filesystem::path& data_dir,
+                   const std::string& args) {
+  const std::string cmd = "WIRETAG_SERVER=http://127.0.0.1:" + std::to_string(s.port()) +
+                          " WIRETAG_DATA_DIR=" + data_dir.string() + " " + WIRETAG_CLI_BIN + " " +
+                          args + " 2>&1";
+  CliRun out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.output.append(buf, n);
+  const int st = ::pclose(p);
+  out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+TEST_F(Decision, CliDecide) {
+  const auto data = dir_.path() / "data";
+  auto permit = wiretag_cli(s(), data, "decide --from a --to b --proto tcp --port 5432");
+  EXPECT_EQ(permit.status, 0) << permit.output;
+  EXPECT_NE(permit.output.find("Permit  allow_rule"), std::string::npos) << permit.output;
+  auto deny = wiretag_cli(s(), data, "decide --from a --to b --port 5431");
+  EXPECT_EQ(deny.status, 0) << "a Deny is an answer, not an error: " << deny.output;
+  EXPECT_NE(deny.output.find("Deny"), std::string::npos) << deny.output;
+  auto as_json = wiretag_cli(s(), data, "decide --from c --to b --port 8080 -o json");
+  ASSERT_EQ(as_json.status, 0) << as_json.output;
+  json j = json::parse(as_json.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << as_json.output;
+  EXPECT_EQ(j["status"], "Permit");
+  EXPECT_TRUE(j["policies"].contains(public_id_));
+  auto as_yaml = wiretag_cli(s(), data, "decide --untagged --to b --proto icmp -o yaml");
+  EXPECT_EQ(as_yaml.status, 0) << as_yaml.output;
+  EXPECT_NE(as_yaml.output.find("status: Permit"), std::string::npos) << as_yaml.output;
+  EXPECT_NE(as_yaml.output.find("verdict_reason: allow_untagged"), std::string::npos);
+
+  heartbeat("c-test", "canary");
+  group("canary", "TEST");
+  deploy("canary", "default-whitelist", "1.0.0");
+  auto audit = wiretag_cli(s(), data, "decide --from a --to b --port 5431 --cell c-test");
+  EXPECT_EQ(audit.status, 0) << audit.output;
+  EXPECT_NE(audit.output.find("Permit (enforced: Deny)"), std::string::npos) << audit.output;
+
+  auto no_cell = wiretag_cli(s(), data, "decide --from a --to b --port 1 --cell nowhere");
+  EXPECT_EQ(no_cell.status, 1) << no_cell.output;
+  EXPECT_NE(no_cell.output.find("CELL_NOT_FOUND"), std::string::npos) << no_cell.output;
+  auto bad = wiretag_cli(s(), data, "decide --from a --to b --proto any --port 1");
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_NE(bad.output.find("INVALID_PROTOCOL"), std::string::npos) << bad.output;
+  EXPECT_EQ(wiretag_cli(s(), data, "decide --to b --port 1").status, 2) << "no --from";
+  EXPECT_EQ(wiretag_cli(s(), data, "decide --from a --untagged --to b --port 1").status, 2);
 }
 
 }  // namespace

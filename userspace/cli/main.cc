@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.parse_complete_callback([&] { wiretag::init_logging(log_level); });
   add_app_commands(app);
+  add_decide_commands(app);
   add_endpoint_commands(app, options);
   try {
     app.parse(argc, argv);
