@@ -498,6 +498,15 @@ TEST(DecisionExamples, EveryExampleIsWhatTheServerAnswers) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.json(), json::parse(read_api_file("examples/decision-bad-action.response.json")));
   EXPECT_NE(doc.find("examples/decision-bad-action.response.json"), std::string::npos);
+  int files = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(WIRETAG_API_DIR) + "/examples")) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind("decision-", 0) != 0) continue;
+    ++files;
+    EXPECT_NE(doc.find("examples/" + file), std::string::npos) << file << " is not in the doc";
+  }
+  EXPECT_EQ(files, 8);
 }
 
 struct CliRun {
