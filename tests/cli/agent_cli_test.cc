@@ -227,7 +227,9 @@ TEST_F(AgentCli, DeviceAddListRemove) {
     EXPECT_NE(r.err.find(code), std::string::npos) << json(args).dump() << describe(r);
   }
   for (const json& d : dev({"device", "list", "-o", "json"}).json()["devices"])
-    if (d["destination_device"]["interface_name"] == "wtc0") EXPECT_EQ(d["wire_bytes"], "0a0b");
+    if (d["destination_device"]["interface_name"] == "wtc0") {
+      EXPECT_EQ(d["wire_bytes"], "0a0b");
+    }
   // Usage errors: exit 2.
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"device"},
