@@ -38,19 +38,32 @@ class AgentCli : public CliServerTest {
   }
 
   // A wiretag-agent as cell `cell` of `group`, with a cell token bound to it.
-  AgentProcess& start_agent(const std::string& cell, const std::string& group = "defaultGroup") {
+  AgentProcess& start_agent(const std::string& cell, const std::string& group = "defaultGroup",
+                            const std::vector<std::string>& extra = {}) {
     auto issued = s().post("/v1/tokens", json{{"scopes", {"cell"}}, {"cell", cell}}.dump());
     EXPECT_EQ(issued.status, 201) << issued.body;
     const std::string token = write_file(cell + ".token", issued.json().value("token", "") + "\n");
     std::random_device rd;
     pin_dirs_.push_back("/sys/fs/bpf/wiretag-clitest-" + std::to_string(::getpid()) + "-" +
                         std::to_string(rd() % 1000000));
-    agents_.push_back(std::make_unique<AgentProcess>(
-        std::vector<std::string>{"--server", server_url(), "--cell", cell, "--group", group,
-                                 "--listen", "127.0.0.1:0", "--pin-dir", pin_dirs_.back(),
-                                 "--state-dir", (dir_.path() / (cell + ".state")).string(),
-                                 "--token-file", token, "--heartbeat-interval", "200"},
-        dir_.path() / (cell + ".log")));
+    std::vector<std::string> args = {"--server",
+                                     server_url(),
+                                     "--cell",
+                                     cell,
+                                     "--group",
+                                     group,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--pin-dir",
+                                     pin_dirs_.back(),
+                                     "--state-dir",
+                                     (dir_.path() / (cell + ".state")).string(),
+                                     "--token-file",
+                                     token,
+                                     "--heartbeat-interval",
+                                     "200"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    agents_.push_back(std::make_unique<AgentProcess>(args, dir_.path() / (cell + ".log")));
     EXPECT_TRUE(agents_.back()->started()) << agents_.back()->log_text();
     return *agents_.back();
   }
@@ -254,6 +267,21 @@ TEST_F(AgentCli, DeviceAddListRemove) {
   r = cli({"--agent", "unix:" + (dir_.path() / "none.sock").string(), "device", "list"});
   EXPECT_EQ(r.status, 1) << describe(r);
   EXPECT_NE(r.err.find("AGENT_UNREACHABLE"), std::string::npos) << r.err;
+}
+
+// An agent serving its Plugin API on TCP (--plugin-tcp) with a bearer token: --agent
+// http://HOST:PORT and --agent-token-file.
+TEST_F(AgentCli, DeviceOverTcpWithToken) {
+  const std::string token = write_file("plugin.token", "a-long-random-plugin-token\n");
+  AgentProcess& a =
+      start_agent("cell-a", "defaultGroup", {"--plugin-tcp", "--plugin-token-file", token});
+  const std::string url = "http://127.0.0.1:" + std::to_string(a.port());
+  auto r = cli({"--agent", url, "--agent-token-file", token, "device", "list", "-o", "json"});
+  ASSERT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.json()["devices"], json::array());
+  r = cli({"--agent", url, "--agent-token-file", write_file("wrong", "nope\n"), "device", "list"});
+  EXPECT_EQ(r.status, 1) << describe(r);
+  EXPECT_NE(r.err.find("UNAUTHORIZED"), std::string::npos) << r.err;
 }
 
 }  // namespace
