@@ -210,10 +210,24 @@ json checked(ApiAnswer a) {
 ApiAnswer server_request(Auth auth, std::string_view method, const std::string& target,
                          const json& body) {
   switch (auth) {
-    case Auth::Bearer:
-      return http_request(globals().server, "bearer", bearer_token(), method, target, body);
-    case Auth::Pap:
-      return http_request(globals().server, "basic", pap_credentials(), method, target, body);
+    case Auth::Bearer: {
+      const std::string token = bearer_token();
+      ApiAnswer a = http_request(globals().server, "bearer", token, method, target, body);
+      if (a.status == 401 && token.empty())
+        throw CommandError(kExitApiError,
+                           "no bearer token: give --token-file FILE, set WIRETAG_TOKEN, or "
+                           "point --data-dir at the server's data dir (its admin-token)");
+      return a;
+    }
+    case Auth::Pap: {
+      const std::string credentials = pap_credentials();
+      ApiAnswer a = http_request(globals().server, "basic", credentials, method, target, body);
+      if (a.status == 401 && credentials.empty())
+        throw CommandError(kExitApiError,
+                           "no PAP credentials: give --pap-credentials FILE (user:password) or "
+                           "point --data-dir at the server's data dir (its pap-credentials)");
+      return a;
+    }
     case Auth::None:
       break;
   }

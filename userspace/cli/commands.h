@@ -9,7 +9,15 @@
 namespace wiretag::cli {
 
 // Against the policy server (--server).
-void add_app_commands(CLI::App& app);     // app_commands.cc
+void add_app_commands(CLI::App& app);  // app_commands.cc
+// Cells and the PAP: cell list|describe, group …, deploy/undeploy/status, audit.
+void add_cell_commands(CLI::App& app);    // cell_commands.cc
+void add_group_commands(CLI::App& app);   // group_commands.cc
+void add_deploy_commands(CLI::App& app);  // deploy_commands.cc
+void add_audit_commands(CLI::App& app);   // audit_commands.cc
+
+// Against an agent's Plugin API (--agent).
+void add_device_commands(CLI::App& app);  // device_commands.cc
 void add_decide_commands(CLI::App& app);  // decide_commands.cc
 
 // Against this host's pinned datapath (root).

@@ -11,6 +11,13 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMaxDepth = 64;
+// Values a document may expand to beyond one per byte of its text: aliases repeat a node
+// without repeating its text, so a few lines could otherwise expand to billions of values.
+constexpr size_t kAliasSlack = 100000;
+
+struct Budget {
+  size_t nodes_left;
+};
 
 json scalar(const YAML::Node& node) {
   const std::string& s = node.Scalar();
@@ -24,6 +31,11 @@ json scalar(const YAML::Node& node) {
   if (s.find_first_not_of("+-0123456789") == std::string::npos) {
     long long v = std::strtoll(begin, &end, 10);
     if (errno == 0 && *end == '\0') return v;
+    if (s[0] != '-') {  // past int64: JSON's unsigned integers (up to 2^64-1) stay integers
+      errno = 0;
+      unsigned long long u = std::strtoull(begin, &end, 10);
+      if (errno == 0 && *end == '\0') return u;
+    }
   }
   if (s.find_first_not_of("+-0123456789.eE") == std::string::npos &&
       s.find_first_of("0123456789") != std::string::npos) {
@@ -34,8 +46,12 @@ json scalar(const YAML::Node& node) {
   return s;
 }
 
-Result<json> convert(const YAML::Node& node, int depth) {
+Result<json> convert(const YAML::Node& node, int depth, Budget& budget) {
   if (depth > kMaxDepth) return Error{"YAML_TOO_DEEP", "the document nests deeper than 64 levels"};
+  if (budget.nodes_left == 0)
+    return Error{"YAML_TOO_LARGE",
+                 "the document expands to too many values (aliases repeating large nodes)"};
+  --budget.nodes_left;
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -45,7 +61,7 @@ Result<json> convert(const YAML::Node& node, int depth) {
     case YAML::NodeType::Sequence: {
       json out = json::array();
       for (const auto& item : node) {
-        auto v = convert(item, depth + 1);
+        auto v = convert(item, depth + 1, budget);
         if (!v) return v.error();
         out.push_back(std::move(*v));
       }
@@ -55,7 +71,7 @@ Result<json> convert(const YAML::Node& node, int depth) {
       json out = json::object();
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) return Error{"UNSUPPORTED_YAML", "mapping keys must be strings"};
-        auto v = convert(kv.second, depth + 1);
+        auto v = convert(kv.second, depth + 1, budget);
         if (!v) return v.error();
         out[kv.first.Scalar()] = std::move(*v);
       }
@@ -119,7 +135,8 @@ Result<json> yaml_to_json(std::string_view text) {
   }
   if (!root.IsDefined() || root.IsNull()) return Error{"EMPTY_DOCUMENT", "the document is empty"};
   try {
-    return convert(root, 1);
+    Budget budget{text.size() + kAliasSlack};
+    return convert(root, 1, budget);
   } catch (const YAML::Exception& e) {
     return Error{"INVALID_YAML", e.msg};
   }

@@ -13,7 +13,8 @@ namespace wiretag {
 // One YAML (or JSON) document → JSON. Plain scalars become integers, floats, booleans
 // (true/false) or null (null, ~, empty) where they read as such; quoted scalars stay
 // strings. INVALID_YAML (with line and column) on a syntax error, YAML_TOO_DEEP past 64
-// levels, EMPTY_DOCUMENT for no document, UNSUPPORTED_YAML for a non-string mapping key.
+// levels, EMPTY_DOCUMENT for no document, UNSUPPORTED_YAML for a non-string mapping key,
+// YAML_TOO_LARGE when aliases expand it past one value per byte of text plus 100,000.
 Result<nlohmann::json> yaml_to_json(std::string_view text);
 
 // JSON → YAML text (block style, keys in the JSON's order). Strings that would read back as
