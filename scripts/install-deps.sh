@@ -9,6 +9,7 @@ packages=(
   libboost-dev libboost-system-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libpq-dev
   libssl-dev openssl libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  prometheus-cpp-dev
   iproute2 iputils-ping netcat-openbsd socat ncat curl procps psmisc nftables
   python3
 )

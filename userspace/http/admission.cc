@@ -42,12 +42,19 @@ Router& Router::admit_by(std::initializer_list<std::string_view> prefixes, Handl
 
 std::optional<Reply> Router::admission(const Request& head) const {
   if (gates_.empty()) return std::nullopt;
+  const auto started = std::chrono::steady_clock::now();
   const std::vector<std::string_view> path = segments_of(head.path);
   for (const Gate& g : gates_) {
     if (!covers(g.prefix, path)) continue;
     Result<Reply> answer = g.check(head);
-    if (!answer) return error_reply(answer.error());
-    if (answer.value().status / 100 != 2) return std::move(answer).value();
+    std::optional<Reply> refusal;
+    if (!answer)
+      refusal = error_reply(answer.error());
+    else if (answer.value().status / 100 != 2)
+      refusal = std::move(answer).value();
+    if (!refusal) continue;
+    if (observer_) report(route_for(head), head.method, refusal->status, started);
+    return refusal;
   }
   return std::nullopt;
 }

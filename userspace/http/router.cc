@@ -100,31 +100,64 @@ Router& Router::add(Method method, std::string_view pattern, Handler handler) {
 }
 
 Router& Router::add_async(Method method, std::string_view pattern, AsyncHandler handler) {
-  routes_.push_back(Route{method, split_path(pattern), std::move(handler)});
+  routes_.push_back(
+      Route{method, split_path(pattern), std::move(handler), api_, std::string(pattern)});
   return *this;
 }
 
-void Router::dispatch(Request request, std::function<void(Reply)> done) const {
-  const auto not_found = Error{"ROUTE_NOT_FOUND", "no such resource: " + request.path};
-  if (!request.path.starts_with('/')) return done(error_reply(not_found));
-  const auto segments = decoded_segments(request.path);
-  if (!segments) return done(error_reply(bad_path_encoding()));
-  bool path_matched = false;
+const Router::Route* Router::route_for(const Request& request) const {
+  const auto segments =
+      request.path.starts_with('/') ? decoded_segments(request.path) : std::nullopt;
+  if (!segments) return nullptr;
+  const Route* any = nullptr;
   for (const Route& r : routes_) {
     std::map<std::string, std::string> params;
     if (!match(r.segments, *segments, params)) continue;
-    path_matched = true;
+    if (r.method == request.method) return &r;
+    if (!any) any = &r;
+  }
+  return any;
+}
+
+void Router::report(const Route* route, Method method, unsigned status,
+                    std::chrono::steady_clock::time_point started) const {
+  observer_(Outcome{route ? std::string_view(route->api) : "unmatched",
+                    route ? std::string_view(route->pattern) : "unmatched", method, status,
+                    std::chrono::steady_clock::now() - started});
+}
+
+void Router::dispatch(Request request, std::function<void(Reply)> done) const {
+  // With an observer, every answer is reported with the route it fell to (for a 405, the
+  // first route with that path).
+  auto labelled = [&](const Route* route) -> std::function<void(Reply)> {
+    if (!observer_) return std::move(done);
+    return [this, route, method = request.method, started = std::chrono::steady_clock::now(),
+            done = std::move(done)](Reply reply) {
+      report(route, method, reply.status, started);
+      done(std::move(reply));
+    };
+  };
+  const auto not_found = Error{"ROUTE_NOT_FOUND", "no such resource: " + request.path};
+  if (!request.path.starts_with('/')) return labelled(nullptr)(error_reply(not_found));
+  const auto segments = decoded_segments(request.path);
+  if (!segments) return labelled(nullptr)(error_reply(bad_path_encoding()));
+  const Route* path_route = nullptr;
+  for (const Route& r : routes_) {
+    std::map<std::string, std::string> params;
+    if (!match(r.segments, *segments, params)) continue;
+    if (!path_route) path_route = &r;
     if (r.method != request.method) continue;
     request.params = std::move(params);
-    r.handler(request, [done = std::move(done)](Result<Reply> reply) {
+    r.handler(request, [done = labelled(&r)](Result<Reply> reply) {
       if (!reply) return done(error_reply(reply.error()));
       done(std::move(reply).value());
     });
     return;
   }
-  if (path_matched)
-    return done(error_reply(Error{"METHOD_NOT_ALLOWED", "method not allowed on " + request.path}));
-  done(error_reply(not_found));
+  if (path_route)
+    return labelled(path_route)(
+        error_reply(Error{"METHOD_NOT_ALLOWED", "method not allowed on " + request.path}));
+  labelled(nullptr)(error_reply(not_found));
 }
 
 Reply Router::route(Request request) const {

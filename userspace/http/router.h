@@ -2,6 +2,7 @@
 // surface reads in one screen. Routing is a pure function from Request to Reply.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -41,6 +42,18 @@ using Respond = std::function<void(Result<Reply>)>;
 // A handler that may answer later (a long poll) without holding a server thread meanwhile.
 using AsyncHandler = std::function<void(const Request&, Respond)>;
 
+// What the router answered to one request, for metrics: the API and route pattern it matched
+// ("unmatched" for both when no pattern did), the status, and the time from dispatch (or the
+// admission gate) to the reply (a streamed answer: to its head).
+struct Outcome {
+  std::string_view api;
+  std::string_view route;
+  Method method = Method::Get;
+  unsigned status = 0;
+  std::chrono::steady_clock::duration elapsed{};
+};
+using OutcomeObserver = std::function<void(const Outcome&)>;
+
 class Router {
  public:
   // pattern: "/app/:app_guid/whitelist"; a ":name" segment matches one non-empty segment and
@@ -53,6 +66,14 @@ class Router {
   Router& patch(std::string_view p, Handler h) { return add(Method::Patch, p, std::move(h)); }
   Router& del(std::string_view p, Handler h) { return add(Method::Delete, p, std::move(h)); }
   Router& add_async(Method method, std::string_view pattern, AsyncHandler handler);
+  // Names the API of the routes added from now on (the `api` label of the HTTP metrics).
+  Router& api(std::string_view name) {
+    api_ = name;
+    return *this;
+  }
+  // Called once for every request answered through dispatch() or refused by admission();
+  // set it before serving.
+  void observe(OutcomeObserver observer) { observer_ = std::move(observer); }
 
   // ROUTE_NOT_FOUND (404) when no pattern matches the path, METHOD_NOT_ALLOWED (405) when
   // one does for another method, INVALID_PATH (400) for bad percent-encoding in it; handler
@@ -94,8 +115,17 @@ class Router {
     Method method;
     std::vector<std::string> segments;
     AsyncHandler handler;
+    std::string api;
+    std::string pattern;
   };
   std::vector<Route> routes_;
+  std::string api_ = "default";
+  OutcomeObserver observer_;
+  // The route a path and method fall to for the metrics: the method's, else any with the
+  // path; nullptr when none matches.
+  const Route* route_for(const Request& request) const;
+  void report(const Route* route, Method method, unsigned status,
+              std::chrono::steady_clock::time_point started) const;
 };
 
 // Splits "/a/b%20c?x=1" into the path as sent ("/a/b%20c", see Request::path) and the decoded

@@ -105,7 +105,8 @@ std::string Authenticator::hash(std::string_view token) {
 Result<Principal> Authenticator::authenticate(std::string_view header) const {
   WT_TRY(who, identify(header));
   if (!who->admin && !who->writer)
-    return Error{"FORBIDDEN", "this token may use only the internal API (/internal/v1)"};
+    return Error{"FORBIDDEN", who->cell ? "this token may use only the internal API (/internal/v1)"
+                                        : "this token may only read GET /metrics"};
   return *who;
 }
 
@@ -120,6 +121,13 @@ Result<Principal> Authenticator::authenticate_internal(std::string_view header,
   WT_TRY(who, identify(header));
   if (!who->admin && !who->cell)
     return Error{"FORBIDDEN", "the internal API needs a token with scope network.admin or cell"};
+  return *who;
+}
+
+Result<Principal> Authenticator::authenticate_metrics(std::string_view header) const {
+  WT_TRY(who, identify(header));
+  if (!who->admin && !who->metrics)
+    return Error{"FORBIDDEN", "GET /metrics needs a token with scope network.admin or metrics"};
   return *who;
 }
 
@@ -150,6 +158,7 @@ Result<Principal> Authenticator::identify(std::string_view header) const {
     known->principal.admin = has_scope(t, kScopeAdmin);
     known->principal.cell = has_scope(t, kScopeCell);
     known->principal.writer = has_scope(t, kScopeWrite);
+    known->principal.metrics = has_scope(t, kScopeMetrics);
     if (known->principal.writer) known->principal.accounts = t.accounts;
     if (known->principal.cell) known->principal.cell_name = t.cell;
     known->expires_at = t.expires_at;
@@ -184,7 +193,7 @@ void Authenticator::forget_tokens() const {
 
 Result<IssuedToken> Authenticator::issue(TokenGrant grant) {
   for (const std::string& s : grant.scopes)
-    if (s != kScopeAdmin && s != kScopeWrite && s != kScopeCell)
+    if (s != kScopeAdmin && s != kScopeWrite && s != kScopeCell && s != kScopeMetrics)
       return Error{"INVALID_SCOPE", "unknown scope \"" + s + "\""};
   for (const std::string& a : grant.accounts)
     if (auto r = check_account_id(a); !r) return r.error();

@@ -1,7 +1,8 @@
 // Bearer tokens with scopes: network.admin sees everything; network.write acts on the
 // accounts named in the token; cell lets an agent use the internal API (/internal/v1) as the
-// one cell named in the token, and nothing else. Tokens are stored only as SHA-256 hashes;
-// they can be listed (never the secret), revoked, and expire.
+// one cell named in the token, and nothing else; metrics may read GET /metrics and nothing else.
+// Tokens are stored only as SHA-256 hashes; they can be listed (never the secret), revoked, and
+// expire.
 #pragma once
 
 #include <cstdint>
@@ -21,11 +22,14 @@ namespace wiretag {
 inline constexpr std::string_view kScopeAdmin = "network.admin";
 inline constexpr std::string_view kScopeWrite = "network.write";
 inline constexpr std::string_view kScopeCell = "cell";
+// GET /metrics only: what a Prometheus scraper carries.
+inline constexpr std::string_view kScopeMetrics = "metrics";
 
 struct Principal {
   bool admin = false;
   bool writer = false;                // network.write
   bool cell = false;                  // an agent: the internal API only
+  bool metrics = false;               // a scraper: GET /metrics only
   std::vector<std::string> accounts;  // where network.write applies
   // The one cell a cell credential acts as: from its token, or a client certificate's name.
   // Empty for other credentials (and for cell tokens issued before cells were bound).
@@ -66,6 +70,9 @@ class Authenticator {
   // is a cell credential for that one cell.
   Result<Principal> authenticate_internal(std::string_view authorization_header,
                                           std::string_view peer_cell = {}) const;
+
+  // For GET /metrics: UNAUTHORIZED as above, FORBIDDEN unless network.admin or metrics.
+  Result<Principal> authenticate_metrics(std::string_view authorization_header) const;
 
   // A new random token; only its hash is stored. INVALID_SCOPE, INVALID_ACCOUNT_ID,
   // MISSING_FIELD (a cell token names its cell), INVALID_CELL_NAME, INVALID_FIELD_COMBINATION,

@@ -27,6 +27,7 @@
 #include "server/pap_api.h"
 #include "server/pap_auth.h"
 #include "server/policy_api.h"
+#include "server/server_metrics.h"
 #include "server/token_api.h"
 #include "store/sqlite_store.h"
 
@@ -189,7 +190,9 @@ int main(int argc, char** argv) {
     if (!path->empty()) spdlog::info("first start: admin token written to {}", path->string());
   }
 
+  // Each API names its routes for the HTTP metrics (the `api` label, docs/metrics.md).
   wiretag::http::Router router;
+  router.api("policy");
   wiretag::add_policy_server_routes(router, *graph, auth);
   wiretag::AccountPolicies policies(**store, wiretag::random_uuid);
   auto keys = wiretag::PolicyKeySealer::open(data_dir);
@@ -197,7 +200,9 @@ int main(int argc, char** argv) {
     spdlog::error("policy key secret: {}", keys.error().message);
     return 1;
   }
+  router.api("accounts");
   wiretag::add_account_routes(router, policies, *graph, auth, *keys);
+  router.api("tokens");
   wiretag::add_token_routes(router, auth);
 
   // Watches wake on every committed change, whichever API wrote it.
@@ -212,8 +217,10 @@ int main(int argc, char** argv) {
   wiretag::CellRegistry cells({}, cell_retention * 1000);
   asio::io_context ioc(static_cast<int>(threads));
   wiretag::Pap pap(**store, cells);
+  router.api("internal");
   wiretag::add_internal_routes(router, *graph, pap, notifier, cells, auth, ioc);
   wiretag::DecisionPoint decisions(**store, cells);
+  router.api("decision");
   wiretag::add_decision_routes(router, decisions, *graph, auth);
   // PAP basic auth: from the given file, or <data-dir>/pap-credentials made on first start.
   wiretag::Result<wiretag::PapCredentials> pap_users = wiretag::PapCredentials::insecure();
@@ -230,7 +237,12 @@ int main(int argc, char** argv) {
       spdlog::info("first start: PAP admin credential (user:password) written to {}",
                    (std::filesystem::path(data_dir) / "pap-credentials").string());
   }
+  router.api("pap");
   wiretag::add_pap_routes(router, pap, *pap_users);
+  wiretag::http::Metrics metrics;
+  wiretag::add_server_metrics(metrics, **store, *graph, cells, pap);
+  wiretag::add_server_metrics_route(router, metrics, auth);
+  metrics.observe(router);
   http_options.read_timeout = std::chrono::seconds(read_timeout);
   if (!tls_files.cert_file.empty() || !tls_files.key_file.empty() ||
       !tls_files.client_ca_file.empty()) {

@@ -366,6 +366,7 @@ struct Connection : StoreTx {
     return s.i64(0);
   }
   Result<int64_t> count_edges() override { return count("SELECT COUNT(*) FROM edges"); }
+  Result<int64_t> count_apps() override { return count("SELECT COUNT(*) FROM apps"); }
 
   Result<std::optional<std::string>> get_meta(std::string_view key) override {
     WT_TRY_STMT(s, "SELECT value FROM meta WHERE key = ?");

@@ -114,6 +114,7 @@ class StoreTx {
   // Removes every edge from or to the app; returns how many.
   virtual Result<int64_t> delete_edges_of(std::string_view app) = 0;
   virtual Result<int64_t> count_edges() = 0;
+  virtual Result<int64_t> count_apps() = 0;
   // Every edge, in insertion order (to load an in-memory index). This default asks app by app.
   virtual Result<void> scan_edges(const std::function<void(const EdgeView&)>& fn) {
     auto apps = list_apps(std::nullopt);
