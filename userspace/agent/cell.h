@@ -64,6 +64,7 @@ struct ChangeEvent {
   std::vector<std::string> destinations;  // from the body: "destination" and rules[].destination
   std::optional<EdgeChange> edge;         // edge.* events with the source's tag
   std::optional<PdpChange> pdp;           // pdp.* events
+  std::optional<int64_t> committed_at_ms;  // the server's commit time (unix ms), when it says
 };
 
 // The canonical order of an app's rules (sorted, unique), so equal sets compare equal.

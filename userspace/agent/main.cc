@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "agent/agent_metrics.h"
 #include "agent/cell.h"
 #include "agent/plugin_access.h"
 #include "agent/plugin_api.h"
@@ -67,7 +68,8 @@ int main(int argc, char** argv) {
       "as a PDP of the PAP (its group's state sets the endpoints' mode, the policy versions "
       "deployed to the group are the rules), and serves the Policy Plugin API (POST/GET/DELETE "
       "/whitelist, GET /healthz) on a unix socket only root may use (--plugin-socket); on "
-      "--listen (TCP) it serves GET /healthz, and the Plugin API only with --plugin-tcp."};
+      "--listen (TCP) it serves GET /healthz and GET /metrics (Prometheus), and the Plugin API "
+      "only with --plugin-tcp."};
   std::string server = "http://127.0.0.1:4002";
   std::string cell = hostname();
   std::string listen = "127.0.0.1:4100";
@@ -92,8 +94,8 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_CELL")
       ->capture_default_str();
   cli.add_option("--listen", listen,
-                 "HOST:PORT of GET /healthz (and of the Plugin API with --plugin-tcp); port 0 "
-                 "lets the OS choose")
+                 "HOST:PORT of GET /healthz and /metrics (and of the Plugin API with "
+                 "--plugin-tcp); port 0 lets the OS choose")
       ->envname("WIRETAG_LISTEN")
       ->capture_default_str();
   cli.add_option("--pin-dir", dp_options.pin_dir,
@@ -304,13 +306,24 @@ int main(int argc, char** argv) {
   link_options.resync_interval = std::chrono::seconds(resync_s);
   link_options.watch_timeout = std::chrono::seconds(watch_timeout_s);
   link_options.stream = watch_mode == "stream";
+  wiretag::http::Metrics metrics;
+  std::optional<wiretag::agent::AgentMetrics> agent_metrics;  // made before the link starts
+  link_options.in_force = [&agent_metrics](int64_t at) { agent_metrics->in_force(at); };
   wiretag::agent::ServerLink link(link_options, cell_state);
+  agent_metrics.emplace(metrics, **dp, link);
 
   // The Plugin API on its unix socket; on TCP health, and the Plugin API only when asked for.
+  // GET /metrics on TCP without auth: it carries no secret (docs/metrics.md).
   wiretag::http::Router plugin_router;
+  plugin_router.api("plugin");
   wiretag::agent::add_plugin_routes(plugin_router, cell_state, link);
   wiretag::http::Router tcp_router;
+  tcp_router.api("plugin");
   wiretag::agent::add_plugin_routes(tcp_router, cell_state, link, plugin_tcp);
+  tcp_router.api("metrics");
+  wiretag::http::add_metrics_route(tcp_router, metrics);
+  metrics.observe(plugin_router);
+  metrics.observe(tcp_router);
   if (plugin_tcp && !plugin_token.empty()) wiretag::agent::require_bearer(tcp_router, plugin_token);
   asio::io_context ioc(2);
   wiretag::http::Server plugin_server(ioc, plugin_router, http_options);

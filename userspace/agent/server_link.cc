@@ -166,6 +166,7 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
   if (!body.is_object() || !body.contains("revision") || !body["revision"].is_number_integer() ||
       !body.contains("store_id") || !body["store_id"].is_string())
     return bad("a watch reply without revision or store_id");
+  if (int64_t rev = body["revision"].get<int64_t>(); rev > server_revision_) server_revision_ = rev;
   if (body.contains("tag_length") && body["tag_length"].is_number_integer() &&
       body["tag_length"].get<int>() != options_.tag_length)
     return Error{"TAG_LENGTH_MISMATCH", "the server uses tag length " +
@@ -177,6 +178,7 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
     return Ok();
   }
   std::set<std::string> affected;
+  std::vector<int64_t> committed;  // commit times of the events put in force below
   bool all = false;
   if (body.contains("events") && body["events"].is_array()) {
     for (const json& ej : body["events"]) {
@@ -190,12 +192,16 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
       // An added edge is applied from the event itself; anything else is asked for.
       if (!apps->empty()) {
         if (auto done = sink_.apply_change(*e)) {
-          if (!done->ok())
+          if (!done->ok()) {
             if (auto a = pdp().assignment) record_apply(*a, *done, false);
+          } else if (e->committed_at_ms && options_.in_force) {
+            options_.in_force(*e->committed_at_ms);
+          }
           continue;
         }
       }
       affected.insert(apps->begin(), apps->end());
+      if (!apps->empty() && e->committed_at_ms) committed.push_back(*e->committed_at_ms);
     }
   }
   if (all) {
@@ -225,6 +231,8 @@ Result<void> ServerLink::handle_watch_reply(const json& body) {
       else
         record_apply(*snapshot->assignment, report, false);
     }
+    if (report.ok() && options_.in_force)
+      for (int64_t at : committed) options_.in_force(at);
     spdlog::debug("revision {}: {} app(s) changed; query {} us, apply {} us",
                   body["revision"].get<int64_t>(), affected.size(),
                   std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count(),

@@ -41,6 +41,9 @@ struct LinkOptions {
   std::chrono::seconds resync_interval{300};  // ± 20 % jitter
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{30000};
+  // Called once a change the server committed at this time (unix ms) is in force on the cell
+  // (wiretag_policy_propagation_seconds); changes applied by a full resync are not reported.
+  std::function<void(int64_t committed_at_ms)> in_force;
 };
 
 // The PAP's view of this cell as the link keeps it: the assignment last learned and which of
@@ -73,6 +76,8 @@ class ServerLink {
   bool synced() const { return synced_; }
   bool connected() const { return connected_; }
   int64_t revision() const { return revision_; }
+  // The newest revision the server's watch named (wiretag_watch_lag_revisions).
+  int64_t server_revision() const { return server_revision_; }
   // Full resyncs done and watch replies handled, for tests and /metrics.
   uint64_t resyncs() const { return resyncs_; }
   uint64_t watch_replies() const { return watch_replies_; }
@@ -135,7 +140,7 @@ class ServerLink {
   std::atomic<bool> synced_{false};
   std::atomic<bool> connected_{false};
   std::atomic<bool> resync_requested_{true};
-  std::atomic<int64_t> revision_{0};
+  std::atomic<int64_t> revision_{0}, server_revision_{0};
   std::atomic<uint64_t> resyncs_{0}, watch_replies_{0};
   std::string store_id_;
   // steady_clock ticks; written by a resync on either thread, read by the watch loop.

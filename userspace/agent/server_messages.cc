@@ -21,6 +21,8 @@ Result<ChangeEvent> parse_event(const json& j) {
   ChangeEvent e;
   e.revision = j["revision"].get<int64_t>();
   e.kind = j["kind"].get<std::string>();
+  if (j.contains("committed_at_ms") && j["committed_at_ms"].is_number_integer())
+    e.committed_at_ms = j["committed_at_ms"].get<int64_t>();
   if (j.contains("subject") && j["subject"].is_string())
     e.subject = j["subject"].get<std::string>();
   if (j.contains("body") && j["body"].is_object()) {

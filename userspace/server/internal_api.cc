@@ -304,12 +304,14 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
             {"revision", revision}};
   }
 
-  static json event_json(const ChangeRecord& c) {
-    return {{"revision", c.revision},
-            {"kind", c.kind},
-            {"account", c.account},
-            {"subject", c.subject},
-            {"body", json::parse(c.body, nullptr, false)}};
+  json event_json(const ChangeRecord& c) const {
+    json e = {{"revision", c.revision},
+              {"kind", c.kind},
+              {"account", c.account},
+              {"subject", c.subject},
+              {"body", json::parse(c.body, nullptr, false)}};
+    if (auto at = notifier_.committed_at_ms(c.revision)) e["committed_at_ms"] = *at;
+    return e;
   }
 
   static Reply reply_of(const WatchAnswer& a) {
