@@ -5,11 +5,13 @@
 #include "cli/endpoint_commands.h"
 #include "cli/maps_commands.h"
 #include "common/log.h"
+#include "wiretag/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"wiretag: app-to-app network policy for container platforms.\n"
                "Commands below act on this host's pinned BPF datapath (run as root)."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", wiretag::version_line("wiretag"));
   wiretag::datapath::Options options;
   std::string log_level = "warn";
   app.add_option("--pin-dir", options.pin_dir, "where maps and programs are pinned")
