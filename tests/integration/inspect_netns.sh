@@ -58,13 +58,14 @@ topo_tcp_ok 1 2 8080
 topo_exec 2 ping -c2 -i0.05 -W1 -q "$(topo_ip4 1)" >/dev/null
 check "no wiretag process runs while we inspect" bash -c "! pgrep -x wiretag >/dev/null"
 
-ls -la "$PIN" >"$work/pins.before"
+pins() { stat -c '%n %y' "$PIN"; ls -lA --time-style=full-iso "$PIN"; }  # not ..: others' pins
+pins >"$work/pins.before"
 "$WIRETAG" maps dump -o json >"$work/dump.json" 2>"$work/err"
 check "maps dump -o json exits 0 ($(head -c 200 "$work/err"))" test $? -eq 0
 "$WIRETAG" maps list -o json >"$work/list.json"
 check "maps list -o json exits 0" test $? -eq 0
 check "maps dump and list changed nothing in the pin dir" \
-  bash -c "ls -la '$PIN' | diff -q - '$work/pins.before' >/dev/null"
+  bash -c "diff <($(declare -f pins); PIN='$PIN' pins) '$work/pins.before'"
 check "maps dump (table) exits 0 and names the endpoints" \
   bash -c "'$WIRETAG' maps dump endpoints | grep -q '$(topo_hostif 3)'"
 check "endpoint list still reads the same endpoints" \
