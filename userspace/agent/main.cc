@@ -21,6 +21,7 @@
 #include "http/listen_address.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "wiretag/version.h"
 
 namespace {
 
@@ -208,6 +209,7 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  cli.set_version_flag("--version", wiretag::version_line("wiretag-agent"));
   CLI11_PARSE(cli, argc, argv);
   wiretag::init_logging(log_level);
 

@@ -5,6 +5,7 @@
 
 #include "core/app_guid.h"
 #include "http/json_input.h"
+#include "wiretag/version.h"
 
 namespace wiretag::agent {
 
@@ -168,7 +169,8 @@ class PluginApi {
                  {"connected", link_.connected()},
                  {"revision", link_.revision()},
                  {"endpoints", s.endpoints},
-                 {"pdp", pdp_json(pdp, cell_.mode())}};
+                 {"pdp", pdp_json(pdp, cell_.mode())},
+                 {"version", std::string(kVersion)}};
     if (locked) body["reason"] = lock_reason(*pdp.assignment);
     return Reply{healthy ? 200u : 503u, body};
   }

@@ -5,6 +5,7 @@
 #include "agent/server_messages.h"
 #include "common/log.h"
 #include "http/json_input.h"
+#include "wiretag/version.h"
 
 namespace wiretag::agent {
 
@@ -453,6 +454,7 @@ json ServerLink::status_body() {
   s["state"] = !v.assignment ? "PASSIVE" : locked ? "SAFE" : v.assignment->state;
   s["healthy"] = synced_ && !locked ? "HEALTHY" : "NOT_HEALTHY";
   if (locked) s["description"] = lock_reason(*v.assignment);
+  s["deploymentInstanceInfo"] = version_line("wiretag-agent");
   s["policies"] = to_json(v.held);
   s["failedPolicies"] = to_json(v.failed);
   s["heartbeatIntervalMs"] = options_.heartbeat_interval.count();

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 
 #include "datapath/datapath.h"
+#include "datapath/pinned_datapath.h"
 
 namespace wiretag::cli {
 
@@ -22,5 +24,11 @@ void add_decide_commands(CLI::App& app);  // decide_commands.cc
 
 // Against this host's pinned datapath (root).
 void add_endpoint_commands(CLI::App& app, datapath::Options& options);  // endpoint_commands.cc
+void add_maps_commands(CLI::App& app, datapath::Options& options);      // maps_commands.cc
+
+// What is pinned at options.pin_dir, for the commands that only read (endpoint list and
+// counters, monitor, maps): creates, pins, loads and mounts nothing. On a host without a
+// datapath it prints why ("no wiretag datapath pinned at …") and exits 1.
+std::unique_ptr<datapath::PinnedDatapath> open_pinned(const datapath::Options& options);
 
 }  // namespace wiretag::cli

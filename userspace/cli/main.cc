@@ -9,6 +9,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "common/log.h"
+#include "wiretag/version.h"
 
 int main(int argc, char** argv) {
   using namespace wiretag::cli;
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
       "pinned BPF datapath (endpoint, maps, monitor: run as root).",
       "wiretag"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", wiretag::version_line("wiretag"));
   app.get_formatter()->column_width(34);
   wiretag::datapath::Options options;
   std::string log_level = "warn";
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   add_device_commands(app);
   add_decide_commands(app);
   add_endpoint_commands(app, options);
+  add_maps_commands(app, options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

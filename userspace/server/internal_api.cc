@@ -58,6 +58,8 @@ json cell_json(const Cell& c) {
               {"heartbeatIntervalMs", r.heartbeat_interval_ms},
               {"description", r.description},
               {"policies", policies}};
+  out["deploymentInstanceInfo"] =
+      r.deployment_instance_info.empty() ? json(nullptr) : json(r.deployment_instance_info);
   out["revision"] = r.revision ? json(*r.revision) : json(nullptr);
   out["statistics"] = r.statistics ? *r.statistics : json(nullptr);
   out["datapath"] = r.datapath ? json{{"endpoints", r.datapath->endpoints},

@@ -29,6 +29,7 @@
 #include "server/policy_api.h"
 #include "server/token_api.h"
 #include "store/sqlite_store.h"
+#include "wiretag/version.h"
 
 namespace asio = boost::asio;
 
@@ -146,6 +147,7 @@ int main(int argc, char** argv) {
                  "may act as on /internal/v1; agents may still use cell tokens")
       ->envname("WIRETAG_TLS_CLIENT_CA")
       ->check(CLI::ExistingFile);
+  cli.set_version_flag("--version", wiretag::version_line("wiretag-server"));
   CLI11_PARSE(cli, argc, argv);
 
   wiretag::init_logging(log_level);

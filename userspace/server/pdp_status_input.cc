@@ -166,8 +166,9 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
   WT_TRY(j, http::parse_json_object(body));
   if (auto r = http::check_fields(
           *j, {"messageName", "name", "pdpType", "state", "healthy", "heartbeatIntervalMs"},
-          {"requestId", "timestampMs", "pdpGroup", "pdpSubgroup", "description", "policies",
-           "statistics", "revision", "datapath", "failedPolicies", "response"});
+          {"requestId", "timestampMs", "pdpGroup", "pdpSubgroup", "description",
+           "deploymentInstanceInfo", "policies", "statistics", "revision", "datapath",
+           "failedPolicies", "response"});
       !r)
     return r.error();
   WT_TRY(message, http::string_field(*j, "messageName"));
@@ -203,12 +204,13 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
     if (auto c = check_name(*subgroup, "pdpSubgroup", "INVALID_PDP_SUBGROUP"); !c) return c.error();
     r.pdp_subgroup = *subgroup;
   }
-  for (std::string_view key : {"requestId", "description"}) {
+  for (std::string_view key : {"requestId", "description", "deploymentInstanceInfo"}) {
     if (!member(*j, key)) continue;
     WT_TRY(v, http::string_field(*j, key));
-    if (auto c = check_text(*v, key, key == "description" ? kMaxTextChars : kMaxNameChars); !c)
+    if (auto c = check_text(*v, key, key == "requestId" ? kMaxNameChars : kMaxTextChars); !c)
       return c.error();
     if (key == "description") r.description = *v;
+    if (key == "deploymentInstanceInfo") r.deployment_instance_info = *v;
   }
   if (const json* t = member(*j, "timestampMs")) {
     WT_TRY(ms, integer(*t, "timestampMs"));
