@@ -154,6 +154,7 @@ class PluginApi {
     if (auto r = http::check_fields(*body, {"destination_device"}); !r) return r.error();
     WT_TRY(device, device_field(*body));
     if (auto r = cell_.remove(*device); !r) return r.error();
+    link_.status_changed();
     return Reply{200, json{{"status", "success"}}};
   }
 
@@ -195,6 +196,7 @@ class PluginApi {
     const bool hold = snapshot->assignment && frozen(*snapshot->assignment);
     WT_TRY(view,
            cell_.put_followed(device, snapshot->apps.front(), std::move(extra_sources), hold));
+    link_.status_changed();  // PDP_STATUS hostedApps: the server learns where the app is
     return Reply{200, device_json(*view, cell_.tags())};
   }
 

@@ -41,6 +41,11 @@ unsigned status_for(const Error& error) {
   if (code == "MISSING_HOST" || code == "TLS_REQUIRED") return 400;
   if (code == "UNSUPPORTED_TRANSFER_ENCODING") return 501;
   if (code == "SERVER_BUSY") return 503;
+  // Requests to a cell (server/cell_requests.h): no open watch or no answer in time; an op
+  // the cell's agent does not know; a cell's error that must not pass as the caller's.
+  if (code == "CELL_UNREACHABLE") return 503;
+  if (code == "CELL_OP_UNSUPPORTED") return 501;
+  if (code == "CELL_ERROR") return 502;
   return 500;
 }
 

@@ -1,0 +1,18 @@
+// The ops this agent answers to the server's requests (cell_requests.h, api/internal.yaml):
+//   status: the agent's health, PAP state and mode, revision and endpoint count.
+#pragma once
+
+#include <string>
+
+#include "agent/cell.h"
+#include "agent/cell_requests.h"
+#include "agent/server_link.h"
+
+namespace wiretag::agent {
+
+void add_cell_ops(CellRequests& requests, Cell& cell, ServerLink& link, const std::string& name);
+
+// The "status" op's answer.
+nlohmann::json cell_status(const Cell& cell, const ServerLink& link, const std::string& name);
+
+}  // namespace wiretag::agent
