@@ -311,6 +311,9 @@ int main(int argc, char** argv) {
   wiretag::agent::add_plugin_routes(plugin_router, cell_state, link);
   wiretag::http::Router tcp_router;
   wiretag::agent::add_plugin_routes(tcp_router, cell_state, link, plugin_tcp);
+  wiretag::agent::TraceService traces(cell_state, **dp, cell);
+  wiretag::agent::add_trace_route(plugin_router, traces);
+  if (plugin_tcp) wiretag::agent::add_trace_route(tcp_router, traces);
   if (plugin_tcp && !plugin_token.empty()) wiretag::agent::require_bearer(tcp_router, plugin_token);
   asio::io_context ioc(2);
   wiretag::http::Server plugin_server(ioc, plugin_router, http_options);
