@@ -159,5 +159,77 @@ TEST_F(CellRequestAgentTest, ChangesStillFlowOnTheWatchAndNoResyncIsCaused) {
   }));
 }
 
+// POST /v1/trace on the server: routed to this cell (it hosts the destination), run by the
+// agent's TraceService through the real programs on the live maps, with the versions holding
+// the matched rule added by the server.
+TEST_F(CellRequestAgentTest, AServerTraceRunsOnTheCellHostingTheDestination) {
+  healthy_status();
+  register_app("db");
+  register_app("web");
+  auto r = server_->post("/app", json{{"guid", "web"}}.dump());
+  const std::string web = r.json().value("wire_bytes", "");
+  ASSERT_EQ(server_
+                ->post("/whitelist", R"({"source":"web","destination":"db","protocol":"tcp",
+                                            "ports":{"start":5432,"end":5432}})")
+                .status,
+            201);
+  auto put = agent_->request(
+      "POST", "/whitelist", json{{"destination_device", device("wt0")}, {"app_guid", "db"}}.dump());
+  ASSERT_EQ(put.status, 200) << put.body;
+  ASSERT_TRUE(eventually([&] {
+    return server_->get("/internal/v1/cells/test-cell").json()["hostedApps"] == json::array({"db"});
+  }));
+  auto trace = [&](json body) {
+    auto t = server_->post("/v1/trace", body.dump());
+    EXPECT_EQ(t.status, 200) << body.dump() << " → " << t.body;
+    return t.json();
+  };
+  // "web" has no device here: the server's source_tag tells the cell its tag.
+  json allowed =
+      trace({{"source", "web"}, {"destination", "db"}, {"protocol", "tcp"}, {"port", 5432}});
+  EXPECT_EQ(allowed["cell"], "test-cell");
+  EXPECT_EQ(allowed["verdict"], "pass");
+  EXPECT_EQ(allowed["reason"], "allow_rule");
+  EXPECT_EQ(allowed["rule"]["source"], web);
+  EXPECT_EQ(allowed["source"]["resolved"], "source_tag");
+  EXPECT_EQ(allowed["endpoint"]["app_guid"], "db");
+  EXPECT_EQ(allowed["policies"],
+            (json::array({{{"name", "default-whitelist"}, {"version", "1.0.0"}}})));
+  json v6 = trace({{"source", "web"},
+                   {"destination", "db"},
+                   {"protocol", "tcp"},
+                   {"port", 5432},
+                   {"ipv6", true}});
+  EXPECT_EQ(v6["verdict"], "pass");
+  json denied =
+      trace({{"source", "web"}, {"destination", "db"}, {"protocol", "tcp"}, {"port", 5433}});
+  EXPECT_EQ(denied["verdict"], "drop");
+  EXPECT_EQ(denied["reason"], "drop_policy");
+  EXPECT_EQ(denied["rule"], nullptr);
+  EXPECT_FALSE(denied.contains("policies"));
+  json reply = trace({{"source", "web"},
+                      {"destination", "db"},
+                      {"protocol", "udp"},
+                      {"port", 53},
+                      {"reply", true}});
+  EXPECT_EQ(reply["verdict"], "pass");
+  EXPECT_EQ(reply["reason"], "allow_reply");
+  // Audit: the group in TEST makes the same packet a would-drop.
+  ASSERT_EQ(server_->pap("PUT", "/pdps/groups/defaultGroup?state=TEST").status, 200);
+  EXPECT_TRUE(eventually([&] {
+    return trace({{"source", "web"}, {"destination", "db"}, {"protocol", "tcp"}, {"port", 5433}})
+               .value("verdict", "") == "would-drop";
+  })) << agent_->log_text();
+  // The cell's own refusal comes back with its code: no device of "web" is here.
+  r = server_->post("/v1/trace", json{{"source", "db"},
+                                      {"destination", "web"},
+                                      {"protocol", "tcp"},
+                                      {"port", 80},
+                                      {"cell", "test-cell"}}
+                                     .dump());
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(r.error_code(), "ENDPOINT_NOT_FOUND");
+}
+
 }  // namespace
 }  // namespace wiretag::test

@@ -28,10 +28,12 @@ json cell_status(const Cell& cell, const ServerLink& link, const std::string& na
   return out;
 }
 
-void add_cell_ops(CellRequests& requests, Cell& cell, ServerLink& link, const std::string& name) {
+void add_cell_ops(CellRequests& requests, Cell& cell, ServerLink& link, const TraceService& traces,
+                  const std::string& name) {
   requests.add("status", [&cell, &link, name](const json&) -> Result<json> {
     return cell_status(cell, link, name);
   });
+  requests.add("trace", [&traces](const json& body) { return traces.trace(body); });
 }
 
 }  // namespace wiretag::agent

@@ -310,13 +310,16 @@ int main(int argc, char** argv) {
   wiretag::agent::CellRequests cell_requests({*base, token, server_tls_context, cell});
   link_options.take_request = [&](const json& line) { return cell_requests.take(line); };
   wiretag::agent::ServerLink link(link_options, cell_state);
-  wiretag::agent::add_cell_ops(cell_requests, cell_state, link, cell);
 
   // The Plugin API on its unix socket; on TCP health, and the Plugin API only when asked for.
   wiretag::http::Router plugin_router;
   wiretag::agent::add_plugin_routes(plugin_router, cell_state, link);
   wiretag::http::Router tcp_router;
   wiretag::agent::add_plugin_routes(tcp_router, cell_state, link, plugin_tcp);
+  wiretag::agent::TraceService traces(cell_state, **dp, cell);
+  wiretag::agent::add_cell_ops(cell_requests, cell_state, link, traces, cell);
+  wiretag::agent::add_trace_route(plugin_router, traces);
+  if (plugin_tcp) wiretag::agent::add_trace_route(tcp_router, traces);
   if (plugin_tcp && !plugin_token.empty()) wiretag::agent::require_bearer(tcp_router, plugin_token);
   asio::io_context ioc(2);
   wiretag::http::Server plugin_server(ioc, plugin_router, http_options);

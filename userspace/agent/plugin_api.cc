@@ -218,4 +218,12 @@ void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link, bool 
       .del("/whitelist", bind(&PluginApi::remove));
 }
 
+void add_trace_route(http::Router& router, const TraceService& traces) {
+  router.post("/v1/trace", [&traces](const Request& req) -> Result<Reply> {
+    WT_TRY(body, http::parse_json_object(req.body));
+    WT_TRY(answer, traces.trace(*body));
+    return Reply{200, std::move(*answer)};
+  });
+}
+
 }  // namespace wiretag::agent

@@ -100,6 +100,7 @@ Result<ServerSnapshot> parse_snapshot(const json& j) {
               PortRange{ports.at("start").get<uint16_t>(), ports.at("end").get<uint16_t>()};
         }
         p.sources.insert(r.at("source").get<std::string>());
+        if (rule.source_tag) p.source_tags[r.at("source").get<std::string>()] = rule.source_tag;
         p.rules.push_back(rule);
       }
       canonicalize(p.rules);  // so "same rules" compares equal however the server listed them

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/endpoint_commands.h"
+#include "cli/trace_commands.h"
 #include "common/log.h"
 
 int main(int argc, char** argv) {
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.parse_complete_callback([&] { wiretag::init_logging(log_level); });
   wiretag::cli::add_endpoint_commands(app, options);
+  wiretag::cli::add_trace_command(app, options);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

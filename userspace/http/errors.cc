@@ -35,6 +35,7 @@ unsigned status_for(const Error& error) {
       code == "NAME_MISMATCH" || code == "POLICY_TOO_LARGE_FOR_KEY" || code == "FIELD_TOO_LONG")
     return 400;
   if (code == "JSON_TOO_DEEP" || code == "FIELD_TOO_LONG") return 400;
+  if (code == "SOURCE_TAG_UNKNOWN") return 400;  // a trace's source the cell cannot resolve
   if (code == "UNAVAILABLE") return 503;
   if (code == "UPSTREAM_ERROR") return 502;  // the policy server erred behind the agent
   // The HTTP layer's own refusals (http/server.cc).
