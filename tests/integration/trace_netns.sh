@@ -92,7 +92,7 @@ rule=$(wt trace --local --from "$(tag 2)" --to-dev "$(topo_hostif 3)" --netns "$
 check "c2 -> c3 tcp/9005 matched '*' tcp 9000-9007 (/13) of 9000-9010: $rule" \
   test "$rule" = '{"ports":{"end":9007,"start":9000},"prefix_length":13,"protocol":"tcp","source":"*"}'
 check "the table names verdict, reason and rule" \
-  bash -c "'$WIRETAG' trace --local --from $(tag 1) --to $(tag 2) --proto tcp --port 8080 | grep -q '^rule *0001 tcp 8080-8080'"
+  bash -c "'$WIRETAG' trace --local --from $(tag 1) --to $(tag 2) --proto tcp --port 8080 | grep -q '^pass  *allow_rule  *enforce  *0001 tcp 8080-8080/16 '"
 
 echo "# a trace changes no counter and no flow of the live datapath"
 # What the traces would count if they ran live: enforce rows other than the background's

@@ -1,5 +1,3 @@
-#include "cli/endpoint_commands.h"
-
 #include <arpa/inet.h>
 
 #include <atomic>
@@ -8,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cli/commands.h"
 #include "cli/rule_syntax.h"
 #include "common/log.h"
 
@@ -21,8 +20,9 @@ struct DeviceArgs {
 };
 
 void add_device_flags(CLI::App* cmd, DeviceArgs& args) {
-  cmd->add_option("--netns", args.netns, "path of the device's network namespace file "
-                                         "(e.g. /var/run/netns/cell1); default: this one");
+  cmd->add_option("--netns", args.netns,
+                  "path of the device's network namespace file "
+                  "(e.g. /var/run/netns/cell1); default: this one");
   cmd->add_option("--dev", args.ifname, "host-side veth of the container")->required();
 }
 
@@ -32,7 +32,7 @@ void add_device_flags(CLI::App* cmd, DeviceArgs& args) {
 }
 
 std::unique_ptr<datapath::Datapath> open_datapath(datapath::Options options,
-                                                 bool read_only = false) {
+                                                  bool read_only = false) {
   options.read_only = read_only;
   auto dp = datapath::Datapath::open(options);
   if (!dp) fail(dp.error());
@@ -75,10 +75,12 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
     static uint32_t tag = 0;
     static std::string mode = "enforce", ipv4, ipv6;
     static bool deny_untagged = false;
-    auto* c = ep->add_subcommand("attach", "install stamp and enforce programs on a device "
-                                           "(idempotent; updates settings if attached)");
+    auto* c = ep->add_subcommand("attach",
+                                 "install stamp and enforce programs on a device "
+                                 "(idempotent; updates settings if attached)");
     add_device_flags(c, dev);
-    c->add_option("--tag", tag, "the endpoint's own wire tag, stamped on what it sends")->required();
+    c->add_option("--tag", tag, "the endpoint's own wire tag, stamped on what it sends")
+        ->required();
     c->add_option("--mode", mode, "enforce | audit | bypass")
         ->check(CLI::IsMember({"enforce", "audit", "bypass"}));
     c->add_flag("--deny-untagged", deny_untagged, "drop untagged (tag 0) packets");
@@ -112,8 +114,9 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
   }
   {
     static DeviceArgs dev;
-    auto* c = ep->add_subcommand("detach", "remove the programs and all state of a device "
-                                           "(idempotent)");
+    auto* c = ep->add_subcommand("detach",
+                                 "remove the programs and all state of a device "
+                                 "(idempotent)");
     add_device_flags(c, dev);
     c->callback([&options] {
       auto dp = open_datapath(options);
@@ -124,8 +127,9 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
   {
     static DeviceArgs dev;
     static std::vector<std::string> rules;
-    auto* c = ep->add_subcommand("policy", "atomically replace the sources allowed into a "
-                                           "device; no --rule allows no tagged source");
+    auto* c = ep->add_subcommand("policy",
+                                 "atomically replace the sources allowed into a "
+                                 "device; no --rule allows no tagged source");
     add_device_flags(c, dev);
     c->add_option("--rule", rules,
                   "SOURCE_TAG/PROTO[/PORT[-PORT]]; SOURCE_TAG * = any tagged source; PROTO "
@@ -153,8 +157,9 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
   }
   {
     static DeviceArgs dev;
-    auto* c = ep->add_subcommand("counters", "packets and bytes per endpoint, direction, reason "
-                                             "and verdict");
+    auto* c = ep->add_subcommand("counters",
+                                 "packets and bytes per endpoint, direction, reason "
+                                 "and verdict");
     c->add_option("--netns", dev.netns, "network namespace of --dev");
     c->add_option("--dev", dev.ifname, "only this device");
     c->callback([&options] {
@@ -166,8 +171,8 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
       for (const auto& row : dp->counters(only)) {
         const char* reason = datapath::reason_name(row.key.reason);
         std::printf("%-8u %-8s %-20s %-8s %12llu %14llu\n", row.key.ifindex,
-                    row.key.direction == WT_DIR_STAMP ? "stamp" : "enforce",
-                    reason ? reason : "?", row.key.verdict == WT_VERDICT_DROP ? "drop" : "pass",
+                    row.key.direction == WT_DIR_STAMP ? "stamp" : "enforce", reason ? reason : "?",
+                    row.key.verdict == WT_VERDICT_DROP ? "drop" : "pass",
                     static_cast<unsigned long long>(row.total.packets),
                     static_cast<unsigned long long>(row.total.bytes));
       }
@@ -216,9 +221,10 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
     static DeviceArgs dev;
     static std::vector<std::string> rules_a, rules_b;
     auto* c = dpc->add_subcommand(
-        "hold", "load and adopt the datapath and keep it open until SIGTERM; with --churn-dev, "
-                "replace that endpoint's policy in a loop alternating --rule-a and --rule-b "
-                "(restart-safety tests)");
+        "hold",
+        "load and adopt the datapath and keep it open until SIGTERM; with --churn-dev, "
+        "replace that endpoint's policy in a loop alternating --rule-a and --rule-b "
+        "(restart-safety tests)");
     c->add_option("--netns", dev.netns, "network namespace of --churn-dev");
     c->add_option("--churn-dev", dev.ifname, "endpoint whose policy is replaced in a loop");
     c->add_option("--rule-a", rules_a, "first rule set (repeatable)");

@@ -1,18 +1,28 @@
-// wiretag: the operator's CLI. This build covers the host's datapath; server and agent
-// commands arrive with those binaries.
+// wiretag: the operator's CLI. It talks to the policy server (--server: apps, edges,
+// policies, tokens, cells, groups, deployments), to an agent (--agent: devices), and to this
+// host's pinned datapath directly (endpoint, maps, monitor). Exit status: 0 done, 1 an API
+// or system error (its error_code and message on stderr), 2 a usage error.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
 
-#include "cli/endpoint_commands.h"
-#include "cli/trace_commands.h"
+#include "cli/api_client.h"
+#include "cli/commands.h"
 #include "common/log.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"wiretag: app-to-app network policy for container platforms.\n"
-               "Commands below act on this host's pinned BPF datapath (run as root)."};
+  using namespace wiretag::cli;
+  CLI::App app{
+      "wiretag: app-to-app network policy for container platforms.\n"
+      "Talks to the policy server (--server), to an agent (--agent), and to this host's "
+      "pinned BPF datapath (endpoint, maps, monitor: run as root).",
+      "wiretag"};
   app.require_subcommand(1);
+  app.get_formatter()->column_width(34);
   wiretag::datapath::Options options;
   std::string log_level = "warn";
-  app.add_option("--pin-dir", options.pin_dir, "where maps and programs are pinned")
+  add_global_flags(app);
+  app.add_option("--pin-dir", options.pin_dir, "where this host's maps and programs are pinned")
       ->envname("WIRETAG_PIN_DIR")
       ->capture_default_str();
   app.add_option("--tag-length", options.tag_length, "wire tag length in bytes (1..4)")
@@ -23,8 +33,24 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_LOG_LEVEL")
       ->capture_default_str();
   app.parse_complete_callback([&] { wiretag::init_logging(log_level); });
-  wiretag::cli::add_endpoint_commands(app, options);
-  wiretag::cli::add_trace_command(app, options);
-  CLI11_PARSE(app, argc, argv);
+  add_app_commands(app);
+  add_cell_commands(app);
+  add_group_commands(app);
+  add_deploy_commands(app);
+  add_audit_commands(app);
+  add_device_commands(app);
+  add_decide_commands(app);
+  add_endpoint_commands(app, options);
+  add_trace_commands(app, options);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int status = app.exit(e);
+    return status == 0 ? 0 : kExitUsage;
+  } catch (const CommandError& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "wiretag: %s\n", e.what());
+    return e.status;
+  }
   return 0;
 }

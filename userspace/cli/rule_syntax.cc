@@ -34,8 +34,8 @@ bool parse_uint(const std::string& s, uint64_t max, uint64_t* out) {
 
 Result<Rule> parse_rule(const std::string& text) {
   auto bad = [&](const std::string& why) {
-    return Error{"INVALID_RULE", "rule '" + text + "': " + why +
-                                     " (expected SOURCE_TAG/PROTO[/PORT[-PORT]])"};
+    return Error{"INVALID_RULE",
+                 "rule '" + text + "': " + why + " (expected SOURCE_TAG/PROTO[/PORT[-PORT]])"};
   };
   auto parts = split(text, '/');
   if (parts.size() < 2 || parts.size() > 3) return bad("wrong number of fields");

@@ -22,6 +22,7 @@
 #include "http/tls.h"
 #include "server/accounts_api.h"
 #include "server/auth.h"
+#include "server/decision_api.h"
 #include "server/internal_api.h"
 #include "server/pap_api.h"
 #include "server/pap_auth.h"
@@ -236,6 +237,8 @@ int main(int argc, char** argv) {
   wiretag::add_internal_routes(router, *graph, pap, notifier, cells, *cell_requests, auth, ioc);
   wiretag::add_cell_reply_route(router, cell_requests, auth);
   wiretag::add_cell_request_routes(router, *graph, **store, pap, cells, cell_requests, auth);
+  wiretag::DecisionPoint decisions(**store, cells);
+  wiretag::add_decision_routes(router, decisions, *graph, auth);
   // PAP basic auth: from the given file, or <data-dir>/pap-credentials made on first start.
   wiretag::Result<wiretag::PapCredentials> pap_users = wiretag::PapCredentials::insecure();
   if (!insecure) {

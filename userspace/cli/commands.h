@@ -1,0 +1,28 @@
+// Every command group of the `wiretag` CLI, one add_* function per file. main() adds them
+// in this order, which is the order `wiretag --help` lists them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "datapath/datapath.h"
+
+namespace wiretag::cli {
+
+// Against the policy server (--server).
+void add_app_commands(CLI::App& app);  // app_commands.cc
+// Cells and the PAP: cell list|describe, group …, deploy/undeploy/status, audit.
+void add_cell_commands(CLI::App& app);    // cell_commands.cc
+void add_group_commands(CLI::App& app);   // group_commands.cc
+void add_deploy_commands(CLI::App& app);  // deploy_commands.cc
+void add_audit_commands(CLI::App& app);   // audit_commands.cc
+
+// Against an agent's Plugin API (--agent).
+void add_device_commands(CLI::App& app);  // device_commands.cc
+void add_decide_commands(CLI::App& app);  // decide_commands.cc
+
+// Against this host's pinned datapath (root).
+void add_endpoint_commands(CLI::App& app, datapath::Options& options);  // endpoint_commands.cc
+// wiretag trace: --local on this host's pinned datapath, --agent, else the server.
+void add_trace_commands(CLI::App& app, datapath::Options& options);  // trace_commands.cc
+
+}  // namespace wiretag::cli
