@@ -95,5 +95,41 @@ TEST_F(TraceCli, TraceThroughTheAgent) {
   EXPECT_EQ(trace({"--from", "web", "--proto", "icmp"}).status, 2);
 }
 
+// Without --agent: the server forwards the trace to the cell hosting the destination over the
+// cell's watch (server/cell_requests.h), and adds the cell and the versions holding the rule.
+TEST_F(TraceCli, TraceThroughTheServer) {
+  ASSERT_TRUE(netns_.add_veth("wtt0"));
+  start_agent();
+  ASSERT_EQ(cli({"app", "register", "db"}).status, 0);
+  ASSERT_EQ(cli({"app", "register", "web"}).status, 0);
+  auto e = s().post("/whitelist", R"({"source":"web","destination":"db","protocol":"tcp",
+                                      "ports":{"start":5432,"end":5432}})");
+  ASSERT_TRUE(e.status == 200 || e.status == 201) << e.body;
+  ASSERT_EQ(agent_
+                ->request("POST", "/whitelist",
+                          json{{"destination_device",
+                                {{"namespace", netns_.path()}, {"interface_name", "wtt0"}}},
+                               {"app_guid", "db"}}
+                              .dump())
+                .status,
+            200);
+  CliResult r;
+  // Until the agent's PDP_STATUS has told the server it hosts db (a liveness bound).
+  for (int i = 0; i < 500; ++i) {
+    r = cli(
+        {"trace", "--from", "web", "--to", "db", "--proto", "tcp", "--port", "5432", "-o", "json"});
+    if (r.status == 0) break;
+    usleep(20000);
+  }
+  ASSERT_EQ(r.status, 0) << describe(r);
+  EXPECT_EQ(r.json()["verdict"], "pass");
+  EXPECT_EQ(r.json()["cell"], "cell-t");
+  EXPECT_EQ(r.json()["policies"],
+            (json::array({{{"name", "default-whitelist"}, {"version", "1.0.0"}}})));
+  r = cli({"trace", "--from", "web", "--to", "nowhere", "--proto", "tcp", "--port", "1"});
+  EXPECT_EQ(r.status, 1) << describe(r);
+  EXPECT_NE(r.err.find("APP_NOT_FOUND"), std::string::npos) << describe(r);
+}
+
 }  // namespace
 }  // namespace wiretag::test
