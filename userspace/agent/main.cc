@@ -14,6 +14,8 @@
 #include <thread>
 
 #include "agent/cell.h"
+#include "agent/cell_ops.h"
+#include "agent/cell_requests.h"
 #include "agent/plugin_access.h"
 #include "agent/plugin_api.h"
 #include "agent/server_link.h"
@@ -306,6 +308,9 @@ int main(int argc, char** argv) {
   link_options.resync_interval = std::chrono::seconds(resync_s);
   link_options.watch_timeout = std::chrono::seconds(watch_timeout_s);
   link_options.stream = watch_mode == "stream";
+  // The server's requests to this cell (trace, status, …) ride the streamed watch.
+  wiretag::agent::CellRequests cell_requests({*base, token, server_tls_context, cell});
+  link_options.take_request = [&](const json& line) { return cell_requests.take(line); };
   wiretag::agent::ServerLink link(link_options, cell_state);
 
   // The Plugin API on its unix socket; on TCP health, and the Plugin API only when asked for.
@@ -313,6 +318,10 @@ int main(int argc, char** argv) {
   wiretag::agent::add_plugin_routes(plugin_router, cell_state, link);
   wiretag::http::Router tcp_router;
   wiretag::agent::add_plugin_routes(tcp_router, cell_state, link, plugin_tcp);
+  wiretag::agent::TraceService traces(cell_state, **dp, cell);
+  wiretag::agent::add_cell_ops(cell_requests, cell_state, link, traces, cell);
+  wiretag::agent::add_trace_route(plugin_router, traces);
+  if (plugin_tcp) wiretag::agent::add_trace_route(tcp_router, traces);
   if (plugin_tcp && !plugin_token.empty()) wiretag::agent::require_bearer(tcp_router, plugin_token);
   asio::io_context ioc(2);
   wiretag::http::Server plugin_server(ioc, plugin_router, http_options);
@@ -354,11 +363,13 @@ int main(int argc, char** argv) {
          {{"endpoints", s.endpoints},
           {"allowed", s.allowed},
           {"dropped", s.dropped},
-          {"audited", s.audited}}}};
+          {"audited", s.audited}}},
+        {"hostedApps", cell_state.followed_apps()}};
   };
 
   plugin_server.start();
   http_server.start();
+  cell_requests.start();
   link.start(status_extra);
   std::printf("plugin socket %s\n", plugin_socket.c_str());
   std::printf("listening on %s\n", wiretag::http::format_endpoint(*bound).c_str());
@@ -399,6 +410,7 @@ int main(int argc, char** argv) {
   sweep_cv.notify_all();
   sweeper.join();
   link.stop();
+  cell_requests.stop();
   spdlog::info("stopped");
   return 0;
 }

@@ -62,11 +62,7 @@ Result<ServerSnapshot> ServerLink::query_once(const std::vector<std::string>& ap
         return Error{"SERVER_ERROR",
                      "status: HTTP " + std::to_string(res->status) + " " + res->body};
       WT_TRY(j, res->json());
-      if (!j->contains("store_id") || !j->contains("revision"))
-        return bad("a status reply without store_id or revision");
-      out.store_id = (*j)["store_id"].get<std::string>();
-      out.revision = (*j)["revision"].get<int64_t>();
-      return out;
+      return parse_server_status(*j);
     }
     auto res = query_client_.request("POST", "/internal/v1/endpoints/query", body.dump(), 30s);
     if (!res) return res.error();
@@ -257,6 +253,8 @@ Result<void> ServerLink::watch_once() {
   // One answer, a line per batch of events and a heartbeat line every watch_timeout: no
   // byte for longer (plus slack) means the server or the path is gone.
   Result<void> handled = Ok();
+  // Named, the stream also carries the server's requests to this cell (cell_requests.h).
+  if (options_.take_request) target += "&cell=" + options_.cell;
   auto res = watch_client_.stream(
       target + "&stream=1",
       [&](std::string_view line) {
@@ -265,6 +263,7 @@ Result<void> ServerLink::watch_once() {
           handled = bad("a watch line that is not JSON (" + j.error().message + ")");
           return false;
         }
+        if (options_.take_request && options_.take_request(*j)) return !resync_due() && !stopping_;
         ++watch_replies_;
         handled = handle_watch_reply(*j);
         if (!handled) return false;

@@ -41,6 +41,9 @@ struct LinkOptions {
   std::chrono::seconds resync_interval{300};  // ± 20 % jitter
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{30000};
+  // Takes a watch line that is a request to the cell (true), not a change; set, the streamed
+  // watch names the cell (cell=NAME) and the server sends it requests.
+  std::function<bool(const nlohmann::json& line)> take_request;
 };
 
 // The PAP's view of this cell as the link keeps it: the assignment last learned and which of
@@ -86,6 +89,8 @@ class ServerLink {
   Result<void> send_status();
 
   PdpView pdp() const;
+  // What PDP_STATUS reports changed (held policies, state, hosted apps): sent now.
+  void status_changed();
 
  private:
   void watch_loop();
@@ -107,7 +112,6 @@ class ServerLink {
   void hold(const Assignment& assignment);
   // After rules were applied under `assignment` (`full`: every followed app).
   void record_apply(const Assignment& assignment, const ApplyReport& report, bool full);
-  void status_changed();
   std::chrono::milliseconds next_backoff();
   bool sleep_for(std::chrono::milliseconds d);  // false when stopping
 

@@ -30,5 +30,7 @@ void add_maps_commands(CLI::App& app, datapath::Options& options);      // maps_
 // counters, monitor, maps): creates, pins, loads and mounts nothing. On a host without a
 // datapath it prints why ("no wiretag datapath pinned at …") and exits 1.
 std::unique_ptr<datapath::PinnedDatapath> open_pinned(const datapath::Options& options);
+// wiretag trace: --local on this host's pinned datapath, --agent, else the server.
+void add_trace_commands(CLI::App& app, datapath::Options& options);  // trace_commands.cc
 
 }  // namespace wiretag::cli

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   add_decide_commands(app);
   add_endpoint_commands(app, options);
   add_maps_commands(app, options);
+  add_trace_commands(app, options);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

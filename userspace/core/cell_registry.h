@@ -66,6 +66,9 @@ struct CellReport {
   std::optional<DatapathCounters> datapath;
   std::vector<FailedPolicy> failed_policies;
   std::optional<PdpResponse> response;
+  // wiretag's extension: the apps (guids) this cell has endpoints of, so the server knows
+  // where to send a trace into an app.
+  std::vector<std::string> hosted_apps;
 };
 
 // A cell as the server sees it now.

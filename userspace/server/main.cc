@@ -28,6 +28,7 @@
 #include "server/pap_auth.h"
 #include "server/policy_api.h"
 #include "server/token_api.h"
+#include "server/trace_api.h"
 #include "store/sqlite_store.h"
 #include "wiretag/version.h"
 
@@ -148,7 +149,26 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_TLS_CLIENT_CA")
       ->check(CLI::ExistingFile);
   cli.set_version_flag("--version", wiretag::version_line("wiretag-server"));
+  wiretag::CellRequestLimits cell_requests_limits;
+  int64_t cell_request_timeout_ms = cell_requests_limits.deadline.count();
+  cli.add_option("--cell-request-timeout", cell_request_timeout_ms,
+                 "milliseconds a request to a cell (trace, ops) waits for the cell's answer "
+                 "before it is answered 503 CELL_UNREACHABLE")
+      ->envname("WIRETAG_CELL_REQUEST_TIMEOUT")
+      ->check(CLI::Range(int64_t{1}, int64_t{600000}))
+      ->capture_default_str();
+  cli.add_option("--cell-request-max-pending", cell_requests_limits.max_pending,
+                 "requests to cells waiting for an answer at once; one more is 503 SERVER_BUSY")
+      ->envname("WIRETAG_CELL_REQUEST_MAX_PENDING")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  cli.add_option("--cell-request-max-pending-per-cell", cell_requests_limits.max_pending_per_cell,
+                 "the same, for one cell")
+      ->envname("WIRETAG_CELL_REQUEST_MAX_PENDING_PER_CELL")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
+  cell_requests_limits.deadline = std::chrono::milliseconds(cell_request_timeout_ms);
 
   wiretag::init_logging(log_level);
   auto endpoint = wiretag::http::parse_listen_address(listen);
@@ -214,7 +234,11 @@ int main(int argc, char** argv) {
   wiretag::CellRegistry cells({}, cell_retention * 1000);
   asio::io_context ioc(static_cast<int>(threads));
   wiretag::Pap pap(**store, cells);
-  wiretag::add_internal_routes(router, *graph, pap, notifier, cells, auth, ioc);
+  // Requests to cells ride their streamed watches (server/cell_requests.h).
+  auto cell_requests = std::make_shared<wiretag::CellRequests>(ioc, cells, cell_requests_limits);
+  wiretag::add_internal_routes(router, *graph, pap, notifier, cells, *cell_requests, auth, ioc);
+  wiretag::add_cell_reply_route(router, cell_requests, auth);
+  wiretag::add_cell_request_routes(router, *graph, **store, pap, cells, cell_requests, auth);
   wiretag::DecisionPoint decisions(**store, cells);
   wiretag::add_decision_routes(router, decisions, *graph, auth);
   // PAP basic auth: from the given file, or <data-dir>/pap-credentials made on first start.
@@ -289,6 +313,7 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: finishing in-flight requests and stopping", sig);
     housekeeping.cancel();
     notifier.close();  // waiting watches answer now (no events) instead of at their timeout
+    cell_requests->close();
     server.shutdown();
     // Stop once every connection is closed; a client that holds a request half-sent gets 5 s.
     stop_started = std::chrono::steady_clock::now();
