@@ -27,8 +27,8 @@ struct AppPolicy {
   uint32_t tag = 0;
   std::vector<Rule> rules;
   std::set<std::string> sources;  // source guids of the rules ("*" included)
-  std::map<std::string, uint32_t> source_tags;  // the tag of each source guid (trace)
   int64_t revision = 0;
+  std::map<std::string, uint32_t> source_tags;  // the tag of each source guid (trace)
 };
 
 // The answer to one endpoints query: consistent at `revision`.

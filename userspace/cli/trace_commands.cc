@@ -200,10 +200,8 @@ void add_trace_commands(CLI::App& app, datapath::Options& options) {
   static TraceArgs a;
   auto* c = app.add_subcommand(
       "trace",
-      "what the destination's cell decides for a packet from --from to --to: its real enforce "
-      "program (and for --reply the destination's stamp first) on a synthesized packet against "
-      "its live maps, changing no state live traffic uses. Through the server (default), an "
-      "agent (--agent given), or this host's datapath (--local, root)");
+      "what the destination's cell decides for one packet: its real programs on its live maps, "
+      "changing nothing (through the server; --agent given: an agent; --local: this host)");
   c->add_option("--from", a.from,
                 "the source app's guid, '*' (any tagged source) or 'untagged' (the default); "
                 "with --local a tag in hex");
