@@ -22,6 +22,7 @@
 #include "http/tls.h"
 #include "server/accounts_api.h"
 #include "server/auth.h"
+#include "server/edges_api.h"
 #include "server/internal_api.h"
 #include "server/pap_api.h"
 #include "server/pap_auth.h"
@@ -198,6 +199,7 @@ int main(int argc, char** argv) {
   }
   wiretag::add_account_routes(router, policies, *graph, auth, *keys);
   wiretag::add_token_routes(router, auth);
+  wiretag::add_edge_routes(router, **store, *graph, auth);
 
   // Watches wake on every committed change, whichever API wrote it.
   auto revision = graph->revision();
