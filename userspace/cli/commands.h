@@ -9,9 +9,16 @@
 namespace wiretag::cli {
 
 // Against the policy server (--server).
-void add_app_commands(CLI::App& app);  // app_commands.cc
+void add_app_commands(CLI::App& app);     // app_commands.cc
+void add_edge_commands(CLI::App& app);    // edge_commands.cc
+void add_policy_commands(CLI::App& app);  // policy_commands.cc
+void add_key_commands(CLI::App& app);     // key_commands.cc
+void add_token_commands(CLI::App& app);   // token_commands.cc
 
 // Against this host's pinned datapath (root).
 void add_endpoint_commands(CLI::App& app, datapath::Options& options);  // endpoint_commands.cc
+
+// `completion bash`: add it last; it reads the whole command tree.
+void add_completion_command(CLI::App& app);  // completion.cc
 
 }  // namespace wiretag::cli

@@ -33,7 +33,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.parse_complete_callback([&] { wiretag::init_logging(log_level); });
   add_app_commands(app);
+  add_edge_commands(app);
+  add_policy_commands(app);
+  add_key_commands(app);
+  add_token_commands(app);
   add_endpoint_commands(app, options);
+  add_completion_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
