@@ -83,9 +83,9 @@ Result<Policy> AccountPolicies::version(std::string_view account, std::string_vi
                                             : Result<std::optional<PolicyRecord>>(std::nullopt);
     if (!rec) return rec.error();
     if (!*rec)
-      return Error{"POLICY_VERSION_NOT_FOUND", "policy " + where->first + " has versions 1 to " +
-                                                   std::to_string(where->second) + ", not " +
-                                                   std::to_string(n)};
+      return Error{"POLICY_VERSION_NOT_FOUND",
+                   "policy \"" + std::string(key) + "\" has versions 1 to " +
+                       std::to_string(where->second) + ", not " + std::to_string(n)};
     return policy_of_version(**rec);
   });
 }
