@@ -76,6 +76,10 @@ TEST_F(Completion, CommandsOfAGroup) {
   // Global options and their values before the group do not lose the path.
   EXPECT_EQ(complete("wiretag --server http://x:1 -o json edge "),
             (std::set<std::string>{"allow", "deny", "list"}));
+  // A flag takes no value: the next word is completed as an option.
+  EXPECT_EQ(complete("wiretag policy update some-id --clear-refid --n"),
+            (std::set<std::string>{"--name"}));
+  EXPECT_EQ(complete("wiretag -h ed"), (std::set<std::string>{"edge"}));
   // A command's argument is not a command.
   EXPECT_EQ(complete("wiretag policy get some-id --v"), (std::set<std::string>{"--version"}));
 }
