@@ -14,6 +14,15 @@ void add_edge_commands(CLI::App& app);    // edge_commands.cc
 void add_policy_commands(CLI::App& app);  // policy_commands.cc
 void add_key_commands(CLI::App& app);     // key_commands.cc
 void add_token_commands(CLI::App& app);   // token_commands.cc
+// Cells and the PAP: cell list|describe, group …, deploy/undeploy/status, audit.
+void add_cell_commands(CLI::App& app);    // cell_commands.cc
+void add_group_commands(CLI::App& app);   // group_commands.cc
+void add_deploy_commands(CLI::App& app);  // deploy_commands.cc
+void add_audit_commands(CLI::App& app);   // audit_commands.cc
+
+// Against an agent's Plugin API (--agent).
+void add_device_commands(CLI::App& app);  // device_commands.cc
+void add_decide_commands(CLI::App& app);  // decide_commands.cc
 
 // Against this host's pinned datapath (root).
 void add_endpoint_commands(CLI::App& app, datapath::Options& options);  // endpoint_commands.cc

@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "wiretag: app-to-app network policy for container platforms.\n"
       "Talks to the policy server (--server), to an agent (--agent), and to this host's "
-      "pinned BPF datapath (endpoint, maps, monitor: run as root)."};
+      "pinned BPF datapath (endpoint, maps, monitor: run as root).",
+      "wiretag"};
   app.require_subcommand(1);
   app.get_formatter()->column_width(34);
   wiretag::datapath::Options options;
@@ -37,6 +38,12 @@ int main(int argc, char** argv) {
   add_policy_commands(app);
   add_key_commands(app);
   add_token_commands(app);
+  add_cell_commands(app);
+  add_group_commands(app);
+  add_deploy_commands(app);
+  add_audit_commands(app);
+  add_device_commands(app);
+  add_decide_commands(app);
   add_endpoint_commands(app, options);
   add_completion_command(app);
   try {

@@ -14,10 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-// (group, pdp_type, policy name) → version.
-using DeploymentKey = std::tuple<std::string, std::string, std::string>;
-using DeploymentMap = std::map<DeploymentKey, std::string>;
-
 std::string normalize_version(std::string_view v) {
   if (auto n = Pap::parse_version(v)) return std::to_string(*n) + ".0.0";
   return std::string(v);
@@ -36,28 +32,6 @@ bool live(const Cell& c) { return !c.expired; }
 
 bool in_subgroup(const Cell& c, std::string_view group, std::string_view pdp_type) {
   return c.report.pdp_group == group && c.report.pdp_subgroup == pdp_type;
-}
-
-const PdpSubgroupRecord* find_subgroup(const PdpGroupRecord& g, std::string_view pdp_type) {
-  for (const PdpSubgroupRecord& s : g.subgroups)
-    if (s.pdp_type == pdp_type) return &s;
-  return nullptr;
-}
-
-Result<DeploymentMap> load_deployments(StoreTx& tx) {
-  WT_TRY(all, tx.list_deployments());
-  DeploymentMap out;
-  for (const DeploymentRecord& d : *all) out[{d.group, d.pdp_type, d.policy}] = d.version;
-  return out;
-}
-
-std::vector<PolicyIdent> policies_of(const DeploymentMap& m, std::string_view group,
-                                     std::string_view pdp_type) {
-  std::vector<PolicyIdent> out;
-  for (const auto& [key, version] : m)
-    if (std::get<0>(key) == group && std::get<1>(key) == pdp_type)
-      out.push_back({std::get<2>(key), version});
-  return out;
 }
 
 json policies_json(const std::vector<PolicyIdent>& ps) {
@@ -690,31 +664,8 @@ Result<EffectiveRules> Pap::effective_rules(const std::string& cell_name,
     }
     if (assignment_out) *assignment_out = now;
 
-    bool whitelist = false;
-    std::vector<Policy> named;
-    if (!now.locked) {
-      for (const PolicyIdent& p : now.policies) {
-        if (p.name == kDefaultWhitelist) {
-          whitelist = true;
-          continue;
-        }
-        auto n = parse_version(p.version);
-        if (!n) continue;
-        WT_TRY(rec, tx.policy_version(p.name, *n));
-        if (!*rec) continue;
-        WT_TRY(policy, policy_from_record(**rec));
-        named.push_back(std::move(*policy));
-      }
-    }
-    std::map<std::string, uint32_t, std::less<>> source_tags;  // 0: the source is gone
-    auto tag_of = [&](const std::string& source) -> Result<uint32_t> {
-      if (source == "*") return uint32_t{0};
-      if (auto it = source_tags.find(source); it != source_tags.end()) return it->second;
-      WT_TRY(app, tx.find_app(source));
-      uint32_t tag = *app ? (*app)->tag : 0;
-      source_tags.emplace(source, tag);
-      return tag;
-    };
+    WT_TRY(deployed, DeployedRules::load(tx, now.locked ? std::vector<PolicyIdent>{}
+                                                        : now.policies));
     std::set<std::string> seen;
     for (const std::string& guid : guids) {
       if (!seen.insert(guid).second) continue;
@@ -725,24 +676,8 @@ Result<EffectiveRules> Pap::effective_rules(const std::string& cell_name,
       }
       AppRules entry{**app, {}};
       EffectiveRuleSet rules(entry.rules);
-      auto add = [&](EffectiveRule rule) { rules.add(std::move(rule)); };
-      if (whitelist) {
-        WT_TRY(edges, tx.edges_to(guid));
-        for (const InboundEdge& in : *edges) {
-          if (in.edge.policy != kDefaultWhitelist) continue;
-          if (in.edge.source != "*" && in.source_tag == 0) continue;
-          add(EffectiveRule{in.edge.source, in.source_tag, in.edge.protocol, in.edge.ports});
-        }
-      }
-      for (const Policy& p : named) {
-        if (p.account != entry.app.account) continue;  // the destination's owner decides
-        for (const PolicyRule& r : p.rules) {
-          if (r.destination != guid) continue;
-          WT_TRY(tag, tag_of(r.source));
-          if (r.source != "*" && *tag == 0) continue;
-          add(EffectiveRule{r.source, *tag, r.protocol, r.ports});
-        }
-      }
+      WT_TRY(sourced, deployed->into(tx, entry.app));
+      for (SourcedRule& s : *sourced) rules.add(std::move(s.rule));
       out.apps.push_back(std::move(entry));
     }
     return out;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/cell_registry.h"
+#include "core/deployed_rules.h"
 #include "core/policy_graph.h"
 #include "store/pap_records.h"
 #include "store/store.h"
@@ -32,12 +33,6 @@ inline constexpr std::string_view kDefaultSubgroup = "tc";
 // ACTIVE → enforce, TEST → audit, SAFE → enforce (no new deployments), PASSIVE → bypass.
 std::string_view datapath_mode(std::string_view group_state);
 bool is_group_state(std::string_view s);
-
-struct PolicyIdent {
-  std::string name;
-  std::string version;
-  friend bool operator==(const PolicyIdent&, const PolicyIdent&) = default;
-};
 
 // A requested policy: the version may be absent (the latest).
 struct PolicyRef {

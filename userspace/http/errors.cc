@@ -24,7 +24,7 @@ unsigned status_for(const Error& error) {
       code == "TAG_LENGTH_MISMATCH" || code == "GROUP_NOT_PASSIVE" ||
       code == "GROUP_IN_SAFE_STATE" || code == "SUBGROUP_HAS_NO_PDP" ||
       code == "SUBGROUP_HAS_POLICIES" || code == "NO_ACTIVE_GROUP" || code == "POLICY_DEPLOYED" ||
-      code == "LAST_ADMIN_TOKEN")
+      code == "LAST_ADMIN_TOKEN" || code == "CELL_NOT_ASSIGNED")
     return 409;
   // The agent's datapath: another namespace's device holds the ifindex; a capacity reached
   // (--max-endpoints, --max-policy-entries) is the cell's storage, not the agent's fault.

@@ -22,6 +22,7 @@
 #include "http/tls.h"
 #include "server/accounts_api.h"
 #include "server/auth.h"
+#include "server/decision_api.h"
 #include "server/edges_api.h"
 #include "server/internal_api.h"
 #include "server/pap_api.h"
@@ -214,6 +215,8 @@ int main(int argc, char** argv) {
   asio::io_context ioc(static_cast<int>(threads));
   wiretag::Pap pap(**store, cells);
   wiretag::add_internal_routes(router, *graph, pap, notifier, cells, auth, ioc);
+  wiretag::DecisionPoint decisions(**store, cells);
+  wiretag::add_decision_routes(router, decisions, *graph, auth);
   // PAP basic auth: from the given file, or <data-dir>/pap-credentials made on first start.
   wiretag::Result<wiretag::PapCredentials> pap_users = wiretag::PapCredentials::insecure();
   if (!insecure) {
