@@ -11,7 +11,11 @@
 namespace wiretag::cli {
 
 // Against the policy server (--server).
-void add_app_commands(CLI::App& app);  // app_commands.cc
+void add_app_commands(CLI::App& app);     // app_commands.cc
+void add_edge_commands(CLI::App& app);    // edge_commands.cc
+void add_policy_commands(CLI::App& app);  // policy_commands.cc
+void add_key_commands(CLI::App& app);     // key_commands.cc
+void add_token_commands(CLI::App& app);   // token_commands.cc
 // Cells and the PAP: cell list|describe, group …, deploy/undeploy/status, audit.
 void add_cell_commands(CLI::App& app);    // cell_commands.cc
 void add_group_commands(CLI::App& app);   // group_commands.cc
@@ -32,5 +36,8 @@ void add_maps_commands(CLI::App& app, datapath::Options& options);      // maps_
 std::unique_ptr<datapath::PinnedDatapath> open_pinned(const datapath::Options& options);
 // wiretag trace: --local on this host's pinned datapath, --agent, else the server.
 void add_trace_commands(CLI::App& app, datapath::Options& options);  // trace_commands.cc
+
+// `completion bash`: add it last; it reads the whole command tree.
+void add_completion_command(CLI::App& app);  // completion.cc
 
 }  // namespace wiretag::cli

@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.parse_complete_callback([&] { wiretag::init_logging(log_level); });
   add_app_commands(app);
+  add_edge_commands(app);
+  add_policy_commands(app);
+  add_key_commands(app);
+  add_token_commands(app);
   add_cell_commands(app);
   add_group_commands(app);
   add_deploy_commands(app);
@@ -45,6 +49,7 @@ int main(int argc, char** argv) {
   add_endpoint_commands(app, options);
   add_maps_commands(app, options);
   add_trace_commands(app, options);
+  add_completion_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -23,6 +23,7 @@
 #include "server/accounts_api.h"
 #include "server/auth.h"
 #include "server/decision_api.h"
+#include "server/edges_api.h"
 #include "server/internal_api.h"
 #include "server/pap_api.h"
 #include "server/pap_auth.h"
@@ -221,6 +222,7 @@ int main(int argc, char** argv) {
   }
   wiretag::add_account_routes(router, policies, *graph, auth, *keys);
   wiretag::add_token_routes(router, auth);
+  wiretag::add_edge_routes(router, **store, *graph, auth);
 
   // Watches wake on every committed change, whichever API wrote it.
   auto revision = graph->revision();
