@@ -8,14 +8,14 @@
 SEC("tc")
 int wt_stamp_prog(struct __sk_buff *skb)
 {
-	return wt_stamp(skb);
+	return wt_stamp(skb, 0); /* 0: no trace record, compiled out */
 }
 
 /* TC egress: packets entering the container must be allowed. */
 SEC("tc")
 int wt_enforce_prog(struct __sk_buff *skb)
 {
-	return wt_enforce(skb);
+	return wt_enforce(skb, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -10,9 +10,10 @@
 #include "../maps.h"
 #include "parse.h"
 #include "endpoint.h"
+#include "trace.h"
 
 static __always_inline int wt_port_allowed(__u32 ifindex, __u32 src_tag, __u8 gen, __u8 proto,
-					   __u16 port, __u32 plens)
+					   __u16 port, __u32 plens, struct wt_trace *tr)
 {
 	struct wt_port_key key = {
 		.ifindex = ifindex,
@@ -28,15 +29,17 @@ static __always_inline int wt_port_allowed(__u32 ifindex, __u32 src_tag, __u8 ge
 			continue;
 		key.port = port & (__u16)(0xffff << (WT_PORT_PLEN_MAX - plen));
 		key.plen_gen = (__u8)(plen << 1 | gen);
-		if (bpf_map_lookup_elem(&port_policy, &key))
+		if (bpf_map_lookup_elem(&port_policy, &key)) {
+			wt_trace_match(tr, WT_TRACE_MATCH_PORT, src_tag, proto, key.port, plen);
 			return 1;
+		}
 	}
 	return 0;
 }
 
 /* Exact-port rules are the common case: one lookup, without src_policy. */
 static __always_inline int wt_exact_port_allowed(__u32 ifindex, __u32 src_tag, __u8 gen,
-						 const struct wt_packet *p)
+						 const struct wt_packet *p, struct wt_trace *tr)
 {
 	struct wt_port_key key = {
 		.ifindex = ifindex,
@@ -46,11 +49,15 @@ static __always_inline int wt_exact_port_allowed(__u32 ifindex, __u32 src_tag, _
 		.plen_gen = (__u8)(WT_PORT_PLEN_MAX << 1 | gen),
 	};
 
-	return bpf_map_lookup_elem(&port_policy, &key) != 0;
+	int hit = bpf_map_lookup_elem(&port_policy, &key) != 0;
+
+	if (tr && hit)
+		wt_trace_match(tr, WT_TRACE_MATCH_PORT, src_tag, p->proto, key.port, WT_PORT_PLEN_MAX);
+	return hit;
 }
 
 static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 gen,
-					     const struct wt_packet *p)
+					     const struct wt_packet *p, struct wt_trace *tr)
 {
 	struct wt_src_key key = { .ifindex = ifindex, .src_tag = src_tag, .generation = gen };
 	struct wt_src_policy *sp;
@@ -59,11 +66,15 @@ static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 
 	sp = bpf_map_lookup_elem(&src_policy, &key);
 	if (!sp)
 		return 0;
-	if (sp->any_proto)
+	if (sp->any_proto) {
+		wt_trace_match(tr, WT_TRACE_MATCH_ANY, src_tag, 0, 0, 0);
 		return 1;
+	}
 	switch (p->proto) {
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
+		if (tr && sp->icmp)
+			wt_trace_match(tr, WT_TRACE_MATCH_ICMP, src_tag, p->proto, 0, 0);
 		return sp->icmp;
 	case IPPROTO_TCP:
 		plens = sp->port_plens[WT_PROTO_SLOT_TCP];
@@ -74,12 +85,14 @@ static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 
 	default:
 		return 0;
 	}
-	if (plens & 1)
+	if (plens & 1) {
+		wt_trace_match(tr, WT_TRACE_MATCH_ALL_PORTS, src_tag, p->proto, 0, 0);
 		return 1;
+	}
 	plens &= ~(1u << WT_PORT_PLEN_MAX); /* wt_exact_port_allowed() looked already */
 	if (!plens || !p->l4_known)
 		return 0;
-	return wt_port_allowed(ifindex, src_tag, gen, p->proto, bpf_ntohs(p->dport), plens);
+	return wt_port_allowed(ifindex, src_tag, gen, p->proto, bpf_ntohs(p->dport), plens, tr);
 }
 
 /*
@@ -87,18 +100,19 @@ static __always_inline int wt_source_allowed(__u32 ifindex, __u32 src_tag, __u8 
  * endpoint's WT_EP_HAS_* flags (of the generation in force) skip lookups that cannot hit.
  */
 static __always_inline __u32 wt_rules_lookup(const struct wt_ep_state *st, __u32 ifindex,
-					     __u32 src_tag, const struct wt_packet *p)
+					     __u32 src_tag, const struct wt_packet *p,
+					     struct wt_trace *tr)
 {
 	__u8 gen = st->generation;
 
-	if (wt_has_ports(p) && wt_exact_port_allowed(ifindex, src_tag, gen, p))
+	if (wt_has_ports(p) && wt_exact_port_allowed(ifindex, src_tag, gen, p, tr))
 		return WT_REASON_ALLOW_RULE;
-	if ((st->flags & WT_EP_HAS_SRC_POLICY) && wt_source_allowed(ifindex, src_tag, gen, p))
+	if ((st->flags & WT_EP_HAS_SRC_POLICY) && wt_source_allowed(ifindex, src_tag, gen, p, tr))
 		return WT_REASON_ALLOW_RULE;
 	if ((st->flags & WT_EP_HAS_WILDCARD_PORTS) && wt_has_ports(p) &&
-	    wt_exact_port_allowed(ifindex, 0, gen, p))
+	    wt_exact_port_allowed(ifindex, 0, gen, p, tr))
 		return WT_REASON_ALLOW_WILDCARD;
-	if ((st->flags & WT_EP_HAS_WILDCARD_SRC) && wt_source_allowed(ifindex, 0, gen, p))
+	if ((st->flags & WT_EP_HAS_WILDCARD_SRC) && wt_source_allowed(ifindex, 0, gen, p, tr))
 		return WT_REASON_ALLOW_WILDCARD;
 	return WT_REASON_DROP_POLICY;
 }
@@ -145,7 +159,8 @@ static __always_inline __u8 wt_verdict_code(__u32 reason)
 
 /* The rules' answer for a tagged packet: from the slot's verdict cache, else the maps. */
 static __always_inline __u32 wt_rules_verdict(const struct wt_ep_state *st, __u32 ifindex,
-					      __u32 src_tag, const struct wt_packet *p)
+					      __u32 src_tag, const struct wt_packet *p,
+					      struct wt_trace *tr)
 {
 	__u64 key, *entry = 0, word;
 	__u32 index, reason;
@@ -160,7 +175,7 @@ static __always_inline __u32 wt_rules_verdict(const struct wt_ep_state *st, __u3
 				return wt_verdict_reason(word);
 		}
 	}
-	reason = wt_rules_lookup(st, ifindex, src_tag, p);
+	reason = wt_rules_lookup(st, ifindex, src_tag, p, tr);
 	if (entry)
 		*(volatile __u64 *)entry = wt_verdict_word(key, wt_verdict_code(reason), st->epoch);
 	return reason;

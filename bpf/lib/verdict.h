@@ -14,10 +14,12 @@
 #include "policy.h"
 #include "flow.h"
 #include "observe.h"
+#include "trace.h"
 
 /* Applies the endpoint's mode to a reason, counts it, reports drops. Returns a TC action. */
 static __always_inline int wt_finish(__u32 ifindex, __u32 slot, __u32 src_tag, __u8 dir,
-				     __u8 mode, __u32 reason, const struct wt_packet *p)
+				     __u8 mode, __u32 reason, const struct wt_packet *p,
+				     struct wt_trace *tr)
 {
 	__u8 verdict = WT_VERDICT_PASS;
 
@@ -27,6 +29,11 @@ static __always_inline int wt_finish(__u32 ifindex, __u32 slot, __u32 src_tag, _
 		wt_event(ifindex, src_tag, dir, reason, verdict, mode, p);
 	}
 	wt_count(ifindex, slot, dir, reason, verdict, p->len);
+	if (tr) {
+		tr->reason = reason;
+		tr->verdict = verdict;
+		tr->mode = mode;
+	}
 	return verdict == WT_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
@@ -54,7 +61,19 @@ static __always_inline int wt_spoofed(const struct wt_endpoint *ep, const struct
 	return 0;
 }
 
-static __always_inline int wt_stamp(struct __sk_buff *skb)
+/*
+ * The trace's own state (flows, caches, counters: maps of its own) holds one endpoint, at
+ * slot 0; the live slot goes into the record. Compiled out of the live programs (tr null).
+ */
+#define WT_TRACE_OWN_SLOT(tr, field)                                                           \
+	do {                                                                                   \
+		if (tr) {                                                                      \
+			(tr)->slot = (field);                                                  \
+			(field) = 0;                                                           \
+		}                                                                              \
+	} while (0)
+
+static __always_inline int wt_stamp(struct __sk_buff *skb, struct wt_trace *tr)
 {
 	struct wt_packet p = {};
 	struct wt_endpoint epv, *ep = &epv;
@@ -64,28 +83,31 @@ static __always_inline int wt_stamp(struct __sk_buff *skb)
 	if (!wt_endpoint_load(ifindex, ep)) {
 		p.len = skb->len;
 		return wt_finish(ifindex, 0, 0, WT_DIR_STAMP, WT_MODE_ENFORCE,
-				 WT_REASON_DROP_NO_ENDPOINT, &p);
+				 WT_REASON_DROP_NO_ENDPOINT, &p, tr);
 	}
+	WT_TRACE_OWN_SLOT(tr, ep->slot);
 	skb->mark = ep->tag;
 	if (ep->mode == WT_MODE_BYPASS) {
 		p.len = skb->len;
 		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode,
-				 WT_REASON_ALLOW_BYPASS, &p);
+				 WT_REASON_ALLOW_BYPASS, &p, tr);
 	}
 	reason = wt_parse(skb, &p);
 	if (reason != WT_PARSED)
-		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode, reason, &p);
+		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode, reason, &p, tr);
 	if (wt_spoofed(ep, &p))
 		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode,
-				 WT_REASON_DROP_SPOOFED, &p);
+				 WT_REASON_DROP_SPOOFED, &p, tr);
 	if (p.frag != WT_FRAG_LATER)
 		wt_flow_record(ifindex, ep->slot, &p);
 	return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode, WT_REASON_STAMPED,
-			 &p);
+			 &p, tr);
 }
 
+
 static __always_inline __u32 wt_enforce_reason(const struct wt_ep_state *st, __u32 ifindex,
-					       __u32 src_tag, const struct wt_packet *p)
+					       __u32 src_tag, const struct wt_packet *p,
+					       struct wt_trace *tr)
 {
 	if (wt_icmp6_is_ndp(p))
 		return WT_REASON_ALLOW_NDP;
@@ -97,10 +119,10 @@ static __always_inline __u32 wt_enforce_reason(const struct wt_ep_state *st, __u
 	if (!src_tag)
 		return st->untagged == WT_UNTAGGED_ALLOW ? WT_REASON_ALLOW_UNTAGGED
 							 : WT_REASON_DROP_UNTAGGED;
-	return wt_rules_verdict(st, ifindex, src_tag, p);
+	return wt_rules_verdict(st, ifindex, src_tag, p, tr);
 }
 
-static __always_inline int wt_enforce(struct __sk_buff *skb)
+static __always_inline int wt_enforce(struct __sk_buff *skb, struct wt_trace *tr)
 {
 	struct wt_packet p = {};
 	struct wt_ep_state st;
@@ -111,20 +133,21 @@ static __always_inline int wt_enforce(struct __sk_buff *skb)
 	if (!wt_endpoint_state(ifindex, &st)) {
 		p.len = skb->len;
 		return wt_finish(ifindex, 0, src_tag, WT_DIR_ENFORCE, WT_MODE_ENFORCE,
-				 WT_REASON_DROP_NO_ENDPOINT, &p);
+				 WT_REASON_DROP_NO_ENDPOINT, &p, tr);
 	}
+	WT_TRACE_OWN_SLOT(tr, st.slot);
 	if (st.mode == WT_MODE_BYPASS) {
 		p.len = skb->len;
 		return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode,
-				 WT_REASON_ALLOW_BYPASS, &p);
+				 WT_REASON_ALLOW_BYPASS, &p, tr);
 	}
 	reason = wt_parse(skb, &p);
 	if (reason == WT_PARSED) {
-		reason = wt_enforce_reason(&st, ifindex, src_tag, &p);
+		reason = wt_enforce_reason(&st, ifindex, src_tag, &p, tr);
 		if (p.frag == WT_FRAG_FIRST && !wt_reason_is_drop(reason))
 			wt_fragment_admit(ifindex, &p);
 	}
-	return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode, reason, &p);
+	return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode, reason, &p, tr);
 }
 
 #endif

@@ -401,6 +401,26 @@ struct wt_ratelimit {
 	__u32 suppressed;      /* events suppressed since the window's budget ran out */
 };
 
+/*
+ * Trace runs (userspace/datapath/trace.cc): wt_trace_stamp_prog and wt_trace_enforce_prog,
+ * never attached, run through BPF_PROG_TEST_RUN and leave what they decided in the test
+ * run's skb->cb[] (ctx_out), at these indexes. The live programs record nothing.
+ */
+enum wt_trace_match {
+	WT_TRACE_MATCH_NONE = 0,   /* no rule: the reason says why */
+	WT_TRACE_MATCH_PORT = 1,   /* a port_policy entry: source, proto, port prefix */
+	WT_TRACE_MATCH_ANY = 2,    /* a src_policy entry with any_proto: every protocol and port */
+	WT_TRACE_MATCH_ICMP = 3,   /* a src_policy entry with icmp */
+	WT_TRACE_MATCH_ALL_PORTS = 4, /* a src_policy entry with every port of the protocol */
+};
+
+#define WT_TRACE_CB_REASON 0 /* enum wt_reason | verdict << 8 | mode << 16 | 1 << 24 (ran) */
+#define WT_TRACE_CB_SOURCE 1 /* source tag of the matched entry (0 = "*") */
+#define WT_TRACE_CB_MATCH 2  /* enum wt_trace_match | proto << 8 | prefix length << 16 */
+#define WT_TRACE_CB_PORT 3   /* port prefix of a WT_TRACE_MATCH_PORT entry, host order */
+#define WT_TRACE_CB_SLOT 4   /* the endpoint's live slot (the trace's own state uses slot 0) */
+#define WT_TRACE_RAN (1u << 24)
+
 #ifdef __cplusplus
 #define WT_ABI_ASSERT(e, m) static_assert(e, m)
 #else

@@ -15,6 +15,7 @@
 #include "../server/temp_dir.h"
 #include "agent_process.h"
 #include "datapath/datapath.h"
+#include "wiretag/version.h"
 
 namespace wiretag::test {
 namespace {
@@ -176,6 +177,17 @@ TEST_F(AgentTest, StaticWhitelistIsEnforcedListedAndRemoved) {
   r = agent_->request("DELETE", "/whitelist", json{{"destination_device", device("wt0")}}.dump());
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.error_code(), "DEVICE_NOT_FOUND");
+}
+
+// The agent's build in GET /healthz, and in PDP_STATUS (ONAP's deploymentInstanceInfo), which
+// the server shows in its cell listing.
+TEST_F(AgentTest, ItsVersionIsInHealthzAndInPdpStatus) {
+  EXPECT_EQ(agent_->request("GET", "/healthz").json()["version"], std::string(kVersion));
+  EXPECT_TRUE(eventually([&] {
+    auto cell = server_->get("/internal/v1/cells/test-cell");
+    return cell.status == 200 &&
+           cell.json()["deploymentInstanceInfo"] == version_line("wiretag-agent");
+  })) << server_->get("/internal/v1/cells/test-cell").body;
 }
 
 TEST_F(AgentTest, BadInputIsRefusedAndChangesNothing) {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -88,6 +89,26 @@ std::string CliServerTest::write_file(const std::string& name, const std::string
   const auto path = dir_.path() / name;
   std::ofstream(path, std::ios::binary) << content;
   return path.string();
+}
+
+std::vector<std::vector<std::string>> table_rows(const std::string& out) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream cells(line);
+    std::vector<std::string> row;
+    std::string c;
+    while (cells >> c) row.push_back(c);
+    if (!row.empty()) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+bool has_row(const std::string& out, const std::vector<std::string>& row) {
+  for (const auto& r : table_rows(out))
+    if (r == row) return true;
+  return false;
 }
 
 std::string describe(const CliResult& r) {

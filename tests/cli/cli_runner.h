@@ -49,13 +49,24 @@ inline CliResult run_cli(std::vector<std::string> args,
 // of "no credentials" sets WIRETAG_TOKEN to "" and WIRETAG_DATA_DIR to an empty dir.
 class CliServerTest : public ServerTest {
  protected:
-  std::string server_url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  // http://127.0.0.1:PORT; a test that starts the server with --tls-cert sets scheme_ "https".
+  std::string server_url() const {
+    return scheme_ + "://127.0.0.1:" + std::to_string(server_->port());
+  }
   std::filesystem::path data_dir() const { return dir_.path() / "data"; }
   CliResult cli(std::vector<std::string> args, std::map<std::string, std::string> env = {},
                 std::optional<std::string> stdin_text = std::nullopt);
   // A file under the test's temp dir with this content; returns its path.
   std::string write_file(const std::string& name, const std::string& content);
+
+  std::string scheme_ = "http";
 };
+
+// A table as the CLI prints it: one row per line (the header first), cells split at runs of
+// spaces (so cells holding spaces split too).
+std::vector<std::vector<std::string>> table_rows(const std::string& out);
+// Whether the table has a row exactly equal to `row`.
+bool has_row(const std::string& out, const std::vector<std::string>& row);
 
 // gtest output for a failed CLI expectation: the command's status, stdout and stderr.
 std::string describe(const CliResult& r);

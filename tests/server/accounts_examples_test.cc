@@ -25,6 +25,8 @@ constexpr char kExampleSecret[] =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const std::string kPolicies = "/v1/accounts/{account_id}/policies";
 const std::string kPolicy = "/v1/accounts/{account_id}/policies/{id_or_refid}";
+const std::string kVersions = "/v1/accounts/{account_id}/policies/{id_or_refid}/versions";
+const std::string kVersion = kVersions + "/{version}";
 const std::string kKeys = "/v1/accounts/{account_id}/policy_keys";
 const std::string kKey = "/v1/accounts/{account_id}/policy_keys/{key}";
 
@@ -271,6 +273,13 @@ TEST_F(AccountsExamples, EveryExampleWorksInTheDocumentedOrder) {
        "accounts-policy-patched.response.json");
   step("PUT", kPolicy, base + "/" + id, "accounts-policy-replace.request.json",
        "accounts-policy-replaced.response.json");
+  // Every version stays readable.
+  step("GET", kVersions, base + "/ticket-4712/versions", "",
+       "accounts-policy-versions.response.json");
+  step("GET", kVersion, base + "/" + id + "/versions/1", "",
+       "accounts-policy-version.response.json");
+  step("GET", kVersion, base + "/ticket-4712/versions/4", "",
+       "accounts-policy-version-not-found.response.json");
 
   // A fresh key opens to the documented policy; so does the documented key.
   json sealed = step("POST", kKeys, keys, "accounts-policy-key.request.json",
@@ -319,7 +328,7 @@ TEST_F(AccountsExamples, EveryAccountsExampleFileIsInTheDocument) {
 }
 
 TEST_F(AccountsExamples, EveryDocumentedOperationIsRouted) {
-  ASSERT_EQ(doc_.operations().size(), 8u);
+  ASSERT_EQ(doc_.operations().size(), 10u);
   for (const auto& [method, path] : doc_.operations()) {
     std::string target = std::regex_replace(path, std::regex(R"(\{account_id\})"), "acme");
     target = std::regex_replace(target, std::regex(R"(\{[^}]+\})"), "x");

@@ -415,6 +415,28 @@ TEST_F(InternalApi, CellsRegisterWithPdpStatusAndAreListed) {
   EXPECT_EQ(s().get("/internal/v1/cells/a%20b").error_code(), "INVALID_CELL_NAME");
 }
 
+// The agent's build rides in ONAP's deploymentInstanceInfo (PdpStatus has no version field).
+TEST_F(InternalApi, ACellsDeploymentInstanceInfoIsShownInTheCellListing) {
+  json status = pdp_status("cell1");
+  status["deploymentInstanceInfo"] = "wiretag-agent 0.1.0 (gabc1234)";
+  ASSERT_EQ(s().post("/internal/v1/cells/cell1/status", status.dump()).status, 200);
+  EXPECT_EQ(s().get("/internal/v1/cells/cell1").json()["deploymentInstanceInfo"],
+            "wiretag-agent 0.1.0 (gabc1234)");
+  EXPECT_EQ(s().get("/internal/v1/cells").json()["cells"][0]["deploymentInstanceInfo"],
+            "wiretag-agent 0.1.0 (gabc1234)");
+  // A cell that does not say has null; a wrong type is refused and changes nothing.
+  ASSERT_EQ(s().post("/internal/v1/cells/cell2/status", pdp_status("cell2").dump()).status, 200);
+  EXPECT_EQ(s().get("/internal/v1/cells/cell2").json()["deploymentInstanceInfo"], nullptr);
+  json before = s().get("/internal/v1/cells/cell1").json();
+  status["deploymentInstanceInfo"] = 7;
+  EXPECT_EQ(s().post("/internal/v1/cells/cell1/status", status.dump()).error_code(),
+            "INVALID_FIELD_TYPE");
+  status["deploymentInstanceInfo"] = std::string(1025, 'x');
+  EXPECT_EQ(s().post("/internal/v1/cells/cell1/status", status.dump()).error_code(),
+            "FIELD_TOO_LONG");
+  EXPECT_EQ(s().get("/internal/v1/cells/cell1").json(), before);
+}
+
 TEST_F(InternalApi, ACellThatStopsHeartbeatingExpires) {
   ASSERT_EQ(s().post("/internal/v1/cells/fast/status", pdp_status("fast", 100).dump()).status, 200);
   // Three missed 100 ms heartbeats: poll for the state, no timing asserted.

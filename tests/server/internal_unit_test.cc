@@ -380,8 +380,9 @@ TEST_F(Internal, AWatchFromBeforeTheCompactedHorizonIsToldToResync) {
   Pap pap(*store_, cells);
   Authenticator auth(*store_, /*insecure=*/true);
   boost::asio::io_context ioc;
+  CellRequests requests(ioc, cells);
   http::Router router;
-  add_internal_routes(router, g(), pap, notifier, cells, auth, ioc);
+  add_internal_routes(router, g(), pap, notifier, cells, requests, auth, ioc);
   auto ask = [&](const std::string& path, const std::string& since) {
     http::Request q;
     q.path = path;
@@ -421,8 +422,9 @@ TEST_F(Internal, StreamsAndLongPollsAtOneRevisionShareOneSerializedBatch) {
   Pap pap(*store_, cells);
   Authenticator auth(*store_, /*insecure=*/true);
   boost::asio::io_context ioc;
+  CellRequests requests(ioc, cells);
   http::Router router;
-  add_internal_routes(router, g(), pap, notifier, cells, auth, ioc);
+  add_internal_routes(router, g(), pap, notifier, cells, requests, auth, ioc);
   auto ask = [&](std::map<std::string, std::string> query) {
     http::Request q;
     q.path = "/internal/v1/watch";

@@ -14,7 +14,7 @@ constexpr uint32_t kA = 0x0a01, kB = 0x0b02;
 uint32_t reason(const std::vector<Rule>& rules, DecisionPacket p, DecisionEndpoint ep = {}) {
   auto v = evaluate_packet(rules, p, ep);
   EXPECT_TRUE(v.ok()) << v.error().message;
-  return v ? v->reason : WT_REASON_MAX;
+  return v ? v->reason : static_cast<uint32_t>(WT_REASON_MAX);
 }
 
 DecisionPacket tcp(uint32_t tag, uint16_t port) { return {tag, IPPROTO_TCP, port}; }

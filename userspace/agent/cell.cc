@@ -223,6 +223,23 @@ std::vector<DeviceView> Cell::list() const {
   return out;
 }
 
+std::optional<uint32_t> Cell::app_tag(const std::string& guid) const {
+  std::lock_guard lock(mu_);
+  if (auto it = apps_.find(guid); it != apps_.end()) return it->second.tag;
+  for (const auto& [followed, policy] : apps_)
+    if (auto it = policy.source_tags.find(guid); it != policy.source_tags.end()) return it->second;
+  return std::nullopt;
+}
+
+std::vector<Rule> Cell::rules_of(const Device& device) const {
+  std::lock_guard lock(mu_);
+  const DeviceRecord* rec = table_.find(device);
+  if (!rec) return {};
+  if (!rec->app_guid) return static_rules(rec->static_sources);
+  auto it = apps_.find(*rec->app_guid);
+  return device_rules(*rec, it == apps_.end() ? std::vector<Rule>{} : it->second.rules);
+}
+
 DeviceView Cell::view_locked(const DeviceRecord& rec) const {
   DeviceView v;
   v.record = rec;
@@ -390,6 +407,7 @@ std::optional<ApplyReport> Cell::apply_change(const ChangeEvent& e) {
     policy.rules.push_back(e.edge->rule);
     canonicalize(policy.rules);
     policy.sources.insert(e.edge->source);
+    if (e.edge->rule.source_tag) policy.source_tags[e.edge->source] = e.edge->rule.source_tag;
   }
   policy.revision = e.revision;
   return report;

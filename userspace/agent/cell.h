@@ -28,6 +28,7 @@ struct AppPolicy {
   std::vector<Rule> rules;
   std::set<std::string> sources;  // source guids of the rules ("*" included)
   int64_t revision = 0;
+  std::map<std::string, uint32_t> source_tags;  // the tag of each source guid (trace)
 };
 
 // The answer to one endpoints query: consistent at `revision`.
@@ -163,6 +164,11 @@ class Cell : public PolicySink {
   // Every endpoint (followed and static) to this mode, and devices attached from now on.
   void set_mode(datapath::Mode mode) override;
   std::optional<datapath::Mode> mode() const;
+
+  // For a trace: the tag of an app this cell knows — one of its devices follows it, or a
+  // rule of an app it follows comes from it; and the rules a device enforces.
+  std::optional<uint32_t> app_tag(const std::string& guid) const;
+  std::vector<Rule> rules_of(const datapath::Device& device) const;
 
   // Forgets devices whose interface or namespace is gone; returns how many.
   size_t sweep_vanished();

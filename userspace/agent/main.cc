@@ -15,6 +15,8 @@
 
 #include "agent/agent_metrics.h"
 #include "agent/cell.h"
+#include "agent/cell_ops.h"
+#include "agent/cell_requests.h"
 #include "agent/plugin_access.h"
 #include "agent/plugin_api.h"
 #include "agent/server_link.h"
@@ -22,6 +24,7 @@
 #include "http/listen_address.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "wiretag/version.h"
 
 namespace {
 
@@ -210,6 +213,7 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  cli.set_version_flag("--version", wiretag::version_line("wiretag-agent"));
   CLI11_PARSE(cli, argc, argv);
   wiretag::init_logging(log_level);
 
@@ -309,6 +313,9 @@ int main(int argc, char** argv) {
   wiretag::http::Metrics metrics;
   std::optional<wiretag::agent::AgentMetrics> agent_metrics;  // made before the link starts
   link_options.in_force = [&agent_metrics](int64_t at) { agent_metrics->in_force(at); };
+  // The server's requests to this cell (trace, status, …) ride the streamed watch.
+  wiretag::agent::CellRequests cell_requests({*base, token, server_tls_context, cell});
+  link_options.take_request = [&](const json& line) { return cell_requests.take(line); };
   wiretag::agent::ServerLink link(link_options, cell_state);
   agent_metrics.emplace(metrics, **dp, link);
 
@@ -324,6 +331,10 @@ int main(int argc, char** argv) {
   wiretag::http::add_metrics_route(tcp_router, metrics);
   metrics.observe(plugin_router);
   metrics.observe(tcp_router);
+  wiretag::agent::TraceService traces(cell_state, **dp, cell);
+  wiretag::agent::add_cell_ops(cell_requests, cell_state, link, traces, cell);
+  wiretag::agent::add_trace_route(plugin_router, traces);
+  if (plugin_tcp) wiretag::agent::add_trace_route(tcp_router, traces);
   if (plugin_tcp && !plugin_token.empty()) wiretag::agent::require_bearer(tcp_router, plugin_token);
   asio::io_context ioc(2);
   wiretag::http::Server plugin_server(ioc, plugin_router, http_options);
@@ -365,11 +376,13 @@ int main(int argc, char** argv) {
          {{"endpoints", s.endpoints},
           {"allowed", s.allowed},
           {"dropped", s.dropped},
-          {"audited", s.audited}}}};
+          {"audited", s.audited}}},
+        {"hostedApps", cell_state.followed_apps()}};
   };
 
   plugin_server.start();
   http_server.start();
+  cell_requests.start();
   link.start(status_extra);
   std::printf("plugin socket %s\n", plugin_socket.c_str());
   std::printf("listening on %s\n", wiretag::http::format_endpoint(*bound).c_str());
@@ -410,6 +423,7 @@ int main(int argc, char** argv) {
   sweep_cv.notify_all();
   sweeper.join();
   link.stop();
+  cell_requests.stop();
   spdlog::info("stopped");
   return 0;
 }

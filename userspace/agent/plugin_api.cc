@@ -5,6 +5,7 @@
 
 #include "core/app_guid.h"
 #include "http/json_input.h"
+#include "wiretag/version.h"
 
 namespace wiretag::agent {
 
@@ -154,6 +155,7 @@ class PluginApi {
     if (auto r = http::check_fields(*body, {"destination_device"}); !r) return r.error();
     WT_TRY(device, device_field(*body));
     if (auto r = cell_.remove(*device); !r) return r.error();
+    link_.status_changed();
     return Reply{200, json{{"status", "success"}}};
   }
 
@@ -168,7 +170,8 @@ class PluginApi {
                  {"connected", link_.connected()},
                  {"revision", link_.revision()},
                  {"endpoints", s.endpoints},
-                 {"pdp", pdp_json(pdp, cell_.mode())}};
+                 {"pdp", pdp_json(pdp, cell_.mode())},
+                 {"version", std::string(kVersion)}};
     if (locked) body["reason"] = lock_reason(*pdp.assignment);
     return Reply{healthy ? 200u : 503u, body};
   }
@@ -195,6 +198,7 @@ class PluginApi {
     const bool hold = snapshot->assignment && frozen(*snapshot->assignment);
     WT_TRY(view,
            cell_.put_followed(device, snapshot->apps.front(), std::move(extra_sources), hold));
+    link_.status_changed();  // PDP_STATUS hostedApps: the server learns where the app is
     return Reply{200, device_json(*view, cell_.tags())};
   }
 
@@ -214,6 +218,14 @@ void add_plugin_routes(http::Router& router, Cell& cell, ServerLink& link, bool 
   router.post("/whitelist", bind(&PluginApi::put))
       .get("/whitelist", bind(&PluginApi::list))
       .del("/whitelist", bind(&PluginApi::remove));
+}
+
+void add_trace_route(http::Router& router, const TraceService& traces) {
+  router.post("/v1/trace", [&traces](const Request& req) -> Result<Reply> {
+    WT_TRY(body, http::parse_json_object(req.body));
+    WT_TRY(answer, traces.trace(*body));
+    return Reply{200, std::move(*answer)};
+  });
 }
 
 }  // namespace wiretag::agent

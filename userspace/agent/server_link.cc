@@ -5,6 +5,7 @@
 #include "agent/server_messages.h"
 #include "common/log.h"
 #include "http/json_input.h"
+#include "wiretag/version.h"
 
 namespace wiretag::agent {
 
@@ -61,11 +62,7 @@ Result<ServerSnapshot> ServerLink::query_once(const std::vector<std::string>& ap
         return Error{"SERVER_ERROR",
                      "status: HTTP " + std::to_string(res->status) + " " + res->body};
       WT_TRY(j, res->json());
-      if (!j->contains("store_id") || !j->contains("revision"))
-        return bad("a status reply without store_id or revision");
-      out.store_id = (*j)["store_id"].get<std::string>();
-      out.revision = (*j)["revision"].get<int64_t>();
-      return out;
+      return parse_server_status(*j);
     }
     auto res = query_client_.request("POST", "/internal/v1/endpoints/query", body.dump(), 30s);
     if (!res) return res.error();
@@ -264,6 +261,8 @@ Result<void> ServerLink::watch_once() {
   // One answer, a line per batch of events and a heartbeat line every watch_timeout: no
   // byte for longer (plus slack) means the server or the path is gone.
   Result<void> handled = Ok();
+  // Named, the stream also carries the server's requests to this cell (cell_requests.h).
+  if (options_.take_request) target += "&cell=" + options_.cell;
   auto res = watch_client_.stream(
       target + "&stream=1",
       [&](std::string_view line) {
@@ -272,6 +271,7 @@ Result<void> ServerLink::watch_once() {
           handled = bad("a watch line that is not JSON (" + j.error().message + ")");
           return false;
         }
+        if (options_.take_request && options_.take_request(*j)) return !resync_due() && !stopping_;
         ++watch_replies_;
         handled = handle_watch_reply(*j);
         if (!handled) return false;
@@ -461,6 +461,7 @@ json ServerLink::status_body() {
   s["state"] = !v.assignment ? "PASSIVE" : locked ? "SAFE" : v.assignment->state;
   s["healthy"] = synced_ && !locked ? "HEALTHY" : "NOT_HEALTHY";
   if (locked) s["description"] = lock_reason(*v.assignment);
+  s["deploymentInstanceInfo"] = version_line("wiretag-agent");
   s["policies"] = to_json(v.held);
   s["failedPolicies"] = to_json(v.failed);
   s["heartbeatIntervalMs"] = options_.heartbeat_interval.count();

@@ -44,6 +44,9 @@ struct LinkOptions {
   // Called once a change the server committed at this time (unix ms) is in force on the cell
   // (wiretag_policy_propagation_seconds); changes applied by a full resync are not reported.
   std::function<void(int64_t committed_at_ms)> in_force;
+  // Takes a watch line that is a request to the cell (true), not a change; set, the streamed
+  // watch names the cell (cell=NAME) and the server sends it requests.
+  std::function<bool(const nlohmann::json& line)> take_request;
 };
 
 // The PAP's view of this cell as the link keeps it: the assignment last learned and which of
@@ -91,6 +94,8 @@ class ServerLink {
   Result<void> send_status();
 
   PdpView pdp() const;
+  // What PDP_STATUS reports changed (held policies, state, hosted apps): sent now.
+  void status_changed();
 
  private:
   void watch_loop();
@@ -112,7 +117,6 @@ class ServerLink {
   void hold(const Assignment& assignment);
   // After rules were applied under `assignment` (`full`: every followed app).
   void record_apply(const Assignment& assignment, const ApplyReport& report, bool full);
-  void status_changed();
   std::chrono::milliseconds next_backoff();
   bool sleep_for(std::chrono::milliseconds d);  // false when stopping
 

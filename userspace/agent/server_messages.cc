@@ -70,6 +70,16 @@ Result<ChangeEvent> parse_event(const json& j) {
   return e;
 }
 
+Result<ServerSnapshot> parse_server_status(const json& j) {
+  if (!j.is_object() || !j.contains("store_id") || !j["store_id"].is_string() ||
+      !j.contains("revision") || !j["revision"].is_number_integer())
+    return bad("a status reply without store_id or revision");
+  ServerSnapshot s;
+  s.store_id = j["store_id"].get<std::string>();
+  s.revision = j["revision"].get<int64_t>();
+  return s;
+}
+
 Result<ServerSnapshot> parse_snapshot(const json& j) {
   try {
     ServerSnapshot s;
@@ -92,6 +102,7 @@ Result<ServerSnapshot> parse_snapshot(const json& j) {
               PortRange{ports.at("start").get<uint16_t>(), ports.at("end").get<uint16_t>()};
         }
         p.sources.insert(r.at("source").get<std::string>());
+        if (rule.source_tag) p.source_tags[r.at("source").get<std::string>()] = rule.source_tag;
         p.rules.push_back(rule);
       }
       canonicalize(p.rules);  // so "same rules" compares equal however the server listed them

@@ -192,6 +192,8 @@ ApiAnswer unix_request(const std::string& path, std::string_view method, const s
   return answer_of(parser.get().result_int(), parser.get().body());
 }
 
+}  // namespace
+
 json checked(ApiAnswer a) {
   if (a.status < 400) return std::move(a.body);
   const json& b = a.body;
@@ -204,8 +206,6 @@ json checked(ApiAnswer a) {
   throw CommandError(kExitApiError, "HTTP " + std::to_string(a.status) + ": " +
                                         (b.is_string() ? b.get<std::string>() : b.dump()));
 }
-
-}  // namespace
 
 ApiAnswer server_request(Auth auth, std::string_view method, const std::string& target,
                          const json& body) {

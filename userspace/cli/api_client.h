@@ -61,6 +61,8 @@ struct ApiAnswer {
 // failures are a CommandError.
 ApiAnswer server_request(Auth auth, std::string_view method, const std::string& target,
                          const nlohmann::json& body = nullptr);
+// The answer's body; a status ≥ 400 is a CommandError naming its error_code and message.
+nlohmann::json checked(ApiAnswer answer);
 // As server_request, but a status ≥ 400 is a CommandError naming its error_code and message.
 nlohmann::json server_call(Auth auth, std::string_view method, const std::string& target,
                            const nlohmann::json& body = nullptr);

@@ -3,13 +3,19 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <memory>
 
 #include "datapath/datapath.h"
+#include "datapath/pinned_datapath.h"
 
 namespace wiretag::cli {
 
 // Against the policy server (--server).
-void add_app_commands(CLI::App& app);  // app_commands.cc
+void add_app_commands(CLI::App& app);     // app_commands.cc
+void add_edge_commands(CLI::App& app);    // edge_commands.cc
+void add_policy_commands(CLI::App& app);  // policy_commands.cc
+void add_key_commands(CLI::App& app);     // key_commands.cc
+void add_token_commands(CLI::App& app);   // token_commands.cc
 // Cells and the PAP: cell list|describe, group …, deploy/undeploy/status, audit.
 void add_cell_commands(CLI::App& app);    // cell_commands.cc
 void add_group_commands(CLI::App& app);   // group_commands.cc
@@ -22,5 +28,16 @@ void add_decide_commands(CLI::App& app);  // decide_commands.cc
 
 // Against this host's pinned datapath (root).
 void add_endpoint_commands(CLI::App& app, datapath::Options& options);  // endpoint_commands.cc
+void add_maps_commands(CLI::App& app, datapath::Options& options);      // maps_commands.cc
+
+// What is pinned at options.pin_dir, for the commands that only read (endpoint list and
+// counters, monitor, maps): creates, pins, loads and mounts nothing. On a host without a
+// datapath it prints why ("no wiretag datapath pinned at …") and exits 1.
+std::unique_ptr<datapath::PinnedDatapath> open_pinned(const datapath::Options& options);
+// wiretag trace: --local on this host's pinned datapath, --agent, else the server.
+void add_trace_commands(CLI::App& app, datapath::Options& options);  // trace_commands.cc
+
+// `completion bash`: add it last; it reads the whole command tree.
+void add_completion_command(CLI::App& app);  // completion.cc
 
 }  // namespace wiretag::cli

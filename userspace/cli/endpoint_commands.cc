@@ -31,15 +31,15 @@ void add_device_flags(CLI::App* cmd, DeviceArgs& args) {
   std::exit(1);
 }
 
-std::unique_ptr<datapath::Datapath> open_datapath(datapath::Options options,
-                                                  bool read_only = false) {
-  options.read_only = read_only;
+// Loads the programs and owns the pin dir: for the commands that change something.
+std::unique_ptr<datapath::Datapath> open_datapath(const datapath::Options& options) {
   auto dp = datapath::Datapath::open(options);
   if (!dp) fail(dp.error());
   return std::move(dp.value());
 }
 
-uint32_t require_ifindex(datapath::Datapath& dp, const datapath::Device& d) {
+template <class Dp>
+uint32_t require_ifindex(const Dp& dp, const datapath::Device& d) {
   auto ifindex = dp.ifindex_of(d);
   if (!ifindex) fail(Error{"ENDPOINT_NOT_FOUND", "no endpoint on " + d.ifname + " (attach first)"});
   return *ifindex;
@@ -65,6 +65,12 @@ std::string ip_string(uint8_t family, const uint8_t* addr) {
 std::atomic<bool> g_stop{false};
 
 }  // namespace
+
+std::unique_ptr<datapath::PinnedDatapath> open_pinned(const datapath::Options& options) {
+  auto dp = datapath::PinnedDatapath::open(options.pin_dir);
+  if (!dp) fail(dp.error());
+  return std::move(dp.value());
+}
 
 void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
   auto* ep = app.add_subcommand("endpoint", "attach, configure and inspect endpoints on this host");
@@ -145,7 +151,7 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
   {
     auto* c = ep->add_subcommand("list", "endpoints of this host's datapath");
     c->callback([&options] {
-      auto dp = open_datapath(options, true);
+      auto dp = open_pinned(options);
       std::printf("%-8s %-16s %-28s %-10s %-8s %-6s %s\n", "IFINDEX", "DEVICE", "NETNS", "TAG",
                   "MODE", "GEN", "ENTRIES(src/port)");
       for (const auto& e : dp->endpoints())
@@ -163,7 +169,7 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
     c->add_option("--netns", dev.netns, "network namespace of --dev");
     c->add_option("--dev", dev.ifname, "only this device");
     c->callback([&options] {
-      auto dp = open_datapath(options, true);
+      auto dp = open_pinned(options);
       std::optional<uint32_t> only;
       if (!dev.ifname.empty()) only = require_ifindex(*dp, dev.device());
       std::printf("%-8s %-8s %-20s %-8s %12s %14s\n", "IFINDEX", "DIR", "REASON", "VERDICT",
@@ -186,7 +192,7 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
     c->add_option("--count", count, "stop after this many events (0 = no limit)");
     c->add_option("--seconds", seconds, "stop after this long (0 = until interrupted)");
     c->callback([&options] {
-      auto dp = open_datapath(options, true);
+      auto dp = open_pinned(options);
       int seen = 0;
       bool live = false;  // events already in the ring buffer when we start are history
       auto r = dp->on_event([&](const wt_event& ev) {

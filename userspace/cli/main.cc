@@ -9,6 +9,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "common/log.h"
+#include "wiretag/version.h"
 
 int main(int argc, char** argv) {
   using namespace wiretag::cli;
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
       "pinned BPF datapath (endpoint, maps, monitor: run as root).",
       "wiretag"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", wiretag::version_line("wiretag"));
   app.get_formatter()->column_width(34);
   wiretag::datapath::Options options;
   std::string log_level = "warn";
@@ -34,6 +36,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.parse_complete_callback([&] { wiretag::init_logging(log_level); });
   add_app_commands(app);
+  add_edge_commands(app);
+  add_policy_commands(app);
+  add_key_commands(app);
+  add_token_commands(app);
   add_cell_commands(app);
   add_group_commands(app);
   add_deploy_commands(app);
@@ -41,6 +47,9 @@ int main(int argc, char** argv) {
   add_device_commands(app);
   add_decide_commands(app);
   add_endpoint_commands(app, options);
+  add_maps_commands(app, options);
+  add_trace_commands(app, options);
+  add_completion_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -65,6 +65,13 @@ class AccountPolicies {
                         const PolicyDraft& draft, bool replace);
   Result<void> remove(std::string_view account, std::string_view id_or_refid);
 
+  // Every version of the policy, oldest first: by id or refid while it exists, and by id
+  // after it was deleted (versions are immutable and kept). POLICY_NOT_FOUND.
+  Result<std::vector<Policy>> versions(std::string_view account, std::string_view id_or_refid);
+  // One version; POLICY_NOT_FOUND, POLICY_VERSION_NOT_FOUND.
+  Result<Policy> version(std::string_view account, std::string_view id_or_refid,
+                         int64_t version);
+
  private:
   Store& store_;
   std::function<std::string()> new_id_;

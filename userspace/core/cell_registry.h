@@ -56,6 +56,9 @@ struct CellReport {
   std::string state;         // ACTIVE | PASSIVE | SAFE | TEST
   std::string healthy;       // HEALTHY | NOT_HEALTHY | TEST_IN_PROGRESS | UNKNOWN
   std::string description;
+  // ONAP's free-text field for what is deployed: the agent sends its build, "wiretag-agent
+  // 0.1.0 (g86c317c)". Empty when the cell did not say.
+  std::string deployment_instance_info;
   std::vector<DeployedPolicy> policies;
   std::optional<nlohmann::json> statistics;  // ONAP PdpStatistics, as sent
   int64_t heartbeat_interval_ms = 0;
@@ -63,6 +66,9 @@ struct CellReport {
   std::optional<DatapathCounters> datapath;
   std::vector<FailedPolicy> failed_policies;
   std::optional<PdpResponse> response;
+  // wiretag's extension: the apps (guids) this cell has endpoints of, so the server knows
+  // where to send a trace into an app.
+  std::vector<std::string> hosted_apps;
 };
 
 // A cell as the server sees it now.

@@ -64,11 +64,6 @@ bool copy_name(char* dst, size_t cap, const std::string& src) {
   return true;
 }
 
-Device device_of(const wt_device& d) {
-  return Device{std::string(d.netns, strnlen(d.netns, sizeof d.netns)),
-                std::string(d.ifname, strnlen(d.ifname, sizeof d.ifname))};
-}
-
 wt_endpoint endpoint_config(const EndpointSettings& s, uint8_t generation) {
   wt_endpoint ep{};
   ep.tag = s.tag;
@@ -106,6 +101,11 @@ wt_endpoint with_datapath_fields(wt_endpoint next, const wt_endpoint& cur) {
 }
 
 }  // namespace
+
+Device device_of(const wt_device& d) {
+  return Device{std::string(d.netns, strnlen(d.netns, sizeof d.netns)),
+                std::string(d.ifname, strnlen(d.ifname, sizeof d.ifname))};
+}
 
 EndpointSettings settings_of(const wt_endpoint& ep) {
   EndpointSettings s;
@@ -845,58 +845,7 @@ std::vector<Endpoint> Datapath::endpoints() const {
 }
 
 std::vector<CounterRow> Datapath::counters(std::optional<uint32_t> ifindex) const {
-  int ncpu = libbpf_num_possible_cpus();
-  const size_t cpus = ncpu > 0 ? ncpu : 1;
-  std::vector<wt_counter> per_cpu(cpus);
-  auto order = [](const wt_counter_key& a, const wt_counter_key& b) {
-    return std::memcmp(&a, &b, sizeof a) < 0;
-  };
-  std::map<wt_counter_key, wt_counter, decltype(order)> rows(order);
-  auto add = [&](const wt_counter_key& key, const wt_counter* values) {
-    wt_counter& total = rows[key];
-    for (size_t cpu = 0; cpu < cpus; ++cpu) {
-      total.packets += values[cpu].packets;
-      total.bytes += values[cpu].bytes;
-    }
-  };
-  // Drops without an endpoint, and rows an older build counted by key.
-  counters_.for_each_key([&](const wt_counter_key& k) {
-    if (ifindex && k.ifindex != *ifindex) return;
-    if (bpf_map_lookup_elem(counters_.fd(), &k, per_cpu.data()) == 0) add(k, per_cpu.data());
-  });
-  // Every reason of an endpoint, by its slot: a row for each column that counted a packet.
-  constexpr uint32_t kPerSlot = uint32_t{WT_DIR_MAX} * WT_SLOT_COLUMNS;
-  std::vector<uint32_t> slot_keys(kPerSlot);
-  std::vector<wt_counter> slot_values(size_t{kPerSlot} * cpus);
-  int slot_fd = map_fd(WT_MAP_SLOT_COUNTERS);
-  endpoints_.for_each_key([&](const uint32_t& ep_ifindex) {
-    if (ifindex && ep_ifindex != *ifindex) return;
-    auto ep = endpoints_.lookup(ep_ifindex);
-    if (!ep) return;
-    // The slot's columns in one batch (in_batch: the index before the first), else one by one.
-    const uint32_t first = ep->slot * kPerSlot;
-    uint32_t before = first - 1, last = 0, count = kPerSlot;
-    bool batched = bpf_map_lookup_batch(slot_fd, first ? &before : nullptr, &last, slot_keys.data(),
-                                        slot_values.data(), &count, nullptr) == 0 &&
-                   count == kPerSlot;
-    for (uint8_t dir = 0; dir < WT_DIR_MAX; ++dir)
-      for (uint8_t reason = 0; reason < WT_REASON_MAX; ++reason)
-        for (uint8_t verdict : {uint8_t{WT_VERDICT_PASS}, uint8_t{WT_VERDICT_DROP}}) {
-          if (reason < WT_PASS_REASONS && verdict != WT_VERDICT_PASS) continue;
-          uint32_t index = wt_slot_counter_index(ep->slot, dir, reason, verdict);
-          const wt_counter* values = slot_values.data() + size_t{index - first} * cpus;
-          if (!batched) {
-            if (bpf_map_lookup_elem(slot_fd, &index, per_cpu.data()) != 0) continue;
-            values = per_cpu.data();
-          }
-          if (std::any_of(values, values + cpus,
-                          [](const wt_counter& c) { return c.packets != 0; }))
-            add(wt_counter_key{ep_ifindex, dir, reason, verdict, 0}, values);
-        }
-  });
-  std::vector<CounterRow> out;
-  for (const auto& [key, total] : rows) out.push_back({key, total});
-  return out;
+  return read_counter_rows(counters_.fd(), map_fd(WT_MAP_SLOT_COUNTERS), endpoints_.fd(), ifindex);
 }
 
 Result<void> Datapath::on_event(std::function<void(const wt_event&)> handler) {

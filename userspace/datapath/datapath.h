@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/policy_compiler.h"
+#include "datapath/counter_rows.h"
 #include "datapath/mapped_words.h"
 #include "datapath/typed_map.h"
 #include "wiretag/abi.h"
@@ -70,10 +71,8 @@ struct Endpoint {
   size_t rules_port_entries = 0;
 };
 
-struct CounterRow {
-  wt_counter_key key{};
-  wt_counter total{};  // summed over CPUs
-};
+// The device a devices entry records.
+Device device_of(const wt_device& d);
 
 // The settings an endpoint config was written from (inverse of what attach/configure write).
 EndpointSettings settings_of(const wt_endpoint& config);

@@ -35,12 +35,18 @@ unsigned status_for(const Error& error) {
       code == "NAME_MISMATCH" || code == "POLICY_TOO_LARGE_FOR_KEY" || code == "FIELD_TOO_LONG")
     return 400;
   if (code == "JSON_TOO_DEEP" || code == "FIELD_TOO_LONG") return 400;
+  if (code == "SOURCE_TAG_UNKNOWN") return 400;  // a trace's source the cell cannot resolve
   if (code == "UNAVAILABLE") return 503;
   if (code == "UPSTREAM_ERROR") return 502;  // the policy server erred behind the agent
   // The HTTP layer's own refusals (http/server.cc).
   if (code == "MISSING_HOST" || code == "TLS_REQUIRED") return 400;
   if (code == "UNSUPPORTED_TRANSFER_ENCODING") return 501;
   if (code == "SERVER_BUSY") return 503;
+  // Requests to a cell (server/cell_requests.h): no open watch or no answer in time; an op
+  // the cell's agent does not know; a cell's error that must not pass as the caller's.
+  if (code == "CELL_UNREACHABLE") return 503;
+  if (code == "CELL_OP_UNSUPPORTED") return 501;
+  if (code == "CELL_ERROR") return 502;
   return 500;
 }
 

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <charconv>
 #include <cstdio>
 
 #include "core/app_guid.h"
@@ -15,7 +16,6 @@ namespace {
 using http::Reply;
 using http::Request;
 using nlohmann::json;
-
 
 // name, refid (string or null) and rules, each optional here; create/replace require more.
 Result<PolicyDraft> parse_draft(const std::string& body) {
@@ -49,6 +49,16 @@ json draft_json(const PolicyDraft& d) {
               {"rules", to_json(d.rules.value_or(std::vector<PolicyRule>{}))}};
   out["refid"] = d.refid && *d.refid ? json(**d.refid) : json(nullptr);
   return out;
+}
+
+// "N" or "N.0.0" (the PAP's name of version N), N ≥ 1.
+Result<int64_t> version_number(std::string text) {
+  if (text.size() > 4 && text.ends_with(".0.0")) text.resize(text.size() - 4);
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 1)
+    return Error{"INVALID_VERSION", "a policy version is a positive integer N (or N.0.0)"};
+  return n;
 }
 
 // A draft complete enough to become a policy: name and rules present and valid.
@@ -144,6 +154,23 @@ class AccountsApi {
     return Reply{200, json{{"result", to_json(*p)}}};
   }
 
+  // GET /policies/:id/versions: every version, oldest first (also of a deleted policy, by id).
+  Result<Reply> versions(const Request& req) {
+    WT_TRY(acct, account(req));
+    WT_TRY(all, policies_.versions(*acct, req.param("id")));
+    json out = json::array();
+    for (const Policy& p : *all) out.push_back(to_json(p));
+    return Reply{200, out};
+  }
+
+  // GET /policies/:id/versions/:version: one version (N, or N.0.0 as the PAP names it).
+  Result<Reply> version(const Request& req) {
+    WT_TRY(acct, account(req));
+    WT_TRY(n, version_number(req.param("version")));
+    WT_TRY(p, policies_.version(*acct, req.param("id"), *n));
+    return Reply{200, to_json(*p)};
+  }
+
   Result<Reply> remove(const Request& req) {
     WT_TRY(acct, account(req));
     if (auto r = policies_.remove(*acct, req.param("id")); !r) return r.error();
@@ -156,7 +183,6 @@ class AccountsApi {
   Authenticator& auth_;
   const PolicyKeySealer& keys_;
 };
-
 
 }  // namespace
 
@@ -182,7 +208,9 @@ void add_account_routes(http::Router& router, AccountPolicies& policies, PolicyG
       .get(base + "/:id", [api](const Request& q) { return api->get(q); })
       .put(base + "/:id", [api](const Request& q) { return api->update(q, true); })
       .patch(base + "/:id", [api](const Request& q) { return api->update(q, false); })
-      .del(base + "/:id", [api](const Request& q) { return api->remove(q); });
+      .del(base + "/:id", [api](const Request& q) { return api->remove(q); })
+      .get(base + "/:id/versions", [api](const Request& q) { return api->versions(q); })
+      .get(base + "/:id/versions/:version", [api](const Request& q) { return api->version(q); });
   const std::string keys_base = "/v1/accounts/:account_id/policy_keys";
   router.post(keys_base, [api](const Request& q) { return api->seal(q); })
       .get(keys_base + "/:key", [api](const Request& q) { return api->unseal(q); });

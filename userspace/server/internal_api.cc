@@ -16,6 +16,7 @@
 #include "core/app_guid.h"
 #include "http/json_input.h"
 #include "http/line_stream.h"
+#include "server/cell_view.h"
 #include "server/pdp_status_input.h"
 
 namespace wiretag {
@@ -39,33 +40,6 @@ std::optional<int64_t> parse_count(const std::string& s) {
   if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
     return std::nullopt;
   return std::stoll(s);
-}
-
-json cell_json(const Cell& c) {
-  const CellReport& r = c.report;
-  json policies = json::array();
-  for (const DeployedPolicy& p : r.policies)
-    policies.push_back({{"name", p.name}, {"version", p.version}});
-  json out = {{"name", r.name},
-              {"pdpType", r.pdp_type},
-              {"pdpGroup", r.pdp_group},
-              {"pdpSubgroup", r.pdp_subgroup},
-              {"state", r.state},
-              {"healthy", c.healthy},
-              {"reportedHealthy", r.healthy},
-              {"expired", c.expired},
-              {"lastHeartbeatMs", c.last_heartbeat_ms},
-              {"heartbeatIntervalMs", r.heartbeat_interval_ms},
-              {"description", r.description},
-              {"policies", policies}};
-  out["revision"] = r.revision ? json(*r.revision) : json(nullptr);
-  out["statistics"] = r.statistics ? *r.statistics : json(nullptr);
-  out["datapath"] = r.datapath ? json{{"endpoints", r.datapath->endpoints},
-                                      {"allowed", r.datapath->allowed},
-                                      {"dropped", r.datapath->dropped},
-                                      {"audited", r.datapath->audited}}
-                               : json(nullptr);
-  return out;
 }
 
 struct AppQuery {
@@ -151,13 +125,22 @@ struct WatchStream {
 class InternalApi : public std::enable_shared_from_this<InternalApi> {
  public:
   InternalApi(PolicyGraph& graph, Pap& pap, ChangeNotifier& notifier, CellRegistry& cells,
-              Authenticator& auth, asio::io_context& ioc)
-      : graph_(graph), pap_(pap), notifier_(notifier), cells_(cells), auth_(auth), ioc_(ioc) {}
+              CellRequests& requests, Authenticator& auth, asio::io_context& ioc)
+      : graph_(graph),
+        pap_(pap),
+        notifier_(notifier),
+        cells_(cells),
+        requests_(requests),
+        auth_(auth),
+        ioc_(ioc) {}
 
   // GET /internal/v1/watch?since=REV[&timeout=SECONDS][&stream=0|1]
+  // With cell=NAME (as that cell) a stream also carries the cell's requests (cell_requests.h).
   void watch(const Request& req, http::Respond respond) {
-    if (auto who = auth_.authenticate_internal(req.authorization, req.peer_cell); !who)
-      return respond(who.error());
+    auto who = auth_.authenticate_internal(req.authorization, req.peer_cell);
+    if (!who) return respond(who.error());
+    auto cell = watch_cell(*who, req);
+    if (!cell) return respond(cell.error());
     if (!req.query.count("since"))
       return respond(Error{"INVALID_REVISION", "since=REV is required"});
     auto since = parse_count(req.query_value("since"));
@@ -178,7 +161,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     }
     auto now = events_after(*since);
     if (!now) return respond(now.error());
-    if (stream) return start_stream(*since, timeout, *now, std::move(respond));
+    if (stream) return start_stream(*since, timeout, *now, *cell, std::move(respond));
     if (!now->wait || timeout == 0) return respond(reply_of(*now));
 
     auto w = std::make_shared<Watch>(ioc_, *since, std::move(respond));
@@ -389,8 +372,9 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
   // The streamed watch: answers 200 with the stream at once; `first` is its first line.
   void start_stream(int64_t since, int64_t timeout, const WatchAnswer& first,
-                    http::Respond respond) {
+                    const std::string& cell, http::Respond respond) {
     auto lines = std::make_shared<http::LineStream>(kMaxStreamQueuedBytes);
+    if (!cell.empty()) requests_.attach(cell, lines);
     auto s = std::make_shared<WatchStream>(ioc_, since, timeout, lines);
     auto self = shared_from_this();
     ++streams_;
@@ -475,6 +459,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   Pap& pap_;
   ChangeNotifier& notifier_;
   CellRegistry& cells_;
+  CellRequests& requests_;
   Authenticator& auth_;
   asio::io_context& ioc_;
 };
@@ -482,9 +467,9 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 }  // namespace
 
 void add_internal_routes(http::Router& router, PolicyGraph& graph, Pap& pap,
-                         ChangeNotifier& notifier, CellRegistry& cells, Authenticator& auth,
-                         asio::io_context& ioc) {
-  auto api = std::make_shared<InternalApi>(graph, pap, notifier, cells, auth, ioc);
+                         ChangeNotifier& notifier, CellRegistry& cells, CellRequests& requests,
+                         Authenticator& auth, asio::io_context& ioc) {
+  auto api = std::make_shared<InternalApi>(graph, pap, notifier, cells, requests, auth, ioc);
   auto bind = [api](Result<Reply> (InternalApi::*fn)(const Request&)) {
     return [api, fn](const Request& req) { return ((*api).*fn)(req); };
   };

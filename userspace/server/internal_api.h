@@ -10,15 +10,17 @@
 #include "core/policy_graph.h"
 #include "http/router.h"
 #include "server/auth.h"
+#include "server/cell_requests.h"
 
 namespace wiretag {
 
 // Every argument outlives the router; waiting watches run their timers on ioc. The
 // notifier must be fed by the graph's store (Store::add_commit_observer); closing it answers
 // every waiting watch at once.
-// pap answers PDP_STATUS with the cell's assignment and endpoints/query with a "cell".
+// pap answers PDP_STATUS with the cell's assignment and endpoints/query with a "cell"; a
+// stream that names its cell carries the cell's requests.
 void add_internal_routes(http::Router& router, PolicyGraph& graph, Pap& pap,
-                         ChangeNotifier& notifier, CellRegistry& cells, Authenticator& auth,
-                         boost::asio::io_context& ioc);
+                         ChangeNotifier& notifier, CellRegistry& cells, CellRequests& requests,
+                         Authenticator& auth, boost::asio::io_context& ioc);
 
 }  // namespace wiretag

@@ -23,13 +23,16 @@
 #include "server/accounts_api.h"
 #include "server/auth.h"
 #include "server/decision_api.h"
+#include "server/edges_api.h"
 #include "server/internal_api.h"
 #include "server/pap_api.h"
 #include "server/pap_auth.h"
 #include "server/policy_api.h"
 #include "server/server_metrics.h"
 #include "server/token_api.h"
+#include "server/trace_api.h"
 #include "store/sqlite_store.h"
+#include "wiretag/version.h"
 
 namespace asio = boost::asio;
 
@@ -147,7 +150,27 @@ int main(int argc, char** argv) {
                  "may act as on /internal/v1; agents may still use cell tokens")
       ->envname("WIRETAG_TLS_CLIENT_CA")
       ->check(CLI::ExistingFile);
+  cli.set_version_flag("--version", wiretag::version_line("wiretag-server"));
+  wiretag::CellRequestLimits cell_requests_limits;
+  int64_t cell_request_timeout_ms = cell_requests_limits.deadline.count();
+  cli.add_option("--cell-request-timeout", cell_request_timeout_ms,
+                 "milliseconds a request to a cell (trace, ops) waits for the cell's answer "
+                 "before it is answered 503 CELL_UNREACHABLE")
+      ->envname("WIRETAG_CELL_REQUEST_TIMEOUT")
+      ->check(CLI::Range(int64_t{1}, int64_t{600000}))
+      ->capture_default_str();
+  cli.add_option("--cell-request-max-pending", cell_requests_limits.max_pending,
+                 "requests to cells waiting for an answer at once; one more is 503 SERVER_BUSY")
+      ->envname("WIRETAG_CELL_REQUEST_MAX_PENDING")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  cli.add_option("--cell-request-max-pending-per-cell", cell_requests_limits.max_pending_per_cell,
+                 "the same, for one cell")
+      ->envname("WIRETAG_CELL_REQUEST_MAX_PENDING_PER_CELL")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
+  cell_requests_limits.deadline = std::chrono::milliseconds(cell_request_timeout_ms);
 
   wiretag::init_logging(log_level);
   auto endpoint = wiretag::http::parse_listen_address(listen);
@@ -204,6 +227,7 @@ int main(int argc, char** argv) {
   wiretag::add_account_routes(router, policies, *graph, auth, *keys);
   router.api("tokens");
   wiretag::add_token_routes(router, auth);
+  wiretag::add_edge_routes(router, **store, *graph, auth);
 
   // Watches wake on every committed change, whichever API wrote it.
   auto revision = graph->revision();
@@ -218,7 +242,11 @@ int main(int argc, char** argv) {
   asio::io_context ioc(static_cast<int>(threads));
   wiretag::Pap pap(**store, cells);
   router.api("internal");
-  wiretag::add_internal_routes(router, *graph, pap, notifier, cells, auth, ioc);
+  // Requests to cells ride their streamed watches (server/cell_requests.h).
+  auto cell_requests = std::make_shared<wiretag::CellRequests>(ioc, cells, cell_requests_limits);
+  wiretag::add_internal_routes(router, *graph, pap, notifier, cells, *cell_requests, auth, ioc);
+  wiretag::add_cell_reply_route(router, cell_requests, auth);
+  wiretag::add_cell_request_routes(router, *graph, **store, pap, cells, cell_requests, auth);
   wiretag::DecisionPoint decisions(**store, cells);
   router.api("decision");
   wiretag::add_decision_routes(router, decisions, *graph, auth);
@@ -299,6 +327,7 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: finishing in-flight requests and stopping", sig);
     housekeeping.cancel();
     notifier.close();  // waiting watches answer now (no events) instead of at their timeout
+    cell_requests->close();
     server.shutdown();
     // Stop once every connection is closed; a client that holds a request half-sent gets 5 s.
     stop_started = std::chrono::steady_clock::now();

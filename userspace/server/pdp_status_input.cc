@@ -1,5 +1,6 @@
 #include "server/pdp_status_input.h"
 
+#include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -158,6 +159,24 @@ Result<PdpResponse> parse_response(const json& v) {
   return out;
 }
 
+// wiretag's extension: the guids of the apps the cell has endpoints of (at most one per
+// endpoint slot of the datapath, 65536).
+Result<std::vector<std::string>> parse_hosted_apps(const json& v) {
+  if (!v.is_array()) return Error{"INVALID_FIELD_TYPE", "\"hostedApps\" must be an array"};
+  if (auto c = check_items(v, "hostedApps", 65536); !c) return c.error();
+  std::vector<std::string> out;
+  out.reserve(v.size());
+  for (const json& g : v) {
+    if (!g.is_string()) return Error{"INVALID_FIELD_TYPE", "\"hostedApps\" must hold guids"};
+    if (auto c = check_app_guid(g.get_ref<const std::string&>(), "hostedApps[]"); !c)
+      return c.error();
+    out.push_back(g.get<std::string>());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 }  // namespace
 
 Result<CellReport> parse_pdp_status(const std::string& body, const std::string& path_name) {
@@ -166,8 +185,9 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
   WT_TRY(j, http::parse_json_object(body));
   if (auto r = http::check_fields(
           *j, {"messageName", "name", "pdpType", "state", "healthy", "heartbeatIntervalMs"},
-          {"requestId", "timestampMs", "pdpGroup", "pdpSubgroup", "description", "policies",
-           "statistics", "revision", "datapath", "failedPolicies", "response"});
+          {"requestId", "timestampMs", "pdpGroup", "pdpSubgroup", "description",
+           "deploymentInstanceInfo", "policies", "statistics", "revision", "datapath",
+           "failedPolicies", "response", "hostedApps"});
       !r)
     return r.error();
   WT_TRY(message, http::string_field(*j, "messageName"));
@@ -203,12 +223,13 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
     if (auto c = check_name(*subgroup, "pdpSubgroup", "INVALID_PDP_SUBGROUP"); !c) return c.error();
     r.pdp_subgroup = *subgroup;
   }
-  for (std::string_view key : {"requestId", "description"}) {
+  for (std::string_view key : {"requestId", "description", "deploymentInstanceInfo"}) {
     if (!member(*j, key)) continue;
     WT_TRY(v, http::string_field(*j, key));
-    if (auto c = check_text(*v, key, key == "description" ? kMaxTextChars : kMaxNameChars); !c)
+    if (auto c = check_text(*v, key, key == "requestId" ? kMaxNameChars : kMaxTextChars); !c)
       return c.error();
     if (key == "description") r.description = *v;
+    if (key == "deploymentInstanceInfo") r.deployment_instance_info = *v;
   }
   if (const json* t = member(*j, "timestampMs")) {
     WT_TRY(ms, integer(*t, "timestampMs"));
@@ -238,6 +259,10 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
   if (const json* resp = member(*j, "response")) {
     WT_TRY(response, parse_response(*resp));
     r.response = std::move(*response);
+  }
+  if (const json* apps = member(*j, "hostedApps")) {
+    WT_TRY(hosted, parse_hosted_apps(*apps));
+    r.hosted_apps = std::move(*hosted);
   }
   return r;
 }

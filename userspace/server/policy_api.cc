@@ -7,6 +7,7 @@
 #include "http/json_input.h"
 #include "server/app_access.h"
 #include "server/rule_input.h"
+#include "wiretag/version.h"
 
 namespace wiretag {
 namespace {
@@ -164,7 +165,8 @@ class PolicyServerApi {
 
   Result<Reply> health(const Request&) {
     WT_TRY(rev, graph_.revision());
-    return Reply{200, json{{"status", "ok"}, {"revision", *rev}}};
+    return Reply{200,
+                 json{{"status", "ok"}, {"revision", *rev}, {"version", std::string(kVersion)}}};
   }
 
  private:
