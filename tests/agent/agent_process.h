@@ -5,8 +5,10 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../server/server_process.h"
@@ -75,5 +77,16 @@ class TestNetns {
 
 // Runs a shell command; returns its exit status.
 int sh(const std::string& command);
+
+// Polls cond every 20 ms for up to `limit` (a liveness bound, not a speed assertion).
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
 
 }  // namespace wiretag::test

@@ -38,16 +38,6 @@ constexpr int kRounds = 8;
 constexpr int kPacketsPerRound = 400;  // 3,200 cases
 const char* kCell = "agree-cell";
 
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
-
 struct Packet {
   std::optional<std::string> source;  // app guid; none: untagged
   std::string destination;
@@ -229,18 +219,21 @@ TEST_F(Agreement, DecisionLiveProgramAndTraceAgreeOnRandomRulesAndPackets) {
                          {"policies", {{{"name", wild_id}, {"version", version}}}}}}}}}}};
     auto deployed = server_->pap("POST", "/pdps/deployments/batch", deploy.dump());
     ASSERT_TRUE(deployed.status == 200 || deployed.status == 202) << deployed.body;
-    ASSERT_TRUE(eventually([&] {
-      auto h = json::parse(agent_->request("GET", "/healthz").body, nullptr, false);
-      if (!h.is_object()) return false;
-      for (const json& held : h["pdp"].value("policies", json::array()))
-        if (held.value("name", "") == wild_id && held.value("version", "") == version) return true;
-      return false;
-    })) << "the agent never held "
-        << wild_id << " " << version << "\n"
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto h = json::parse(agent_->request("GET", "/healthz").body, nullptr, false);
+          if (!h.is_object()) return false;
+          for (const json& held : h["pdp"].value("policies", json::array()))
+            if (held.value("name", "") == wild_id && held.value("version", "") == version)
+              return true;
+          return false;
+        },
+        std::chrono::seconds(30)))
+        << "the agent never held " << wild_id << " " << version << "\n"
         << agent_->log_text();
 
     const int64_t rev = server_revision();
-    ASSERT_TRUE(eventually([&] { return agent_revision() >= rev; }))
+    ASSERT_TRUE(eventually([&] { return agent_revision() >= rev; }, std::chrono::seconds(30)))
         << "agent at " << agent_revision() << ", server at " << rev << "\n"
         << agent_->log_text();
 

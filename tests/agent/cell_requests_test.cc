@@ -21,17 +21,6 @@ namespace {
 
 using nlohmann::json;
 
-// Polls cond every 20 ms for up to `limit` (a liveness bound, not a speed assertion).
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
-
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;

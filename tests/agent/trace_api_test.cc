@@ -20,16 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
-
 class TraceApiTest : public ::testing::Test {
  protected:
   void SetUp() override {

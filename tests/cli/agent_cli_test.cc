@@ -19,17 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-// Polls cond every 50 ms for up to `limit` (a liveness bound, not a speed assertion).
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
-}
-
 class AgentCli : public CliServerTest {
  protected:
   void TearDown() override {
@@ -98,10 +87,13 @@ class AgentCli : public CliServerTest {
 
 TEST_F(AgentCli, CellListAndDescribe) {
   start_agent("cell-a");
-  ASSERT_TRUE(eventually([&] {
-    const json c = cell_json("cell-a");
-    return c.is_object() && c["policies"].size() == 1 && c.value("healthy", false);
-  })) << cli({"cell", "list"}).out;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const json c = cell_json("cell-a");
+        return c.is_object() && c["policies"].size() == 1 && c.value("healthy", false);
+      },
+      std::chrono::seconds(30)))
+      << cli({"cell", "list"}).out;
 
   auto r = cli({"cell", "list", "-o", "json"});
   ASSERT_EQ(r.status, 0) << describe(r);
@@ -167,7 +159,8 @@ TEST_F(AgentCli, StatusWaitsForEveryCellOfTheGroup) {
                 .status,
             200);
   ASSERT_EQ(cli({"deploy", id + "@2", "--group", "canary"}).status, 0);
-  ASSERT_TRUE(eventually([&] { return deploy_state("cell-a", id, "2.0.0") == "SUCCESS"; }))
+  ASSERT_TRUE(eventually([&] { return deploy_state("cell-a", id, "2.0.0") == "SUCCESS"; },
+                         std::chrono::seconds(30)))
       << s().pap("GET", "/policies/status").body;
 
   r = cli({"status", id + "@2.0.0", "--group", "canary", "--wait", "--wait-timeout", "1"});

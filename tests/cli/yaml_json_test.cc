@@ -49,11 +49,11 @@ TEST(YamlJson, QuotedScalarsStayStrings) {
 }
 
 TEST(YamlJson, WordsThatLookNumericButAreNotStayStrings) {
-  json j = parse("a: 0x10\nb: '-'\nc: 1.2.3\nd: 10.0.0.1\ne: 5432/tcp\nf: +\n");
+  json j = parse("a: 0x10\nb: '-'\nc: 1.2.3\nd: 198.18.0.1\ne: 5432/tcp\nf: +\n");
   EXPECT_EQ(j["a"], "0x10");
   EXPECT_EQ(j["b"], "-");
   EXPECT_EQ(j["c"], "1.2.3");
-  EXPECT_EQ(j["d"], "10.0.0.1");
+  EXPECT_EQ(j["d"], "198.18.0.1");
   EXPECT_EQ(j["e"], "5432/tcp");
   EXPECT_EQ(j["f"], "+");
 }

@@ -6,6 +6,8 @@
 #include <set>
 #include <tuple>
 
+#include "core/reasons.h"
+
 namespace wiretag {
 namespace {
 
@@ -120,22 +122,8 @@ Result<PacketVerdict> evaluate_packet(const std::vector<Rule>& rules, const Deci
 }
 
 std::string_view decision_reason_name(uint32_t reason) {
-  switch (reason) {
-    case WT_REASON_ALLOW_RULE:
-      return "allow_rule";
-    case WT_REASON_ALLOW_WILDCARD:
-      return "allow_wildcard";
-    case WT_REASON_ALLOW_UNTAGGED:
-      return "allow_untagged";
-    case WT_REASON_ALLOW_BYPASS:
-      return "allow_bypass";
-    case WT_REASON_DROP_POLICY:
-      return "drop_policy";
-    case WT_REASON_DROP_UNTAGGED:
-      return "drop_untagged";
-    default:
-      return "other";
-  }
+  const char* name = reason_name(reason);
+  return name ? name : "other";
 }
 
 }  // namespace wiretag
