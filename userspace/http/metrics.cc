@@ -1,8 +1,11 @@
 #include "http/metrics.h"
 
+#include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
 
 #include <sstream>
+
+#include "wiretag/version.h"
 
 namespace wiretag::http {
 namespace {
@@ -64,7 +67,15 @@ Metrics::Metrics()
                      .Name("wiretag_http_request_duration_seconds")
                      .Help("Time from routing a request to its answer (a stream: to its head), "
                            "by API, route pattern and method")
-                     .Register(*registry_)) {}
+                     .Register(*registry_)) {
+  // Constant 1, labelled with this build: joins any series to the version that produced it.
+  prometheus::BuildGauge()
+      .Name("wiretag_build_info")
+      .Help("Always 1; the labels name this build (version as --version prints it)")
+      .Register(*registry_)
+      .Add({{"version", WIRETAG_VERSION}, {"revision", WIRETAG_GIT_DESCRIBE}})
+      .Set(1);
+}
 
 Metrics::~Metrics() = default;
 

@@ -227,6 +227,7 @@ int main(int argc, char** argv) {
   wiretag::add_account_routes(router, policies, *graph, auth, *keys);
   router.api("tokens");
   wiretag::add_token_routes(router, auth);
+  router.api("policy");
   wiretag::add_edge_routes(router, **store, *graph, auth);
 
   // Watches wake on every committed change, whichever API wrote it.
@@ -246,6 +247,7 @@ int main(int argc, char** argv) {
   auto cell_requests = std::make_shared<wiretag::CellRequests>(ioc, cells, cell_requests_limits);
   wiretag::add_internal_routes(router, *graph, pap, notifier, cells, *cell_requests, auth, ioc);
   wiretag::add_cell_reply_route(router, cell_requests, auth);
+  router.api("cells");
   wiretag::add_cell_request_routes(router, *graph, **store, pap, cells, cell_requests, auth);
   wiretag::DecisionPoint decisions(**store, cells);
   router.api("decision");
