@@ -265,29 +265,33 @@ async function poll(round) {
 
 // ---- live drops: GET /v1/events, NDJSON ----
 
-// Event fields, as the server names them (tolerant of an app given as a guid or an object).
-function appName(v) {
-  if (v === undefined || v === null) return '';
-  if (typeof v === 'object') return v.guid || v.app || v.name || JSON.stringify(v);
-  return String(v);
+// One side of a packet (api/events.yaml Peer): its app and account when the cell knows them,
+// else its tag, address or device.
+function peerName(peer) {
+  if (!peer || typeof peer !== 'object') return '';
+  const device = peer.device && peer.device.interface_name;
+  let name = peer.app ? peer.app + (peer.account ? ' (' + peer.account + ')' : '')
+                      : peer.tag ? 'tag ' + peer.tag : peer.address || '';
+  if (device) name += ' on ' + device;
+  return name;
 }
 function eventRow(ev) {
-  const when = ev.time || ev.timestamp || '';
-  const src = appName(ev.source_app ?? ev.source) || ev.source_tag || ev.src_tag || '';
-  const dst = appName(ev.destination_app ?? ev.destination) || ev.device || '';
-  const port = ev.port ?? ev.destination_port ?? ev.dport;
-  const proto = (ev.protocol || '') + (port ? '/' + port : '');
-  const tr = row([String(when).replace('T', ' ').replace('Z', ''), ev.cell || '', ev.verdict || '',
-                  ev.reason || '', src, dst, proto, ev.explanation || '']);
-  tr.className = 'verdict-' + (ev.verdict || 'unknown');
+  const dst = ev.destination || {};
+  const proto = (ev.protocol || '') + (dst.port ? '/' + dst.port : '');
+  const verdict = ev.type === 'audit' ? 'audit (' + (ev.verdict || 'pass') + ')' : ev.verdict || ev.type || '';
+  const tr = row([String(ev.time || '').replace('T', ' ').replace('Z', ''), ev.cell || '', verdict,
+                  ev.reason || '', peerName(ev.source), peerName(ev.destination), proto, ev.explanation || '']);
+  tr.className = 'verdict-' + (ev.type || 'unknown');
   return tr;
 }
 
+let lostTotal = 0;
 function addEvent(ev) {
-  if (!ev || typeof ev !== 'object' || ev.heartbeat) return;
-  if (ev.lost || ev.events_lost) {
-    $('events-status').textContent = `live; ${ev.lost || ev.events_lost} event(s) lost to the rate limit`;
-    if (!ev.reason) return;
+  if (!ev || typeof ev !== 'object' || ev.type === 'heartbeat') return;
+  if (ev.type === 'lost') {
+    lostTotal += ev.count || 0;
+    $('events-status').textContent = `live; ${lostTotal} event(s) lost (last: ${ev.count} on ${ev.cell || '?'}, ${ev.cause})`;
+    return;
   }
   const tbody = $('events').tBodies[0];
   tbody.prepend(eventRow(ev));

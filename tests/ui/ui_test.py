@@ -11,6 +11,8 @@ Python 3 standard library only.
 
 import argparse
 import base64
+import http.client
+import http.server
 import json
 import os
 import shutil
@@ -21,6 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 SKIP = 77
@@ -38,7 +41,7 @@ class Failure(Exception):
     pass
 
 
-def http(method, url, body=None, headers=None):
+def send(method, url, body=None, headers=None):
     """One request; returns (status, headers, parsed JSON or raw text)."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
@@ -95,7 +98,7 @@ class Server:
             self.pap_user, self.pap_password = f.read().strip().split(":", 1)
 
     def api(self, method, path, body=None):
-        status, _, out = http(method, self.base + path, body,
+        status, _, out = send(method, self.base + path, body,
                               {"Authorization": "Bearer " + self.token})
         if status >= 300:
             raise Failure(f"{method} {path}: {status} {out}")
@@ -134,12 +137,12 @@ class WebDriver:
 
     def _ready(self):
         try:
-            return http("GET", self.base + "/status")[2]["value"]["ready"]
+            return send("GET", self.base + "/status")[2]["value"]["ready"]
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
     def call(self, method, path, body=None):
-        status, _, out = http(method, self.base + path, body if body is not None else (
+        status, _, out = send(method, self.base + path, body if body is not None else (
             {} if method == "POST" else None))
         if status != 200:
             raise Failure(f"webdriver {method} {path}: {status} {out}")
@@ -179,8 +182,103 @@ class WebDriver:
             self.log.close()
 
 
+class EventsStub:
+    """The server's origin with GET /v1/events answered here, as api/events.yaml streams it
+    (heartbeat, a named drop, a lost line; then held open); every other request goes on to
+    the real server. The page's drop stream is checked with it whether or not the server has
+    a stream of its own."""
+
+    LINES = [
+        {"time": "2026-03-01T12:00:00.000000Z", "time_ns": 1772366400000000000,
+         "type": "heartbeat"},
+        {"cell": "cell1", "type": "drop", "verdict": "drop", "reason": "drop_policy",
+         "mode": "enforce", "direction": "enforce", "protocol": "tcp", "length": 60,
+         "time": "2026-03-01T12:00:00.123456Z", "time_ns": 1772366400123456000,
+         "source": {"account": "default", "address": "198.18.9.1", "app": "web",
+                    "port": 40312, "tag": "0001"},
+         "destination": {"account": "default", "address": "198.18.9.2", "app": "db",
+                         "port": 5433, "tag": "0002",
+                         "device": {"interface_name": "veth-db", "namespace": "/run/netns/c1"}},
+         "explanation": "no rule from web to db on tcp/5433; web→db allows tcp/5432 "
+                        "(default-whitelist)"},
+        {"cause": "rate_limit", "cell": "cell1", "count": 17, "type": "lost",
+         "time": "2026-03-01T12:00:00.200000Z", "time_ns": 1772366400200000000},
+    ]
+
+    def __init__(self, upstream, token):
+        stub = self
+        self.stop = threading.Event()
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.relay()
+
+            def do_POST(self):
+                self.relay()
+
+            def relay(self):
+                if self.path.split("?")[0] == "/v1/events":
+                    return self.events()
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+                conn.request(self.command, self.path, body, {
+                    k: v for k, v in self.headers.items()
+                    if k.lower() in ("authorization", "content-type", "accept")})
+                res = conn.getresponse()
+                data = res.read()
+                conn.close()
+                self.send_response(res.status)
+                for k, v in res.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def events(self):
+                stub.requests.append(self.headers.get("Authorization"))
+                if self.headers.get("Authorization") != "Bearer " + token:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for line in stub.LINES:
+                        data = (json.dumps(line) + "\n").encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                        self.wfile.flush()
+                    while not stub.stop.wait(0.2):
+                        pass
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError:
+                    pass  # the page went away
+                self.close_connection = True
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 def check_static_route(server):
-    status, hdrs, body = http("GET", server.base + "/ui/")
+    status, hdrs, body = send("GET", server.base + "/ui/")
     hdrs = {k.lower(): v for k, v in hdrs.items()}
     if status != 200 or not hdrs.get("content-type", "").startswith("text/html"):
         raise Failure(f"GET /ui/ without a token: {status} {hdrs.get('content-type')}")
@@ -190,7 +288,7 @@ def check_static_route(server):
 
 def run(args, work):
     server = Server(args.server, args.ui_dir, work)
-    driver = heart = None
+    driver = heart = stub = None
     try:
         check_static_route(server)
         server.api("POST", "/app", {"guid": "web"})
@@ -249,6 +347,25 @@ def run(args, work):
             f.write(base64.b64decode(driver.s("GET", "/screenshot")))
         print(f"screenshot: {shot}")
 
+        # The drop stream with names, from the events stub on the same server's data.
+        stub = EventsStub(urllib.parse.urlsplit(server.base), server.token)
+        driver.s("POST", "/url", {"url": stub.base + "/ui/"})
+        eventually("the login form (events stub)", lambda: driver.text_of("#login button"))
+        driver.type("#token", server.token)
+        driver.click("#connect")
+        eventually("the drop with names and its explanation", lambda: (lambda t: t and all(
+            w in t[0] for w in ("cell1", "drop_policy", "web (default)", "db (default) on veth-db",
+                                "tcp/5433", "web→db allows tcp/5432")))(
+            driver.text_of("#events tbody tr")))
+        eventually("the lost count", lambda: "17 event(s) lost" in driver.text_of(
+            "#events-status")[0])
+        if stub.requests[-1:] != ["Bearer " + server.token]:
+            raise Failure(f"the event stream was asked with {stub.requests}")
+        shot = os.path.join(args.out, "ui-screenshot-events.png")
+        with open(shot, "wb") as f:
+            f.write(base64.b64decode(driver.s("GET", "/screenshot")))
+        print(f"screenshot (events stub): {shot}")
+
         # Nothing the CSP blocked, no script error; the 404 of a missing /v1/events is expected.
         logs = driver.s("POST", "/se/log", {"type": "browser"})
         severe = [e["message"] for e in logs if e.get("level") == "SEVERE"
@@ -256,6 +373,8 @@ def run(args, work):
         if severe:
             raise Failure("browser console errors: " + " | ".join(severe))
     finally:
+        if stub:
+            stub.close()
         if heart:
             beating.set()
             heart.join()
