@@ -294,6 +294,7 @@ def run(args, work):
         server.api("POST", "/app", {"guid": "web"})
         server.api("POST", "/app", {"guid": "db"})
         server.api("POST", "/app", {"guid": "cache"})
+        server.api("POST", "/app", {"guid": "billing", "account": "team-x"})
         server.api("POST", "/whitelist", {"source": "web", "destination": "db", "protocol": "tcp",
                                           "ports": {"start": 5432}})
         # A cell reports (as an agent would, every 2 s so that it stays healthy) so the cells
@@ -337,10 +338,19 @@ def run(args, work):
                                           "protocol": "udp", "ports": {"start": 53}})
         eventually("the new edge db->cache udp/53", lambda: "udp/53" in "".join(
             driver.text_of('#graph g.edge[data-edge="db->cache"]')))
-        # The account filter: only the chosen account's apps.
+        # Filters: an account's apps and edges; an app and its neighbours.
+        nodes = lambda: sorted(driver.script(
+            "return [...document.querySelectorAll('#graph g.node')].map(n => n.dataset.app);"))
+        eventually("billing of account team-x", lambda: "billing" in nodes())
         driver.script("const s = document.getElementById('account-filter');"
                       "s.value = 'default'; s.dispatchEvent(new Event('change'));")
-        eventually("the filtered graph", lambda: driver.text_of('#graph g.node[data-app="web"]'))
+        eventually("account default's apps only", lambda: nodes() == ["cache", "db", "web"])
+        driver.type("#app-filter", "web")
+        eventually("web and its neighbour db only", lambda: nodes() == ["db", "web"])
+        driver.s("POST", f"/element/{driver.find('#app-filter')}/clear")
+        driver.script("const s = document.getElementById('account-filter');"
+                      "s.value = ''; s.dispatchEvent(new Event('change'));")
+        eventually("every app again", lambda: nodes() == ["billing", "cache", "db", "web"])
 
         shot = os.path.join(args.out, "ui-screenshot.png")
         with open(shot, "wb") as f:
