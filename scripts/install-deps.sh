@@ -12,6 +12,7 @@ packages=(
   prometheus-cpp-dev
   iproute2 iputils-ping netcat-openbsd socat ncat curl procps psmisc nftables
   python3
+  chromium chromium-driver  # the web view's test (tests/ui): headless Chromium via WebDriver
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -120,6 +120,25 @@ TEST(Router, AnEmptySegmentMatchesNothing) {
   EXPECT_EQ(get(app_routes(), "/app/db/whitelist").status, 200u);
 }
 
+TEST(Router, ARestSegmentBindsTheRestOfThePath) {
+  Router r;
+  r.get("/files/*rest", [](const Request& q) -> Result<Reply> {
+    return Reply{200, {{"rest", q.param("rest")}}};
+  });
+  const std::pair<const char*, const char*> cases[] = {
+      {"/files", ""}, {"/files/", ""}, {"/files/a", "a"}, {"/files/a/b%2Fc/", "a/b/c/"}};
+  for (const auto& [path, rest] : cases) {
+    Request q;
+    q.path = path;
+    auto reply = r.route(q);
+    EXPECT_EQ(reply.status, 200u) << path;
+    EXPECT_EQ(reply.body["rest"], rest) << path;
+  }
+  Request other;
+  other.path = "/filesx/a";
+  EXPECT_EQ(r.route(other).status, 404u);
+}
+
 TEST(Router, BadPercentEncodingInASegmentIsInvalidPath) {
   Request q;
   q.path = "/app/%zz/whitelist";  // set directly: the router decodes, not only split_target

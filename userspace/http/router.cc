@@ -59,12 +59,20 @@ std::optional<std::vector<std::string>> decoded_segments(std::string_view raw_pa
 }
 
 // Each ":name" segment of the pattern binds the corresponding (decoded) path segment; an
-// empty segment matches nothing.
+// empty segment matches nothing. A last "*name" segment binds the rest of the path, zero or
+// more segments joined by '/' (empty ones too: the handler judges them).
 bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
            std::map<std::string, std::string>& params) {
-  if (pattern.size() != path.size()) return false;
+  const bool rest = !pattern.empty() && pattern.back().starts_with('*');
+  const size_t fixed = rest ? pattern.size() - 1 : pattern.size();
+  if (rest ? path.size() < fixed : pattern.size() != path.size()) return false;
   std::map<std::string, std::string> bound;
-  for (size_t i = 0; i < pattern.size(); ++i) {
+  if (rest) {
+    std::string tail;
+    for (size_t i = fixed; i < path.size(); ++i) tail += (i == fixed ? "" : "/") + path[i];
+    bound[pattern.back().substr(1)] = std::move(tail);
+  }
+  for (size_t i = 0; i < fixed; ++i) {
     if (path[i].empty()) return false;
     if (!pattern[i].empty() && pattern[i][0] == ':') {
       bound[pattern[i].substr(1)] = path[i];

@@ -58,7 +58,9 @@ class Router {
  public:
   // pattern: "/app/:app_guid/whitelist"; a ":name" segment matches one non-empty segment and
   // binds it percent-decoded (it may hold a '/': a parameter's own check refuses it). An
-  // empty segment ("//", a trailing '/') matches no pattern: ROUTE_NOT_FOUND.
+  // empty segment ("//", a trailing '/') matches no pattern: ROUTE_NOT_FOUND. A last segment
+  // "*name" ("/ui/*file") binds the rest of the path, decoded segments joined by '/', possibly
+  // empty ("/ui" and "/ui/" bind ""; empty segments are kept): the handler must check it.
   Router& add(Method method, std::string_view pattern, Handler handler);
   Router& get(std::string_view p, Handler h) { return add(Method::Get, p, std::move(h)); }
   Router& post(std::string_view p, Handler h) { return add(Method::Post, p, std::move(h)); }

@@ -31,6 +31,7 @@
 #include "server/server_metrics.h"
 #include "server/token_api.h"
 #include "server/trace_api.h"
+#include "server/ui_files.h"
 #include "store/sqlite_store.h"
 #include "wiretag/version.h"
 
@@ -150,6 +151,11 @@ int main(int argc, char** argv) {
                  "may act as on /internal/v1; agents may still use cell tokens")
       ->envname("WIRETAG_TLS_CLIENT_CA")
       ->check(CLI::ExistingFile);
+  std::string ui_dir = WIRETAG_UI_DIR;
+  cli.add_option("--ui-dir", ui_dir,
+                 "directory of the web view's static files, served at /ui (docs/ui.md)")
+      ->envname("WIRETAG_UI_DIR")
+      ->capture_default_str();
   cli.set_version_flag("--version", wiretag::version_line("wiretag-server"));
   wiretag::CellRequestLimits cell_requests_limits;
   int64_t cell_request_timeout_ms = cell_requests_limits.deadline.count();
@@ -269,6 +275,10 @@ int main(int argc, char** argv) {
   }
   router.api("pap");
   wiretag::add_pap_routes(router, pap, *pap_users);
+  router.api("ui");
+  if (!std::filesystem::is_regular_file(std::filesystem::path(ui_dir) / "index.html"))
+    spdlog::warn("--ui-dir {}: no index.html there; /ui answers 404", ui_dir);
+  wiretag::add_ui_routes(router, ui_dir);
   wiretag::http::Metrics metrics;
   wiretag::add_server_metrics(metrics, **store, *graph, cells, pap);
   wiretag::add_server_metrics_route(router, metrics, auth);
