@@ -105,6 +105,10 @@ TEST_F(CellRequestAgentTest, TheStatusOpComesBackFromTheAgent) {
   EXPECT_EQ(status["group"], "defaultGroup");
   EXPECT_TRUE(status.contains("mode"));
   EXPECT_TRUE(status["policies"].is_array());
+  // How full the hash maps are (the services API's engine status).
+  EXPECT_EQ(status["map_fill"]["endpoints"]["entries"], 0);
+  EXPECT_EQ(status["map_fill"]["endpoints"]["capacity"], 16);  // --max-endpoints
+  EXPECT_GT(status["map_fill"]["flows"]["capacity"], 0);
 }
 
 TEST_F(CellRequestAgentTest, AnOpTheAgentDoesNotKnowIs501) {

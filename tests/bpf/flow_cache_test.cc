@@ -271,5 +271,28 @@ TEST_F(FlowCache, ConcurrentStampsOfCollidingFlowsNeverLoseAReply) {
   for (uint16_t p : ports) EXPECT_EQ(reply_reason(p), kReply) << "port " << p;
 }
 
+// The services API's flush-flows (Datapath::flush_flows): a flow's `flows` entry and its cache
+// entry are both forgotten, so its reply is no reply any more; sending again records it anew.
+TEST_F(FlowCache, FlushedFlowsAreNoRepliesUntilSentAgain) {
+  ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(40000), 0), TC_ACT_OK);
+  ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(40001), 0), TC_ACT_OK);
+  ASSERT_EQ(reply_reason(40000), kReply);
+  auto flushed = dp().flush_flows();
+  ASSERT_TRUE(flushed) << flushed.error().message;
+  EXPECT_EQ(*flushed, 2u);
+  size_t left = 0;
+  dp().flow_map().for_each_key([&](const wt_flow_key&) { ++left; });
+  EXPECT_EQ(left, 0u);
+  EXPECT_EQ(entry(entry_of(slot_, 40000)).stamp, 0u);
+  EXPECT_EQ(reply_reason(40000), reason_text(WT_REASON_DROP_POLICY));
+  EXPECT_EQ(reply_reason(40001), reason_text(WT_REASON_DROP_POLICY));
+  ASSERT_EQ(runner_->run_action(Program::Stamp, syn_out(40000), 0), TC_ACT_OK);
+  EXPECT_EQ(reply_reason(40000), kReply);
+  EXPECT_EQ(reply_reason(40001), reason_text(WT_REASON_DROP_POLICY));
+  // Of one endpoint only: another ifindex's flows stay.
+  ASSERT_EQ(*dp().flush_flows(kTestIfindex + 1000), 0u);
+  EXPECT_EQ(reply_reason(40000), kReply);
+}
+
 }  // namespace
 }  // namespace wiretag::test

@@ -223,6 +223,32 @@ std::vector<DeviceView> Cell::list() const {
   return out;
 }
 
+Result<DeviceView> Cell::reattach(const Device& device) {
+  std::lock_guard lock(mu_);
+  const DeviceRecord* rec = table_.find(device);
+  if (!rec) return Error{"DEVICE_NOT_FOUND", "the agent does not manage " + label(device)};
+  std::optional<uint32_t> ifindex = dp_.ifindex_of(rec->device);
+  std::optional<wt_endpoint> config;
+  if (ifindex) config = dp_.endpoint_map().lookup(*ifindex);
+  if (config) {
+    if (auto r = attach_locked(*rec, config->tag); !r) return r.error();
+  } else if (!rec->app_guid) {
+    if (auto r = apply_locked(*rec, rec->tag, static_rules(rec->static_sources)); !r)
+      return r.error();
+  } else {
+    auto it = apps_.find(*rec->app_guid);
+    const uint32_t tag = it == apps_.end() ? 0 : it->second.tag;
+    const std::vector<Rule> rules = it == apps_.end() ? std::vector<Rule>{} : it->second.rules;
+    if (auto r = apply_locked(*rec, tag, device_rules(*rec, rules)); !r) return r.error();
+  }
+  return view_locked(*rec);
+}
+
+void Cell::forget_applied() {
+  std::lock_guard lock(mu_);
+  for (auto& [guid, policy] : apps_) policy.revision = -1;
+}
+
 std::optional<uint32_t> Cell::app_tag(const std::string& guid) const {
   std::lock_guard lock(mu_);
   if (auto it = apps_.find(guid); it != apps_.end()) return it->second.tag;
@@ -320,8 +346,8 @@ std::optional<std::set<std::string>> Cell::affected_apps(const ChangeEvent& e) c
 void Cell::apply_app_locked(const AppPolicy& policy, bool missing, ApplyReport& report) {
   if (auto it = apps_.find(policy.guid); it != apps_.end()) {
     if (it->second.revision > policy.revision) return;  // we already hold newer rules
-    if (!missing && it->second.tag == policy.tag && it->second.rules == policy.rules &&
-        !missing_apps_.count(policy.guid)) {
+    if (!missing && it->second.revision >= 0 && it->second.tag == policy.tag &&
+        it->second.rules == policy.rules && !missing_apps_.count(policy.guid)) {
       it->second.revision = policy.revision;
       return;
     }

@@ -145,6 +145,13 @@ class Cell : public PolicySink {
   // DEVICE_NOT_FOUND when the agent does not manage the device.
   Result<void> remove(const datapath::Device& device);
   std::vector<DeviceView> list() const;
+  // Attaches the programs to a managed device again (after someone detached them), keeping
+  // its endpoint config and rules; a device whose config is gone gets them back as well.
+  // DEVICE_NOT_FOUND when the agent does not manage the device.
+  Result<DeviceView> reattach(const datapath::Device& device);
+  // The next apply() writes every followed app's rules into the maps, changed or not: an
+  // operator's resync restores rules changed behind the agent's back.
+  void forget_applied();
 
   // Marks an app as about to be followed, so changes seen meanwhile are not skipped.
   void begin_follow(const std::string& guid);

@@ -1,10 +1,14 @@
 #include "agent/cell_ops.h"
 
+#include "agent/engine_actions.h"
+#include "agent/engine_tables.h"
+
 namespace wiretag::agent {
 
 using nlohmann::json;
 
-json cell_status(const Cell& cell, const ServerLink& link, const std::string& name) {
+json cell_status(const Cell& cell, const ServerLink& link, const std::string& name,
+                 const datapath::Datapath* dp) {
   PdpView pdp = link.pdp();
   const bool locked = pdp.assignment && pdp.assignment->locked;
   const bool healthy = link.synced() && link.connected() && !locked;
@@ -25,15 +29,18 @@ json cell_status(const Cell& cell, const ServerLink& link, const std::string& na
     out["locked"] = locked;
   }
   if (locked) out["reason"] = lock_reason(*pdp.assignment);
+  if (dp) out["map_fill"] = map_fill(*dp);
   return out;
 }
 
 void add_cell_ops(CellRequests& requests, Cell& cell, ServerLink& link, const TraceService& traces,
-                  const std::string& name) {
-  requests.add("status", [&cell, &link, name](const json&) -> Result<json> {
-    return cell_status(cell, link, name);
+                  datapath::Datapath& dp, const std::string& name) {
+  requests.add("status", [&cell, &link, &dp, name](const json&) -> Result<json> {
+    return cell_status(cell, link, name, &dp);
   });
   requests.add("trace", [&traces](const json& body) { return traces.trace(body); });
+  add_table_ops(requests, dp);
+  add_action_ops(requests, cell, link, dp);
 }
 
 }  // namespace wiretag::agent

@@ -332,7 +332,7 @@ int main(int argc, char** argv) {
   metrics.observe(plugin_router);
   metrics.observe(tcp_router);
   wiretag::agent::TraceService traces(cell_state, **dp, cell);
-  wiretag::agent::add_cell_ops(cell_requests, cell_state, link, traces, cell);
+  wiretag::agent::add_cell_ops(cell_requests, cell_state, link, traces, **dp, cell);
   wiretag::agent::add_trace_route(plugin_router, traces);
   if (plugin_tcp) wiretag::agent::add_trace_route(tcp_router, traces);
   if (plugin_tcp && !plugin_token.empty()) wiretag::agent::require_bearer(tcp_router, plugin_token);

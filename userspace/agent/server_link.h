@@ -86,6 +86,9 @@ class ServerLink {
   uint64_t watch_replies() const { return watch_replies_; }
   // Asks the watch loop for a full resync as soon as possible.
   void request_resync() { resync_requested_ = true; }
+  // A full resync now, on the caller's thread (serialized with the link's own): every
+  // followed app's rules and the assignment read again from the server and applied.
+  Result<void> full_resync();
 
   // The PDP_STATUS body now.
   nlohmann::json status_body();
@@ -104,7 +107,6 @@ class ServerLink {
   // Whether the loop must leave the watch for a full resync (asked for, or periodic).
   bool resync_due() const;
   void heartbeat_loop();
-  Result<void> full_resync();
   Result<void> handle_watch_reply(const nlohmann::json& body);
   Result<ServerSnapshot> query_once(const std::vector<std::string>& apps);
   Result<Assignment> post_status();

@@ -117,6 +117,11 @@ class Datapath {
   // after. For pure additions; anything that removes a rule goes through replace_policy.
   Result<void> add_rules(uint32_t ifindex, const std::vector<Rule>& rules);
 
+  // Forgets the flows endpoints originated (of one endpoint, or all): their `flows` entries
+  // and flow_cache entries, so a packet of one is no reply any more until the endpoint sends
+  // on it again. Returns how many `flows` entries it erased (flow_flush.cc).
+  Result<size_t> flush_flows(std::optional<uint32_t> ifindex = std::nullopt);
+
   std::vector<Endpoint> endpoints() const;
   std::optional<uint32_t> ifindex_of(const Device& device) const;
   std::vector<CounterRow> counters(std::optional<uint32_t> ifindex = std::nullopt) const;

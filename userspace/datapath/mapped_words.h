@@ -45,6 +45,11 @@ class MappedWords {
   void clear(size_t first, size_t count) {
     for (size_t i = first; i < first + count; ++i) store(i, 0);
   }
+  // Stores `desired` only if the word still holds `expected` (a program may own it meanwhile).
+  bool compare_exchange(size_t i, uint64_t expected, uint64_t desired) {
+    return std::atomic_ref(words_[i]).compare_exchange_strong(expected, desired,
+                                                              std::memory_order_acq_rel);
+  }
   void fetch_or(size_t i, uint64_t bits) {
     std::atomic_ref(words_[i]).fetch_or(bits, std::memory_order_acq_rel);
   }

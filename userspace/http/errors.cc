@@ -36,6 +36,7 @@ unsigned status_for(const Error& error) {
     return 400;
   if (code == "JSON_TOO_DEEP" || code == "FIELD_TOO_LONG") return 400;
   if (code == "SOURCE_TAG_UNKNOWN") return 400;  // a trace's source the cell cannot resolve
+  if (code == "UNKNOWN_COLUMN") return 400;  // a cell engine's rows filtered by a column it lacks
   if (code == "UNAVAILABLE") return 503;
   if (code == "UPSTREAM_ERROR") return 502;  // the policy server erred behind the agent
   // The HTTP layer's own refusals (http/server.cc).
