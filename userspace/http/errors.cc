@@ -47,6 +47,11 @@ unsigned status_for(const Error& error) {
   if (code == "CELL_UNREACHABLE") return 503;
   if (code == "CELL_OP_UNSUPPORTED") return 501;
   if (code == "CELL_ERROR") return 502;
+  // The services API (server/services_api.h): a filter on a column the table lacks; a data
+  // source asked for policies (seed 001: the proposal's known cost); an alias the default names.
+  if (code == "UNKNOWN_COLUMN") return 400;
+  if (code == "SERVICE_HAS_NO_POLICIES") return 404;
+  if (code == "ALIAS_IN_USE") return 409;
   return 500;
 }
 
