@@ -117,10 +117,16 @@ TEST_F(ServicesApiTest, ListsOneEnginePerCellAndTheDataSources) {
   EXPECT_EQ(ids(get("/v1/services?type=datasource")),
             (std::vector<std::string>{"apps", "cells", "policies", "groups"}));
   EXPECT_EQ(ids(get("/v1/services?type=policy-engine")), (std::vector<std::string>{"cell:c1"}));
+  // Seed 001's own spelling of the listing.
+  EXPECT_EQ(ids(get("/v1/services?action=list&type=policy-engine")),
+            (std::vector<std::string>{"cell:c1"}));
   Answer bad = get("/v1/services?type=engine");
   EXPECT_EQ(bad.status, 400u) << bad;
   EXPECT_EQ(bad.error_code(), "INVALID_SERVICE_TYPE");
   bad = get("/v1/services?kind=datasource");
+  EXPECT_EQ(bad.status, 400u) << bad;
+  EXPECT_EQ(bad.error_code(), "INVALID_QUERY_PARAMETER");
+  bad = get("/v1/services?action=delete");
   EXPECT_EQ(bad.status, 400u) << bad;
   EXPECT_EQ(bad.error_code(), "INVALID_QUERY_PARAMETER");
   EXPECT_EQ(cell->request_count(), 0u);  // listing asks no cell

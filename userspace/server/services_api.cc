@@ -67,9 +67,11 @@ class ServicesApi : public std::enable_shared_from_this<ServicesApi> {
     WT_TRY(who, auth_.authenticate(req.authorization));
     std::optional<ServiceType> only;
     for (const auto& [key, value] : req.query) {
+      if (key == "action" && value == "list") continue;  // seed 001 spells the listing so
       if (key != "type")
         return Error{"INVALID_QUERY_PARAMETER",
-                     "GET /v1/services takes only ?type=datasource|policy-engine"};
+                     "GET /v1/services takes only ?type=datasource|policy-engine (and "
+                     "action=list)"};
       only = parse_service_type(value);
       if (!only) return Error{"INVALID_SERVICE_TYPE", "type is datasource or policy-engine"};
     }
