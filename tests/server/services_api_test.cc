@@ -217,6 +217,9 @@ TEST_F(ServicesApiTest, TheOtherDataSourcesReadCellsPoliciesAndGroups) {
   EXPECT_EQ(policies.body["rows"][0]["version"], 1);
   EXPECT_EQ(policies.body["rows"][0]["rules"], 1);
   EXPECT_EQ(policies.body["rows"][0]["refid"], nullptr);
+  // A null value matches the empty filter, as in an engine's tables.
+  EXPECT_EQ(get("/v1/services/policies/tables/policies/rows?refid=").body["total"], 1);
+  EXPECT_EQ(get("/v1/services/policies/tables/policies/rows?refid=null").body["total"], 0);
   Answer groups = get("/v1/services/groups/tables/groups/rows");
   ASSERT_EQ(groups.status, 200u) << groups;
   EXPECT_EQ(groups.body["rows"][0]["name"], "defaultGroup");

@@ -139,6 +139,7 @@ Result<RowQuery> parse_row_query(const std::map<std::string, std::string>& query
 
 std::string value_text(const json& value) {
   if (value.is_string()) return value.get<std::string>();
+  if (value.is_null()) return "";  // as the agent's engine tables compare it
   return value.dump();
 }
 

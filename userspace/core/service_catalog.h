@@ -76,7 +76,7 @@ struct RowQuery {
 Result<RowQuery> parse_row_query(const std::map<std::string, std::string>& query);
 
 // A value as a filter compares it: strings as they are, numbers in decimal, true/false,
-// null as "null".
+// null as "" (as the agent's engine tables do).
 std::string value_text(const nlohmann::json& value);
 
 // The page of `rows` (objects keyed by column name) the query asks for:
