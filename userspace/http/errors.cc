@@ -36,7 +36,6 @@ unsigned status_for(const Error& error) {
     return 400;
   if (code == "JSON_TOO_DEEP" || code == "FIELD_TOO_LONG") return 400;
   if (code == "SOURCE_TAG_UNKNOWN") return 400;  // a trace's source the cell cannot resolve
-  if (code == "UNKNOWN_COLUMN") return 400;  // a cell engine's rows filtered by a column it lacks
   if (code == "UNAVAILABLE") return 503;
   if (code == "UPSTREAM_ERROR") return 502;  // the policy server erred behind the agent
   // The HTTP layer's own refusals (http/server.cc).
@@ -48,6 +47,13 @@ unsigned status_for(const Error& error) {
   if (code == "CELL_UNREACHABLE") return 503;
   if (code == "CELL_OP_UNSUPPORTED") return 501;
   if (code == "CELL_ERROR") return 502;
+  // The cell could not resync from the server when asked (the services API's resync action).
+  if (code == "RESYNC_FAILED") return 502;
+  // The services API (server/services_api.h): a filter on a column the table lacks; a data
+  // source asked for policies (seed 001: the proposal's known cost); an alias the default names.
+  if (code == "UNKNOWN_COLUMN") return 400;
+  if (code == "SERVICE_HAS_NO_POLICIES") return 404;
+  if (code == "ALIAS_IN_USE") return 409;
   return 500;
 }
 

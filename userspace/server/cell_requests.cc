@@ -192,4 +192,14 @@ void add_cell_reply_route(http::Router& router, std::shared_ptr<CellRequests> re
               });
 }
 
+Error cell_error_for_caller(const std::string& cell, Error e) {
+  if (e.code == "CELL_UNREACHABLE" || e.code == "CELL_NOT_FOUND" || e.code == "SERVER_BUSY")
+    return e;
+  const unsigned status = http::status_for(e);
+  if (status == 401 || status == 403 || status == 405)
+    return Error{"CELL_ERROR", "cell \"" + cell + "\" answered " + e.code + ": " + e.message};
+  e.message = "cell \"" + cell + "\": " + e.message;
+  return e;
+}
+
 }  // namespace wiretag

@@ -88,6 +88,10 @@ class CellRequests : public std::enable_shared_from_this<CellRequests> {
 // CELL_MISMATCH when the credential may not act as that cell.
 Result<std::string> watch_cell(const Principal& who, const http::Request& req);
 
+// A cell's error as the server passes it on to its caller: the cell's own code, unless that
+// code would speak of the caller's credential or request method (then CELL_ERROR, 502).
+Error cell_error_for_caller(const std::string& cell, Error e);
+
 // POST /internal/v1/cells/:name/replies/:id {"result":{…}} | {"error":{"error_code","message"}}:
 // a cell answers a request (api/internal.yaml).
 void add_cell_reply_route(http::Router& router, std::shared_ptr<CellRequests> requests,

@@ -29,6 +29,7 @@
 #include "server/pap_auth.h"
 #include "server/policy_api.h"
 #include "server/server_metrics.h"
+#include "server/services_api.h"
 #include "server/token_api.h"
 #include "server/trace_api.h"
 #include "server/ui_files.h"
@@ -255,6 +256,8 @@ int main(int argc, char** argv) {
   wiretag::add_cell_reply_route(router, cell_requests, auth);
   router.api("cells");
   wiretag::add_cell_request_routes(router, *graph, **store, pap, cells, cell_requests, auth);
+  router.api("services");
+  wiretag::add_services_routes(router, *graph, **store, pap, cells, cell_requests, auth);
   wiretag::DecisionPoint decisions(**store, cells);
   router.api("decision");
   wiretag::add_decision_routes(router, decisions, *graph, auth);

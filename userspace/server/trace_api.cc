@@ -116,18 +116,6 @@ Result<json> holding_versions(Store& store, Pap& pap, const Cell& cell, const Ap
   });
 }
 
-// A cell's error as the server passes it on: its own code, unless that code would speak of the
-// caller's credential or request method.
-Error from_cell(const std::string& cell, Error e) {
-  if (e.code == "CELL_UNREACHABLE" || e.code == "CELL_NOT_FOUND" || e.code == "SERVER_BUSY")
-    return e;
-  const unsigned status = http::status_for(e);
-  if (status == 401 || status == 403 || status == 405)
-    return Error{"CELL_ERROR", "cell \"" + cell + "\" answered " + e.code + ": " + e.message};
-  e.message = "cell \"" + cell + "\": " + e.message;
-  return e;
-}
-
 class CellRequestApi : public std::enable_shared_from_this<CellRequestApi> {
  public:
   CellRequestApi(PolicyGraph& graph, Store& store, Pap& pap, CellRegistry& cells,
@@ -178,7 +166,7 @@ class CellRequestApi : public std::enable_shared_from_this<CellRequestApi> {
     auto r = std::make_shared<Routed>(std::move(*routed));
     requests_->submit(cell, "trace", r->body,
                       [self, r, respond = std::move(respond)](Result<json> answer) mutable {
-                        if (!answer) return respond(from_cell(r->cell.report.name, answer.error()));
+                        if (!answer) return respond(cell_error_for_caller(r->cell.report.name, answer.error()));
                         respond(self->traced(r->cell, r->destination, r->t, std::move(*answer)));
                       });
   }
@@ -203,7 +191,7 @@ class CellRequestApi : public std::enable_shared_from_this<CellRequestApi> {
     const std::string op = req.param("op");
     requests_->submit(cell, op, std::move(*asked),
                       [cell, op, respond = std::move(respond)](Result<json> answer) {
-                        if (!answer) return respond(from_cell(cell, answer.error()));
+                        if (!answer) return respond(cell_error_for_caller(cell, answer.error()));
                         respond(Reply{200, json{{"cell", cell}, {"op", op}, {"result", *answer}}});
                       });
   }

@@ -80,6 +80,15 @@ struct Connection : StoreTx {
     WT_TRY_STMT(s, "INSERT OR IGNORE INTO accounts (id, created_at) VALUES (?, ?)");
     return s.bind(account).bind(now_seconds()).exec();
   }
+  Result<std::vector<std::string>> list_accounts() override {
+    WT_TRY_STMT(s, "SELECT id FROM accounts ORDER BY id");
+    std::vector<std::string> out;
+    for (;;) {
+      WT_TRY(row, s.step());
+      if (!*row) return out;
+      out.push_back(s.text(0));
+    }
+  }
 
   Result<std::optional<AppRecord>> one_app(Stmt& s) {
     auto row = s.step();

@@ -91,6 +91,8 @@ class StoreTx {
 
   virtual Result<bool> account_exists(std::string_view account) = 0;
   virtual Result<void> ensure_account(std::string_view account) = 0;
+  // Every account id, ordered.
+  virtual Result<std::vector<std::string>> list_accounts() = 0;
 
   virtual Result<std::optional<AppRecord>> find_app(std::string_view guid) = 0;
   virtual Result<std::optional<AppRecord>> find_app_by_tag(uint32_t tag) = 0;
