@@ -7,7 +7,8 @@
 # - status: map fill and the revision held;
 # - resync: a rule erased behind the agent's back is back after the op, seen on the cell;
 # - flush-flows: one device's flows, then all, gone from the flows map;
-# - reload-device: after `tc filter del` the programs are attached again and enforce.
+# - reload-device: after `tc filter del` the programs are attached again and enforce;
+# - the services API (/v1/services) reads and acts on the same cell; a stopped cell is 503.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${WT_BUILD_DIR:?build dir with the server and agent}
@@ -144,5 +145,48 @@ code=$(op reload-device '{"device":{"namespace":"/run/netns/none","interface_nam
 check "reload-device of an unknown device is 404 DEVICE_NOT_FOUND (got $code)" bash -c "[ $code = 404 ] && grep -q DEVICE_NOT_FOUND $tmp/op.out"
 code=$(op reload-device '{}')
 check "reload-device without a device is 400 MISSING_FIELD (got $code)" bash -c "[ $code = 400 ] && grep -q MISSING_FIELD $tmp/op.out"
+
+echo "# the services API (/v1/services) over the same real cells"
+# svc METHOD PATH [BODY]: the answer in $tmp/op.out, the status echoed.
+svc() {
+  lab_curl -sS -o "$tmp/op.out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' ${3:+-d "$3"} "$WT_LAB_SERVER$2"
+}
+ENGINE="cell:$CELL"
+code=$(svc GET "/v1/services?type=policy-engine")
+check "GET /v1/services lists $ENGINE, ACTIVE and healthy ($code)" json_true \
+  "any(s['id'] == '$ENGINE' and s['state'] == 'ACTIVE' and str(s['health']).upper() == 'HEALTHY' for s in j['services'])"
+code=$(svc GET "/v1/services/$ENGINE/tables/rules/rows?proto=tcp&port_first=8080&in_force=true")
+check "engine rows of rules: the tcp/8080 rule's source resolved to app-1-2 ($code)" json_true \
+  "j['total'] >= 1 and all(r['src_app'] == 'app-1-2' and isinstance(r['src_tag'], int) for r in j['rows'])"
+cp "$tmp/op.out" "$tmp/svc.rules"
+code=$(svc GET "/v1/services/$ENGINE/tables/rules/rows?src_app=app-1-2&proto=tcp&port_first=8080&in_force=true")
+check "filtering by src_app gives the same rows ($code)" python3 -c "import json; a=json.load(open('$tmp/svc.rules')); b=json.load(open('$tmp/op.out')); assert a['rows'] == b['rows'] and a['total'] == b['total']"
+code=$(op rows '{"table":"rules","limit":10000}')
+python3 -c "import json; print(json.dumps(json.load(open('$tmp/op.out'))['result']['rows'], sort_keys=True))" >"$tmp/op.rows"
+code=$(svc GET "/v1/services/$ENGINE/tables/rules/rows?limit=1000")
+check "the services API's rules rows are the cell's rows (checked against bpftool above), plus *_app columns" \
+  python3 -c "
+import json
+op = json.load(open('$tmp/op.rows'))
+svc = json.load(open('$tmp/op.out'))['rows']
+strip = [{k: v for k, v in r.items() if not k.endswith('_app')} for r in svc]
+assert len(op) <= 1000 and strip == op, (len(op), len(svc))"
+code=$(svc GET "/v1/services/$ENGINE/status")
+check "engine status: healthy, revision held against the server's, map fill ($code)" json_true \
+  "'map_fill' in j and 'revision' in j"
+code=$(svc GET "/v1/services/$ENGINE/policies")
+check "engine policies: default-whitelist is held ($code)" grep -q default-whitelist "$tmp/op.out"
+asked=$(count_in_log "resync asked by the server")
+code=$(svc POST "/v1/services/$ENGINE/actions/resync" '{}')
+check "POST actions/resync: HTTP $code, outcome ok" json_true "j.get('outcome', j.get('result', {}).get('outcome')) == 'ok'"
+check "the cell logged the resync the services API asked for" \
+  bash -c "[ \$(grep -c 'resync asked by the server' '$WT_LAB_AGENT_LOG_1') -gt $asked ]"
+code=$(svc GET "/v1/services/apps/tables/apps/rows?guid=app-2-1")
+check "data source apps: app-2-1's row ($code)" json_true "j['total'] == 1 and j['rows'][0]['guid'] == 'app-2-1'"
+lab_stop_agent 2
+code=$(svc GET "/v1/services/cell:$WT_LAB_ID-cell2/tables/rules/rows")
+check "a cell whose agent is gone answers 503 CELL_UNREACHABLE (got $code)" \
+  bash -c "[ $code = 503 ] && grep -q CELL_UNREACHABLE $tmp/op.out"
 
 summary
