@@ -25,6 +25,7 @@
 #include "server/decision_api.h"
 #include "server/edges_api.h"
 #include "server/internal_api.h"
+#include "server/lifecycle_api.h"
 #include "server/pap_api.h"
 #include "server/pap_auth.h"
 #include "server/policy_api.h"
@@ -269,6 +270,8 @@ int main(int argc, char** argv) {
   }
   router.api("pap");
   wiretag::add_pap_routes(router, pap, *pap_users);
+  router.api("lifecycle");
+  wiretag::add_lifecycle_routes(router, **store, auth, *pap_users);
   wiretag::http::Metrics metrics;
   wiretag::add_server_metrics(metrics, **store, *graph, cells, pap);
   wiretag::add_server_metrics_route(router, metrics, auth);
