@@ -6,6 +6,9 @@
 #   unaffected), then ACTIVE (the drops happen on cell 1 only), then the version is deployed
 #   to defaultGroup (cell 2 drops too); policies/status says SUCCESS per cell and version;
 #   the audit trail shows each step with the authenticated user;
+# - a policy created as TOSCA over the lifecycle API (/policy/api/v1, YAML) is the account
+#   policy of that id: deployed with the PAP it lets ping and TCP through, undeployed not,
+#   and it cannot be deleted while deployed;
 # - a cell whose agent is stopped is reported unhealthy by components/healthcheck once its
 #   heartbeats stop (3 intervals), and healthy again when it comes back.
 # (A deployment that does not fit a cell's maps is tested by tests/agent PapCellTest, which
@@ -143,6 +146,49 @@ EOF
 )
 want="DEPLOYMENT defaultGroup web 1.0.0; GROUP_CREATE canary TEST; DEPLOYMENT canary web 2.0.0; STATE_CHANGE canary TEST->ACTIVE; UNDEPLOYMENT defaultGroup web 1.0.0; DEPLOYMENT defaultGroup web 2.0.0"
 if [ "$steps" = "$want" ]; then ok "audit trail: $steps"; else fail "audit trail: $steps; expected $want"; fi
+
+echo "# a TOSCA policy made over the lifecycle API (YAML) is an account policy the PAP deploys"
+lifecycle() { # lifecycle METHOD PATH [YAML BODY] → body on stdout, fails on HTTP >= 300
+  lab_curl -sS -f -u "$PAP_AUTH" -X "$1" -H 'Content-Type: application/yaml' \
+    ${3:+--data-binary "$3"} "$WT_LAB_SERVER/policy/api/v1$2"
+}
+TOSCA=$(cat <<YAML
+tosca_definitions_version: tosca_simple_yaml_1_1_0
+topology_template:
+  policies:
+    - tosca.ping:
+        type: wiretag.policies.Whitelist
+        type_version: 1.0.0
+        version: 1.0.0
+        properties:
+          account: default
+          rules:
+            - {source: app-1-2, destination: app-2-1, protocol: tcp, ports: {start: 9999}}
+            - {source: app-1-2, destination: app-2-1, protocol: icmp}
+YAML
+)
+lifecycle POST /policytypes/wiretag.policies.Whitelist/versions/1.0.0/policies "$TOSCA" >/dev/null ||
+  fail "create tosca.ping over the lifecycle API"
+srv GET /v1/accounts/default/policies/tosca.ping | json_true "j['version']==1 and len(j['rules'])==2" &&
+  ok "tosca.ping is account policy tosca.ping version 1" || fail "account view of tosca.ping"
+expect denied "tosca.ping not deployed: cell1/app-1-2 -> cell2 tcp/9999" lab_tcp_ok 1 2 "$B2" 9999
+expect denied "tosca.ping not deployed: cell1/app-1-2 -> cell2 ping" lab_ping_ok 1 2 "$B2"
+deploy defaultGroup POST tosca.ping 1.0.0 || fail "deploy tosca.ping 1.0.0 to defaultGroup"
+check "policies/status: tosca.ping 1.0.0 SUCCESS on cell 2" eventually 10 deploy_state_is defaultGroup "$(cell 2)" tosca.ping 1 SUCCESS
+expect allowed "tosca.ping deployed: cell1/app-1-2 -> cell2 tcp/9999" lab_tcp_ok 1 2 "$B2" 9999
+expect allowed "tosca.ping deployed: cell1/app-1-2 -> cell2 ping" lab_ping_ok 1 2 "$B2"
+expect denied "tosca.ping deployed: cell1/app-1-1 -> cell2 tcp/9999 (not its source)" lab_tcp_ok 1 1 "$B2" 9999
+expect denied "tosca.ping deployed: cell1/app-1-1 -> cell2 ping (not its source)" lab_ping_ok 1 1 "$B2"
+if lifecycle DELETE /policies/tosca.ping/versions/1.0.0 >/dev/null 2>&1; then
+  fail "a deployed TOSCA version was deleted"
+else
+  ok "a deployed TOSCA version cannot be deleted"
+fi
+deploy defaultGroup DELETE tosca.ping 1.0.0 || fail "undeploy tosca.ping"
+check "tosca.ping undeployed: cell1/app-1-2 -> cell2 tcp/9999 denied" eventually 10 not lab_tcp_ok 1 2 "$B2" 9999
+expect denied "tosca.ping undeployed: cell1/app-1-2 -> cell2 ping" lab_ping_ok 1 2 "$B2"
+lifecycle DELETE /policies/tosca.ping/versions/1.0.0 >/dev/null && ok "tosca.ping deleted once undeployed" ||
+  fail "delete tosca.ping after undeploying it"
 
 echo "# a stopped agent: its cell becomes unhealthy after 3 missed heartbeats"
 healthy_is() { pap GET /components/healthcheck 2>/dev/null | json_true "j['healthy'] == $1"; }

@@ -23,6 +23,8 @@ void add_deploy_commands(CLI::App& app);  // deploy_commands.cc
 void add_audit_commands(CLI::App& app);   // audit_commands.cc
 // The services API: each cell's policy engine and the data sources, default service, aliases.
 void add_service_commands(CLI::App& app);  // service_commands.cc
+// The lifecycle API (TOSCA): policytype …, tosca ….
+void add_lifecycle_commands(CLI::App& app);  // lifecycle_commands.cc
 
 // Against an agent's Plugin API (--agent).
 void add_device_commands(CLI::App& app);  // device_commands.cc

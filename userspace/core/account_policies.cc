@@ -38,7 +38,7 @@ Result<Policy> policy_from_record(const PolicyRecord& rec) {
   json j = json::parse(rec.body, nullptr, false);
   if (!j.is_object() || !j.contains("rules"))
     return Error{"STORE_ERROR", "stored policy " + rec.id + " is corrupt"};
-  Policy p{rec.id, rec.account, rec.refid, rec.name, rec.version, {}};
+  Policy p{rec.id, rec.account, rec.refid, rec.name, rec.version, {}, {}};
   for (const json& r : j["rules"]) {
     PolicyRule rule{r.value("source", ""), r.value("destination", ""),
                     parse_protocol(r.value("protocol", "any")).value_or(Protocol::Any),
@@ -48,16 +48,13 @@ Result<Policy> policy_from_record(const PolicyRecord& rec) {
           PortRange{r["ports"]["start"].get<uint16_t>(), r["ports"]["end"].get<uint16_t>()};
     p.rules.push_back(std::move(rule));
   }
+  if (auto it = j.find("tosca"); it != j.end() && it->is_object()) p.tosca = *it;
   return p;
 }
 
 namespace {
 
 Result<Policy> from_record(const PolicyRecord& rec) { return policy_from_record(rec); }
-
-PolicyRecord to_record(const Policy& p) {
-  return PolicyRecord{p.id, p.account, p.refid, p.name, p.version, to_json(p).dump()};
-}
 
 // The one policy that id_or_refid names in account.
 Result<PolicyRecord> resolve(StoreTx& tx, std::string_view account, std::string_view key) {
@@ -73,18 +70,22 @@ Result<PolicyRecord> resolve(StoreTx& tx, std::string_view account, std::string_
   return found->front();
 }
 
+}  // namespace
+
+PolicyRecord to_policy_record(const Policy& p) {
+  return PolicyRecord{p.id, p.account, p.refid, p.name, p.version, to_json(p).dump()};
+}
+
 // The body carries the rules, so a cell sees every destination app the change touches;
 // an update also carries the rules it replaced (their destinations may lose a rule).
-Result<void> log_change(StoreTx& tx, std::string kind, const Policy& p,
-                        const Policy* previous = nullptr) {
+Result<void> log_policy_change(StoreTx& tx, std::string kind, const Policy& p,
+                               const Policy* previous) {
   json body = {{"id", p.id}, {"name", p.name}, {"version", p.version}, {"rules", to_json(p.rules)}};
   if (previous) body["previous_rules"] = to_json(previous->rules);
   auto r = tx.append_change({0, std::move(kind), p.account, p.id, body.dump()});
   if (!r) return r.error();
   return Ok();
 }
-
-}  // namespace
 
 json to_json(const Policy& p) {
   json out = {{"id", p.id},
@@ -93,6 +94,7 @@ json to_json(const Policy& p) {
               {"version", p.version},
               {"rules", to_json(p.rules)}};
   out["refid"] = p.refid ? json(*p.refid) : json(nullptr);
+  if (p.tosca.is_object() && !p.tosca.empty()) out["tosca"] = p.tosca;
   return out;
 }
 
@@ -137,12 +139,17 @@ Result<Policy> AccountPolicies::create(std::string_view account, const PolicyDra
   if (!draft.name) return Error{"MISSING_FIELD", "missing required field \"name\""};
   if (!draft.rules) return Error{"MISSING_FIELD", "missing required field \"rules\""};
   if (auto r = check_policy_draft(draft); !r) return r.error();
-  Policy p{new_id_(), std::string(account), draft.refid.value_or(std::nullopt), *draft.name,
-           1,         *draft.rules};
+  Policy p{new_id_(),
+           std::string(account),
+           draft.refid.value_or(std::nullopt),
+           *draft.name,
+           1,
+           *draft.rules,
+           {}};
   return store_.write<Policy>([&](StoreTx& tx) -> Result<Policy> {
     if (auto r = tx.ensure_account(account); !r) return r.error();
-    if (auto r = tx.put_policy(to_record(p)); !r) return r.error();
-    if (auto r = log_change(tx, "policy.created", p); !r) return r.error();
+    if (auto r = tx.put_policy(to_policy_record(p)); !r) return r.error();
+    if (auto r = log_policy_change(tx, "policy.created", p); !r) return r.error();
     return p;
   });
 }
@@ -166,8 +173,8 @@ Result<Policy> AccountPolicies::update(std::string_view account, std::string_vie
     else if (replace)
       p->refid.reset();
     p->version += 1;
-    if (auto r = tx.put_policy(to_record(*p)); !r) return r.error();
-    if (auto r = log_change(tx, "policy.updated", *p, &previous); !r) return r.error();
+    if (auto r = tx.put_policy(to_policy_record(*p)); !r) return r.error();
+    if (auto r = log_policy_change(tx, "policy.updated", *p, &previous); !r) return r.error();
     return *p;
   });
 }
@@ -190,7 +197,7 @@ Result<void> AccountPolicies::remove(std::string_view account, std::string_view 
                                             "; undeploy it first (PAP DELETE pdps/policies/" +
                                             rec->id + ")"};
     if (auto r = tx.delete_policy(rec->id); !r) return r;
-    return log_change(tx, "policy.deleted", *p);
+    return log_policy_change(tx, "policy.deleted", *p);
   });
 }
 

@@ -32,6 +32,9 @@ struct Policy {
   std::string name;
   int64_t version = 1;
   std::vector<PolicyRule> rules;
+  // What only the lifecycle API's view holds (core/tosca_policies.h): {"type","type_version",
+  // "description","metadata","properties"}, each when set there; null when none is.
+  nlohmann::json tosca;
 };
 
 // What a caller sets; absent members of a patch stay as they are.
@@ -45,6 +48,11 @@ nlohmann::json to_json(const Policy& policy);
 // The policy a stored record holds; STORE_ERROR when its body is corrupt.
 Result<Policy> policy_from_record(const PolicyRecord& record);
 nlohmann::json to_json(const std::vector<PolicyRule>& rules);
+PolicyRecord to_policy_record(const Policy& policy);
+// Logs a policy's change (policy.created, .updated, .deleted) for the cells; an update also
+// names the rules it replaced.
+Result<void> log_policy_change(StoreTx& tx, std::string kind, const Policy& policy,
+                               const Policy* previous = nullptr);
 
 // Checks what is present: name (not the reserved default-whitelist), refid, rules.
 Result<void> check_policy_draft(const PolicyDraft& draft);
@@ -69,8 +77,7 @@ class AccountPolicies {
   // after it was deleted (versions are immutable and kept). POLICY_NOT_FOUND.
   Result<std::vector<Policy>> versions(std::string_view account, std::string_view id_or_refid);
   // One version; POLICY_NOT_FOUND, POLICY_VERSION_NOT_FOUND.
-  Result<Policy> version(std::string_view account, std::string_view id_or_refid,
-                         int64_t version);
+  Result<Policy> version(std::string_view account, std::string_view id_or_refid, int64_t version);
 
  private:
   Store& store_;

@@ -54,6 +54,17 @@ unsigned status_for(const Error& error) {
   if (code == "UNKNOWN_COLUMN") return 400;
   if (code == "SERVICE_HAS_NO_POLICIES") return 404;
   if (code == "ALIAS_IN_USE") return 409;
+  // The lifecycle API (server/lifecycle_api.h): ONAP answers 406 to a changed immutable
+  // version; a type in use or read-only is a conflict; property errors name their path.
+  if (code == "POLICY_VERSION_CONFLICT" || code == "POLICY_TYPE_VERSION_CONFLICT") return 406;
+  if (code == "POLICY_TYPE_IN_USE" || code == "POLICY_TYPE_READ_ONLY" ||
+      code == "POLICY_ID_RETIRED")
+    return 409;
+  if (code == "UNKNOWN_PROPERTY" || code == "MISSING_PROPERTY") return 400;
+  if (code == "UNSUPPORTED_MEDIA_TYPE") return 415;
+  if (code == "EMPTY_DOCUMENT" || code == "YAML_TOO_DEEP" || code == "UNSUPPORTED_YAML" ||
+      code == "YAML_TOO_LARGE")
+    return 400;
   return 500;
 }
 

@@ -25,6 +25,7 @@
 #include "server/decision_api.h"
 #include "server/edges_api.h"
 #include "server/internal_api.h"
+#include "server/lifecycle_api.h"
 #include "server/pap_api.h"
 #include "server/pap_auth.h"
 #include "server/policy_api.h"
@@ -282,6 +283,8 @@ int main(int argc, char** argv) {
   if (!std::filesystem::is_regular_file(std::filesystem::path(ui_dir) / "index.html"))
     spdlog::warn("--ui-dir {}: no index.html there; /ui answers 404", ui_dir);
   wiretag::add_ui_routes(router, ui_dir);
+  router.api("lifecycle");
+  wiretag::add_lifecycle_routes(router, **store, auth, *pap_users);
   wiretag::http::Metrics metrics;
   wiretag::add_server_metrics(metrics, **store, *graph, cells, pap);
   wiretag::add_server_metrics_route(router, metrics, auth);

@@ -114,6 +114,16 @@ ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
 UPDATE tokens SET id = substr(hash, 1, 16);
 CREATE UNIQUE INDEX tokens_by_id ON tokens(id);
 )sql"},
+    // The lifecycle API's policy types (wiretag.policies.Whitelist 1.0.0 is built in).
+    {5, R"sql(
+CREATE TABLE policy_types (
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  derived_from TEXT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
+)sql"},
 };
 
 }  // namespace

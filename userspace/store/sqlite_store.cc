@@ -14,6 +14,7 @@
 
 #include "common/private_files.h"
 #include "store/retention.h"
+#include "store/sqlite_lifecycle.h"
 #include "store/sqlite_migrations.h"
 #include "store/sqlite_statement.h"
 #include "store/sqlite_tokens.h"
@@ -62,9 +63,13 @@ struct Connection : StoreTx {
     return Stmt(db, it->second);
   }
 
-  // What code outside this file (sqlite_tokens) prepares its statements with.
+  // What code outside this file (sqlite_tokens, sqlite_lifecycle) prepares its statements with.
   Statements statements() {
     return {db, [this](std::string_view sql) { return prepare(sql); }};
+  }
+  std::optional<SqliteLifecycle> lifecycle_;  // made at first use, once db is open
+  LifecycleTx& lifecycle() override {
+    return lifecycle_ ? *lifecycle_ : lifecycle_.emplace(statements());
   }
 
 #define WT_TRY_STMT(var, sql)           \

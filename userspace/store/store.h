@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/policy_compiler.h"
+#include "store/lifecycle_records.h"
 #include "store/pap_records.h"
 #include "wiretag/result.h"
 
@@ -188,6 +189,8 @@ class StoreTx {
   // Newest first, at most query.limit.
   virtual Result<std::vector<PapAuditRecord>> pap_audit(const PapAuditQuery& query) = 0;
   virtual Result<int64_t> count_pap_audit(std::string_view action) = 0;
+  // The lifecycle API's tables (policy types) and policy version reads (SPEC §4.5).
+  virtual LifecycleTx& lifecycle() = 0;
   // Removes the audit records older than `before_ms` (0: no age bound) and all but the
   // newest `keep_records` (0: no count bound). Returns how many it removed.
   virtual Result<int64_t> prune_pap_audit(int64_t keep_records, int64_t before_ms) = 0;
