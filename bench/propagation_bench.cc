@@ -23,67 +23,19 @@
 #include <vector>
 
 #include "agent/server_link.h"
+#include "bench_common.h"
 #include "datapath/datapath.h"
 #include "http/client.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using wiretag::bench::Child;
+using wiretag::bench::die;
+using wiretag::bench::sh;
+using wiretag::bench::spawn;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-struct Child {
-  pid_t pid = -1;
-  unsigned short port = 0;
-  ~Child() { stop(); }
-  void stop() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGTERM);
-    int st;
-    for (int i = 0; i < 500 && ::waitpid(pid, &st, WNOHANG) != pid; ++i) ::usleep(10000);
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &st, 0);
-    pid = -1;
-  }
-};
-
-// Runs bin with args, output to log; waits for "listening on 127.0.0.1:PORT".
-bool spawn(Child& c, const std::string& bin, std::vector<std::string> args, const fs::path& log) {
-  c.pid = ::fork();
-  if (c.pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv{const_cast<char*>(bin.c_str())};
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  for (int i = 0; i < 3000; ++i) {
-    std::ifstream in(log);
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind("listening on 127.0.0.1:", 0) == 0) {
-        c.port = static_cast<unsigned short>(std::stoi(line.substr(23)));
-        return true;
-      }
-    int st;
-    if (::waitpid(c.pid, &st, WNOHANG) == c.pid) {
-      c.pid = -1;
-      return false;
-    }
-    ::usleep(10000);
-  }
-  return false;
-}
-
-int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench: %s\n", what.c_str());
-  std::exit(1);
-}
 
 json must(wiretag::http::Client& c, const char* method, const std::string& target,
           const json& body = nullptr) {
