@@ -1,6 +1,6 @@
 // `wiretag monitor`: drops and audited would-drops as they happen, with names — the agent's
 // stream (GET /v1/events on its Plugin API; --agent, the default) or every cell's through the
-// server (GET /v1/events with a bearer token; when --server is given). Filters by app,
+// server (GET /v1/events with a bearer token; when --server is given and --agent is not). Filters by app,
 // reason, verdict (and cell on the server); reports events lost to the datapath's rate limit
 // or to a reader that fell behind. -o json prints the stream's lines as they are (NDJSON).
 #include <cstdio>
@@ -91,9 +91,8 @@ void add_monitor_commands(CLI::App& app) {
   c->callback([&app] {
     auto* server_flag = app.get_option("--server");
     auto* agent_flag = app.get_option("--agent");
-    const bool from_server = server_flag->count() > 0;
-    if (from_server && agent_flag->count() > 0)
-      usage_error("monitor reads one stream: give --server or --agent, not both");
+    // --agent given picks the agent even with --server (or WIRETAG_SERVER) set too.
+    const bool from_server = server_flag->count() > 0 && agent_flag->count() == 0;
     if (!from_server && !args.cells.empty())
       usage_error("--cell filters the server's stream: give --server too");
     std::string query;
