@@ -41,7 +41,7 @@ EventReader::EventReader(std::filesystem::path socket, std::string target) {
     } else if (!ec) {
       std::string partial;
       parser.body_limit(boost::none);
-      parser.on_chunk_body([&](std::uint64_t, beast::string_view data, boost::system::error_code&) {
+      auto on_chunk = [&](std::uint64_t, beast::string_view data, boost::system::error_code&) {
         for (char c : data) {
           if (c != '\n') {
             partial += c;
@@ -51,7 +51,8 @@ EventReader::EventReader(std::filesystem::path socket, std::string target) {
           partial.clear();
         }
         return data.size();
-      });
+      };
+      parser.on_chunk_body(on_chunk);
       {
         std::lock_guard lock(mu_);
         status_ = parser.get().result_int();

@@ -32,13 +32,13 @@ struct RuleOrigin {
 // An app's tag and effective inbound rules as the server computed them at `revision`.
 struct AppPolicy {
   std::string guid;
-  std::string account;
   uint32_t tag = 0;
   std::vector<Rule> rules;
-  std::vector<RuleOrigin> origins;  // the same rules, as sent (unsorted, with their sources)
   std::set<std::string> sources;  // source guids of the rules ("*" included)
   int64_t revision = 0;
   std::map<std::string, uint32_t> source_tags;  // the tag of each source guid (trace)
+  std::string account;
+  std::vector<RuleOrigin> origins;  // the rules as sent (unsorted, with their sources)
 };
 
 // The answer to one endpoints query: consistent at `revision`.

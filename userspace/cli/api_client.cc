@@ -302,10 +302,11 @@ void unix_stream(const std::string& path, const std::string& target, const LineH
   }
   parser.body_limit(boost::none);
   LineSplitter lines(on_line);
-  parser.on_chunk_body([&](std::uint64_t, beast::string_view data, boost::system::error_code&) {
+  auto on_chunk = [&](std::uint64_t, beast::string_view data, boost::system::error_code&) {
     lines.feed(std::string_view(data.data(), data.size()));
     return data.size();
-  });
+  };
+  parser.on_chunk_body(on_chunk);
   Watchdog watchdog(stop_after, [&socket] { ::shutdown(socket.native_handle(), SHUT_RDWR); });
   while (!parser.is_done() && !lines.stopped()) {
     bhttp::read_some(socket, buffer, parser, ec);
