@@ -1,6 +1,7 @@
 // A container for the agent tests: a network namespace of its own whose eth0 is the peer of
 // `hostif` in the cell's namespace, on the cell's bridge (br0, made by the test), with an
-// address from 198.18.0.0/15. Packets from it cross the stamp program of `hostif`.
+// address from 198.18.0.0/15. Packets from it cross the stamp program of `hostif`. Its eth0
+// sends no multicast (IGMP and MLD reports), so the packets a test counts are its own.
 #pragma once
 
 #include <string>
@@ -13,11 +14,11 @@ class Container {
  public:
   Container(const TestNetns& cell, const std::string& hostif, const std::string& ip4)
       : name_(cell.name() + "-" + hostif) {
-    ok_ =
-        sh("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up && ip -n " +
-           cell.name() + " link add " + hostif + " type veth peer name eth0 netns " + name_ +
-           " && ip -n " + cell.name() + " link set " + hostif + " master br0 up && ip -n " + name_ +
-           " addr add " + ip4 + "/24 dev eth0 && ip -n " + name_ + " link set eth0 up") == 0;
+    ok_ = sh("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up && ip -n " +
+             cell.name() + " link add " + hostif + " type veth peer name eth0 netns " + name_ +
+             " && ip -n " + cell.name() + " link set " + hostif + " master br0 up && ip -n " +
+             name_ + " addr add " + ip4 + "/24 dev eth0 && ip -n " + name_ +
+             " link set eth0 multicast off up") == 0;
   }
   ~Container() { sh("ip netns del " + name_ + " 2>/dev/null"); }
   Container(const Container&) = delete;

@@ -51,18 +51,18 @@ size_t EventFanout::readers() const {
 bool EventFanout::deliver(Reader& r, const std::shared_ptr<const std::string>& line) {
   while (!r.lost.empty()) {
     auto it = r.lost.begin();
-    auto report = line_of(lost_json(it->second, it->first, unix_now_ns()));
+    auto report = line_of(lost_json(it->second, it->first.first, unix_now_ns(), it->first.second));
     const EventSink::Offer o = r.sink->offer(report);
     if (o == EventSink::Offer::Gone) return false;
     if (o == EventSink::Offer::Full) {
-      r.lost["slow_reader"]++;
+      r.lost[{"slow_reader", ""}]++;
       return true;
     }
     r.lost.erase(it);
   }
   if (!line) return true;
   const EventSink::Offer o = r.sink->offer(line);
-  if (o == EventSink::Offer::Full) r.lost["slow_reader"]++;
+  if (o == EventSink::Offer::Full) r.lost[{"slow_reader", ""}]++;
   return o != EventSink::Offer::Gone;
 }
 
@@ -94,9 +94,7 @@ void EventFanout::publish_lost(uint64_t count, std::string_view cause, std::stri
     Reader& r = it->second;
     bool keep = true;
     if (r.filter.matches_cell(cell)) {
-      auto found = r.lost.find(cause);
-      if (found == r.lost.end()) found = r.lost.emplace(std::string(cause), 0).first;
-      found->second += count;
+      r.lost[{std::string(cause), std::string(cell)}] += count;
       keep = deliver(r, nullptr);
     }
     it = keep ? std::next(it) : readers_.erase(it);

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "events/drop_event.h"
 #include "http/line_stream.h"
@@ -64,7 +65,7 @@ class EventFanout {
     EventFilter filter;
     std::shared_ptr<EventSink> sink;
     bool heartbeats = true;
-    std::map<std::string, uint64_t, std::less<>> lost;  // by cause, not yet reported
+    std::map<std::pair<std::string, std::string>, uint64_t> lost;  // by cause and cell, unreported
   };
   // Reports what the reader lost, then offers the line; false when the reader is gone.
   bool deliver(Reader& r, const std::shared_ptr<const std::string>& line);
