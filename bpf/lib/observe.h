@@ -53,34 +53,37 @@ static __always_inline void wt_count(__u32 ifindex, __u32 slot, __u8 dir, __u32 
  */
 #define WT_EVENT_CLOCK_EVERY 64
 
-static __always_inline int wt_event_allowed(void)
+/* The CPU's rate-limit state when an event may be sent now, else NULL. */
+static __always_inline struct wt_ratelimit *wt_event_allowed(void)
 {
 	__u32 zero = 0;
 	struct wt_ratelimit *rl = bpf_map_lookup_elem(&event_ratelimit, &zero);
 	__u64 now;
 
 	if (!rl)
-		return 0;
+		return NULL;
 	if (rl->sent >= wt_events_per_sec && ++rl->suppressed % WT_EVENT_CLOCK_EVERY)
-		return 0;
+		return NULL;
 	now = bpf_ktime_get_coarse_ns(); /* a one-second window needs no precision */
 	if (now - rl->window_start_ns >= 1000000000ULL) {
+		if (rl->sent >= wt_events_per_sec)
+			rl->suppressed--; /* counted above, but it opens the new window: sent */
 		rl->window_start_ns = now;
 		rl->sent = 0;
-		rl->suppressed = 0;
 	}
 	if (rl->sent >= wt_events_per_sec)
-		return 0;
+		return NULL;
 	rl->sent++;
-	return 1;
+	return rl;
 }
 
 static __always_inline void wt_event(__u32 ifindex, __u32 src_tag, __u8 dir, __u32 reason,
 				     __u8 verdict, __u8 mode, const struct wt_packet *p)
 {
+	struct wt_ratelimit *rl = wt_event_allowed();
 	struct wt_event ev = {};
 
-	if (!wt_event_allowed())
+	if (!rl)
 		return;
 	ev.timestamp_ns = bpf_ktime_get_ns();
 	ev.ifindex = ifindex;
@@ -96,7 +99,9 @@ static __always_inline void wt_event(__u32 ifindex, __u32 src_tag, __u8 dir, __u
 	ev.dport = p->dport;
 	__builtin_memcpy(ev.saddr, p->saddr, 16);
 	__builtin_memcpy(ev.daddr, p->daddr, 16);
-	bpf_ringbuf_output(&events, &ev, sizeof(ev), 0);
+	/* A full ring buffer (no reader, or one that fell behind) loses the event: counted too. */
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		rl->suppressed++;
 }
 
 static __always_inline int wt_reason_is_drop(__u32 reason)

@@ -398,7 +398,8 @@ struct wt_event {
 struct wt_ratelimit {
 	__u64 window_start_ns; /* CLOCK_MONOTONIC_COARSE */
 	__u32 sent;            /* events sent in the window */
-	__u32 suppressed;      /* events suppressed since the window's budget ran out */
+	__u32 suppressed;      /* events lost on this CPU, ever (over budget or ring buffer
+				* full): never reset, so a reader's deltas count every loss */
 };
 
 /*

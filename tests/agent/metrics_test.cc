@@ -17,46 +17,12 @@
 #include "../server/metrics_text.h"
 #include "../server/temp_dir.h"
 #include "agent_process.h"
+#include "container.h"
 
 namespace wiretag::test {
 namespace {
 
 using nlohmann::json;
-
-template <class F>
-bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
-
-// A container: a namespace of its own whose eth0 is the peer of `hostif` in the cell
-// namespace, on the cell's bridge, with an address from 198.18.0.0/15.
-class Container {
- public:
-  Container(const TestNetns& cell, const std::string& hostif, const std::string& ip4)
-      : name_(cell.name() + "-" + hostif) {
-    ok_ =
-        sh("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up && ip -n " +
-           cell.name() + " link add " + hostif + " type veth peer name eth0 netns " + name_ +
-           " && ip -n " + cell.name() + " link set " + hostif + " master br0 up && ip -n " + name_ +
-           " addr add " + ip4 + "/24 dev eth0 && ip -n " + name_ + " link set eth0 up") == 0;
-  }
-  ~Container() { sh("ip netns del " + name_ + " 2>/dev/null"); }
-  bool ok() const { return ok_; }
-  // Pings `ip4` `count` times; true when a reply came.
-  bool ping(const std::string& ip4, int count) const {
-    return sh("ip netns exec " + name_ + " ping -q -c " + std::to_string(count) + " -i 0.2 -W 1 " +
-              ip4 + " >/dev/null 2>&1") == 0;
-  }
-
- private:
-  std::string name_;
-  bool ok_ = false;
-};
 
 class AgentMetricsTest : public ::testing::Test {
  protected:

@@ -133,6 +133,16 @@ void stay_on_this_cpu() {
   ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
 }
 
+// The rate limit's loss count of the CPU this test runs on.
+uint32_t lost_on_this_cpu(ProgRunner& runner) {
+  std::vector<wt_ratelimit> state(libbpf_num_possible_cpus());
+  uint32_t zero = 0;
+  EXPECT_EQ(
+      bpf_map_lookup_elem(runner.datapath().map_fd(WT_MAP_EVENT_RATELIMIT), &zero, state.data()),
+      0);
+  return state.at(sched_getcpu()).suppressed;
+}
+
 TEST_F(Events, RateLimitCapsEventsButNotCounters) {
   stay_on_this_cpu();
   auto options = test_options();
@@ -184,6 +194,25 @@ TEST_F(Events, AnEndedWindowReopensOnTheSixtyFourthSuppressedEvent) {
     ASSERT_EQ(runner_->run_action(Program::Enforce, frame, 5), TC_ACT_SHOT);
   drain();
   EXPECT_EQ(events_.size(), 3u) << "with the whole budget";
+  EXPECT_EQ(lost_on_this_cpu(*runner_), 63u) << "the 64th was sent, not lost";
+  ASSERT_EQ(runner_->run_action(Program::Enforce, frame, 5), TC_ACT_SHOT);
+  drain();
+  EXPECT_EQ(events_.size(), 3u);
+  EXPECT_EQ(lost_on_this_cpu(*runner_), 64u) << "a loss in the new window adds to the old ones";
+}
+
+// suppressed counts every event not sent, across windows: a reader's deltas are the losses.
+TEST_F(Events, EveryEventNotSentIsCountedAsLost) {
+  stay_on_this_cpu();
+  auto options = test_options();
+  options.events_per_sec = 3;
+  open(options);
+  auto frame = PacketBuilder::ipv4(kRemote4, kLocal4).tcp(40000, 8081).build();
+  constexpr int kDrops = 20;
+  for (int i = 0; i < kDrops; ++i)
+    ASSERT_EQ(runner_->run_action(Program::Enforce, frame, 5), TC_ACT_SHOT);
+  drain();
+  EXPECT_EQ(events_.size() + lost_on_this_cpu(*runner_), size_t{kDrops});
 }
 
 }  // namespace

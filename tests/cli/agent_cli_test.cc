@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "../agent/agent_process.h"
@@ -275,6 +277,84 @@ TEST_F(AgentCli, DeviceOverTcpWithToken) {
   r = cli({"--agent", url, "--agent-token-file", write_file("wrong", "nope\n"), "device", "list"});
   EXPECT_EQ(r.status, 1) << describe(r);
   EXPECT_NE(r.err.find("UNAUTHORIZED"), std::string::npos) << r.err;
+}
+
+// `wiretag monitor` on the server's aggregated stream (--server): names, the explanation, the
+// filters, -o json. The cell's lines are pushed as the agent's forwarder does.
+TEST_F(AgentCli, MonitorFollowsTheServersStream) {
+  const json line = {
+      {"type", "drop"},
+      {"time", "2025-03-01T12:00:00.123456Z"},
+      {"time_ns", 1740830400123456789},
+      {"direction", "enforce"},
+      {"reason", "drop_policy"},
+      {"verdict", "drop"},
+      {"mode", "enforce"},
+      {"protocol", "tcp"},
+      {"length", 60},
+      {"source", {{"address", "198.18.9.1"}, {"port", 40312}, {"tag", "0001"}, {"app", "web"},
+                  {"account", "default"}}},
+      {"destination", {{"address", "198.18.9.2"}, {"port", 5432}, {"tag", "0002"}, {"app", "db"},
+                       {"account", "default"},
+                       {"device", {{"namespace", "/run/netns/c"}, {"interface_name", "veth-db"}}}}},
+      {"explanation", "no rule from web to db on tcp/5432; web→db allows tcp/8080 (default-whitelist)"}};
+  std::atomic<bool> done{false};
+  std::thread cell([&] {
+    // Until the monitors have what they wait for: a line pushed before one subscribed is not
+    // for it.
+    while (!done) {
+      s().post("/internal/v1/cells/cell-m/events",
+               json{{"events", {line, {{"type", "lost"}, {"count", 3}, {"cause", "rate_limit"}}}}}
+                   .dump());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  auto table = cli({"monitor", "--count", "1", "--app", "db", "--reason", "drop_policy"});
+  auto as_json = cli({"monitor", "--count", "1", "--cell", "cell-m", "-o", "json"});
+  auto other_cell = cli({"monitor", "--cell", "cell-x", "--seconds", "1"});
+  done = true;
+  cell.join();
+  ASSERT_EQ(table.status, 0) << describe(table);
+  EXPECT_NE(table.out.find("DROP  drop_policy tcp 198.18.9.1:40312 web/default [0001] -> "
+                           "198.18.9.2:5432 db/default [0002] veth-db@/run/netns/c cell=cell-m"),
+            std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("    why: no rule from web to db on tcp/5432; web→db allows tcp/8080 "
+                           "(default-whitelist)"),
+            std::string::npos)
+      << table.out;
+  ASSERT_EQ(as_json.status, 0) << describe(as_json);
+  bool saw_event = false;
+  std::istringstream lines(as_json.out);
+  for (std::string l; std::getline(lines, l);) {
+    json j = json::parse(l);
+    if (j["type"] == "drop") {
+      saw_event = true;
+      EXPECT_EQ(j["cell"], "cell-m");
+      EXPECT_EQ(j["source"]["app"], "web");
+    } else {
+      EXPECT_EQ(j["type"], "lost") << l;
+      EXPECT_EQ(j["cell"], "cell-m");
+    }
+  }
+  EXPECT_TRUE(saw_event) << as_json.out;
+  EXPECT_EQ(other_cell.status, 0) << describe(other_cell);
+  EXPECT_EQ(other_cell.out, "");
+}
+
+// `wiretag monitor` on an agent's own stream (--agent unix:…): it runs, and its filters are
+// checked by the agent.
+TEST_F(AgentCli, MonitorFollowsTheAgentsStream) {
+  AgentProcess& a = start_agent("cell-n");
+  const std::string agent = "unix:" + a.plugin_socket().string();
+  auto r = run_cli({"--agent", agent, "monitor", "--seconds", "1"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "");
+  r = run_cli({"--agent", agent, "monitor", "--reason", "drop_nothing", "--seconds", "1"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("INVALID_REASON"), std::string::npos) << r.err;
+  r = run_cli({"--agent", agent, "monitor", "--cell", "cell-n"});
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
 }
 
 }  // namespace

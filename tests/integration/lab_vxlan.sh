@@ -148,13 +148,8 @@ check "5 pings from tag 11 counted allow_rule at c2.1 ($before_rule -> $after_ru
   test $((after_rule - before_rule)) -eq 5
 check "4 pings from tag 12 counted drop_policy at c2.1 ($before_drop -> $after_drop)" \
   test $((after_drop - before_drop)) -ge 4
-"$WIRETAG" --pin-dir "$(lab_pin_dir 2)" monitor --count 1 --seconds 10 >"$tmp/monitor" 2>&1 &
-mon=$!; bg_pids+=("$mon")
-sleep 0.5
-lab_ping_ok 1 2 "$(lab_ip4 2 1)"
-wait "$mon"
-check "cell 2's monitor reports the drop with src_tag=12: $(head -1 "$tmp/monitor")" \
-  grep -q "enforce drop_policy src_tag=12 proto=1 $(lab_ip4 1 2):.* -> $(lab_ip4 2 1):" "$tmp/monitor"
+# The tag an event names is the one enforce decided on (tests/bpf/events_test.cc); events
+# are read and named by the agent (GET /v1/events), and these cells have none yet.
 
 echo "# (c) the tag on the wire: VXLAN-GBP header on cell 1's underlay port"
 sniff_start 4

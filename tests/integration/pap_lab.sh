@@ -99,14 +99,14 @@ deploy canary POST "$WEB" 2.0.0 || fail "deploy web 2.0.0 to canary"
 lab_stop_agent 1 >/dev/null && WIRETAG_GROUP=canary lab_start_agent 1 >/dev/null || fail "cell 1's agent into canary"
 check "cell 1 reports group canary, mode audit" eventually 15 agent_pdp 1 "p.get('group')=='canary' and p.get('mode')=='audit'"
 check "policies/status: web 2.0.0 SUCCESS on cell 1 in canary" eventually 10 deploy_state_is canary "$(cell 1)" "$WEB" 2 SUCCESS
-"$CLI" --pin-dir "$(lab_pin_dir 1)" monitor --seconds 6 >"$tmp/monitor.out" 2>"$tmp/monitor.err" &
+"$CLI" --agent "unix:$LAB_STATE/cell1/plugin.sock" monitor --seconds 6 >"$tmp/monitor.out" 2>"$tmp/monitor.err" &
 bg_pids+=($!)
 sleep 1
 expect allowed "TEST: cell2 -> cell1 tcp/9999 still delivered" lab_tcp_ok 2 2 "$B1" 9999
 expect allowed "TEST: cell2 -> cell1 tcp/8080" lab_tcp_ok 2 2 "$B1" 8080
 expect allowed "cell 2 (defaultGroup, web 1): cell1 -> cell2 tcp/9999" lab_tcp_ok 1 2 "$B2" 9999
 wait "${bg_pids[-1]}" 2>/dev/null
-if grep -q "^AUDIT .* enforce drop_policy .*:9999 mode=audit" "$tmp/monitor.out"; then
+if grep -q " AUDIT drop_policy tcp .* -> [^ ]*:9999 .*mode=audit" "$tmp/monitor.out"; then
   ok "TEST: the would-drop of tcp/9999 is an AUDIT event on cell 1"
 else
   fail "TEST: no AUDIT event for tcp/9999 on cell 1: $(cat "$tmp/monitor.out" "$tmp/monitor.err")"

@@ -76,7 +76,7 @@ TEST(InternalApiDocument, EveryDocumentedPathIsServed) {
     EXPECT_NE(r.error_code(), "ROUTE_NOT_FOUND") << m[1].str();
     EXPECT_NE(r.status, 0) << m[1].str();
   }
-  EXPECT_EQ(paths, 8);
+  EXPECT_EQ(paths, 10);
 }
 
 }  // namespace

@@ -257,6 +257,38 @@ std::optional<uint32_t> Cell::app_tag(const std::string& guid) const {
   return std::nullopt;
 }
 
+std::optional<EndpointFacts> Cell::endpoint_facts(uint32_t ifindex, uint32_t source_tag) const {
+  std::optional<Device> device = dp_.device(ifindex);
+  if (!device) return std::nullopt;
+  std::lock_guard lock(mu_);
+  const DeviceRecord* rec = table_.find(*device);
+  if (!rec) return std::nullopt;
+  EndpointFacts f;
+  f.record = *rec;
+  f.tag = rec->tag;
+  if (auto config = dp_.endpoint_map().lookup(ifindex)) f.tag = config->tag;
+  if (!rec->app_guid) return f;
+  auto it = apps_.find(*rec->app_guid);
+  if (it == apps_.end()) return f;
+  f.synced = true;
+  f.account = it->second.account;
+  for (const RuleOrigin& o : it->second.origins) {
+    if (o.rule.source_tag == 0)
+      f.from_any.push_back(o);
+    else if (o.rule.source_tag == source_tag)
+      f.from_source.push_back(o);
+  }
+  return f;
+}
+
+std::optional<std::pair<std::string, std::string>> Cell::app_of_tag(uint32_t tag) const {
+  if (tag == 0) return std::nullopt;
+  std::lock_guard lock(mu_);
+  for (const auto& [guid, policy] : apps_)
+    if (policy.tag == tag) return std::pair{guid, policy.account};
+  return std::nullopt;
+}
+
 std::vector<Rule> Cell::rules_of(const Device& device) const {
   std::lock_guard lock(mu_);
   const DeviceRecord* rec = table_.find(device);
@@ -434,6 +466,7 @@ std::optional<ApplyReport> Cell::apply_change(const ChangeEvent& e) {
     canonicalize(policy.rules);
     policy.sources.insert(e.edge->source);
     if (e.edge->rule.source_tag) policy.source_tags[e.edge->source] = e.edge->rule.source_tag;
+    policy.origins.push_back({e.edge->source, e.edge->rule, {"default-whitelist"}});
   }
   policy.revision = e.revision;
   return report;

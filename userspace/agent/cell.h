@@ -21,6 +21,14 @@
 
 namespace wiretag::agent {
 
+// A rule into an app as the server sent it: its source app and the deployed policies holding
+// it, which a drop's explanation quotes.
+struct RuleOrigin {
+  std::string source;  // a guid or "*"
+  Rule rule;
+  std::vector<std::string> policies;
+};
+
 // An app's tag and effective inbound rules as the server computed them at `revision`.
 struct AppPolicy {
   std::string guid;
@@ -29,6 +37,8 @@ struct AppPolicy {
   std::set<std::string> sources;  // source guids of the rules ("*" included)
   int64_t revision = 0;
   std::map<std::string, uint32_t> source_tags;  // the tag of each source guid (trace)
+  std::string account;
+  std::vector<RuleOrigin> origins;  // the rules as sent (unsorted, with their sources)
 };
 
 // The answer to one endpoints query: consistent at `revision`.
@@ -114,6 +124,16 @@ struct DeviceView {
   std::string last_error;
 };
 
+// What naming a drop needs of the endpoint it happened on (Cell::endpoint_facts).
+struct EndpointFacts {
+  DeviceRecord record;
+  uint32_t tag = 0;                     // the device's own tag as enforced
+  std::string account;                  // of a followed app, when the server said
+  bool synced = false;                  // followed: the server's rules are applied
+  std::vector<RuleOrigin> from_source;  // followed: rules in force from the asked source tag
+  std::vector<RuleOrigin> from_any;     // followed: rules in force from "*"
+};
+
 struct CellStats {
   size_t endpoints = 0;
   uint64_t allowed = 0;  // enforce: passed packets
@@ -176,6 +196,13 @@ class Cell : public PolicySink {
   // rule of an app it follows comes from it; and the rules a device enforces.
   std::optional<uint32_t> app_tag(const std::string& guid) const;
   std::vector<Rule> rules_of(const datapath::Device& device) const;
+
+  // The device on `ifindex` and the rules it enforces from `source_tag`; nullopt when this
+  // cell manages no device there.
+  std::optional<EndpointFacts> endpoint_facts(uint32_t ifindex, uint32_t source_tag) const;
+  // A followed app's guid and account by tag, as the server last sent them (its own tag, or
+  // a rule's source); nullopt when no followed app tells.
+  std::optional<std::pair<std::string, std::string>> app_of_tag(uint32_t tag) const;
 
   // Forgets devices whose interface or namespace is gone; returns how many.
   size_t sweep_vanished();

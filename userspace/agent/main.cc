@@ -17,9 +17,12 @@
 #include "agent/cell.h"
 #include "agent/cell_ops.h"
 #include "agent/cell_requests.h"
+#include "agent/event_forwarder.h"
+#include "agent/event_hub.h"
 #include "agent/plugin_access.h"
 #include "agent/plugin_api.h"
 #include "agent/server_link.h"
+#include "agent/tag_directory.h"
 #include "common/log.h"
 #include "http/listen_address.h"
 #include "http/server.h"
@@ -70,7 +73,8 @@ int main(int argc, char** argv) {
       "(a streamed watch) and applies them to the containers' veths, sends PDP_STATUS heartbeats "
       "as a PDP of the PAP (its group's state sets the endpoints' mode, the policy versions "
       "deployed to the group are the rules), and serves the Policy Plugin API (POST/GET/DELETE "
-      "/whitelist, GET /healthz) on a unix socket only root may use (--plugin-socket); on "
+      "/whitelist, GET /healthz, GET /v1/events: the cell's drops, named) on a unix socket only "
+      "root may use (--plugin-socket); on "
       "--listen (TCP) it serves GET /healthz and GET /metrics (Prometheus), and the Plugin API "
       "only with --plugin-tcp."};
   std::string server = "http://127.0.0.1:4002";
@@ -157,6 +161,12 @@ int main(int argc, char** argv) {
   cli.add_option("--max-policy-entries", dp_options.max_policy_entries,
                  "capacity of each policy map (both rule generations together)")
       ->envname("WIRETAG_MAX_POLICY_ENTRIES")
+      ->capture_default_str();
+  cli.add_option("--events-per-sec", dp_options.events_per_sec,
+                 "drop and audit events the datapath sends per second and CPU; the rest are "
+                 "counted, and reported to event readers as lost (set when the programs load)")
+      ->envname("WIRETAG_EVENTS_PER_SEC")
+      ->check(CLI::Range(1u, 10000000u))
       ->capture_default_str();
   cli.add_option("--max-connections", http_options.max_connections,
                  "Plugin API connections open at once; one more is answered 503 SERVER_BUSY")
@@ -331,6 +341,21 @@ int main(int argc, char** argv) {
   wiretag::http::add_metrics_route(tcp_router, metrics);
   metrics.observe(plugin_router);
   metrics.observe(tcp_router);
+  // Drop and audit events: the hub is the one reader of the ring buffer; it names each event
+  // and fans it out to GET /v1/events readers and to the server (event_hub.h).
+  wiretag::agent::TagDirectory tag_directory(
+      wiretag::agent::server_tag_lookup(*base, token, server_tls_context));
+  wiretag::agent::EventNamer event_namer(cell_state, tag_directory, cell);
+  wiretag::agent::EventHub event_hub(**dp, event_namer, cell, {});
+  auto forwarder = std::make_shared<wiretag::agent::EventForwarder>(
+      wiretag::agent::EventForwarderOptions{*base, token, server_tls_context, cell});
+  event_hub.fanout().subscribe({}, forwarder, false);
+  plugin_router.api("events");
+  wiretag::agent::add_events_route(plugin_router, event_hub);
+  if (plugin_tcp) {
+    tcp_router.api("events");
+    wiretag::agent::add_events_route(tcp_router, event_hub);
+  }
   wiretag::agent::TraceService traces(cell_state, **dp, cell);
   wiretag::agent::add_cell_ops(cell_requests, cell_state, link, traces, **dp, cell);
   wiretag::agent::add_trace_route(plugin_router, traces);
@@ -383,6 +408,10 @@ int main(int argc, char** argv) {
   plugin_server.start();
   http_server.start();
   cell_requests.start();
+  forwarder->start();
+  if (auto r = event_hub.start(); !r)
+    spdlog::error("events: {}: {} (GET /v1/events stays silent)", r.error().code,
+                  r.error().message);
   link.start(status_extra);
   std::printf("plugin socket %s\n", plugin_socket.c_str());
   std::printf("listening on %s\n", wiretag::http::format_endpoint(*bound).c_str());
@@ -422,6 +451,8 @@ int main(int argc, char** argv) {
   }
   sweep_cv.notify_all();
   sweeper.join();
+  event_hub.stop();
+  forwarder->stop();
   link.stop();
   cell_requests.stop();
   spdlog::info("stopped");

@@ -88,6 +88,7 @@ Result<ServerSnapshot> parse_snapshot(const json& j) {
     for (const json& a : j.at("apps")) {
       AppPolicy p;
       p.guid = a.at("guid").get<std::string>();
+      if (a.contains("account")) p.account = a["account"].get<std::string>();
       p.tag = a.at("tag").get<uint32_t>();
       p.revision = s.revision;
       for (const json& r : a.at("rules")) {
@@ -101,6 +102,9 @@ Result<ServerSnapshot> parse_snapshot(const json& j) {
           rule.ports =
               PortRange{ports.at("start").get<uint16_t>(), ports.at("end").get<uint16_t>()};
         }
+        RuleOrigin origin{r.at("source").get<std::string>(), rule, {}};
+        if (r.contains("policies")) origin.policies = r["policies"].get<std::vector<std::string>>();
+        p.origins.push_back(std::move(origin));
         p.sources.insert(r.at("source").get<std::string>());
         if (rule.source_tag) p.source_tags[r.at("source").get<std::string>()] = rule.source_tag;
         p.rules.push_back(rule);

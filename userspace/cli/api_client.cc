@@ -1,15 +1,21 @@
 #include "cli/api_client.h"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "common/yaml_json.h"
 #include "http/client.h"
@@ -192,7 +198,149 @@ ApiAnswer unix_request(const std::string& path, std::string_view method, const s
   return answer_of(parser.get().result_int(), parser.get().body());
 }
 
+// Splits chunk data into lines; false once on_line asked to stop.
+class LineSplitter {
+ public:
+  explicit LineSplitter(const LineHandler& on_line) : on_line_(on_line) {}
+  bool feed(std::string_view data) {
+    for (size_t i = 0; i < data.size() && !stopped_;) {
+      size_t nl = data.find('\n', i);
+      size_t end = nl == std::string_view::npos ? data.size() : nl;
+      partial_.append(data.data() + i, end - i);
+      if (nl == std::string_view::npos) break;
+      if (!on_line_(partial_)) stopped_ = true;
+      partial_.clear();
+      i = nl + 1;
+    }
+    return !stopped_;
+  }
+  bool stopped() const { return stopped_; }
+
+ private:
+  const LineHandler& on_line_;
+  std::string partial_;
+  bool stopped_ = false;
+};
+
+// Calls `expire` once `after` has passed (zero: never), unless destroyed first.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::milliseconds after, std::function<void()> expire) {
+    if (after.count() == 0) return;
+    thread_ = std::thread([this, after, expire = std::move(expire)] {
+      std::unique_lock lock(mu_);
+      if (!cv_.wait_for(lock, after, [this] { return done_; })) {
+        expired_ = true;
+        expire();
+      }
+    });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool expired() {
+    std::lock_guard lock(mu_);
+    return expired_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false, expired_ = false;
+  std::thread thread_;
+};
+
+void http_stream(const std::string& url, const std::string& bearer, const std::string& target,
+                 const LineHandler& on_line, std::chrono::milliseconds stop_after,
+                 std::chrono::milliseconds idle) {
+  auto base = http::parse_base_url(url);
+  if (!base) usage_error("invalid URL " + url + " (http://HOST:PORT or https://HOST:PORT)");
+  http::Client client(*base, bearer, base->tls ? tls_context() : nullptr);
+  Watchdog watchdog(stop_after, [&client] { client.cancel(); });
+  auto r = client.stream(target, on_line, idle);
+  if (!r) {
+    if (r.error().code == "CANCELLED" && watchdog.expired()) return;
+    api_error(Error{r.error().code, url + ": " + r.error().message});
+  }
+  if (r->status >= 400) checked(answer_of(r->status, r->body));
+}
+
+void unix_stream(const std::string& path, const std::string& target, const LineHandler& on_line,
+                 std::chrono::milliseconds stop_after, std::chrono::milliseconds idle) {
+  namespace local = boost::asio::local;
+  boost::asio::io_context ioc;
+  local::stream_protocol::socket socket(ioc);
+  boost::system::error_code ec;
+  socket.connect(local::stream_protocol::endpoint(path), ec);
+  if (ec)
+    api_error(Error{"AGENT_UNREACHABLE", "unix:" + path + ": " + ec.message() +
+                                             (ec == boost::asio::error::access_denied
+                                                  ? " (the Plugin API socket is root-only)"
+                                                  : "")});
+  // Reads block: a receive timeout makes a silent stream fail, the watchdog ends it on time.
+  timeval tv{static_cast<time_t>(idle.count() / 1000),
+             static_cast<suseconds_t>(idle.count() % 1000 * 1000)};
+  setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
+  req.set(bhttp::field::host, "localhost");
+  req.set(bhttp::field::accept, "application/x-ndjson");
+  bhttp::write(socket, req, ec);
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(64u << 20);
+  if (!ec) bhttp::read_header(socket, buffer, parser, ec);
+  if (ec) api_error(Error{"AGENT_UNREACHABLE", "unix:" + path + ": " + ec.message()});
+  if (!parser.chunked()) {
+    if (!parser.is_done()) bhttp::read(socket, buffer, parser, ec);
+    checked(answer_of(parser.get().result_int(), parser.get().body()));
+    return;
+  }
+  parser.body_limit(boost::none);
+  LineSplitter lines(on_line);
+  auto on_chunk = [&](std::uint64_t, beast::string_view data, boost::system::error_code&) {
+    lines.feed(std::string_view(data.data(), data.size()));
+    return data.size();
+  };
+  parser.on_chunk_body(on_chunk);
+  Watchdog watchdog(stop_after, [&socket] { ::shutdown(socket.native_handle(), SHUT_RDWR); });
+  while (!parser.is_done() && !lines.stopped()) {
+    bhttp::read_some(socket, buffer, parser, ec);
+    if (ec) break;
+  }
+  if (ec && !lines.stopped() && !watchdog.expired()) {
+    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again)
+      api_error(Error{"TIMEOUT", "unix:" + path + ": the stream was silent too long"});
+    if (ec != bhttp::error::end_of_stream)
+      api_error(Error{"CONNECTION_CLOSED", "unix:" + path + ": " + ec.message()});
+  }
+}
+
+std::string agent_bearer() {
+  if (globals().agent_token_file.empty()) return {};
+  auto text = read_file(globals().agent_token_file);
+  if (!text) usage_error("cannot read --agent-token-file " + globals().agent_token_file);
+  return trim(*text);
+}
+
 }  // namespace
+
+void server_stream(const std::string& target, const LineHandler& on_line,
+                   std::chrono::milliseconds stop_after, std::chrono::milliseconds idle) {
+  http_stream(globals().server, bearer_token(), target, on_line, stop_after, idle);
+}
+
+void agent_stream(const std::string& target, const LineHandler& on_line,
+                  std::chrono::milliseconds stop_after, std::chrono::milliseconds idle) {
+  const std::string& agent = globals().agent;
+  if (agent.rfind("unix:", 0) == 0)
+    return unix_stream(agent.substr(5), target, on_line, stop_after, idle);
+  http_stream(agent, agent_bearer(), target, on_line, stop_after, idle);
+}
 
 json checked(ApiAnswer a) {
   if (a.status < 400) return std::move(a.body);
@@ -242,13 +390,7 @@ json agent_call(std::string_view method, const std::string& target, const json& 
   const std::string& agent = globals().agent;
   if (agent.rfind("unix:", 0) == 0)
     return checked(unix_request(agent.substr(5), method, target, body));
-  std::string token;
-  if (!globals().agent_token_file.empty()) {
-    auto text = read_file(globals().agent_token_file);
-    if (!text) usage_error("cannot read --agent-token-file " + globals().agent_token_file);
-    token = trim(*text);
-  }
-  return checked(http_request(agent, "bearer", token, method, target, body));
+  return checked(http_request(agent, "bearer", agent_bearer(), method, target, body));
 }
 
 std::string segment(std::string_view s) {

@@ -5,6 +5,8 @@
 // status: 1 for an API or connection error, 2 for a usage error.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -70,6 +72,16 @@ nlohmann::json server_call(Auth auth, std::string_view method, const std::string
 // bearer token from --token-file/WIRETAG_TOKEN when the agent's TCP Plugin API wants one).
 nlohmann::json agent_call(std::string_view method, const std::string& target,
                           const nlohmann::json& body = nullptr);
+
+// A streamed answer (NDJSON: GET /v1/events) from the server (bearer token) or the agent:
+// on_line(line) for each line, without its "\n", until it returns false, the stream ends, or
+// `stop_after` has passed (zero: no limit). An error answer is a CommandError as for
+// server_call(); a stream silent for `idle` is a dead one (CommandError TIMEOUT).
+using LineHandler = std::function<bool(std::string_view line)>;
+void server_stream(const std::string& target, const LineHandler& on_line,
+                   std::chrono::milliseconds stop_after, std::chrono::milliseconds idle);
+void agent_stream(const std::string& target, const LineHandler& on_line,
+                  std::chrono::milliseconds stop_after, std::chrono::milliseconds idle);
 
 // A path segment, percent-encoded (everything but unreserved characters).
 std::string segment(std::string_view s);

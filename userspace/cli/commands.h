@@ -29,13 +29,15 @@ void add_lifecycle_commands(CLI::App& app);  // lifecycle_commands.cc
 // Against an agent's Plugin API (--agent).
 void add_device_commands(CLI::App& app);  // device_commands.cc
 void add_decide_commands(CLI::App& app);  // decide_commands.cc
+// monitor: the agent's event stream (--agent), or every cell's through the server (--server).
+void add_monitor_commands(CLI::App& app);  // monitor_commands.cc
 
 // Against this host's pinned datapath (root).
 void add_endpoint_commands(CLI::App& app, datapath::Options& options);  // endpoint_commands.cc
 void add_maps_commands(CLI::App& app, datapath::Options& options);      // maps_commands.cc
 
 // What is pinned at options.pin_dir, for the commands that only read (endpoint list and
-// counters, monitor, maps): creates, pins, loads and mounts nothing. On a host without a
+// counters, maps): creates, pins, loads and mounts nothing. On a host without a
 // datapath it prints why ("no wiretag datapath pinned at …") and exits 1.
 std::unique_ptr<datapath::PinnedDatapath> open_pinned(const datapath::Options& options);
 // wiretag trace: --local on this host's pinned datapath, --agent, else the server.

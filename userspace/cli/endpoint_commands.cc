@@ -55,13 +55,6 @@ std::vector<Rule> parse_rules(const std::vector<std::string>& texts) {
   return rules;
 }
 
-std::string ip_string(uint8_t family, const uint8_t* addr) {
-  char buf[INET6_ADDRSTRLEN] = "-";
-  if (family == 4) inet_ntop(AF_INET, addr, buf, sizeof buf);
-  if (family == 6) inet_ntop(AF_INET6, addr, buf, sizeof buf);
-  return buf;
-}
-
 std::atomic<bool> g_stop{false};
 
 }  // namespace
@@ -181,42 +174,6 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
                     row.key.verdict == WT_VERDICT_DROP ? "drop" : "pass",
                     static_cast<unsigned long long>(row.total.packets),
                     static_cast<unsigned long long>(row.total.bytes));
-      }
-    });
-  }
-
-  {
-    static int count = 0;
-    static double seconds = 0;
-    auto* c = app.add_subcommand("monitor", "print drops and audited would-drops as they happen");
-    c->add_option("--count", count, "stop after this many events (0 = no limit)");
-    c->add_option("--seconds", seconds, "stop after this long (0 = until interrupted)");
-    c->callback([&options] {
-      auto dp = open_pinned(options);
-      int seen = 0;
-      bool live = false;  // events already in the ring buffer when we start are history
-      auto r = dp->on_event([&](const wt_event& ev) {
-        if (!live) return;
-        const char* reason = datapath::reason_name(ev.reason);
-        std::printf("%s ifindex=%u %s %s src_tag=%u proto=%u %s:%u -> %s:%u mode=%s\n",
-                    ev.verdict == WT_VERDICT_DROP ? "DROP" : "AUDIT", ev.ifindex,
-                    ev.direction == WT_DIR_STAMP ? "stamp" : "enforce", reason ? reason : "?",
-                    ev.src_tag, ev.proto, ip_string(ev.family, ev.saddr).c_str(), ntohs(ev.sport),
-                    ip_string(ev.family, ev.daddr).c_str(), ntohs(ev.dport),
-                    datapath::mode_name(ev.mode));
-        std::fflush(stdout);
-        ++seen;
-      });
-      if (!r) fail(r.error());
-      if (auto p = dp->poll_events(0); !p) fail(p.error());
-      live = true;
-      std::signal(SIGINT, [](int) { g_stop = true; });
-      std::signal(SIGTERM, [](int) { g_stop = true; });
-      auto deadline = std::chrono::steady_clock::now() +
-                      std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-      while (!g_stop && (count == 0 || seen < count) &&
-             (seconds == 0 || std::chrono::steady_clock::now() < deadline)) {
-        if (auto p = dp->poll_events(100); !p) fail(p.error());
       }
     });
   }

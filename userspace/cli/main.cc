@@ -1,7 +1,7 @@
 // wiretag: the operator's CLI. It talks to the policy server (--server: apps, edges,
-// policies, tokens, cells, groups, deployments), to an agent (--agent: devices), and to this
-// host's pinned datapath directly (endpoint, maps, monitor). Exit status: 0 done, 1 an API
-// or system error (its error_code and message on stderr), 2 a usage error.
+// policies, tokens, cells, groups, deployments; monitor with --server), to an agent (--agent:
+// devices, monitor), and to this host's pinned datapath directly (endpoint, maps). Exit status: 0
+// done, 1 an API or system error (its error_code and message on stderr), 2 a usage error.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "wiretag: app-to-app network policy for container platforms.\n"
       "Talks to the policy server (--server), to an agent (--agent), and to this host's "
-      "pinned BPF datapath (endpoint, maps, monitor: run as root).",
+      "pinned BPF datapath (endpoint, maps: run as root).",
       "wiretag"};
   app.require_subcommand(1);
   app.set_version_flag("--version", wiretag::version_line("wiretag"));
@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   add_device_commands(app);
   add_decide_commands(app);
   add_endpoint_commands(app, options);
+  add_monitor_commands(app);
   add_maps_commands(app, options);
   add_trace_commands(app, options);
   add_completion_command(app);

@@ -677,7 +677,10 @@ Result<EffectiveRules> Pap::effective_rules(const std::string& cell_name,
       AppRules entry{**app, {}};
       EffectiveRuleSet rules(entry.rules);
       WT_TRY(sourced, deployed->into(tx, entry.app));
-      for (SourcedRule& s : *sourced) rules.add(std::move(s.rule));
+      for (SourcedRule& s : *sourced) {
+        s.rule.policies = {std::move(s.policy_name)};
+        rules.add(std::move(s.rule));
+      }
       out.apps.push_back(std::move(entry));
     }
     return out;

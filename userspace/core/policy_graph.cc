@@ -281,7 +281,11 @@ Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
 void EffectiveRuleSet::add(EffectiveRule rule) {
   Key key{rule.source, static_cast<int>(rule.protocol), rule.ports.has_value(),
           rule.ports ? rule.ports->start : 0, rule.ports ? rule.ports->end : 0};
-  if (have_.insert(std::move(key)).second) out_.push_back(std::move(rule));
+  auto [it, added] = have_.emplace(std::move(key), out_.size());
+  if (added) return out_.push_back(std::move(rule));
+  std::vector<std::string>& held = out_[it->second].policies;
+  for (std::string& p : rule.policies)
+    if (std::find(held.begin(), held.end(), p) == held.end()) held.push_back(std::move(p));
 }
 
 Result<EffectiveRules> PolicyGraph::effective_rules(const std::vector<std::string>& guids) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -58,7 +59,14 @@ struct EffectiveRule {
   uint32_t source_tag = 0;  // 0 for "*"
   Protocol protocol = Protocol::Any;
   std::optional<PortRange> ports;  // absent = all ports
-  friend bool operator==(const EffectiveRule&, const EffectiveRule&) = default;
+  // A cell's query: the deployed policies holding the rule ("default-whitelist", a named
+  // policy's name), so a drop can say which rules are in force and from where. Provenance,
+  // not identity: equal rules compare equal whatever their policies.
+  std::vector<std::string> policies{};
+  friend bool operator==(const EffectiveRule& a, const EffectiveRule& b) {
+    return a.source == b.source && a.source_tag == b.source_tag && a.protocol == b.protocol &&
+           a.ports == b.ports;
+  }
 };
 
 // Collects an app's effective rules, each once, in the order first added: O(log n) per rule
@@ -71,7 +79,7 @@ class EffectiveRuleSet {
  private:
   using Key = std::tuple<std::string, int, bool, uint16_t, uint16_t>;
   std::vector<EffectiveRule>& out_;
-  std::set<Key> have_;
+  std::map<Key, size_t> have_;  // → index in out_
 };
 
 // Changes after a revision and the revision they were read at, from one transaction.

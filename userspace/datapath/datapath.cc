@@ -794,6 +794,11 @@ Result<void> Datapath::replace_policy(uint32_t ifindex, const std::vector<Rule>&
   return Ok();
 }
 
+std::optional<Device> Datapath::device(uint32_t ifindex) const {
+  if (auto d = devices_.lookup(ifindex)) return device_of(*d);
+  return std::nullopt;
+}
+
 std::optional<uint32_t> Datapath::ifindex_of(const Device& device) const {
   std::optional<uint32_t> found;
   devices_.for_each_key([&](const uint32_t& ifindex) {

@@ -124,6 +124,7 @@ class Datapath {
 
   std::vector<Endpoint> endpoints() const;
   std::optional<uint32_t> ifindex_of(const Device& device) const;
+  std::optional<Device> device(uint32_t ifindex) const;  // from the devices map
   std::vector<CounterRow> counters(std::optional<uint32_t> ifindex = std::nullopt) const;
 
   // Drop and audit events; poll returns the number handled or an error.

@@ -210,6 +210,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
                      {"source_tag", r.source_tag},
                      {"protocol", std::string(to_string(r.protocol))}};
         if (r.ports) rule["ports"] = {{"start", r.ports->start}, {"end", r.ports->end}};
+        if (!r.policies.empty()) rule["policies"] = r.policies;
         rules.push_back(std::move(rule));
       }
       apps.push_back({{"guid", a.app.guid},

@@ -24,6 +24,7 @@
 #include "server/auth.h"
 #include "server/decision_api.h"
 #include "server/edges_api.h"
+#include "server/events_api.h"
 #include "server/internal_api.h"
 #include "server/lifecycle_api.h"
 #include "server/pap_api.h"
@@ -255,6 +256,11 @@ int main(int argc, char** argv) {
   auto cell_requests = std::make_shared<wiretag::CellRequests>(ioc, cells, cell_requests_limits);
   wiretag::add_internal_routes(router, *graph, pap, notifier, cells, *cell_requests, auth, ioc);
   wiretag::add_cell_reply_route(router, cell_requests, auth);
+  // Every cell's drop and audit events, pushed by the agents, to GET /v1/events readers.
+  wiretag::ServerEvents events;
+  wiretag::add_event_internal_routes(router, events, **store, *graph, auth);
+  router.api("events");
+  wiretag::add_event_routes(router, events, auth);
   router.api("cells");
   wiretag::add_cell_request_routes(router, *graph, **store, pap, cells, cell_requests, auth);
   router.api("services");
@@ -366,6 +372,7 @@ int main(int argc, char** argv) {
   ioc.run();
   // run() returns in the main thread once sessions are gone but the deadline timer remains.
   for (auto& t : pool) t.join();
+  events.stop();
   spdlog::info("stopped");
   return 0;
 }
