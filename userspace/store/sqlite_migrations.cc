@@ -114,6 +114,11 @@ ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
 UPDATE tokens SET id = substr(hash, 1, 16);
 CREATE UNIQUE INDEX tokens_by_id ON tokens(id);
 )sql"},
+    // Schema 5 is the lifecycle API's (issue 16).
+    // Who made each change (the change log's principal); '' for changes from before.
+    {6, R"sql(
+ALTER TABLE changes ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace
