@@ -93,11 +93,12 @@ TEST(Logs, AnUnknownLogFormatExitsWith2) {
 }
 
 TEST_F(LogsTest, TheAccessLogHasOneRecordPerRequestWithItsPrincipal) {
-  const std::string admin = "token:" + admin_token_id(s());  // request 1
-  EXPECT_EQ(s().post("/app", R"({"guid":"web"})").status, 201);                  // 2
-  EXPECT_EQ(s().request("POST", "/v1/edges", "{}", std::string("")).status, 401);  // 3: no body read
-  EXPECT_EQ(s().pap("GET", "/pdps").status, 200);                                // 4
-  EXPECT_EQ(s().get("/app/web/whitelist").status, 200);                          // 5
+  const std::string admin = "token:" + admin_token_id(s());      // request 1
+  EXPECT_EQ(s().post("/app", R"({"guid":"web"})").status, 201);  // 2
+  EXPECT_EQ(s().request("POST", "/v1/edges", "{}", std::string("")).status,
+            401);                                        // 3: no body read
+  EXPECT_EQ(s().pap("GET", "/pdps").status, 200);        // 4
+  EXPECT_EQ(s().get("/app/web/whitelist").status, 200);  // 5
   const std::vector<json> access = records_of(json_records(s().output_file()), "access");
   ASSERT_EQ(access.size(), 5u);
   EXPECT_EQ(access[0]["route"], "/v1/tokens");
@@ -112,7 +113,8 @@ TEST_F(LogsTest, TheAccessLogHasOneRecordPerRequestWithItsPrincipal) {
   EXPECT_EQ(access[2]["principal"], "anonymous");
   EXPECT_EQ(access[3]["route"], "/policy/pap/v1/pdps");
   EXPECT_EQ(access[3]["principal"], "pap:admin");
-  EXPECT_TRUE(access[3].contains("request_id") && !access[3]["request_id"].get<std::string>().empty());
+  EXPECT_TRUE(access[3].contains("request_id") &&
+              !access[3]["request_id"].get<std::string>().empty());
   EXPECT_EQ(access[4]["route"], "/app/:app_guid/whitelist");
   EXPECT_EQ(access[4]["path"], "/app/web/whitelist");
   EXPECT_EQ(access[4]["principal"], admin);
@@ -137,9 +139,9 @@ TEST_F(LogsTest, TheChangeLogRecordsWhoAddedAnEdge) {
   const std::string admin = "token:" + admin_token_id(s());
   ASSERT_EQ(s().post("/app", R"({"guid":"web"})").status, 201);
   ASSERT_EQ(s().request("POST", "/app", R"({"guid":"db"})", writer).status, 201);
-  ASSERT_EQ(s().request("POST", "/whitelist", R"({"source":"web","destination":"db"})", writer)
-                .status,
-            201);
+  ASSERT_EQ(
+      s().request("POST", "/whitelist", R"({"source":"web","destination":"db"})", writer).status,
+      201);
   auto changes = s().get("/internal/v1/changes?since=0");
   ASSERT_EQ(changes.status, 200) << changes.body;
   std::map<std::string, std::string> who;  // kind:subject → principal

@@ -180,8 +180,8 @@ TEST(Migrations, Migration6AddsThePrincipalToAnOlderChangeLog) {
       return tx.append_change({0, "app.created", "default", "new", "{}"});
     }));
   }
-  auto changes = (*s)->read<std::vector<ChangeRecord>>(
-      [](StoreTx& tx) { return tx.changes_since(0, 10); });
+  auto changes =
+      (*s)->read<std::vector<ChangeRecord>>([](StoreTx& tx) { return tx.changes_since(0, 10); });
   ASSERT_TRUE(changes) << changes.error().message;
   ASSERT_EQ(changes->size(), 2u);
   EXPECT_EQ((*changes)[0].subject, "old");
