@@ -21,6 +21,8 @@ void add_cell_commands(CLI::App& app);    // cell_commands.cc
 void add_group_commands(CLI::App& app);   // group_commands.cc
 void add_deploy_commands(CLI::App& app);  // deploy_commands.cc
 void add_audit_commands(CLI::App& app);   // audit_commands.cc
+// log-level (the server's, or with --agent an agent's) and changes (the change log).
+void add_log_commands(CLI::App& app);  // log_commands.cc
 
 // Against an agent's Plugin API (--agent).
 void add_device_commands(CLI::App& app);  // device_commands.cc

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   add_group_commands(app);
   add_deploy_commands(app);
   add_audit_commands(app);
+  add_log_commands(app);
   add_device_commands(app);
   add_decide_commands(app);
   add_endpoint_commands(app, options);
