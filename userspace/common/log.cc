@@ -50,13 +50,20 @@ std::string rfc3339_ms(std::chrono::system_clock::time_point t) {
 // The names --log-level takes (spdlog's own say "warning" and "err" for two of them).
 std::string_view level_name(spdlog::level::level_enum level) {
   switch (level) {
-    case spdlog::level::trace: return "trace";
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warn";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "critical";
-    default: return "off";
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "critical";
+    default:
+      return "off";
   }
 }
 
@@ -66,10 +73,10 @@ std::string json_line(std::chrono::system_clock::time_point t, spdlog::level::le
                       std::string_view logger, std::string_view message,
                       const nlohmann::ordered_json& fields) {
   nlohmann::ordered_json line = {{"time", rfc3339_ms(t)},
-                         {"level", level_name(level)},
-                         {"program", g_program},
-                         {"logger", logger},
-                         {"message", message}};
+                                 {"level", level_name(level)},
+                                 {"program", g_program},
+                                 {"logger", logger},
+                                 {"message", message}};
   if (fields.is_object())
     for (const auto& [key, value] : fields.items())
       if (!line.contains(key)) line[key] = value;
@@ -114,9 +121,9 @@ Result<LogFormat> parse_log_format(std::string_view name) {
 }
 
 Result<spdlog::level::level_enum> parse_log_level(std::string_view name) {
-  for (auto level : {spdlog::level::trace, spdlog::level::debug, spdlog::level::info,
-                     spdlog::level::warn, spdlog::level::err, spdlog::level::critical,
-                     spdlog::level::off})
+  for (auto level :
+       {spdlog::level::trace, spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
+        spdlog::level::err, spdlog::level::critical, spdlog::level::off})
     if (name == level_name(level)) return level;
   return Error{"INVALID_LOG_LEVEL",
                "log level \"" + std::string(name) +
@@ -146,15 +153,14 @@ std::string log_level_name(spdlog::level::level_enum level) {
   return std::string(level_name(level));
 }
 
-void set_log_level(spdlog::level::level_enum level) {
-  spdlog::set_level(level);
-}
+void set_log_level(spdlog::level::level_enum level) { spdlog::set_level(level); }
 
 void log_record(spdlog::level::level_enum level, std::string_view logger, std::string_view message,
                 const nlohmann::ordered_json& fields) {
   if (!spdlog::should_log(level)) return;
   if (g_format == LogFormat::Json)
-    return write_stdout(json_line(std::chrono::system_clock::now(), level, logger, message, fields));
+    return write_stdout(
+        json_line(std::chrono::system_clock::now(), level, logger, message, fields));
   std::string text(message);
   if (fields.is_object())
     for (const auto& [key, value] : fields.items())

@@ -214,8 +214,7 @@ void add_account_routes(http::Router& router, AccountPolicies& policies, PolicyG
   const std::string keys_base = "/v1/accounts/:account_id/policy_keys";
   router.post(keys_base, [api](const Request& q) { return api->seal(q); })
       .get(keys_base + "/:key", [api](const Request& q) { return api->unseal(q); });
-  router.admit({"/v1/accounts"},
-               [&auth](const Request& q) { return auth.authenticate(q); });
+  router.admit({"/v1/accounts"}, [&auth](const Request& q) { return auth.authenticate(q); });
 }
 
 }  // namespace wiretag

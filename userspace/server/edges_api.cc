@@ -81,8 +81,7 @@ void add_edge_routes(http::Router& router, Store& store, PolicyGraph& graph, Aut
                            {"truncated", listing->truncated},
                            {"revision", listing->revision}}};
   });
-  router.admit({"/v1/edges"},
-               [&auth](const Request& q) { return auth.authenticate(q); });
+  router.admit({"/v1/edges"}, [&auth](const Request& q) { return auth.authenticate(q); });
 }
 
 }  // namespace wiretag

@@ -483,9 +483,8 @@ void add_internal_routes(http::Router& router, PolicyGraph& graph, Pap& pap,
       .get("/internal/v1/cells", bind(&InternalApi::list_cells))
       .get("/internal/v1/cells/:name", bind(&InternalApi::get_cell))
       .post("/internal/v1/cells/:name/status", bind(&InternalApi::cell_status));
-  router.admit({"/internal/v1"}, [&auth](const Request& q) {
-    return auth.authenticate_internal(q);
-  });
+  router.admit({"/internal/v1"},
+               [&auth](const Request& q) { return auth.authenticate_internal(q); });
 }
 
 }  // namespace wiretag

@@ -36,7 +36,7 @@ struct Connection : StoreTx {
   sqlite3* db = nullptr;
   std::mutex mutex;
   int64_t appended = 0;  // the highest revision appended by the open transaction, or 0
-  std::string principal;  // whom the running write acts for (its changes record it)
+  std::string principal;             // whom the running write acts for (its changes record it)
   std::vector<ChangeRecord> logged;  // what the running write appended, logged once committed
   std::map<std::string, sqlite3_stmt*, std::less<>> cache;
 
@@ -300,8 +300,7 @@ struct Connection : StoreTx {
       auto row = s.step();
       if (!row) return row.error();
       if (!*row) break;
-      out.push_back(
-          ChangeRecord{s.i64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)});
+      out.push_back(ChangeRecord{s.i64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)});
     }
     return out;
   }
