@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/acting_principal.h"
 #include "store/sqlite_store.h"
 #include "temp_dir.h"
 
@@ -50,9 +51,15 @@ int64_t latest_version() {
 constexpr std::string_view kOldTokenHash =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
+// The change log as migration 1 made it (migration 6 added its principal).
+constexpr std::string_view kVersion1Changes =
+    "DROP TABLE changes; CREATE TABLE changes (revision INTEGER PRIMARY KEY AUTOINCREMENT, kind "
+    "TEXT NOT NULL, account TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, at INTEGER "
+    "NOT NULL); ";
+
 // A database as release 1 left it: only migration 1's tables and indexes, with an app and a
 // token in it. Made from a current one by dropping what later migrations added, and by
-// rebuilding the one version-1 table a later migration altered (tokens, in migration 4).
+// rebuilding the version-1 tables later migrations altered (tokens in 4, changes in 6).
 void make_version_1_database(const std::filesystem::path& dir) {
   {
     auto s = SqliteStore::open(dir);
@@ -88,7 +95,7 @@ void make_version_1_database(const std::filesystem::path& dir) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   exec_sql(dir,
-           drops +
+           drops + std::string(kVersion1Changes) +
                "DROP TABLE tokens; CREATE TABLE tokens (hash TEXT PRIMARY KEY, scopes TEXT NOT "
                "NULL, accounts TEXT NOT NULL, description TEXT NOT NULL, created_at INTEGER "
                "NOT NULL); INSERT INTO tokens VALUES ('" +
@@ -149,6 +156,38 @@ TEST(Migrations, TokensOfAnOlderDatabaseGetAnIdAndNoCell) {
   ASSERT_TRUE(deleted);
   EXPECT_TRUE(*deleted);
   EXPECT_EQ(*(*s)->read<int64_t>([](StoreTx& tx) { return tx.count_tokens(); }), 0);
+}
+
+// Migration 6 on a store of the schema before it: the change log gains its principal, the
+// changes already logged keep theirs as they were (no one named) and are still read, and a
+// write queued while acting for someone records whom.
+TEST(Migrations, Migration6AddsThePrincipalToAnOlderChangeLog) {
+  test::TempDir dir;
+  {
+    auto s = SqliteStore::open(dir.path());
+    ASSERT_TRUE(s) << s.error().message;
+  }
+  exec_sql(dir.path(), std::string(kVersion1Changes) +
+                           "INSERT INTO changes (kind, account, subject, body, at) VALUES "
+                           "('app.created', 'default', 'old', '{}', 1700000000); "
+                           "DELETE FROM schema_migrations WHERE version >= 6;");
+  auto s = SqliteStore::open(dir.path());
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(*(*s)->schema_version(), latest_version());
+  {
+    ActingPrincipal acting(std::make_shared<const std::string>("token:0123456789abcdef"));
+    ASSERT_TRUE((*s)->write<int64_t>([](StoreTx& tx) {
+      return tx.append_change({0, "app.created", "default", "new", "{}"});
+    }));
+  }
+  auto changes =
+      (*s)->read<std::vector<ChangeRecord>>([](StoreTx& tx) { return tx.changes_since(0, 10); });
+  ASSERT_TRUE(changes) << changes.error().message;
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ((*changes)[0].subject, "old");
+  EXPECT_EQ((*changes)[0].principal, "");
+  EXPECT_EQ((*changes)[1].subject, "new");
+  EXPECT_EQ((*changes)[1].principal, "token:0123456789abcdef");
 }
 
 TEST(Migrations, AFailingMigrationLeavesTheDatabaseAsItWas) {

@@ -59,9 +59,13 @@ unsigned short wait_for_listening(pid_t& pid, const std::string& log, int tries)
     std::string line;
     unsigned short port = 0;
     while (std::getline(in, line)) {
+      // The line alone (--log-format text) or a JSON record's message (json).
       constexpr std::string_view kPrefix = "listening on 127.0.0.1:";
+      constexpr std::string_view kJsonPrefix = "\"message\":\"listening on 127.0.0.1:";
       if (line.rfind(kPrefix, 0) == 0)
         port = static_cast<unsigned short>(std::stoi(line.substr(kPrefix.size())));
+      else if (size_t at = line.find(kJsonPrefix); line.starts_with('{') && at != line.npos)
+        port = static_cast<unsigned short>(std::stoi(line.substr(at + kJsonPrefix.size())));
     }
     if (port) return port;
     int status;

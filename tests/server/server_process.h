@@ -86,7 +86,8 @@ class ServerTest : public ::testing::Test {
 // Child processes of the tests: bin with args, stdout and stderr into log (truncated).
 pid_t spawn_logged(const std::string& bin, const std::vector<std::string>& args,
                    const std::string& log);
-// The port of the child's "listening on 127.0.0.1:PORT" line, polled every 10 ms up to
+// The port of the child's "listening on 127.0.0.1:PORT" line (alone, or a JSON record's
+// message), polled every 10 ms up to
 // `tries` times; 0 when it never came or the child died (then pid becomes -1).
 unsigned short wait_for_listening(pid_t& pid, const std::string& log, int tries);
 // SIGKILL and reap; pid becomes -1.

@@ -22,13 +22,13 @@ TEST(SqliteStore, MigrationsRerunCleanlyAndKeepData) {
   {
     auto s = SqliteStore::open(dir.path());
     ASSERT_TRUE(s) << s.error().message;
-    EXPECT_EQ(*(*s)->schema_version(), 5);  // 5: policy types (lifecycle API)
+    EXPECT_EQ(*(*s)->schema_version(), 6);  // 6: who made each change
     ASSERT_TRUE((*s)->write<void>([](StoreTx& tx) { return tx.insert_app({"a", "default", 7}); }));
   }
   for (int i = 0; i < 3; ++i) {
     auto s = SqliteStore::open(dir.path());
     ASSERT_TRUE(s) << s.error().message;
-    EXPECT_EQ(*(*s)->schema_version(), 5);  // 5: policy types (lifecycle API)
+    EXPECT_EQ(*(*s)->schema_version(), 6);  // 6: who made each change
     auto app = (*s)->read<std::optional<AppRecord>>([](StoreTx& tx) { return tx.find_app("a"); });
     ASSERT_TRUE(app && *app);
     EXPECT_EQ((*app)->tag, 7u);

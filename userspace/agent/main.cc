@@ -24,7 +24,9 @@
 #include "agent/server_link.h"
 #include "agent/tag_directory.h"
 #include "common/log.h"
+#include "http/access_log.h"
 #include "http/listen_address.h"
+#include "http/log_level_route.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "wiretag/version.h"
@@ -223,9 +225,26 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
+  std::string log_format = "text";
+  cli.add_option("--log-format", log_format,
+                 "text, or json: one JSON object per line (time, level, program, logger, "
+                 "message and the record's fields)")
+      ->envname("WIRETAG_AGENT_LOG_FORMAT")
+      ->capture_default_str();
+  bool access_log = true;
+  cli.add_option("--access-log", access_log,
+                 "one info line per HTTP request (Plugin API and --listen): method, route, path, "
+                 "status, duration, principal; false turns it off")
+      ->envname("WIRETAG_AGENT_ACCESS_LOG")
+      ->capture_default_str();
   cli.set_version_flag("--version", wiretag::version_line("wiretag-agent"));
   CLI11_PARSE(cli, argc, argv);
-  wiretag::init_logging(log_level);
+  auto format = wiretag::parse_log_format(log_format);
+  if (!format) {
+    std::fprintf(stderr, "--log-format: %s\n", format.error().message.c_str());
+    return 2;
+  }
+  wiretag::init_logging(log_level, *format, "wiretag-agent");
 
   if (!valid_cell_name(cell)) {
     spdlog::error("--cell \"{}\": 1-128 characters of [A-Za-z0-9._-]", cell);
@@ -361,6 +380,14 @@ int main(int argc, char** argv) {
   wiretag::agent::add_trace_route(plugin_router, traces);
   if (plugin_tcp) wiretag::agent::add_trace_route(tcp_router, traces);
   if (plugin_tcp && !plugin_token.empty()) wiretag::agent::require_bearer(tcp_router, plugin_token);
+  // The log level at run time: on the root-only socket alone (whoever reaches it is root).
+  plugin_router.api("system");
+  wiretag::http::add_log_level_routes(plugin_router);
+  plugin_router.default_principal("unix-socket");
+  if (access_log) {
+    wiretag::http::log_access(plugin_router);
+    wiretag::http::log_access(tcp_router);
+  }
   asio::io_context ioc(2);
   wiretag::http::Server plugin_server(ioc, plugin_router, http_options);
   if (auto r = plugin_server.listen_unix(plugin_socket, 0600); !r) {
@@ -413,9 +440,9 @@ int main(int argc, char** argv) {
     spdlog::error("events: {}: {} (GET /v1/events stays silent)", r.error().code,
                   r.error().message);
   link.start(status_extra);
-  std::printf("plugin socket %s\n", plugin_socket.c_str());
-  std::printf("listening on %s\n", wiretag::http::format_endpoint(*bound).c_str());
-  std::fflush(stdout);
+  wiretag::announce("plugin socket " + plugin_socket, {{"plugin_socket", plugin_socket}});
+  const std::string where = wiretag::http::format_endpoint(*bound);
+  wiretag::announce("listening on " + where, {{"listen", where}});
   spdlog::info(
       "wiretag-agent {}: Plugin API on {}{}, health on {} (server {}, pin dir {}, state dir {})",
       cell, plugin_socket, plugin_tcp ? " and TCP" : "", wiretag::http::format_endpoint(*bound),

@@ -18,9 +18,11 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
 
 void require_bearer(http::Router& router, std::string token) {
   router.admit_by(
-      {"/whitelist", "/v1/events"},
-      [token = std::move(token)](const http::Request& head) -> Result<http::Reply> {
-        if (bearer_matches(head.authorization, token)) return http::Reply{204, nullptr};
+      {"/whitelist", "/v1/events"}, [token = std::move(token)](const http::Request& head) -> Result<http::Reply> {
+        if (bearer_matches(head.authorization, token)) {
+          head.set_principal("plugin-token");
+          return http::Reply{204, nullptr};
+        }
         http::Reply refusal =
             http::error_reply(Error{"UNAUTHORIZED",
                                     "the Plugin API on TCP needs Authorization: Bearer <token> "

@@ -25,6 +25,8 @@ void add_audit_commands(CLI::App& app);   // audit_commands.cc
 void add_service_commands(CLI::App& app);  // service_commands.cc
 // The lifecycle API (TOSCA): policytype …, tosca ….
 void add_lifecycle_commands(CLI::App& app);  // lifecycle_commands.cc
+// log-level (the server's, or with --agent an agent's) and changes (the change log).
+void add_log_commands(CLI::App& app);  // log_commands.cc
 
 // Against an agent's Plugin API (--agent).
 void add_device_commands(CLI::App& app);  // device_commands.cc

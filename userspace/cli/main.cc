@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   add_audit_commands(app);
   add_service_commands(app);
   add_lifecycle_commands(app);
+  add_log_commands(app);
   add_device_commands(app);
   add_decide_commands(app);
   add_endpoint_commands(app, options);

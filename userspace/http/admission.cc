@@ -53,7 +53,7 @@ std::optional<Reply> Router::admission(const Request& head) const {
     else if (answer.value().status / 100 != 2)
       refusal = std::move(answer).value();
     if (!refusal) continue;
-    if (observer_) report(route_for(head), head.method, refusal->status, started);
+    if (!observers_.empty()) report(route_for(head), head, *refusal, started);
     return refusal;
   }
   return std::nullopt;

@@ -8,27 +8,6 @@
 #include "wiretag/version.h"
 
 namespace wiretag::http {
-namespace {
-
-std::string_view method_name(Method m) {
-  switch (m) {
-    case Method::Get:
-      return "GET";
-    case Method::Post:
-      return "POST";
-    case Method::Put:
-      return "PUT";
-    case Method::Patch:
-      return "PATCH";
-    case Method::Delete:
-      return "DELETE";
-    case Method::Other:
-      break;
-  }
-  return "OTHER";
-}
-
-}  // namespace
 
 const std::vector<double>& latency_buckets() {
   static const std::vector<double> buckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,

@@ -3,6 +3,8 @@
 #include <memory>
 #include <optional>
 
+#include "common/acting_principal.h"
+
 namespace wiretag::http {
 namespace {
 
@@ -17,6 +19,12 @@ std::vector<std::string> split_path(std::string_view path) {
     if (slash == std::string_view::npos) return out;
     path.remove_prefix(slash + 1);
   }
+}
+
+std::string lower_case(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
 }
 
 Error bad_path_encoding() { return Error{"INVALID_PATH", "bad percent-encoding in the path"}; }
@@ -86,6 +94,24 @@ bool match(const std::vector<std::string>& pattern, const std::vector<std::strin
 
 }  // namespace
 
+std::string_view method_name(Method m) {
+  switch (m) {
+    case Method::Get:
+      return "GET";
+    case Method::Post:
+      return "POST";
+    case Method::Put:
+      return "PUT";
+    case Method::Patch:
+      return "PATCH";
+    case Method::Delete:
+      return "DELETE";
+    case Method::Other:
+      break;
+  }
+  return "OTHER";
+}
+
 std::string Request::param(const std::string& name) const {
   auto it = params.find(name);
   return it == params.end() ? std::string() : it->second;
@@ -127,21 +153,38 @@ const Router::Route* Router::route_for(const Request& request) const {
   return any;
 }
 
-void Router::report(const Route* route, Method method, unsigned status,
+void Router::report(const Route* route, const Request& request, const Reply& reply,
                     std::chrono::steady_clock::time_point started) const {
-  observer_(Outcome{route ? std::string_view(route->api) : "unmatched",
-                    route ? std::string_view(route->pattern) : "unmatched", method, status,
-                    std::chrono::steady_clock::now() - started});
+  std::string request_id;
+  for (const auto& [name, value] : reply.headers)
+    if (lower_case(name) == "x-onap-requestid") request_id = value;
+  if (request_id.empty()) request_id = request.header("x-onap-requestid");
+  if (request_id.empty()) request_id = request.header("x-request-id");
+  const std::string& who = *request.principal;
+  const Outcome outcome{route ? std::string_view(route->api) : "unmatched",
+                        route ? std::string_view(route->pattern) : "unmatched",
+                        request.method,
+                        reply.status,
+                        std::chrono::steady_clock::now() - started,
+                        request.path,
+                        who.empty() ? std::string_view(default_principal_) : std::string_view(who),
+                        request_id};
+  for (const OutcomeObserver& observe : observers_) observe(outcome);
 }
 
 void Router::dispatch(Request request, std::function<void(Reply)> done) const {
-  // With an observer, every answer is reported with the route it fell to (for a 405, the
-  // first route with that path).
+  // With observers, every answer is reported with the route it fell to (for a 405, the first
+  // route with that path) and with what the request became known as (its principal).
   auto labelled = [&](const Route* route) -> std::function<void(Reply)> {
-    if (!observer_) return std::move(done);
-    return [this, route, method = request.method, started = std::chrono::steady_clock::now(),
+    if (observers_.empty()) return std::move(done);
+    Request head;  // the request without its body, for the report
+    head.method = request.method;
+    head.path = request.path;
+    head.headers = request.headers;
+    head.principal = request.principal;
+    return [this, route, head = std::move(head), started = std::chrono::steady_clock::now(),
             done = std::move(done)](Reply reply) {
-      report(route, method, reply.status, started);
+      report(route, head, reply, started);
       done(std::move(reply));
     };
   };
@@ -156,6 +199,8 @@ void Router::dispatch(Request request, std::function<void(Reply)> done) const {
     if (!path_route) path_route = &r;
     if (r.method != request.method) continue;
     request.params = std::move(params);
+    // Writes the handler queues record whom it acts for, once its authentication says.
+    ActingPrincipal acting(request.principal);
     r.handler(request, [done = labelled(&r)](Result<Reply> reply) {
       if (!reply) return done(error_reply(reply.error()));
       done(std::move(reply).value());

@@ -6,6 +6,7 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,8 @@
 namespace wiretag::http {
 
 enum class Method { Get, Post, Put, Patch, Delete, Other };
+// "GET", "POST", ...; "OTHER".
+std::string_view method_name(Method m);
 
 struct Request {
   Method method = Method::Get;
@@ -30,7 +33,13 @@ struct Request {
   // The cell a verified TLS client certificate names (mutual TLS), or empty.
   std::string peer_cell;
   std::string body;
+  // Who the request acts for, as the auth layer names it once it knows ("token:ID",
+  // "pap:USER", "cell:NAME"); empty until then. Every copy of a request shares it, so what a
+  // handler's authentication notes is what the router reports, and what a write it queues
+  // records (common/acting_principal.h).
+  std::shared_ptr<std::string> principal = std::make_shared<std::string>();
 
+  void set_principal(std::string who) const { *principal = std::move(who); }
   std::string param(const std::string& name) const;
   std::string query_value(const std::string& name) const;
   std::string header(const std::string& lower_case_name) const;
@@ -42,15 +51,20 @@ using Respond = std::function<void(Result<Reply>)>;
 // A handler that may answer later (a long poll) without holding a server thread meanwhile.
 using AsyncHandler = std::function<void(const Request&, Respond)>;
 
-// What the router answered to one request, for metrics: the API and route pattern it matched
-// ("unmatched" for both when no pattern did), the status, and the time from dispatch (or the
-// admission gate) to the reply (a streamed answer: to its head).
+// What the router answered to one request, for metrics and the access log: the API and route
+// pattern it matched ("unmatched" for both when no pattern did), the status, and the time from
+// dispatch (or the admission gate) to the reply (a streamed answer: to its head); the path as
+// sent, who the request acted for (the router's default principal when the auth layer named
+// no one) and its request id, when it has one (x-onap-requestid, x-request-id).
 struct Outcome {
   std::string_view api;
   std::string_view route;
   Method method = Method::Get;
   unsigned status = 0;
   std::chrono::steady_clock::duration elapsed{};
+  std::string_view path;
+  std::string_view principal;
+  std::string_view request_id;
 };
 using OutcomeObserver = std::function<void(const Outcome&)>;
 
@@ -73,9 +87,12 @@ class Router {
     api_ = name;
     return *this;
   }
-  // Called once for every request answered through dispatch() or refused by admission();
-  // set it before serving.
-  void observe(OutcomeObserver observer) { observer_ = std::move(observer); }
+  // Each observer is called once for every request answered through dispatch() or refused by
+  // admission(); add them before serving.
+  void observe(OutcomeObserver observer) { observers_.push_back(std::move(observer)); }
+  // Who a request acts for when no authentication named anyone ("anonymous" unless set, e.g.
+  // the agent's root-only unix socket).
+  void default_principal(std::string who) { default_principal_ = std::move(who); }
 
   // ROUTE_NOT_FOUND (404) when no pattern matches the path, METHOD_NOT_ALLOWED (405) when
   // one does for another method, INVALID_PATH (400) for bad percent-encoding in it; handler
@@ -122,11 +139,12 @@ class Router {
   };
   std::vector<Route> routes_;
   std::string api_ = "default";
-  OutcomeObserver observer_;
+  std::vector<OutcomeObserver> observers_;
+  std::string default_principal_ = "anonymous";
   // The route a path and method fall to for the metrics: the method's, else any with the
   // path; nullptr when none matches.
   const Route* route_for(const Request& request) const;
-  void report(const Route* route, Method method, unsigned status,
+  void report(const Route* route, const Request& request, const Reply& reply,
               std::chrono::steady_clock::time_point started) const;
 };
 

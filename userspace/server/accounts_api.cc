@@ -103,7 +103,7 @@ class AccountsApi {
   // The account of the path, if the caller may act on it; ACCOUNT_NOT_FOUND otherwise.
   // principal, if given, receives who the caller is.
   Result<std::string> account(const Request& req, Principal* principal = nullptr) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     std::string account = req.param("account_id");
     if (auto r = check_account_id(account); !r) return r.error();
     if (!who->can_access(account))
@@ -214,8 +214,7 @@ void add_account_routes(http::Router& router, AccountPolicies& policies, PolicyG
   const std::string keys_base = "/v1/accounts/:account_id/policy_keys";
   router.post(keys_base, [api](const Request& q) { return api->seal(q); })
       .get(keys_base + "/:key", [api](const Request& q) { return api->unseal(q); });
-  router.admit({"/v1/accounts"},
-               [&auth](const Request& q) { return auth.authenticate(q.authorization); });
+  router.admit({"/v1/accounts"}, [&auth](const Request& q) { return auth.authenticate(q); });
 }
 
 }  // namespace wiretag

@@ -102,12 +102,33 @@ std::string Authenticator::hash(std::string_view token) {
   return to_hex(md, len);
 }
 
+Result<Principal> Authenticator::external_only(Principal who) {
+  if (!who.admin && !who.writer)
+    return Error{"FORBIDDEN", who.cell ? "this token may use only the internal API (/internal/v1)"
+                                       : "this token may only read GET /metrics"};
+  return who;
+}
+
+Result<Principal> Authenticator::internal_only(Principal who) {
+  if (!who.admin && !who.cell)
+    return Error{"FORBIDDEN", "the internal API needs a token with scope network.admin or cell"};
+  return who;
+}
+
+Result<Principal> Authenticator::metrics_only(Principal who) {
+  if (!who.admin && !who.metrics)
+    return Error{"FORBIDDEN", "GET /metrics needs a token with scope network.admin or metrics"};
+  return who;
+}
+
 Result<Principal> Authenticator::authenticate(std::string_view header) const {
   WT_TRY(who, identify(header));
-  if (!who->admin && !who->writer)
-    return Error{"FORBIDDEN", who->cell ? "this token may use only the internal API (/internal/v1)"
-                                        : "this token may only read GET /metrics"};
-  return *who;
+  return external_only(std::move(*who));
+}
+
+Result<Principal> Authenticator::authenticate(const http::Request& request) const {
+  WT_TRY(who, identify(request));
+  return external_only(std::move(*who));
 }
 
 Result<Principal> Authenticator::authenticate_internal(std::string_view header,
@@ -116,25 +137,44 @@ Result<Principal> Authenticator::authenticate_internal(std::string_view header,
     Principal cell;
     cell.cell = true;
     cell.cell_name = std::string(peer_cell);
+    cell.name = "cell:" + cell.cell_name;
     return cell;
   }
   WT_TRY(who, identify(header));
-  if (!who->admin && !who->cell)
-    return Error{"FORBIDDEN", "the internal API needs a token with scope network.admin or cell"};
-  return *who;
+  return internal_only(std::move(*who));
+}
+
+Result<Principal> Authenticator::authenticate_internal(const http::Request& request) const {
+  if (request.authorization.empty() && !request.peer_cell.empty() && !insecure_) {
+    auto cell = authenticate_internal(request.authorization, request.peer_cell);
+    if (cell) request.set_principal(cell->name);
+    return cell;
+  }
+  WT_TRY(who, identify(request));
+  return internal_only(std::move(*who));
 }
 
 Result<Principal> Authenticator::authenticate_metrics(std::string_view header) const {
   WT_TRY(who, identify(header));
-  if (!who->admin && !who->metrics)
-    return Error{"FORBIDDEN", "GET /metrics needs a token with scope network.admin or metrics"};
-  return *who;
+  return metrics_only(std::move(*who));
+}
+
+Result<Principal> Authenticator::authenticate_metrics(const http::Request& request) const {
+  WT_TRY(who, identify(request));
+  return metrics_only(std::move(*who));
+}
+
+Result<Principal> Authenticator::identify(const http::Request& request) const {
+  auto who = identify(request.authorization);
+  if (who) request.set_principal(who->name);
+  return who;
 }
 
 Result<Principal> Authenticator::identify(std::string_view header) const {
   if (insecure_) {
     Principal everyone;
     everyone.admin = true;
+    everyone.name = "insecure";
     return everyone;
   }
   auto token = http::credentials_for(header, "Bearer");
@@ -161,6 +201,7 @@ Result<Principal> Authenticator::identify(std::string_view header) const {
     known->principal.metrics = has_scope(t, kScopeMetrics);
     if (known->principal.writer) known->principal.accounts = t.accounts;
     if (known->principal.cell) known->principal.cell_name = t.cell;
+    known->principal.name = "token:" + t.id;
     known->expires_at = t.expires_at;
     known->last_used_at = t.last_used_at.value_or(0);
     std::unique_lock lock(cache_mutex_);

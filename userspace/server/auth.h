@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/router.h"
 #include "store/store.h"
 #include "wiretag/result.h"
 
@@ -34,6 +35,9 @@ struct Principal {
   // The one cell a cell credential acts as: from its token, or a client certificate's name.
   // Empty for other credentials (and for cell tokens issued before cells were bound).
   std::string cell_name;
+  // Who this is in logs and the change log: "token:ID" (the id `wiretag token list` shows),
+  // "cell:NAME" for a client certificate, "insecure" under --insecure-no-auth.
+  std::string name;
 
   bool can_access(std::string_view account) const;
   // Admin acts for any cell; a cell credential only as its own. CELL_MISMATCH otherwise.
@@ -74,6 +78,12 @@ class Authenticator {
   // For GET /metrics: UNAUTHORIZED as above, FORBIDDEN unless network.admin or metrics.
   Result<Principal> authenticate_metrics(std::string_view authorization_header) const;
 
+  // The same from a request, noting on it who it acts for (Request::set_principal) as soon as
+  // the credential is known, refused or not: the access log and the change log name it.
+  Result<Principal> authenticate(const http::Request& request) const;
+  Result<Principal> authenticate_internal(const http::Request& request) const;
+  Result<Principal> authenticate_metrics(const http::Request& request) const;
+
   // A new random token; only its hash is stored. INVALID_SCOPE, INVALID_ACCOUNT_ID,
   // MISSING_FIELD (a cell token names its cell), INVALID_CELL_NAME, INVALID_FIELD_COMBINATION,
   // INVALID_EXPIRES_IN.
@@ -102,6 +112,12 @@ class Authenticator {
   };
 
   Result<Principal> identify(std::string_view authorization_header) const;
+  // identify(), then notes the name on the request.
+  Result<Principal> identify(const http::Request& request) const;
+  // The scope checks of each authenticate*().
+  static Result<Principal> external_only(Principal who);
+  static Result<Principal> internal_only(Principal who);
+  static Result<Principal> metrics_only(Principal who);
   Result<IssuedToken> insert(TokenRecord record, std::string secret);
   // Writes the token's last use when the one stored is older than the granularity.
   void note_use(const std::string& digest, int64_t now) const;

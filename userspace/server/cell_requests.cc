@@ -180,7 +180,7 @@ void add_cell_reply_route(http::Router& router, std::shared_ptr<CellRequests> re
                           Authenticator& auth) {
   router.post("/internal/v1/cells/:name/replies/:id",
               [requests, &auth](const http::Request& req) -> Result<http::Reply> {
-                WT_TRY(who, auth.authenticate_internal(req.authorization, req.peer_cell));
+                WT_TRY(who, auth.authenticate_internal(req));
                 const std::string cell = req.param("name");
                 if (!is_valid_app_guid(cell))
                   return Error{"INVALID_CELL_NAME", "a cell name is 1-128 of [A-Za-z0-9._:-]"};

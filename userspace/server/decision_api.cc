@@ -135,7 +135,7 @@ class DecisionApi {
 
   // POST /policy/pdpx/v1/decision
   Result<Reply> decide(const Request& req, std::optional<std::string>& request_id) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     WT_TRY(parsed, parse_request(req.body));
     request_id = parsed->request_id;
     WT_TRY(d, decisions_.decide(parsed->query, [&](std::string_view account) {
@@ -204,7 +204,7 @@ class DecisionApi {
 
   // The bearer token on the head, refused with the same headers.
   Reply admit(const Request& head) {
-    auto who = auth_.authenticate(head.authorization);
+    auto who = auth_.authenticate(head);
     Reply out = who ? Reply{204, nullptr} : http::error_reply(who.error());
     std::string id = head.header("x-onap-requestid");
     out.headers.emplace_back("x-onap-requestid", valid_request_id(id) ? id : random_uuid());

@@ -69,7 +69,7 @@ void add_edge_routes(http::Router& router, Store& store, PolicyGraph& graph, Aut
   // GET /v1/edges[?account=][&source=][&destination=][&limit=] →
   // {"edges":[…],"truncated","revision"}; a token sees the edges of its accounts only.
   router.get("/v1/edges", [&store, &graph, &auth](const Request& req) -> Result<Reply> {
-    WT_TRY(who, auth.authenticate(req.authorization));
+    WT_TRY(who, auth.authenticate(req));
     WT_TRY(filter, parse_filter(req, *who, graph));
     const Principal principal = *who;
     WT_TRY(listing, list_edges(store, *filter, [&principal](std::string_view account) {
@@ -81,8 +81,7 @@ void add_edge_routes(http::Router& router, Store& store, PolicyGraph& graph, Aut
                            {"truncated", listing->truncated},
                            {"revision", listing->revision}}};
   });
-  router.admit({"/v1/edges"},
-               [&auth](const Request& q) { return auth.authenticate(q.authorization); });
+  router.admit({"/v1/edges"}, [&auth](const Request& q) { return auth.authenticate(q); });
 }
 
 }  // namespace wiretag

@@ -137,7 +137,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   // GET /internal/v1/watch?since=REV[&timeout=SECONDS][&stream=0|1]
   // With cell=NAME (as that cell) a stream also carries the cell's requests (cell_requests.h).
   void watch(const Request& req, http::Respond respond) {
-    auto who = auth_.authenticate_internal(req.authorization, req.peer_cell);
+    auto who = auth_.authenticate_internal(req);
     if (!who) return respond(who.error());
     auto cell = watch_cell(*who, req);
     if (!cell) return respond(cell.error());
@@ -178,7 +178,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
   // GET /internal/v1/changes?since=REV → {"revision","changes":[…]}
   Result<Reply> changes(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
+    WT_TRY(who, auth_.authenticate_internal(req));
     int64_t since = 0;
     if (req.query.count("since")) {
       auto s = parse_count(req.query_value("since"));
@@ -195,7 +195,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   // POST /internal/v1/endpoints/query {"apps":[…],"cell"?}: each app's effective inbound
   // rules; with a cell, those of the policy versions deployed to the cell's subgroup.
   Result<Reply> query(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
+    WT_TRY(who, auth_.authenticate_internal(req));
     WT_TRY(q, parse_app_query(req.body));
     if (q->cell)
       if (auto r = who->may_act_as_cell(*q->cell); !r) return r.error();
@@ -228,7 +228,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
   // POST /internal/v1/cells/:name/status with a PDP_STATUS body: a cell's heartbeat.
   Result<Reply> cell_status(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
+    WT_TRY(who, auth_.authenticate_internal(req));
     if (auto r = who->may_act_as_cell(req.param("name")); !r) return r.error();
     WT_TRY(report, parse_pdp_status(req.body, req.param("name")));
     if (auto r = who->may_act_as_cell(report->name); !r) return r.error();
@@ -254,14 +254,14 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   }
 
   Result<Reply> list_cells(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
+    WT_TRY(who, auth_.authenticate_internal(req));
     json out = json::array();
     for (const Cell& c : cells_.list()) out.push_back(cell_json(c));
     return Reply{200, json{{"cells", out}}};
   }
 
   Result<Reply> get_cell(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
+    WT_TRY(who, auth_.authenticate_internal(req));
     const std::string name = req.param("name");
     if (!is_valid_app_guid(name))
       return Error{"INVALID_CELL_NAME", "a cell name is 1-128 of [A-Za-z0-9._:-]"};
@@ -272,7 +272,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
   // GET /internal/v1/status: what an agent checks at start, and how many watches wait.
   Result<Reply> status(const Request& req) {
-    WT_TRY(who, auth_.authenticate_internal(req.authorization, req.peer_cell));
+    WT_TRY(who, auth_.authenticate_internal(req));
     WT_TRY(rev, graph_.revision());
     json out = header(*rev);
     out["watches"] = notifier_.waiting();
@@ -293,7 +293,8 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
               {"kind", c.kind},
               {"account", c.account},
               {"subject", c.subject},
-              {"body", json::parse(c.body, nullptr, false)}};
+              {"body", json::parse(c.body, nullptr, false)},
+              {"principal", c.principal.empty() ? json(nullptr) : json(c.principal)}};
     if (auto at = notifier_.committed_at_ms(c.revision)) e["committed_at_ms"] = *at;
     return e;
   }
@@ -483,9 +484,8 @@ void add_internal_routes(http::Router& router, PolicyGraph& graph, Pap& pap,
       .get("/internal/v1/cells", bind(&InternalApi::list_cells))
       .get("/internal/v1/cells/:name", bind(&InternalApi::get_cell))
       .post("/internal/v1/cells/:name/status", bind(&InternalApi::cell_status));
-  router.admit({"/internal/v1"}, [&auth](const Request& q) {
-    return auth.authenticate_internal(q.authorization, q.peer_cell);
-  });
+  router.admit({"/internal/v1"},
+               [&auth](const Request& q) { return auth.authenticate_internal(q); });
 }
 
 }  // namespace wiretag

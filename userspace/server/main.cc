@@ -17,6 +17,7 @@
 #include "core/log_retention.h"
 #include "core/pap.h"
 #include "core/policy_graph.h"
+#include "http/access_log.h"
 #include "http/listen_address.h"
 #include "http/server.h"
 #include "http/tls.h"
@@ -32,6 +33,7 @@
 #include "server/policy_api.h"
 #include "server/server_metrics.h"
 #include "server/services_api.h"
+#include "server/system_api.h"
 #include "server/token_api.h"
 #include "server/trace_api.h"
 #include "server/ui_files.h"
@@ -80,6 +82,18 @@ int main(int argc, char** argv) {
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->envname("WIRETAG_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  std::string log_format = "text";
+  cli.add_option("--log-format", log_format,
+                 "text, or json: one JSON object per line (time, level, program, logger, "
+                 "message and the record's fields)")
+      ->envname("WIRETAG_LOG_FORMAT")
+      ->capture_default_str();
+  bool access_log = true;
+  cli.add_option("--access-log", access_log,
+                 "one info line per HTTP request: method, route, path, status, duration, "
+                 "principal, request id; false turns it off")
+      ->envname("WIRETAG_ACCESS_LOG")
       ->capture_default_str();
   cli.add_option("--threads", threads, "HTTP worker threads")
       ->envname("WIRETAG_THREADS")
@@ -181,7 +195,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   cell_requests_limits.deadline = std::chrono::milliseconds(cell_request_timeout_ms);
 
-  wiretag::init_logging(log_level);
+  auto format = wiretag::parse_log_format(log_format);
+  if (!format) {
+    std::fprintf(stderr, "--log-format: %s\n", format.error().message.c_str());
+    return 2;
+  }
+  wiretag::init_logging(log_level, *format, "wiretag-server");
   auto endpoint = wiretag::http::parse_listen_address(listen);
   if (!endpoint) {
     spdlog::error("--listen {}: {}", listen, endpoint.error().message);
@@ -295,6 +314,9 @@ int main(int argc, char** argv) {
   wiretag::add_server_metrics(metrics, **store, *graph, cells, pap);
   wiretag::add_server_metrics_route(router, metrics, auth);
   metrics.observe(router);
+  router.api("system");
+  wiretag::add_system_routes(router, auth);
+  if (access_log) wiretag::http::log_access(router);
   http_options.read_timeout = std::chrono::seconds(read_timeout);
   if (!tls_files.cert_file.empty() || !tls_files.key_file.empty() ||
       !tls_files.client_ca_file.empty()) {
@@ -317,8 +339,7 @@ int main(int argc, char** argv) {
   }
   server.start();
   const std::string where = wiretag::http::format_endpoint(*bound);
-  std::printf("listening on %s\n", where.c_str());
-  std::fflush(stdout);
+  wiretag::announce("listening on " + where, {{"listen", where}});
   spdlog::info("wiretag-server listening on {} ({}, data dir {}, tag length {})", where,
                http_options.tls ? "https" : "http", data_dir, tag_length);
 

@@ -558,6 +558,7 @@ class PapApi {
       if (id.empty() || !r.error().code.empty()) id = random_uuid();
       if (r.error().code.empty()) {
         auto user = self->credentials_.authenticate(req.authorization);
+        if (user) req.set_principal("pap:" + *user);
         r = user ? ((*self).*fn)(req, *user) : Result<Reply>(user.error());
       }
       Reply out = r ? std::move(r).value() : http::error_reply(r.error());

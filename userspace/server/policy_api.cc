@@ -55,7 +55,7 @@ class PolicyServerApi {
 
   // POST /app {"guid", "account"?} → {"guid","wire_bytes"}; the same guid again → 200.
   Result<Reply> register_app(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     WT_TRY(body, http::parse_json_object(req.body));
     if (auto r = http::check_fields(*body, {"guid"}, {"account"}); !r) return r.error();
     WT_TRY(guid, http::string_field(*body, "guid"));
@@ -72,7 +72,7 @@ class PolicyServerApi {
 
   // GET /apps[?account=] → {"apps":[{guid,wire_bytes,account}]}
   Result<Reply> list_apps(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     std::optional<std::string> account;
     if (req.query.count("account")) {
       account = req.query_value("account");
@@ -86,14 +86,14 @@ class PolicyServerApi {
   }
 
   Result<Reply> get_app(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     WT_TRY(app, visible_app(graph_, *who, req.param("app_guid")));
     return Reply{200, app_json(graph_, *app)};
   }
 
   // DELETE /app/:app_guid: the app, its edges and (after quarantine) its tag.
   Result<Reply> delete_app(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     WT_TRY(app, visible_app(graph_, *who, req.param("app_guid")));
     if (auto r = graph_.delete_app(app->guid); !r) return r.error();
     return Reply{200, json{{"status", "success"}}};
@@ -104,7 +104,7 @@ class PolicyServerApi {
   // holding a server thread while it waits.
   void allow(const Request& req, http::Respond respond) {
     auto parsed = [&]() -> Result<EdgeRequest> {
-      WT_TRY(who, auth_.authenticate(req.authorization));
+      WT_TRY(who, auth_.authenticate(req));
       WT_TRY(edge, parse_edge(req.body));
       // The destination's owner decides who may reach it; a scoped token names its own apps.
       if (auto r = check_edge_apps(graph_, *who, edge->source, edge->destination); !r)
@@ -126,7 +126,7 @@ class PolicyServerApi {
 
   // DELETE /whitelist, the same body as POST: removes exactly that edge.
   Result<Reply> disallow(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     WT_TRY(edge, parse_edge(req.body));
     if (auto r = check_edge_apps(graph_, *who, edge->source, edge->destination); !r)
       return r.error();
@@ -136,7 +136,7 @@ class PolicyServerApi {
 
   // GET /app/:app_guid/whitelist[?detail=rules] → {"allowed_wire_bytes":[…]}
   Result<Reply> whitelist(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     const std::string detail = req.query_value("detail");
     if (req.query.count("detail") && detail != "rules")
       return Error{"INVALID_QUERY", "detail may only be \"rules\""};
@@ -194,7 +194,7 @@ void add_policy_server_routes(http::Router& router, PolicyGraph& graph, Authenti
       .get("/healthz", bind(&PolicyServerApi::health));
   // The bearer token is checked on the head, before a body is read (/healthz needs none).
   router.admit({"/app", "/apps", "/whitelist", "/v1/tokens"},
-               [&auth](const Request& q) { return auth.authenticate(q.authorization); });
+               [&auth](const Request& q) { return auth.authenticate(q); });
 }
 
 }  // namespace wiretag

@@ -79,7 +79,7 @@ void add_server_metrics_route(http::Router& router, const http::Metrics& metrics
                               const Authenticator& auth) {
   router.api("metrics");
   http::add_metrics_route(router, metrics, [&auth](const http::Request& req) -> Result<void> {
-    if (auto who = auth.authenticate_metrics(req.authorization); !who) return who.error();
+    if (auto who = auth.authenticate_metrics(req); !who) return who.error();
     return Ok();
   });
 }

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/log.h"
 #include "core/app_guid.h"
 #include "core/field_limits.h"
 #include "http/json_input.h"
@@ -83,6 +84,14 @@ Result<TokenGrant> parse_grant(const std::string& text) {
   return grant;
 }
 
+// Tokens live outside the change log: each write is logged here, with who made it.
+void log_token_write(const Request& req, std::string_view what, const std::string& id,
+                     const json& extra = json::object()) {
+  nlohmann::ordered_json fields = {{"kind", what}, {"token", id}, {"principal", *req.principal}};
+  for (const auto& [key, value] : extra.items()) fields[key] = value;
+  log_record(spdlog::level::info, "change", "token write", fields);
+}
+
 class TokenApi {
  public:
   explicit TokenApi(Authenticator& auth) : auth_(auth) {}
@@ -92,6 +101,8 @@ class TokenApi {
     if (auto r = admin(req); !r) return r.error();
     WT_TRY(grant, parse_grant(req.body));
     WT_TRY(issued, auth_.issue(std::move(*grant)));
+    log_token_write(req, "token.issued", issued->record.id,
+                    {{"scopes", issued->record.scopes}, {"accounts", issued->record.accounts}});
     return Reply{201, issued_json(*issued)};
   }
 
@@ -108,6 +119,7 @@ class TokenApi {
   Result<Reply> revoke(const Request& req) {
     if (auto r = admin(req); !r) return r.error();
     if (auto r = auth_.revoke(req.param("id")); !r) return r.error();
+    log_token_write(req, "token.revoked", req.param("id"));
     return Reply{200, json{{"status", "success"}}};
   }
 
@@ -118,6 +130,7 @@ class TokenApi {
     if (!req.body.empty()) return Error{"INVALID_BODY", "rotate-admin takes no body"};
     std::string revoked;
     WT_TRY(issued, auth_.rotate_admin(revoked));
+    log_token_write(req, "token.admin_rotated", issued->record.id, {{"revoked", revoked}});
     json out = issued_json(*issued);
     out["revoked"] = revoked.empty() ? json(nullptr) : json(revoked);
     return Reply{201, out};
@@ -125,7 +138,7 @@ class TokenApi {
 
  private:
   Result<void> admin(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     if (!who->admin) return Error{"FORBIDDEN", "managing tokens needs network.admin"};
     return Ok();
   }

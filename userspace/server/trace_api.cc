@@ -136,7 +136,7 @@ class CellRequestApi : public std::enable_shared_from_this<CellRequestApi> {
       json body;
     };
     auto routed = [&]() -> Result<Routed> {
-      WT_TRY(who, auth_.authenticate(req.authorization));
+      WT_TRY(who, auth_.authenticate(req));
       WT_TRY(t, parse_trace(req.body));
       WT_TRY(dst, visible_app(graph_, *who, t->destination));
       WT_TRY(src, visible_app(graph_, *who, t->source));
@@ -174,7 +174,7 @@ class CellRequestApi : public std::enable_shared_from_this<CellRequestApi> {
   // POST /v1/cells/:name/ops/:op (admin)
   void op(const Request& req, http::Respond respond) {
     auto asked = [&]() -> Result<json> {
-      WT_TRY(who, auth_.authenticate(req.authorization));
+      WT_TRY(who, auth_.authenticate(req));
       if (!who->admin)
         return Error{"FORBIDDEN", "asking a cell directly needs a network.admin token"};
       if (!is_valid_app_guid(req.param("name")))
@@ -229,7 +229,7 @@ void add_cell_request_routes(http::Router& router, PolicyGraph& graph, Store& st
       .add_async(http::Method::Post, "/v1/cells/:name/ops/:op",
                  [api](const Request& q, http::Respond done) { api->op(q, std::move(done)); });
   router.admit({"/v1/trace", "/v1/cells"},
-               [&auth](const Request& q) { return auth.authenticate(q.authorization); });
+               [&auth](const Request& q) { return auth.authenticate(q); });
 }
 
 }  // namespace wiretag

@@ -124,6 +124,10 @@ CREATE TABLE policy_types (
   PRIMARY KEY (name, version)
 );
 )sql"},
+    // Who made each change (the change log's principal); '' for changes from before.
+    {6, R"sql(
+ALTER TABLE changes ADD COLUMN principal TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace

@@ -6,13 +6,16 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <utility>
 
+#include "common/acting_principal.h"
 #include "common/private_files.h"
+#include "store/logged_changes.h"
 #include "store/retention.h"
 #include "store/sqlite_lifecycle.h"
 #include "store/sqlite_migrations.h"
@@ -34,6 +37,8 @@ struct Connection : StoreTx {
   sqlite3* db = nullptr;
   std::mutex mutex;
   int64_t appended = 0;  // the highest revision appended by the open transaction, or 0
+  std::string principal;             // whom the running write acts for (its changes record it)
+  std::vector<ChangeRecord> logged;  // what the running write appended, logged once committed
   std::map<std::string, sqlite3_stmt*, std::less<>> cache;
 
   ~Connection() override {
@@ -278,12 +283,21 @@ struct Connection : StoreTx {
   }
 
   Result<int64_t> append_change(const ChangeRecord& c) override {
-    WT_TRY_STMT(s, "INSERT INTO changes (kind, account, subject, body, at) VALUES (?, ?, ?, ?, ?)");
-    if (auto r =
-            s.bind(c.kind).bind(c.account).bind(c.subject).bind(c.body).bind(now_seconds()).exec();
+    WT_TRY_STMT(s,
+                "INSERT INTO changes (kind, account, subject, body, at, principal) "
+                "VALUES (?, ?, ?, ?, ?, ?)");
+    if (auto r = s.bind(c.kind)
+                     .bind(c.account)
+                     .bind(c.subject)
+                     .bind(c.body)
+                     .bind(now_seconds())
+                     .bind(c.principal.empty() ? principal : c.principal)
+                     .exec();
         !r)
       return r.error();
     appended = int64_t{sqlite3_last_insert_rowid(db)};
+    logged.push_back({appended, c.kind, c.account, c.subject, "",
+                      c.principal.empty() ? principal : c.principal});
     return appended;
   }
   Result<int64_t> revision() override {
@@ -292,15 +306,15 @@ struct Connection : StoreTx {
   }
   Result<std::vector<ChangeRecord>> changes_since(int64_t revision, int64_t limit) override {
     WT_TRY_STMT(s,
-                "SELECT revision, kind, account, subject, body FROM changes WHERE revision > ? "
-                "ORDER BY revision LIMIT ?");
+                "SELECT revision, kind, account, subject, body, principal FROM changes "
+                "WHERE revision > ? ORDER BY revision LIMIT ?");
     s.bind(revision).bind(limit);
     std::vector<ChangeRecord> out;
     for (;;) {
       auto row = s.step();
       if (!row) return row.error();
       if (!*row) break;
-      out.push_back(ChangeRecord{s.i64(0), s.text(1), s.text(2), s.text(3), s.text(4)});
+      out.push_back(ChangeRecord{s.i64(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5)});
     }
     return out;
   }
@@ -628,6 +642,7 @@ struct SqliteStore::Impl {
   struct PendingWrite {
     WriteFn fn;
     WriteDone done;
+    std::string principal;  // whom the queuing thread acted for
   };
 
   std::unique_ptr<Connection> writer;
@@ -679,6 +694,7 @@ int64_t SqliteStore::Impl::run_batch(std::vector<PendingWrite>& batch,
     return 0;
   }
   std::vector<bool> written(batch.size(), false);
+  std::vector<ChangeRecord> changes;  // what the written writes appended
   int64_t appended = 0;
   size_t ran = 0;
   bool lost = false;  // the transaction itself is gone (SQLite rolled it back on an I/O error)
@@ -690,11 +706,14 @@ int64_t SqliteStore::Impl::run_batch(std::vector<PendingWrite>& batch,
       continue;
     }
     c.appended = 0;
+    c.principal = batch[ran].principal;
+    c.logged.clear();
     Result<void> r = run_guarded(batch[ran].fn, c);
     if (r) {
       r = exec_cached(c, "RELEASE w");
       if (r) {
         written[ran] = true;
+        std::move(c.logged.begin(), c.logged.end(), std::back_inserter(changes));
         appended = std::max(appended, c.appended);
         continue;
       }
@@ -736,6 +755,7 @@ int64_t SqliteStore::Impl::run_batch(std::vector<PendingWrite>& batch,
       if (written[i]) results[i] = commit;
     return 0;
   }
+  for (const ChangeRecord& change : changes) log_committed(change);
   return appended;
 }
 
@@ -804,7 +824,8 @@ void SqliteStore::transact_async(WriteFn fn, WriteDone done) {
   {
     std::lock_guard lock(impl_->queue_mutex);
     if (!impl_->stopping) {
-      impl_->queue.push_back(Impl::PendingWrite{std::move(fn), std::move(done)});
+      impl_->queue.push_back(
+          Impl::PendingWrite{std::move(fn), std::move(done), ActingPrincipal::current()});
       impl_->queue_cv.notify_one();
       return;
     }

@@ -62,6 +62,10 @@ struct ChangeRecord {
   std::string account;
   std::string subject;  // the app guid or policy id the change is about
   std::string body;     // JSON
+  // Who made the change ("token:ID", "pap:USER", "cell:NAME"; see common/acting_principal.h):
+  // left empty, the store records whom the queuing thread acted for. Empty for the process's
+  // own changes and for changes logged before schema 6.
+  std::string principal{};
 };
 
 struct TokenRecord {
