@@ -425,6 +425,10 @@ TEST_F(AgentTest, PluginApiOnTcpOnlyWhenAskedAndWithTheToken) {
     EXPECT_EQ(r.status, 401) << auth << ": " << r.body;
     EXPECT_EQ(r.error_code(), "UNAUTHORIZED") << auth << ": " << r.body;
     EXPECT_EQ(agent_->tcp_request("GET", "/whitelist", "", auth).status, 401) << auth;
+    // A trace reads the cell's rules: behind the same token.
+    auto trace = agent_->tcp_request("POST", "/v1/trace", R"({"app":"x"})", auth);
+    EXPECT_EQ(trace.status, 401) << auth << ": " << trace.body;
+    EXPECT_EQ(trace.error_code(), "UNAUTHORIZED") << auth << ": " << trace.body;
   }
   EXPECT_FALSE(enforced("wt0"));
   EXPECT_EQ(agent_->tcp_request("POST", "/whitelist", body, "bearer s3cret-plugin-token").status,

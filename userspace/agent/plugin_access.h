@@ -13,8 +13,9 @@ namespace wiretag::agent {
 // Whether an Authorization header carries exactly this bearer token (the scheme in any case).
 bool bearer_matches(std::string_view authorization, std::string_view token);
 
-// Gates the Plugin API routes of `router` on the token, before a body is read: 401
-// UNAUTHORIZED with WWW-Authenticate otherwise.
+// Gates the Plugin API routes of `router` (/whitelist, /v1/events, /v1/trace; not /healthz
+// or /metrics) on the token, before a body is read: 401 UNAUTHORIZED with WWW-Authenticate
+// otherwise.
 void require_bearer(http::Router& router, std::string token);
 
 }  // namespace wiretag::agent
