@@ -18,7 +18,8 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
 
 void require_bearer(http::Router& router, std::string token) {
   router.admit_by(
-      {"/whitelist", "/v1/events", "/v1/trace"}, [token = std::move(token)](const http::Request& head) -> Result<http::Reply> {
+      {"/whitelist", "/v1/events", "/v1/trace"},
+      [token = std::move(token)](const http::Request& head) -> Result<http::Reply> {
         if (bearer_matches(head.authorization, token)) {
           head.set_principal("plugin-token");
           return http::Reply{204, nullptr};
