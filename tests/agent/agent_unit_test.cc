@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "../server/temp_dir.h"
@@ -41,7 +42,74 @@ TEST(DeviceTable, PersistsEveryChangeDurablyAndRereadsIt) {
   EXPECT_EQ(r2->app_guid, "app-x");
   ASSERT_TRUE(t->remove({"/run/netns/a", "veth2"}));
   EXPECT_EQ(DeviceTable::open(dir.path() / "state")->records().size(), 1u);
-  EXPECT_FALSE(std::filesystem::exists(dir.path() / "state" / "devices.json.tmp"));
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() / "state" / "devices"))
+    EXPECT_EQ(e.path().extension(), ".json") << e.path();  // no temp file left
+}
+
+// Each device's record is its own file: a POST rewrites its own list only, however many
+// other devices with long lists the cell has (1,000 x 1,000 sources took 617 s to fill when
+// every POST rewrote the whole table).
+TEST(DeviceTable, APutRewritesOnlyItsOwnDevicesFile) {
+  TempDir dir;
+  const auto devices = dir.path() / "state" / "devices";
+  auto t = DeviceTable::open(dir.path() / "state");
+  ASSERT_TRUE(t) << t.error().message;
+  std::vector<uint32_t> many(5000);
+  for (uint32_t i = 0; i < many.size(); ++i) many[i] = i + 1;
+  ASSERT_TRUE(t->put({{"/run/netns/a", "big"}, std::nullopt, 1, many}));
+  ASSERT_TRUE(t->put({{"/run/netns/a", "small"}, std::nullopt, 2, {7}}));
+  std::map<std::filesystem::path, ino_t> before;
+  for (const auto& e : std::filesystem::directory_iterator(devices)) {
+    struct stat st {};
+    ASSERT_EQ(::stat(e.path().c_str(), &st), 0);
+    before[e.path()] = st.st_ino;
+  }
+  ASSERT_EQ(before.size(), 2u);
+  ASSERT_TRUE(t->put({{"/run/netns/a", "small"}, std::nullopt, 2, {7, 8}}));
+  int rewritten = 0;
+  for (const auto& [path, inode] : before) {
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    if (st.st_ino != inode) ++rewritten;
+  }
+  EXPECT_EQ(rewritten, 1);  // the small device's file alone
+  // Order of first put survives a restart.
+  ASSERT_TRUE(t->put({{"/run/netns/a", "aaa"}, std::nullopt, 3, {}}));
+  auto again = DeviceTable::open(dir.path() / "state");
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->records().size(), 3u);
+  EXPECT_EQ(again->records()[0].device.ifname, "big");
+  EXPECT_EQ(again->records()[1].device.ifname, "small");
+  EXPECT_EQ(again->records()[1].static_sources, (std::vector<uint32_t>{7, 8}));
+  EXPECT_EQ(again->records()[2].device.ifname, "aaa");
+}
+
+// An older agent's devices.json is split into per-device files on open and removed; its
+// records keep their order, and a second open after a crash mid-way finds them once.
+TEST(DeviceTable, AnOlderAgentsSingleFileIsAdopted) {
+  TempDir dir;
+  const auto state = dir.path() / "state";
+  std::filesystem::create_directories(state);
+  const std::string legacy = R"({"version":1,"devices":[
+    {"namespace":"/run/netns/a","interface_name":"v2","tag":2,"static_sources":[5,6]},
+    {"namespace":"/run/netns/a","interface_name":"v1","app_guid":"app-x"}]})";
+  std::ofstream(state / "devices.json") << legacy;
+  {
+    auto t = DeviceTable::open(state);
+    ASSERT_TRUE(t) << t.error().message;
+    ASSERT_EQ(t->records().size(), 2u);
+    EXPECT_EQ(t->records()[0].device.ifname, "v2");
+    EXPECT_EQ(t->records()[0].static_sources, (std::vector<uint32_t>{5, 6}));
+    EXPECT_EQ(t->records()[1].app_guid, "app-x");
+    EXPECT_FALSE(std::filesystem::exists(state / "devices.json"));
+  }
+  // A crash after the records were written but before the old file went: adopted once.
+  std::ofstream(state / "devices.json") << legacy;
+  auto t = DeviceTable::open(state);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->records().size(), 2u);
+  EXPECT_FALSE(std::filesystem::exists(state / "devices.json"));
+  EXPECT_EQ(DeviceTable::open(state)->records().size(), 2u);
 }
 
 // Issue 14 item 11: --state-dir is 0700 and the device table 0600, also when made wider before.
@@ -59,13 +127,17 @@ TEST(DeviceTable, StateDirIs0700AndTheTable0600) {
     ASSERT_TRUE(t) << t.error().message;
     ASSERT_TRUE(t->put({{"/proc/1/ns/net", "veth0"}, std::string("app"), 0, {}}));
     EXPECT_EQ(mode_of(state), 0700u);
-    EXPECT_EQ(mode_of(state / "devices.json"), 0600u);
+    EXPECT_EQ(mode_of(state / "devices"), 0700u);
   }
+  const auto record = std::filesystem::directory_iterator(state / "devices")->path();
+  EXPECT_EQ(mode_of(record), 0600u);
   ASSERT_EQ(::chmod(state.c_str(), 0755), 0);
-  ASSERT_EQ(::chmod((state / "devices.json").c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((state / "devices").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(record.c_str(), 0644), 0);
   ASSERT_TRUE(DeviceTable::open(state));
   EXPECT_EQ(mode_of(state), 0700u);
-  EXPECT_EQ(mode_of(state / "devices.json"), 0600u);
+  EXPECT_EQ(mode_of(state / "devices"), 0700u);
+  EXPECT_EQ(mode_of(record), 0600u);
   ::umask(old_umask);
 }
 
@@ -78,6 +150,14 @@ TEST(DeviceTable, CorruptFileIsAnErrorNotAnEmptyTable) {
   EXPECT_EQ(t.error().code, "STATE_CORRUPT");
   std::ofstream(dir.path() / "s" / "devices.json") << R"({"devices":[{"namespace":1}]})";
   EXPECT_EQ(DeviceTable::open(dir.path() / "s").error().code, "STATE_CORRUPT");
+  std::filesystem::remove(dir.path() / "s" / "devices.json");
+  // A per-device file: cut short, or holding another device's record.
+  ASSERT_TRUE(DeviceTable::open(dir.path() / "s"));
+  std::ofstream(dir.path() / "s" / "devices" / "x.json") << R"({"seq":1,"namespace":"/n")";
+  EXPECT_EQ(DeviceTable::open(dir.path() / "s").error().code, "STATE_CORRUPT");
+  std::ofstream(dir.path() / "s" / "devices" / "x.json")
+      << R"({"seq":1,"namespace":"/n","interface_name":"v","tag":1,"static_sources":[]})";
+  EXPECT_EQ(DeviceTable::open(dir.path() / "s").error().code, "STATE_CORRUPT");
 }
 
 TEST(ServerReplies, SnapshotParsesRulesInCanonicalOrder) {
@@ -89,9 +169,15 @@ TEST(ServerReplies, SnapshotParsesRulesInCanonicalOrder) {
                   {"wire_bytes", "0002"},
                   {"tag", 2},
                   {"rules",
-                   {{{"source", "c"}, {"source_tag", 3}, {"protocol", "tcp"}, {"ports", {{"start", 80}, {"end", 90}}}},
+                   {{{"source", "c"},
+                     {"source_tag", 3},
+                     {"protocol", "tcp"},
+                     {"ports", {{"start", 80}, {"end", 90}}}},
                     {{"source", "*"}, {"source_tag", 0}, {"protocol", "any"}},
-                    {{"source", "c"}, {"source_tag", 3}, {"protocol", "tcp"}, {"ports", {{"start", 80}, {"end", 90}}}}}}}}},
+                    {{"source", "c"},
+                     {"source_tag", 3},
+                     {"protocol", "tcp"},
+                     {"ports", {{"start", 80}, {"end", 90}}}}}}}}},
                {"missing", {"gone"}}};
   auto s = parse_snapshot(body);
   ASSERT_TRUE(s) << s.error().message;
@@ -108,9 +194,11 @@ TEST(ServerReplies, SnapshotParsesRulesInCanonicalOrder) {
 }
 
 TEST(ServerReplies, MalformedSnapshotsAreRefused) {
-  for (const char* text : {R"({})", R"({"store_id":"s","revision":1,"apps":[{"guid":"a"}]})",
-                           R"({"store_id":"s","revision":1,"apps":[{"guid":"a","tag":1,"rules":[{"source":"x","source_tag":1,"protocol":"sctp"}]}]})",
-                           R"({"store_id":"s","revision":"1","apps":[]})"}) {
+  for (
+      const char* text :
+      {R"({})", R"({"store_id":"s","revision":1,"apps":[{"guid":"a"}]})",
+       R"({"store_id":"s","revision":1,"apps":[{"guid":"a","tag":1,"rules":[{"source":"x","source_tag":1,"protocol":"sctp"}]}]})",
+       R"({"store_id":"s","revision":"1","apps":[]})"}) {
     auto s = parse_snapshot(json::parse(text));
     ASSERT_FALSE(s) << text;
     EXPECT_EQ(s.error().code, "INVALID_RESPONSE") << text;
@@ -230,11 +318,13 @@ TEST(Assignment, ParsedFromThePdpStatusReply) {
   EXPECT_EQ(a->revision, 12);
   ASSERT_EQ(a->policies.size(), 2u);
   // Malformed replies are refused, never half-read.
-  for (const char* bad : {R"([])", R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE"})",
-                          R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"drop"})",
-                          R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"enforce","locked":"no"})",
-                          R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"enforce","policies":[{"name":"x"}]})",
-                          R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"enforce","revision":"7"})"}) {
+  for (
+      const char* bad :
+      {R"([])", R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE"})",
+       R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"drop"})",
+       R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"enforce","locked":"no"})",
+       R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"enforce","policies":[{"name":"x"}]})",
+       R"({"pdpGroup":"g","pdpSubgroup":"tc","state":"ACTIVE","mode":"enforce","revision":"7"})"}) {
     auto r = parse_assignment(json::parse(bad));
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, "INVALID_RESPONSE");
