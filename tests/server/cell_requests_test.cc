@@ -178,6 +178,9 @@ TEST_F(CellRequestsTest, ACellWithoutAnOpenWatchIs503AtOnceAndAnUnknownCell404) 
   {
     FakeCell registered(s().port(), cell_token("c1"), "c1");
     ASSERT_EQ(registered.status().status, 200);
+    // Its watch is open (the server sent its first line) before it closes: else the loop
+    // below could see no stream yet, and the watch start after it (a loaded machine).
+    ASSERT_TRUE(registered.changes(1));
   }  // its watch closed: once the server saw it end, nothing carries c1's requests
   for (int i = 0; i < 3000 && s().get("/internal/v1/status").json().value("streams", -1) != 0; ++i)
     std::this_thread::sleep_for(5ms);
