@@ -77,11 +77,14 @@ constexpr uint8_t kSndMac[6] = {0x02, 0, 0, 0, 1, 2};   // sender's eth0
 
 std::mutex g_ns_mu;
 std::vector<std::string> g_namespaces;
+std::vector<std::string> g_pin_dirs;  // wiretag's pins (maps, programs, TCX links) in bpffs
 
 void remove_namespaces() {
   std::lock_guard lock(g_ns_mu);
   for (auto& ns : g_namespaces) wiretag::bench::sh("ip netns del " + ns + " 2>/dev/null");
   g_namespaces.clear();
+  for (auto& dir : g_pin_dirs) wiretag::bench::sh("rm -rf " + dir);
+  g_pin_dirs.clear();
 }
 
 void run(const std::string& cmd) {
@@ -276,9 +279,15 @@ void install_iptables(const Topology& t, size_t n) {
 
 // The same N rules through the library: the sender's tag on the flood's and the churn's
 // ports, and N - 2 fillers.
-std::unique_ptr<Datapath> install_wiretag(const Topology& t, size_t n) {
+std::unique_ptr<Datapath> install_wiretag(const Topology& t, size_t n, bool clsact) {
   wiretag::datapath::Options o;
-  o.pin_dir.clear();
+  // Pinned, as the agent runs it: TCX links are used only with a pin dir to keep them.
+  o.pin_dir = "/sys/fs/bpf/" + t.fwd;
+  {
+    std::lock_guard lock(g_ns_mu);
+    g_pin_dirs.push_back(o.pin_dir);
+  }
+  if (clsact) o.hook = wiretag::datapath::Options::Hook::Clsact;
   o.max_endpoints = 16;
   auto dp = Datapath::open(o);
   if (!dp) fail("Datapath::open: " + dp.error().message);
@@ -446,6 +455,7 @@ int main(int argc, char** argv) {
   std::vector<size_t> sizes = {10, 10000, 1000000};
   std::vector<size_t> ipt_sizes = {10, 1000, 10000};
   std::string only;
+  std::vector<int> loads = {0, 1, 2};
   CLI::App app{"wiretag beside nftables and iptables on real traffic through a forwarding namespace"};
   app.add_option("--rounds", rounds, "interleaved rounds (medians over them)");
   app.add_option("--seconds", seconds, "measured seconds per configuration and load");
@@ -453,6 +463,7 @@ int main(int argc, char** argv) {
   app.add_option("--sizes", sizes, "rule counts for wiretag and the nftables set")->delimiter(',');
   app.add_option("--iptables-sizes", ipt_sizes, "rule counts for iptables")->delimiter(',');
   app.add_option("--only", only, "comma-separated configuration names to run beside none");
+  app.add_option("--loads", loads, "loads to run: 0 one flow, 1 4,096 flows, 2 churn")->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   if (quick) {
     rounds = 2;
@@ -465,6 +476,9 @@ int main(int argc, char** argv) {
   std::vector<ConfigSpec> specs = {{"none", "none"}, {"empty-tc", "empty"}};
   if (wiretag::datapath::tcx_supported()) specs.push_back({"empty-tcx", "empty-tcx"});
   for (size_t n : sizes) specs.push_back({"wiretag-" + size_name(n), "wiretag", n});
+  // The same programs on clsact filters: what TCX attachment changes.
+  if (wiretag::datapath::tcx_supported() && !sizes.empty())
+    specs.push_back({"wiretag-" + size_name(sizes[0]) + "-clsact", "wiretag-clsact", sizes[0]});
   for (size_t n : sizes) specs.push_back({"nft-set-" + size_name(n), "nft", n});
   for (size_t n : ipt_sizes) specs.push_back({"iptables-" + size_name(n), "iptables", n});
   if (!only.empty())
@@ -492,10 +506,16 @@ int main(int argc, char** argv) {
     Topology t = make_topology(specs[i].name, static_cast<int>(i));
     if (specs[i].kind == "empty") install_empty(t, empty_skel, wiretag::datapath::TcHook::Clsact);
     if (specs[i].kind == "empty-tcx") install_empty(t, empty_skel, wiretag::datapath::TcHook::Tcx);
-    if (specs[i].kind == "wiretag") datapaths.push_back(install_wiretag(t, specs[i].rules));
+    if (specs[i].kind == "wiretag") datapaths.push_back(install_wiretag(t, specs[i].rules, false));
+    if (specs[i].kind == "wiretag-clsact")
+      datapaths.push_back(install_wiretag(t, specs[i].rules, true));
     if (specs[i].kind == "nft") install_nftables(t, specs[i].rules);
     if (specs[i].kind == "iptables") install_iptables(t, specs[i].rules);
-    std::printf("  set up %-14s in %.1f s\n", specs[i].name.c_str(), wiretag::bench::seconds_since(t0));
+    std::printf("  set up %-17s in %5.1f s%s\n", specs[i].name.c_str(),
+                wiretag::bench::seconds_since(t0),
+                specs[i].kind == "wiretag"
+                    ? (std::string(" (") + wiretag::datapath::tc_hook_name(datapaths.back()->tc_hook()) + ")").c_str()
+                    : "");
     std::fflush(stdout);
     topologies.push_back(std::move(t));
   }
@@ -514,7 +534,7 @@ int main(int argc, char** argv) {
     return measure_flood(t, load == 0 ? one : many, seconds).rate;
   };
   for (int r = 0; r < rounds; ++r) {
-    for (int load = 0; load < 3; ++load) {
+    for (int load : loads) {
       double none_first = measure(load, topologies[0]);
       std::vector<std::pair<std::string, double>> got;
       size_t n = topologies.size() - 1;
@@ -547,9 +567,9 @@ int main(int argc, char** argv) {
   };
   std::printf("\nratio to no filter in the same round: median (min–max over %d rounds), median rate\n",
               rounds);
-  std::printf("%-14s | %-36s | %-36s | %-36s\n", "config", kLoads[0], kLoads[1], kLoads[2]);
+  std::printf("%-17s | %-36s | %-36s | %-36s\n", "config", kLoads[0], kLoads[1], kLoads[2]);
   for (auto& s : specs)
-    std::printf("%-14s | %-36s | %-36s | %-36s\n", s.name.c_str(), cell(0, s.name).c_str(),
+    std::printf("%-17s | %-36s | %-36s | %-36s\n", s.name.c_str(), cell(0, s.name).c_str(),
                 cell(1, s.name).c_str(), cell(2, s.name).c_str());
   if (churn_failures) std::printf("churn: %lu connects failed\n", static_cast<unsigned long>(churn_failures));
 

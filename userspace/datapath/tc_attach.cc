@@ -4,9 +4,11 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -21,6 +23,7 @@ constexpr int kTcxEgress = BPF_TCX_EGRESS;
 constexpr int kTcxIngress = 46;  // BPF_TCX_INGRESS
 constexpr int kTcxEgress = 47;   // BPF_TCX_EGRESS
 #endif
+constexpr uint32_t kLinkTypeTcx = 11;  // BPF_LINK_TYPE_TCX
 constexpr uint32_t kTcHandle = 0x7774;  // "wt"
 constexpr uint32_t kTcPriority = 1;     // run before other classifiers
 }  // namespace
@@ -97,6 +100,74 @@ Result<TcxLinks> attach_tcx(uint32_t ifindex, int ingress_prog, int egress_prog)
                              "tcx egress link on ifindex " + std::to_string(ifindex), rc);
   }
   return links;
+}
+
+std::string TcxLinkTable::path(uint32_t ifindex, bool ingress) const {
+  return dir_ + "/" + std::to_string(ifindex) + (ingress ? "_ingress" : "_egress");
+}
+
+bool TcxLinkTable::pinned(uint32_t ifindex) const {
+  return ::access(path(ifindex, true).c_str(), F_OK) == 0 ||
+         ::access(path(ifindex, false).c_str(), F_OK) == 0;
+}
+
+Result<void> TcxLinkTable::attach(uint32_t ifindex, int ingress_prog, int egress_prog) {
+  if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error::from_errno("PIN_DIR_FAILED", "create " + dir_, errno);
+  for (bool ingress : {true, false}) {
+    const std::string pin = path(ifindex, ingress);
+    const int prog = ingress ? ingress_prog : egress_prog;
+    if (int fd = bpf_obj_get(pin.c_str()); fd >= 0) {
+      int rc = bpf_link_update(fd, prog, nullptr);  // -ENOLINK: its device is gone
+      ::close(fd);
+      if (rc == 0) continue;
+    }
+    ::unlink(pin.c_str());
+    int fd = bpf_link_create(prog, static_cast<int>(ifindex),
+                             static_cast<bpf_attach_type>(ingress ? kTcxIngress : kTcxEgress),
+                             nullptr);
+    if (fd < 0)
+      return Error::from_errno("ATTACH_FAILED",
+                               std::string("tcx ") + (ingress ? "ingress" : "egress") +
+                                   " link on ifindex " + std::to_string(ifindex),
+                               fd);
+    int rc = bpf_obj_pin(fd, pin.c_str());
+    ::close(fd);  // on failure the link detaches here
+    if (rc != 0) return Error::from_errno("BPF_PIN_FAILED", "pin " + pin, rc);
+  }
+  return Ok();
+}
+
+void TcxLinkTable::unpin_defunct(uint32_t ifindex) {
+  for (bool ingress : {true, false}) {
+    const std::string pin = path(ifindex, ingress);
+    int fd = bpf_obj_get(pin.c_str());
+    if (fd < 0) continue;
+    // struct bpf_link_info of Linux >= 6.6: type, id, prog_id, then (8-aligned) the union,
+    // whose tcx member starts with the ifindex, 0 once the device is gone.
+    alignas(8) uint8_t info[64] = {};
+    uint32_t len = sizeof info;
+    bool defunct = false;
+    if (bpf_obj_get_info_by_fd(fd, info, &len) == 0) {
+      uint32_t type = 0, link_ifindex = 0;
+      std::memcpy(&type, info, 4);
+      std::memcpy(&link_ifindex, info + 16, 4);
+      defunct = type == kLinkTypeTcx && link_ifindex == 0;
+    }
+    ::close(fd);
+    if (defunct) ::unlink(pin.c_str());
+  }
+}
+
+void TcxLinkTable::detach(uint32_t ifindex) {
+  for (bool ingress : {true, false}) {
+    const std::string pin = path(ifindex, ingress);
+    if (int fd = bpf_obj_get(pin.c_str()); fd >= 0) {
+      (void)bpf_link_detach(fd);  // even if someone else holds the link open
+      ::close(fd);
+    }
+    ::unlink(pin.c_str());
+  }
 }
 
 }  // namespace wiretag::datapath

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
 
 #include "wiretag/result.h"
 
@@ -28,5 +30,29 @@ Result<void> attach_clsact(uint32_t ifindex, int ingress_prog, int egress_prog);
 Result<void> detach_clsact(uint32_t ifindex);
 // New TCX links for both directions.
 Result<TcxLinks> attach_tcx(uint32_t ifindex, int ingress_prog, int egress_prog);
+
+}  // namespace wiretag::datapath
+
+namespace wiretag::datapath {
+
+// An owner's TCX links by ifindex, pinned as <dir>/<ifindex>_ingress|_egress so they keep
+// enforcing after the owner exits; a later owner replaces their programs in place
+// (bpf_link_update: atomic, no packet unchecked).
+class TcxLinkTable {
+ public:
+  explicit TcxLinkTable(std::string dir) : dir_(std::move(dir)) {}
+  // Replaces the programs of ifindex's pinned links, or creates and pins new links (none
+  // pinned, or the pinned one's device is gone).
+  Result<void> attach(uint32_t ifindex, int ingress_prog, int egress_prog);
+  // Detaches and unpins ifindex's links; absent ones are fine.
+  void detach(uint32_t ifindex);
+  // Unpins ifindex's links whose device is gone (the kernel detached them); live ones stay.
+  void unpin_defunct(uint32_t ifindex);
+  bool pinned(uint32_t ifindex) const;
+  std::string path(uint32_t ifindex, bool ingress) const;
+
+ private:
+  std::string dir_;
+};
 
 }  // namespace wiretag::datapath
