@@ -4,7 +4,8 @@
 // Every configuration gets a topology of its own, built once and kept for the whole run, so
 // rounds can interleave the configurations without reinstalling 1M rules between them:
 //
-//   sender ns (eth0 198.18.1.2) ─veth─ hs [forwarding ns, ip_forward] hr ─veth─ (eth0 198.18.2.2) receiver ns
+//   sender ns (eth0 198.18.1.2) ─veth─ hs [forwarding ns, ip_forward] hr ─veth─ (eth0 198.18.2.2)
+//   receiver ns
 //
 // hs is the sender's host veth (stamped: TC ingress), hr the receiver's (enforced: TC egress).
 // The filter under test sits in the forwarding namespace. Loads:
@@ -69,8 +70,8 @@ constexpr uint32_t kSenderTag = 1;
 constexpr uint32_t kReceiverTag = 0xfff0;
 constexpr const char* kSenderAddr = "198.18.1.2";
 constexpr const char* kReceiverAddr = "198.18.2.2";
-constexpr uint8_t kHsMac[6] = {0x02, 0, 0, 0, 1, 1};    // forwarding ns, sender side
-constexpr uint8_t kSndMac[6] = {0x02, 0, 0, 0, 1, 2};   // sender's eth0
+constexpr uint8_t kHsMac[6] = {0x02, 0, 0, 0, 1, 1};   // forwarding ns, sender side
+constexpr uint8_t kSndMac[6] = {0x02, 0, 0, 0, 1, 2};  // sender's eth0
 
 // ---------------------------------------------------------------------------------------------
 // Namespaces: created with unique names, removed on exit, on SIGINT/SIGTERM, and on die().
@@ -152,11 +153,11 @@ Topology make_topology(const std::string& config, int index) {
   run("ip netns add " + S + " && ip netns add " + F + " && ip netns add " + R);
   run("ip -n " + F +
       " link add hs address 02:00:00:00:01:01 type veth peer name eth0 address "
-      "02:00:00:00:01:02 netns " + S +
-      " && ip -n " + F +
+      "02:00:00:00:01:02 netns " +
+      S + " && ip -n " + F +
       " link add hr address 02:00:00:00:02:01 type veth peer name eth0 address "
-      "02:00:00:00:02:02 netns " + R +
-      " && ip -n " + F + " addr add 198.18.1.1/24 dev hs && ip -n " + F +
+      "02:00:00:00:02:02 netns " +
+      R + " && ip -n " + F + " addr add 198.18.1.1/24 dev hs && ip -n " + F +
       " addr add 198.18.2.1/24 dev hr && ip -n " + F + " link set hs up && ip -n " + F +
       " link set hr up && ip -n " + F + " link set lo up && ip netns exec " + F +
       " sysctl -qw net.ipv4.ip_forward=1 && ip -n " + F +
@@ -210,8 +211,8 @@ uint64_t received(const Topology& t) {
     if (::getifaddrs(&list) != 0) fail("getifaddrs");
     uint64_t n = 0;
     for (auto* i = list; i; i = i->ifa_next)
-      if (i->ifa_addr && i->ifa_addr->sa_family == AF_PACKET && std::strcmp(i->ifa_name, "eth0") == 0 &&
-          i->ifa_data)
+      if (i->ifa_addr && i->ifa_addr->sa_family == AF_PACKET &&
+          std::strcmp(i->ifa_name, "eth0") == 0 && i->ifa_data)
         n = static_cast<const rtnl_link_stats*>(i->ifa_data)->rx_packets;
     ::freeifaddrs(list);
     return n;
@@ -248,8 +249,9 @@ void install_nftables(const Topology& t, size_t n) {
        "; }\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n"
        "    oifname \"hr\" ip saddr . meta l4proto . th dport @allow accept\n"
        "    oifname \"hr\" drop\n  }\n}\n";
-  std::vector<std::string> els = {std::string(kSenderAddr) + " . udp . " + std::to_string(kFloodPort),
-                                  std::string(kSenderAddr) + " . tcp . " + std::to_string(kChurnPort)};
+  std::vector<std::string> els = {
+      std::string(kSenderAddr) + " . udp . " + std::to_string(kFloodPort),
+      std::string(kSenderAddr) + " . tcp . " + std::to_string(kChurnPort)};
   for (size_t k = 0; k + 2 < n; ++k)
     els.push_back(filler_addr(k) + " . tcp . " + std::to_string(filler_port(k)));
   for (size_t i = 0; i < els.size(); i += 50000) {
@@ -297,10 +299,12 @@ std::unique_ptr<Datapath> install_wiretag(const Topology& t, size_t n, bool clsa
   auto hs = (*dp)->attach({netns_path(t.fwd), "hs"}, sender);
   auto hr = (*dp)->attach({netns_path(t.fwd), "hr"}, receiver);
   if (!hs || !hr) fail("attach: " + (!hs ? hs.error().message : hr.error().message));
-  std::vector<Rule> rules = {{kSenderTag, Protocol::Udp, wiretag::PortRange{kFloodPort, kFloodPort}},
-                             {kSenderTag, Protocol::Tcp, wiretag::PortRange{kChurnPort, kChurnPort}}};
+  std::vector<Rule> rules = {
+      {kSenderTag, Protocol::Udp, wiretag::PortRange{kFloodPort, kFloodPort}},
+      {kSenderTag, Protocol::Tcp, wiretag::PortRange{kChurnPort, kChurnPort}}};
   for (size_t k = 0; k + 2 < n; ++k)
-    rules.push_back({2 + filler_index(k), Protocol::Tcp, wiretag::PortRange{filler_port(k), filler_port(k)}});
+    rules.push_back(
+        {2 + filler_index(k), Protocol::Tcp, wiretag::PortRange{filler_port(k), filler_port(k)}});
   if (auto r = (*dp)->replace_policy(*hr, rules); !r) fail("replace_policy: " + r.error().message);
   (*dp)->settle();
   return std::move(*dp);
@@ -456,14 +460,17 @@ int main(int argc, char** argv) {
   std::vector<size_t> ipt_sizes = {10, 1000, 10000};
   std::string only;
   std::vector<int> loads = {0, 1, 2};
-  CLI::App app{"wiretag beside nftables and iptables on real traffic through a forwarding namespace"};
+  CLI::App app{
+      "wiretag beside nftables and iptables on real traffic through a forwarding namespace"};
   app.add_option("--rounds", rounds, "interleaved rounds (medians over them)");
   app.add_option("--seconds", seconds, "measured seconds per configuration and load");
-  app.add_flag("--quick", quick, "2 rounds of 0.5 s (setup of the 1M-element nft set still takes minutes)");
+  app.add_flag("--quick", quick,
+               "2 rounds of 0.5 s (setup of the 1M-element nft set still takes minutes)");
   app.add_option("--sizes", sizes, "rule counts for wiretag and the nftables set")->delimiter(',');
   app.add_option("--iptables-sizes", ipt_sizes, "rule counts for iptables")->delimiter(',');
   app.add_option("--only", only, "comma-separated configuration names to run beside none");
-  app.add_option("--loads", loads, "loads to run: 0 one flow, 1 4,096 flows, 2 churn")->delimiter(',');
+  app.add_option("--loads", loads, "loads to run: 0 one flow, 1 4,096 flows, 2 churn")
+      ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
   if (quick) {
     rounds = 2;
@@ -494,7 +501,8 @@ int main(int argc, char** argv) {
   }
   std::printf("wiretag-bench-peers: %s\n", wiretag::bench::machine_line().c_str());
   std::printf("%d rounds, %.1f s per configuration and load; %s; TCX %s\n", rounds, seconds,
-              ipt_version.c_str(), wiretag::datapath::tcx_supported() ? "available" : "not available");
+              ipt_version.c_str(),
+              wiretag::datapath::tcx_supported() ? "available" : "not available");
 
   auto* empty_skel = bench_baseline_bpf::open_and_load();
   if (!empty_skel) die("load the empty TC program");
@@ -514,7 +522,9 @@ int main(int argc, char** argv) {
     std::printf("  set up %-17s in %5.1f s%s\n", specs[i].name.c_str(),
                 wiretag::bench::seconds_since(t0),
                 specs[i].kind == "wiretag"
-                    ? (std::string(" (") + wiretag::datapath::tc_hook_name(datapaths.back()->tc_hook()) + ")").c_str()
+                    ? (std::string(" (") +
+                       wiretag::datapath::tc_hook_name(datapaths.back()->tc_hook()) + ")")
+                          .c_str()
                     : "");
     std::fflush(stdout);
     topologies.push_back(std::move(t));
@@ -565,13 +575,15 @@ int main(int argc, char** argv) {
                   100 * *std::max_element(v.begin(), v.end()), median(rate[load][name]));
     return std::string(out);
   };
-  std::printf("\nratio to no filter in the same round: median (min–max over %d rounds), median rate\n",
-              rounds);
+  std::printf(
+      "\nratio to no filter in the same round: median (min–max over %d rounds), median rate\n",
+      rounds);
   std::printf("%-17s | %-36s | %-36s | %-36s\n", "config", kLoads[0], kLoads[1], kLoads[2]);
   for (auto& s : specs)
     std::printf("%-17s | %-36s | %-36s | %-36s\n", s.name.c_str(), cell(0, s.name).c_str(),
                 cell(1, s.name).c_str(), cell(2, s.name).c_str());
-  if (churn_failures) std::printf("churn: %lu connects failed\n", static_cast<unsigned long>(churn_failures));
+  if (churn_failures)
+    std::printf("churn: %lu connects failed\n", static_cast<unsigned long>(churn_failures));
 
   // Targets (issue 18), read from the medians of this run.
   auto med = [&](int load, const std::string& name) { return median(ratio[load][name]); };
@@ -595,7 +607,8 @@ int main(int argc, char** argv) {
     }
   if (has("wiretag-10k") && has("iptables-10k")) {
     double x = med(0, "wiretag-10k") / med(0, "iptables-10k");
-    std::printf("  wiretag-10k ≥ 100× iptables-10k, one flow: %.0f×  %s\n", x, x >= 100 ? "MET" : "NOT MET");
+    std::printf("  wiretag-10k ≥ 100× iptables-10k, one flow: %.0f×  %s\n", x,
+                x >= 100 ? "MET" : "NOT MET");
   }
   datapaths.clear();
   bench_baseline_bpf::destroy(empty_skel);

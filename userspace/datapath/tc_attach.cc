@@ -23,7 +23,7 @@ constexpr int kTcxEgress = BPF_TCX_EGRESS;
 constexpr int kTcxIngress = 46;  // BPF_TCX_INGRESS
 constexpr int kTcxEgress = 47;   // BPF_TCX_EGRESS
 #endif
-constexpr uint32_t kLinkTypeTcx = 11;  // BPF_LINK_TYPE_TCX
+constexpr uint32_t kLinkTypeTcx = 11;   // BPF_LINK_TYPE_TCX
 constexpr uint32_t kTcHandle = 0x7774;  // "wt"
 constexpr uint32_t kTcPriority = 1;     // run before other classifiers
 }  // namespace
@@ -64,8 +64,8 @@ Result<void> attach_clsact(uint32_t ifindex, int ingress_prog, int egress_prog) 
     if (rc = bpf_tc_attach(&hook, &opts); rc != 0)
       return Error::from_errno("ATTACH_FAILED",
                                std::string("attach to ") +
-                                   (point == BPF_TC_INGRESS ? "ingress" : "egress") + " of ifindex " +
-                                   std::to_string(ifindex),
+                                   (point == BPF_TC_INGRESS ? "ingress" : "egress") +
+                                   " of ifindex " + std::to_string(ifindex),
                                rc);
   }
   return Ok();
@@ -88,9 +88,8 @@ Result<TcxLinks> attach_tcx(uint32_t ifindex, int ingress_prog, int egress_prog)
   links.ingress = bpf_link_create(ingress_prog, static_cast<int>(ifindex),
                                   static_cast<bpf_attach_type>(kTcxIngress), nullptr);
   if (links.ingress < 0)
-    return Error::from_errno("ATTACH_FAILED",
-                             "tcx ingress link on ifindex " + std::to_string(ifindex),
-                             links.ingress);
+    return Error::from_errno(
+        "ATTACH_FAILED", "tcx ingress link on ifindex " + std::to_string(ifindex), links.ingress);
   links.egress = bpf_link_create(egress_prog, static_cast<int>(ifindex),
                                  static_cast<bpf_attach_type>(kTcxEgress), nullptr);
   if (links.egress < 0) {
@@ -123,9 +122,9 @@ Result<void> TcxLinkTable::attach(uint32_t ifindex, int ingress_prog, int egress
       if (rc == 0) continue;
     }
     ::unlink(pin.c_str());
-    int fd = bpf_link_create(prog, static_cast<int>(ifindex),
-                             static_cast<bpf_attach_type>(ingress ? kTcxIngress : kTcxEgress),
-                             nullptr);
+    int fd =
+        bpf_link_create(prog, static_cast<int>(ifindex),
+                        static_cast<bpf_attach_type>(ingress ? kTcxIngress : kTcxEgress), nullptr);
     if (fd < 0)
       return Error::from_errno("ATTACH_FAILED",
                                std::string("tcx ") + (ingress ? "ingress" : "egress") +
