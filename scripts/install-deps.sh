@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus-cpp-dev
   iproute2 iputils-ping netcat-openbsd socat ncat curl procps psmisc nftables
+  iptables  # the peer comparison (bench/peers_bench.cc) measures iptables linear rules
   python3
   chromium chromium-driver  # the web view's test (tests/ui): headless Chromium via WebDriver
 )

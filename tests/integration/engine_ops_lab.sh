@@ -7,7 +7,8 @@
 # - status: map fill and the revision held;
 # - resync: a rule erased behind the agent's back is back after the op, seen on the cell;
 # - flush-flows: one device's flows, then all, gone from the flows map;
-# - reload-device: after `tc filter del` the programs are attached again and enforce;
+# - reload-device: after the programs are removed (TCX pins or `tc filter del`) they are
+#   attached again and enforce;
 # - the services API (/v1/services) reads and acts on the same cell; a stopped cell is 503.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -128,17 +129,27 @@ code=$(op flush-flows '{"device":{"namespace":"/run/netns/none","interface_name"
 check "flush-flows of an unknown device is 404 DEVICE_NOT_FOUND (got $code)" bash -c "[ $code = 404 ] && grep -q DEVICE_NOT_FOUND $tmp/op.out"
 expect allowed "app-1-1 -> cell2/app-2-1 tcp after the flush (new flows)" lab_tcp_ok 1 1 "$(lab_ip4 2 1)" 8080
 
-echo "# reload-device: re-attaches after tc filter del"
+echo "# reload-device: re-attaches after the programs were removed behind the agent"
 hif2=$(lab_hostif 1 2)
-lab_cell_exec 1 tc filter del dev "$hif2" egress
-lab_cell_exec 1 tc filter del dev "$hif2" ingress
-check "the programs are gone from $hif2" bash -c "[ -z \"\$(ip netns exec $(lab_cell_ns 1) tc filter show dev $hif2 egress)\" ]"
+hif2_index=$(lab_cell_exec 1 cat "/sys/class/net/$hif2/ifindex")
+links="$PIN/links/$hif2_index"
+if [ -e "${links}_egress" ]; then
+  # TCX (Linux >= 6.6): the pins are the links' only references; unpinned, they detach.
+  rm -f "${links}_egress" "${links}_ingress"
+  attached() { [ -e "${links}_$1" ]; }
+else
+  lab_cell_exec 1 tc filter del dev "$hif2" egress
+  lab_cell_exec 1 tc filter del dev "$hif2" ingress
+  attached() { ip netns exec "$(lab_cell_ns 1)" tc filter show dev "$hif2" "$1" | grep -q "wt_$2_prog"; }
+fi
+detached() { ! attached "$@"; }
+check "the programs are gone from $hif2" detached egress enforce
 expect allowed "app-2-2 -> app-1-2 tcp, nothing enforcing" lab_tcp_ok 2 2 "$(lab_ip4 1 2)" 8080
 code=$(op reload-device "{\"device\":$(dev 2)}")
 check "reload-device: HTTP $code, reloaded, the device named" json_true \
   "j['result']['reloaded'] is True and j['result']['device']['interface_name'] == '$hif2'"
-check "enforce is attached to $hif2 again" bash -c "ip netns exec $(lab_cell_ns 1) tc filter show dev $hif2 egress | grep -q wt_enforce_prog"
-check "stamp is attached to $hif2 again" bash -c "ip netns exec $(lab_cell_ns 1) tc filter show dev $hif2 ingress | grep -q wt_stamp_prog"
+check "enforce is attached to $hif2 again" attached egress enforce
+check "stamp is attached to $hif2 again" attached ingress stamp
 expect denied "app-2-2 -> app-1-2 tcp (no edge) after the reload" lab_tcp_ok 2 2 "$(lab_ip4 1 2)" 8080
 expect allowed "app-1-2 -> app-1-1 tcp/8080 still" lab_tcp_ok 1 2 "$(lab_ip4 1 1)" 8080
 code=$(op reload-device '{"device":{"namespace":"/run/netns/none","interface_name":"nope0"}}')

@@ -22,9 +22,11 @@ int libbpf_to_spdlog(enum libbpf_print_level level, const char* fmt, va_list arg
   std::string msg(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
   while (!msg.empty() && msg.back() == '\n') msg.pop_back();
   // bpf_tc_hook_create on an existing clsact: expected, and we treat -EEXIST as success.
-  // Idempotent detach of a filter that is not there: expected too.
+  // Idempotent detach of a filter that is not there (or of a clsact qdisc that is not there,
+  // as on a device a TCX owner attached first): expected too.
   if (msg.find("Exclusivity flag on") != std::string::npos ||
-      msg.find("Cannot find specified filter chain") != std::string::npos)
+      msg.find("Cannot find specified filter chain") != std::string::npos ||
+      msg.find("Parent Qdisc doesn't exists") != std::string::npos)
     level = LIBBPF_DEBUG;
   switch (level) {
     case LIBBPF_WARN: spdlog::warn("libbpf: {}", msg); break;

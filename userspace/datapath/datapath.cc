@@ -31,8 +31,6 @@
 namespace wiretag::datapath {
 namespace {
 
-constexpr uint32_t kTcHandle = 0x7774;  // "wt"
-constexpr uint32_t kTcPriority = 1;     // run before other classifiers
 constexpr long kBpfFsMagic = 0xcafe4a11;
 constexpr const char* kBpfFsRoot = "/sys/fs/bpf";
 
@@ -161,6 +159,8 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const Options& options) {
   }
   if (auto r = dp->load(); !r) return r.error();
   if (!options.pin_dir.empty() && !options.read_only) {
+    dp->tcx_links_ = std::make_unique<TcxLinkTable>(options.pin_dir + "/links");
+    if (options.hook == Options::Hook::Auto && tcx_supported()) dp->tc_hook_ = TcHook::Tcx;
     if (auto r = dp->pin_programs(); !r) return r.error();
   }
   if (auto r = dp->adopt(); !r) return r.error();
@@ -491,6 +491,7 @@ Result<void> Datapath::adopt() {
     if (now != ifindex) {
       spdlog::warn("endpoint {} ({}:{}) is gone; removing its state", ifindex, device.netns,
                    device.ifname);
+      if (tcx_links_) tcx_links_->detach(ifindex);  // its links are defunct: unpin them
       if (auto r = forget_locked(ifindex); !r) return r;
       continue;
     }
@@ -504,28 +505,17 @@ Result<void> Datapath::adopt() {
 }
 
 Result<void> Datapath::attach_programs(const Device& device, uint32_t ifindex) {
-  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex),
-              .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
-  int rc = bpf_tc_hook_create(&hook);
-  if (rc != 0 && rc != -EEXIST)
-    return Error::from_errno("ATTACH_FAILED", "create clsact on " + device.ifname, rc);
-  struct {
-    bpf_tc_attach_point point;
-    bpf_program* prog;
-  } hooks[] = {{BPF_TC_INGRESS, skel_->progs.wt_stamp_prog},
-               {BPF_TC_EGRESS, skel_->progs.wt_enforce_prog}};
-  for (auto& h : hooks) {
-    hook.attach_point = h.point;
-    // REPLACE swaps the program of an existing filter atomically: no packet goes unchecked.
-    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(h.prog), .flags = BPF_TC_F_REPLACE,
-                .handle = kTcHandle, .priority = kTcPriority);
-    rc = bpf_tc_attach(&hook, &opts);
-    if (rc != 0)
-      return Error::from_errno("ATTACH_FAILED",
-                               std::string("attach ") + bpf_program__name(h.prog) + " to " +
-                                   device.ifname,
-                               rc);
+  const int stamp = bpf_program__fd(skel_->progs.wt_stamp_prog);
+  const int enforce = bpf_program__fd(skel_->progs.wt_enforce_prog);
+  if (tc_hook_ == TcHook::Tcx) {
+    if (auto r = tcx_links_->attach(ifindex, stamp, enforce); !r)
+      return Error{r.error().code, device.ifname + ": " + r.error().message};
+    // A clsact filter of an earlier owner no longer runs (ours pass with TCX_PASS): remove it.
+    return detach_clsact(ifindex);
   }
+  if (auto r = attach_clsact(ifindex, stamp, enforce); !r)
+    return Error{r.error().code, device.ifname + ": " + r.error().message};
+  if (tcx_links_ && tcx_links_->pinned(ifindex)) tcx_links_->detach(ifindex);  // an earlier TCX owner
   return Ok();
 }
 
@@ -603,13 +593,9 @@ Result<void> Datapath::detach(const Device& device) {
     auto scope = NetnsScope::enter(device.netns);
     unsigned live = scope ? if_nametoindex(device.ifname.c_str()) : 0;
     if (live != 0 && (!ifindex || *ifindex == live)) {
-      for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(live), .attach_point = point);
-        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-        int rc = bpf_tc_detach(&hook, &opts);
-        if (rc != 0 && rc != -ENOENT && rc != -EINVAL)
-          return Error::from_errno("DETACH_FAILED", "detach from " + device.ifname, rc);
-      }
+      if (tcx_links_) tcx_links_->detach(live);
+      if (auto r = detach_clsact(live); !r)
+        return Error{r.error().code, device.ifname + ": " + r.error().message};
     }
   }
   if (!ifindex) return Ok();
@@ -623,6 +609,7 @@ Result<void> Datapath::forget(uint32_t ifindex) {
 }
 
 Result<void> Datapath::forget_locked(uint32_t ifindex) {
+  if (tcx_links_) tcx_links_->unpin_defunct(ifindex);  // a device still there keeps enforcing
   if (auto r = erase_generation(ifindex, 0); !r) return r;
   if (auto r = erase_generation(ifindex, 1); !r) return r;
   bump_rule_epoch(ifindex);  // no cached verdict outlives the rules

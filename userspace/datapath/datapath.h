@@ -18,6 +18,7 @@
 #include "core/policy_compiler.h"
 #include "datapath/counter_rows.h"
 #include "datapath/mapped_words.h"
+#include "datapath/tc_attach.h"
 #include "datapath/typed_map.h"
 #include "wiretag/abi.h"
 #include "wiretag/result.h"
@@ -45,6 +46,10 @@ struct Options {
   // Erase the rules a replace_policy left behind in a background thread as soon as it
   // returns; false: only when the policy maps are next written, on settle() or on close (tests).
   bool stale_reaper = true;
+  // How programs attach to a device. Auto: TCX links (Linux >= 6.6) pinned in
+  // <pin_dir>/links, else clsact filters; without a pin_dir always clsact (an unpinned link
+  // would stop enforcing when the process exits). tc_attach.h.
+  enum class Hook { Auto, Clsact } hook = Hook::Auto;
 };
 
 enum class Mode : uint8_t { Enforce = WT_MODE_ENFORCE, Audit = WT_MODE_AUDIT, Bypass = WT_MODE_BYPASS };
@@ -131,6 +136,8 @@ class Datapath {
   Result<void> on_event(std::function<void(const wt_event&)> handler);
   Result<int> poll_events(int timeout_ms);
 
+  // How this owner attaches its programs (Options::hook, the kernel, the pin dir).
+  TcHook tc_hook() const { return tc_hook_; }
   int stamp_prog_fd() const;
   int enforce_prog_fd() const;
   const Options& options() const { return options_; }
@@ -173,6 +180,8 @@ class Datapath {
   void run_stale_reaper();
 
   Options options_;
+  TcHook tc_hook_ = TcHook::Clsact;
+  std::unique_ptr<TcxLinkTable> tcx_links_;  // with a pin dir: <pin_dir>/links
   uint32_t hz_ = 0;
   int owner_lock_fd_ = -1;
   wiretag_bpf* skel_ = nullptr;
