@@ -34,13 +34,15 @@ done
 forbidden='#include <(bpf/|linux/bpf|boost/|openssl/|sqlite3\.h|prometheus/)'
 for dir in core common; do
   hits=$(grep -rEn "$forbidden" "$src/userspace/$dir" || true)
-  if [[ -n $hits ]]; then echo "FAIL: userspace/$dir includes what it must not:"; echo "$hits"; fail=1; fi
+  if [[ -n $hits ]]; then
+    echo "FAIL: userspace/$dir includes what it must not:"; echo "$hits"; fail=1
+  fi
 done
 echo "checked userspace/core and userspace/common for libbpf, Beast, OpenSSL, SQLite headers"
 
 needs() { readelf -d "$1" | grep NEEDED | grep -c 'libbpf\.so'; }
 if [[ $(needs "$agent") -eq 0 ]]; then
-  echo "FAIL: wiretag-agent shows no libbpf.so: the server's check below would prove nothing"; fail=1
+  echo "FAIL: wiretag-agent shows no libbpf.so: the server's check would prove nothing"; fail=1
 elif [[ $(needs "$server") -ne 0 ]]; then
   echo "FAIL: wiretag-server links libbpf"; fail=1
 else
