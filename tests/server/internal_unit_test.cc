@@ -360,7 +360,8 @@ TEST_F(Internal, AnEvictedCellVanishesFromThePap) {
   cells.report(report("cell1", 1000));
   auto cells_in_groups = [&] {
     size_t n = 0;
-    for (const GroupView& g : *pap.groups())
+    auto groups = pap.groups();  // held: a range-for over *pap.groups() would dangle
+    for (const GroupView& g : *groups)
       for (const SubgroupView& s : g.subgroups) n += s.cells.size();
     return n;
   };
