@@ -246,7 +246,7 @@ TEST_F(ServicesApiTest, AnAccountTokenReadsOnlyItsAccountsAppsAndPolicies) {
   EXPECT_EQ(rows.body["rows"][0]["guid"], "b1");
   EXPECT_EQ(get("/v1/services/apps/tables/apps/rows?guid=a1", other).body["total"], 0);
   EXPECT_EQ(get("/v1/services/apps/status", other).body["rows"]["apps"], 1);
-  for (const std::string& path :
+  for (const std::string path :
        {"/v1/services/cells/tables", "/v1/services/groups/tables/groups/rows",
         "/v1/services/cell:c1/tables", "/v1/services/cell:c1/tables/rules/rows?src_app=a1",
         "/v1/services/cell:c1/status", "/v1/services/cell:c1/policies"}) {
