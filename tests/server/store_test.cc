@@ -209,10 +209,14 @@ TEST(SqliteStore, ConcurrentWritersWhereSomeFailLeaveExactlyTheSuccessfulOnes) {
     Result<void> r = answers[i].get_future().get();
     const bool should_fail = i % 3 == 1 || i == 5;
     EXPECT_EQ(r.ok(), !should_fail) << i;
-    if (!r.ok() && i % 3 == 1) EXPECT_EQ(r.error().code, "BOOM");
+    if (!r.ok() && i % 3 == 1) {
+      EXPECT_EQ(r.error().code, "BOOM");
+    }
     if (!should_fail) expected.push_back("app-" + std::to_string(i));
     // Answered only after the commit observers heard of the commit.
-    if (r.ok()) EXPECT_GT(observed_at_answer[i], 0) << i;
+    if (r.ok()) {
+      EXPECT_GT(observed_at_answer[i], 0) << i;
+    }
   }
   auto apps = store.read<std::vector<AppRecord>>([](StoreTx& tx) { return tx.list_apps({}); });
   ASSERT_TRUE(apps);

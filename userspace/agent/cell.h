@@ -36,9 +36,9 @@ struct AppPolicy {
   std::vector<Rule> rules;
   std::set<std::string> sources;  // source guids of the rules ("*" included)
   int64_t revision = 0;
-  std::map<std::string, uint32_t> source_tags;  // the tag of each source guid (trace)
-  std::string account;
-  std::vector<RuleOrigin> origins;  // the rules as sent (unsorted, with their sources)
+  std::map<std::string, uint32_t> source_tags{};  // the tag of each source guid (trace)
+  std::string account{};
+  std::vector<RuleOrigin> origins{};  // the rules as sent (unsorted, with their sources)
 };
 
 // The answer to one endpoints query: consistent at `revision`.
@@ -72,10 +72,10 @@ struct ChangeEvent {
   int64_t revision = 0;
   std::string kind;
   std::string subject;
-  std::vector<std::string> destinations;  // from the body: "destination" and rules[].destination
-  std::optional<EdgeChange> edge;         // edge.* events with the source's tag
-  std::optional<PdpChange> pdp;           // pdp.* events
-  std::optional<int64_t> committed_at_ms;  // the server's commit time (unix ms), when it says
+  std::vector<std::string> destinations;     // from the body: "destination" and rules[].destination
+  std::optional<EdgeChange> edge{};          // edge.* events with the source's tag
+  std::optional<PdpChange> pdp{};            // pdp.* events
+  std::optional<int64_t> committed_at_ms{};  // the server's commit time (unix ms), when it says
 };
 
 // The canonical order of an app's rules (sorted, unique), so equal sets compare equal.

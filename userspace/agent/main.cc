@@ -24,6 +24,7 @@
 #include "agent/server_link.h"
 #include "agent/tag_directory.h"
 #include "common/log.h"
+#include "datapath/libbpf_log.h"
 #include "http/access_log.h"
 #include "http/listen_address.h"
 #include "http/log_level_route.h"
@@ -245,6 +246,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   wiretag::init_logging(log_level, *format, "wiretag-agent");
+  wiretag::route_libbpf_logs();
 
   if (!valid_cell_name(cell)) {
     spdlog::error("--cell \"{}\": 1-128 characters of [A-Za-z0-9._-]", cell);

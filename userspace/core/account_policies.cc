@@ -57,7 +57,7 @@ namespace {
 Result<Policy> from_record(const PolicyRecord& rec) { return policy_from_record(rec); }
 
 // The one policy that id_or_refid names in account.
-Result<PolicyRecord> resolve(StoreTx& tx, std::string_view account, std::string_view key) {
+Result<PolicyRecord> resolve(PoliciesPort& tx, std::string_view account, std::string_view key) {
   auto found = tx.find_policies(account, key);
   if (!found) return found.error();
   if (found->empty())
@@ -78,7 +78,7 @@ PolicyRecord to_policy_record(const Policy& p) {
 
 // The body carries the rules, so a cell sees every destination app the change touches;
 // an update also carries the rules it replaced (their destinations may lose a rule).
-Result<void> log_policy_change(StoreTx& tx, std::string kind, const Policy& p,
+Result<void> log_policy_change(ChangeLogPort& tx, std::string kind, const Policy& p,
                                const Policy* previous) {
   json body = {{"id", p.id}, {"name", p.name}, {"version", p.version}, {"rules", to_json(p.rules)}};
   if (previous) body["previous_rules"] = to_json(previous->rules);

@@ -40,14 +40,14 @@ json policies_json(const std::vector<PolicyIdent>& ps) {
   return out;
 }
 
-Result<void> append_event(StoreTx& tx, std::string kind, std::string_view group, json body) {
+Result<void> append_event(ChangeLogPort& tx, std::string kind, std::string_view group, json body) {
   auto r = tx.append_change({0, std::move(kind), "", std::string(group), body.dump()});
   if (!r) return r.error();
   return Ok();
 }
 
 // The policy a request names, with its version made concrete.
-Result<PolicyIdent> resolve_policy(StoreTx& tx, const PolicyRef& ref) {
+Result<PolicyIdent> resolve_policy(PoliciesPort& tx, const PolicyRef& ref) {
   if (ref.name == kDefaultWhitelist) {
     if (ref.version && normalize_version(*ref.version) != kDefaultWhitelistVersion)
       return Error{"POLICY_VERSION_NOT_FOUND",
@@ -69,7 +69,7 @@ Result<PolicyIdent> resolve_policy(StoreTx& tx, const PolicyRef& ref) {
 }
 
 // Known to the PAP: default-whitelist, an existing named policy, or anything deployed.
-Result<bool> policy_known(StoreTx& tx, const DeploymentMap& m, std::string_view name) {
+Result<bool> policy_known(PoliciesPort& tx, const DeploymentMap& m, std::string_view name) {
   if (name == kDefaultWhitelist) return true;
   for (const auto& [key, version] : m)
     if (std::get<2>(key) == name) return true;
@@ -664,8 +664,8 @@ Result<EffectiveRules> Pap::effective_rules(const std::string& cell_name,
     }
     if (assignment_out) *assignment_out = now;
 
-    WT_TRY(deployed, DeployedRules::load(tx, now.locked ? std::vector<PolicyIdent>{}
-                                                        : now.policies));
+    WT_TRY(deployed,
+           DeployedRules::load(tx, now.locked ? std::vector<PolicyIdent>{} : now.policies));
     std::set<std::string> seen;
     for (const std::string& guid : guids) {
       if (!seen.insert(guid).second) continue;

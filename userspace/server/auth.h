@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "http/router.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {
