@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "wiretag/error_kind.h"
 
 namespace wiretag::agent {
 
@@ -124,7 +125,7 @@ void CellRequests::post_answer(http::Client& client, const std::string& id, cons
   auto res = client.request("POST", target,
                             answer.dump(-1, ' ', false, json::error_handler_t::replace), 10s);
   if (!res) {
-    if (res.error().code != "CANCELLED")
+    if (!is(res.error(), ErrorKind::Cancelled))
       spdlog::warn("cell request {}: the answer did not reach the server: {}: {}", id,
                    res.error().code, res.error().message);
     return;

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "events/drop_event.h"
+#include "wiretag/error_kind.h"
 
 namespace wiretag::agent {
 
@@ -78,7 +79,7 @@ void EventForwarder::run() {
     }
     if (res && res->status != 200) {
       if (!warned) spdlog::warn("events to the server: HTTP {} {}", res->status, res->error_code());
-    } else if (!res && res.error().code != "CANCELLED" && !warned) {
+    } else if (!res && !is(res.error(), ErrorKind::Cancelled) && !warned) {
       spdlog::warn("events to the server: {}: {}", res.error().code, res.error().message);
     }
     warned = true;

@@ -5,6 +5,7 @@
 #include "agent/server_messages.h"
 #include "common/log.h"
 #include "http/json_input.h"
+#include "wiretag/error_kind.h"
 #include "wiretag/version.h"
 
 namespace wiretag::agent {
@@ -37,7 +38,7 @@ Result<ServerSnapshot> ServerLink::query(const std::vector<std::string>& apps) {
   const bool stale = snapshot && snapshot->assignment &&
                      (snapshot->assignment->group != options_.group ||
                       snapshot->assignment->subgroup != options_.pdp_type);
-  if (stale || (!snapshot && snapshot.error().code == "CELL_NOT_FOUND")) {
+  if (stale || (!snapshot && is(snapshot.error(), ErrorKind::CellUnavailable))) {
     // The server has not heard of this cell (as it is now) since it started: introduce it,
     // then ask again.
     if (auto a = post_status(); !a) return a.error();
@@ -66,7 +67,7 @@ Result<ServerSnapshot> ServerLink::query_once(const std::vector<std::string>& ap
     }
     auto res = query_client_.request("POST", "/internal/v1/endpoints/query", body.dump(), 30s);
     if (!res) return res.error();
-    if (res->status == 404 && res->error_code() == "CELL_NOT_FOUND")
+    if (res->status == 404 && error_kind(res->error_code()) == ErrorKind::CellUnavailable)
       return Error{"CELL_NOT_FOUND", "the server has no PDP_STATUS from this cell yet"};
     if (res->status != 200)
       return Error{"SERVER_ERROR",
@@ -329,9 +330,9 @@ bool ServerLink::relevant(const ChangeEvent& e) {
   if (e.pdp) {
     const std::string subgroup = options_.pdp_type;
     if (e.pdp->group != options_.group) return false;
-    if (e.kind == "pdp.update") {
+    if (e.kind == protocol::EventKind::PdpUpdate) {
       if (e.pdp->subgroup == subgroup) resync_requested_ = true;  // new rules, one consistent read
-    } else if (e.kind == "pdp.state_change") {
+    } else if (e.kind == protocol::EventKind::PdpStateChange) {
       bool locked = false, was_frozen = false;
       {
         std::lock_guard lock(pdp_mu_);
@@ -358,7 +359,7 @@ bool ServerLink::relevant(const ChangeEvent& e) {
   }
   std::lock_guard lock(pdp_mu_);
   if (pdp_.assignment && frozen(*pdp_.assignment)) return false;  // fail closed: nothing new
-  if (e.kind.starts_with("edge.")) {
+  if (e.kind && protocol::is_edge(*e.kind)) {
     // Edges are the default-whitelist: they matter only when it is deployed to this cell.
     if (pdp_.assignment) {
       const auto& ps = pdp_.assignment->policies;
@@ -513,7 +514,7 @@ void ServerLink::heartbeat_loop() {
   bool failing = false;
   while (!stopping_) {
     auto r = send_status();
-    if (!r && r.error().code == "CANCELLED") break;
+    if (!r && is(r.error(), ErrorKind::Cancelled)) break;
     if (!r && !failing) spdlog::warn("heartbeat: {}: {}", r.error().code, r.error().message);
     if (r && failing) spdlog::info("heartbeat: the server answers again");
     failing = !r;

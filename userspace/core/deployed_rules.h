@@ -14,6 +14,7 @@
 
 #include "core/account_policies.h"
 #include "core/policy_graph.h"
+#include "protocol/policy_version.h"
 #include "store/pap_records.h"
 #include "store/store.h"
 #include "wiretag/result.h"
@@ -21,12 +22,7 @@
 namespace wiretag {
 
 // A PAP policy version: "default-whitelist" 1.0.0, or a named policy's id and "N.0.0".
-struct PolicyIdent {
-  std::string name;
-  std::string version;
-  friend bool operator==(const PolicyIdent&, const PolicyIdent&) = default;
-  friend auto operator<=>(const PolicyIdent&, const PolicyIdent&) = default;
-};
+using PolicyIdent = protocol::PolicyVersion;
 
 // (group, pdp_type, policy name) → version.
 using DeploymentKey = std::tuple<std::string, std::string, std::string>;
