@@ -37,8 +37,12 @@ void CellRequests::start() {
     stopping_ = false;
   }
   for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) {
+    if (!options_.servers)
+      options_.servers = std::make_shared<ServerPool>(std::vector<http::BaseUrl>{options_.server},
+                                                      std::chrono::milliseconds(100),
+                                                      std::chrono::milliseconds(30000));
     clients_.push_back(
-        std::make_unique<http::Client>(options_.server, options_.token, options_.tls));
+        std::make_unique<PooledClient>(options_.servers, options_.token, options_.tls));
     workers_.emplace_back([this, client = clients_.back().get()] { work(*client); });
   }
 }
@@ -95,7 +99,7 @@ json CellRequests::answer(const json& request) const {
   }
 }
 
-void CellRequests::work(http::Client& client) {
+void CellRequests::work(PooledClient& client) {
   for (;;) {
     Job job;
     {
@@ -120,10 +124,10 @@ void CellRequests::work(http::Client& client) {
   }
 }
 
-void CellRequests::post_answer(http::Client& client, const std::string& id, const json& answer) {
+void CellRequests::post_answer(PooledClient& client, const std::string& id, const json& answer) {
   const std::string target = "/internal/v1/cells/" + options_.cell + "/replies/" + id;
-  auto res = client.request("POST", target,
-                            answer.dump(-1, ' ', false, json::error_handler_t::replace), 10s);
+  auto res = client.get().request("POST", target,
+                                  answer.dump(-1, ' ', false, json::error_handler_t::replace), 10s);
   if (!res) {
     if (!is(res.error(), ErrorKind::Cancelled))
       spdlog::warn("cell request {}: the answer did not reach the server: {}: {}", id,

@@ -7,7 +7,13 @@
 namespace wiretag::agent {
 
 EventForwarder::EventForwarder(EventForwarderOptions options)
-    : options_(std::move(options)), client_(options_.server, options_.token, options_.tls) {}
+    : options_(std::move(options)),
+      client_(options_.servers
+                  ? options_.servers
+                  : std::make_shared<ServerPool>(std::vector<http::BaseUrl>{options_.server},
+                                                 std::chrono::milliseconds(100),
+                                                 std::chrono::milliseconds(30000)),
+              options_.token, options_.tls) {}
 
 EventForwarder::~EventForwarder() { stop(); }
 
@@ -62,7 +68,7 @@ void EventForwarder::run() {
       }
     }
     body += "]}";
-    auto res = client_.request("POST", target, body, std::chrono::seconds(5));
+    auto res = client_.get().request("POST", target, body, std::chrono::seconds(5));
     const bool taken = res && res->status == 200;
     {
       std::lock_guard lock(mu_);

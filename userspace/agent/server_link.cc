@@ -24,10 +24,13 @@ Error bad(const std::string& what) { return Error{"INVALID_RESPONSE", "server se
 ServerLink::ServerLink(LinkOptions options, PolicySink& sink)
     : options_(std::move(options)),
       sink_(sink),
-      watch_client_(options_.server, options_.token, options_.tls),
-      query_client_(options_.server, options_.token, options_.tls),
-      status_client_(options_.server, options_.token, options_.tls),
-      rng_(std::random_device{}()) {}
+      pool_(options_.servers
+                ? options_.servers
+                : std::make_shared<ServerPool>(std::vector<http::BaseUrl>{options_.server},
+                                               options_.backoff_min, options_.backoff_max)),
+      watch_client_(pool_, options_.token, options_.tls),
+      query_client_(pool_, options_.token, options_.tls),
+      status_client_(pool_, options_.token, options_.tls) {}
 
 ServerLink::~ServerLink() { stop(); }
 
@@ -57,7 +60,7 @@ Result<ServerSnapshot> ServerLink::query_once(const std::vector<std::string>& ap
       body["apps"].push_back(apps[i]);
     if (body["apps"].empty()) {
       // Nothing followed: still learn the store id and revision (for the watch's start).
-      auto res = query_client_.request("GET", "/internal/v1/status", "", 10s);
+      auto res = query_client_.get().request("GET", "/internal/v1/status", "", 10s);
       if (!res) return res.error();
       if (res->status != 200)
         return Error{"SERVER_ERROR",
@@ -65,7 +68,8 @@ Result<ServerSnapshot> ServerLink::query_once(const std::vector<std::string>& ap
       WT_TRY(j, res->json());
       return parse_server_status(*j);
     }
-    auto res = query_client_.request("POST", "/internal/v1/endpoints/query", body.dump(), 30s);
+    auto res =
+        query_client_.get().request("POST", "/internal/v1/endpoints/query", body.dump(), 30s);
     if (!res) return res.error();
     if (res->status == 404 && error_kind(res->error_code()) == ErrorKind::CellUnavailable)
       return Error{"CELL_NOT_FOUND", "the server has no PDP_STATUS from this cell yet"};
@@ -118,13 +122,12 @@ bool ServerLink::sleep_for(std::chrono::milliseconds d) {
   return !stopping_;
 }
 
-// Full jitter (AWS style): uniform in [min, cap], cap doubling up to backoff_max, so many
-// agents reconnecting to a restarted server spread out instead of arriving together.
-std::chrono::milliseconds ServerLink::next_backoff() {
-  backoff_ =
-      backoff_.count() == 0 ? options_.backoff_min : std::min(options_.backoff_max, backoff_ * 2);
-  std::uniform_int_distribution<int64_t> pick(options_.backoff_min.count(), backoff_.count());
-  return std::chrono::milliseconds(pick(rng_));
+bool ServerLink::fail_over(uint64_t generation, const Error& why, const char* what) {
+  connected_ = false;
+  auto wait = pool_->failed(generation, why.code);
+  spdlog::warn("{}: {}: {} (enforcement unchanged; retry in {} ms on {})", what, why.code,
+               why.message, wait.count(), server_name(pool_->held().url));
+  return sleep_for(wait);
 }
 
 Result<void> ServerLink::full_resync() {
@@ -251,7 +254,7 @@ Result<void> ServerLink::watch_once() {
   std::string target = "/internal/v1/watch?since=" + std::to_string(revision_.load()) +
                        "&timeout=" + std::to_string(options_.watch_timeout.count());
   if (!options_.stream) {
-    auto res = watch_client_.request("GET", target, "", options_.watch_timeout + 15s);
+    auto res = watch_client_.get().request("GET", target, "", options_.watch_timeout + 15s);
     if (!res) return res.error();
     if (res->status != 200)
       return Error{"SERVER_ERROR", "watch: HTTP " + std::to_string(res->status) + " " + res->body};
@@ -264,7 +267,7 @@ Result<void> ServerLink::watch_once() {
   Result<void> handled = Ok();
   // Named, the stream also carries the server's requests to this cell (cell_requests.h).
   if (options_.take_request) target += "&cell=" + options_.cell;
-  auto res = watch_client_.stream(
+  auto res = watch_client_.get().stream(
       target + "&stream=1",
       [&](std::string_view line) {
         auto j = http::parse_json(line, http::kReceivedJsonLimits);
@@ -276,8 +279,7 @@ Result<void> ServerLink::watch_once() {
         ++watch_replies_;
         handled = handle_watch_reply(*j);
         if (!handled) return false;
-        connected_ = true;
-        backoff_ = 0ms;
+        heard_from_server();
         return !resync_due() && !stopping_;  // leave the stream to resync; reopen after
       },
       options_.watch_timeout + 15s);
@@ -295,34 +297,36 @@ Result<void> ServerLink::watch_once() {
 
 void ServerLink::watch_loop() {
   while (!stopping_) {
+    uint64_t generation = 0;
+    watch_client_.get(&generation);  // the server held now: a failure below moves from it
     if (resync_requested_.exchange(false) ||
         (synced_ &&
          std::chrono::steady_clock::now().time_since_epoch().count() >= next_periodic_resync_)) {
       if (auto r = full_resync(); !r) {
         resync_requested_ = true;
-        connected_ = false;
-        if (r.error().code == "CANCELLED") break;
-        auto wait = next_backoff();
-        spdlog::warn("resync: {}: {} (retry in {} ms)", r.error().code, r.error().message,
-                     wait.count());
-        if (!sleep_for(wait)) break;
+        if (is(r.error(), ErrorKind::Cancelled) || !fail_over(generation, r.error(), "resync"))
+          break;
         continue;
       }
-      backoff_ = 0ms;
-      connected_ = true;
+      heard_from_server();
     }
     Result<void> handled = watch_once();
     if (!handled) {
-      if (handled.error().code == "CANCELLED") break;
-      connected_ = false;
-      auto wait = next_backoff();
-      spdlog::warn("watch: {}: {} (enforcement unchanged; retry in {} ms)", handled.error().code,
-                   handled.error().message, wait.count());
-      if (!sleep_for(wait)) break;
+      if (is(handled.error(), ErrorKind::Cancelled) ||
+          !fail_over(generation, handled.error(), "watch"))
+        break;
       continue;
     }
-    connected_ = true;
-    backoff_ = 0ms;
+    heard_from_server();
+  }
+}
+
+void ServerLink::heard_from_server() {
+  connected_ = true;
+  pool_->answered();
+  if (auto held = pool_->held(); held.generation != answered_generation_) {
+    answered_generation_ = held.generation;
+    spdlog::info("following server {} from revision {}", server_name(held.url), revision_.load());
   }
 }
 
@@ -473,8 +477,8 @@ json ServerLink::status_body() {
 Result<Assignment> ServerLink::post_status() {
   json body = status_body();
   std::lock_guard lock(status_mu_);
-  auto res = status_client_.request("POST", "/internal/v1/cells/" + options_.cell + "/status",
-                                    body.dump(), 10s);
+  auto res = status_client_.get().request("POST", "/internal/v1/cells/" + options_.cell + "/status",
+                                          body.dump(), 10s);
   if (!res) return res.error();
   if (res->status != 200)
     return Error{"SERVER_ERROR",
