@@ -81,9 +81,9 @@ TEST(ServerPool, WaitsGrowWhileEveryServerFailsAndResetWhenOneAnswers) {
     most = std::max<int64_t>(most, pool.failed(pool.held().generation, "x").count());
   EXPECT_LE(most, 400);
   EXPECT_GT(most, 100);  // past the first cap
-  pool.answered();
+  pool.answered(0);
   for (int i = 0; i < 5; ++i) {
-    pool.answered();
+    pool.answered(0);
     EXPECT_LE(pool.failed(pool.held().generation, "x").count(), 100);
   }
 }

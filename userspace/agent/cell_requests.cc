@@ -37,10 +37,7 @@ void CellRequests::start() {
     stopping_ = false;
   }
   for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) {
-    if (!options_.servers)
-      options_.servers = std::make_shared<ServerPool>(std::vector<http::BaseUrl>{options_.server},
-                                                      std::chrono::milliseconds(100),
-                                                      std::chrono::milliseconds(30000));
+    if (!options_.servers) options_.servers = ServerPool::single(options_.server);
     clients_.push_back(
         std::make_unique<PooledClient>(options_.servers, options_.token, options_.tls));
     workers_.emplace_back([this, client = clients_.back().get()] { work(*client); });

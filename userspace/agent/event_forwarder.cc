@@ -8,11 +8,7 @@ namespace wiretag::agent {
 
 EventForwarder::EventForwarder(EventForwarderOptions options)
     : options_(std::move(options)),
-      client_(options_.servers
-                  ? options_.servers
-                  : std::make_shared<ServerPool>(std::vector<http::BaseUrl>{options_.server},
-                                                 std::chrono::milliseconds(100),
-                                                 std::chrono::milliseconds(30000)),
+      client_(options_.servers ? options_.servers : ServerPool::single(options_.server),
               options_.token, options_.tls) {}
 
 EventForwarder::~EventForwarder() { stop(); }

@@ -26,8 +26,7 @@ ServerLink::ServerLink(LinkOptions options, PolicySink& sink)
       sink_(sink),
       pool_(options_.servers
                 ? options_.servers
-                : std::make_shared<ServerPool>(std::vector<http::BaseUrl>{options_.server},
-                                               options_.backoff_min, options_.backoff_max)),
+                : ServerPool::single(options_.server, options_.backoff_min, options_.backoff_max)),
       watch_client_(pool_, options_.token, options_.tls),
       query_client_(pool_, options_.token, options_.tls),
       status_client_(pool_, options_.token, options_.tls) {}
@@ -318,15 +317,6 @@ void ServerLink::watch_loop() {
       continue;
     }
     heard_from_server();
-  }
-}
-
-void ServerLink::heard_from_server() {
-  connected_ = true;
-  pool_->answered();
-  if (auto held = pool_->held(); held.generation != answered_generation_) {
-    answered_generation_ = held.generation;
-    spdlog::info("following server {} from revision {}", server_name(held.url), revision_.load());
   }
 }
 

@@ -128,7 +128,10 @@ class ServerLink {
   // The held server failed (as the watch saw it at `generation`): move on, then wait.
   bool fail_over(uint64_t generation, const Error& why, const char* what);
   // The held server answered: connected, backoff reset, logged once per server held.
-  void heard_from_server();
+  void heard_from_server() {
+    connected_ = true;
+    pool_->answered(revision_);
+  }
   bool sleep_for(std::chrono::milliseconds d);  // false when stopping
 
   LinkOptions options_;
@@ -139,7 +142,6 @@ class ServerLink {
   PooledClient query_client_;
   std::mutex status_mu_;
   PooledClient status_client_;
-  uint64_t answered_generation_ = ~uint64_t{0};  // watch thread: the server last heard from
   std::function<nlohmann::json()> extra_status_;
 
   // The PAP view (pdp_mu_); resync_mu_ serializes resyncs between the watch and heartbeat.

@@ -69,9 +69,19 @@ std::chrono::milliseconds ServerPool::failed(uint64_t generation, std::string_vi
   return backoff_.next();
 }
 
-void ServerPool::answered() {
+std::shared_ptr<ServerPool> ServerPool::single(http::BaseUrl server,
+                                               std::chrono::milliseconds backoff_min,
+                                               std::chrono::milliseconds backoff_max) {
+  return std::make_shared<ServerPool>(std::vector<http::BaseUrl>{std::move(server)}, backoff_min,
+                                      backoff_max);
+}
+
+void ServerPool::answered(int64_t revision) {
   std::lock_guard lock(mu_);
   backoff_.reset();
+  if (logged_generation_ == generation_) return;
+  logged_generation_ = generation_;
+  spdlog::info("following server {} from revision {}", server_name(servers_[index_]), revision);
 }
 
 PooledClient::PooledClient(std::shared_ptr<ServerPool> pool, std::string bearer,

@@ -49,6 +49,10 @@ class ServerPool {
   // Starts on servers[0]; `seed` makes the jitter reproducible in tests.
   ServerPool(std::vector<http::BaseUrl> servers, std::chrono::milliseconds backoff_min,
              std::chrono::milliseconds backoff_max, uint64_t seed = std::random_device{}());
+  // A pool of one server (no failover), with the agent's default backoff unless given.
+  static std::shared_ptr<ServerPool> single(
+      http::BaseUrl server, std::chrono::milliseconds backoff_min = std::chrono::milliseconds(100),
+      std::chrono::milliseconds backoff_max = std::chrono::milliseconds(30000));
 
   struct Held {
     size_t index = 0;
@@ -63,8 +67,9 @@ class ServerPool {
   // (once per generation, however many threads saw the failure). Returns how long to wait
   // before the next attempt.
   std::chrono::milliseconds failed(uint64_t generation, std::string_view why);
-  // The held server answered: the backoff starts again from its minimum.
-  void answered();
+  // The held server answered (the cell at `revision`): the backoff starts again from its
+  // minimum; the first answer of each server held is logged.
+  void answered(int64_t revision);
   // Moves made since start (wiretag_server_failovers_total).
   uint64_t moves() const { return moves_; }
 
@@ -73,6 +78,7 @@ class ServerPool {
   mutable std::mutex mu_;
   size_t index_ = 0;
   uint64_t generation_ = 0;
+  uint64_t logged_generation_ = ~uint64_t{0};
   Backoff backoff_;
   std::atomic<uint64_t> moves_{0};
 };
