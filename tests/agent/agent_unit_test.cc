@@ -312,7 +312,7 @@ TEST(Assignment, PdpEventsAreParsed) {
 
 TEST_F(CellTest, PdpEventsTouchNoApp) {
   cell_->begin_follow("web");
-  auto apps = cell_->affected_apps({5, "pdp.update", "canary", {}});
+  auto apps = cell_->affected_apps({5, protocol::EventKind::PdpUpdate, "canary", {}});
   ASSERT_TRUE(apps);
   EXPECT_TRUE(apps->empty());
   cell_->end_follow("web");
