@@ -198,7 +198,8 @@ TEST_F(FailoverTest, AnotherStoreIsResyncedAndWhatItServesIsEnforced) {
   ASSERT_EQ(dst_a, dst_b);
   ASSERT_EQ(other, src1);
 
-  start_agent("none");
+  std::ofstream(dir_.path() / "any-token") << "unchecked\n";  // --insecure-no-auth servers
+  start_agent((dir_.path() / "any-token").string());
   follow("app-dst");
   ASSERT_TRUE(eventually([&] { return admits(src1); }));
   ASSERT_FALSE(admits(src2));
