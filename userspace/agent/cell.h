@@ -17,6 +17,7 @@
 #include "core/policy_compiler.h"
 #include "core/tag_space.h"
 #include "datapath/datapath.h"
+#include "protocol/change_events.h"
 #include "wiretag/result.h"
 
 namespace wiretag::agent {
@@ -70,9 +71,11 @@ struct PdpChange {
 // One change from the server's watch, reduced to what decides which apps it touches.
 struct ChangeEvent {
   int64_t revision = 0;
-  std::string kind;
+  // nullopt: a kind this agent does not know (a newer server's) or a body it cannot read:
+  // the cell resyncs.
+  std::optional<protocol::EventKind> kind;
   std::string subject;
-  std::vector<std::string> destinations;     // from the body: "destination" and rules[].destination
+  std::vector<std::string> destinations;     // protocol::touched_destinations() of the body
   std::optional<EdgeChange> edge{};          // edge.* events with the source's tag
   std::optional<PdpChange> pdp{};            // pdp.* events
   std::optional<int64_t> committed_at_ms{};  // the server's commit time (unix ms), when it says

@@ -1,6 +1,7 @@
 #include "core/account_policies.h"
 
 #include "core/app_guid.h"
+#include "core/change_log.h"
 #include "core/policy_graph.h"
 
 namespace wiretag {
@@ -78,11 +79,16 @@ PolicyRecord to_policy_record(const Policy& p) {
 
 // The body carries the rules, so a cell sees every destination app the change touches;
 // an update also carries the rules it replaced (their destinations may lose a rule).
-Result<void> log_policy_change(ChangeLogPort& tx, std::string kind, const Policy& p,
+Result<void> log_policy_change(ChangeLogPort& tx, protocol::EventKind kind, const Policy& p,
                                const Policy* previous) {
-  json body = {{"id", p.id}, {"name", p.name}, {"version", p.version}, {"rules", to_json(p.rules)}};
-  if (previous) body["previous_rules"] = to_json(previous->rules);
-  auto r = tx.append_change({0, std::move(kind), p.account, p.id, body.dump()});
+  auto rules = [](const std::vector<PolicyRule>& in) {
+    std::vector<protocol::PolicyRuleBody> out;
+    for (const PolicyRule& r : in) out.push_back({r.source, r.destination, r.protocol, r.ports});
+    return out;
+  };
+  protocol::PolicyChange body{p.id, p.name, p.version, rules(p.rules), std::nullopt};
+  if (previous) body.previous_rules = rules(previous->rules);
+  auto r = log_change(tx, {kind, p.account, p.id, std::move(body)});
   if (!r) return r.error();
   return Ok();
 }
@@ -149,7 +155,7 @@ Result<Policy> AccountPolicies::create(std::string_view account, const PolicyDra
   return store_.write<Policy>([&](StoreTx& tx) -> Result<Policy> {
     if (auto r = tx.ensure_account(account); !r) return r.error();
     if (auto r = tx.put_policy(to_policy_record(p)); !r) return r.error();
-    if (auto r = log_policy_change(tx, "policy.created", p); !r) return r.error();
+    if (auto r = log_policy_change(tx, protocol::EventKind::PolicyCreated, p); !r) return r.error();
     return p;
   });
 }
@@ -174,7 +180,8 @@ Result<Policy> AccountPolicies::update(std::string_view account, std::string_vie
       p->refid.reset();
     p->version += 1;
     if (auto r = tx.put_policy(to_policy_record(*p)); !r) return r.error();
-    if (auto r = log_policy_change(tx, "policy.updated", *p, &previous); !r) return r.error();
+    if (auto r = log_policy_change(tx, protocol::EventKind::PolicyUpdated, *p, &previous); !r)
+      return r.error();
     return *p;
   });
 }
@@ -197,7 +204,7 @@ Result<void> AccountPolicies::remove(std::string_view account, std::string_view 
                                             "; undeploy it first (PAP DELETE pdps/policies/" +
                                             rec->id + ")"};
     if (auto r = tx.delete_policy(rec->id); !r) return r;
-    return log_policy_change(tx, "policy.deleted", *p);
+    return log_policy_change(tx, protocol::EventKind::PolicyDeleted, *p);
   });
 }
 

@@ -16,17 +16,13 @@
 #include "core/policy_graph.h"
 #include "core/ports/pap.h"
 #include "core/ports/store.h"
+#include "protocol/policy_version.h"
 #include "wiretag/result.h"
 
 namespace wiretag {
 
 // A PAP policy version: "default-whitelist" 1.0.0, or a named policy's id and "N.0.0".
-struct PolicyIdent {
-  std::string name;
-  std::string version;
-  friend bool operator==(const PolicyIdent&, const PolicyIdent&) = default;
-  friend auto operator<=>(const PolicyIdent&, const PolicyIdent&) = default;
-};
+using PolicyIdent = protocol::PolicyVersion;
 
 // (group, pdp_type, policy name) → version.
 using DeploymentKey = std::tuple<std::string, std::string, std::string>;

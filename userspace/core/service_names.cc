@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wiretag/error_kind.h"
+
 namespace wiretag {
 namespace {
 
@@ -29,7 +31,7 @@ Result<void> write_aliases(MetaPort& tx, const std::map<std::string, std::string
 
 Result<ServiceId> resolve_in(MetaPort& tx, std::string_view name) {
   auto id = parse_service_id(name);
-  if (id || id.error().code != "SERVICE_NOT_FOUND" || !check_alias(name)) return id;
+  if (id || !is(id.error(), ErrorKind::NotFound) || !check_alias(name)) return id;
   WT_TRY(aliases, read_aliases(tx));
   auto it = aliases->find(std::string(name));
   if (it == aliases->end())
@@ -103,7 +105,7 @@ Result<void> ServiceNames::delete_alias(std::string_view alias) {
 
 Result<ServiceId> ServiceNames::resolve(std::string_view id_or_alias) {
   auto direct = parse_service_id(id_or_alias);
-  if (direct || direct.error().code != "SERVICE_NOT_FOUND") return direct;
+  if (direct || !is(direct.error(), ErrorKind::NotFound)) return direct;
   return store_.read<ServiceId>([&](StoreTx& tx) { return resolve_in(tx, id_or_alias); });
 }
 
