@@ -107,6 +107,11 @@ static const char* server_bin() {
   return other && *other ? other : WIRETAG_SERVER_BIN;
 }
 
+std::string (*&test_db_url_hook())(const std::filesystem::path& data_dir) {
+  static std::string (*hook)(const std::filesystem::path&) = nullptr;
+  return hook;
+}
+
 ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra)
     : data_dir_(data_dir) {
   static int counter = 0;
@@ -115,6 +120,12 @@ ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::st
              .string();
   std::vector<std::string> args = {"--listen",        "127.0.0.1:0", "--data-dir",
                                    data_dir.string(), "--threads",   "4"};
+  if (const char* db = std::getenv("WIRETAG_TEST_DB"); db && std::string_view(db) != "sqlite") {
+    if (!test_db_url_hook())
+      ADD_FAILURE() << "WIRETAG_TEST_DB=" << db << ": this test binary has no pg_cluster.cc";
+    else
+      args.insert(args.end(), {"--db", test_db_url_hook()(data_dir)});
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   pid_ = spawn_logged(server_bin(), args, log_);
   port_ = wait_for_listening(pid_, log_, 2000);
