@@ -158,7 +158,8 @@ std::optional<std::string> inflate_bounded(const std::vector<unsigned char>& in,
 namespace {
 
 // The secret in the file's first line; nullopt when there is no such file (or line).
-Result<std::optional<std::array<unsigned char, 32>>> read_secret(const std::filesystem::path& path) {
+Result<std::optional<std::array<unsigned char, 32>>> read_secret(
+    const std::filesystem::path& path) {
   std::array<unsigned char, 32> secret{};
   std::ifstream in(path);
   std::string hex;
