@@ -37,7 +37,7 @@
 #include "server/token_api.h"
 #include "server/trace_api.h"
 #include "server/ui_files.h"
-#include "store/sqlite_store.h"
+#include "store/open_store.h"
 #include "wiretag/version.h"
 
 namespace asio = boost::asio;
@@ -65,6 +65,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--data-dir", data_dir, "directory of the database and the admin token")
       ->envname("WIRETAG_DATA_DIR")
+      ->capture_default_str();
+  std::string db_url = "sqlite";
+  cli.add_option("--db", db_url,
+                 "the store: sqlite (<data-dir>/wiretag.db) or a PostgreSQL URL "
+                 "(postgresql://USER:PASSWORD@HOST:PORT/DB), which several servers may share")
+      ->envname("WIRETAG_SERVER_DB")
       ->capture_default_str();
   cli.add_option("--tag-length", tag_length,
                  "bytes per wire tag, 1-4 (2 fits VXLAN-GBP); fixed when the data dir is created")
@@ -168,6 +174,12 @@ int main(int argc, char** argv) {
                  "may act as on /internal/v1; agents may still use cell tokens")
       ->envname("WIRETAG_TLS_CLIENT_CA")
       ->check(CLI::ExistingFile);
+  std::string policy_key_file;
+  cli.add_option("--policy-key-file", policy_key_file,
+                 "the policy-key secret (64 hex digits) instead of <data-dir>/policy-key-secret: "
+                 "servers sharing one database are given the same file")
+      ->envname("WIRETAG_POLICY_KEY_FILE")
+      ->check(CLI::ExistingFile);
   std::string ui_dir = WIRETAG_UI_DIR;
   cli.add_option("--ui-dir", ui_dir,
                  "directory of the web view's static files, served at /ui (docs/ui.md)")
@@ -206,10 +218,11 @@ int main(int argc, char** argv) {
     spdlog::error("--listen {}: {}", listen, endpoint.error().message);
     return 2;
   }
-  auto store = wiretag::SqliteStore::open(data_dir);
+  auto store = wiretag::open_store(db_url, data_dir);
   if (!store) {
     spdlog::error("store: {}", store.error().message);
-    return 1;
+    const std::string& code = store.error().code;
+    return code == "DB_URL_INVALID" || code == "DB_UNREACHABLE" ? 2 : 1;
   }
   wiretag::PolicyGraphOptions options;
   options.tag_length = tag_length;
@@ -246,7 +259,8 @@ int main(int argc, char** argv) {
   router.api("policy");
   wiretag::add_policy_server_routes(router, *graph, auth);
   wiretag::AccountPolicies policies(**store, wiretag::random_uuid);
-  auto keys = wiretag::PolicyKeySealer::open(data_dir);
+  auto keys = policy_key_file.empty() ? wiretag::PolicyKeySealer::open(data_dir)
+                                      : wiretag::PolicyKeySealer::open_file(policy_key_file);
   if (!keys) {
     spdlog::error("policy key secret: {}", keys.error().message);
     return 1;
@@ -266,6 +280,7 @@ int main(int argc, char** argv) {
   }
   wiretag::ChangeNotifier notifier(*revision);
   (*store)->add_commit_observer([&notifier](int64_t rev) { notifier.publish(rev); });
+  wiretag::follow_other_servers(**store);  // several servers on one PostgreSQL database
   // In memory: after a restart each cell reappears at its next heartbeat.
   wiretag::CellRegistry cells({}, cell_retention * 1000);
   asio::io_context ioc(static_cast<int>(threads));
