@@ -52,7 +52,7 @@ nlohmann::json to_json(const std::vector<PolicyRule>& rules);
 PolicyRecord to_policy_record(const Policy& policy);
 // Logs a policy's change (policy.created, .updated, .deleted) for the cells; an update also
 // names the rules it replaced.
-Result<void> log_policy_change(StoreTx& tx, protocol::EventKind kind, const Policy& policy,
+Result<void> log_policy_change(ChangeLogPort& tx, protocol::EventKind kind, const Policy& policy,
                                const Policy* previous = nullptr);
 
 // Checks what is present: name (not the reserved default-whitelist), refid, rules.
