@@ -35,4 +35,19 @@ const char* reason_name(uint32_t reason) {
 }
 // clang-format on
 
+std::string ip_protocol_name(uint8_t proto) {
+  switch (proto) {
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
+    case 1:
+      return "icmp";
+    case 58:
+      return "icmpv6";
+    default:
+      return std::to_string(proto);
+  }
+}
+
 }  // namespace wiretag
