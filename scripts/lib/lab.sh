@@ -230,19 +230,24 @@ lab__proc_matches() {
   grep -qazxF -- "$arg" "/proc/$pid/cmdline" 2>/dev/null
 }
 
-# lab__stop PID ARG [--kill]: SIGTERM (or SIGKILL) and wait up to 10 s, then SIGKILL.
+# lab__stop PID ARG [--kill]: SIGTERM (or SIGKILL) and wait up to 10 s, then SIGKILL and wait.
+# Returns once the process has exited (a zombie has an empty cmdline, so it no longer matches;
+# /proc files have size 0, so `[ -s /proc/PID/cmdline ]` cannot tell a live process from one).
 lab__stop() {
   local pid=$1 arg=$2 sig=TERM i
   [ "${3:-}" = --kill ] && sig=KILL
   lab__proc_matches "$pid" "$arg" || return 0
   kill -s "$sig" "$pid" 2>/dev/null
-  for i in $(seq 1 100); do
-    lab__proc_matches "$pid" "$arg" || return 0
-    # a zombie child of this shell still has a cmdline-less /proc entry: reap it
-    [ -s "/proc/$pid/cmdline" ] || { wait "$pid" 2>/dev/null; return 0; }
+  for i in $(seq 1 150); do
+    if ! lab__proc_matches "$pid" "$arg"; then
+      wait "$pid" 2>/dev/null  # reaps it if it is a child of this shell
+      return 0
+    fi
+    [ "$i" = 100 ] && kill -KILL "$pid" 2>/dev/null
     sleep 0.1
   done
-  kill -KILL "$pid" 2>/dev/null
+  echo "lab: process $pid ($arg) did not exit after SIGKILL" >&2
+  return 1
 }
 
 # lab__spawn LOG BIN ARGS...: start a detached process (own session, survives this shell),

@@ -195,7 +195,10 @@ check "the cell logged the resync the services API asked for" \
   bash -c "[ \$(grep -c 'resync asked by the server' '$WT_LAB_AGENT_LOG_1') -gt $asked ]"
 code=$(svc GET "/v1/services/apps/tables/apps/rows?guid=app-2-1")
 check "data source apps: app-2-1's row ($code)" json_true "j['total'] == 1 and j['rows'][0]['guid'] == 'app-2-1'"
+agent2=$WT_LAB_AGENT_PID_2
 lab_stop_agent 2
+check "lab_stop_agent returns once the agent has exited (pid $agent2)" \
+  bash -c "! tr -d '\\0' </proc/$agent2/cmdline 2>/dev/null | grep -q ."
 code=$(svc GET "/v1/services/cell:$WT_LAB_ID-cell2/tables/rules/rows")
 check "a cell whose agent is gone answers 503 CELL_UNREACHABLE (got $code)" \
   bash -c "[ $code = 503 ] && grep -q CELL_UNREACHABLE $tmp/op.out"

@@ -336,7 +336,7 @@ check "down leaves no state dir" test ! -e "$LAB_STATE"
 check "down leaves no process of the lab" bash -c \
   "! grep -lzE '^/run/wiretag-lab/$WT_LAB_ID/|^$WT_LAB_ID-cell' /proc/[0-9]*/cmdline 2>/dev/null | grep -q ."
 check "down ended the server and agents ($lab_pids)" bash -c \
-  "for p in $lab_pids; do [ -s /proc/\$p/cmdline ] && exit 1; done; exit 0"
+  "for p in $lab_pids; do tr -d '\\0' </proc/\$p/cmdline 2>/dev/null | grep -q . && exit 1; done; exit 0"
 check "down again (no lab) is fine" "$LAB" down
 check "status of a lab that is not up exits 1" bash -c "! '$LAB' status 2>/dev/null"
 

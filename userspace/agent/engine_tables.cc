@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/reasons.h"
 #include "http/json_input.h"
 
 namespace wiretag::agent {
@@ -19,21 +20,6 @@ const TableSchema* find_table(const std::string& name) {
   for (const TableSchema& t : engine_tables())
     if (t.name == name) return &t;
   return nullptr;
-}
-
-std::string proto_name(uint8_t proto) {
-  switch (proto) {
-    case IPPROTO_TCP:
-      return "tcp";
-    case IPPROTO_UDP:
-      return "udp";
-    case IPPROTO_ICMP:
-      return "icmp";
-    case IPPROTO_ICMPV6:
-      return "icmpv6";
-    default:
-      return std::to_string(proto);
-  }
 }
 
 json address(uint8_t family, const uint8_t* addr) {
@@ -156,8 +142,9 @@ void rules(const datapath::Datapath& dp, const DeviceNames& names, std::vector<j
   port.for_each_key([&](const wt_port_key& k) {
     const unsigned plen = k.plen_gen >> 1;
     const uint32_t span = plen >= 16 ? 1 : 1u << (16 - plen);
-    rows.push_back(rule_row(names, gens, k.ifindex, k.src_tag, k.plen_gen & 1, proto_name(k.proto),
-                            k.port, k.port + span - 1, WT_MAP_PORT_POLICY));
+    rows.push_back(rule_row(names, gens, k.ifindex, k.src_tag, k.plen_gen & 1,
+                            ip_protocol_name(k.proto), k.port, k.port + span - 1,
+                            WT_MAP_PORT_POLICY));
   });
 }
 
@@ -169,7 +156,7 @@ void flows(const datapath::Datapath& dp, const DeviceNames& names, std::vector<j
     json r;
     names.add(r, k.ifindex);
     r["family"] = k.family;
-    r["proto"] = proto_name(k.proto);
+    r["proto"] = ip_protocol_name(k.proto);
     r["saddr"] = address(k.family, k.saddr);
     r["sport"] = ntohs(k.sport);
     r["daddr"] = address(k.family, k.daddr);

@@ -1,5 +1,7 @@
 #include "core/reasons.h"
 
+#include <netinet/in.h>
+
 #include "wiretag/abi.h"
 
 namespace wiretag {
@@ -34,5 +36,20 @@ const char* reason_name(uint32_t reason) {
   }
 }
 // clang-format on
+
+std::string ip_protocol_name(uint8_t proto) {
+  switch (proto) {
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_ICMP:
+      return "icmp";
+    case IPPROTO_ICMPV6:
+      return "icmpv6";
+    default:
+      return std::to_string(proto);
+  }
+}
 
 }  // namespace wiretag

@@ -3,10 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace wiretag {
 
 // nullptr for a value that is no reason.
 const char* reason_name(uint32_t reason);
+
+// An IP protocol number as events, engine tables and maps dump print it: "tcp", "udp",
+// "icmp", "icmpv6", else the number.
+std::string ip_protocol_name(uint8_t proto);
 
 }  // namespace wiretag

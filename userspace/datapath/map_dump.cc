@@ -12,6 +12,8 @@
 #include <functional>
 #include <map>
 
+#include "core/reasons.h"
+
 namespace wiretag::datapath {
 namespace {
 
@@ -153,22 +155,8 @@ class Names {
   std::map<uint32_t, uint32_t> slots_;  // slot -> ifindex
 };
 
-std::string proto_name(uint8_t proto) {
-  switch (proto) {
-    case IPPROTO_TCP:
-      return "tcp";
-    case IPPROTO_UDP:
-      return "udp";
-    case IPPROTO_ICMP:
-      return "icmp";
-    case IPPROTO_ICMPV6:
-      return "icmpv6";
-    case 0:
-      return "-";
-    default:
-      return std::to_string(proto);
-  }
-}
+// Rules and flow-cache words of no protocol print "-".
+std::string proto_name(uint8_t proto) { return proto == 0 ? "-" : ip_protocol_name(proto); }
 
 ordered_json address(uint8_t family, const uint8_t* addr) {
   char buf[INET6_ADDRSTRLEN] = {};

@@ -90,18 +90,7 @@ std::string format_time(int64_t unix_ns) {
 }
 
 std::string protocol_name(uint8_t family, uint8_t proto) {
-  if (family == 0) return "";
-  switch (proto) {
-    case 6:
-      return "tcp";
-    case 17:
-      return "udp";
-    case 1:
-      return "icmp";
-    case 58:
-      return "icmpv6";
-  }
-  return std::to_string(proto);
+  return family == 0 ? "" : ip_protocol_name(proto);
 }
 
 json to_json(const DropEvent& e) {
