@@ -293,6 +293,8 @@ struct Server {
   bool alive() const { return child.pid > 0; }
 };
 
+std::string server_bin = WIRETAG_SERVER_BIN;
+
 void start_server(Server& s, const fs::path& data, const std::vector<std::string>& extra,
                   int threads) {
   s.data = data;
@@ -301,7 +303,7 @@ void start_server(Server& s, const fs::path& data, const std::vector<std::string
                                    data.string(), "--log-level", "warn"};
   if (threads > 0) args.insert(args.end(), {"--threads", std::to_string(threads)});
   args.insert(args.end(), extra.begin(), extra.end());
-  if (!wiretag::bench::spawn(s.child, WIRETAG_SERVER_BIN, args, s.log))
+  if (!wiretag::bench::spawn(s.child, server_bin, args, s.log))
     die("a server did not start; see " + s.log.string());
 }
 
@@ -432,6 +434,7 @@ int main(int argc, char** argv) {
   cli.add_option("--load-connections", load_connections, "phase 3: keep-alive connections")
       ->capture_default_str();
   cli.add_option("--load-apps", load_apps, "phase 3: apps on each server")->capture_default_str();
+  cli.add_option("--server", server_bin, "the wiretag-server binary")->capture_default_str();
   cli.add_flag("--smoke", smoke,
                "20 agents, 20 changes, 30 failover changes, no load phase: checks only that no "
                "acknowledged write is lost (what ctest runs)");
