@@ -14,8 +14,9 @@ bool WatchFanout::park(uintptr_t id, Slot slot, Back back) {
   std::lock_guard lock(mu_);
   // Checked under mu_: a commit after this check finds the stream parked (its pass takes mu_).
   if (notifier_.closed() || slot.since < notifier_.revision()) return false;
+  const int64_t since = slot.since;
   parked_.insert_or_assign(id, Parked{std::move(slot), std::move(back)});
-  arm_locked();
+  arm_locked(since);
   return true;
 }
 
@@ -38,13 +39,14 @@ size_t WatchFanout::armed() const {
   return armed_ ? 1 : 0;
 }
 
-// One notifier waiter for every parked stream: woken by the next commit (or the close), it
-// posts one pass. Every parked stream is at or past the revision it was armed at.
-void WatchFanout::arm_locked() {
+// One notifier waiter for every parked stream: woken by a commit past `since` (or the close),
+// it posts one pass. `since` is at most every parked stream's: armed at a later revision, a
+// commit made during the last pass would wake nobody until the next one.
+void WatchFanout::arm_locked(int64_t since) {
   if (armed_) return;
   armed_ = true;
   std::weak_ptr<WatchFanout> weak = weak_from_this();
-  notifier_.wait(notifier_.revision(), [weak, &ioc = ioc_] {
+  notifier_.wait(since, [weak, &ioc = ioc_] {
     boost::asio::post(ioc, [weak] {
       if (auto self = weak.lock()) self->deliver();
     });
@@ -94,7 +96,8 @@ void WatchFanout::deliver() {
       }
       ++it;
     }
-    if (!parked_.empty() && !closed) arm_locked();
+    // Every stream left is at `revision` or later.
+    if (!parked_.empty() && !closed) arm_locked(revision);
   }
   for (auto& [back, slot] : handed_back) back(slot);
 }

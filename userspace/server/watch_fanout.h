@@ -66,7 +66,7 @@ class WatchFanout : public std::enable_shared_from_this<WatchFanout> {
     Slot slot;
     Back back;
   };
-  void arm_locked();
+  void arm_locked(int64_t since);
   void deliver();
 
   ChangeNotifier& notifier_;
