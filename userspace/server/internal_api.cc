@@ -1,6 +1,5 @@
 #include "server/internal_api.h"
 
-#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -19,7 +18,6 @@
 #include "http/line_stream.h"
 #include "server/cell_view.h"
 #include "server/pdp_status_input.h"
-#include "server/watch_fanout.h"
 
 namespace wiretag {
 namespace {
@@ -91,6 +89,15 @@ struct Watch {
   std::atomic<ChangeNotifier::WaiterId> waiter{0};
 };
 
+// What a watch answers for a `since` now, serialized once: every long poll and stream asking
+// for the same range gets the same buffer.
+struct WatchAnswer {
+  int64_t revision = 0;  // the next since
+  bool resync = false;
+  bool wait = false;  // no events: the log has nothing after since yet
+  std::shared_ptr<const std::string> json;
+};
+
 // One streamed watch (stream=1): a line at once, then one whenever commits log events after
 // the last revision it sent, and a heartbeat line when it sent nothing for `heartbeat`.
 struct WatchStream {
@@ -107,9 +114,7 @@ struct WatchStream {
   int64_t since;             // the revision of the last line sent
   int64_t heartbeat;         // seconds; 0: one line, then the stream ends
   std::shared_ptr<http::LineStream> lines;
-  // Waiting for the next commit in the WatchFanout, which then owns since and last_line: the
-  // strand takes it back (take) before it uses them.
-  bool parked = false;
+  ChangeNotifier::WaiterId waiter = 0;
   std::chrono::steady_clock::time_point last_line;
   bool sent_any = false;
   bool heartbeat_due = false;
@@ -127,9 +132,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
         cells_(cells),
         requests_(requests),
         auth_(auth),
-        ioc_(ioc),
-        fanout_(std::make_shared<WatchFanout>(
-            notifier, ioc, [this](int64_t since) { return events_after(since); })) {}
+        ioc_(ioc) {}
 
   // GET /internal/v1/watch?since=REV[&timeout=SECONDS][&stream=0|1]
   // With cell=NAME (as that cell) a stream also carries the cell's requests (cell_requests.h).
@@ -272,10 +275,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     WT_TRY(who, auth_.authenticate_internal(req));
     WT_TRY(rev, graph_.revision());
     json out = header(*rev);
-    // Long polls wait in the notifier, streams in the fan-out (one notifier waiter for all).
-    const int64_t long_polls =
-        static_cast<int64_t>(notifier_.waiting()) - static_cast<int64_t>(fanout_->armed());
-    out["watches"] = std::max<int64_t>(0, long_polls) + static_cast<int64_t>(fanout_->parked());
+    out["watches"] = notifier_.waiting();
     out["streams"] = streams_.load();
     out["cells"] = cells_.list().size();
     return Reply{200, out};
@@ -391,7 +391,8 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
 
   // On the stream's strand: woken by a commit, the heartbeat timer or a drained queue.
   void advance(const std::shared_ptr<WatchStream>& s) {
-    if (s->ended || s->parked) return;  // parked: the fan-out sends its next line
+    if (s->ended) return;
+    if (s->waiter) notifier_.cancel(std::exchange(s->waiter, 0));
     if (notifier_.closed()) return s->lines->finish(http::LineStream::End::Shutdown);
     auto now = events_after(s->since);
     if (!now) {
@@ -418,41 +419,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     auto wake = [self, s] { asio::post(s->strand, [self, s] { self->advance(s); }); };
     // More than one batch behind: the next batch once this one is written, not all at once.
     if (s->since < notifier_.revision()) return s->lines->on_drained(wake);
-    park(s);
-  }
-
-  static uintptr_t id_of(const std::shared_ptr<WatchStream>& s) {
-    return reinterpret_cast<uintptr_t>(s.get());
-  }
-
-  // Caught up: parked in the fan-out until a commit (or, if one came meanwhile, advanced now).
-  void park(const std::shared_ptr<WatchStream>& s) {
-    auto self = shared_from_this();
-    auto back = [self, s](const WatchFanout::Slot& slot) {
-      asio::post(s->strand, [self, s, slot] {
-        s->parked = false;
-        s->since = slot.since;
-        s->last_line = slot.last_line;
-        self->advance(s);
-      });
-    };
-    if (fanout_->park(id_of(s), WatchFanout::Slot{s->lines, s->since, s->last_line}, back)) {
-      s->parked = true;
-      return;
-    }
-    asio::post(s->strand, [self, s] { self->advance(s); });
-  }
-
-  // On the strand: the stream's state back from the fan-out; false when the fan-out is handing
-  // it back already (its advance is on the way).
-  bool unpark(const std::shared_ptr<WatchStream>& s) {
-    if (!s->parked) return true;
-    auto slot = fanout_->take(id_of(s));
-    if (!slot) return false;
-    s->parked = false;
-    s->since = slot->since;
-    s->last_line = slot->last_line;
-    return true;
+    s->waiter = notifier_.wait(s->since, wake);
   }
 
   // Not re-armed for every line (a cancel and a handler per change and stream): when it fires
@@ -464,12 +431,9 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     s->timer.async_wait([self = shared_from_this(), s](boost::system::error_code ec) {
       s->timer_armed = false;
       if (ec || s->ended) return;
-      if (!self->unpark(s)) return self->arm_heartbeat(s, std::chrono::seconds(s->heartbeat));
       const auto due = s->last_line + std::chrono::seconds(s->heartbeat);
-      if (const auto now = std::chrono::steady_clock::now(); now < due) {
-        self->arm_heartbeat(s, due - now);
-        return self->advance(s);  // parks it again
-      }
+      if (const auto now = std::chrono::steady_clock::now(); now < due)
+        return self->arm_heartbeat(s, due - now);
       s->heartbeat_due = true;
       self->advance(s);
     });
@@ -480,8 +444,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     if (s->ended) return;
     s->ended = true;
     --streams_;
-    if (s->parked) (void)fanout_->take(id_of(s));
-    s->parked = false;
+    if (s->waiter) notifier_.cancel(std::exchange(s->waiter, 0));
     s->timer.cancel();
   }
 
@@ -501,7 +464,6 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   CellRequests& requests_;
   Authenticator& auth_;
   asio::io_context& ioc_;
-  std::shared_ptr<WatchFanout> fanout_;
 };
 
 }  // namespace
