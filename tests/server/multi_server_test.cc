@@ -21,7 +21,10 @@ using nlohmann::json;
 std::string fresh_database() {
   PgCluster& cluster = PgCluster::shared();
   EXPECT_TRUE(cluster.started()) << cluster.error();
-  return cluster.started() ? cluster.create_database() : "";
+  if (!cluster.started()) return "";
+  auto url = cluster.create_database();
+  EXPECT_TRUE(url) << url.error().message;
+  return url ? *url : "";
 }
 
 TEST(DbFlag, ABadUrlOrAnUnreachableDatabaseExitsWith2) {

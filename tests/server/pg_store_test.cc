@@ -27,7 +27,10 @@ std::unique_ptr<PgStore> open_pg(const std::string& url) {
 std::string fresh_database() {
   test::PgCluster& cluster = test::PgCluster::shared();
   EXPECT_TRUE(cluster.started()) << cluster.error();  // no PostgreSQL: fail, never skip
-  return cluster.started() ? cluster.create_database() : "";
+  if (!cluster.started()) return "";
+  auto url = cluster.create_database();
+  EXPECT_TRUE(url) << url.error().message;
+  return url ? *url : "";
 }
 
 TEST(PgStores, ACommitThroughOneReachesTheObserversOfAnother) {

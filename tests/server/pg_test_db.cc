@@ -12,6 +12,9 @@
 
 namespace wiretag::test {
 
+// The database URL a test server should get, per WIRETAG_TEST_DB: "" (SQLite, the default) or,
+// for "postgresql", a fresh database of the shared cluster for each data dir (the same one again
+// when a server restarts on that data dir).
 std::string test_db_url_for(const std::filesystem::path& data_dir) {
   const char* which = std::getenv("WIRETAG_TEST_DB");
   if (!which || !*which || std::string_view(which) == "sqlite") return "";
@@ -25,7 +28,11 @@ std::string test_db_url_for(const std::filesystem::path& data_dir) {
     return "postgresql:///no-cluster?host=/nonexistent";
   }
   auto [it, fresh] = urls.try_emplace(data_dir);
-  if (fresh) it->second = cluster.create_database();
+  if (fresh) {
+    auto url = cluster.create_database();
+    EXPECT_TRUE(url) << url.error().message;
+    it->second = url ? *url : "postgresql:///no-database?host=/nonexistent";
+  }
   return it->second;
 }
 

@@ -38,7 +38,9 @@ class StoreLocation {
       PgCluster& cluster = PgCluster::shared();
       // No PostgreSQL is a failure, never a skip.
       if (!cluster.started()) return Error{"NO_POSTGRESQL", cluster.error()};
-      url_ = cluster.create_database();
+      auto url = cluster.create_database();
+      if (!url) return url.error();
+      url_ = *url;
     }
     auto s = PgStore::open(url_);
     if (!s) return s.error();

@@ -9,6 +9,9 @@
 //
 // initdb runs once per build: the first cluster's fresh data dir is kept as a template under
 // the build dir (WIRETAG_PG_TEMPLATE_DIR) and later clusters start from a copy of it.
+//
+// A library of its own (wiretag_pg_cluster, no test framework): the tests and the scale-out
+// bench (bench/scaleout_bench.cc) start their clusters with it.
 #pragma once
 
 #include <sys/types.h>
@@ -17,11 +20,21 @@
 #include <string>
 #include <vector>
 
+#include "wiretag/result.h"
+
 namespace wiretag::test {
 
 class PgCluster {
  public:
-  PgCluster();
+  struct Options {
+    // false (tests): the postmaster runs with fsync off, as the tests do not crash the host.
+    // true: PostgreSQL's defaults (fsync, synchronous_commit), a commit is durable as with
+    // SQLite's synchronous=FULL: what a benchmark that compares the two needs.
+    bool durable = false;
+    int max_connections = 300;
+  };
+  PgCluster() : PgCluster(Options{}) {}
+  explicit PgCluster(const Options& options);
   ~PgCluster();
   PgCluster(const PgCluster&) = delete;
   PgCluster& operator=(const PgCluster&) = delete;
@@ -31,7 +44,7 @@ class PgCluster {
   const std::string& error() const { return error_; }
 
   // The URL of a new, empty database in the cluster (named `name`, or a fresh name).
-  std::string create_database(const std::string& name = "");
+  Result<std::string> create_database(const std::string& name = "");
   // The URL of database `db`.
   std::string url(const std::string& db) const;
 
@@ -48,10 +61,5 @@ class PgCluster {
   int watchdog_pipe_ = -1;
   int databases_ = 0;
 };
-
-// (pg_test_db.cc) The database URL a test server should get, per WIRETAG_TEST_DB: "" (SQLite, the
-// default) or, for "postgresql", a fresh database of the shared cluster for each data dir (the same
-// one again when a server restarts on that data dir).
-std::string test_db_url_for(const std::filesystem::path& data_dir);
 
 }  // namespace wiretag::test

@@ -2,10 +2,10 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,7 +90,7 @@ bool PgCluster::run(const std::vector<std::string>& argv, const std::string& log
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-PgCluster::PgCluster() {
+PgCluster::PgCluster(const Options& options) {
   const fs::path bin = pg_bindir();
   if (bin.empty()) {
     error_ =
@@ -150,11 +150,12 @@ PgCluster::PgCluster() {
       fs::rename(staging, tmpl, ec);
     fs::remove_all(staging, ec);
   }
-  // Only the unix socket in dir_; fsync off (the tests do not crash the database host).
-  const std::string options =
-      "-k " + dir_.string() + " -c listen_addresses= -F -c max_connections=300";
+  // Only the unix socket in dir_; fsync off unless durable (the tests do not crash the host).
+  const std::string flags = "-k " + dir_.string() +
+                            " -c listen_addresses=" + (options.durable ? "" : " -F") +
+                            " -c max_connections=" + std::to_string(options.max_connections);
   if (!run({(bin / "pg_ctl").string(), "-D", data.string(), "-w", "-t", "60", "-l",
-            (dir_ / "postgres.log").string(), "-o", options, "start"},
+            (dir_ / "postgres.log").string(), "-o", flags, "start"},
            log, true)) {
     error_ = "pg_ctl start failed: " + read_file(log) + read_file(dir_ / "postgres.log");
     return;
@@ -182,7 +183,7 @@ std::string PgCluster::url(const std::string& db) const {
   return "postgresql:///" + db + "?host=" + dir_.string() + "&user=wiretag";
 }
 
-std::string PgCluster::create_database(const std::string& name) {
+Result<std::string> PgCluster::create_database(const std::string& name) {
   const std::string db = name.empty() ? "t" + std::to_string(++databases_) : name;
   PGconn* conn = PQconnectdb(url("postgres").c_str());
   std::string err;
@@ -194,7 +195,7 @@ std::string PgCluster::create_database(const std::string& name) {
     PQclear(r);
   }
   PQfinish(conn);
-  EXPECT_EQ(err, "") << "CREATE DATABASE " << db;
+  if (!err.empty()) return Error{"DB_CREATE_FAILED", "CREATE DATABASE " + db + ": " + err};
   return url(db);
 }
 
