@@ -21,6 +21,8 @@ enum class ErrorKind {
   Upstream,          // SERVER_ERROR, INVALID_RESPONSE: the server asked answered wrongly
   InvalidJson,       // INVALID_JSON: the text is not JSON at all
   InvalidTrace,      // INVALID_TRACE: a trace request that cannot be run
+  Configuration,     // DB_URL_INVALID, DB_UNREACHABLE: started with settings it cannot run
+                     // with (a server exits 2, as for a bad flag)
 };
 
 inline ErrorKind error_kind(std::string_view code) {
@@ -40,6 +42,8 @@ inline ErrorKind error_kind(std::string_view code) {
       {"INVALID_RESPONSE", ErrorKind::Upstream},
       {"INVALID_JSON", ErrorKind::InvalidJson},
       {"INVALID_TRACE", ErrorKind::InvalidTrace},
+      {"DB_URL_INVALID", ErrorKind::Configuration},
+      {"DB_UNREACHABLE", ErrorKind::Configuration},
   };
   for (const Entry& e : kKinds)
     if (e.code == code) return e.kind;

@@ -18,6 +18,8 @@ TEST(ErrorKinds, EachCodeHasTheKindItsHandlersActOn) {
   EXPECT_TRUE(is(Error{"INVALID_RESPONSE", ""}, ErrorKind::Upstream));
   EXPECT_TRUE(is(Error{"INVALID_JSON", ""}, ErrorKind::InvalidJson));
   EXPECT_TRUE(is(Error{"INVALID_TRACE", ""}, ErrorKind::InvalidTrace));
+  EXPECT_TRUE(is(Error{"DB_URL_INVALID", ""}, ErrorKind::Configuration));
+  EXPECT_TRUE(is(Error{"DB_UNREACHABLE", ""}, ErrorKind::Configuration));
   for (const char* code : {"APP_NOT_FOUND", "SERVICE_NOT_FOUND", "POLICY_NOT_FOUND"})
     EXPECT_TRUE(is(Error{code, ""}, ErrorKind::NotFound)) << code;
   // A device that vanished is not "not found" in the sense of a missing name, and the other

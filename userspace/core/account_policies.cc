@@ -22,17 +22,23 @@ Result<void> check_policy_draft(const PolicyDraft& d) {
   if (d.refid && *d.refid && ((*d.refid)->empty() || (*d.refid)->size() > 256))
     return Error{"INVALID_REFID", "refid must be 1-256 characters"};
   if (d.rules) {
-    for (const PolicyRule& r : *d.rules) {
-      if (r.source != "*")
-        if (auto c = check_app_guid(r.source, "source"); !c) return c;
-      if (auto c = check_app_guid(r.destination, "destination"); !c) return c;
-      if (r.ports && (r.ports->start == 0 || r.ports->start > r.ports->end))
-        return Error{"INVALID_RULE", "ports must satisfy 1 <= start <= end <= 65535"};
-      if (r.ports && r.protocol == Protocol::Icmp)
-        return Error{"INVALID_RULE", "icmp rules take no ports"};
-    }
+    for (const PolicyRule& r : *d.rules)
+      if (auto fault = check_policy_rule(r)) return std::move(fault->error);
   }
   return Ok();
+}
+
+std::optional<RuleFault> check_policy_rule(const PolicyRule& r) {
+  if (r.source != "*")
+    if (auto c = check_app_guid(r.source, "source"); !c) return RuleFault{"source", c.error()};
+  if (auto c = check_app_guid(r.destination, "destination"); !c)
+    return RuleFault{"destination", c.error()};
+  if (r.ports && (r.ports->start == 0 || r.ports->start > r.ports->end))
+    return RuleFault{"ports",
+                     Error{"INVALID_RULE", "ports must satisfy 1 <= start <= end <= 65535"}};
+  if (r.ports && r.protocol == Protocol::Icmp)
+    return RuleFault{"ports", Error{"INVALID_RULE", "icmp rules take no ports"}};
+  return std::nullopt;
 }
 
 Result<Policy> policy_from_record(const PolicyRecord& rec) {

@@ -58,6 +58,14 @@ Result<void> log_policy_change(ChangeLogPort& tx, protocol::EventKind kind, cons
 // Checks what is present: name (not the reserved default-whitelist), refid, rules.
 Result<void> check_policy_draft(const PolicyDraft& draft);
 
+// What is wrong with one rule, and in which of its fields ("source", "destination", "ports"):
+// the lifecycle API names the field in its own path (tosca_policies.cc).
+struct RuleFault {
+  std::string_view field;
+  Error error;
+};
+std::optional<RuleFault> check_policy_rule(const PolicyRule& rule);
+
 class AccountPolicies {
  public:
   // new_id returns a fresh UUID for each created policy.

@@ -54,15 +54,9 @@ Result<std::vector<PolicyRule>> rules_of(const json& rules, const std::string& p
       rule.ports = PortRange{static_cast<uint16_t>(start), static_cast<uint16_t>(end)};
     }
     // The account API's own rule checks (guids, start <= end, icmp without ports).
-    PolicyDraft draft;
-    draft.rules = std::vector<PolicyRule>{rule};
-    if (auto c = check_policy_draft(draft); !c) {
-      std::string field = path;
-      if (c.error().message.find("\"source\"") != std::string::npos) field += ".source";
-      if (c.error().message.find("\"destination\"") != std::string::npos) field += ".destination";
-      if (c.error().code == "INVALID_RULE") field += ".ports";
-      return at(c.error().code, field, c.error().message, policy);
-    }
+    if (auto fault = check_policy_rule(rule))
+      return at(fault->error.code, path + "." + std::string(fault->field), fault->error.message,
+                policy);
     out.push_back(std::move(rule));
   }
   return out;

@@ -38,6 +38,7 @@
 #include "server/trace_api.h"
 #include "server/ui_files.h"
 #include "store/open_store.h"
+#include "wiretag/error_kind.h"
 #include "wiretag/version.h"
 
 namespace asio = boost::asio;
@@ -221,8 +222,7 @@ int main(int argc, char** argv) {
   auto store = wiretag::open_store(db_url, data_dir);
   if (!store) {
     spdlog::error("store: {}", store.error().message);
-    const std::string& code = store.error().code;
-    return code == "DB_URL_INVALID" || code == "DB_UNREACHABLE" ? 2 : 1;
+    return is(store.error(), wiretag::ErrorKind::Configuration) ? 2 : 1;
   }
   wiretag::PolicyGraphOptions options;
   options.tag_length = tag_length;
@@ -342,9 +342,10 @@ int main(int argc, char** argv) {
     }
     http_options.tls = *tls;
   } else if (!endpoint->address().is_loopback()) {
-    spdlog::warn("serving plain HTTP on {}: bearer tokens cross the network in clear; give "
-                 "--tls-cert and --tls-key",
-                 listen);
+    spdlog::warn(
+        "serving plain HTTP on {}: bearer tokens cross the network in clear; give "
+        "--tls-cert and --tls-key",
+        listen);
   }
   wiretag::http::Server server(ioc, router, http_options);
   auto bound = server.listen(*endpoint);
