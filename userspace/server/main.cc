@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/open_files_limit.h"
 #include "core/cell_registry.h"
 #include "core/change_notifier.h"
 #include "core/log_retention.h"
@@ -214,6 +215,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   wiretag::init_logging(log_level, *format, "wiretag-server");
+  // Every agent's watch is a connection: the soft limit of 1024 would refuse them long before
+  // --max-connections does.
+  if (auto fds = wiretag::raise_open_files_limit(); !fds) {
+    spdlog::warn("open files limit: {}", fds.error().message);
+  } else {
+    if (fds->now != fds->before)
+      spdlog::info("open files limit raised from {} to {}", fds->before, fds->now);
+    if (fds->now < http_options.max_connections + 64)
+      spdlog::warn(
+          "open files limit {} is below --max-connections {} (+64 for the rest): "
+          "connections past it wait in the listen queue (raise LimitNOFILE)",
+          fds->now, http_options.max_connections);
+  }
   auto endpoint = wiretag::http::parse_listen_address(listen);
   if (!endpoint) {
     spdlog::error("--listen {}: {}", listen, endpoint.error().message);
