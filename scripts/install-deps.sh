@@ -13,6 +13,7 @@ packages=(
   iproute2 iputils-ping netcat-openbsd socat ncat curl procps psmisc nftables
   python3
   chromium chromium-driver  # the web view's test (tests/ui): headless Chromium via WebDriver
+  vagrant  # ctest deploy.vagrant_validate: `vagrant validate` of vagrant/Vagrantfile (offline)
 )
 
 if [ "$(id -u)" -ne 0 ]; then
