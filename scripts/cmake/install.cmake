@@ -41,6 +41,10 @@ set(CPACK_PACKAGE_CONTACT "wiretag maintainers <wiretag@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "app-to-app network policy enforcement with TC BPF: policy server, cell agent, CLI")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+# DESTDIR staging with the real prefix: the units must name /usr/bin, and the environment
+# files' absolute /etc/wiretag must land in the package, never on the building host.
+set(CPACK_SET_DESTDIR ON)
+set(CPACK_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)

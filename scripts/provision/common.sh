@@ -54,6 +54,13 @@ prov_env_file() {
   done
 }
 
+# prov__alive PID: running (not gone, not a zombie waiting for this shell to reap it).
+prov__alive() {
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
 # prov_service start|stop|restart server|agent: systemctl on a VM. In the rehearsal, what
 # the unit does: the binary from ROOT with the environment file, in the host's namespace
 # (nsenter --net: the host's bpffs stays visible, as on a VM), start returning once the
@@ -73,7 +80,7 @@ prov_service() {
     pid=$(cat "$pidfile" 2>/dev/null)
     if [ -n "$pid" ] && grep -qazF -- "$ROOT/usr/bin/$unit" "/proc/$pid/cmdline" 2>/dev/null; then
       kill -TERM "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      for _ in $(seq 1 100); do prov__alive "$pid" || break; sleep 0.1; done
       kill -KILL "$pid" 2>/dev/null
     fi
     rm -f "$pidfile"
@@ -89,7 +96,13 @@ prov_service() {
   (cd "$ROOT/var/lib/$unit" 2>/dev/null || cd /
    exec setsid nsenter --net="/run/netns/$NETNS" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
      NOTIFY_SOCKET="$sock" "${env[@]}" "$ROOT/usr/bin/$unit" >>"$log" 2>&1 </dev/null) &
-  echo $! >"$pidfile"
+  pid=$!
+  echo "$pid" >"$pidfile"
+  # As systemd: READY=1 within the timeout, unless the daemon exits first.
+  while kill -0 "$waiter" 2>/dev/null; do
+    if ! prov__alive "$pid"; then kill "$waiter" 2>/dev/null; break; fi
+    sleep 0.2
+  done
   if ! wait "$waiter"; then
     prov_log "$unit did not send READY=1 ($(tr '\n' ' ' <"$ROOT/run/$unit.ready")); $log:"
     tail -n 15 "$log" >&2

@@ -11,6 +11,7 @@ pass() { echo "ok   $*"; }
 fail() { echo "FAIL $*"; failed=1; }
 check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 
+host_etc_before=$(ls -la --time-style=full-iso /etc/wiretag 2>&1)
 if ! (cd "$tmp" && cpack --config "$build/CPackConfig.cmake" -B "$tmp" >"$tmp/cpack.log" 2>&1); then
   cat "$tmp/cpack.log"; echo "FAIL cpack"; exit 1
 fi
@@ -18,6 +19,8 @@ deb=$(ls "$tmp"/wiretag_*.deb 2>/dev/null | head -1)
 [ -n "$deb" ] || { cat "$tmp/cpack.log"; echo "FAIL: no wiretag_*.deb from cpack"; exit 1; }
 echo "# $(basename "$deb"), $(stat -c %s "$deb") bytes"
 
+check "cpack left this host's /etc/wiretag as it was" \
+  test "$(ls -la --time-style=full-iso /etc/wiretag 2>&1)" = "$host_etc_before"
 dpkg-deb -I "$deb" >"$tmp/info" || fail "dpkg-deb -I"
 dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|' >"$tmp/files" || fail "dpkg-deb -c"
 sed 's/^/    /' "$tmp/info"

@@ -80,6 +80,9 @@ TEST(DaemonEnv, EachDaemonHasItsOwnPrefixAndNoNewNameIsShared) {
     agent.insert(r.new_name);
   }
   for (const std::string& name : server) EXPECT_FALSE(agent.count(name)) << name;
+  // Nor one the CLI reads with another meaning (an agent's Plugin API token, an agent's URL).
+  for (const char* cli : {"WIRETAG_AGENT_TOKEN_FILE", "WIRETAG_AGENT", "WIRETAG_SERVER"})
+    EXPECT_FALSE(agent.count(cli) || server.count(cli)) << cli;
 }
 
 }  // namespace

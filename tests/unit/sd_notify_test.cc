@@ -2,15 +2,16 @@
 // abstract name); unset, nothing is sent and it is not an error.
 #include "common/sd_notify.h"
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <gtest/gtest.h>
 #include <string>
 
 namespace wiretag {

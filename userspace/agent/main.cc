@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   cli.add_option("--token-file", token_file,
                  "file holding the bearer token for the server: a 'cell' token bound to --cell; "
                  "none: send no token (a server run with --insecure-no-auth)")
-      ->envname("WIRETAG_AGENT_TOKEN_FILE");
+      ->envname("WIRETAG_AGENT_SERVER_TOKEN_FILE");
   cli.add_option("--tag-length", dp_options.tag_length, "bytes per wire tag; must match the server")
       ->envname("WIRETAG_AGENT_TAG_LENGTH")
       ->check(CLI::Range(1u, 4u))

@@ -37,14 +37,16 @@ constexpr LegacyEnv kServer[] = {
 };
 
 // The agent's names that already carried WIRETAG_AGENT_ (the Plugin API's, TLS, the log
-// format, the access log, the connection caps) are unchanged.
+// format, the access log, the connection caps) are unchanged. --token-file (the cell's token
+// for the server) is WIRETAG_AGENT_SERVER_TOKEN_FILE: the CLI's WIRETAG_AGENT_TOKEN_FILE
+// already names the token of an agent's TCP Plugin API.
 constexpr LegacyEnv kAgent[] = {
     {"WIRETAG_LISTEN", "WIRETAG_AGENT_LISTEN", false},
     {"WIRETAG_SERVER", "WIRETAG_AGENT_SERVER"},
     {"WIRETAG_CELL", "WIRETAG_AGENT_CELL"},
     {"WIRETAG_PIN_DIR", "WIRETAG_AGENT_PIN_DIR"},
     {"WIRETAG_STATE_DIR", "WIRETAG_AGENT_STATE_DIR"},
-    {"WIRETAG_TOKEN_FILE", "WIRETAG_AGENT_TOKEN_FILE"},
+    {"WIRETAG_TOKEN_FILE", "WIRETAG_AGENT_SERVER_TOKEN_FILE"},
     {"WIRETAG_TAG_LENGTH", "WIRETAG_AGENT_TAG_LENGTH"},
     {"WIRETAG_GROUP", "WIRETAG_AGENT_GROUP"},
     {"WIRETAG_HEARTBEAT_INTERVAL", "WIRETAG_AGENT_HEARTBEAT_INTERVAL"},
