@@ -61,5 +61,5 @@ prov_env_file agent \
 prov_state_set ROLE cell ROOT "$ROOT" NETNS "$NETNS" LAB_ID "$lab_id" CELL_INDEX "$index" \
   CELL_NAME "$name" CONTAINERS "$ctrs" SOCKET "$state/plugin.sock" CLI "$ROOT/usr/bin/wiretag" \
   PIN_DIR "$pin_dir"
-prov_service restart agent
+prov_service start agent
 prov_log "wiretag-agent $name: containers $(lab_ip4 "$index" 1)..$(lab_ip4 "$index" "$ctrs"), pin dir $pin_dir"

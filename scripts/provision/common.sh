@@ -69,29 +69,29 @@ prov_service() {
   local action=$1 role=$2 unit=wiretag-$2
   if prov_systemd; then
     case $action in
-      start) systemctl enable --now "$unit" ;;
+      # (re)provisioning: enabled at boot, and restarted with the new package and settings
+      start) systemctl enable "$unit" && systemctl restart "$unit" ;;
       *) systemctl "$action" "$unit" ;;
     esac
     return
   fi
   local pidfile=$ROOT/run/$unit.pid log=$ROOT/var/log/$unit.log pid
   mkdir -p "$ROOT/run" "$ROOT/var/log"
-  if [ "$action" = stop ] || [ "$action" = restart ]; then
-    pid=$(cat "$pidfile" 2>/dev/null)
-    if [ -n "$pid" ] && grep -qazF -- "$ROOT/usr/bin/$unit" "/proc/$pid/cmdline" 2>/dev/null; then
-      kill -TERM "$pid"
-      for _ in $(seq 1 100); do prov__alive "$pid" || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null
-    fi
-    rm -f "$pidfile"
-    [ "$action" = stop ] && return 0
+  # start and restart alike: a running one is stopped first (TERM, then KILL after 10 s).
+  pid=$(cat "$pidfile" 2>/dev/null)
+  if [ -n "$pid" ] && grep -qazF -- "$ROOT/usr/bin/$unit" "/proc/$pid/cmdline" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do prov__alive "$pid" || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
   fi
+  rm -f "$pidfile"
+  [ "$action" = stop ] && return 0
   local sock=$ROOT/run/$unit.notify env=()
   mapfile -t env < <(grep -E '^[A-Z_]+=' "$ROOT/etc/wiretag/$role.env")
   rm -f "$sock"
   python3 "$PROV_DIR/notify-wait.py" "$sock" 120 >"$ROOT/run/$unit.ready" 2>&1 &
   local waiter=$!
-  for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
+  for _ in $(seq 1 300); do [ -S "$sock" ] && break; sleep 0.1; done
   echo "# $(date -Is) start" >>"$log"
   (cd "$ROOT/var/lib/$unit" 2>/dev/null || cd /
    exec setsid nsenter --net="/run/netns/$NETNS" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \

@@ -40,5 +40,5 @@ prov_env_file server \
 prov_state_set ROLE server ROOT "$ROOT" NETNS "$NETNS" SERVER_URL "https://$ip:4002" \
   CA "$tls/ca.pem" TOKEN_FILE "$ROOT/var/lib/wiretag-server/admin-token" \
   PAP_CREDENTIALS "$ROOT/var/lib/wiretag-server/pap-credentials" CLI "$ROOT/usr/bin/wiretag"
-prov_service restart server
+prov_service start server
 prov_log "wiretag-server on https://$ip:4002 (data $ROOT/var/lib/wiretag-server)"
