@@ -7,6 +7,9 @@
 # The units and environment files name the installed paths, so they are configured when they
 # are installed (the prefix of `cmake --install --prefix` or of the package), not before.
 include(GNUInstallDirs)
+# `make install` and cpack install what is built, without building every target first (the
+# test suite is not installed): build wiretag-server wiretag-agent wiretag, then install.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 
 set(WIRETAG_ENV_DIR "/etc/wiretag" CACHE PATH
     "the services' environment files (server.env, agent.env); absolute: the units read them there")
