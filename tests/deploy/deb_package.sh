@@ -3,7 +3,7 @@
 # dpkg-shlibdeps), conffiles, maintainer scripts, the file list, and the binaries from the
 # extracted package running. The package goes to a temp dir, the build dir is left as it is.
 set -uo pipefail
-build=${1:?usage: deb_package.sh BUILD_DIR}
+build=$(cd "${1:?usage: deb_package.sh BUILD_DIR}" && pwd)
 tmp=$(mktemp -d /tmp/wt-deb-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 failed=0

@@ -5,7 +5,7 @@
 # WIRETAG_SERVER_* / WIRETAG_AGENT_* settings (each one the binary knows), and
 # `systemd-analyze verify` on the units in the installed tree.
 set -uo pipefail
-build=${1:?usage: install_tree.sh BUILD_DIR}
+build=$(cd "${1:?usage: install_tree.sh BUILD_DIR}" && pwd)
 tmp=$(mktemp -d /tmp/wt-install-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 failed=0

@@ -8,7 +8,7 @@
 # scripts/provision/check.sh, runs the cross-host checks. Differences from the VMs:
 # vagrant/README.md.
 set -uo pipefail
-build=${1:?usage: vm_lab.sh BUILD_DIR}
+build=$(cd "${1:?usage: vm_lab.sh BUILD_DIR}" && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
 prov=$src/scripts/provision
 id=wtvm$$
