@@ -78,11 +78,11 @@ prov_service() {
   local pidfile=$ROOT/run/$unit.pid log=$ROOT/var/log/$unit.log pid
   mkdir -p "$ROOT/run" "$ROOT/var/log"
   # start and restart alike: a running one is stopped first (TERM, then KILL after 10 s).
-  pid=$(cat "$pidfile" 2>/dev/null)
+  pid=$(cat "$pidfile" 2>/dev/null || true)
   if [ -n "$pid" ] && grep -qazF -- "$ROOT/usr/bin/$unit" "/proc/$pid/cmdline" 2>/dev/null; then
-    kill -TERM "$pid"
+    kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do prov__alive "$pid" || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"
   [ "$action" = stop ] && return 0
@@ -100,7 +100,7 @@ prov_service() {
   echo "$pid" >"$pidfile"
   # As systemd: READY=1 within the timeout, unless the daemon exits first.
   while kill -0 "$waiter" 2>/dev/null; do
-    if ! prov__alive "$pid"; then kill "$waiter" 2>/dev/null; break; fi
+    if ! prov__alive "$pid"; then kill "$waiter" 2>/dev/null || true; break; fi
     sleep 0.2
   done
   if ! wait "$waiter"; then
