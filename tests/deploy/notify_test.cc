@@ -148,8 +148,8 @@ TEST_F(AgentNotifyTest, ReadyOnlyAfterTheFirstResync) {
   std::string waiting = notify.receive_until("STATUS=waiting for the first resync");
   ASSERT_FALSE(waiting.empty()) << agent_->log_text();
   EXPECT_EQ(waiting.find("READY=1"), std::string::npos);
-  // While the server cannot answer no READY comes (the agent's /healthz answers meanwhile).
-  EXPECT_EQ(agent_->tcp_request("GET", "/healthz").status, 200);
+  // While the server cannot answer no READY comes (the agent answers /healthz meanwhile).
+  EXPECT_EQ(agent_->tcp_request("GET", "/healthz").status, 503);  // answers: not synced yet
   EXPECT_EQ(notify.receive(1500), "") << "READY before any resync was possible";
   // The server back: the first resync, then READY=1.
   ASSERT_EQ(::kill(server_->pid(), SIGCONT), 0);
@@ -174,14 +174,14 @@ TEST_F(AgentNotifyTest, ServerAndAgentReadTheirOwnNamesFromOneEnvironment) {
   ScopedEnv server_listen("WIRETAG_SERVER_LISTEN", "127.0.0.1:0");
   ScopedEnv agent_listen("WIRETAG_AGENT_LISTEN", "127.0.0.1:0");
   ScopedEnv server_data("WIRETAG_SERVER_DATA_DIR", (dir.path() / "data").string());
-  ScopedEnv server_level("WIRETAG_SERVER_LOG_LEVEL", "debug");
+  ScopedEnv server_level("WIRETAG_SERVER_LOG_LEVEL", "warn");
   ScopedEnv agent_level("WIRETAG_AGENT_LOG_LEVEL", "warn");
   std::string log = (dir.path() / "server.log").string();
   pid_t pid = spawn_logged(WIRETAG_SERVER_BIN, {}, log);
   unsigned short port = wait_for_listening(pid, log, 3000);
   ASSERT_NE(port, 0) << file_text(log);
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "data" / "admin-token"));
-  EXPECT_NE(file_text(log).find(" debug "), std::string::npos) << "WIRETAG_SERVER_LOG_LEVEL";
+  EXPECT_EQ(file_text(log).find(" info "), std::string::npos) << "WIRETAG_SERVER_LOG_LEVEL";
   kill_child(pid);
   // The agent: its own listen address, and warn level (no info line about its start).
   agent_ = std::make_unique<AgentProcess>(
