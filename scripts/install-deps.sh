@@ -15,6 +15,7 @@ packages=(
   python3
   postgresql  # --db postgresql://…: the store tests start private clusters (initdb, pg_ctl)
   chromium chromium-driver  # the web view's test (tests/ui): headless Chromium via WebDriver
+  vagrant  # ctest deploy.vagrant_validate: `vagrant validate` of vagrant/Vagrantfile (offline)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -22,9 +22,12 @@
 #include "agent/event_hub.h"
 #include "agent/plugin_access.h"
 #include "agent/plugin_api.h"
+#include "agent/ready_notice.h"
 #include "agent/server_link.h"
 #include "agent/tag_directory.h"
+#include "common/daemon_env.h"
 #include "common/log.h"
+#include "common/sd_notify.h"
 #include "datapath/libbpf_log.h"
 #include "http/access_log.h"
 #include "http/listen_address.h"
@@ -101,77 +104,77 @@ int main(int argc, char** argv) {
   cli.add_option("--server", server,
                  "policy server URL (http://HOST:PORT); several (repeated or comma-separated): "
                  "the agent fails over between them")
-      ->envname("WIRETAG_SERVER")
+      ->envname("WIRETAG_AGENT_SERVER")
       ->capture_default_str();
   cli.add_option("--cell", cell, "this cell's name: its PDP name on the server")
-      ->envname("WIRETAG_CELL")
+      ->envname("WIRETAG_AGENT_CELL")
       ->capture_default_str();
   cli.add_option("--listen", listen,
                  "HOST:PORT of GET /healthz and /metrics (and of the Plugin API with "
                  "--plugin-tcp); port 0 lets the OS choose")
-      ->envname("WIRETAG_LISTEN")
+      ->envname("WIRETAG_AGENT_LISTEN")
       ->capture_default_str();
   cli.add_option("--pin-dir", dp_options.pin_dir,
                  "bpffs directory of this cell's pinned maps and programs (one agent per dir)")
-      ->envname("WIRETAG_PIN_DIR")
+      ->envname("WIRETAG_AGENT_PIN_DIR")
       ->capture_default_str();
   cli.add_option("--state-dir", state_dir, "directory of the agent's device table")
-      ->envname("WIRETAG_STATE_DIR")
+      ->envname("WIRETAG_AGENT_STATE_DIR")
       ->capture_default_str();
   cli.add_option("--token-file", token_file,
                  "file holding the bearer token for the server: a 'cell' token bound to --cell; "
                  "none: send no token (a server run with --insecure-no-auth)")
-      ->envname("WIRETAG_TOKEN_FILE");
+      ->envname("WIRETAG_AGENT_SERVER_TOKEN_FILE");
   cli.add_option("--tag-length", dp_options.tag_length, "bytes per wire tag; must match the server")
-      ->envname("WIRETAG_TAG_LENGTH")
+      ->envname("WIRETAG_AGENT_TAG_LENGTH")
       ->check(CLI::Range(1u, 4u))
       ->capture_default_str();
   cli.add_option("--group", group,
                  "PDP group of this cell (pdpGroup): what the PAP deploys to it is enforced here; "
                  "while the PAP does not know the group the cell fails closed (keeps what it "
                  "enforces, new devices deny tagged traffic) and reports NOT_HEALTHY")
-      ->envname("WIRETAG_GROUP")
+      ->envname("WIRETAG_AGENT_GROUP")
       ->capture_default_str();
   cli.add_option("--heartbeat-interval", heartbeat_ms, "milliseconds between PDP_STATUS heartbeats")
-      ->envname("WIRETAG_HEARTBEAT_INTERVAL")
+      ->envname("WIRETAG_AGENT_HEARTBEAT_INTERVAL")
       ->check(CLI::Range(100, 3600000))
       ->capture_default_str();
   cli.add_option("--resync-interval", resync_s,
                  "seconds between full resyncs (each ± 20 % jitter), besides those on start and gaps")
-      ->envname("WIRETAG_RESYNC_INTERVAL")
+      ->envname("WIRETAG_AGENT_RESYNC_INTERVAL")
       ->check(CLI::Range(5, 86400))
       ->capture_default_str();
   std::string watch_mode = "stream";
   cli.add_option("--watch", watch_mode,
                  "stream: one streamed watch answer, a line per change (the default); long-poll: a "
                  "request per change (for servers or proxies without streaming)")
-      ->envname("WIRETAG_WATCH")
+      ->envname("WIRETAG_AGENT_WATCH")
       ->check(CLI::IsMember({"stream", "long-poll"}))
       ->capture_default_str();
   cli.add_option("--watch-timeout", watch_timeout_s,
                  "seconds a watch long poll waits on the server; with --watch stream, between the "
                  "server's heartbeat lines")
-      ->envname("WIRETAG_WATCH_TIMEOUT")
+      ->envname("WIRETAG_AGENT_WATCH_TIMEOUT")
       ->check(CLI::Range(1, 300))
       ->capture_default_str();
   cli.add_option("--sweep-interval", sweep_ms,
                  "milliseconds between checks for deleted devices (their state is then removed)")
-      ->envname("WIRETAG_SWEEP_INTERVAL")
+      ->envname("WIRETAG_AGENT_SWEEP_INTERVAL")
       ->check(CLI::Range(100, 600000))
       ->capture_default_str();
   cli.add_option("--max-endpoints", dp_options.max_endpoints,
                  "endpoint capacity of the maps (each slot reserves 36.5 KiB + 1184 B per CPU)")
-      ->envname("WIRETAG_MAX_ENDPOINTS")
+      ->envname("WIRETAG_AGENT_MAX_ENDPOINTS")
       ->check(CLI::Range(1u, static_cast<unsigned>(WT_MAX_SLOTS)))
       ->capture_default_str();
   cli.add_option("--max-policy-entries", dp_options.max_policy_entries,
                  "capacity of each policy map (both rule generations together)")
-      ->envname("WIRETAG_MAX_POLICY_ENTRIES")
+      ->envname("WIRETAG_AGENT_MAX_POLICY_ENTRIES")
       ->capture_default_str();
   cli.add_option("--events-per-sec", dp_options.events_per_sec,
                  "drop and audit events the datapath sends per second and CPU; the rest are "
                  "counted, and reported to event readers as lost (set when the programs load)")
-      ->envname("WIRETAG_EVENTS_PER_SEC")
+      ->envname("WIRETAG_AGENT_EVENTS_PER_SEC")
       ->check(CLI::Range(1u, 10000000u))
       ->capture_default_str();
   cli.add_option("--max-connections", http_options.max_connections,
@@ -226,7 +229,7 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_AGENT_TLS_KEY")
       ->check(CLI::ExistingFile);
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")
-      ->envname("WIRETAG_LOG_LEVEL")
+      ->envname("WIRETAG_AGENT_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   std::string log_format = "text";
@@ -242,6 +245,12 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_AGENT_ACCESS_LOG")
       ->capture_default_str();
   cli.set_version_flag("--version", wiretag::version_line("wiretag-agent"));
+  // Settings under their names before WIRETAG_AGENT_* (common/daemon_env.h).
+  auto legacy_env = wiretag::adopt_legacy_env(wiretag::agent_legacy_env());
+  if (!legacy_env.error.empty()) {
+    std::fprintf(stderr, "wiretag-agent: %s\n", legacy_env.error.c_str());
+    return 2;
+  }
   CLI11_PARSE(cli, argc, argv);
   auto format = wiretag::parse_log_format(log_format);
   if (!format) {
@@ -250,6 +259,7 @@ int main(int argc, char** argv) {
   }
   wiretag::init_logging(log_level, *format, "wiretag-agent");
   wiretag::route_libbpf_logs();
+  for (const std::string& warning : legacy_env.warnings) spdlog::warn("{}", warning);
 
   if (!valid_cell_name(cell)) {
     spdlog::error("--cell \"{}\": 1-128 characters of [A-Za-z0-9._-]", cell);
@@ -455,12 +465,17 @@ int main(int argc, char** argv) {
     spdlog::error("events: {}: {} (GET /v1/events stays silent)", r.error().code,
                   r.error().message);
   link.start(status_extra);
-  wiretag::announce("plugin socket " + plugin_socket, {{"plugin_socket", plugin_socket}});
-  const std::string where = wiretag::http::format_endpoint(*bound);
-  wiretag::announce("listening on " + where, {{"listen", where}});
   std::string server_names;
   for (const auto& url : *servers)
     server_names += (server_names.empty() ? "" : ",") + wiretag::agent::server_name(url);
+  // systemd (Type=notify): ready once the first resync with a server is in force.
+  wiretag::agent::ReadyNotice ready_notice(
+      ioc, [&link] { return link.synced(); }, "waiting for the first resync with " + server_names,
+      "first resync done; following " + server_names);
+  ready_notice.start();
+  wiretag::announce("plugin socket " + plugin_socket, {{"plugin_socket", plugin_socket}});
+  const std::string where = wiretag::http::format_endpoint(*bound);
+  wiretag::announce("listening on " + where, {{"listen", where}});
   spdlog::info(
       "wiretag-agent {}: Plugin API on {}{}, health on {} (server {}, pin dir {}, state dir {})",
       cell, plugin_socket, plugin_tcp ? " and TCP" : "", wiretag::http::format_endpoint(*bound),
@@ -483,6 +498,8 @@ int main(int argc, char** argv) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping; enforcement stays as it is", sig);
+    (void)wiretag::sd_notify("STOPPING=1");
+    ready_notice.cancel();
     plugin_server.shutdown();
     http_server.shutdown();
     ioc.stop();

@@ -11,8 +11,10 @@
 #include <iostream>
 #include <thread>
 
+#include "common/daemon_env.h"
 #include "common/log.h"
 #include "common/open_files_limit.h"
+#include "common/sd_notify.h"
 #include "core/cell_registry.h"
 #include "core/change_notifier.h"
 #include "core/log_retention.h"
@@ -63,10 +65,10 @@ int main(int argc, char** argv) {
   std::string pap_credentials_file;
   wiretag::http::ServerOptions http_options;
   cli.add_option("--listen", listen, "HOST:PORT to serve on; port 0 lets the OS choose")
-      ->envname("WIRETAG_LISTEN")
+      ->envname("WIRETAG_SERVER_LISTEN")
       ->capture_default_str();
   cli.add_option("--data-dir", data_dir, "directory of the database and the admin token")
-      ->envname("WIRETAG_DATA_DIR")
+      ->envname("WIRETAG_SERVER_DATA_DIR")
       ->capture_default_str();
   std::string db_url = "sqlite";
   cli.add_option("--db", db_url,
@@ -76,105 +78,105 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--tag-length", tag_length,
                  "bytes per wire tag, 1-4 (2 fits VXLAN-GBP); fixed when the data dir is created")
-      ->envname("WIRETAG_TAG_LENGTH")
+      ->envname("WIRETAG_SERVER_TAG_LENGTH")
       ->check(CLI::Range(1, 4))
       ->capture_default_str();
   cli.add_option("--tag-quarantine", quarantine,
                  "seconds before a deleted app's tag may be given to another app")
-      ->envname("WIRETAG_TAG_QUARANTINE")
+      ->envname("WIRETAG_SERVER_TAG_QUARANTINE")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cli.add_flag("--insecure-no-auth", insecure,
                "accept every request without a token, as admin: local experiments only")
-      ->envname("WIRETAG_INSECURE_NO_AUTH");
+      ->envname("WIRETAG_SERVER_INSECURE_NO_AUTH");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")
-      ->envname("WIRETAG_LOG_LEVEL")
+      ->envname("WIRETAG_SERVER_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   std::string log_format = "text";
   cli.add_option("--log-format", log_format,
                  "text, or json: one JSON object per line (time, level, program, logger, "
                  "message and the record's fields)")
-      ->envname("WIRETAG_LOG_FORMAT")
+      ->envname("WIRETAG_SERVER_LOG_FORMAT")
       ->capture_default_str();
   bool access_log = true;
   cli.add_option("--access-log", access_log,
                  "one info line per HTTP request: method, route, path, status, duration, "
                  "principal, request id; false turns it off")
-      ->envname("WIRETAG_ACCESS_LOG")
+      ->envname("WIRETAG_SERVER_ACCESS_LOG")
       ->capture_default_str();
   cli.add_option("--threads", threads, "HTTP worker threads")
-      ->envname("WIRETAG_THREADS")
+      ->envname("WIRETAG_SERVER_THREADS")
       ->check(CLI::Range(1u, 256u))
       ->capture_default_str();
   cli.add_option("--read-timeout", read_timeout,
                  "seconds a connection may take to send a request (and idle between requests)")
-      ->envname("WIRETAG_READ_TIMEOUT")
+      ->envname("WIRETAG_SERVER_READ_TIMEOUT")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   cli.add_option("--pap-credentials-file", pap_credentials_file,
                  "user:password lines for the PAP API's basic auth (plain, $pbkdf2-sha256$... or "
                  "$sha256$...); default <data-dir>/pap-credentials, generated on first start")
-      ->envname("WIRETAG_PAP_CREDENTIALS_FILE");
+      ->envname("WIRETAG_SERVER_PAP_CREDENTIALS_FILE");
   wiretag::RetentionPolicy retention_policy;
   int64_t cell_retention = wiretag::CellRegistry::kDefaultRetentionMs / 1000;
   int retention_interval = 60;
   cli.add_option("--changelog-retention-revisions", retention_policy.changelog_revisions,
                  "the change log keeps at most this many newest revisions (0: no "
                  "count bound); a watch from before what is kept is told to resync")
-      ->envname("WIRETAG_CHANGELOG_RETENTION_REVISIONS")
+      ->envname("WIRETAG_SERVER_CHANGELOG_RETENTION_REVISIONS")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cli.add_option("--changelog-retention-seconds", retention_policy.changelog_seconds,
                  "changes older than this are compacted away (0: no age bound)")
-      ->envname("WIRETAG_CHANGELOG_RETENTION_SECONDS")
+      ->envname("WIRETAG_SERVER_CHANGELOG_RETENTION_SECONDS")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cli.add_option("--audit-retention-records", retention_policy.audit_records,
                  "the PAP audit keeps at most this many newest records (0: no count bound)")
-      ->envname("WIRETAG_AUDIT_RETENTION_RECORDS")
+      ->envname("WIRETAG_SERVER_AUDIT_RETENTION_RECORDS")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cli.add_option("--audit-retention-seconds", retention_policy.audit_seconds,
                  "PAP audit records older than this are removed (0: no age bound)")
-      ->envname("WIRETAG_AUDIT_RETENTION_SECONDS")
+      ->envname("WIRETAG_SERVER_AUDIT_RETENTION_SECONDS")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cli.add_option("--retention-interval", retention_interval,
                  "seconds between runs of the change-log, audit and cell retention")
-      ->envname("WIRETAG_RETENTION_INTERVAL")
+      ->envname("WIRETAG_SERVER_RETENTION_INTERVAL")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   cli.add_option("--cell-retention", cell_retention,
                  "seconds an expired cell (no heartbeat for 3 intervals) is still listed before "
                  "it is forgotten")
-      ->envname("WIRETAG_CELL_RETENTION")
+      ->envname("WIRETAG_SERVER_CELL_RETENTION")
       ->check(CLI::Range(int64_t{0}, int64_t{365} * 86400))
       ->capture_default_str();
   cli.add_option("--max-connections", http_options.max_connections,
                  "open connections at once; one more is answered 503 SERVER_BUSY and closed")
-      ->envname("WIRETAG_MAX_CONNECTIONS")
+      ->envname("WIRETAG_SERVER_MAX_CONNECTIONS")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
   cli.add_option("--max-buffered-body-bytes", http_options.max_buffered_body_bytes,
                  "request body bytes held at once (bodies are read after authentication); a "
                  "request past it is answered 503 SERVER_BUSY")
-      ->envname("WIRETAG_MAX_BUFFERED_BODY_BYTES")
+      ->envname("WIRETAG_SERVER_MAX_BUFFERED_BODY_BYTES")
       ->check(CLI::Range(size_t{1} << 20, size_t{1} << 40))
       ->capture_default_str();
   wiretag::http::TlsServerFiles tls_files;
   cli.add_option("--tls-cert", tls_files.cert_file,
                  "PEM certificate chain: serve HTTPS (every API) instead of plain HTTP")
-      ->envname("WIRETAG_TLS_CERT")
+      ->envname("WIRETAG_SERVER_TLS_CERT")
       ->check(CLI::ExistingFile);
   cli.add_option("--tls-key", tls_files.key_file, "PEM private key of --tls-cert")
-      ->envname("WIRETAG_TLS_KEY")
+      ->envname("WIRETAG_SERVER_TLS_KEY")
       ->check(CLI::ExistingFile);
   cli.add_option("--tls-client-ca", tls_files.client_ca_file,
                  "PEM CA whose client certificates authenticate agents (mutual TLS): a "
                  "certificate's SAN URI wiretag:cell:NAME (else its CN) names the one cell it "
                  "may act as on /internal/v1; agents may still use cell tokens")
-      ->envname("WIRETAG_TLS_CLIENT_CA")
+      ->envname("WIRETAG_SERVER_TLS_CLIENT_CA")
       ->check(CLI::ExistingFile);
   std::string policy_key_file;
   cli.add_option("--policy-key-file", policy_key_file,
@@ -185,7 +187,7 @@ int main(int argc, char** argv) {
   std::string ui_dir = WIRETAG_UI_DIR;
   cli.add_option("--ui-dir", ui_dir,
                  "directory of the web view's static files, served at /ui (docs/ui.md)")
-      ->envname("WIRETAG_UI_DIR")
+      ->envname("WIRETAG_SERVER_UI_DIR")
       ->capture_default_str();
   cli.set_version_flag("--version", wiretag::version_line("wiretag-server"));
   wiretag::CellRequestLimits cell_requests_limits;
@@ -193,19 +195,25 @@ int main(int argc, char** argv) {
   cli.add_option("--cell-request-timeout", cell_request_timeout_ms,
                  "milliseconds a request to a cell (trace, ops) waits for the cell's answer "
                  "before it is answered 503 CELL_UNREACHABLE")
-      ->envname("WIRETAG_CELL_REQUEST_TIMEOUT")
+      ->envname("WIRETAG_SERVER_CELL_REQUEST_TIMEOUT")
       ->check(CLI::Range(int64_t{1}, int64_t{600000}))
       ->capture_default_str();
   cli.add_option("--cell-request-max-pending", cell_requests_limits.max_pending,
                  "requests to cells waiting for an answer at once; one more is 503 SERVER_BUSY")
-      ->envname("WIRETAG_CELL_REQUEST_MAX_PENDING")
+      ->envname("WIRETAG_SERVER_CELL_REQUEST_MAX_PENDING")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
   cli.add_option("--cell-request-max-pending-per-cell", cell_requests_limits.max_pending_per_cell,
                  "the same, for one cell")
-      ->envname("WIRETAG_CELL_REQUEST_MAX_PENDING_PER_CELL")
+      ->envname("WIRETAG_SERVER_CELL_REQUEST_MAX_PENDING_PER_CELL")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
+  // Settings under their names before WIRETAG_SERVER_* (common/daemon_env.h).
+  auto legacy_env = wiretag::adopt_legacy_env(wiretag::server_legacy_env());
+  if (!legacy_env.error.empty()) {
+    std::fprintf(stderr, "wiretag-server: %s\n", legacy_env.error.c_str());
+    return 2;
+  }
   CLI11_PARSE(cli, argc, argv);
   cell_requests_limits.deadline = std::chrono::milliseconds(cell_request_timeout_ms);
 
@@ -228,6 +236,7 @@ int main(int argc, char** argv) {
           "connections past it wait in the listen queue (raise LimitNOFILE)",
           fds->now, http_options.max_connections);
   }
+  for (const std::string& warning : legacy_env.warnings) spdlog::warn("{}", warning);
   auto endpoint = wiretag::http::parse_listen_address(listen);
   if (!endpoint) {
     spdlog::error("--listen {}: {}", listen, endpoint.error().message);
@@ -372,6 +381,9 @@ int main(int argc, char** argv) {
   wiretag::announce("listening on " + where, {{"listen", where}});
   spdlog::info("wiretag-server listening on {} ({}, data dir {}, tag length {})", where,
                http_options.tls ? "https" : "http", data_dir, tag_length);
+  // systemd (Type=notify): ready once connections are accepted.
+  if (auto ready = wiretag::sd_notify("READY=1\nSTATUS=listening on " + where); !ready)
+    spdlog::warn("systemd notification: {}", ready.error().message);
 
   // Retention: the change log behind its horizon, old PAP audit, long-expired cells.
   wiretag::LogRetention retention(**store, retention_policy,
@@ -400,6 +412,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: finishing in-flight requests and stopping", sig);
+    (void)wiretag::sd_notify("STOPPING=1");
     housekeeping.cancel();
     notifier.close();  // waiting watches answer now (no events) instead of at their timeout
     cell_requests->close();
