@@ -63,6 +63,27 @@ for name in $(env_names "$root/etc/wiretag/agent.env"); do
     bash -c "[[ $name == WIRETAG_AGENT_* ]] && grep -q '\\b$name\\b' '$tmp/agent.help'"
 done
 
+# Every setting of each daemon under its own prefix, none read by both (issue 19: one
+# environment must not set both daemons), and the server's all named in docs/server.md.
+help_env() { grep -o 'Env:[A-Z0-9_]*' "$1" | sed 's/^Env://' | sort -u; }
+help_env "$tmp/server.help" >"$tmp/server.names"
+help_env "$tmp/agent.help" >"$tmp/agent.names"
+check "wiretag-server --help names its settings" test -s "$tmp/server.names"
+check "wiretag-agent --help names its settings" test -s "$tmp/agent.names"
+bad=$(grep -v '^WIRETAG_SERVER_' "$tmp/server.names" | tr '\n' ' ')
+check "every wiretag-server setting is WIRETAG_SERVER_*${bad:+: not $bad}" test -z "$bad"
+bad=$(grep -v '^WIRETAG_AGENT_' "$tmp/agent.names" | tr '\n' ' ')
+check "every wiretag-agent setting is WIRETAG_AGENT_*${bad:+: not $bad}" test -z "$bad"
+bad=$(comm -12 "$tmp/server.names" "$tmp/agent.names" | tr '\n' ' ')
+check "no environment name read by both daemons${bad:+: $bad}" test -z "$bad"
+bad=$(while read -r name; do
+  grep -q "\`$name\`" "$root/usr/share/doc/wiretag/server.md" || echo "$name"
+done <"$tmp/server.names" | tr '\n' ' ')
+check "docs/server.md names every wiretag-server setting${bad:+: not $bad}" test -z "$bad"
+for name in WIRETAG_SERVER_DB WIRETAG_SERVER_POLICY_KEY_FILE WIRETAG_SERVER_LOG_FORMAT; do
+  check "server.env shows $name" grep -q "^#\{0,1\}$name=" "$root/etc/wiretag/server.env"
+done
+
 # The default prefix: the units follow it; the environment files stay in /etc/wiretag.
 local_root=$tmp/local-root
 install_into "$local_root" /usr/local

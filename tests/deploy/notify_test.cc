@@ -195,6 +195,27 @@ TEST_F(AgentNotifyTest, ServerAndAgentReadTheirOwnNamesFromOneEnvironment) {
   EXPECT_EQ(agent_->log_text().find(" info "), std::string::npos) << agent_->log_text();
 }
 
+// WIRETAG_AGENT_SERVER takes several URLs as --server does (comma-separated): the agent
+// fails over from the first, which refuses, and is READY once it has resynced with the next.
+TEST_F(AgentNotifyTest, SeveralServersFromTheEnvironmentReadyAfterFailingOver) {
+  NotifySocket notify(dir_.path() / "notify.sock");
+  ASSERT_TRUE(notify.bound());
+  const std::string servers =
+      "http://127.0.0.1:1,http://127.0.0.1:" + std::to_string(server_->port());
+  std::vector<std::string> args = agent_args();
+  args.erase(args.begin(), args.begin() + 2);  // no --server: the environment names them
+  {
+    ScopedEnv env("NOTIFY_SOCKET", notify.path().string());
+    ScopedEnv from_env("WIRETAG_AGENT_SERVER", servers);
+    agent_ = std::make_unique<AgentProcess>(args, dir_.path() / "agent.log");
+  }
+  ASSERT_TRUE(agent_->started()) << agent_->log_text();
+  std::string ready = notify.receive_until("READY=1");
+  ASSERT_FALSE(ready.empty()) << agent_->log_text();
+  EXPECT_NE(ready.find("STATUS=first resync done; following " + servers), std::string::npos)
+      << ready;
+}
+
 TEST(DaemonEnvNames, OldNamesStillReadForOneReleaseWithAWarning) {
   TempDir dir;
   ScopedEnv data("WIRETAG_DATA_DIR", (dir.path() / "data").string());

@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
   cli.add_option("--policy-key-file", policy_key_file,
                  "the policy-key secret (64 hex digits) instead of <data-dir>/policy-key-secret: "
                  "servers sharing one database are given the same file")
-      ->envname("WIRETAG_POLICY_KEY_FILE")
+      ->envname("WIRETAG_SERVER_POLICY_KEY_FILE")
       ->check(CLI::ExistingFile);
   std::string ui_dir = WIRETAG_UI_DIR;
   cli.add_option("--ui-dir", ui_dir,
