@@ -54,6 +54,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, iproute2")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "bpftool")
+# The server's store may be PostgreSQL (--db), on this host or another.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql")
 file(WRITE ${PROJECT_BINARY_DIR}/packaging/debian/conffiles
      "${WIRETAG_ENV_DIR}/server.env\n${WIRETAG_ENV_DIR}/agent.env\n")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

@@ -29,6 +29,9 @@ check "Package: wiretag" test "$(field Package)" = wiretag
 check "Architecture: $(dpkg --print-architecture)" test "$(field Architecture)" = "$(dpkg --print-architecture)"
 check "Depends names libbpf (dpkg-shlibdeps), adduser, iproute2" \
   bash -c "grep -q libbpf <<<'$(field Depends)' && grep -q adduser <<<'$(field Depends)' && grep -q iproute2 <<<'$(field Depends)'"
+check "Depends names libpq (the server's PostgreSQL store, dpkg-shlibdeps)" \
+  bash -c "grep -q libpq <<<'$(field Depends)'"
+check "Suggests: postgresql" test "$(field Suggests)" = postgresql
 for f in /usr/bin/wiretag-server /usr/bin/wiretag-agent /usr/bin/wiretag \
   /usr/lib/systemd/system/wiretag-server.service /usr/lib/systemd/system/wiretag-agent.service \
   /etc/wiretag/server.env /etc/wiretag/agent.env /usr/share/wiretag/ui/index.html \

@@ -4,8 +4,9 @@
 # (198.18.0.10-12, the Vagrantfile's addresses). Each is provisioned by the same scripts the
 # VMs run (scripts/provision/server.sh, cell.sh) from the .deb cpack builds here — its files
 # extracted under a root dir per host, not installed on this machine — and its services run
-# as their units would (environment file, Type=notify). Then vagrant's one command,
-# scripts/provision/check.sh, runs the cross-host checks. Differences from the VMs:
+# as their units would (environment file, Type=notify); the server's store is PostgreSQL, a
+# private cluster on the "server" host (scripts/provision/postgres.sh). Then vagrant's one
+# command, scripts/provision/check.sh, runs the cross-host checks. Differences from the VMs:
 # vagrant/README.md.
 set -uo pipefail
 build=$(cd "${1:?usage: vm_lab.sh BUILD_DIR}" && pwd)
@@ -22,6 +23,7 @@ cleanup() {
   for h in cell1 cell2 server; do
     [ -f "$base/$h/etc/wiretag/provision.env" ] && bash "$prov/host.sh" --state "$base/$h/etc/wiretag/provision.env" stop >/dev/null 2>&1
   done
+  (ROOT=$base/server; . "$prov/postgres.sh"; prov_postgres_stop)
   for n in 1 2; do cell_host_down "$n" 2 "$(lab_cell_ns "$n")"; rm -rf "/sys/fs/bpf/wiretag-$id-cell$n"; done
   for ns in "$id-server" "$(lab_cell_ns 1)" "$(lab_cell_ns 2)" "$net"; do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
@@ -75,10 +77,21 @@ for n in 1 2; do
   grep -q "\"cell$n\"" <<<"$cells" || { echo "FAIL: the server does not list cell$n: $cells"; exit 1; }
 done
 echo "ok   both cells registered with the server over mutual TLS"
+# The server's store is the host's PostgreSQL database, not SQLite in its data dir.
+pg_apps() { (ROOT=$base/server; . "$prov/postgres.sh"; prov_pg_psql -d wiretag -tAc "SELECT count(*) FROM apps"); }
+grep -qx "WIRETAG_SERVER_DB=postgresql:///wiretag?host=$base/server/run/postgresql&user=wiretag" \
+  "$base/server/etc/wiretag/server.env" || { echo "FAIL: server.env names no PostgreSQL store"; exit 1; }
+[ -n "$(pg_apps)" ] && [ ! -e "$base/server/var/lib/wiretag-server/wiretag.db" ] ||
+  { echo "FAIL: the server's store is not the PostgreSQL database wiretag"; exit 1; }
+echo "ok   the server's store is PostgreSQL (database wiretag; no wiretag.db)"
 
 echo "# the cross-host checks (scripts/provision/check.sh, vagrant/check.sh's)"
 bash "$prov/check.sh" --states "$base"
 rc=$?
+# check.sh registered four apps through the server: they are rows of the PostgreSQL database.
+apps=$(pg_apps)
+if [ "${apps:-0}" -ge 4 ]; then echo "ok   the apps registered are in PostgreSQL ($apps rows)"
+else echo "FAIL: PostgreSQL holds ${apps:-no} apps, not the 4 registered"; rc=1; fi
 if [ $rc != 0 ]; then
   for f in server/var/log/wiretag-server.log cell1/var/log/wiretag-agent.log cell2/var/log/wiretag-agent.log; do
     echo "--- $f"; tail -n 15 "$base/$f"
