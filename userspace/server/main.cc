@@ -224,6 +224,12 @@ int main(int argc, char** argv) {
     const std::string& code = store.error().code;
     return code == "DB_URL_INVALID" || code == "DB_UNREACHABLE" ? 2 : 1;
   }
+  // The cells and their heartbeats, in the same database: every server on it knows them all.
+  auto cells_store = wiretag::open_cells_store(db_url, data_dir);
+  if (!cells_store) {
+    spdlog::error("store: cells: {}", cells_store.error().message);
+    return cells_store.error().code == "DB_UNREACHABLE" ? 2 : 1;
+  }
   wiretag::PolicyGraphOptions options;
   options.tag_length = tag_length;
   options.tag_quarantine_seconds = quarantine;
@@ -281,8 +287,11 @@ int main(int argc, char** argv) {
   wiretag::ChangeNotifier notifier(*revision);
   (*store)->add_commit_observer([&notifier](int64_t rev) { notifier.publish(rev); });
   wiretag::follow_other_servers(**store);  // several servers on one PostgreSQL database
-  // In memory: after a restart each cell reappears at its next heartbeat.
-  wiretag::CellRegistry cells({}, cell_retention * 1000);
+  // In the database (core/cell_registry.h): on PostgreSQL other servers' heartbeats are read
+  // back every kDefaultRefreshMs; SQLite has no other server, its cells are read once.
+  wiretag::CellRegistry cells(
+      {}, cell_retention * 1000, **cells_store,
+      wiretag::is_postgresql_url(db_url) ? wiretag::CellRegistry::kDefaultRefreshMs : -1);
   asio::io_context ioc(static_cast<int>(threads));
   wiretag::Pap pap(**store, cells);
   router.api("internal");
@@ -342,9 +351,10 @@ int main(int argc, char** argv) {
     }
     http_options.tls = *tls;
   } else if (!endpoint->address().is_loopback()) {
-    spdlog::warn("serving plain HTTP on {}: bearer tokens cross the network in clear; give "
-                 "--tls-cert and --tls-key",
-                 listen);
+    spdlog::warn(
+        "serving plain HTTP on {}: bearer tokens cross the network in clear; give "
+        "--tls-cert and --tls-key",
+        listen);
   }
   wiretag::http::Server server(ioc, router, http_options);
   auto bound = server.listen(*endpoint);
