@@ -1,4 +1,4 @@
-// The cells table (store/cells_store.h) on both stores, and CellRegistry over it as two servers
+// The cells table (core/ports/cells.h) on both stores, and CellRegistry over it as two servers
 // on one database use it: what one hears the other lists alike; heartbeats log no change.
 #include <gtest/gtest.h>
 
@@ -35,7 +35,7 @@ class CellsStores : public ::testing::TestWithParam<Backend> {
     store_ = std::move(*s);
   }
   // Another connection to the cells table, as another server has.
-  std::unique_ptr<CellsStore> cells() {
+  std::unique_ptr<CellsPort> cells() {
     auto c = GetParam() == Backend::Sqlite ? open_sqlite_cells(dir_.path())
                                            : open_pg_cells(location_.url());
     EXPECT_TRUE(c) << c.error().message;

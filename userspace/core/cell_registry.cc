@@ -13,7 +13,7 @@ CellRegistry::CellRegistry(std::function<int64_t()> clock_ms, int64_t retention_
     : clock_ms_(std::move(clock_ms)), retention_ms_(retention_ms) {}
 
 CellRegistry::CellRegistry(std::function<int64_t()> clock_ms, int64_t retention_ms,
-                           CellsStore& shared, int64_t refresh_ms)
+                           CellsPort& shared, int64_t refresh_ms)
     : clock_ms_(std::move(clock_ms)),
       retention_ms_(retention_ms),
       shared_(&shared),

@@ -1,6 +1,7 @@
-// The cells (PDPs) that report with PDP_STATUS heartbeats (SPEC §2, §4.4). With a CellsStore
-// (the server's), kept in the database, so that every server on it knows every cell and answers
-// alike (cell_registry_store.cc); without one (tests), in memory only.
+// The cells (PDPs) that report with PDP_STATUS heartbeats (SPEC §2, §4.4). With a CellsPort
+// (core/ports/cells.h; the server's is its database's cells table), kept there, so that every
+// server on the database knows every cell and answers alike (cell_registry_store.cc); without
+// one (tests), in memory only.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,7 @@
 
 namespace wiretag {
 
-class CellsStore;  // store/cells_store.h
+class CellsPort;  // core/ports/cells.h
 
 inline constexpr std::string_view kDefaultGroup = "defaultGroup";
 
@@ -97,7 +98,7 @@ class CellRegistry {
   // Expiry and retention are computed from the stored heartbeat time and interval, so every
   // server that reads the same rows gives the same answer.
   static constexpr int64_t kDefaultRefreshMs = 100;
-  CellRegistry(std::function<int64_t()> clock_ms, int64_t retention_ms, CellsStore& shared,
+  CellRegistry(std::function<int64_t()> clock_ms, int64_t retention_ms, CellsPort& shared,
                int64_t refresh_ms = kDefaultRefreshMs);
 
   // A heartbeat: registers the cell or replaces what it reported before. STORE_ERROR when it
@@ -127,7 +128,7 @@ class CellRegistry {
 
   std::function<int64_t()> clock_ms_;
   int64_t retention_ms_;
-  CellsStore* shared_ = nullptr;
+  CellsPort* shared_ = nullptr;
   int64_t refresh_ms_ = kDefaultRefreshMs;
   mutable std::mutex mutex_;
   // With a shared store: what it held at refreshed_at_ms_, plus this server's heartbeats since.

@@ -1,8 +1,8 @@
-// CellRegistry's shared side: the cells kept in the database (store/cells_store.h), so that
+// CellRegistry's shared side: the cells kept in the database (core/ports/cells.h), so that
 // every server on it lists the same cells with the same heartbeat times.
 #include "core/cell_registry.h"
 #include "core/cell_report_codec.h"
-#include "store/cells_store.h"
+#include "core/ports/cells.h"
 
 namespace wiretag {
 

@@ -1,4 +1,4 @@
-// A cell's last PDP_STATUS as the cells table keeps it (store/cells_store.h): JSON named after
+// A cell's last PDP_STATUS as the cells table keeps it (core/ports/cells.h): JSON named after
 // CellReport's fields. Every server on the database writes and reads this one encoding.
 #pragma once
 

@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
     const std::string& code = store.error().code;
     return code == "DB_URL_INVALID" || code == "DB_UNREACHABLE" ? 2 : 1;
   }
-  // The cells and their heartbeats, in the same database: every server on it knows them all.
+  // The cells port (core/ports/cells.h) on the same database: every server on it knows them all.
   auto cells_store = wiretag::open_cells_store(db_url, data_dir);
   if (!cells_store) {
     spdlog::error("store: cells: {}", cells_store.error().message);

@@ -44,8 +44,8 @@ Result<std::unique_ptr<Store>> open_store(const std::string& db_url,
   return std::unique_ptr<Store>(std::move(*s));
 }
 
-Result<std::unique_ptr<CellsStore>> open_cells_store(const std::string& db_url,
-                                                     const std::filesystem::path& data_dir) {
+Result<std::unique_ptr<CellsPort>> open_cells_store(const std::string& db_url,
+                                                    const std::filesystem::path& data_dir) {
   if (is_postgresql_url(db_url)) return open_pg_cells(db_url);
   return open_sqlite_cells(data_dir);
 }

@@ -7,7 +7,7 @@
 namespace wiretag {
 namespace {
 
-class PgCells : public CellsStore {
+class PgCells : public CellsPort {
  public:
   explicit PgCells(std::unique_ptr<pg::Connection> c) : c_(std::move(c)) {}
 
@@ -56,10 +56,10 @@ class PgCells : public CellsStore {
 
 }  // namespace
 
-Result<std::unique_ptr<CellsStore>> open_pg_cells(const std::string& url) {
+Result<std::unique_ptr<CellsPort>> open_pg_cells(const std::string& url) {
   auto c = pg::Connection::open(url);
   if (!c) return c.error();
-  return std::unique_ptr<CellsStore>(new PgCells(std::move(*c)));
+  return std::unique_ptr<CellsPort>(new PgCells(std::move(*c)));
 }
 
 }  // namespace wiretag

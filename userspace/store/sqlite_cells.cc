@@ -9,14 +9,14 @@
 namespace wiretag {
 namespace {
 
-class SqliteCells : public CellsStore {
+class SqliteCells : public CellsPort {
  public:
   ~SqliteCells() override {
     for (sqlite3_stmt* s : {upsert_, list_, forget_}) sqlite3_finalize(s);
     sqlite3_close(db_);
   }
 
-  static Result<std::unique_ptr<CellsStore>> open(const std::filesystem::path& data_dir) {
+  static Result<std::unique_ptr<CellsPort>> open(const std::filesystem::path& data_dir) {
     auto cells = std::unique_ptr<SqliteCells>(new SqliteCells());
     const std::string file = (data_dir / "wiretag.db").string();
     // No SQLITE_OPEN_CREATE: the Store made (and migrated) the file.
@@ -41,7 +41,7 @@ class SqliteCells : public CellsStore {
     for (auto [stmt, sql] : statements)
       if (sqlite3_prepare_v2(cells->db_, sql, -1, stmt, nullptr) != SQLITE_OK)
         return sqlite::sqlite_error(cells->db_, "cells");
-    return std::unique_ptr<CellsStore>(std::move(cells));
+    return std::unique_ptr<CellsPort>(std::move(cells));
   }
 
   Result<void> upsert_cell_report(const CellRecord& c) override {
@@ -81,7 +81,7 @@ class SqliteCells : public CellsStore {
 
 }  // namespace
 
-Result<std::unique_ptr<CellsStore>> open_sqlite_cells(const std::filesystem::path& data_dir) {
+Result<std::unique_ptr<CellsPort>> open_sqlite_cells(const std::filesystem::path& data_dir) {
   return SqliteCells::open(data_dir);
 }
 

@@ -129,7 +129,7 @@ CREATE TABLE policy_types (
 ALTER TABLE changes ADD COLUMN principal TEXT NOT NULL DEFAULT '';
 )sql"},
     // The cells (PDPs) and their last heartbeat, shared by every server on the database
-    // (store/cells_store.h): one row per cell, its last PDP_STATUS as JSON.
+    // (core/ports/cells.h): one row per cell, its last PDP_STATUS as JSON.
     {7, R"sql(
 CREATE TABLE cells (
   name TEXT PRIMARY KEY,

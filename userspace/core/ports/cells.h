@@ -1,7 +1,9 @@
-// The cells (PDPs) as every server on one database sees them: each cell's last PDP_STATUS and
-// when it came (schema 7, table `cells`). Heartbeats are not policy changes: an upsert here
-// appends nothing to the change log, bumps no revision and wakes no watch. Each call is its own
-// short transaction, on a connection of its own beside the Store's.
+// The port for the cells (PDPs) as every server on one database sees them: each cell's last
+// PDP_STATUS and when it came (the `cells` table, schema 7). Heartbeats are not policy changes:
+// an upsert here appends nothing to the change log, bumps no revision and wakes no watch, so
+// this port is no part of StoreTx: each call is its own short transaction, on a connection of
+// its own beside the Store's (store/sqlite_cells.h, store/pg_cells.h;
+// core/testing/memory_cells.h for domain tests).
 #pragma once
 
 #include <cstdint>
@@ -20,9 +22,9 @@ struct CellRecord {
   friend bool operator==(const CellRecord&, const CellRecord&) = default;
 };
 
-class CellsStore {
+class CellsPort {
  public:
-  virtual ~CellsStore() = default;
+  virtual ~CellsPort() = default;
   // Registers the cell or replaces what it reported before.
   virtual Result<void> upsert_cell_report(const CellRecord& cell) = 0;
   // Every cell, by name.
