@@ -101,7 +101,7 @@ CellReport report(std::string name, int64_t interval_ms, std::string healthy = "
 TEST(CellRegistry, ACellExpiresAfterThreeMissedHeartbeats) {
   int64_t now = 1'000'000;
   CellRegistry cells([&] { return now; });
-  cells.report(report("cell1", 1000));
+  ASSERT_TRUE(cells.report(report("cell1", 1000)));
   auto c = cells.find("cell1");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->last_heartbeat_ms, 1'000'000);
@@ -113,16 +113,16 @@ TEST(CellRegistry, ACellExpiresAfterThreeMissedHeartbeats) {
   c = cells.find("cell1");
   EXPECT_TRUE(c->expired);
   EXPECT_FALSE(c->healthy);
-  EXPECT_EQ(c->report.healthy, "HEALTHY");  // what it said, kept apart from the verdict
-  cells.report(report("cell1", 1000));      // a heartbeat revives it
+  EXPECT_EQ(c->report.healthy, "HEALTHY");           // what it said, kept apart from the verdict
+  ASSERT_TRUE(cells.report(report("cell1", 1000)));  // a heartbeat revives it
   EXPECT_FALSE(cells.find("cell1")->expired);
   EXPECT_TRUE(cells.find("cell1")->healthy);
 }
 
 TEST(CellRegistry, ReportedUnhealthyIsUnhealthyAndTheListIsByName) {
   CellRegistry cells([] { return int64_t{0}; });
-  cells.report(report("b", 100, "NOT_HEALTHY"));
-  cells.report(report("a", 100));
+  ASSERT_TRUE(cells.report(report("b", 100, "NOT_HEALTHY")));
+  ASSERT_TRUE(cells.report(report("a", 100)));
   auto all = cells.list();
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].report.name, "a");
@@ -138,10 +138,10 @@ TEST(CellRegistry, AHeartbeatReplacesWhatTheCellSaidBefore) {
   auto r = report("a", 100);
   r.policies = {{"default-whitelist", "1"}};
   r.datapath = DatapathCounters{3, 10, 2, 0};
-  cells.report(r);
+  ASSERT_TRUE(cells.report(r));
   r.state = "SAFE";
   r.revision = 42;
-  cells.report(r);
+  ASSERT_TRUE(cells.report(r));
   auto c = cells.find("a");
   EXPECT_EQ(c->report.state, "SAFE");
   EXPECT_EQ(c->report.revision, 42);
@@ -154,10 +154,11 @@ TEST(CellRegistry, AHeartbeatReplacesWhatTheCellSaidBefore) {
 TEST(CellRegistry, AnExpiredCellIsForgottenAfterTheRetention) {
   int64_t now = 1'000'000;
   CellRegistry cells([&] { return now; }, /*retention_ms=*/60'000);
-  for (int i = 0; i < 20000; ++i) cells.report(report("one-off-" + std::to_string(i), 1000));
+  for (int i = 0; i < 20000; ++i)
+    ASSERT_TRUE(cells.report(report("one-off-" + std::to_string(i), 1000)));
   EXPECT_EQ(cells.list().size(), 20000u);
   now += 3000 + 60'000;  // expired (3 intervals) for exactly the retention: still listed
-  cells.report(report("steady", 1000));
+  ASSERT_TRUE(cells.report(report("steady", 1000)));
   EXPECT_EQ(cells.list().size(), 20001u);
   EXPECT_TRUE(cells.find("one-off-0")->expired);
   now += 1;
@@ -166,16 +167,16 @@ TEST(CellRegistry, AnExpiredCellIsForgottenAfterTheRetention) {
   EXPECT_EQ(cells.evict_expired(), 20000u) << "and the memory given back";
   EXPECT_EQ(cells.evict_expired(), 0u);
   EXPECT_TRUE(cells.find("steady"));
-  cells.report(report("one-off-0", 1000));  // a cell that comes back is a cell again
+  ASSERT_TRUE(cells.report(report("one-off-0", 1000)));  // a cell that comes back is a cell again
   EXPECT_TRUE(cells.find("one-off-0")->healthy);
 }
 
 TEST(CellRegistry, HeartbeatsSweepTheForgottenCells) {
   int64_t now = 0;
   CellRegistry cells([&] { return now; }, /*retention_ms=*/1000);
-  for (int i = 0; i < 100; ++i) cells.report(report("c" + std::to_string(i), 100));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(cells.report(report("c" + std::to_string(i), 100)));
   now += 10'000;
-  cells.report(report("live", 100));  // the sweep runs with a heartbeat
+  ASSERT_TRUE(cells.report(report("live", 100)));  // the sweep runs with a heartbeat
   EXPECT_EQ(cells.evict_expired(), 0u) << "already swept";
   EXPECT_EQ(cells.list().size(), 1u);
 }
@@ -357,7 +358,7 @@ TEST_F(Internal, AnEvictedCellVanishesFromThePap) {
   int64_t now = 1'000'000;
   CellRegistry cells([&] { return now; }, /*retention_ms=*/5000);
   Pap pap(*store_, cells, [&] { return now; });
-  cells.report(report("cell1", 1000));
+  ASSERT_TRUE(cells.report(report("cell1", 1000)));
   auto cells_in_groups = [&] {
     size_t n = 0;
     auto groups = pap.groups();  // held: a range-for over *pap.groups() would dangle

@@ -1,6 +1,7 @@
 // --db: the server on PostgreSQL, and several servers on one database (issue 20), against the
 // real binary and a private PostgreSQL cluster (pg_cluster.h) the test starts itself.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <fstream>
 #include <future>
@@ -64,6 +65,8 @@ TEST(DbFlag, TheStoreIsTheDatabaseNotTheDataDir) {
   EXPECT_EQ(r.json()["wire_bytes"], wire);
 }
 
+constexpr const char* kPapUser = "alice:wonderland";
+
 // Two servers on one database, the second using the first's admin token.
 class TwoServers : public ::testing::Test {
  protected:
@@ -73,7 +76,12 @@ class TwoServers : public ::testing::Test {
     // One policy-key secret for both, given by configuration.
     const std::string secret = (dir_.path() / "policy-key-secret").string();
     std::ofstream(secret) << std::string(64, 'a').replace(0, 8, "0123abcd") << "\n";
-    const std::vector<std::string> flags = {"--db", db_, "--policy-key-file", secret};
+    // One PAP user for both, also by configuration.
+    const std::string pap_users = (dir_.path() / "pap-users").string();
+    std::ofstream(pap_users) << kPapUser << "\n";
+    std::vector<std::string> flags = {
+        "--db", db_, "--policy-key-file", secret, "--pap-credentials-file", pap_users};
+    for (const std::string& f : extra_flags()) flags.push_back(f);
     a_ = std::make_unique<ServerProcess>(dir_.path() / "a", flags);
     ASSERT_TRUE(a_->started()) << a_->output_file();
     b_ = std::make_unique<ServerProcess>(dir_.path() / "b", flags);
@@ -82,6 +90,14 @@ class TwoServers : public ::testing::Test {
   HttpResult on(ServerProcess& s, const std::string& method, const std::string& target,
                 const std::string& body = "") {
     return http_request(s.port(), method, target, body, a_->admin_token());
+  }
+  virtual std::vector<std::string> extra_flags() const { return {}; }
+  // GET on the PAP API (basic auth).
+  json pap(ServerProcess& s, const std::string& path) {
+    auto r = http_request_authorized(s.port(), "GET", "/policy/pap/v1" + path, "",
+                                     "Basic YWxpY2U6d29uZGVybGFuZA==");  // kPapUser
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    return r.json();
   }
   bool until_watching(ServerProcess& s, size_t n) {
     for (int i = 0; i < 2000; ++i) {
@@ -181,6 +197,163 @@ TEST_F(TwoServers, ATokenRevokedOnOneServerStopsWorkingOnTheOther) {
     status = with_token();
   }
   EXPECT_EQ(status, 401);
+}
+
+// Cells (PDPs) and their heartbeats are in the database: a cell that reports to one server is
+// known to every server, with the same state and health.
+class TwoServersCells : public TwoServers {
+ protected:
+  // The cell's token, issued on A.
+  std::string cell_token(const std::string& cell) {
+    auto issued = on(*a_, "POST", "/v1/tokens", json{{"scopes", {"cell"}}, {"cell", cell}}.dump());
+    EXPECT_EQ(issued.status, 201) << issued.body;
+    return issued.json().value("token", "");
+  }
+  // The cell's PDP_STATUS to server s, as its agent sends it.
+  HttpResult heartbeat(ServerProcess& s, const std::string& token, const std::string& cell,
+                       int64_t interval_ms) {
+    json status = {{"messageName", "PDP_STATUS"},
+                   {"name", cell},
+                   {"pdpType", "tc"},
+                   {"pdpGroup", "defaultGroup"},
+                   {"state", "ACTIVE"},
+                   {"healthy", "HEALTHY"},
+                   {"description", "cell " + cell},
+                   {"deploymentInstanceInfo", "wiretag-agent test"},
+                   {"policies", {{{"name", "default-whitelist"}, {"version", "1.0.0"}}}},
+                   {"revision", 0},
+                   {"datapath", {{"endpoints", 2}, {"allowed", 5}, {"dropped", 1}, {"audited", 0}}},
+                   {"hostedApps", {"app1"}},
+                   {"heartbeatIntervalMs", interval_ms}};
+    return http_request(s.port(), "POST", "/internal/v1/cells/" + cell + "/status", status.dump(),
+                        token);
+  }
+  // What every view of the cells says on server s.
+  json views(ServerProcess& s) {
+    json components = pap(s, "/components/healthcheck");
+    json statistics = pap(s, "/statistics");
+    return {{"cells", on(s, "GET", "/internal/v1/cells").json()},
+            {"pdps", pap(s, "/pdps")},
+            {"pdps/healthcheck", pap(s, "/pdps/healthcheck")},
+            {"components/healthcheck",
+             {{"healthy", components["healthy"]}, {"pdps", components["pdps"]}}},
+            {"statistics",
+             {{"totalPdpCount", statistics["totalPdpCount"]},
+              {"healthyPdpCount", statistics["healthyPdpCount"]},
+              {"datapath", statistics["datapath"]}}},
+            {"policies/status", pap(s, "/policies/status")}};
+  }
+  // Polls until pred(views of A) and pred(views of B) hold and both are the same (a state; the
+  // bound only ends a failing run). Returns B's views.
+  template <class Pred>
+  json until_both(Pred pred) {
+    json va, vb;
+    for (int i = 0; i < 600; ++i) {
+      va = views(*a_);
+      vb = views(*b_);
+      if (pred(va) && pred(vb) && va == vb) return vb;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "A: " << va.dump() << "\nB: " << vb.dump();
+    return vb;
+  }
+  static json cell_named(const json& v, const std::string& name) {
+    for (const json& c : v["cells"].value("cells", json::array()))
+      if (c.value("name", "") == name) return c;
+    return nullptr;
+  }
+};
+
+TEST_F(TwoServersCells, ACellHeartbeatingToOneServerIsKnownAlikeToTheOther) {
+  const std::string token = cell_token("c1");
+  const int64_t rev = on(*a_, "GET", "/internal/v1/status").json()["revision"].get<int64_t>();
+  auto r = heartbeat(*a_, token, "c1", 60000);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json v = until_both([](const json& v) {
+    json c = cell_named(v, "c1");
+    return c.is_object() && c["healthy"] == true;
+  });
+  // B lists it as A does, through every view: the cell list, the group's instances, health,
+  // statistics and the per-PDP deployment status.
+  json c = cell_named(v, "c1");
+  EXPECT_EQ(c["expired"], false);
+  EXPECT_EQ(c["description"], "cell c1");
+  EXPECT_EQ(c["hostedApps"], json::array({"app1"}));
+  EXPECT_EQ(c["datapath"]["allowed"], 5);
+  EXPECT_EQ(v["pdps/healthcheck"]["healthy"], true);
+  ASSERT_EQ(v["pdps/healthcheck"]["pdpList"].size(), 1u) << v.dump();
+  EXPECT_EQ(v["pdps/healthcheck"]["pdpList"][0]["instanceId"], "c1");
+  EXPECT_EQ(v["pdps/healthcheck"]["pdpList"][0]["healthy"], "HEALTHY");
+  EXPECT_EQ(v["statistics"]["totalPdpCount"], 1);
+  EXPECT_EQ(v["components/healthcheck"]["healthy"], true);
+  EXPECT_NE(v["pdps"].dump().find("\"instanceId\":\"c1\""), std::string::npos) << v["pdps"];
+  EXPECT_NE(v["policies/status"].dump().find("\"pdpId\":\"c1\""), std::string::npos)
+      << v["policies/status"];
+  // Heartbeats are not policy changes: no revision on either server.
+  ASSERT_EQ(heartbeat(*b_, token, "c1", 60000).status, 200);
+  for (ServerProcess* s : {a_.get(), b_.get()})
+    EXPECT_EQ(on(*s, "GET", "/internal/v1/status").json()["revision"], rev);
+  EXPECT_EQ(on(*a_, "GET", "/internal/v1/changes?since=0").json()["changes"].size(), size_t(rev));
+}
+
+TEST_F(TwoServersCells, ACellThatStopsHeartbeatingExpiresAlikeOnBothAndComesBackThroughEither) {
+  const std::string token = cell_token("c1");
+  ASSERT_EQ(heartbeat(*a_, token, "c1", 60000).status, 200);
+  until_both([](const json& v) { return cell_named(v, "c1").is_object(); });
+  // Its last heartbeat announces 100 ms intervals; then no more: after 3 missed intervals
+  // both servers report it expired and unhealthy, the same way.
+  ASSERT_EQ(heartbeat(*a_, token, "c1", 100).status, 200);
+  json v = until_both([](const json& v) {
+    json c = cell_named(v, "c1");
+    return c.is_object() && c["expired"] == true;
+  });
+  EXPECT_EQ(cell_named(v, "c1")["healthy"], false);
+  EXPECT_EQ(v["pdps/healthcheck"]["healthy"], false);
+  ASSERT_EQ(v["pdps/healthcheck"]["pdpList"].size(), 1u) << v.dump();
+  EXPECT_EQ(v["pdps/healthcheck"]["pdpList"][0]["healthy"], "NOT_HEALTHY");
+  EXPECT_EQ(v["pdps/healthcheck"]["pdpList"][0]["expired"], true);
+  EXPECT_EQ(v["components/healthcheck"]["healthy"], false);
+  EXPECT_EQ(v["statistics"]["healthyPdpCount"], 0);
+  // Its agent fails over to B: A sees it healthy again too.
+  ASSERT_EQ(heartbeat(*b_, token, "c1", 60000).status, 200);
+  v = until_both([](const json& v) {
+    json c = cell_named(v, "c1");
+    return c.is_object() && c["healthy"] == true;
+  });
+  EXPECT_EQ(v["pdps/healthcheck"]["healthy"], true);
+}
+
+// With --cell-retention 1, an expired cell is forgotten a second after it expired: by both
+// servers alike, and its row leaves the database (the servers' retention runs).
+class TwoServersForgettingCells : public TwoServersCells {
+ protected:
+  std::vector<std::string> extra_flags() const override {
+    return {"--cell-retention", "1", "--retention-interval", "1"};
+  }
+  int64_t rows_in_cells_table() {
+    PGconn* c = PQconnectdb(db_.c_str());
+    PGresult* r = PQexec(c, "SELECT count(*) FROM cells");
+    const int64_t n = PQresultStatus(r) == PGRES_TUPLES_OK ? std::atoll(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    PQfinish(c);
+    return n;
+  }
+};
+
+TEST_F(TwoServersForgettingCells, AnExpiredCellIsForgottenByBothAndLeavesTheDatabase) {
+  const std::string token = cell_token("c1");
+  ASSERT_EQ(heartbeat(*a_, token, "c1", 60000).status, 200);
+  until_both([](const json& v) { return cell_named(v, "c1").is_object(); });
+  ASSERT_EQ(heartbeat(*a_, token, "c1", 100).status, 200);
+  json v = until_both([](const json& v) { return v["cells"]["cells"] == json::array(); });
+  EXPECT_EQ(v["pdps/healthcheck"]["pdpList"], json::array());
+  EXPECT_EQ(v["statistics"]["totalPdpCount"], 0);
+  int64_t rows = -1;
+  for (int i = 0; i < 600 && rows != 0; ++i) {
+    rows = rows_in_cells_table();
+    if (rows != 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(rows, 0);
 }
 
 }  // namespace

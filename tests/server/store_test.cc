@@ -39,13 +39,13 @@ TEST_P(Stores, MigrationsRerunCleanlyAndKeepData) {
   {
     auto s = open();
     ASSERT_TRUE(s);
-    EXPECT_EQ(*StoreLocation::schema_version(*s), 6);  // 6: who made each change
+    EXPECT_EQ(*StoreLocation::schema_version(*s), 7);  // 7: the cells
     ASSERT_TRUE(s->write<void>([](StoreTx& tx) { return tx.insert_app({"a", "default", 7}); }));
   }
   for (int i = 0; i < 3; ++i) {
     auto s = open();
     ASSERT_TRUE(s);
-    EXPECT_EQ(*StoreLocation::schema_version(*s), 6);  // 6: who made each change
+    EXPECT_EQ(*StoreLocation::schema_version(*s), 7);  // 7: the cells
     auto app = s->read<std::optional<AppRecord>>([](StoreTx& tx) { return tx.find_app("a"); });
     ASSERT_TRUE(app && *app);
     EXPECT_EQ((*app)->tag, 7u);

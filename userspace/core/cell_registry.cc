@@ -1,5 +1,6 @@
 #include "core/cell_registry.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace wiretag {
@@ -11,6 +12,13 @@ constexpr int64_t kSweepEveryMs = 1000;
 CellRegistry::CellRegistry(std::function<int64_t()> clock_ms, int64_t retention_ms)
     : clock_ms_(std::move(clock_ms)), retention_ms_(retention_ms) {}
 
+CellRegistry::CellRegistry(std::function<int64_t()> clock_ms, int64_t retention_ms,
+                           CellsPort& shared, int64_t refresh_ms)
+    : clock_ms_(std::move(clock_ms)),
+      retention_ms_(retention_ms),
+      shared_(&shared),
+      refresh_ms_(refresh_ms) {}
+
 int64_t CellRegistry::now() const {
   if (clock_ms_) return clock_ms_();
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -18,15 +26,19 @@ int64_t CellRegistry::now() const {
       .count();
 }
 
-void CellRegistry::report(CellReport report) {
+Result<void> CellRegistry::report(CellReport report) {
   const int64_t at = now();
+  std::string stored;
+  if (shared_)
+    if (auto r = write_through(report, at, stored); !r) return r;
   std::lock_guard lock(mutex_);
   std::string name = report.name;
-  cells_.insert_or_assign(std::move(name), Entry{std::move(report), at});
+  cells_.insert_or_assign(std::move(name), Entry{std::move(report), at, std::move(stored)});
   if (at >= next_sweep_ms_) {
     evict_locked(at);
     next_sweep_ms_ = at + kSweepEveryMs;
   }
+  return Ok();
 }
 
 bool CellRegistry::evicted(const Entry& entry, int64_t now) const {
@@ -39,8 +51,9 @@ size_t CellRegistry::evict_locked(int64_t now) {
 
 size_t CellRegistry::evict_expired() {
   const int64_t at = now();
+  const size_t forgotten = shared_ ? forget_in_store(at) : 0;
   std::lock_guard lock(mutex_);
-  return evict_locked(at);
+  return std::max(forgotten, evict_locked(at));
 }
 
 Cell CellRegistry::view(const Entry& entry, int64_t now) const {
@@ -54,6 +67,7 @@ Cell CellRegistry::view(const Entry& entry, int64_t now) const {
 std::vector<Cell> CellRegistry::list() const {
   const int64_t at = now();
   std::lock_guard lock(mutex_);
+  refresh_locked(at);
   std::vector<Cell> out;
   out.reserve(cells_.size());
   for (const auto& [name, entry] : cells_)
@@ -64,6 +78,7 @@ std::vector<Cell> CellRegistry::list() const {
 std::optional<Cell> CellRegistry::find(std::string_view name) const {
   const int64_t at = now();
   std::lock_guard lock(mutex_);
+  refresh_locked(at);
   auto it = cells_.find(name);
   if (it == cells_.end() || evicted(it->second, at)) return std::nullopt;
   return view(it->second, at);

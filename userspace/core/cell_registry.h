@@ -1,5 +1,7 @@
-// The cells (PDPs) that report to this server with PDP_STATUS heartbeats (SPEC §2, §4.4).
-// Kept in memory only: after a server restart each cell reappears at its next heartbeat.
+// The cells (PDPs) that report with PDP_STATUS heartbeats (SPEC §2, §4.4). With a CellsPort
+// (core/ports/cells.h; the server's is its database's cells table), kept there, so that every
+// server on the database knows every cell and answers alike (cell_registry_store.cc); without
+// one (tests), in memory only.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +15,11 @@
 #include <vector>
 
 #include "protocol/policy_version.h"
+#include "wiretag/result.h"
 
 namespace wiretag {
+
+class CellsPort;  // core/ports/cells.h
 
 inline constexpr std::string_view kDefaultGroup = "defaultGroup";
 
@@ -87,29 +92,49 @@ class CellRegistry {
   // not pile up: it is in no list and no count from then on.
   explicit CellRegistry(std::function<int64_t()> clock_ms = {},
                         int64_t retention_ms = kDefaultRetentionMs);
+  // The cells in `shared`: each heartbeat written through (one upsert, nothing in the change
+  // log), the other servers' read back when a list or find comes more than refresh_ms after
+  // the last read (a negative refresh_ms: read once, for a store no other server writes).
+  // Expiry and retention are computed from the stored heartbeat time and interval, so every
+  // server that reads the same rows gives the same answer.
+  static constexpr int64_t kDefaultRefreshMs = 100;
+  CellRegistry(std::function<int64_t()> clock_ms, int64_t retention_ms, CellsPort& shared,
+               int64_t refresh_ms = kDefaultRefreshMs);
 
-  // A heartbeat: registers the cell or replaces what it reported before.
-  void report(CellReport report);
+  // A heartbeat: registers the cell or replaces what it reported before. STORE_ERROR when it
+  // could not be written to the shared store (then this server does not know it either).
+  Result<void> report(CellReport report);
   std::vector<Cell> list() const;  // by name
   std::optional<Cell> find(std::string_view name) const;
-  // Forgets the cells past their retention now; how many. report() also does, at most
-  // once a second, so memory stays bounded by the cells heard from within the retention.
+  // Forgets the cells past their retention now (also in the shared store); how many. report()
+  // also does in memory, at most once a second, so memory stays bounded by the cells heard
+  // from within the retention.
   size_t evict_expired();
 
  private:
   struct Entry {
     CellReport report;
     int64_t last_heartbeat_ms;
+    std::string stored;  // the report as the shared store holds it (cell_report_codec.h)
   };
   Cell view(const Entry& entry, int64_t now) const;
   bool evicted(const Entry& entry, int64_t now) const;
   size_t evict_locked(int64_t now);
   int64_t now() const;
+  // cell_registry_store.cc: the shared store's side.
+  Result<void> write_through(const CellReport& report, int64_t at, std::string& stored);
+  void refresh_locked(int64_t now) const;
+  size_t forget_in_store(int64_t now);
 
   std::function<int64_t()> clock_ms_;
   int64_t retention_ms_;
+  CellsPort* shared_ = nullptr;
+  int64_t refresh_ms_ = kDefaultRefreshMs;
   mutable std::mutex mutex_;
-  std::map<std::string, Entry, std::less<>> cells_;
+  // With a shared store: what it held at refreshed_at_ms_, plus this server's heartbeats since.
+  mutable std::map<std::string, Entry, std::less<>> cells_;
+  mutable std::optional<int64_t> refreshed_at_ms_;
+  mutable bool read_once_ = false;
   int64_t next_sweep_ms_ = 0;
 };
 

@@ -235,7 +235,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     const std::string name = report->name;
     const int64_t interval = report->heartbeat_interval_ms;
     WT_TRY(assigned, pap_.assignment(report->pdp_group, report->pdp_subgroup));
-    cells_.report(std::move(*report));
+    if (auto r = cells_.report(std::move(*report)); !r) return r.error();
     json out = assignment_json(name, *assigned);
     out["heartbeatIntervalMs"] = interval;
     return Reply{200, out};

@@ -247,6 +247,12 @@ int main(int argc, char** argv) {
     spdlog::error("store: {}", store.error().message);
     return is(store.error(), wiretag::ErrorKind::Configuration) ? 2 : 1;
   }
+  // The cells port (core/ports/cells.h) on the same database: every server on it knows them all.
+  auto cells_store = wiretag::open_cells_store(db_url, data_dir);
+  if (!cells_store) {
+    spdlog::error("store: cells: {}", cells_store.error().message);
+    return cells_store.error().code == "DB_UNREACHABLE" ? 2 : 1;
+  }
   wiretag::PolicyGraphOptions options;
   options.tag_length = tag_length;
   options.tag_quarantine_seconds = quarantine;
@@ -304,8 +310,11 @@ int main(int argc, char** argv) {
   wiretag::ChangeNotifier notifier(*revision);
   (*store)->add_commit_observer([&notifier](int64_t rev) { notifier.publish(rev); });
   wiretag::follow_other_servers(**store);  // several servers on one PostgreSQL database
-  // In memory: after a restart each cell reappears at its next heartbeat.
-  wiretag::CellRegistry cells({}, cell_retention * 1000);
+  // In the database (core/cell_registry.h): on PostgreSQL other servers' heartbeats are read
+  // back every kDefaultRefreshMs; SQLite has no other server, its cells are read once.
+  wiretag::CellRegistry cells(
+      {}, cell_retention * 1000, **cells_store,
+      wiretag::is_postgresql_url(db_url) ? wiretag::CellRegistry::kDefaultRefreshMs : -1);
   asio::io_context ioc(static_cast<int>(threads));
   wiretag::Pap pap(**store, cells);
   router.api("internal");

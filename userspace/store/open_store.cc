@@ -1,9 +1,10 @@
 #include "store/open_store.h"
 
 #include "common/private_files.h"
-
+#include "store/pg_cells.h"
 #include "store/pg_connection.h"
 #include "store/pg_store.h"
+#include "store/sqlite_cells.h"
 #include "store/sqlite_store.h"
 
 namespace wiretag {
@@ -41,6 +42,12 @@ Result<std::unique_ptr<Store>> open_store(const std::string& db_url,
   auto s = PgStore::open(db_url);
   if (!s) return s.error();
   return std::unique_ptr<Store>(std::move(*s));
+}
+
+Result<std::unique_ptr<CellsPort>> open_cells_store(const std::string& db_url,
+                                                    const std::filesystem::path& data_dir) {
+  if (is_postgresql_url(db_url)) return open_pg_cells(db_url);
+  return open_sqlite_cells(data_dir);
 }
 
 }  // namespace wiretag

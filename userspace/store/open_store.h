@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/ports/cells.h"
 #include "store/store.h"
 
 namespace wiretag {
@@ -15,6 +16,11 @@ namespace wiretag {
 // STORE_ERROR when it can but cannot be opened (e.g. a migration fails).
 Result<std::unique_ptr<Store>> open_store(const std::string& db_url,
                                           const std::filesystem::path& data_dir);
+
+// The cells table of the same database (core/ports/cells.h), on a connection of its own.
+// Open the Store first: it applies the migrations.
+Result<std::unique_ptr<CellsPort>> open_cells_store(const std::string& db_url,
+                                                    const std::filesystem::path& data_dir);
 
 // Once every commit observer is added: the commits of other servers on the same database reach
 // them too (PostgreSQL, LISTEN/NOTIFY). SQLite: nothing to do (readers of the in-memory index

@@ -136,6 +136,16 @@ CREATE TABLE policy_types (
     {6, R"sql(
 ALTER TABLE changes ADD COLUMN principal TEXT NOT NULL DEFAULT '';
 )sql"},
+    // The cells (PDPs) and their last heartbeat, shared by every server on the database
+    // (core/ports/cells.h): one row per cell, its last PDP_STATUS as JSON.
+    {7, R"sql(
+CREATE TABLE cells (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  report TEXT NOT NULL,
+  heartbeat_interval_ms BIGINT NOT NULL,
+  last_heartbeat_ms BIGINT NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

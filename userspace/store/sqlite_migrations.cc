@@ -128,6 +128,16 @@ CREATE TABLE policy_types (
     {6, R"sql(
 ALTER TABLE changes ADD COLUMN principal TEXT NOT NULL DEFAULT '';
 )sql"},
+    // The cells (PDPs) and their last heartbeat, shared by every server on the database
+    // (core/ports/cells.h): one row per cell, its last PDP_STATUS as JSON.
+    {7, R"sql(
+CREATE TABLE cells (
+  name TEXT PRIMARY KEY,
+  report TEXT NOT NULL,
+  heartbeat_interval_ms INTEGER NOT NULL,
+  last_heartbeat_ms INTEGER NOT NULL
+);
+)sql"},
 };
 
 }  // namespace
