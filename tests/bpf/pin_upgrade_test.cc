@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -38,7 +39,7 @@ constexpr uint32_t kTagA = 0x0a, kTagB = 0x0b;
 constexpr int kAllowedPort = 7000, kDeniedPort = 7001;
 
 // b: echoes what reaches kAllowedPort, counts what reaches kDeniedPort; writes the count when
-// the stop file appears.
+// its stop file appears (after the client's).
 constexpr const char* kServer = R"(import os, select, socket, sys
 out, stop = sys.argv[1], sys.argv[2]
 a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(("0.0.0.0", 7000))
@@ -238,7 +239,7 @@ class PinUpgrade : public testing::Test {
 
   void start_traffic() {
     ASSERT_EQ(sh("ip netns exec " + ns_b_ + " python3 " + work_ + "/server.py " + work_ +
-                 "/denied " + work_ + "/stop >/dev/null 2>&1 &"),
+                 "/denied " + work_ + "/stop-server >/dev/null 2>&1 &"),
               0);
     ASSERT_EQ(sh("ip netns exec " + ns_a_ + " python3 " + work_ + "/client.py " + work_ +
                  "/client " + work_ + "/stop " + work_ + "/progress >/dev/null 2>&1 &"),
@@ -267,8 +268,10 @@ class PinUpgrade : public testing::Test {
     if (!running_) return;
     std::ofstream(work_ + "/stop") << "";
     running_ = false;
-    EXPECT_TRUE(wait_for_file(work_ + "/client") && wait_for_file(work_ + "/denied"))
-        << "the traffic scripts did not finish";
+    EXPECT_TRUE(wait_for_file(work_ + "/client")) << "the client did not finish";
+    // The server stops after the client: it echoes the client's last message too.
+    std::ofstream(work_ + "/stop-server") << "";
+    EXPECT_TRUE(wait_for_file(work_ + "/denied")) << "the server did not finish";
   }
 
   // Every pinned map's id: a map adopted keeps its id, one replaced gets another.
@@ -284,7 +287,10 @@ class PinUpgrade : public testing::Test {
   }
 
   void expect_rules_carried_over(const datapath::Datapath& dp) {
-    auto after = dp.endpoints();
+    auto after = dp.endpoints();  // a hash's order: another map, another order
+    auto by_ifindex = [](const auto& x, const auto& y) { return x.ifindex < y.ifindex; };
+    std::sort(after.begin(), after.end(), by_ifindex);
+    std::sort(before_.begin(), before_.end(), by_ifindex);
     ASSERT_EQ(after.size(), before_.size());
     for (size_t i = 0; i < after.size(); ++i) {
       SCOPED_TRACE(after[i].device.ifname);

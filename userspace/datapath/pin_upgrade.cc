@@ -145,7 +145,8 @@ Result<void> copy_mapped(const MapPlan& m, int to_fd) {
 
 // Moves the pinned map's entries into to_fd, converted when the plan has a converter.
 // Arrays: the indexes both have; zero values are skipped (a new array is zero).
-Result<void> copy_entries(const MapPlan& m, int to_fd, Merge merge) {
+Result<void> copy_entries(const MapPlan& m, int to_fd, Merge merge,
+                          const std::function<bool(uint32_t)>& live_ifindex = nullptr) {
   const bool mmapped = (m.pinned.flags & BPF_F_MMAPABLE) && (m.wanted.flags & BPF_F_MMAPABLE);
   if (!m.convert && merge == Merge::Overwrite && mmapped && m.pinned.value_size % 8 == 0 &&
       m.pinned.value_size == m.wanted.value_size)
@@ -163,6 +164,9 @@ Result<void> copy_entries(const MapPlan& m, int to_fd, Merge merge) {
     key.swap(next);
     prev = key.data();
     if (bpf_map_lookup_elem(m.pinned_fd, key.data(), value.data()) != 0) continue;  // gone
+    uint32_t ifindex = 0;  // flows and fragments keys start with the endpoint's ifindex
+    std::memcpy(&ifindex, key.data(), std::min<size_t>(key.size(), sizeof ifindex));
+    if (live_ifindex && !live_ifindex(ifindex)) continue;
     if (is_array(m.pinned.type) &&
         std::all_of(value.begin(), value.end(), [](uint8_t b) { return b == 0; }))
       continue;
@@ -437,13 +441,14 @@ Result<void> PinUpgrade::fill(bpf_object* obj) {
   return Ok();
 }
 
-Result<void> PinUpgrade::catch_up(bpf_object* obj) {
+Result<void> PinUpgrade::catch_up(bpf_object* obj,
+                                  const std::function<bool(uint32_t)>& live_ifindex) {
   for (const MapPlan& m : maps_) {
     if (m.action != PinAction::Copy && m.action != PinAction::Convert) continue;
     const int fd = bpf_map__fd(bpf_object__find_map_by_name(obj, m.name.c_str()));
     const Kind k = kind_of(m.name);
     Result<void> r = Ok();
-    if (k == Kind::Recorded) r = copy_entries(m, fd, Merge::Keep);
+    if (k == Kind::Recorded) r = copy_entries(m, fd, Merge::Keep, live_ifindex);
     if (k == Kind::Counts) r = copy_entries(m, fd, Merge::Add);
     if (!r) return r;
   }
@@ -479,7 +484,9 @@ Result<void> Datapath::finish_upgrade() {
   if (!upgrade_) return Ok();
   if (upgrade_->migrates()) {
     wait_for_readers();  // no run of the old programs is left: the old maps are frozen
-    if (auto r = upgrade_->catch_up(skel_->obj); !r) return r;
+    // Not the flows of an endpoint adopt() forgot: they must not admit a later one.
+    auto live = [&](uint32_t ifindex) { return endpoints_.lookup(ifindex).has_value(); };
+    if (auto r = upgrade_->catch_up(skel_->obj, live); !r) return r;
     {
       std::lock_guard lock(mu_);
       record_reply_ports();  // the bits of flows the old programs recorded since fill()

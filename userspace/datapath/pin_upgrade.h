@@ -88,8 +88,8 @@ class PinUpgrade {
   Result<void> fill(bpf_object* obj);
   // Once every device runs the new programs and no run of the old ones is left (the old maps
   // no longer change): what the old programs wrote since fill() — flows and fragments, never
-  // over a newer entry; counts, added.
-  Result<void> catch_up(bpf_object* obj);
+  // over a newer entry, nor of an endpoint no longer live; counts, added.
+  Result<void> catch_up(bpf_object* obj, const std::function<bool(uint32_t)>& live_ifindex);
   // Last: each new map renamed over its pin, then the marker (written when missing or older
   // even when every map was adopted).
   Result<void> commit(bpf_object* obj);
