@@ -29,6 +29,7 @@
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
 #include "datapath/kernel_hz.h"
+#include "datapath/libbpf_log.h"
 #include "datapath/packet_builder.h"
 
 namespace {
@@ -458,6 +459,7 @@ Config parse_args(int argc, char** argv) {
 int main(int argc, char** argv) {
   Config cfg = parse_args(argc, argv);
   wiretag::init_logging("warn");
+  wiretag::route_libbpf_logs();
   print_machine();
 
   wiretag::datapath::Options options;

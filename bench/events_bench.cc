@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
         std::make_unique<http::Client>(http::BaseUrl{"127.0.0.1", std::to_string(bound->port())});
     Reader* rp = r.get();
     r->thread = std::thread([rp] {
-      rp->client->stream(
+      (void)rp->client->stream(
           "/v1/events",
           [rp](std::string_view line) {
             if (line.find("\"type\":\"lost\"") != std::string_view::npos) {
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   const auto until = start + std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
   while (std::chrono::steady_clock::now() < until) {
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-                .data_size_in = static_cast<uint32_t>(frame.size()), .repeat = batch);
+                .data_size_in = static_cast<uint32_t>(frame.size()), .repeat = static_cast<int>(batch));
     if (bpf_prog_test_run_opts((*dp)->enforce_prog_fd(), &opts) != 0) {
       std::perror("BPF_PROG_TEST_RUN");
       return 1;

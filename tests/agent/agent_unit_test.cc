@@ -208,15 +208,44 @@ TEST(ServerReplies, MalformedSnapshotsAreRefused) {
 TEST(ServerReplies, EventsNameTheirDestinations) {
   auto e = parse_event({{"revision", 7},
                         {"kind", "edge.created"},
-                        {"subject", "x"},
-                        {"body", {{"source", "a"}, {"destination", "b"}}}});
+                        {"account", "default"},
+                        {"subject", "b"},
+                        {"body",
+                         {{"source", "a"},
+                          {"source_tag", 3},
+                          {"destination", "b"},
+                          {"policy", "default-whitelist"},
+                          {"protocol", "tcp"},
+                          {"ports", {{"start", 80}, {"end", 90}}}}}});
   ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind, protocol::EventKind::EdgeCreated);
   EXPECT_EQ(e->destinations, std::vector<std::string>{"b"});
-  e = parse_event(json::parse(R"({"revision":8,"kind":"policy.updated","subject":"p1",
-      "body":{"rules":[{"source":"a","destination":"c"},{"source":"a","destination":"d"}]}})"));
+  ASSERT_TRUE(e->edge);
+  EXPECT_EQ(e->edge->rule, (Rule{3, Protocol::Tcp, PortRange{80, 90}}));
+  // An update names the destinations of its rules and of the rules it replaced.
+  e = parse_event(json::parse(R"({"revision":8,"kind":"policy.updated","account":"acme",
+      "subject":"p1","body":{"id":"p1","name":"n","version":2,
+      "rules":[{"source":"a","destination":"c","protocol":"any"},
+               {"source":"a","destination":"d","protocol":"any"}],
+      "previous_rules":[{"source":"a","destination":"e","protocol":"any"}]}})"));
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->destinations, (std::vector<std::string>{"c", "d"}));
+  EXPECT_EQ(e->kind, protocol::EventKind::PolicyUpdated);
+  EXPECT_EQ(e->destinations, (std::vector<std::string>{"c", "d", "e"}));
   EXPECT_FALSE(parse_event(json::parse(R"({"kind":"x"})")));
+}
+
+// A kind this agent does not know (a newer server's), or a body it cannot read: the event
+// is kept (its revision counts) with no kind, and the cell resyncs rather than guess.
+TEST(ServerReplies, UnknownOrMalformedEventsMeanResync) {
+  for (const char* text :
+       {R"({"revision":9,"kind":"something.new","account":"","subject":"x","body":{}})",
+        R"({"revision":9,"kind":"edge.created","account":"","subject":"b","body":{"source":"a"}})",
+        R"({"revision":9,"kind":"pdp.update","account":"","subject":"g","body":{"group":"g"}})"}) {
+    auto e = parse_event(json::parse(text));
+    ASSERT_TRUE(e) << text;
+    EXPECT_EQ(e->revision, 9);
+    EXPECT_FALSE(e->kind) << text;
+  }
 }
 
 class CellTest : public ::testing::Test {
@@ -243,22 +272,23 @@ class CellTest : public ::testing::Test {
 
 TEST_F(CellTest, ChangeEventsTouchOnlyTheAppsTheyName) {
   EXPECT_EQ(cell_->followed_apps(), (std::vector<std::string>{"db", "web"}));
-  auto apps = cell_->affected_apps({1, "edge.created", "x", {"web"}});
+  using protocol::EventKind;
+  auto apps = cell_->affected_apps({1, EventKind::EdgeCreated, "x", {"web"}});
   ASSERT_TRUE(apps);
   EXPECT_EQ(*apps, std::set<std::string>{"web"});
-  apps = cell_->affected_apps({2, "edge.created", "x", {"elsewhere"}});
+  apps = cell_->affected_apps({2, EventKind::EdgeCreated, "x", {"elsewhere"}});
   ASSERT_TRUE(apps);
   EXPECT_TRUE(apps->empty());
-  apps = cell_->affected_apps({3, "app.deleted", "db", {}});
+  apps = cell_->affected_apps({3, EventKind::AppDeleted, "db", {}});
   EXPECT_EQ(*apps, std::set<std::string>{"db"});
-  apps = cell_->affected_apps({4, "policy.updated", "p", {"db", "web", "other"}});
+  apps = cell_->affected_apps({4, EventKind::PolicyUpdated, "p", {"db", "web", "other"}});
   EXPECT_EQ(*apps, (std::set<std::string>{"db", "web"}));
-  EXPECT_FALSE(cell_->affected_apps({5, "something.new", "x", {}}));  // unknown: resync
+  EXPECT_FALSE(cell_->affected_apps({5, std::nullopt, "x", {}}));  // unknown: resync
   cell_->begin_follow("api");
-  apps = cell_->affected_apps({6, "edge.created", "x", {"api"}});
+  apps = cell_->affected_apps({6, EventKind::EdgeCreated, "x", {"api"}});
   EXPECT_EQ(*apps, std::set<std::string>{"api"});
   cell_->end_follow("api");
-  EXPECT_TRUE(cell_->affected_apps({7, "edge.created", "x", {"api"}})->empty());
+  EXPECT_TRUE(cell_->affected_apps({7, EventKind::EdgeCreated, "x", {"api"}})->empty());
 }
 
 TEST_F(CellTest, DeletedSourceAppTouchesTheAppsItCouldReach) {
@@ -268,7 +298,7 @@ TEST_F(CellTest, DeletedSourceAppTouchesTheAppsItCouldReach) {
   AppPolicy web{"web", 1, {Rule{9, Protocol::Any, std::nullopt}}, {"client"}, 5};
   s.apps.push_back(web);
   cell_->apply(s);  // devices do not exist: nothing attached, the policy is remembered
-  auto apps = cell_->affected_apps({6, "app.deleted", "client", {}});
+  auto apps = cell_->affected_apps({6, protocol::EventKind::AppDeleted, "client", {}});
   ASSERT_TRUE(apps);
   EXPECT_EQ(*apps, std::set<std::string>{"web"});
 }
@@ -279,7 +309,8 @@ TEST_F(CellTest, AddedEdgeIsAppliedFromTheEventAndOlderEventsAreIgnored) {
   s.revision = 10;
   s.apps.push_back(AppPolicy{"web", 1, {Rule{9, Protocol::Any, std::nullopt}}, {"client"}, 10});
   cell_->apply(s);
-  auto e = parse_event(json::parse(R"({"revision":11,"kind":"edge.created","subject":"web",
+  auto e = parse_event(
+      json::parse(R"({"revision":11,"kind":"edge.created","account":"default","subject":"web",
       "body":{"source":"api","source_tag":7,"destination":"web","policy":"default-whitelist",
               "protocol":"tcp","ports":{"start":80,"end":81}}})"));
   ASSERT_TRUE(e);
@@ -287,22 +318,26 @@ TEST_F(CellTest, AddedEdgeIsAppliedFromTheEventAndOlderEventsAreIgnored) {
   EXPECT_EQ(e->edge->rule, (Rule{7, Protocol::Tcp, PortRange{80, 81}}));
   EXPECT_TRUE(cell_->apply_change(*e));
   // The cell now knows "api" as a source of web: deleting api touches web.
-  EXPECT_EQ(*cell_->affected_apps({12, "app.deleted", "api", {}}), std::set<std::string>{"web"});
+  EXPECT_EQ(*cell_->affected_apps({12, protocol::EventKind::AppDeleted, "api", {}}),
+            std::set<std::string>{"web"});
   // Not an edge of default-whitelist, a deletion, or an app it holds no rules for: ask.
   auto named = *e;
   named.edge.reset();
   EXPECT_FALSE(cell_->apply_change(named));
   auto del = *e;
-  del.kind = "edge.deleted";
+  del.kind = protocol::EventKind::EdgeDeleted;
   EXPECT_FALSE(cell_->apply_change(del));
   auto other = *e;
   other.edge->destination = "db";
   EXPECT_FALSE(cell_->apply_change(other));
-  // An edge event without the source's tag (an older server) carries no edge.
-  auto old = parse_event(json::parse(R"({"revision":13,"kind":"edge.created","subject":"web",
+  // An edge event without the source's tag (an older server) carries no edge: the cell
+  // cannot read it and resyncs.
+  auto old = parse_event(
+      json::parse(R"({"revision":13,"kind":"edge.created","account":"default","subject":"web",
       "body":{"source":"api","destination":"web","policy":"default-whitelist","protocol":"any"}})"));
   ASSERT_TRUE(old);
   EXPECT_FALSE(old->edge);
+  EXPECT_FALSE(old->kind);
 }
 
 TEST(Assignment, ParsedFromThePdpStatusReply) {
@@ -335,6 +370,9 @@ TEST(Assignment, VersionsCompareAsTheServerDoes) {
   EXPECT_TRUE(same_version({"p", "3"}, {"p", "3.0.0"}));
   EXPECT_FALSE(same_version({"p", "3"}, {"p", "3.1.0"}));
   EXPECT_FALSE(same_version({"p", "3"}, {"q", "3"}));
+  // "03" is no version N, as the server reads it: not "03.0.0" either (issue 20).
+  EXPECT_FALSE(same_version({"p", "03"}, {"p", "03.0.0"}));
+  EXPECT_FALSE(same_version({"p", "03"}, {"p", "3.0.0"}));
   std::vector<PolicyVersion> a = {{"default-whitelist", "1.0.0"}, {"p", "2"}};
   std::vector<PolicyVersion> b = {{"p", "2.0.0"}, {"default-whitelist", "1.0.0"}};
   EXPECT_TRUE(same_policies(a, b));
@@ -364,7 +402,7 @@ TEST(Assignment, PdpEventsAreParsed) {
 
 TEST_F(CellTest, PdpEventsTouchNoApp) {
   cell_->begin_follow("web");
-  auto apps = cell_->affected_apps({5, "pdp.update", "canary", {}});
+  auto apps = cell_->affected_apps({5, protocol::EventKind::PdpUpdate, "canary", {}});
   ASSERT_TRUE(apps);
   EXPECT_TRUE(apps->empty());
   cell_->end_follow("web");

@@ -217,8 +217,9 @@ TEST_F(AgentMetricsTest, DocumentedSeriesAreTheScrapedOnes) {
       EXPECT_TRUE(text.has_samples(d.name)) << binary << " " << d.name << " has no sample";
     }
     for (const auto& [family, type] : text.types)
-      if (family.starts_with("wiretag_"))
+      if (family.starts_with("wiretag_")) {
         EXPECT_TRUE(expected.count(family)) << binary << " exposes undocumented " << family;
+      }
   }
 }
 

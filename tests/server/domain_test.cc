@@ -1,6 +1,8 @@
-// The policy graph's rules over a real SqliteStore in a temp dir.
+// The policy graph's rules over real stores: SqliteStore in a temp dir and PgStore on a
+// private PostgreSQL cluster (parameterized).
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -9,6 +11,7 @@
 #include "core/policy_graph.h"
 #include "core/tag_space.h"
 #include "store/sqlite_store.h"
+#include "store_backends.h"
 #include "temp_dir.h"
 
 namespace wiretag {
@@ -46,13 +49,15 @@ EdgeRequest edge(std::string source, std::string destination) {
   return EdgeRequest{std::move(source), std::move(destination), Protocol::Any, std::nullopt};
 }
 
-class Graph : public ::testing::Test {
+class Graph : public ::testing::TestWithParam<test::Backend> {
  protected:
   void open(int tag_length = 2, int64_t quarantine = 3600) {
     graph_.reset();
     store_.reset();
     // One store per tag length: the length is fixed when a store is created.
-    auto s = SqliteStore::open(dir_.path() / ("len" + std::to_string(tag_length)));
+    auto [at, fresh] = locations_.try_emplace(tag_length, GetParam(),
+                                              dir_.path() / ("len" + std::to_string(tag_length)));
+    auto s = at->second.open();
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
     PolicyGraphOptions o;
@@ -67,12 +72,15 @@ class Graph : public ::testing::Test {
   PolicyGraph& g() { return *graph_; }
 
   test::TempDir dir_;
+  std::map<int, test::StoreLocation> locations_;
   int64_t now_ = 1'000'000;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<Store> store_;
   std::optional<PolicyGraph> graph_;
 };
 
-TEST_F(Graph, RegisterIsIdempotentAndKeepsTheTag) {
+INSTANTIATE_TEST_SUITE_P(Backends, Graph, test::kBackends, test::backend_name);
+
+TEST_P(Graph, RegisterIsIdempotentAndKeepsTheTag) {
   auto first = g().register_app("default", "a");
   ASSERT_TRUE(first);
   EXPECT_TRUE(first->created);
@@ -83,12 +91,12 @@ TEST_F(Graph, RegisterIsIdempotentAndKeepsTheTag) {
   EXPECT_EQ(*g().revision(), 1);
 }
 
-TEST_F(Graph, SameGuidInAnotherAccountConflicts) {
+TEST_P(Graph, SameGuidInAnotherAccountConflicts) {
   ASSERT_TRUE(g().register_app("default", "a"));
   EXPECT_EQ(g().register_app("other", "a").error().code, "APP_EXISTS");
 }
 
-TEST_F(Graph, TagsAreDistinctAndNeverZero) {
+TEST_P(Graph, TagsAreDistinctAndNeverZero) {
   std::set<uint32_t> tags;
   for (int i = 0; i < 300; ++i) {
     auto r = g().register_app("default", "app" + std::to_string(i));
@@ -99,7 +107,7 @@ TEST_F(Graph, TagsAreDistinctAndNeverZero) {
   EXPECT_EQ(tags.size(), 300u);
 }
 
-TEST_F(Graph, ExhaustionIsReportedAndQuarantineHoldsUntilItPasses) {
+TEST_P(Graph, ExhaustionIsReportedAndQuarantineHoldsUntilItPasses) {
   open(1, 3600);
   for (int i = 0; i < 255; ++i) ASSERT_TRUE(g().register_app("default", "a" + std::to_string(i)));
   EXPECT_EQ(g().register_app("default", "late").error().code, "TAGS_EXHAUSTED");
@@ -113,7 +121,7 @@ TEST_F(Graph, ExhaustionIsReportedAndQuarantineHoldsUntilItPasses) {
   EXPECT_EQ(late->app.tag, freed);
 }
 
-TEST_F(Graph, EdgesNeedBothAppsAndAreIdempotent) {
+TEST_P(Graph, EdgesNeedBothAppsAndAreIdempotent) {
   ASSERT_TRUE(g().register_app("default", "a"));
   ASSERT_TRUE(g().register_app("default", "b"));
   EXPECT_EQ(g().allow(edge("a", "zz")).error().code, "APP_NOT_FOUND");
@@ -128,7 +136,7 @@ TEST_F(Graph, EdgesNeedBothAppsAndAreIdempotent) {
   EXPECT_EQ(wl->edges[0].edge.policy, kDefaultWhitelist);
 }
 
-TEST_F(Graph, WildcardSourceAddsARuleButNoWireBytes) {
+TEST_P(Graph, WildcardSourceAddsARuleButNoWireBytes) {
   ASSERT_TRUE(g().register_app("default", "b"));
   EXPECT_TRUE(*g().allow({"*", "b", Protocol::Tcp, PortRange{443, 443}}));
   auto wl = g().whitelist("b");
@@ -137,7 +145,7 @@ TEST_F(Graph, WildcardSourceAddsARuleButNoWireBytes) {
   EXPECT_EQ(wl->edges[0].source_tag, 0u);
 }
 
-TEST_F(Graph, DeleteRemovesTheAppAndEveryEdgeTogether) {
+TEST_P(Graph, DeleteRemovesTheAppAndEveryEdgeTogether) {
   for (auto guid : {"a", "b", "c"}) ASSERT_TRUE(g().register_app("default", guid));
   ASSERT_TRUE(g().allow(edge("a", "b")));
   ASSERT_TRUE(g().allow(edge("b", "a")));
@@ -149,7 +157,7 @@ TEST_F(Graph, DeleteRemovesTheAppAndEveryEdgeTogether) {
   EXPECT_EQ(*edges, 1);
 }
 
-TEST_F(Graph, RevisionGrowsWithEveryChangeAndTheLogSaysWhat) {
+TEST_P(Graph, RevisionGrowsWithEveryChangeAndTheLogSaysWhat) {
   ASSERT_TRUE(g().register_app("default", "a"));
   ASSERT_TRUE(g().register_app("default", "b"));
   ASSERT_TRUE(g().allow(edge("a", "b")));
@@ -167,7 +175,7 @@ TEST_F(Graph, RevisionGrowsWithEveryChangeAndTheLogSaysWhat) {
   EXPECT_EQ(g().changes_since(3, 100)->size(), 1u);
 }
 
-TEST_F(Graph, TagLengthIsFixedWhenTheStoreIsCreated) {
+TEST_P(Graph, TagLengthIsFixedWhenTheStoreIsCreated) {
   ASSERT_TRUE(g().register_app("default", "a"));
   graph_.reset();
   PolicyGraphOptions o;
@@ -175,7 +183,7 @@ TEST_F(Graph, TagLengthIsFixedWhenTheStoreIsCreated) {
   EXPECT_EQ(PolicyGraph::open(*store_, o).error().code, "TAG_LENGTH_MISMATCH");
 }
 
-TEST_F(Graph, InvalidInputsNeverReachTheStore) {
+TEST_P(Graph, InvalidInputsNeverReachTheStore) {
   EXPECT_EQ(g().register_app("default", "a b").error().code, "INVALID_GUID");
   EXPECT_EQ(g().register_app("bad account", "a").error().code, "INVALID_ACCOUNT");
   ASSERT_TRUE(g().register_app("default", "a"));
@@ -184,7 +192,7 @@ TEST_F(Graph, InvalidInputsNeverReachTheStore) {
   EXPECT_EQ(*g().revision(), 1);
 }
 
-TEST_F(Graph, PolicyVersionsGrowAndRefidsMayRepeat) {
+TEST_P(Graph, PolicyVersionsGrowAndRefidsMayRepeat) {
   int n = 0;
   AccountPolicies policies(*store_, [&n] { return "id-" + std::to_string(++n); });
   PolicyDraft draft{std::string("web"), std::optional<std::string>("r"),
@@ -208,10 +216,17 @@ TEST_F(Graph, PolicyVersionsGrowAndRefidsMayRepeat) {
 }
 
 // The in-memory index answers what the store answers, after every kind of change.
-TEST(WhitelistIndex, AgreesWithTheStoreThroughRandomChanges) {
-  test::TempDir dir;
-  auto s = SqliteStore::open(dir.path());
-  ASSERT_TRUE(s);
+class WhitelistIndexOn : public ::testing::TestWithParam<test::Backend> {
+ protected:
+  test::TempDir dir_;
+  test::StoreLocation location_{GetParam(), dir_.path()};
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, WhitelistIndexOn, test::kBackends, test::backend_name);
+
+TEST_P(WhitelistIndexOn, AgreesWithTheStoreThroughRandomChanges) {
+  auto s = location_.open();
+  ASSERT_TRUE(s) << s.error().message;
   PolicyGraphOptions plain_options;
   plain_options.tag_length = 1;
   plain_options.tag_quarantine_seconds = 0;
@@ -278,10 +293,9 @@ TEST(WhitelistIndex, AgreesWithTheStoreThroughRandomChanges) {
 }
 
 // Another process writing to the same database: seen once the poll interval has passed.
-TEST(WhitelistIndex, FollowsWritersOfOtherProcessesThroughTheChangeLog) {
-  test::TempDir dir;
-  auto mine = SqliteStore::open(dir.path());
-  auto theirs = SqliteStore::open(dir.path());
+TEST_P(WhitelistIndexOn, FollowsWritersOfOtherProcessesThroughTheChangeLog) {
+  auto mine = location_.open();
+  auto theirs = location_.open();
   ASSERT_TRUE(mine && theirs);
   PolicyGraphOptions o;
   o.in_memory_index = true;

@@ -267,7 +267,8 @@ TEST_F(Internal, EffectiveRulesUseOnlyTheDestinationAccountsLatestPolicies) {
   uint32_t a = add("a");
   add("x", "team-x");
   ASSERT_TRUE(policies_->create(
-      "default", {std::string("not-x's"), std::nullopt, std::vector<PolicyRule>{{"a", "x"}}}));
+      "default", {std::string("not-x's"), std::nullopt,
+                  std::vector<PolicyRule>{{"a", "x", Protocol::Any, std::nullopt}}}));
   auto p = policies_->create("team-x",
                              {std::string("x's"), std::nullopt,
                               std::vector<PolicyRule>{{"a", "x", Protocol::Tcp, PortRange{1, 1}}}});
@@ -285,8 +286,10 @@ TEST_F(Internal, RulesFromADeletedSourceDropOut) {
   add("a");
   add("c");
   ASSERT_TRUE(g().allow({"a", "c", Protocol::Any, std::nullopt}));
-  ASSERT_TRUE(policies_->create("default", {std::string("p"), std::nullopt,
-                                            std::vector<PolicyRule>{{"a", "c"}, {"*", "c"}}}));
+  ASSERT_TRUE(policies_->create(
+      "default", {std::string("p"), std::nullopt,
+                  std::vector<PolicyRule>{{"a", "c", Protocol::Any, std::nullopt},
+                                          {"*", "c", Protocol::Any, std::nullopt}}}));
   ASSERT_TRUE(g().delete_app("a"));
   auto r = g().effective_rules({"c"});
   ASSERT_TRUE(r);
@@ -330,11 +333,12 @@ TEST_F(Internal, EventBodiesNameEveryDestinationTheyTouch) {
   EXPECT_EQ(last_event_body()["destination"], "c");
 
   auto p = policies_->create("default",
-                             {std::string("p"), std::nullopt, std::vector<PolicyRule>{{"a", "b"}}});
+                             {std::string("p"), std::nullopt,
+                              std::vector<PolicyRule>{{"a", "b", Protocol::Any, std::nullopt}}});
   ASSERT_TRUE(p);
   EXPECT_EQ(last_event_body()["rules"][0]["destination"], "b");
   PolicyDraft move;
-  move.rules = std::vector<PolicyRule>{{"a", "c"}};
+  move.rules = std::vector<PolicyRule>{{"a", "c", Protocol::Any, std::nullopt}};
   ASSERT_TRUE(policies_->update("default", p->id, move, false));
   EXPECT_EQ(last_event_body()["rules"][0]["destination"], "c");
   EXPECT_EQ(last_event_body()["previous_rules"][0]["destination"], "b");  // b lost a rule
@@ -356,7 +360,8 @@ TEST_F(Internal, AnEvictedCellVanishesFromThePap) {
   cells.report(report("cell1", 1000));
   auto cells_in_groups = [&] {
     size_t n = 0;
-    for (const GroupView& g : *pap.groups())
+    auto groups = pap.groups();  // held: a range-for over *pap.groups() would dangle
+    for (const GroupView& g : *groups)
       for (const SubgroupView& s : g.subgroups) n += s.cells.size();
     return n;
   };

@@ -276,6 +276,26 @@ TEST_F(Listener, MemoryOfLargeBodiesIsGivenBack) {
   EXPECT_EQ(s().get("/apps").status, 200);
 }
 
+// Every agent's watch is a connection: a server started with the usual soft limit of 1024
+// descriptors raises it to its hard limit, so --max-connections is what bounds it (issue 20:
+// 1,000 agents on one server).
+TEST_F(Listener, TheServerRaisesItsSoftOpenFilesLimitToTheHardOne) {
+  rlimit mine{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &mine), 0);
+  if (mine.rlim_max != RLIM_INFINITY && mine.rlim_max <= 256)
+    GTEST_SKIP() << "the hard limit (" << mine.rlim_max << ") leaves nothing to raise";
+  // The server inherits this process's limits: a low soft limit under the same hard one.
+  rlimit low{256, mine.rlim_max};
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0) << std::strerror(errno);
+  start();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &mine), 0);
+  ASSERT_FALSE(HasFatalFailure());
+  rlimit theirs{};
+  ASSERT_EQ(::prlimit(s().pid(), RLIMIT_NOFILE, nullptr, &theirs), 0) << std::strerror(errno);
+  EXPECT_EQ(theirs.rlim_cur, mine.rlim_max);
+  EXPECT_EQ(theirs.rlim_max, mine.rlim_max);
+}
+
 // Item 3: out of descriptors, the accept loop backs off: few log lines, little CPU, and an
 // established keep-alive connection is still served.
 TEST_F(Listener, AcceptBacksOffWhenDescriptorsRunOut) {

@@ -1,5 +1,6 @@
 // Retention (issue 14 item 16): the change log compacted behind a horizon, the PAP audit
-// pruned by count and age, on a real SqliteStore with injected clocks.
+// pruned by count and age, on real stores (SQLite and PostgreSQL, parameterized) with
+// injected clocks.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include "core/log_retention.h"
 #include "core/policy_graph.h"
 #include "store/sqlite_store.h"
+#include "store_backends.h"
 #include "temp_dir.h"
 
 namespace wiretag {
@@ -15,12 +17,14 @@ namespace {
 
 struct Fixture {
   test::TempDir dir;
-  std::unique_ptr<SqliteStore> store;
+  test::StoreLocation location;
+  std::unique_ptr<Store> store;
   std::optional<PolicyGraph> graph;
 
-  Fixture() {
-    auto s = SqliteStore::open(dir.path());
+  explicit Fixture(test::Backend backend) : location(backend, dir.path()) {
+    auto s = location.open();
     EXPECT_TRUE(s) << s.error().message;
+    if (!s) return;
     store = std::move(*s);
     PolicyGraphOptions o;
     o.in_memory_index = true;
@@ -40,12 +44,16 @@ struct Fixture {
   }
 };
 
+class Retention : public ::testing::TestWithParam<test::Backend> {};
+INSTANTIATE_TEST_SUITE_P(Backends, Retention, test::kBackends, test::backend_name);
+
 RetentionPolicy changelog_only(int64_t revisions, int64_t seconds) {
   return RetentionPolicy{revisions, seconds, 0, 0};
 }
 
-TEST(Retention, TheChangeLogKeepsItsNewestRevisionsAndReadsBeforeTheHorizonGetNone) {
-  Fixture f;
+TEST_P(Retention, TheChangeLogKeepsItsNewestRevisionsAndReadsBeforeTheHorizonGetNone) {
+  Fixture f(GetParam());
+  ASSERT_TRUE(f.store && f.graph);
   f.register_apps(50);
   ASSERT_EQ(*f.graph->revision(), 50);
   LogRetention retention(*f.store, changelog_only(10, 0),
@@ -75,8 +83,9 @@ TEST(Retention, TheChangeLogKeepsItsNewestRevisionsAndReadsBeforeTheHorizonGetNo
   EXPECT_TRUE(f.graph->app("app0"));
 }
 
-TEST(Retention, TheChangeLogByAgeWithAnInjectedClock) {
-  Fixture f;
+TEST_P(Retention, TheChangeLogByAgeWithAnInjectedClock) {
+  Fixture f(GetParam());
+  ASSERT_TRUE(f.store && f.graph);
   f.register_apps(20);
   int64_t now_ms = f.unix_ms();
   LogRetention retention(
@@ -93,19 +102,21 @@ TEST(Retention, TheChangeLogByAgeWithAnInjectedClock) {
   EXPECT_EQ(batch->horizon, 20) << "a reader at the revision needs nothing compacted";
 }
 
-TEST(Retention, TheChangeLogIsNeverCompactedPastTheFloor) {
-  Fixture f;
+TEST_P(Retention, TheChangeLogIsNeverCompactedPastTheFloor) {
+  Fixture f(GetParam());
+  ASSERT_TRUE(f.store && f.graph);
   f.register_apps(30);
   LogRetention retention(*f.store, changelog_only(1, 0), [] { return Result<int64_t>(12); });
   EXPECT_EQ(retention.run()->horizon, 12);
 }
 
-TEST(Retention, AnIndexBehindTheHorizonFailsInsteadOfServingStaleWhitelists) {
-  Fixture f;
+TEST_P(Retention, AnIndexBehindTheHorizonFailsInsteadOfServingStaleWhitelists) {
+  Fixture f(GetParam());
+  ASSERT_TRUE(f.store && f.graph);
   f.register_apps(3);
   ASSERT_TRUE(f.graph->app("app0"));
   // Another process writes and compacts past what this server's index has read.
-  auto other = SqliteStore::open(f.dir.path());
+  auto other = f.location.open();
   ASSERT_TRUE(other);
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE((*other)->write<void>([&](StoreTx& tx) -> Result<void> {
@@ -137,8 +148,9 @@ std::vector<int64_t> audit_times(Store& store) {
   return out;  // newest first
 }
 
-TEST(Retention, ThePapAuditIsPrunedByCountAndByAge) {
-  Fixture f;
+TEST_P(Retention, ThePapAuditIsPrunedByCountAndByAge) {
+  Fixture f(GetParam());
+  ASSERT_TRUE(f.store && f.graph);
   for (int i = 1; i <= 30; ++i) ASSERT_TRUE(audit(*f.store, i * 1000));
   int64_t now_ms = 30'000;
   {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -107,6 +108,21 @@ static const char* server_bin() {
   return other && *other ? other : WIRETAG_SERVER_BIN;
 }
 
+std::string (*&test_db_url_hook())(const std::filesystem::path& data_dir) {
+  static std::string (*hook)(const std::filesystem::path&) = nullptr;
+  return hook;
+}
+
+// With WIRETAG_TEST_DB=postgresql, the server of data_dir uses that data dir's database.
+static void add_test_db(std::vector<std::string>& args, const std::filesystem::path& data_dir) {
+  const char* db = std::getenv("WIRETAG_TEST_DB");
+  if (!db || std::string_view(db) == "sqlite") return;
+  if (!test_db_url_hook())
+    ADD_FAILURE() << "WIRETAG_TEST_DB=" << db << ": this test binary has no pg_cluster.cc";
+  else
+    args.insert(args.end(), {"--db", test_db_url_hook()(data_dir)});
+}
+
 ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra)
     : data_dir_(data_dir) {
   static int counter = 0;
@@ -115,6 +131,7 @@ ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::st
              .string();
   std::vector<std::string> args = {"--listen",        "127.0.0.1:0", "--data-dir",
                                    data_dir.string(), "--threads",   "4"};
+  add_test_db(args, data_dir);
   args.insert(args.end(), extra.begin(), extra.end());
   pid_ = spawn_logged(server_bin(), args, log_);
   port_ = wait_for_listening(pid_, log_, 2000);
@@ -132,7 +149,13 @@ int ServerProcess::run_to_exit(const std::vector<std::string>& args) {
   std::string log = (std::filesystem::temp_directory_path() /
                      ("wiretag-server-run-" + std::to_string(::getpid()) + ".log"))
                         .string();
-  pid_t pid = spawn_logged(server_bin(), args, log);
+  // The same database as the servers of the same --data-dir (unless the test names --db).
+  std::vector<std::string> all = args;
+  const bool names_db = std::find(args.begin(), args.end(), "--db") != args.end();
+  if (auto it = std::find(args.begin(), args.end(), "--data-dir");
+      !names_db && it != args.end() && it + 1 != args.end())
+    add_test_db(all, *(it + 1));
+  pid_t pid = spawn_logged(server_bin(), all, log);
   int status = 0;
   ::waitpid(pid, &status, 0);
   std::filesystem::remove(log);

@@ -26,6 +26,10 @@ struct HttpResult {
   std::string error_code() const;  // error_code of a SPEC §4 error body, or ""
 };
 
+// WIRETAG_TEST_DB=postgresql: each ServerProcess gets --db with the URL this returns for its
+// data dir (set by pg_cluster.cc where it is linked in; a test binary without it fails).
+std::string (*&test_db_url_hook())(const std::filesystem::path& data_dir);
+
 class ServerProcess {
  public:
   // Starts the server and waits for its "listening on" line; fails the test otherwise.

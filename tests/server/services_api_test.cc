@@ -180,12 +180,12 @@ TEST_F(ServicesApiTest, ADataSourceHasTablesAndRowsWithFiltersLimitAndOffset) {
   Answer no_table = get("/v1/services/apps/tables/nosuch/rows");
   EXPECT_EQ(no_table.status, 404u) << no_table;
   EXPECT_EQ(no_table.error_code(), "TABLE_NOT_FOUND");
-  for (const std::string& id : {"nosuch", "cell:nope"}) {
+  for (const std::string id : {"nosuch", "cell:nope"}) {
     Answer a = get("/v1/services/" + id + "/tables");
     EXPECT_EQ(a.status, 404u) << id << " " << a;
     EXPECT_EQ(a.error_code(), "SERVICE_NOT_FOUND") << id;
   }
-  for (const std::string& id : {"cell:", "a%20b", "cell:a%2Fb"}) {
+  for (const std::string id : {"cell:", "a%20b", "cell:a%2Fb"}) {
     Answer a = get("/v1/services/" + id + "/status");
     EXPECT_EQ(a.status, 400u) << id << " " << a;
     EXPECT_EQ(a.error_code(), "INVALID_SERVICE_ID") << id;
@@ -246,7 +246,7 @@ TEST_F(ServicesApiTest, AnAccountTokenReadsOnlyItsAccountsAppsAndPolicies) {
   EXPECT_EQ(rows.body["rows"][0]["guid"], "b1");
   EXPECT_EQ(get("/v1/services/apps/tables/apps/rows?guid=a1", other).body["total"], 0);
   EXPECT_EQ(get("/v1/services/apps/status", other).body["rows"]["apps"], 1);
-  for (const std::string& path :
+  for (const std::string path :
        {"/v1/services/cells/tables", "/v1/services/groups/tables/groups/rows",
         "/v1/services/cell:c1/tables", "/v1/services/cell:c1/tables/rules/rows?src_app=a1",
         "/v1/services/cell:c1/status", "/v1/services/cell:c1/policies"}) {
@@ -482,8 +482,8 @@ TEST_F(ServicesApiTest, ACellThatNeverAnswersIs503WhenTheDeadlinePasses) {
 
 TEST_F(ServicesApiTest, TheDefaultServiceAndAliasesRouteTheShortPaths) {
   auto cell = fake_cell("c1");
-  for (const std::string& path : {"/v1/tables", "/v1/status", "/v1/actions", "/v1/policies",
-                                  "/v1/tables/apps/rows", "/v1/system/default-service"}) {
+  for (const std::string path : {"/v1/tables", "/v1/status", "/v1/actions", "/v1/policies",
+                                 "/v1/tables/apps/rows", "/v1/system/default-service"}) {
     Answer a = get(path);
     EXPECT_EQ(a.status, 404u) << path << " " << a;
     EXPECT_EQ(a.error_code(), "DEFAULT_SERVICE_NOT_FOUND") << path;
@@ -582,8 +582,9 @@ TEST_F(ServicesApiTest, TheDocumentsExamplesAreWhatTheServerAnswers) {
   for (const auto& entry :
        std::filesystem::directory_iterator(std::string(WIRETAG_API_DIR) + "/examples")) {
     const std::string file = entry.path().filename().string();
-    if (file.starts_with("services-"))
+    if (file.starts_with("services-")) {
       EXPECT_NE(doc.find("examples/" + file), std::string::npos) << file << " is not in the doc";
+    }
   }
   EXPECT_EQ(get("/v1/services?type=datasource").body,
             example("services-list-datasources.response.json"));

@@ -1,4 +1,5 @@
-// The SQLite store: migrations, durability across reopen, atomic transactions.
+// The stores (SQLite and PostgreSQL, parameterized): migrations, durability across reopen,
+// atomic transactions, group commit. SQLite-only: file modes and WAL.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -12,24 +13,40 @@
 #include <vector>
 
 #include "store/sqlite_store.h"
+#include "store_backends.h"
 #include "temp_dir.h"
 
 namespace wiretag {
 namespace {
 
-TEST(SqliteStore, MigrationsRerunCleanlyAndKeepData) {
-  test::TempDir dir;
+using test::Backend;
+using test::StoreLocation;
+
+class Stores : public ::testing::TestWithParam<Backend> {
+ protected:
+  std::unique_ptr<Store> open() {
+    auto s = location_.open();
+    EXPECT_TRUE(s) << s.error().code << ": " << s.error().message;
+    return s ? std::move(*s) : nullptr;
+  }
+  test::TempDir dir_;
+  StoreLocation location_{GetParam(), dir_.path()};
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, Stores, test::kBackends, test::backend_name);
+
+TEST_P(Stores, MigrationsRerunCleanlyAndKeepData) {
   {
-    auto s = SqliteStore::open(dir.path());
-    ASSERT_TRUE(s) << s.error().message;
-    EXPECT_EQ(*(*s)->schema_version(), 6);  // 6: who made each change
-    ASSERT_TRUE((*s)->write<void>([](StoreTx& tx) { return tx.insert_app({"a", "default", 7}); }));
+    auto s = open();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(*StoreLocation::schema_version(*s), 6);  // 6: who made each change
+    ASSERT_TRUE(s->write<void>([](StoreTx& tx) { return tx.insert_app({"a", "default", 7}); }));
   }
   for (int i = 0; i < 3; ++i) {
-    auto s = SqliteStore::open(dir.path());
-    ASSERT_TRUE(s) << s.error().message;
-    EXPECT_EQ(*(*s)->schema_version(), 6);  // 6: who made each change
-    auto app = (*s)->read<std::optional<AppRecord>>([](StoreTx& tx) { return tx.find_app("a"); });
+    auto s = open();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(*StoreLocation::schema_version(*s), 6);  // 6: who made each change
+    auto app = s->read<std::optional<AppRecord>>([](StoreTx& tx) { return tx.find_app("a"); });
     ASSERT_TRUE(app && *app);
     EXPECT_EQ((*app)->tag, 7u);
   }
@@ -71,11 +88,10 @@ TEST(SqliteStore, DataDirIs0700AndDatabaseFiles0600) {
   ::umask(old_umask);
 }
 
-TEST(SqliteStore, DefaultAccountExists) {
-  test::TempDir dir;
-  auto s = SqliteStore::open(dir.path());
+TEST_P(Stores, DefaultAccountExists) {
+  auto s = open();
   ASSERT_TRUE(s);
-  EXPECT_TRUE(*(*s)->read<bool>([](StoreTx& tx) { return tx.account_exists("default"); }));
+  EXPECT_TRUE(*s->read<bool>([](StoreTx& tx) { return tx.account_exists("default"); }));
 }
 
 TEST(SqliteStore, UsesWalWithFullSync) {
@@ -91,27 +107,25 @@ TEST(SqliteStore, UsesWalWithFullSync) {
   sqlite3_close(db);
 }
 
-TEST(SqliteStore, AFailedTransactionWritesNothing) {
-  test::TempDir dir;
-  auto s = SqliteStore::open(dir.path());
+TEST_P(Stores, AFailedTransactionWritesNothing) {
+  auto s = open();
   ASSERT_TRUE(s);
-  auto r = (*s)->write<void>([](StoreTx& tx) -> Result<void> {
+  auto r = s->write<void>([](StoreTx& tx) -> Result<void> {
     if (auto r = tx.insert_app({"a", "default", 1}); !r) return r;
     if (auto r = tx.append_change({0, "app.created", "default", "a", "{}"}); !r.ok())
       return r.error();
     return Error{"BOOM", "fails after writing"};
   });
   EXPECT_EQ(r.error().code, "BOOM");
-  auto app = (*s)->read<std::optional<AppRecord>>([](StoreTx& tx) { return tx.find_app("a"); });
+  auto app = s->read<std::optional<AppRecord>>([](StoreTx& tx) { return tx.find_app("a"); });
   EXPECT_FALSE(*app);
-  EXPECT_EQ(*(*s)->read<int64_t>([](StoreTx& tx) { return tx.revision(); }), 0);
+  EXPECT_EQ(*s->read<int64_t>([](StoreTx& tx) { return tx.revision(); }), 0);
 }
 
-TEST(SqliteStore, ReadsDoNotWaitForAWriteAndSeeOnlyCommittedState) {
-  test::TempDir dir;
-  auto s = SqliteStore::open(dir.path());
+TEST_P(Stores, ReadsDoNotWaitForAWriteAndSeeOnlyCommittedState) {
+  auto s = open();
   ASSERT_TRUE(s);
-  SqliteStore& store = **s;
+  Store& store = *s;
   auto r = store.write<void>([&](StoreTx& tx) -> Result<void> {
     if (auto r = tx.insert_app({"a", "default", 1}); !r) return r;
     // From another thread while this write is open: neither blocked nor shown the app.
@@ -128,41 +142,38 @@ TEST(SqliteStore, ReadsDoNotWaitForAWriteAndSeeOnlyCommittedState) {
   EXPECT_TRUE(after && *after);
 }
 
-TEST(SqliteStore, UniqueTagIsEnforced) {
-  test::TempDir dir;
-  auto s = SqliteStore::open(dir.path());
+TEST_P(Stores, UniqueTagIsEnforced) {
+  auto s = open();
   ASSERT_TRUE(s);
-  ASSERT_TRUE((*s)->write<void>([](StoreTx& tx) { return tx.insert_app({"a", "default", 1}); }));
-  auto dup = (*s)->write<void>([](StoreTx& tx) { return tx.insert_app({"b", "default", 1}); });
+  ASSERT_TRUE(s->write<void>([](StoreTx& tx) { return tx.insert_app({"a", "default", 1}); }));
+  auto dup = s->write<void>([](StoreTx& tx) { return tx.insert_app({"b", "default", 1}); });
   EXPECT_FALSE(dup);
 }
 
-TEST(SqliteStore, RevisionIsNeverReused) {
-  test::TempDir dir;
-  auto s = SqliteStore::open(dir.path());
+TEST_P(Stores, RevisionIsNeverReused) {
+  auto s = open();
   ASSERT_TRUE(s);
   for (int i = 0; i < 3; ++i)
-    ASSERT_TRUE((*s)->write<int64_t>([](StoreTx& tx) {
+    ASSERT_TRUE(s->write<int64_t>([](StoreTx& tx) {
       return tx.append_change({0, "k", "default", "x", "{}"});
     }));
   // A rolled-back append does not move the revision.
-  (void)(*s)->write<void>([](StoreTx& tx) -> Result<void> {
+  (void)s->write<void>([](StoreTx& tx) -> Result<void> {
     (void)tx.append_change({0, "k", "default", "x", "{}"});
     return Error{"ABORT", ""};
   });
-  EXPECT_EQ(*(*s)->read<int64_t>([](StoreTx& tx) { return tx.revision(); }), 3);
-  auto next = (*s)->write<int64_t>([](StoreTx& tx) {
+  EXPECT_EQ(*s->read<int64_t>([](StoreTx& tx) { return tx.revision(); }), 3);
+  auto next = s->write<int64_t>([](StoreTx& tx) {
     return tx.append_change({0, "k", "default", "x", "{}"});
   });
   EXPECT_EQ(*next, 4);
 }
 
 // Group commit: writes queued while one commits run together, each in its own savepoint.
-TEST(SqliteStore, ConcurrentWritersWhereSomeFailLeaveExactlyTheSuccessfulOnes) {
-  test::TempDir dir;
-  auto s = SqliteStore::open(dir.path());
+TEST_P(Stores, ConcurrentWritersWhereSomeFailLeaveExactlyTheSuccessfulOnes) {
+  auto s = open();
   ASSERT_TRUE(s);
-  SqliteStore& store = **s;
+  Store& store = *s;
   std::atomic<int64_t> observed{0};
   store.add_commit_observer([&](int64_t rev) { observed = rev; });
 
@@ -209,10 +220,14 @@ TEST(SqliteStore, ConcurrentWritersWhereSomeFailLeaveExactlyTheSuccessfulOnes) {
     Result<void> r = answers[i].get_future().get();
     const bool should_fail = i % 3 == 1 || i == 5;
     EXPECT_EQ(r.ok(), !should_fail) << i;
-    if (!r.ok() && i % 3 == 1) EXPECT_EQ(r.error().code, "BOOM");
+    if (!r.ok() && i % 3 == 1) {
+      EXPECT_EQ(r.error().code, "BOOM");
+    }
     if (!should_fail) expected.push_back("app-" + std::to_string(i));
     // Answered only after the commit observers heard of the commit.
-    if (r.ok()) EXPECT_GT(observed_at_answer[i], 0) << i;
+    if (r.ok()) {
+      EXPECT_GT(observed_at_answer[i], 0) << i;
+    }
   }
   auto apps = store.read<std::vector<AppRecord>>([](StoreTx& tx) { return tx.list_apps({}); });
   ASSERT_TRUE(apps);
@@ -222,8 +237,8 @@ TEST(SqliteStore, ConcurrentWritersWhereSomeFailLeaveExactlyTheSuccessfulOnes) {
   EXPECT_EQ(have, expected);
 
   // The change log holds exactly the successful writes' changes, revisions strictly increasing.
-  auto changes = store.read<std::vector<ChangeRecord>>(
-      [](StoreTx& tx) { return tx.changes_since(0, 1000); });
+  auto changes =
+      store.read<std::vector<ChangeRecord>>([](StoreTx& tx) { return tx.changes_since(0, 1000); });
   ASSERT_TRUE(changes);
   std::vector<std::string> subjects;
   int64_t last = 0;
@@ -238,11 +253,10 @@ TEST(SqliteStore, ConcurrentWritersWhereSomeFailLeaveExactlyTheSuccessfulOnes) {
   EXPECT_EQ(*store.read<int64_t>([](StoreTx& tx) { return tx.revision(); }), last);
 }
 
-TEST(SqliteStore, SynchronousWritesFromManyThreadsAllCommit) {
-  test::TempDir dir;
-  auto s = SqliteStore::open(dir.path());
+TEST_P(Stores, SynchronousWritesFromManyThreadsAllCommit) {
+  auto s = open();
   ASSERT_TRUE(s);
-  SqliteStore& store = **s;
+  Store& store = *s;
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int t = 0; t < 8; ++t)

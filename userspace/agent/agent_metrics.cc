@@ -96,6 +96,37 @@ void lag(std::vector<prometheus::MetricFamily>& out, const ServerLink& link) {
   out.push_back(std::move(family));
 }
 
+prometheus::MetricFamily counter(std::string name, std::string help, double value) {
+  prometheus::MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = prometheus::MetricType::Counter;
+  prometheus::ClientMetric m;
+  m.counter.value = value;
+  f.metric.push_back(std::move(m));
+  return f;
+}
+
+// Which server the link holds (--server lists several), how often it moved, how often it
+// fetched everything again.
+void servers(std::vector<prometheus::MetricFamily>& out, const ServerLink& link) {
+  auto held = http::gauge_family("wiretag_server_held",
+                                 "1 for the policy server this agent follows now, 0 for the "
+                                 "other --server URLs");
+  const size_t index = link.servers().held().index;
+  for (size_t i = 0; i < link.servers().size(); ++i)
+    http::add_sample(held, {{"server", server_name(link.servers().servers()[i])}},
+                     i == index ? 1 : 0);
+  out.push_back(std::move(held));
+  out.push_back(counter("wiretag_server_failovers_total",
+                        "Moves from a failed policy server to the next --server URL",
+                        static_cast<double>(link.servers().moves())));
+  out.push_back(counter("wiretag_resyncs_total",
+                        "Full resyncs: every followed app's rules fetched again (start, store "
+                        "change, revision gap, periodic, asked for)",
+                        static_cast<double>(link.resyncs())));
+}
+
 }  // namespace
 
 AgentMetrics::AgentMetrics(http::Metrics& metrics, const datapath::Datapath& dp,
@@ -110,6 +141,7 @@ AgentMetrics::AgentMetrics(http::Metrics& metrics, const datapath::Datapath& dp,
     packets(out, dp);
     maps(out, dp);
     lag(out, link);
+    servers(out, link);
   });
 }
 

@@ -10,18 +10,7 @@ namespace {
 
 Error bad(const std::string& what) { return Error{"INVALID_RESPONSE", "server sent " + what}; }
 
-// "3" → "3.0.0"; anything else unchanged.
-std::string normal_version(const std::string& v) {
-  if (!v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return v + ".0.0";
-  return v;
-}
-
 }  // namespace
-
-bool same_version(const PolicyVersion& a, const PolicyVersion& b) {
-  return a.name == b.name && normal_version(a.version) == normal_version(b.version);
-}
 
 std::vector<PolicyVersion> without(const std::vector<PolicyVersion>& from,
                                    const std::vector<PolicyVersion>& other) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "datapath/datapath.h"
+#include "protocol/policy_version.h"
 #include "wiretag/result.h"
 
 namespace wiretag::agent {
@@ -21,13 +22,9 @@ inline constexpr std::string_view kDefaultWhitelist = "default-whitelist";
 
 // A deployed policy version as the PAP names it: "default-whitelist" 1.0.0, or a named
 // policy's id with version N.0.0 (the server also accepts "N").
-struct PolicyVersion {
-  std::string name;
-  std::string version;
-};
-
-// Versions compare as the server compares them: "3" is "3.0.0".
-bool same_version(const PolicyVersion& a, const PolicyVersion& b);
+using protocol::PolicyVersion;
+// Versions compare as the server compares them: "3" is "3.0.0"; "03" is no version N.
+using protocol::same_version;
 // The same versions, in any order.
 bool same_policies(const std::vector<PolicyVersion>& a, const std::vector<PolicyVersion>& b);
 // Those of `from` that `other` does not hold.

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "datapath/netns.h"
+#include "wiretag/error_kind.h"
 
 namespace wiretag::agent {
 
@@ -17,7 +18,7 @@ namespace {
 
 // The device went away (its container was deleted): not a failure of the policy; the sweeper
 // forgets the device.
-bool device_gone(const Error& e) { return e.code == "DEVICE_NOT_FOUND" || e.code == "NETNS_NOT_FOUND"; }
+bool device_gone(const Error& e) { return is(e, ErrorKind::Gone); }
 
 std::string label(const Device& d) {
   return d.ifname + "@" + (d.netns.empty() ? std::string("(own netns)") : d.netns);
@@ -355,24 +356,23 @@ std::optional<std::set<std::string>> Cell::affected_apps(const ChangeEvent& e) c
   auto consider = [&](const std::string& guid) {
     if (hosted.count(guid)) out.insert(guid);
   };
-  if (e.kind == "app.created" || e.kind == "app.deleted") {
+  using protocol::EventKind;
+  if (!e.kind) return std::nullopt;
+  if (*e.kind == EventKind::AppCreated || *e.kind == EventKind::AppDeleted) {
     consider(e.subject);
-    if (e.kind == "app.deleted") {  // its edges go with it: apps it could reach change too
+    if (*e.kind == EventKind::AppDeleted) {  // its edges go with it: apps it could reach change too
       std::lock_guard lock(mu_);
       for (const auto& [guid, policy] : apps_)
         if (policy.sources.count(e.subject)) out.insert(guid);
     }
     return out;
   }
-  if (e.kind.starts_with("edge.") || e.kind.starts_with("policy.")) {
+  if (protocol::is_edge(*e.kind) || protocol::is_policy(*e.kind)) {
     for (const std::string& d : e.destinations) consider(d);
-    if (e.kind.starts_with("policy.") && e.destinations.empty() && e.kind != "policy.created")
-      return std::nullopt;  // an old server without rules in the body: cannot tell
     return out;
   }
-  if (e.kind.starts_with("token.") || e.kind.starts_with("cell.") || e.kind.starts_with("pdp."))
-    return out;  // pdp.*: the server link's business (mode, resync), not one app's
-  return std::nullopt;
+  // pdp.*: the server link's business (mode, resync), not one app's.
+  return out;
 }
 
 void Cell::apply_app_locked(const AppPolicy& policy, bool missing, ApplyReport& report) {
@@ -426,7 +426,7 @@ ApplyReport Cell::apply(const ServerSnapshot& snapshot) {
 }
 
 std::optional<ApplyReport> Cell::apply_change(const ChangeEvent& e) {
-  if (e.kind != "edge.created" || !e.edge) return std::nullopt;
+  if (e.kind != protocol::EventKind::EdgeCreated || !e.edge) return std::nullopt;
   std::lock_guard lock(mu_);
   auto it = apps_.find(e.edge->destination);
   if (it == apps_.end() || missing_apps_.count(e.edge->destination)) return std::nullopt;

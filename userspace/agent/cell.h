@@ -17,6 +17,7 @@
 #include "core/policy_compiler.h"
 #include "core/tag_space.h"
 #include "datapath/datapath.h"
+#include "protocol/change_events.h"
 #include "wiretag/result.h"
 
 namespace wiretag::agent {
@@ -36,9 +37,9 @@ struct AppPolicy {
   std::vector<Rule> rules;
   std::set<std::string> sources;  // source guids of the rules ("*" included)
   int64_t revision = 0;
-  std::map<std::string, uint32_t> source_tags;  // the tag of each source guid (trace)
-  std::string account;
-  std::vector<RuleOrigin> origins;  // the rules as sent (unsorted, with their sources)
+  std::map<std::string, uint32_t> source_tags{};  // the tag of each source guid (trace)
+  std::string account{};
+  std::vector<RuleOrigin> origins{};  // the rules as sent (unsorted, with their sources)
 };
 
 // The answer to one endpoints query: consistent at `revision`.
@@ -70,12 +71,14 @@ struct PdpChange {
 // One change from the server's watch, reduced to what decides which apps it touches.
 struct ChangeEvent {
   int64_t revision = 0;
-  std::string kind;
+  // nullopt: a kind this agent does not know (a newer server's) or a body it cannot read:
+  // the cell resyncs.
+  std::optional<protocol::EventKind> kind;
   std::string subject;
-  std::vector<std::string> destinations;  // from the body: "destination" and rules[].destination
-  std::optional<EdgeChange> edge;         // edge.* events with the source's tag
-  std::optional<PdpChange> pdp;           // pdp.* events
-  std::optional<int64_t> committed_at_ms;  // the server's commit time (unix ms), when it says
+  std::vector<std::string> destinations;     // protocol::touched_destinations() of the body
+  std::optional<EdgeChange> edge{};          // edge.* events with the source's tag
+  std::optional<PdpChange> pdp{};            // pdp.* events
+  std::optional<int64_t> committed_at_ms{};  // the server's commit time (unix ms), when it says
 };
 
 // The canonical order of an app's rules (sorted, unique), so equal sets compare equal.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "wiretag/error_kind.h"
 
 namespace wiretag::agent {
 
@@ -36,8 +37,9 @@ void CellRequests::start() {
     stopping_ = false;
   }
   for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) {
+    if (!options_.servers) options_.servers = ServerPool::single(options_.server);
     clients_.push_back(
-        std::make_unique<http::Client>(options_.server, options_.token, options_.tls));
+        std::make_unique<PooledClient>(options_.servers, options_.token, options_.tls));
     workers_.emplace_back([this, client = clients_.back().get()] { work(*client); });
   }
 }
@@ -94,7 +96,7 @@ json CellRequests::answer(const json& request) const {
   }
 }
 
-void CellRequests::work(http::Client& client) {
+void CellRequests::work(PooledClient& client) {
   for (;;) {
     Job job;
     {
@@ -119,12 +121,12 @@ void CellRequests::work(http::Client& client) {
   }
 }
 
-void CellRequests::post_answer(http::Client& client, const std::string& id, const json& answer) {
+void CellRequests::post_answer(PooledClient& client, const std::string& id, const json& answer) {
   const std::string target = "/internal/v1/cells/" + options_.cell + "/replies/" + id;
-  auto res = client.request("POST", target,
-                            answer.dump(-1, ' ', false, json::error_handler_t::replace), 10s);
+  auto res = client.get().request("POST", target,
+                                  answer.dump(-1, ' ', false, json::error_handler_t::replace), 10s);
   if (!res) {
-    if (res.error().code != "CANCELLED")
+    if (!is(res.error(), ErrorKind::Cancelled))
       spdlog::warn("cell request {}: the answer did not reach the server: {}: {}", id,
                    res.error().code, res.error().message);
     return;

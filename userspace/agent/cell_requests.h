@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/server_pool.h"
 #include "http/client.h"
 #include "wiretag/result.h"
 
@@ -30,6 +31,7 @@ struct CellRequestOptions {
   std::string token;
   std::shared_ptr<boost::asio::ssl::context> tls;
   std::string cell;
+  std::shared_ptr<ServerPool> servers;  // set: answers go to the server held (failover)
   size_t workers = 2;      // requests run at once
   size_t max_queued = 64;  // more waiting are dropped (the server answers at its deadline)
 };
@@ -62,8 +64,8 @@ class CellRequests {
     nlohmann::json request;
     std::chrono::steady_clock::time_point deadline;
   };
-  void work(http::Client& client);
-  void post_answer(http::Client& client, const std::string& id, const nlohmann::json& answer);
+  void work(PooledClient& client);
+  void post_answer(PooledClient& client, const std::string& id, const nlohmann::json& answer);
 
   CellRequestOptions options_;
   std::map<std::string, Handler, std::less<>> handlers_;
@@ -71,7 +73,7 @@ class CellRequests {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
-  std::vector<std::unique_ptr<http::Client>> clients_;
+  std::vector<std::unique_ptr<PooledClient>> clients_;
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> answered_{0};
 };

@@ -2,11 +2,14 @@
 
 #include "common/log.h"
 #include "events/drop_event.h"
+#include "wiretag/error_kind.h"
 
 namespace wiretag::agent {
 
 EventForwarder::EventForwarder(EventForwarderOptions options)
-    : options_(std::move(options)), client_(options_.server, options_.token, options_.tls) {}
+    : options_(std::move(options)),
+      client_(options_.servers ? options_.servers : ServerPool::single(options_.server),
+              options_.token, options_.tls) {}
 
 EventForwarder::~EventForwarder() { stop(); }
 
@@ -61,7 +64,7 @@ void EventForwarder::run() {
       }
     }
     body += "]}";
-    auto res = client_.request("POST", target, body, std::chrono::seconds(5));
+    auto res = client_.get().request("POST", target, body, std::chrono::seconds(5));
     const bool taken = res && res->status == 200;
     {
       std::lock_guard lock(mu_);
@@ -78,7 +81,7 @@ void EventForwarder::run() {
     }
     if (res && res->status != 200) {
       if (!warned) spdlog::warn("events to the server: HTTP {} {}", res->status, res->error_code());
-    } else if (!res && res.error().code != "CANCELLED" && !warned) {
+    } else if (!res && !is(res.error(), ErrorKind::Cancelled) && !warned) {
       spdlog::warn("events to the server: {}: {}", res.error().code, res.error().message);
     }
     warned = true;

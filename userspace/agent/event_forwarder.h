@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "agent/server_pool.h"
 #include "events/event_fanout.h"
 #include "http/client.h"
 
@@ -26,6 +27,7 @@ struct EventForwarderOptions {
   std::string token;
   std::shared_ptr<boost::asio::ssl::context> tls;
   std::string cell;
+  std::shared_ptr<ServerPool> servers;  // set: events go to the server held (failover)
   size_t max_queued = 4096;
   size_t max_batch = 500;
   std::chrono::milliseconds interval{250};
@@ -44,7 +46,7 @@ class EventForwarder : public events::EventSink {
   void run();
 
   EventForwarderOptions options_;
-  http::Client client_;
+  PooledClient client_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<const std::string>> queue_;

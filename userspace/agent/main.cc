@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
@@ -24,6 +25,7 @@
 #include "agent/server_link.h"
 #include "agent/tag_directory.h"
 #include "common/log.h"
+#include "datapath/libbpf_log.h"
 #include "http/access_log.h"
 #include "http/listen_address.h"
 #include "http/log_level_route.h"
@@ -79,7 +81,7 @@ int main(int argc, char** argv) {
       "root may use (--plugin-socket); on "
       "--listen (TCP) it serves GET /healthz and GET /metrics (Prometheus), and the Plugin API "
       "only with --plugin-tcp."};
-  std::string server = "http://127.0.0.1:4002";
+  std::vector<std::string> server{"http://127.0.0.1:4002"};
   std::string cell = hostname();
   std::string listen = "127.0.0.1:4100";
   wiretag::datapath::Options dp_options;
@@ -96,7 +98,9 @@ int main(int argc, char** argv) {
   bool plugin_tcp = false;
   std::string plugin_token_file;
   bool plugin_tcp_insecure = false;
-  cli.add_option("--server", server, "policy server URL (http://HOST:PORT)")
+  cli.add_option("--server", server,
+                 "policy server URL (http://HOST:PORT); several (repeated or comma-separated): "
+                 "the agent fails over between them")
       ->envname("WIRETAG_SERVER")
       ->capture_default_str();
   cli.add_option("--cell", cell, "this cell's name: its PDP name on the server")
@@ -245,14 +249,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   wiretag::init_logging(log_level, *format, "wiretag-agent");
+  wiretag::route_libbpf_logs();
 
   if (!valid_cell_name(cell)) {
     spdlog::error("--cell \"{}\": 1-128 characters of [A-Za-z0-9._-]", cell);
     return 2;
   }
-  auto base = wiretag::http::parse_base_url(server);
-  if (!base) {
-    spdlog::error("--server: {}", base.error().message);
+  auto servers = wiretag::agent::parse_server_list(server);
+  if (!servers) {
+    spdlog::error("--server: {}", servers.error().message);
+    return 2;
+  }
+  const wiretag::http::BaseUrl* base = &servers->front();
+  if (std::any_of(servers->begin(), servers->end(),
+                  [&](const auto& u) { return u.tls != base->tls; })) {
+    spdlog::error("--server: every server is http:// or every one https://");
     return 2;
   }
   auto endpoint = wiretag::http::parse_listen_address(listen);
@@ -330,6 +341,8 @@ int main(int argc, char** argv) {
 
   wiretag::agent::LinkOptions link_options;
   link_options.server = *base;
+  link_options.servers = std::make_shared<wiretag::agent::ServerPool>(
+      *servers, link_options.backoff_min, link_options.backoff_max);
   link_options.token = token;
   link_options.tls = server_tls_context;
   link_options.cell = cell;
@@ -343,7 +356,8 @@ int main(int argc, char** argv) {
   std::optional<wiretag::agent::AgentMetrics> agent_metrics;  // made before the link starts
   link_options.in_force = [&agent_metrics](int64_t at) { agent_metrics->in_force(at); };
   // The server's requests to this cell (trace, status, …) ride the streamed watch.
-  wiretag::agent::CellRequests cell_requests({*base, token, server_tls_context, cell});
+  wiretag::agent::CellRequests cell_requests(
+      {*base, token, server_tls_context, cell, link_options.servers});
   link_options.take_request = [&](const json& line) { return cell_requests.take(line); };
   wiretag::agent::ServerLink link(link_options, cell_state);
   agent_metrics.emplace(metrics, **dp, link);
@@ -363,11 +377,12 @@ int main(int argc, char** argv) {
   // Drop and audit events: the hub is the one reader of the ring buffer; it names each event
   // and fans it out to GET /v1/events readers and to the server (event_hub.h).
   wiretag::agent::TagDirectory tag_directory(
-      wiretag::agent::server_tag_lookup(*base, token, server_tls_context));
+      wiretag::agent::server_tag_lookup(link_options.servers, token, server_tls_context));
   wiretag::agent::EventNamer event_namer(cell_state, tag_directory, cell);
   wiretag::agent::EventHub event_hub(**dp, event_namer, cell, {});
-  auto forwarder = std::make_shared<wiretag::agent::EventForwarder>(
-      wiretag::agent::EventForwarderOptions{*base, token, server_tls_context, cell});
+  auto forwarder =
+      std::make_shared<wiretag::agent::EventForwarder>(wiretag::agent::EventForwarderOptions{
+          *base, token, server_tls_context, cell, link_options.servers});
   event_hub.fanout().subscribe({}, forwarder, false);
   plugin_router.api("events");
   wiretag::agent::add_events_route(plugin_router, event_hub);
@@ -443,10 +458,13 @@ int main(int argc, char** argv) {
   wiretag::announce("plugin socket " + plugin_socket, {{"plugin_socket", plugin_socket}});
   const std::string where = wiretag::http::format_endpoint(*bound);
   wiretag::announce("listening on " + where, {{"listen", where}});
+  std::string server_names;
+  for (const auto& url : *servers)
+    server_names += (server_names.empty() ? "" : ",") + wiretag::agent::server_name(url);
   spdlog::info(
       "wiretag-agent {}: Plugin API on {}{}, health on {} (server {}, pin dir {}, state dir {})",
       cell, plugin_socket, plugin_tcp ? " and TCP" : "", wiretag::http::format_endpoint(*bound),
-      server, dp_options.pin_dir, state_dir);
+      server_names, dp_options.pin_dir, state_dir);
 
   // Housekeeping: forget devices whose container is gone.
   std::mutex sweep_mu;

@@ -5,6 +5,7 @@
 
 #include "core/app_guid.h"
 #include "http/json_input.h"
+#include "wiretag/error_kind.h"
 #include "wiretag/version.h"
 
 namespace wiretag::agent {
@@ -188,7 +189,7 @@ class PluginApi {
     } end{cell_, guid};
     auto snapshot = link_.query({guid});
     if (!snapshot) {
-      if (snapshot.error().code == "SERVER_ERROR" || snapshot.error().code == "INVALID_RESPONSE")
+      if (is(snapshot.error(), ErrorKind::Upstream))
         return Error{"UPSTREAM_ERROR", snapshot.error().message};
       return Error{"UNAVAILABLE", "the policy server cannot be reached (" +
                                       snapshot.error().message + "); nothing was changed"};

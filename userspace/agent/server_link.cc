@@ -5,6 +5,7 @@
 #include "agent/server_messages.h"
 #include "common/log.h"
 #include "http/json_input.h"
+#include "wiretag/error_kind.h"
 #include "wiretag/version.h"
 
 namespace wiretag::agent {
@@ -23,10 +24,12 @@ Error bad(const std::string& what) { return Error{"INVALID_RESPONSE", "server se
 ServerLink::ServerLink(LinkOptions options, PolicySink& sink)
     : options_(std::move(options)),
       sink_(sink),
-      watch_client_(options_.server, options_.token, options_.tls),
-      query_client_(options_.server, options_.token, options_.tls),
-      status_client_(options_.server, options_.token, options_.tls),
-      rng_(std::random_device{}()) {}
+      pool_(options_.servers
+                ? options_.servers
+                : ServerPool::single(options_.server, options_.backoff_min, options_.backoff_max)),
+      watch_client_(pool_, options_.token, options_.tls),
+      query_client_(pool_, options_.token, options_.tls),
+      status_client_(pool_, options_.token, options_.tls) {}
 
 ServerLink::~ServerLink() { stop(); }
 
@@ -37,7 +40,7 @@ Result<ServerSnapshot> ServerLink::query(const std::vector<std::string>& apps) {
   const bool stale = snapshot && snapshot->assignment &&
                      (snapshot->assignment->group != options_.group ||
                       snapshot->assignment->subgroup != options_.pdp_type);
-  if (stale || (!snapshot && snapshot.error().code == "CELL_NOT_FOUND")) {
+  if (stale || (!snapshot && is(snapshot.error(), ErrorKind::CellUnavailable))) {
     // The server has not heard of this cell (as it is now) since it started: introduce it,
     // then ask again.
     if (auto a = post_status(); !a) return a.error();
@@ -56,7 +59,7 @@ Result<ServerSnapshot> ServerLink::query_once(const std::vector<std::string>& ap
       body["apps"].push_back(apps[i]);
     if (body["apps"].empty()) {
       // Nothing followed: still learn the store id and revision (for the watch's start).
-      auto res = query_client_.request("GET", "/internal/v1/status", "", 10s);
+      auto res = query_client_.get().request("GET", "/internal/v1/status", "", 10s);
       if (!res) return res.error();
       if (res->status != 200)
         return Error{"SERVER_ERROR",
@@ -64,9 +67,10 @@ Result<ServerSnapshot> ServerLink::query_once(const std::vector<std::string>& ap
       WT_TRY(j, res->json());
       return parse_server_status(*j);
     }
-    auto res = query_client_.request("POST", "/internal/v1/endpoints/query", body.dump(), 30s);
+    auto res =
+        query_client_.get().request("POST", "/internal/v1/endpoints/query", body.dump(), 30s);
     if (!res) return res.error();
-    if (res->status == 404 && res->error_code() == "CELL_NOT_FOUND")
+    if (res->status == 404 && error_kind(res->error_code()) == ErrorKind::CellUnavailable)
       return Error{"CELL_NOT_FOUND", "the server has no PDP_STATUS from this cell yet"};
     if (res->status != 200)
       return Error{"SERVER_ERROR",
@@ -117,13 +121,12 @@ bool ServerLink::sleep_for(std::chrono::milliseconds d) {
   return !stopping_;
 }
 
-// Full jitter (AWS style): uniform in [min, cap], cap doubling up to backoff_max, so many
-// agents reconnecting to a restarted server spread out instead of arriving together.
-std::chrono::milliseconds ServerLink::next_backoff() {
-  backoff_ =
-      backoff_.count() == 0 ? options_.backoff_min : std::min(options_.backoff_max, backoff_ * 2);
-  std::uniform_int_distribution<int64_t> pick(options_.backoff_min.count(), backoff_.count());
-  return std::chrono::milliseconds(pick(rng_));
+bool ServerLink::fail_over(uint64_t generation, const Error& why, const char* what) {
+  connected_ = false;
+  auto wait = pool_->failed(generation, why.code);
+  spdlog::warn("{}: {}: {} (enforcement unchanged; retry in {} ms on {})", what, why.code,
+               why.message, wait.count(), server_name(pool_->held().url));
+  return sleep_for(wait);
 }
 
 Result<void> ServerLink::full_resync() {
@@ -250,7 +253,7 @@ Result<void> ServerLink::watch_once() {
   std::string target = "/internal/v1/watch?since=" + std::to_string(revision_.load()) +
                        "&timeout=" + std::to_string(options_.watch_timeout.count());
   if (!options_.stream) {
-    auto res = watch_client_.request("GET", target, "", options_.watch_timeout + 15s);
+    auto res = watch_client_.get().request("GET", target, "", options_.watch_timeout + 15s);
     if (!res) return res.error();
     if (res->status != 200)
       return Error{"SERVER_ERROR", "watch: HTTP " + std::to_string(res->status) + " " + res->body};
@@ -263,7 +266,7 @@ Result<void> ServerLink::watch_once() {
   Result<void> handled = Ok();
   // Named, the stream also carries the server's requests to this cell (cell_requests.h).
   if (options_.take_request) target += "&cell=" + options_.cell;
-  auto res = watch_client_.stream(
+  auto res = watch_client_.get().stream(
       target + "&stream=1",
       [&](std::string_view line) {
         auto j = http::parse_json(line, http::kReceivedJsonLimits);
@@ -275,8 +278,7 @@ Result<void> ServerLink::watch_once() {
         ++watch_replies_;
         handled = handle_watch_reply(*j);
         if (!handled) return false;
-        connected_ = true;
-        backoff_ = 0ms;
+        heard_from_server();
         return !resync_due() && !stopping_;  // leave the stream to resync; reopen after
       },
       options_.watch_timeout + 15s);
@@ -294,34 +296,27 @@ Result<void> ServerLink::watch_once() {
 
 void ServerLink::watch_loop() {
   while (!stopping_) {
+    uint64_t generation = 0;
+    watch_client_.get(&generation);  // the server held now: a failure below moves from it
     if (resync_requested_.exchange(false) ||
         (synced_ &&
          std::chrono::steady_clock::now().time_since_epoch().count() >= next_periodic_resync_)) {
       if (auto r = full_resync(); !r) {
         resync_requested_ = true;
-        connected_ = false;
-        if (r.error().code == "CANCELLED") break;
-        auto wait = next_backoff();
-        spdlog::warn("resync: {}: {} (retry in {} ms)", r.error().code, r.error().message,
-                     wait.count());
-        if (!sleep_for(wait)) break;
+        if (is(r.error(), ErrorKind::Cancelled) || !fail_over(generation, r.error(), "resync"))
+          break;
         continue;
       }
-      backoff_ = 0ms;
-      connected_ = true;
+      heard_from_server();
     }
     Result<void> handled = watch_once();
     if (!handled) {
-      if (handled.error().code == "CANCELLED") break;
-      connected_ = false;
-      auto wait = next_backoff();
-      spdlog::warn("watch: {}: {} (enforcement unchanged; retry in {} ms)", handled.error().code,
-                   handled.error().message, wait.count());
-      if (!sleep_for(wait)) break;
+      if (is(handled.error(), ErrorKind::Cancelled) ||
+          !fail_over(generation, handled.error(), "watch"))
+        break;
       continue;
     }
-    connected_ = true;
-    backoff_ = 0ms;
+    heard_from_server();
   }
 }
 
@@ -329,9 +324,9 @@ bool ServerLink::relevant(const ChangeEvent& e) {
   if (e.pdp) {
     const std::string subgroup = options_.pdp_type;
     if (e.pdp->group != options_.group) return false;
-    if (e.kind == "pdp.update") {
+    if (e.kind == protocol::EventKind::PdpUpdate) {
       if (e.pdp->subgroup == subgroup) resync_requested_ = true;  // new rules, one consistent read
-    } else if (e.kind == "pdp.state_change") {
+    } else if (e.kind == protocol::EventKind::PdpStateChange) {
       bool locked = false, was_frozen = false;
       {
         std::lock_guard lock(pdp_mu_);
@@ -358,7 +353,7 @@ bool ServerLink::relevant(const ChangeEvent& e) {
   }
   std::lock_guard lock(pdp_mu_);
   if (pdp_.assignment && frozen(*pdp_.assignment)) return false;  // fail closed: nothing new
-  if (e.kind.starts_with("edge.")) {
+  if (e.kind && protocol::is_edge(*e.kind)) {
     // Edges are the default-whitelist: they matter only when it is deployed to this cell.
     if (pdp_.assignment) {
       const auto& ps = pdp_.assignment->policies;
@@ -472,8 +467,8 @@ json ServerLink::status_body() {
 Result<Assignment> ServerLink::post_status() {
   json body = status_body();
   std::lock_guard lock(status_mu_);
-  auto res = status_client_.request("POST", "/internal/v1/cells/" + options_.cell + "/status",
-                                    body.dump(), 10s);
+  auto res = status_client_.get().request("POST", "/internal/v1/cells/" + options_.cell + "/status",
+                                          body.dump(), 10s);
   if (!res) return res.error();
   if (res->status != 200)
     return Error{"SERVER_ERROR",
@@ -513,7 +508,7 @@ void ServerLink::heartbeat_loop() {
   bool failing = false;
   while (!stopping_) {
     auto r = send_status();
-    if (!r && r.error().code == "CANCELLED") break;
+    if (!r && is(r.error(), ErrorKind::Cancelled)) break;
     if (!r && !failing) spdlog::warn("heartbeat: {}: {}", r.error().code, r.error().message);
     if (r && failing) spdlog::info("heartbeat: the server answers again");
     failing = !r;

@@ -21,6 +21,7 @@
 #include "agent/assignment.h"
 #include "agent/cell.h"
 #include "agent/server_messages.h"
+#include "agent/server_pool.h"
 #include "http/client.h"
 #include "wiretag/result.h"
 
@@ -28,6 +29,9 @@ namespace wiretag::agent {
 
 struct LinkOptions {
   http::BaseUrl server;
+  // Several servers (--server A,B): the link fails over between them (server_pool.h); unset,
+  // `server` alone with backoff_min/backoff_max.
+  std::shared_ptr<ServerPool> servers;
   std::string token;
   // For an https server: whom to trust and, for mutual TLS, the cell's certificate.
   std::shared_ptr<boost::asio::ssl::context> tls;
@@ -97,6 +101,8 @@ class ServerLink {
   Result<void> send_status();
 
   PdpView pdp() const;
+  // The servers and which one the link holds.
+  const ServerPool& servers() const { return *pool_; }
   // What PDP_STATUS reports changed (held policies, state, hosted apps): sent now.
   void status_changed();
 
@@ -119,16 +125,23 @@ class ServerLink {
   void hold(const Assignment& assignment);
   // After rules were applied under `assignment` (`full`: every followed app).
   void record_apply(const Assignment& assignment, const ApplyReport& report, bool full);
-  std::chrono::milliseconds next_backoff();
+  // The held server failed (as the watch saw it at `generation`): move on, then wait.
+  bool fail_over(uint64_t generation, const Error& why, const char* what);
+  // The held server answered: connected, backoff reset, logged once per server held.
+  void heard_from_server() {
+    connected_ = true;
+    pool_->answered(revision_);
+  }
   bool sleep_for(std::chrono::milliseconds d);  // false when stopping
 
   LinkOptions options_;
   PolicySink& sink_;
-  http::Client watch_client_;
+  std::shared_ptr<ServerPool> pool_;
+  PooledClient watch_client_;
   std::mutex query_mu_;
-  http::Client query_client_;
+  PooledClient query_client_;
   std::mutex status_mu_;
-  http::Client status_client_;
+  PooledClient status_client_;
   std::function<nlohmann::json()> extra_status_;
 
   // The PAP view (pdp_mu_); resync_mu_ serializes resyncs between the watch and heartbeat.
@@ -151,8 +164,6 @@ class ServerLink {
   std::string store_id_;
   // steady_clock ticks; written by a resync on either thread, read by the watch loop.
   std::atomic<std::chrono::steady_clock::rep> next_periodic_resync_{0};
-  std::chrono::milliseconds backoff_{0};
-  std::mt19937_64 rng_;
   std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
   std::thread watch_thread_, heartbeat_thread_;

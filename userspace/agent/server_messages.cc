@@ -3,6 +3,8 @@
 #include <string>
 
 #include "agent/assignment.h"
+#include "common/log.h"
+#include "protocol/change_events.h"
 
 namespace wiretag::agent {
 
@@ -15,58 +17,29 @@ Error bad(const std::string& what) { return Error{"INVALID_RESPONSE", "server se
 }  // namespace
 
 Result<ChangeEvent> parse_event(const json& j) {
-  if (!j.is_object() || !j.contains("revision") || !j["revision"].is_number_integer() ||
-      !j.contains("kind") || !j["kind"].is_string())
-    return bad("a watch event without revision or kind");
+  if (!j.is_object() || !j.contains("revision") || !j["revision"].is_number_integer())
+    return bad("a watch event without a revision");
   ChangeEvent e;
   e.revision = j["revision"].get<int64_t>();
-  e.kind = j["kind"].get<std::string>();
-  if (j.contains("committed_at_ms") && j["committed_at_ms"].is_number_integer())
-    e.committed_at_ms = j["committed_at_ms"].get<int64_t>();
-  if (j.contains("subject") && j["subject"].is_string())
-    e.subject = j["subject"].get<std::string>();
-  if (j.contains("body") && j["body"].is_object()) {
-    const json& b = j["body"];
-    if (b.contains("destination") && b["destination"].is_string())
-      e.destinations.push_back(b["destination"].get<std::string>());
-    if (e.kind.starts_with("edge.") && b.contains("source") && b["source"].is_string() &&
-        b.contains("destination") && b["destination"].is_string() && b.contains("source_tag") &&
-        b["source_tag"].is_number_unsigned() && b.contains("protocol") &&
-        b["protocol"].is_string() &&
-        b.value("policy", "default-whitelist") == "default-whitelist") {
-      if (auto proto = parse_protocol(b["protocol"].get<std::string>())) {
-        EdgeChange edge{b["source"].get<std::string>(), b["destination"].get<std::string>(),
-                        Rule{b["source_tag"].get<uint32_t>(), *proto, std::nullopt}};
-        bool ok = true;
-        if (b.contains("ports")) {
-          const json& p = b["ports"];
-          if (p.is_object() && p.contains("start") && p["start"].is_number_unsigned() &&
-              p.contains("end") && p["end"].is_number_unsigned())
-            edge.rule.ports = PortRange{p["start"].get<uint16_t>(), p["end"].get<uint16_t>()};
-          else
-            ok = false;
-        }
-        if (ok) e.edge = std::move(edge);
-      }
-    }
-    if (e.kind.starts_with("pdp.")) {
-      PdpChange pdp;
-      auto str = [&](const char* key) {
-        return b.contains(key) && b[key].is_string() ? b[key].get<std::string>() : std::string();
-      };
-      pdp.group = str("group");
-      pdp.subgroup = str("pdpSubgroup");
-      pdp.state = str("state");
-      pdp.mode = str("mode");
-      pdp.deleted = b.contains("deleted") && b["deleted"].is_boolean() && b["deleted"].get<bool>();
-      if (pdp.group.empty()) pdp.group = e.subject;
-      e.pdp = std::move(pdp);
-    }
-    if (b.contains("rules") && b["rules"].is_array())
-      for (const json& r : b["rules"])
-        if (r.is_object() && r.contains("destination") && r["destination"].is_string())
-          e.destinations.push_back(r["destination"].get<std::string>());
+  auto event = protocol::parse_watch_event(j);
+  if (!event) {
+    // A newer server's kind, or a body this agent cannot read: what it touches is unknown.
+    spdlog::warn("watch event at revision {}: {}: {} (resyncing)", e.revision, event.error().code,
+                 event.error().message);
+    return e;
   }
+  e.kind = event->kind;
+  e.subject = event->subject;
+  e.committed_at_ms = event->committed_at_ms;
+  e.destinations = protocol::touched_destinations(event->body);
+  if (const auto* edge = std::get_if<protocol::EdgeChange>(&event->body);
+      edge && edge->policy == kDefaultWhitelist)
+    e.edge = EdgeChange{edge->source, edge->destination,
+                        Rule{edge->source_tag, edge->protocol, edge->ports}};
+  if (const auto* u = std::get_if<protocol::PdpUpdate>(&event->body))
+    e.pdp = PdpChange{u->group, u->subgroup, "", "", false};
+  if (const auto* c = std::get_if<protocol::PdpStateChange>(&event->body))
+    e.pdp = PdpChange{c->group, "", c->state, c->mode, c->deleted};
   return e;
 }
 

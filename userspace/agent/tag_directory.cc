@@ -44,12 +44,13 @@ std::optional<AppName> TagDirectory::find(uint32_t tag) {
   return it->second;
 }
 
-TagDirectory::Lookup server_tag_lookup(http::BaseUrl server, std::string token,
+TagDirectory::Lookup server_tag_lookup(std::shared_ptr<ServerPool> servers, std::string token,
                                        std::shared_ptr<boost::asio::ssl::context> tls) {
-  auto client = std::make_shared<http::Client>(std::move(server), std::move(token), std::move(tls));
+  auto client =
+      std::make_shared<PooledClient>(std::move(servers), std::move(token), std::move(tls));
   return [client](const std::vector<uint32_t>& tags) -> Result<std::map<uint32_t, AppName>> {
-    auto res = client->request("POST", "/internal/v1/tags/query", json{{"tags", tags}}.dump(),
-                               std::chrono::seconds(2));
+    auto res = client->get().request("POST", "/internal/v1/tags/query", json{{"tags", tags}}.dump(),
+                                     std::chrono::seconds(2));
     if (!res) return res.error();
     if (res->status != 200)
       return Error{"UPSTREAM_ERROR",

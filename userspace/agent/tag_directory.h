@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/server_pool.h"
 #include "http/client.h"
 #include "wiretag/result.h"
 
@@ -48,7 +49,7 @@ class TagDirectory {
 };
 
 // The lookup against the server, on its own connection (timeout 2 s).
-TagDirectory::Lookup server_tag_lookup(http::BaseUrl server, std::string token,
+TagDirectory::Lookup server_tag_lookup(std::shared_ptr<ServerPool> servers, std::string token,
                                        std::shared_ptr<boost::asio::ssl::context> tls);
 
 }  // namespace wiretag::agent

@@ -20,6 +20,7 @@
 #include "common/yaml_json.h"
 #include "http/client.h"
 #include "http/tls.h"
+#include "wiretag/error_kind.h"
 
 namespace wiretag::cli {
 
@@ -264,7 +265,7 @@ void http_stream(const std::string& url, const std::string& bearer, const std::s
   Watchdog watchdog(stop_after, [&client] { client.cancel(); });
   auto r = client.stream(target, on_line, idle);
   if (!r) {
-    if (r.error().code == "CANCELLED" && watchdog.expired()) return;
+    if (is(r.error(), ErrorKind::Cancelled) && watchdog.expired()) return;
     api_error(Error{r.error().code, url + ": " + r.error().message});
   }
   if (r->status >= 400) checked(answer_of(r->status, r->body));

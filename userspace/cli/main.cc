@@ -9,6 +9,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "common/log.h"
+#include "datapath/libbpf_log.h"
 #include "wiretag/version.h"
 
 int main(int argc, char** argv) {
@@ -34,7 +35,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->envname("WIRETAG_LOG_LEVEL")
       ->capture_default_str();
-  app.parse_complete_callback([&] { wiretag::init_logging(log_level); });
+  app.parse_complete_callback([&] {
+    wiretag::init_logging(log_level);
+    wiretag::route_libbpf_logs();
+  });
   add_app_commands(app);
   add_edge_commands(app);
   add_policy_commands(app);

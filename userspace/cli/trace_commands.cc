@@ -13,6 +13,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "datapath/trace.h"
+#include "wiretag/error_kind.h"
 
 namespace wiretag::cli {
 
@@ -167,7 +168,8 @@ json run_local(const TraceArgs& a, const datapath::Options& options, Protocol pr
   req.reply = a.reply;
   auto result = datapath::trace(*maps, req);
   if (!result) {
-    if (result.error().code == "INVALID_TRACE") usage_error("trace: " + result.error().message);
+    if (is(result.error(), ErrorKind::InvalidTrace))
+      usage_error("trace: " + result.error().message);
     api_error(result.error());
   }
   json j = datapath::trace_json(*result, len);

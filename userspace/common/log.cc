@@ -1,11 +1,9 @@
 #include "common/log.h"
 
-#include <bpf/libbpf.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <atomic>
-#include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -15,26 +13,6 @@ namespace {
 
 std::atomic<LogFormat> g_format{LogFormat::Text};
 std::string g_program = "wiretag";  // set once, before any thread logs
-
-int libbpf_to_spdlog(enum libbpf_print_level level, const char* fmt, va_list args) {
-  char buf[1024];
-  int n = std::vsnprintf(buf, sizeof buf, fmt, args);
-  std::string msg(buf, n > 0 ? std::min<size_t>(n, sizeof buf - 1) : 0);
-  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
-  // bpf_tc_hook_create on an existing clsact: expected, and we treat -EEXIST as success.
-  // Idempotent detach of a filter that is not there (or of a clsact qdisc that is not there,
-  // as on a device a TCX owner attached first): expected too.
-  if (msg.find("Exclusivity flag on") != std::string::npos ||
-      msg.find("Cannot find specified filter chain") != std::string::npos ||
-      msg.find("Parent Qdisc doesn't exists") != std::string::npos)
-    level = LIBBPF_DEBUG;
-  switch (level) {
-    case LIBBPF_WARN: spdlog::warn("libbpf: {}", msg); break;
-    case LIBBPF_INFO: spdlog::debug("libbpf: {}", msg); break;
-    default: spdlog::trace("libbpf: {}", msg); break;
-  }
-  return n;
-}
 
 // RFC 3339, UTC, milliseconds: 2026-12-04T16:34:07.123Z.
 std::string rfc3339_ms(std::chrono::system_clock::time_point t) {
@@ -146,7 +124,6 @@ void init_logging(const std::string& level, LogFormat format, std::string progra
   }
   auto parsed = parse_log_level(level);
   set_log_level(parsed ? *parsed : spdlog::level::info);
-  libbpf_set_print(libbpf_to_spdlog);
 }
 
 std::string log_level_name() { return log_level_name(spdlog::get_level()); }

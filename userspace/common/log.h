@@ -1,5 +1,6 @@
-// The one logging facade: spdlog's default logger, with libbpf routed into it. Lines are text
-// (the default) or JSON, one object per line (--log-format json), for log shippers.
+// The one logging facade: spdlog's default logger (the datapath library routes libbpf into it:
+// datapath/libbpf_log.h). Lines are text (the default) or JSON, one object per line
+// (--log-format json), for log shippers.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -20,8 +21,8 @@ Result<LogFormat> parse_log_format(std::string_view name);
 // (spdlog's own parser takes anything unknown for "off").
 Result<spdlog::level::level_enum> parse_log_level(std::string_view name);
 
-// Sets the level from a name ("debug", "info", ...) and the line format, and sends libbpf's
-// messages to spdlog. `program` names the process in JSON lines ("program").
+// Sets the level from a name ("debug", "info", ...) and the line format. `program` names the
+// process in JSON lines ("program").
 void init_logging(const std::string& level = "info", LogFormat format = LogFormat::Text,
                   std::string program = "wiretag");
 

@@ -1,6 +1,7 @@
 #include "core/account_policies.h"
 
 #include "core/app_guid.h"
+#include "core/change_log.h"
 #include "core/policy_graph.h"
 
 namespace wiretag {
@@ -21,17 +22,23 @@ Result<void> check_policy_draft(const PolicyDraft& d) {
   if (d.refid && *d.refid && ((*d.refid)->empty() || (*d.refid)->size() > 256))
     return Error{"INVALID_REFID", "refid must be 1-256 characters"};
   if (d.rules) {
-    for (const PolicyRule& r : *d.rules) {
-      if (r.source != "*")
-        if (auto c = check_app_guid(r.source, "source"); !c) return c;
-      if (auto c = check_app_guid(r.destination, "destination"); !c) return c;
-      if (r.ports && (r.ports->start == 0 || r.ports->start > r.ports->end))
-        return Error{"INVALID_RULE", "ports must satisfy 1 <= start <= end <= 65535"};
-      if (r.ports && r.protocol == Protocol::Icmp)
-        return Error{"INVALID_RULE", "icmp rules take no ports"};
-    }
+    for (const PolicyRule& r : *d.rules)
+      if (auto fault = check_policy_rule(r)) return std::move(fault->error);
   }
   return Ok();
+}
+
+std::optional<RuleFault> check_policy_rule(const PolicyRule& r) {
+  if (r.source != "*")
+    if (auto c = check_app_guid(r.source, "source"); !c) return RuleFault{"source", c.error()};
+  if (auto c = check_app_guid(r.destination, "destination"); !c)
+    return RuleFault{"destination", c.error()};
+  if (r.ports && (r.ports->start == 0 || r.ports->start > r.ports->end))
+    return RuleFault{"ports",
+                     Error{"INVALID_RULE", "ports must satisfy 1 <= start <= end <= 65535"}};
+  if (r.ports && r.protocol == Protocol::Icmp)
+    return RuleFault{"ports", Error{"INVALID_RULE", "icmp rules take no ports"}};
+  return std::nullopt;
 }
 
 Result<Policy> policy_from_record(const PolicyRecord& rec) {
@@ -57,7 +64,7 @@ namespace {
 Result<Policy> from_record(const PolicyRecord& rec) { return policy_from_record(rec); }
 
 // The one policy that id_or_refid names in account.
-Result<PolicyRecord> resolve(StoreTx& tx, std::string_view account, std::string_view key) {
+Result<PolicyRecord> resolve(PoliciesPort& tx, std::string_view account, std::string_view key) {
   auto found = tx.find_policies(account, key);
   if (!found) return found.error();
   if (found->empty())
@@ -78,11 +85,16 @@ PolicyRecord to_policy_record(const Policy& p) {
 
 // The body carries the rules, so a cell sees every destination app the change touches;
 // an update also carries the rules it replaced (their destinations may lose a rule).
-Result<void> log_policy_change(StoreTx& tx, std::string kind, const Policy& p,
+Result<void> log_policy_change(ChangeLogPort& tx, protocol::EventKind kind, const Policy& p,
                                const Policy* previous) {
-  json body = {{"id", p.id}, {"name", p.name}, {"version", p.version}, {"rules", to_json(p.rules)}};
-  if (previous) body["previous_rules"] = to_json(previous->rules);
-  auto r = tx.append_change({0, std::move(kind), p.account, p.id, body.dump()});
+  auto rules = [](const std::vector<PolicyRule>& in) {
+    std::vector<protocol::PolicyRuleBody> out;
+    for (const PolicyRule& r : in) out.push_back({r.source, r.destination, r.protocol, r.ports});
+    return out;
+  };
+  protocol::PolicyChange body{p.id, p.name, p.version, rules(p.rules), std::nullopt};
+  if (previous) body.previous_rules = rules(previous->rules);
+  auto r = log_change(tx, {kind, p.account, p.id, std::move(body)});
   if (!r) return r.error();
   return Ok();
 }
@@ -149,7 +161,7 @@ Result<Policy> AccountPolicies::create(std::string_view account, const PolicyDra
   return store_.write<Policy>([&](StoreTx& tx) -> Result<Policy> {
     if (auto r = tx.ensure_account(account); !r) return r.error();
     if (auto r = tx.put_policy(to_policy_record(p)); !r) return r.error();
-    if (auto r = log_policy_change(tx, "policy.created", p); !r) return r.error();
+    if (auto r = log_policy_change(tx, protocol::EventKind::PolicyCreated, p); !r) return r.error();
     return p;
   });
 }
@@ -174,7 +186,8 @@ Result<Policy> AccountPolicies::update(std::string_view account, std::string_vie
       p->refid.reset();
     p->version += 1;
     if (auto r = tx.put_policy(to_policy_record(*p)); !r) return r.error();
-    if (auto r = log_policy_change(tx, "policy.updated", *p, &previous); !r) return r.error();
+    if (auto r = log_policy_change(tx, protocol::EventKind::PolicyUpdated, *p, &previous); !r)
+      return r.error();
     return *p;
   });
 }
@@ -197,7 +210,7 @@ Result<void> AccountPolicies::remove(std::string_view account, std::string_view 
                                             "; undeploy it first (PAP DELETE pdps/policies/" +
                                             rec->id + ")"};
     if (auto r = tx.delete_policy(rec->id); !r) return r;
-    return log_policy_change(tx, "policy.deleted", *p);
+    return log_policy_change(tx, protocol::EventKind::PolicyDeleted, *p);
   });
 }
 

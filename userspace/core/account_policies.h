@@ -11,7 +11,8 @@
 #include <vector>
 
 #include "core/policy_compiler.h"
-#include "store/store.h"
+#include "core/ports/store.h"
+#include "protocol/change_events.h"
 #include "wiretag/result.h"
 
 namespace wiretag {
@@ -51,11 +52,19 @@ nlohmann::json to_json(const std::vector<PolicyRule>& rules);
 PolicyRecord to_policy_record(const Policy& policy);
 // Logs a policy's change (policy.created, .updated, .deleted) for the cells; an update also
 // names the rules it replaced.
-Result<void> log_policy_change(StoreTx& tx, std::string kind, const Policy& policy,
+Result<void> log_policy_change(ChangeLogPort& tx, protocol::EventKind kind, const Policy& policy,
                                const Policy* previous = nullptr);
 
 // Checks what is present: name (not the reserved default-whitelist), refid, rules.
 Result<void> check_policy_draft(const PolicyDraft& draft);
+
+// What is wrong with one rule, and in which of its fields ("source", "destination", "ports"):
+// the lifecycle API names the field in its own path (tosca_policies.cc).
+struct RuleFault {
+  std::string_view field;
+  Error error;
+};
+std::optional<RuleFault> check_policy_rule(const PolicyRule& rule);
 
 class AccountPolicies {
  public:

@@ -12,15 +12,14 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/policy_version.h"
+
 namespace wiretag {
 
 inline constexpr std::string_view kDefaultGroup = "defaultGroup";
 
-struct DeployedPolicy {
-  std::string name;
-  std::string version;
-  friend bool operator==(const DeployedPolicy&, const DeployedPolicy&) = default;
-};
+// A policy version a cell reports it holds (PDP_STATUS policies).
+using DeployedPolicy = protocol::PolicyVersion;
 
 // Packet counters of a cell's datapath, as the agent last reported them.
 struct DatapathCounters {

@@ -12,7 +12,7 @@
 #include "core/pap.h"
 #include "core/policy_graph.h"
 #include "core/service_catalog.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {

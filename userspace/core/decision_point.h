@@ -16,7 +16,7 @@
 #include "core/cell_registry.h"
 #include "core/decision.h"
 #include "core/deployed_rules.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {

@@ -10,7 +10,7 @@ const PdpSubgroupRecord* find_subgroup(const PdpGroupRecord& g, std::string_view
   return nullptr;
 }
 
-Result<DeploymentMap> load_deployments(StoreTx& tx) {
+Result<DeploymentMap> load_deployments(PapPort& tx) {
   WT_TRY(all, tx.list_deployments());
   DeploymentMap out;
   for (const DeploymentRecord& d : *all) out[{d.group, d.pdp_type, d.policy}] = d.version;
@@ -26,7 +26,8 @@ std::vector<PolicyIdent> policies_of(const DeploymentMap& m, std::string_view gr
   return out;
 }
 
-Result<DeployedRules> DeployedRules::load(StoreTx& tx, const std::vector<PolicyIdent>& versions) {
+Result<DeployedRules> DeployedRules::load(PoliciesPort& tx,
+                                          const std::vector<PolicyIdent>& versions) {
   DeployedRules out;
   for (const PolicyIdent& p : versions) {
     if (p.name == kDefaultWhitelist) {

@@ -14,26 +14,22 @@
 
 #include "core/account_policies.h"
 #include "core/policy_graph.h"
-#include "store/pap_records.h"
-#include "store/store.h"
+#include "core/ports/pap.h"
+#include "core/ports/store.h"
+#include "protocol/policy_version.h"
 #include "wiretag/result.h"
 
 namespace wiretag {
 
 // A PAP policy version: "default-whitelist" 1.0.0, or a named policy's id and "N.0.0".
-struct PolicyIdent {
-  std::string name;
-  std::string version;
-  friend bool operator==(const PolicyIdent&, const PolicyIdent&) = default;
-  friend auto operator<=>(const PolicyIdent&, const PolicyIdent&) = default;
-};
+using PolicyIdent = protocol::PolicyVersion;
 
 // (group, pdp_type, policy name) → version.
 using DeploymentKey = std::tuple<std::string, std::string, std::string>;
 using DeploymentMap = std::map<DeploymentKey, std::string>;
 
 const PdpSubgroupRecord* find_subgroup(const PdpGroupRecord& g, std::string_view pdp_type);
-Result<DeploymentMap> load_deployments(StoreTx& tx);
+Result<DeploymentMap> load_deployments(PapPort& tx);
 // The versions deployed to one subgroup, by policy name.
 std::vector<PolicyIdent> policies_of(const DeploymentMap& m, std::string_view group,
                                      std::string_view pdp_type);
@@ -48,7 +44,7 @@ struct SourcedRule {
 class DeployedRules {
  public:
   // The versions' contents, read in tx; versions that no longer exist are skipped.
-  static Result<DeployedRules> load(StoreTx& tx, const std::vector<PolicyIdent>& versions);
+  static Result<DeployedRules> load(PoliciesPort& tx, const std::vector<PolicyIdent>& versions);
 
   // Every rule the versions put into `app`: default-whitelist's edges first, then each named
   // version's rules in the order loaded. A named policy counts only for apps of its own

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {

@@ -8,16 +8,15 @@
 
 #include "core/account_policies.h"
 #include "core/app_guid.h"
+#include "core/change_log.h"
+#include "protocol/policy_version.h"
 
 namespace wiretag {
 namespace {
 
 using nlohmann::json;
 
-std::string normalize_version(std::string_view v) {
-  if (auto n = Pap::parse_version(v)) return std::to_string(*n) + ".0.0";
-  return std::string(v);
-}
+using protocol::normalize_version;
 
 Error group_not_found(std::string_view g) {
   return Error{"GROUP_NOT_FOUND", "no PDP group \"" + std::string(g) + "\""};
@@ -34,20 +33,16 @@ bool in_subgroup(const Cell& c, std::string_view group, std::string_view pdp_typ
   return c.report.pdp_group == group && c.report.pdp_subgroup == pdp_type;
 }
 
-json policies_json(const std::vector<PolicyIdent>& ps) {
-  json out = json::array();
-  for (const PolicyIdent& p : ps) out.push_back({{"name", p.name}, {"version", p.version}});
-  return out;
-}
-
-Result<void> append_event(StoreTx& tx, std::string kind, std::string_view group, json body) {
-  auto r = tx.append_change({0, std::move(kind), "", std::string(group), body.dump()});
+// pdp.* events: subject = the group, no account.
+Result<void> append_event(ChangeLogPort& tx, protocol::EventKind kind, std::string_view group,
+                          protocol::EventBody body) {
+  auto r = log_change(tx, {kind, "", std::string(group), std::move(body)});
   if (!r) return r.error();
   return Ok();
 }
 
 // The policy a request names, with its version made concrete.
-Result<PolicyIdent> resolve_policy(StoreTx& tx, const PolicyRef& ref) {
+Result<PolicyIdent> resolve_policy(PoliciesPort& tx, const PolicyRef& ref) {
   if (ref.name == kDefaultWhitelist) {
     if (ref.version && normalize_version(*ref.version) != kDefaultWhitelistVersion)
       return Error{"POLICY_VERSION_NOT_FOUND",
@@ -69,7 +64,7 @@ Result<PolicyIdent> resolve_policy(StoreTx& tx, const PolicyRef& ref) {
 }
 
 // Known to the PAP: default-whitelist, an existing named policy, or anything deployed.
-Result<bool> policy_known(StoreTx& tx, const DeploymentMap& m, std::string_view name) {
+Result<bool> policy_known(PoliciesPort& tx, const DeploymentMap& m, std::string_view name) {
   if (name == kDefaultWhitelist) return true;
   for (const auto& [key, version] : m)
     if (std::get<2>(key) == name) return true;
@@ -137,10 +132,9 @@ struct DeploymentWriter {
 
   Result<void> announce() {
     for (const auto& [group, pdp_type] : touched) {
-      json body = {{"group", group},
-                   {"pdpSubgroup", pdp_type},
-                   {"policies", policies_json(policies_of(m, group, pdp_type))}};
-      if (auto r = append_event(tx, "pdp.update", group, std::move(body)); !r) return r;
+      protocol::PdpUpdate body{group, pdp_type, policies_of(m, group, pdp_type)};
+      if (auto r = append_event(tx, protocol::EventKind::PdpUpdate, group, std::move(body)); !r)
+        return r;
     }
     return Ok();
   }
@@ -187,12 +181,7 @@ std::string_view to_string(DeployState s) {
 }
 
 std::optional<int64_t> Pap::parse_version(std::string_view v) {
-  std::string_view major = v;
-  if (v.size() > 4 && v.substr(v.size() - 4) == ".0.0") major = v.substr(0, v.size() - 4);
-  if (major.empty() || major.size() > 15 || major.front() == '0' ||
-      major.find_first_not_of("0123456789") != std::string_view::npos)
-    return std::nullopt;
-  return std::stoll(std::string(major));
+  return protocol::policy_version_number(v);
 }
 
 Pap::Pap(Store& store, CellRegistry& cells, std::function<int64_t()> clock_ms)
@@ -315,8 +304,9 @@ Result<void> Pap::apply_groups(const std::vector<GroupSpec>& specs, const std::s
       if (auto r = tx.put_pdp_group(rec); !r) return r;
       if (auto r = audit(rec.name, "", "", "", "GROUP_CREATE", rec.state); !r) return r;
       // Cells that reported this group while it was unknown are locked until they learn it.
-      json body = {{"group", rec.name}, {"state", rec.state}, {"mode", datapath_mode(rec.state)}};
-      if (auto r = append_event(tx, "pdp.state_change", rec.name, std::move(body)); !r) return r;
+      protocol::PdpStateChange body{rec.name, rec.state, std::string(datapath_mode(rec.state))};
+      if (auto r = append_event(tx, protocol::EventKind::PdpStateChange, rec.name, body); !r)
+        return r;
     }
     return Ok();
   });
@@ -338,8 +328,8 @@ Result<void> Pap::set_state(const std::string& group, const std::string& state,
     if (auto r = tx.put_pdp_group(rec); !r) return r;
     Audit audit{tx, user, at};
     if (auto r = audit(group, "", "", "", "STATE_CHANGE", before + "->" + state); !r) return r;
-    json body = {{"group", group}, {"state", state}, {"mode", datapath_mode(state)}};
-    return append_event(tx, "pdp.state_change", group, std::move(body));
+    return append_event(tx, protocol::EventKind::PdpStateChange, group,
+                        protocol::PdpStateChange{group, state, std::string(datapath_mode(state))});
   });
 }
 
@@ -360,8 +350,8 @@ Result<void> Pap::delete_group(const std::string& group, const std::string& user
           return r;
     if (auto r = tx.delete_pdp_group(group); !r) return r;
     if (auto r = audit(group, "", "", "", "GROUP_DELETE"); !r) return r;
-    json body = {{"group", group}, {"state", "PASSIVE"}, {"mode", "bypass"}, {"deleted", true}};
-    return append_event(tx, "pdp.state_change", group, std::move(body));
+    return append_event(tx, protocol::EventKind::PdpStateChange, group,
+                        protocol::PdpStateChange{group, "PASSIVE", "bypass", true});
   });
 }
 
@@ -664,8 +654,8 @@ Result<EffectiveRules> Pap::effective_rules(const std::string& cell_name,
     }
     if (assignment_out) *assignment_out = now;
 
-    WT_TRY(deployed, DeployedRules::load(tx, now.locked ? std::vector<PolicyIdent>{}
-                                                        : now.policies));
+    WT_TRY(deployed,
+           DeployedRules::load(tx, now.locked ? std::vector<PolicyIdent>{} : now.policies));
     std::set<std::string> seen;
     for (const std::string& guid : guids) {
       if (!seen.insert(guid).second) continue;

@@ -19,8 +19,8 @@
 #include "core/cell_registry.h"
 #include "core/deployed_rules.h"
 #include "core/policy_graph.h"
-#include "store/pap_records.h"
-#include "store/store.h"
+#include "core/ports/pap.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {

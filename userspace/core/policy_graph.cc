@@ -13,6 +13,7 @@
 
 #include "core/account_policies.h"
 #include "core/app_guid.h"
+#include "core/change_log.h"
 
 namespace wiretag {
 namespace {
@@ -39,15 +40,10 @@ Error app_not_found(std::string_view guid) {
   return Error{"APP_NOT_FOUND", "app \"" + std::string(guid) + "\" is not registered"};
 }
 
-// An edge event's body: with the source's tag, so a cell can apply the change without asking.
-nlohmann::json edge_json(const EdgeRecord& e, uint32_t source_tag) {
-  nlohmann::json j = {{"source", e.source},
-                      {"source_tag", source_tag},
-                      {"destination", e.destination},
-                      {"policy", e.policy},
-                      {"protocol", std::string(to_string(e.protocol))}};
-  if (e.ports) j["ports"] = {{"start", e.ports->start}, {"end", e.ports->end}};
-  return j;
+// An edge event: with the source's tag, so a cell can apply the change without asking.
+protocol::Change edge_change(protocol::EventKind kind, const EdgeRecord& e, uint32_t source_tag) {
+  return {kind, e.account, e.destination,
+          protocol::EdgeChange{e.source, source_tag, e.destination, e.policy, e.protocol, e.ports}};
 }
 
 }  // namespace
@@ -130,8 +126,8 @@ Result<AppRegistration> PolicyGraph::register_app(std::string_view account, std:
     AppRecord app{std::string(guid), std::string(account), *tag};
     if (auto r = tx.insert_app(app); !r) return r.error();
     if (auto r = tx.put_tag(TagRecord{*tag, app.guid, 0}); !r) return r.error();
-    nlohmann::json body = {{"guid", app.guid}, {"wire_bytes", tags_.wire_bytes(*tag)}};
-    auto rev = tx.append_change({0, "app.created", app.account, app.guid, body.dump()});
+    auto rev = log_change(tx, {protocol::EventKind::AppCreated, app.account, app.guid,
+                               protocol::AppCreated{app.guid, tags_.wire_bytes(*tag)}});
     if (!rev) return rev.error();
     return AppRegistration{app, true};
   });
@@ -176,11 +172,10 @@ Result<void> PolicyGraph::delete_app(std::string_view guid) {
     if (!edges) return edges.error();
     if (auto r = tx.delete_app(guid); !r) return r;
     if (auto r = tx.put_tag(TagRecord{app.tag, std::nullopt, now()}); !r) return r;
-    nlohmann::json body = {{"guid", app.guid},
-                           {"wire_bytes", tags_.wire_bytes(app.tag)},
-                           {"edges_removed", *edges},
-                           {"destinations", destinations}};
-    auto rev = tx.append_change({0, "app.deleted", app.account, app.guid, body.dump()});
+    auto rev = log_change(
+        tx, {protocol::EventKind::AppDeleted, app.account, app.guid,
+             protocol::AppDeleted{app.guid, tags_.wire_bytes(app.tag), static_cast<int64_t>(*edges),
+                                  std::move(destinations)}});
     if (!rev) return rev.error();
     return Ok();
   });
@@ -225,8 +220,7 @@ Result<bool> allow_in(StoreTx& tx, const EdgeRequest& req) {
   auto inserted = tx.insert_edge(edge);
   if (!inserted) return inserted.error();
   if (!*inserted) return false;
-  auto rev = tx.append_change(
-      {0, "edge.created", edge.account, edge.destination, edge_json(edge, source_tag).dump()});
+  auto rev = log_change(tx, edge_change(protocol::EventKind::EdgeCreated, edge, source_tag));
   if (!rev) return rev.error();
   return true;
 }
@@ -271,8 +265,7 @@ Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
         what += " " + std::to_string(req.ports->start) + "-" + std::to_string(req.ports->end);
       return Error{"EDGE_NOT_FOUND", "no edge " + what + ") in default-whitelist"};
     }
-    auto rev = tx.append_change(
-        {0, "edge.deleted", edge.account, edge.destination, edge_json(edge, source_tag).dump()});
+    auto rev = log_change(tx, edge_change(protocol::EventKind::EdgeDeleted, edge, source_tag));
     if (!rev) return rev.error();
     return Ok();
   });

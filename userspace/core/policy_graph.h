@@ -15,7 +15,7 @@
 
 #include "core/tag_space.h"
 #include "core/whitelist_index.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {

@@ -31,7 +31,7 @@ Error not_found(std::string_view key) {
 
 // The policy's id and latest version: a live policy by id or refid (an id wins, a refid
 // naming several is AMBIGUOUS_REFID), else a deleted one of this account by id.
-Result<std::pair<std::string, int64_t>> locate(StoreTx& tx, std::string_view account,
+Result<std::pair<std::string, int64_t>> locate(PoliciesPort& tx, std::string_view account,
                                                std::string_view key) {
   auto found = tx.find_policies(account, key);
   if (!found) return found.error();

@@ -1,5 +1,7 @@
 #include "core/reasons.h"
 
+#include <netinet/in.h>
+
 #include "wiretag/abi.h"
 
 namespace wiretag {
@@ -37,13 +39,13 @@ const char* reason_name(uint32_t reason) {
 
 std::string ip_protocol_name(uint8_t proto) {
   switch (proto) {
-    case 6:
+    case IPPROTO_TCP:
       return "tcp";
-    case 17:
+    case IPPROTO_UDP:
       return "udp";
-    case 1:
+    case IPPROTO_ICMP:
       return "icmp";
-    case 58:
+    case IPPROTO_ICMPV6:
       return "icmpv6";
     default:
       return std::to_string(proto);

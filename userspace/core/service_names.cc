@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wiretag/error_kind.h"
+
 namespace wiretag {
 namespace {
 
@@ -10,7 +12,7 @@ using nlohmann::json;
 constexpr std::string_view kDefaultKey = "services.default";
 constexpr std::string_view kAliasesKey = "services.aliases";
 
-Result<std::map<std::string, std::string>> read_aliases(StoreTx& tx) {
+Result<std::map<std::string, std::string>> read_aliases(MetaPort& tx) {
   WT_TRY(text, tx.get_meta(kAliasesKey));
   std::map<std::string, std::string> out;
   if (!*text) return out;
@@ -21,15 +23,15 @@ Result<std::map<std::string, std::string>> read_aliases(StoreTx& tx) {
   return out;
 }
 
-Result<void> write_aliases(StoreTx& tx, const std::map<std::string, std::string>& aliases) {
+Result<void> write_aliases(MetaPort& tx, const std::map<std::string, std::string>& aliases) {
   json j = json::object();
   for (const auto& [alias, target] : aliases) j[alias] = target;
   return tx.set_meta(kAliasesKey, j.dump());
 }
 
-Result<ServiceId> resolve_in(StoreTx& tx, std::string_view name) {
+Result<ServiceId> resolve_in(MetaPort& tx, std::string_view name) {
   auto id = parse_service_id(name);
-  if (id || id.error().code != "SERVICE_NOT_FOUND" || !check_alias(name)) return id;
+  if (id || !is(id.error(), ErrorKind::NotFound) || !check_alias(name)) return id;
   WT_TRY(aliases, read_aliases(tx));
   auto it = aliases->find(std::string(name));
   if (it == aliases->end())
@@ -103,7 +105,7 @@ Result<void> ServiceNames::delete_alias(std::string_view alias) {
 
 Result<ServiceId> ServiceNames::resolve(std::string_view id_or_alias) {
   auto direct = parse_service_id(id_or_alias);
-  if (direct || direct.error().code != "SERVICE_NOT_FOUND") return direct;
+  if (direct || !is(direct.error(), ErrorKind::NotFound)) return direct;
   return store_.read<ServiceId>([&](StoreTx& tx) { return resolve_in(tx, id_or_alias); });
 }
 

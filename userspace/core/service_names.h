@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "core/service_catalog.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {

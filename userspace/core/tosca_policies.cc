@@ -54,15 +54,9 @@ Result<std::vector<PolicyRule>> rules_of(const json& rules, const std::string& p
       rule.ports = PortRange{static_cast<uint16_t>(start), static_cast<uint16_t>(end)};
     }
     // The account API's own rule checks (guids, start <= end, icmp without ports).
-    PolicyDraft draft;
-    draft.rules = std::vector<PolicyRule>{rule};
-    if (auto c = check_policy_draft(draft); !c) {
-      std::string field = path;
-      if (c.error().message.find("\"source\"") != std::string::npos) field += ".source";
-      if (c.error().message.find("\"destination\"") != std::string::npos) field += ".destination";
-      if (c.error().code == "INVALID_RULE") field += ".ports";
-      return at(c.error().code, field, c.error().message, policy);
-    }
+    if (auto fault = check_policy_rule(rule))
+      return at(fault->error.code, path + "." + std::string(fault->field), fault->error.message,
+                policy);
     out.push_back(std::move(rule));
   }
   return out;
@@ -326,7 +320,8 @@ Result<std::vector<Policy>> ToscaPolicies::create(const json& tmpl, const ToscaP
         p.refid = parsed->refid;
         if (auto r = tx.ensure_account(p.account); !r) return r.error();
         if (auto r = tx.put_policy(to_policy_record(p)); !r) return r.error();
-        if (auto r = log_policy_change(tx, "policy.created", p); !r) return r.error();
+        if (auto r = log_policy_change(tx, protocol::EventKind::PolicyCreated, p); !r)
+          return r.error();
         out.push_back(std::move(p));
         continue;
       }
@@ -364,7 +359,8 @@ Result<std::vector<Policy>> ToscaPolicies::create(const json& tmpl, const ToscaP
       p.name = parsed->name.value_or(previous->name);
       p.refid = parsed->refid ? parsed->refid : previous->refid;
       if (auto r = tx.put_policy(to_policy_record(p)); !r) return r.error();
-      if (auto r = log_policy_change(tx, "policy.updated", p, &*previous); !r) return r.error();
+      if (auto r = log_policy_change(tx, protocol::EventKind::PolicyUpdated, p, &*previous); !r)
+        return r.error();
       out.push_back(std::move(p));
     }
     return out;
@@ -396,7 +392,8 @@ Result<Policy> ToscaPolicies::remove(const ToscaPolicyQuery& q) {
     WT_TRY(head, policy_from_record(**live));
     if (!below) {
       if (auto r = tx.delete_policy(target.id); !r) return r.error();
-      if (auto r = log_policy_change(tx, "policy.deleted", *head); !r) return r.error();
+      if (auto r = log_policy_change(tx, protocol::EventKind::PolicyDeleted, *head); !r)
+        return r.error();
       return target;
     }
     // The policy falls back to the version before: put_policy stores its head and records the
@@ -405,7 +402,8 @@ Result<Policy> ToscaPolicies::remove(const ToscaPolicyQuery& q) {
     back.account = (*head).account;
     if (auto r = tx.lifecycle().delete_policy_version(back.id, back.version); !r) return r.error();
     if (auto r = tx.put_policy(to_policy_record(back)); !r) return r.error();
-    if (auto r = log_policy_change(tx, "policy.updated", back, &*head); !r) return r.error();
+    if (auto r = log_policy_change(tx, protocol::EventKind::PolicyUpdated, back, &*head); !r)
+      return r.error();
     return target;
   });
 }

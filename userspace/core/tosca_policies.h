@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/account_policies.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {

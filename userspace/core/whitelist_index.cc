@@ -1,7 +1,8 @@
 #include "core/whitelist_index.h"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
+
+#include "protocol/change_events.h"
 
 namespace wiretag {
 namespace {
@@ -12,27 +13,6 @@ int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-std::string string_field(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// The edge a change body (edge.created / edge.deleted) describes; false when malformed.
-bool edge_from_body(const nlohmann::json& j, std::string& source, std::string& destination,
-                    std::string& policy, Protocol& protocol, std::optional<PortRange>& ports) {
-  if (!j.is_object()) return false;
-  source = string_field(j, "source");
-  destination = string_field(j, "destination");
-  policy = string_field(j, "policy");
-  auto p = parse_protocol(string_field(j, "protocol"));
-  if (source.empty() || destination.empty() || !p) return false;
-  protocol = *p;
-  ports.reset();
-  if (auto it = j.find("ports"); it != j.end() && it->is_object())
-    ports = PortRange{it->value("start", uint16_t{0}), it->value("end", uint16_t{0})};
-  return true;
 }
 
 }  // namespace
@@ -199,7 +179,8 @@ Result<void> WhitelistIndex::catch_up() {
       changes = std::move(*read);
       apps.resize(changes.size());
       for (size_t i = 0; i < changes.size(); ++i) {
-        if (changes[i].kind != "app.created") continue;
+        if (protocol::parse_event_kind(changes[i].kind) != protocol::EventKind::AppCreated)
+          continue;
         auto app = tx.find_app(changes[i].subject);
         if (!app) return app.error();
         apps[i] = std::move(*app);
@@ -212,32 +193,26 @@ Result<void> WhitelistIndex::catch_up() {
       std::unique_lock lock(mutex_);
       for (size_t i = 0; i < changes.size(); ++i) {
         const ChangeRecord& c = changes[i];
-        if (c.kind == "app.created") {
+        using protocol::EventKind;
+        const std::optional<EventKind> kind = protocol::parse_event_kind(c.kind);
+        if (!kind) continue;  // a kind the index does not follow
+        if (*kind == EventKind::AppCreated) {
           if (!apps[i]) continue;  // deleted since; its app.deleted follows
           Slot& slot = slots_[intern(app_ids_, guids_, apps[i]->guid)];
           slot.registered = true;
           slot.account = intern(account_ids_, accounts_, apps[i]->account);
           slot.tag = apps[i]->tag;
-        } else if (c.kind == "app.deleted") {
-          auto body = nlohmann::json::parse(c.body, nullptr, false);
-          std::vector<std::string> destinations;
-          bool listed = false;
-          if (body.is_object())
-            if (auto it = body.find("destinations"); it != body.end() && it->is_array()) {
-              listed = true;
-              for (const auto& d : *it)
-                if (d.is_string()) destinations.push_back(d.get<std::string>());
-            }
-          remove_app(c.subject, listed ? &destinations : nullptr);
-        } else if (c.kind == "edge.created" || c.kind == "edge.deleted") {
-          std::string source, destination, policy;
-          Protocol protocol;
-          std::optional<PortRange> ports;
-          if (!edge_from_body(nlohmann::json::parse(c.body, nullptr, false), source,
-                              destination, policy, protocol, ports))
-            continue;
-          EdgeView v{c.account, policy, source, destination, protocol, ports};
-          if (c.kind == "edge.created")
+        } else if (*kind == EventKind::AppDeleted) {
+          // Without the body's destinations (an older row), every edge from it is looked for.
+          auto body = protocol::decode_body_text(*kind, c.body);
+          const auto* deleted = body ? std::get_if<protocol::AppDeleted>(&*body) : nullptr;
+          remove_app(c.subject, deleted ? &deleted->destinations : nullptr);
+        } else if (protocol::is_edge(*kind)) {
+          auto body = protocol::decode_body_text(*kind, c.body);
+          if (!body) continue;
+          const auto& e = std::get<protocol::EdgeChange>(*body);
+          EdgeView v{c.account, e.policy, e.source, e.destination, e.protocol, e.ports};
+          if (*kind == EventKind::EdgeCreated)
             add_edge(v);
           else
             remove_edge(v);

@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {

@@ -13,6 +13,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "http/json_input.h"
+#include "wiretag/error_kind.h"
 
 namespace wiretag::http {
 
@@ -327,12 +328,12 @@ Result<ClientResponse> Client::request(std::string_view method, std::string_view
   }
   auto r = exchange(method, target, body, deadline);
   // A kept-alive connection the server closed meanwhile: retry once on a fresh one.
-  if (!r && reused && r.error().code == "CONNECTION_CLOSED" &&
+  if (!r && reused && is(r.error(), ErrorKind::ConnectionClosed) &&
       std::chrono::steady_clock::now() < deadline) {
     if (auto c = connect(deadline); !c) return c.error();
     r = exchange(method, target, body, deadline);
   }
-  if (!r && r.error().code == "CONNECTION_CLOSED")
+  if (!r && is(r.error(), ErrorKind::ConnectionClosed))
     return Error{"SERVER_UNREACHABLE", r.error().message, r.error().sys_errno};
   return r;
 }
@@ -347,12 +348,12 @@ Result<ClientResponse> Client::stream(std::string_view target, const LineHandler
   bool answered = false;
   auto r = stream_exchange(target, on_line, idle, answered);
   // A kept-alive connection the server closed meanwhile: retry once on a fresh one.
-  if (!r && reused && !answered && r.error().code == "CONNECTION_CLOSED") {
+  if (!r && reused && !answered && is(r.error(), ErrorKind::ConnectionClosed)) {
     if (auto c = connect(std::chrono::steady_clock::now() + idle); !c) return c.error();
     r = stream_exchange(target, on_line, idle, answered);
   }
   // Closed before any answer: as for request(), the server is not there (any more).
-  if (!r && !answered && r.error().code == "CONNECTION_CLOSED")
+  if (!r && !answered && is(r.error(), ErrorKind::ConnectionClosed))
     return Error{"SERVER_UNREACHABLE", r.error().message, r.error().sys_errno};
   return r;
 }

@@ -4,6 +4,8 @@
 #include <optional>
 #include <vector>
 
+#include "wiretag/error_kind.h"
+
 namespace wiretag::http {
 namespace {
 
@@ -124,7 +126,7 @@ Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limit
 Result<nlohmann::json> parse_json_object(std::string_view body) {
   auto j = parse_json(body);
   if (!j) {
-    if (j.error().code == "INVALID_JSON")
+    if (is(j.error(), ErrorKind::InvalidJson))
       return Error{"INVALID_JSON", "request body is not valid JSON"};
     return j.error();
   }

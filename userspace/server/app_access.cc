@@ -1,5 +1,7 @@
 #include "server/app_access.h"
 
+#include "wiretag/error_kind.h"
+
 namespace wiretag {
 namespace {
 
@@ -11,7 +13,7 @@ Error app_not_found(std::string_view guid) {
 
 Result<AppRecord> visible_app(PolicyGraph& graph, const Principal& who, std::string_view guid) {
   auto app = graph.app(guid);
-  if (!app && app.error().code == "APP_NOT_FOUND") return app_not_found(guid);
+  if (!app && is(app.error(), ErrorKind::NotFound)) return app_not_found(guid);
   if (!app) return app.error();
   if (!who.can_access(app->account)) return app_not_found(guid);
   return *app;

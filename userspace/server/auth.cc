@@ -185,7 +185,9 @@ Result<Principal> Authenticator::identify(std::string_view header) const {
   uint64_t generation = 0;
   {
     std::shared_lock lock(cache_mutex_);
-    if (auto it = cache_.find(digest); it != cache_.end()) known = it->second;
+    if (auto it = cache_.find(digest);
+        it != cache_.end() && now - it->second.found_at < kRecheckSeconds)
+      known = it->second;
     generation = generation_;
   }
   if (!known) {
@@ -204,10 +206,11 @@ Result<Principal> Authenticator::identify(std::string_view header) const {
     known->principal.name = "token:" + t.id;
     known->expires_at = t.expires_at;
     known->last_used_at = t.last_used_at.value_or(0);
+    known->found_at = now;
     std::unique_lock lock(cache_mutex_);
     if (cache_.size() >= 100000) cache_.clear();  // a bound; the store stays the truth
     // Not if tokens were removed since the read: it may have found a token now revoked.
-    if (generation == generation_) cache_.emplace(digest, *known);
+    if (generation == generation_) cache_.insert_or_assign(digest, *known);
   }
   if (expired(known->expires_at, now)) return unauthorized("this bearer token has expired");
   if (now - known->last_used_at >= kLastUsedGranularitySeconds) note_use(digest, now);

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "http/router.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 #include "wiretag/result.h"
 
 namespace wiretag {
@@ -62,6 +62,9 @@ class Authenticator {
  public:
   // A token's last use is written at most this often (not once per request).
   static constexpr int64_t kLastUsedGranularitySeconds = 60;
+  // A token found in the store is looked up there again after this long, so a token revoked
+  // through another server on the same database (--db postgresql://…) stops within it.
+  static constexpr int64_t kRecheckSeconds = 5;
 
   // insecure: every request is admin (--insecure-no-auth, local experiments only).
   Authenticator(Store& store, bool insecure) : store_(store), insecure_(insecure) {}
@@ -109,6 +112,7 @@ class Authenticator {
     Principal principal;
     std::optional<int64_t> expires_at;
     int64_t last_used_at = 0;  // as written to the store, 0 = never
+    int64_t found_at = 0;      // when it was read from the store, unix seconds
   };
 
   Result<Principal> identify(std::string_view authorization_header) const;

@@ -4,6 +4,7 @@
 #include "core/app_guid.h"
 #include "http/json_input.h"
 #include "server/accounts_api.h"
+#include "wiretag/error_kind.h"
 
 namespace wiretag {
 
@@ -193,8 +194,7 @@ void add_cell_reply_route(http::Router& router, std::shared_ptr<CellRequests> re
 }
 
 Error cell_error_for_caller(const std::string& cell, Error e) {
-  if (e.code == "CELL_UNREACHABLE" || e.code == "CELL_NOT_FOUND" || e.code == "SERVER_BUSY")
-    return e;
+  if (is(e, ErrorKind::CellUnavailable) || is(e, ErrorKind::Busy)) return e;
   const unsigned status = http::status_for(e);
   if (status == 401 || status == 403 || status == 405)
     return Error{"CELL_ERROR", "cell \"" + cell + "\" answered " + e.code + ": " + e.message};

@@ -5,7 +5,7 @@
 #include "core/policy_graph.h"
 #include "http/router.h"
 #include "server/auth.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 
 namespace wiretag {
 

@@ -17,7 +17,7 @@
 #include "events/event_fanout.h"
 #include "http/router.h"
 #include "server/auth.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 
 namespace wiretag {
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/open_files_limit.h"
 #include "core/cell_registry.h"
 #include "core/change_notifier.h"
 #include "core/log_retention.h"
@@ -37,7 +38,8 @@
 #include "server/token_api.h"
 #include "server/trace_api.h"
 #include "server/ui_files.h"
-#include "store/sqlite_store.h"
+#include "store/open_store.h"
+#include "wiretag/error_kind.h"
 #include "wiretag/version.h"
 
 namespace asio = boost::asio;
@@ -65,6 +67,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--data-dir", data_dir, "directory of the database and the admin token")
       ->envname("WIRETAG_DATA_DIR")
+      ->capture_default_str();
+  std::string db_url = "sqlite";
+  cli.add_option("--db", db_url,
+                 "the store: sqlite (<data-dir>/wiretag.db) or a PostgreSQL URL "
+                 "(postgresql://USER:PASSWORD@HOST:PORT/DB), which several servers may share")
+      ->envname("WIRETAG_SERVER_DB")
       ->capture_default_str();
   cli.add_option("--tag-length", tag_length,
                  "bytes per wire tag, 1-4 (2 fits VXLAN-GBP); fixed when the data dir is created")
@@ -168,6 +176,12 @@ int main(int argc, char** argv) {
                  "may act as on /internal/v1; agents may still use cell tokens")
       ->envname("WIRETAG_TLS_CLIENT_CA")
       ->check(CLI::ExistingFile);
+  std::string policy_key_file;
+  cli.add_option("--policy-key-file", policy_key_file,
+                 "the policy-key secret (64 hex digits) instead of <data-dir>/policy-key-secret: "
+                 "servers sharing one database are given the same file")
+      ->envname("WIRETAG_POLICY_KEY_FILE")
+      ->check(CLI::ExistingFile);
   std::string ui_dir = WIRETAG_UI_DIR;
   cli.add_option("--ui-dir", ui_dir,
                  "directory of the web view's static files, served at /ui (docs/ui.md)")
@@ -201,15 +215,28 @@ int main(int argc, char** argv) {
     return 2;
   }
   wiretag::init_logging(log_level, *format, "wiretag-server");
+  // Every agent's watch is a connection: the soft limit of 1024 would refuse them long before
+  // --max-connections does.
+  if (auto fds = wiretag::raise_open_files_limit(); !fds) {
+    spdlog::warn("open files limit: {}", fds.error().message);
+  } else {
+    if (fds->now != fds->before)
+      spdlog::info("open files limit raised from {} to {}", fds->before, fds->now);
+    if (fds->now < http_options.max_connections + 64)
+      spdlog::warn(
+          "open files limit {} is below --max-connections {} (+64 for the rest): "
+          "connections past it wait in the listen queue (raise LimitNOFILE)",
+          fds->now, http_options.max_connections);
+  }
   auto endpoint = wiretag::http::parse_listen_address(listen);
   if (!endpoint) {
     spdlog::error("--listen {}: {}", listen, endpoint.error().message);
     return 2;
   }
-  auto store = wiretag::SqliteStore::open(data_dir);
+  auto store = wiretag::open_store(db_url, data_dir);
   if (!store) {
     spdlog::error("store: {}", store.error().message);
-    return 1;
+    return is(store.error(), wiretag::ErrorKind::Configuration) ? 2 : 1;
   }
   wiretag::PolicyGraphOptions options;
   options.tag_length = tag_length;
@@ -246,7 +273,8 @@ int main(int argc, char** argv) {
   router.api("policy");
   wiretag::add_policy_server_routes(router, *graph, auth);
   wiretag::AccountPolicies policies(**store, wiretag::random_uuid);
-  auto keys = wiretag::PolicyKeySealer::open(data_dir);
+  auto keys = policy_key_file.empty() ? wiretag::PolicyKeySealer::open(data_dir)
+                                      : wiretag::PolicyKeySealer::open_file(policy_key_file);
   if (!keys) {
     spdlog::error("policy key secret: {}", keys.error().message);
     return 1;
@@ -266,6 +294,7 @@ int main(int argc, char** argv) {
   }
   wiretag::ChangeNotifier notifier(*revision);
   (*store)->add_commit_observer([&notifier](int64_t rev) { notifier.publish(rev); });
+  wiretag::follow_other_servers(**store);  // several servers on one PostgreSQL database
   // In memory: after a restart each cell reappears at its next heartbeat.
   wiretag::CellRegistry cells({}, cell_retention * 1000);
   asio::io_context ioc(static_cast<int>(threads));
@@ -327,9 +356,10 @@ int main(int argc, char** argv) {
     }
     http_options.tls = *tls;
   } else if (!endpoint->address().is_loopback()) {
-    spdlog::warn("serving plain HTTP on {}: bearer tokens cross the network in clear; give "
-                 "--tls-cert and --tls-key",
-                 listen);
+    spdlog::warn(
+        "serving plain HTTP on {}: bearer tokens cross the network in clear; give "
+        "--tls-cert and --tls-key",
+        listen);
   }
   wiretag::http::Server server(ioc, router, http_options);
   auto bound = server.listen(*endpoint);

@@ -155,18 +155,36 @@ std::optional<std::string> inflate_bounded(const std::vector<unsigned char>& in,
 
 }  // namespace
 
-Result<PolicyKeySealer> PolicyKeySealer::open(const std::filesystem::path& data_dir) {
-  const auto path = data_dir / "policy-key-secret";
+namespace {
+
+// The secret in the file's first line; nullopt when there is no such file (or line).
+Result<std::optional<std::array<unsigned char, 32>>> read_secret(
+    const std::filesystem::path& path) {
   std::array<unsigned char, 32> secret{};
   std::ifstream in(path);
   std::string hex;
-  if (in && std::getline(in, hex)) {
-    std::vector<unsigned char> bytes;
-    if (hex.size() != 64) return Error{"SECRET_FILE", path.string() + ": expected 64 hex digits"};
-    for (size_t i = 0; i < 32; ++i)
-      secret[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-    return PolicyKeySealer(secret);
-  }
+  if (!in || !std::getline(in, hex)) return std::optional<std::array<unsigned char, 32>>{};
+  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+    return Error{"SECRET_FILE", path.string() + ": expected 64 hex digits"};
+  for (size_t i = 0; i < 32; ++i)
+    secret[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  return std::optional(secret);
+}
+
+}  // namespace
+
+Result<PolicyKeySealer> PolicyKeySealer::open_file(const std::filesystem::path& file) {
+  WT_TRY(secret, read_secret(file));
+  if (!*secret) return Error{"SECRET_FILE", file.string() + ": no such file or it is empty"};
+  return PolicyKeySealer(**secret);
+}
+
+Result<PolicyKeySealer> PolicyKeySealer::open(const std::filesystem::path& data_dir) {
+  const auto path = data_dir / "policy-key-secret";
+  WT_TRY(existing, read_secret(path));
+  if (*existing) return PolicyKeySealer(**existing);
+  std::array<unsigned char, 32> secret{};
+  std::string hex;
   if (RAND_bytes(secret.data(), secret.size()) != 1) return Error{"INTERNAL", "RAND_bytes failed"};
   static constexpr char kHex[] = "0123456789abcdef";
   hex.clear();

@@ -20,6 +20,9 @@ class PolicyKeySealer {
   // Reads <data_dir>/policy-key-secret, creating it (32 random bytes, hex, mode 0600) on
   // first start. Servers that share the file accept each other's keys.
   static Result<PolicyKeySealer> open(const std::filesystem::path& data_dir);
+  // Reads the secret from `file` (64 hex digits), which must exist: several servers on one
+  // database are given the same file (--policy-key-file).
+  static Result<PolicyKeySealer> open_file(const std::filesystem::path& file);
 
   // Canonical unpadded base64url(2 || nonce || ciphertext || tag) of the zlib-compressed
   // plaintext, the format and account as associated data. POLICY_TOO_LARGE_FOR_KEY when the

@@ -23,7 +23,7 @@
 #include "http/router.h"
 #include "server/auth.h"
 #include "server/cell_requests.h"
-#include "store/store.h"
+#include "core/ports/store.h"
 
 namespace wiretag {
 

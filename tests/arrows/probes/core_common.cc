@@ -1,0 +1,2 @@
+// An arrow probe (tests/arrows): the domain reaching the logging library (must not compile).
+#include "common/log.h"

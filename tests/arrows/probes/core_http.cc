@@ -1,0 +1,2 @@
+// An arrow probe (tests/arrows): the domain reaching HTTP (must not compile).
+#include "http/router.h"
