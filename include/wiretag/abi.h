@@ -11,6 +11,18 @@
 
 #define WT_ABI_VERSION 2
 
+/*
+ * The pinned ABI: what a pin dir's maps hold. Bump WT_PIN_ABI_VERSION whenever a pinned map's
+ * key or value layout changes, or what the programs expect of a map's contents; then register
+ * a converter from the previous version for every map that changed
+ * (userspace/datapath/pin_upgrade.cc), or make it a cache that is recreated empty. Adding a
+ * map needs no bump (an older pin dir lacks it: it is created). The owner pins the version as
+ * <pin_dir>/pin_abi (array, 1 entry, __u32); a pin dir without it is version 0, whose maps
+ * have version 1's layouts. docs/datapath.md, "Upgrades".
+ */
+#define WT_PIN_ABI_VERSION 1
+#define WT_MAP_PIN_ABI "pin_abi"
+
 /* Endpoint modes, from the cell's PAP state (SPEC §3). */
 enum wt_mode {
 	WT_MODE_ENFORCE = 0, /* ACTIVE and SAFE */

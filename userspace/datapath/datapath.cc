@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "datapath/kernel_hz.h"
 #include "datapath/netns.h"
+#include "datapath/pin_upgrade.h"
 #include "wiretag_bpf.skel.h"
 
 namespace wiretag::datapath {
@@ -164,10 +165,13 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const Options& options) {
     if (auto r = dp->pin_programs(); !r) return r.error();
   }
   if (auto r = dp->adopt(); !r) return r.error();
+  if (auto r = dp->finish_upgrade(); !r) return r.error();
   if (!options.read_only && options.stale_reaper)
     dp->stale_reaper_ = std::thread([d = dp.get()] { d->run_stale_reaper(); });
   return dp;
 }
+
+Datapath::Datapath(const Options& options) : options_(options) {}
 
 Datapath::~Datapath() {
   if (stale_reaper_.joinable()) {
@@ -220,31 +224,16 @@ Result<void> Datapath::load() {
   bpf_map__set_max_entries(skel_->maps.rule_epochs, options_.endpoint_index_size);
   skel_->rodata->wt_verdict_cache_on = tag_mask() <= 0xffff;  // its words hold 16-bit tags
 
-  if (!options_.pin_dir.empty()) {
-    bpf_map* map;
-    bpf_object__for_each_map(map, skel_->obj) {
-      if (bpf_map__is_internal(map)) continue;  // .rodata belongs to this load only
-      std::string path = options_.pin_dir + "/" + bpf_map__name(map);
-      if (bpf_map__set_pin_path(map, path.c_str()) != 0)
-        return Error::from_errno("BPF_PIN_FAILED", "set pin path " + path, errno);
-      // An inspector takes the sizes the owner chose, whatever its own options say.
-      if (int fd = options_.read_only ? bpf_obj_get(path.c_str()) : -1; fd >= 0) {
-        bpf_map_info info{};
-        __u32 len = sizeof info;
-        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-          bpf_map__set_max_entries(map, info.max_entries);
-        ::close(fd);
-      }
-    }
+  if (!options_.pin_dir.empty() && options_.read_only) {
+    if (auto r = set_inspector_pin_paths(options_.pin_dir, skel_->obj); !r) return r;
+  } else if (!options_.pin_dir.empty()) {
+    auto plan = PinUpgrade::plan(options_.pin_dir, skel_->obj);  // refusals touch nothing
+    if (!plan) return plan.error();
+    upgrade_ = std::move(*plan);
+    if (auto r = upgrade_->set_pin_paths(skel_->obj); !r) return r;
   }
-  if (int rc = wiretag_bpf__load(skel_); rc != 0) {
-    Error e = Error::from_errno("BPF_LOAD_FAILED", "load BPF programs", rc);
-    if (!options_.pin_dir.empty())
-      e.message += " (if maps pinned in " + options_.pin_dir +
-                   " come from another build or other size options, they cannot be adopted;"
-                   " removing them drops all enforcement state)";
-    return e;
-  }
+  if (int rc = wiretag_bpf__load(skel_); rc != 0)
+    return Error::from_errno("BPF_LOAD_FAILED", "load BPF programs", rc);
   endpoints_ = {bpf_map__fd(skel_->maps.endpoints), WT_MAP_ENDPOINTS};
   const std::string policy_limit = "it holds " + std::to_string(options_.max_policy_entries) +
                                    " entries, both rule generations together: --max-policy-entries";
@@ -279,6 +268,8 @@ Result<void> Datapath::load() {
       *m.into = std::move(*words);
     }
   }
+  // Before adopt() re-slots and indexes the endpoints and any device runs these programs.
+  if (upgrade_ && upgrade_->migrates()) return upgrade_->fill(skel_->obj);
   return Ok();
 }
 

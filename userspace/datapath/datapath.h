@@ -28,6 +28,8 @@ struct ring_buffer;
 
 namespace wiretag::datapath {
 
+class PinUpgrade;
+
 struct Options {
   std::string pin_dir = "/sys/fs/bpf/wiretag";  // empty: nothing pinned or adopted (tests, trace)
   unsigned tag_length = 2;                      // bytes, 1..4
@@ -158,10 +160,12 @@ class Datapath {
     std::vector<wt_port_key> port[2];
   };
 
-  explicit Datapath(const Options& options) : options_(options) {}
+  explicit Datapath(const Options& options);  // in datapath.cc: PinUpgrade is complete there
   Result<void> load();
   Result<void> pin_programs();
   Result<void> adopt();
+  // After adopt() switched every device: the old maps' last entries, new pins, the marker.
+  Result<void> finish_upgrade();
   Result<void> attach_programs(const Device& device, uint32_t ifindex);
   Result<void> forget_locked(uint32_t ifindex);
   Result<void> erase_generation(uint32_t ifindex, int generation);
@@ -182,6 +186,7 @@ class Datapath {
   Options options_;
   TcHook tc_hook_ = TcHook::Clsact;
   std::unique_ptr<TcxLinkTable> tcx_links_;  // with a pin dir: <pin_dir>/links
+  std::unique_ptr<PinUpgrade> upgrade_;      // an owner's, from load() to finish_upgrade()
   uint32_t hz_ = 0;
   int owner_lock_fd_ = -1;
   wiretag_bpf* skel_ = nullptr;

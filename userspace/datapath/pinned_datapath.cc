@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <map>
 
+#include "datapath/pin_upgrade.h"
+
 namespace wiretag::datapath {
 namespace {
 
@@ -59,6 +61,7 @@ Result<std::unique_ptr<PinnedDatapath>> PinnedDatapath::open(const std::string& 
   struct stat st {};
   if (pin_dir.empty() || ::stat(pin_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return not_found(pin_dir);
+  if (auto r = check_pin_abi_readable(pin_dir); !r) return r.error();
   std::unique_ptr<PinnedDatapath> dp(new PinnedDatapath());
   dp->pin_dir_ = pin_dir;
   for (const Expected& e : expected_maps()) {

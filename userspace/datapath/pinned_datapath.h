@@ -34,8 +34,9 @@ struct PinnedMap {
 class PinnedDatapath {
  public:
   // DATAPATH_NOT_FOUND when pin_dir holds no datapath (no endpoints map pinned there),
-  // DATAPATH_ACCESS when it cannot be opened (not root), DATAPATH_ABI_MISMATCH when a map's
-  // key or value size is not this build's abi.h. Maps of a newer build that an older owner
+  // DATAPATH_ACCESS when it cannot be opened (not root), DATAPATH_ABI_MISMATCH when the pin
+  // dir's pin_abi marker holds another version than this build's WT_PIN_ABI_VERSION (none:
+  // a build before the marker) or a map's key or value size is not this build's abi.h. Maps of a newer build that an older owner
   // never pinned are simply absent.
   static Result<std::unique_ptr<PinnedDatapath>> open(const std::string& pin_dir);
   ~PinnedDatapath();
