@@ -443,8 +443,8 @@ void flow_cache(const PinnedMap& m, const Names& n, ordered_json& rows) {
     const uint32_t index = as<uint32_t>(k);
     const auto family = static_cast<uint8_t>(e.ports >> 32);
     Row r;
-    n.slot(r, index / WT_FLOW_CACHE_ENTRIES);
-    r["entry"] = index % WT_FLOW_CACHE_ENTRIES;
+    n.slot(r, wt_flow_cache_slot(e.ports));
+    r["entry"] = index;
     r["family"] = family;
     r["proto"] = proto_name(static_cast<uint8_t>(e.stamp >> 40));
     r["local"] = cache_address(family, e.local_hi, e.local_lo);
