@@ -102,6 +102,7 @@ enum wt_reason {
 #define WT_MAP_FLOW_SPILL "flow_spill"
 #define WT_MAP_VERDICT_CACHE "verdict_cache"
 #define WT_MAP_RULE_EPOCHS "rule_epochs"
+#define WT_MAP_STAMP_CONFIG "stamp_config"
 
 #define WT_MAX_SLOTS 65536 /* endpoint slots: max_endpoints is at most this */
 
@@ -140,6 +141,25 @@ static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep
 	       (__u64)(ep->mode & 3) << 49 | (__u64)(ep->untagged & 1) << 51 |
 	       (__u64)ep->flags << 52;
 }
+
+/*
+ * stamp_config: what stamp needs of an endpoint, by slot, so that stamp reads two array
+ * entries (its endpoint_index word for the slot, then this) instead of looking the
+ * endpoints hash up, a function call that hashes the key. Written by userspace through an
+ * mmap, as a sequence count: seq odd while it writes (it stores seq + 1, the fields, seq + 2,
+ * each store in order). A reader copies the fields between two reads of seq; an odd seq,
+ * two different reads, or an ifindex that is not the packet's (a slot handed to another
+ * endpoint since) send it to the endpoints hash, which stays the truth.
+ *   id = ifindex | tag << 32; config = mode | flags << 8 | ipv4 << 32;
+ *   ipv6_hi, ipv6_lo = the anti-spoof IPv6 address's bytes as two words, as in memory.
+ */
+struct wt_stamp_config {
+	__u64 seq;
+	__u64 id;
+	__u64 config;
+	__u64 ipv6_hi;
+	__u64 ipv6_lo;
+};
 
 /*
  * reply_ports: per endpoint slot, a 65536-bit set of the TCP/UDP source ports its flows

@@ -220,6 +220,7 @@ Result<void> Datapath::load() {
   bpf_map__set_max_entries(skel_->maps.verdict_cache,
                            options_.max_endpoints * WT_VERDICT_CACHE_ENTRIES);
   bpf_map__set_max_entries(skel_->maps.rule_epochs, options_.endpoint_index_size);
+  bpf_map__set_max_entries(skel_->maps.stamp_config, options_.max_endpoints);
   skel_->rodata->wt_verdict_cache_on = tag_mask() <= 0xffff;  // its words hold 16-bit tags
 
   if (!options_.pin_dir.empty()) {
@@ -271,6 +272,7 @@ Result<void> Datapath::load() {
         {&verdict_cache_, skel_->maps.verdict_cache, slots * WT_VERDICT_CACHE_ENTRIES,
          WT_MAP_VERDICT_CACHE},
         {&rule_epochs_, skel_->maps.rule_epochs, options_.endpoint_index_size, WT_MAP_RULE_EPOCHS},
+        {&stamp_config_, skel_->maps.stamp_config, slots * kStampConfigWords, WT_MAP_STAMP_CONFIG},
     };
     for (auto& m : mapped) {
       auto words = MappedWords::map(bpf_map__fd(m.map), m.words, m.name);
@@ -316,11 +318,13 @@ Result<uint16_t> Datapath::allocate_slot() {
   flow_cache_.evict([slot](uint32_t s) { return s == slot; }, [](uint32_t, uint16_t) {});
   flow_spill_.clear(size_t{slot} * WT_FLOW_SPILL_WORDS, WT_FLOW_SPILL_WORDS);
   verdict_cache_.clear(size_t{slot} * WT_VERDICT_CACHE_ENTRIES, WT_VERDICT_CACHE_ENTRIES);
+  clear_stamp_config(stamp_config_, slot);
   return slot;
 }
 
 Result<void> Datapath::write_config(uint32_t ifindex, const wt_endpoint& config, uint64_t flags) {
   if (auto r = endpoints_.update(ifindex, config, flags); !r) return r;
+  write_stamp_config(stamp_config_, ifindex, config);
   publish_index_word(ifindex, config);
   bump_rule_epoch(ifindex);
   return Ok();
@@ -387,6 +391,9 @@ Result<void> Datapath::reindex() {
     if (auto r = endpoints_.update(ifindex, ep, BPF_EXIST); !r) return r;
   }
   for (uint32_t i = 0; i < endpoint_index_.size(); ++i) endpoint_index_.store(i, 0);
+  // Stamp's copies (absent in maps of an older build), then the words that lead to them.
+  for (uint32_t slot = 0; slot < used.size(); ++slot) clear_stamp_config(stamp_config_, slot);
+  for (const auto& [ifindex, ep] : eps) write_stamp_config(stamp_config_, ifindex, ep);
   for (const auto& [ifindex, ep] : eps) publish_index_word(ifindex, ep);
   // A previous owner may have died between a config write and its epoch store: every
   // entry gets a new epoch, above every one handed out before.
@@ -593,6 +600,7 @@ Result<void> Datapath::forget_locked(uint32_t ifindex) {
   bump_rule_epoch(ifindex);  // no cached verdict outlives the rules
   rule_keys_.erase(ifindex);
   unpublish_index_word(ifindex);  // packets fall back to the hash until it is gone too
+  if (auto ep = endpoints_.lookup(ifindex)) clear_stamp_config(stamp_config_, ep->slot);
   if (auto r = endpoints_.erase(ifindex); !r) return r;
   if (auto r = devices_.erase(ifindex); !r) return r;
 

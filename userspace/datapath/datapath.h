@@ -19,6 +19,7 @@
 #include "datapath/counter_rows.h"
 #include "datapath/flow_cache.h"
 #include "datapath/mapped_words.h"
+#include "datapath/stamp_config.h"
 #include "datapath/tc_attach.h"
 #include "datapath/typed_map.h"
 #include "wiretag/abi.h"
@@ -205,6 +206,7 @@ class Datapath {
   MappedWords flow_spill_;
   MappedWords verdict_cache_;
   MappedWords rule_epochs_;
+  MappedWords stamp_config_;  // kStampConfigWords per slot (stamp_config.h)
   uint64_t rule_epoch_ = 0;  // the last epoch handed out (bump_rule_epoch)
   mutable std::mutex mu_;
   std::map<uint32_t, RuleKeys> rule_keys_;

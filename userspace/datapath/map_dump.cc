@@ -502,6 +502,29 @@ void rule_epochs(const PinnedMap& m, const Names&, ordered_json& rows) {
   });
 }
 
+void stamp_config(const PinnedMap& m, const Names& n, ordered_json& rows) {
+  for_each_entry(m, [&](const uint8_t* k, const uint8_t* v) {
+    auto c = as<wt_stamp_config>(v);
+    if (static_cast<uint32_t>(c.id) == 0) return;
+    const auto flags = static_cast<uint8_t>(c.config >> 8);
+    const auto ipv4 = static_cast<uint32_t>(c.config >> 32);
+    uint8_t ipv6[16];
+    std::memcpy(ipv6, &c.ipv6_hi, 8);
+    std::memcpy(ipv6 + 8, &c.ipv6_lo, 8);
+    Row r;
+    n.slot(r, as<uint32_t>(k));
+    n.device(r, static_cast<uint32_t>(c.id));
+    r["tag"] = n.tag(static_cast<uint32_t>(c.id >> 32));
+    r["mode"] = mode_name(static_cast<uint8_t>(c.config));
+    r["flags"] = endpoint_flags(flags);
+    r["ipv4"] = flags & WT_EP_ANTISPOOF_V4 ? address(4, reinterpret_cast<const uint8_t*>(&ipv4))
+                                          : nullptr;
+    r["ipv6"] = flags & WT_EP_ANTISPOOF_V6 ? address(6, ipv6) : nullptr;
+    r["seq"] = c.seq;
+    rows.push_back(std::move(r));
+  });
+}
+
 const char* type_name(uint32_t type) {
   switch (type) {
     case BPF_MAP_TYPE_HASH:
@@ -570,6 +593,7 @@ Result<ordered_json> dump_map(const PinnedDatapath& dp, std::string_view name,
       {WT_MAP_SLOT_COUNTERS, slot_counters},   {WT_MAP_EVENT_RATELIMIT, event_ratelimit},
       {WT_MAP_REPLY_PORTS, reply_ports},       {WT_MAP_FLOW_CACHE, flow_cache},
       {WT_MAP_FLOW_SPILL, flow_spill},         {WT_MAP_RULE_EPOCHS, rule_epochs},
+      {WT_MAP_STAMP_CONFIG, stamp_config},
   };
   Names names(dp, tag_length);
   ordered_json rows = ordered_json::array();
