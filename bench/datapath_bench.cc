@@ -237,6 +237,7 @@ bench_stages_bpf* load_stages(const Datapath& dp) {
   s->rodata->wt_tag_mask = dp.tag_mask();
   s->rodata->wt_verdict_cache_on = dp.tag_mask() <= 0xffff;
   wiretag::datapath::set_flow_cache_clock(s->rodata, dp.kernel_hz());
+  s->rodata->wt_flow_cache_shift = dp.flow_cache_shift();
   bpf_map* map;
   bpf_object__for_each_map(map, s->obj) {
     if (bpf_map__is_internal(map)) continue;  // the stages' own .rodata

@@ -88,15 +88,25 @@ struct {
 	__type(value, __u64);
 } reply_ports SEC(".maps");
 
+/* What stamp needs of each endpoint, by slot (abi.h: a sequence count guards each entry). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct wt_stamp_config);
+} stamp_config SEC(".maps");
+
 /*
- * Per endpoint slot: a direct-mapped cache of its flows (WT_FLOW_CACHE_ENTRIES), and
- * the local ports of flows that only `flows` holds (WT_FLOW_SPILL_WORDS words). abi.h says
- * how they are read and written; userspace clears a new slot's part of both.
+ * The cell's flow cache (two-way sets, sized by the owner: wt_flow_cache_shift) and, per
+ * endpoint slot, the local ports of flows that only `flows` holds (WT_FLOW_SPILL_WORDS
+ * words). abi.h says how they are read and written; userspace empties a new slot's entries
+ * and spill words.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 4096 * WT_FLOW_CACHE_ENTRIES);
+	__uint(max_entries, WT_FLOW_CACHE_WAYS * WT_FLOW_CACHE_MAX_SETS);
 	__type(key, __u32);
 	__type(value, struct wt_flow_cache_entry);
 } flow_cache SEC(".maps");

@@ -17,6 +17,8 @@ const volatile __u64 wt_flow_timeout_tcp_jiffies = 7200ULL * 250;
 const volatile __u64 wt_flow_timeout_udp_jiffies = 120ULL * 250;
 const volatile __u64 wt_flow_timeout_other_jiffies = 30ULL * 250;
 const volatile __u64 wt_flow_refresh_jiffies = 250;
+/* 64 - log2(the flow cache's sets): the owner sets it from the map's size (abi.h). */
+const volatile __u32 wt_flow_cache_shift = 64 - 16;
 const volatile __u32 wt_events_per_sec = 1000;         /* per CPU */
 const volatile __u8 wt_verdict_cache_on = 1; /* tags of at most 16 bits (abi.h) */
 const volatile __u32 wt_endpoint_index_mask = WT_ENDPOINT_INDEX_SIZE - 1; /* entries - 1 */

@@ -21,12 +21,59 @@ struct wt_ep_state {
 };
 
 /*
+ * What stamp needs of the endpoint from its slot's stamp_config entry (abi.h), found through
+ * its endpoint_index word: two inlined array loads. 0 when that does not give one
+ * consistent copy of this endpoint's config; the caller then reads the hash.
+ */
+static __always_inline int wt_endpoint_load_by_slot(__u32 ifindex, struct wt_endpoint *ep)
+{
+	__u32 index = ifindex & wt_endpoint_index_mask, slot;
+	struct wt_stamp_config *c;
+	__u64 *entry, word, seq, id, config, hi, lo;
+
+	entry = bpf_map_lookup_elem(&endpoint_index, &index);
+	if (!entry)
+		return 0;
+	word = *(volatile __u64 *)entry;
+	if (WT_EPW_IFINDEX(word) != ifindex)
+		return 0;
+	slot = WT_EPW_SLOT(word);
+	c = bpf_map_lookup_elem(&stamp_config, &slot);
+	if (!c)
+		return 0;
+	seq = *(volatile __u64 *)&c->seq;
+	id = *(volatile __u64 *)&c->id;
+	config = *(volatile __u64 *)&c->config;
+	hi = *(volatile __u64 *)&c->ipv6_hi;
+	lo = *(volatile __u64 *)&c->ipv6_lo;
+	if ((seq & 1) || *(volatile __u64 *)&c->seq != seq || (__u32)id != ifindex)
+		return 0;
+	ep->tag = (__u32)(id >> 32);
+	ep->mode = (__u8)config;
+	ep->flags = (__u8)(config >> 8);
+	ep->ipv4 = (__u32)(config >> 32);
+	__builtin_memcpy(ep->ipv6, &hi, 8);
+	__builtin_memcpy(ep->ipv6 + 8, &lo, 8);
+	ep->slot = (__u16)slot;
+	ep->untagged = 0; /* enforce's, not read by stamp */
+	ep->generation = 0;
+	ep->pad = 0;
+	return 1;
+}
+
+/*
  * One read of the endpoint's config: every decision of this packet uses the same copy,
  * and the window in which a freed map element could be recycled under us is the copy.
+ * Stamp's fields (tag, mode, flags, anti-spoof addresses, slot) come from the slot's
+ * stamp_config entry when it is consistent, else from the hash.
  */
 static __always_inline int wt_endpoint_load(__u32 ifindex, struct wt_endpoint *ep)
 {
-	struct wt_endpoint *cur = bpf_map_lookup_elem(&endpoints, &ifindex);
+	struct wt_endpoint *cur;
+
+	if (wt_endpoint_load_by_slot(ifindex, ep))
+		return 1;
+	cur = bpf_map_lookup_elem(&endpoints, &ifindex);
 
 	if (!cur)
 		return 0;

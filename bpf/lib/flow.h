@@ -111,10 +111,10 @@ struct wt_flow_tuple {
 	__u8 proto;
 };
 
-/* The flow as the endpoint sent it: both addresses and ports (abi.h). */
+/* The flow as the endpoint in `slot` sent it: both addresses and ports (abi.h). */
 static __always_inline void wt_flow_tuple(struct wt_flow_tuple *t, const __u8 *remote,
 					  const __u8 *local, const struct wt_packet *p,
-					  __u16 remote_port, __u16 local_port)
+					  __u16 remote_port, __u16 local_port, __u32 slot)
 {
 	if (p->family == 4) {
 		t->remote_hi = 0;
@@ -127,7 +127,7 @@ static __always_inline void wt_flow_tuple(struct wt_flow_tuple *t, const __u8 *r
 		t->local_hi = *(const __u64 *)local;
 		t->local_lo = *(const __u64 *)(local + 8);
 	}
-	t->ports = wt_flow_cache_ports(p->family, remote_port, local_port);
+	t->ports = wt_flow_cache_ports(p->family, remote_port, local_port, slot);
 	t->proto = p->proto;
 	t->mix = wt_flow_cache_mix(t->remote_hi, t->remote_lo, t->local_hi, t->local_lo, t->ports,
 				   t->proto);
@@ -156,11 +156,24 @@ static __always_inline int wt_flow_cache_live(__u64 jiffies, __u64 stamp, __u8 p
 	return wt_flow_cache_age(jiffies, stamp) <= timeout;
 }
 
-static __always_inline struct wt_flow_cache_entry *wt_flow_cache_entry(__u32 slot, __u64 mix)
+/* One way of the tuple's set. */
+static __always_inline struct wt_flow_cache_entry *wt_flow_cache_way(__u64 mix, __u32 way)
 {
-	__u32 index = wt_flow_cache_index(slot, mix);
+	__u32 index = wt_flow_cache_set_entry(mix, wt_flow_cache_shift) + way;
 
 	return bpf_map_lookup_elem(&flow_cache, &index);
+}
+
+/* The tuple's set: both ways, or NULL (a cache smaller than the shift says: none). */
+struct wt_flow_cache_set {
+	struct wt_flow_cache_entry *way[WT_FLOW_CACHE_WAYS];
+};
+
+static __always_inline int wt_flow_cache_set(struct wt_flow_cache_set *set, __u64 mix)
+{
+	set->way[0] = wt_flow_cache_way(mix, 0);
+	set->way[1] = wt_flow_cache_way(mix, 1);
+	return set->way[0] && set->way[1];
 }
 
 /* The entry's stamp if it holds this flow (read consistently), else 0. */
@@ -180,7 +193,43 @@ static __always_inline __u64 wt_flow_cache_holds(struct wt_flow_cache_entry *e,
 	return stamp;
 }
 
-/* A flow recorded in `flows` moves into its cache entry, spilling what the entry held. */
+/* The way of the set holding the tuple, its stamp in *stamp; NULL (and 0) if none does. */
+static __always_inline struct wt_flow_cache_entry *
+wt_flow_cache_find(const struct wt_flow_cache_set *set, const struct wt_flow_tuple *t, __u64 *stamp)
+{
+	*stamp = wt_flow_cache_holds(set->way[0], t);
+	if (*stamp)
+		return set->way[0];
+	*stamp = wt_flow_cache_holds(set->way[1], t);
+	return *stamp ? set->way[1] : NULL;
+}
+
+/*
+ * The way a new flow takes: an empty one, else one whose flow is over, else the one seen
+ * least recently (a busy way: the other; both busy: the first, which take() then loses).
+ */
+static __always_inline struct wt_flow_cache_entry *
+wt_flow_cache_victim(const struct wt_flow_cache_set *set, __u64 jiffies)
+{
+	__u64 s0 = *(volatile __u64 *)&set->way[0]->stamp;
+	__u64 s1 = *(volatile __u64 *)&set->way[1]->stamp;
+
+	if (!s0 || s1 == WT_FLOW_CACHE_BUSY)
+		return set->way[0];
+	if (!s1 || s0 == WT_FLOW_CACHE_BUSY)
+		return set->way[1];
+	if (!wt_flow_cache_live(jiffies, s0, (__u8)(s0 >> 40)))
+		return set->way[0];
+	if (!wt_flow_cache_live(jiffies, s1, (__u8)(s1 >> 40)))
+		return set->way[1];
+	return wt_flow_cache_age(jiffies, s0) >= wt_flow_cache_age(jiffies, s1) ? set->way[0]
+										 : set->way[1];
+}
+
+/*
+ * A flow recorded in `flows` moves into a cache entry, spilling what the entry held into the
+ * spill bits of the endpoint that sent it (any endpoint's: the cache is shared).
+ */
 static __always_inline void wt_flow_cache_take(struct wt_flow_cache_entry *e,
 					       const struct wt_flow_tuple *t, __u32 slot,
 					       __u64 jiffies, const struct wt_packet *p)
@@ -208,7 +257,7 @@ static __always_inline void wt_flow_cache_take(struct wt_flow_cache_entry *e,
 				     old_proto) &&
 	      (old_proto == IPPROTO_ICMP || old_proto == IPPROTO_ICMPV6 ||
 	       !wt_flow_cache_live(jiffies - 2, old_stamp, old_proto))))
-		wt_flow_spill(slot, (__u16)(old_ports >> 16));
+		wt_flow_spill(wt_flow_cache_slot(old_ports), (__u16)(old_ports >> 16));
 	if (__sync_val_compare_and_swap(&e->stamp, old_stamp, WT_FLOW_CACHE_BUSY) != old_stamp)
 		goto lost;
 	*(volatile __u64 *)&e->remote_hi = t->remote_hi;
@@ -255,15 +304,17 @@ static __always_inline int wt_flow_hash_is_reply(__u32 ifindex, const struct wt_
 }
 
 /*
- * stamp: remember that the endpoint sent this flow, in `flows` and in the slot's
- * flow_cache; rewrite either at most once per refresh period. A packet of a cached flow
+ * stamp: remember that the endpoint sent this flow, in `flows` and in the flow cache;
+ * rewrite either at most once per refresh period. A packet of a cached flow
  * between refreshes touches the cache entry only.
  */
 static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const struct wt_packet *p)
 {
 	struct wt_flow_cache_entry *e;
+	struct wt_flow_cache_set set;
 	struct wt_flow_tuple t;
 	__u64 jiffies, stamp;
+	int cached;
 
 	if (!wt_flow_trackable(p) || wt_icmp_is_echo_reply(p))
 		return;
@@ -275,11 +326,11 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 			__sync_fetch_and_or(word, bit);
 	}
 	jiffies = wt_jiffies();
-	wt_flow_tuple(&t, p->daddr, p->saddr, p, p->dport, p->sport);
-	e = wt_flow_cache_entry(slot, t.mix);
-	if (e) {
-		stamp = wt_flow_cache_holds(e, &t);
-		if (stamp) {
+	wt_flow_tuple(&t, p->daddr, p->saddr, p, p->dport, p->sport, slot);
+	cached = wt_flow_cache_set(&set, t.mix);
+	if (cached) {
+		e = wt_flow_cache_find(&set, &t, &stamp);
+		if (e) {
 			if (wt_flow_cache_age(jiffies, stamp) < wt_flow_refresh_jiffies)
 				return; /* the common case: no clock helper, no `flows` */
 			/* A CAS: a plain store could land on an entry another CPU just took. */
@@ -292,8 +343,8 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 		wt_flow_spill(slot, p->sport); /* no cache for this slot: `flows` alone holds it */
 	}
 	wt_flow_hash_record(ifindex, p, 0);
-	if (e)
-		wt_flow_cache_take(e, &t, slot, jiffies, p);
+	if (cached)
+		wt_flow_cache_take(wt_flow_cache_victim(&set, jiffies), &t, slot, jiffies, p);
 }
 
 /*
@@ -303,7 +354,7 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
  */
 static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const struct wt_packet *p)
 {
-	struct wt_flow_cache_entry *e;
+	struct wt_flow_cache_set set;
 	struct wt_flow_tuple t;
 	__u16 local;
 	__u64 stamp;
@@ -320,18 +371,14 @@ static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const str
 		if (!word || !(*word & bit))
 			return 0;
 		local = p->dport;
-		wt_flow_tuple(&t, p->saddr, p->daddr, p, p->sport, local);
+		wt_flow_tuple(&t, p->saddr, p->daddr, p, p->sport, local, slot);
 	} else {
 		local = p->sport; /* ICMP echo: the identifier */
-		wt_flow_tuple(&t, p->saddr, p->daddr, p, 0, local);
+		wt_flow_tuple(&t, p->saddr, p->daddr, p, 0, local, slot);
 	}
-	e = wt_flow_cache_entry(slot, t.mix);
-	if (e) {
-		stamp = wt_flow_cache_holds(e, &t);
-		/* `flows` is never fresher than the cache: an aged entry is the answer. */
-		if (stamp)
-			return wt_flow_cache_live(wt_jiffies(), stamp, p->proto);
-	}
+	/* `flows` is never fresher than the cache: an aged entry is the answer. */
+	if (wt_flow_cache_set(&set, t.mix) && wt_flow_cache_find(&set, &t, &stamp))
+		return wt_flow_cache_live(wt_jiffies(), stamp, p->proto);
 	if (wt_has_ports(p) && !wt_flow_spilled(slot, local))
 		return 0;
 	return wt_flow_hash_is_reply(ifindex, p);

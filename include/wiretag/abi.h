@@ -114,6 +114,7 @@ enum wt_reason {
 #define WT_MAP_FLOW_SPILL "flow_spill"
 #define WT_MAP_VERDICT_CACHE "verdict_cache"
 #define WT_MAP_RULE_EPOCHS "rule_epochs"
+#define WT_MAP_STAMP_CONFIG "stamp_config"
 
 #define WT_MAX_SLOTS 65536 /* endpoint slots: max_endpoints is at most this */
 
@@ -154,6 +155,25 @@ static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep
 }
 
 /*
+ * stamp_config: what stamp needs of an endpoint, by slot, so that stamp reads two array
+ * entries (its endpoint_index word for the slot, then this) instead of looking the
+ * endpoints hash up, a function call that hashes the key. Written by userspace through an
+ * mmap, as a sequence count: seq odd while it writes (it stores seq + 1, the fields, seq + 2,
+ * each store in order). A reader copies the fields between two reads of seq; an odd seq,
+ * two different reads, or an ifindex that is not the packet's (a slot handed to another
+ * endpoint since) send it to the endpoints hash, which stays the truth.
+ *   id = ifindex | tag << 32; config = mode | flags << 8 | ipv4 << 32;
+ *   ipv6_hi, ipv6_lo = the anti-spoof IPv6 address's bytes as two words, as in memory.
+ */
+struct wt_stamp_config {
+	__u64 seq;
+	__u64 id;
+	__u64 config;
+	__u64 ipv6_hi;
+	__u64 ipv6_lo;
+};
+
+/*
  * reply_ports: per endpoint slot, a 65536-bit set of the TCP/UDP source ports its flows
  * used (1024 words of 64 bits). Stamp sets a port's bit before recording the flow, so a
  * clear bit means no flow: enforce skips the flow lookup for packets that cannot be
@@ -163,25 +183,32 @@ static inline __u64 wt_endpoint_word(__u32 ifindex, const struct wt_endpoint *ep
 #define WT_REPLY_PORT_WORDS 1024
 
 /*
- * flow_cache: per endpoint slot, a direct-mapped cache of the flows it originated
- * (WT_FLOW_CACHE_ENTRIES entries), so a reply costs an inlined array load and a few
- * compares instead of a `flows` hash lookup. `flows` stays the truth: stamp records every
- * flow there, and a flow the cache does not hold (evicted by another flow on its entry,
- * or recorded by an older build) has its local port's bit in `flow_spill`, which sends
- * enforce to `flows` after a cache miss. A clear bit after a miss proves there is no flow.
+ * flow_cache: one cache shared by every endpoint of the cell, two-way set-associative, of the
+ * flows the endpoints originated, so a reply (and stamp's refresh of a flow it sent) costs
+ * inlined array loads and a few compares instead of a `flows` hash lookup. `flows` stays
+ * the truth: stamp records every flow there, and a flow the cache does not hold (evicted
+ * from its set, or recorded by an older build) has its local port's bit in its endpoint's
+ * `flow_spill` words, which send enforce to `flows` after a cache miss. A clear bit after a
+ * miss proves there is no flow. Shared, so an endpoint with thousands of flows keeps them
+ * all cached while idle endpoints cost nothing (a per-endpoint cache of 512 entries was
+ * missed by every packet of a sender with 4,096 flows).
  *
- * Entry i of slot s is flow_cache[s * WT_FLOW_CACHE_ENTRIES + i], i = the top bits of
- * wt_flow_cache_mix(). The tuple is the flow as the endpoint sent it, as on the wire:
- * the remote and the local address (IPv6: two words each, as loaded; IPv4: the high word
- * 0, the address in the low 32 bits of the low word) and `ports` (remote port | local port
- * << 16 | family << 32, ports in network order; ICMP echo: remote port 0, local port =
- * identifier). stamp: last seen (jiffies, 40 bits) | proto << 40 | check << 48, check = 16
- * other bits of the mix; stamp 0 = empty. A reader reads stamp, tuple, stamp; a writer owns
- * the entry while its stamp is busy (bpf/lib/flow.h), so equal stamp reads around the tuple
- * mean the tuple is the stamp's.
+ * The owner sizes it: 2 * sets entries, sets a power of two of at most WT_FLOW_CACHE_MAX_SETS
+ * (the index bits must not reach the stamp's check bits), and tells the programs
+ * wt_flow_cache_shift = 64 - log2(sets). Set s holds entries 2s and 2s + 1; s = the top bits
+ * of wt_flow_cache_mix(). The tuple is the flow as the endpoint sent it, as on the wire: the
+ * remote and the local address (IPv6: two words each, as loaded; IPv4: the high word 0, the
+ * address in the low 32 bits of the low word) and `ports` (remote port | local port << 16 |
+ * family << 32 | endpoint slot << 40, ports in network order; ICMP echo: remote port 0, local
+ * port = identifier). stamp: last seen (jiffies, 40 bits) | proto << 40 | check << 48, check
+ * = bits 32..47 of the mix; stamp 0 = empty. A reader reads stamp, tuple, stamp; a writer
+ * owns the entry while its stamp is busy (bpf/lib/flow.h), so equal stamp reads around the
+ * tuple mean the tuple is the stamp's. A new endpoint's slot starts with none of its
+ * predecessor's entries (userspace empties them).
  */
-#define WT_FLOW_CACHE_BITS 9
-#define WT_FLOW_CACHE_ENTRIES (1u << WT_FLOW_CACHE_BITS)
+#define WT_FLOW_CACHE_WAYS 2
+#define WT_FLOW_CACHE_MAX_SETS (1u << 16)
+#define WT_FLOW_CACHE_MIN_SETS (1u << 12)
 #define WT_FLOW_CACHE_TIME_MASK ((1ULL << 40) - 1) /* jiffies: 34 years at HZ=1000 */
 /* flow_spill: per slot 4096 bits (64 words), bit = local port (host order) & 4095. */
 #define WT_FLOW_SPILL_WORDS 64
@@ -195,9 +222,17 @@ struct wt_flow_cache_entry {
 	__u64 ports;
 };
 
-static inline __u64 wt_flow_cache_ports(__u8 family, __u16 remote_port, __u16 local_port)
+static inline __u64 wt_flow_cache_ports(__u8 family, __u16 remote_port, __u16 local_port,
+					__u32 slot)
 {
-	return (__u64)remote_port | (__u64)local_port << 16 | (__u64)family << 32;
+	return (__u64)remote_port | (__u64)local_port << 16 | (__u64)family << 32 |
+	       (__u64)(slot & 0xffff) << 40;
+}
+
+/* The endpoint slot a cached tuple's `ports` word belongs to. */
+static inline __u32 wt_flow_cache_slot(__u64 ports)
+{
+	return (__u32)(ports >> 40) & 0xffff;
 }
 
 static inline __u64 wt_flow_cache_mix(__u64 remote_hi, __u64 remote_lo, __u64 local_hi,
@@ -208,9 +243,10 @@ static inline __u64 wt_flow_cache_mix(__u64 remote_hi, __u64 remote_lo, __u64 lo
 	return (((remote_hi ^ ports ^ proto) * k + remote_lo) * k + (local_hi ^ local_lo)) * k;
 }
 
-static inline __u32 wt_flow_cache_index(__u32 slot, __u64 mix)
+/* The first entry of the mix's set (the other is the next one); shift = 64 - log2(sets). */
+static inline __u32 wt_flow_cache_set_entry(__u64 mix, __u32 shift)
 {
-	return slot * WT_FLOW_CACHE_ENTRIES + (__u32)(mix >> (64 - WT_FLOW_CACHE_BITS));
+	return (__u32)(mix >> shift) * WT_FLOW_CACHE_WAYS;
 }
 
 static inline __u64 wt_flow_cache_stamp(__u64 jiffies, __u64 mix, __u8 proto)

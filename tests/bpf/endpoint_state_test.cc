@@ -124,9 +124,11 @@ TEST(EndpointSlots, EachEndpointCountsInItsOwnSlotAndAReusedSlotStartsAtZero) {
   auto slot = [&](uint32_t ifindex) { return dp.endpoint_map().lookup(ifindex)->slot; };
   EXPECT_NE(slot(kTestIfindex), slot(devices[0]));
 
-  for (int i = 0; i < 2; ++i) ASSERT_EQ(runner->run_action(Program::Enforce, tcp_in(80), kTag), TC_ACT_OK);
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(runner->run_action(Program::Enforce, tcp_in(80), kTag), TC_ACT_OK);
   for (int i = 0; i < 3; ++i)
-    ASSERT_EQ(runner->run_action(Program::Enforce, tcp_in(80), kTag, nullptr, devices[0]), TC_ACT_OK);
+    ASSERT_EQ(runner->run_action(Program::Enforce, tcp_in(80), kTag, nullptr, devices[0]),
+              TC_ACT_OK);
   ASSERT_EQ(runner->run_action(Program::Enforce, tcp_in(81), kTag, nullptr, devices[0]),
             TC_ACT_SHOT);
   EXPECT_EQ(counted(dp, kTestIfindex, WT_REASON_ALLOW_RULE), 2u);
@@ -200,9 +202,10 @@ class Adoption : public testing::Test {
   void open_with_a_flow() {
     reopen();
     ASSERT_EQ(runner_->configure(EndpointSetup{}, {}), "");
-    ASSERT_EQ(runner_->run_action(Program::Stamp,
-                                  PacketBuilder::ipv4(kLocal4, kRemote4).tcp(45000, 5432).build(), 0),
-              TC_ACT_OK);
+    ASSERT_EQ(
+        runner_->run_action(Program::Stamp,
+                            PacketBuilder::ipv4(kLocal4, kRemote4).tcp(45000, 5432).build(), 0),
+        TC_ACT_OK);
     ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_ALLOW_REPLY));
   }
   uint32_t reply() {
@@ -217,12 +220,15 @@ TEST_F(Adoption, FlowsWithoutReplyPortBitsGetThemWhenAdopted) {
   ASSERT_NO_FATAL_FAILURE(open_with_a_flow());
 
   // What a build without the filter leaves behind: the flow, and no bit.
-  uint32_t word = runner_->datapath().endpoint_map().lookup(kTestIfindex)->slot * WT_REPLY_PORT_WORDS +
-                  (45000 >> 6);
+  uint32_t word =
+      runner_->datapath().endpoint_map().lookup(kTestIfindex)->slot * WT_REPLY_PORT_WORDS +
+      (45000 >> 6);
   uint64_t zero = 0;
-  ASSERT_EQ(bpf_map_update_elem(runner_->datapath().map_fd(WT_MAP_REPLY_PORTS), &word, &zero, BPF_ANY),
-            0);
-  ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_DROP_POLICY)) << "the filter is in the path";
+  ASSERT_EQ(
+      bpf_map_update_elem(runner_->datapath().map_fd(WT_MAP_REPLY_PORTS), &word, &zero, BPF_ANY),
+      0);
+  ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_DROP_POLICY))
+      << "the filter is in the path";
 
   reopen();
   EXPECT_EQ(reason_text(reply()), reason_text(WT_REASON_ALLOW_REPLY));
@@ -231,7 +237,7 @@ TEST_F(Adoption, FlowsWithoutReplyPortBitsGetThemWhenAdopted) {
 TEST_F(Adoption, FlowsTheCacheDoesNotHoldGetSpillBitsWhenAdopted) {
   ASSERT_NO_FATAL_FAILURE(open_with_a_flow());
 
-  // What a build without the cache leaves behind: the flow in `flows`, an empty cache entry
+  // What a build without the cache leaves behind: the flow in `flows`, an empty cache set
   // and no spill bit.
   in_addr remote{};
   ASSERT_EQ(inet_pton(AF_INET, kRemote4.c_str(), &remote), 1);
@@ -242,12 +248,15 @@ TEST_F(Adoption, FlowsTheCacheDoesNotHoldGetSpillBitsWhenAdopted) {
   ASSERT_EQ(inet_pton(AF_INET, kLocal4.c_str(), &local), 1);
   uint32_t local_word;
   std::memcpy(&local_word, &local, 4);
-  uint64_t ports = wt_flow_cache_ports(4, htons(5432), htons(45000));
-  uint32_t entry = wt_flow_cache_index(
-      slot, wt_flow_cache_mix(0, remote_word, 0, local_word, ports, IPPROTO_TCP));
+  uint64_t ports = wt_flow_cache_ports(4, htons(5432), htons(45000), slot);
+  uint32_t first =
+      wt_flow_cache_set_entry(wt_flow_cache_mix(0, remote_word, 0, local_word, ports, IPPROTO_TCP),
+                              runner_->datapath().flow_cache_shift());
   wt_flow_cache_entry empty{};
-  ASSERT_EQ(bpf_map_update_elem(runner_->datapath().map_fd(WT_MAP_FLOW_CACHE), &entry, &empty, BPF_ANY),
-            0);
+  for (uint32_t entry = first; entry < first + WT_FLOW_CACHE_WAYS; ++entry)
+    ASSERT_EQ(
+        bpf_map_update_elem(runner_->datapath().map_fd(WT_MAP_FLOW_CACHE), &entry, &empty, BPF_ANY),
+        0);
   ASSERT_EQ(reason_text(reply()), reason_text(WT_REASON_DROP_POLICY)) << "the cache is in the path";
 
   reopen();

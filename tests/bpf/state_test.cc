@@ -42,15 +42,16 @@ void age_flows(ProgRunner& runner, uint64_t age) {
   auto& dp = runner.datapath();
   constexpr size_t kWords = sizeof(wt_flow_cache_entry) / 8;  // the stamp is the first
   auto cache = datapath::MappedWords::map(
-      dp.map_fd(WT_MAP_FLOW_CACHE), size_t{dp.options().max_endpoints} * WT_FLOW_CACHE_ENTRIES * kWords,
-      WT_MAP_FLOW_CACHE);
+      dp.map_fd(WT_MAP_FLOW_CACHE),
+      (size_t{1} << (64 - dp.flow_cache_shift())) * WT_FLOW_CACHE_WAYS * kWords, WT_MAP_FLOW_CACHE);
   ASSERT_TRUE(cache);
   // Its clock is jiffies; the entries were stamped just now.
   const uint64_t age_jiffies = age / kSecond * dp.kernel_hz();
   for (size_t i = 0; i < cache->size(); i += kWords)
     if (uint64_t stamp = cache->load(i))
-      cache->store(i, (stamp & ~WT_FLOW_CACHE_TIME_MASK) |
-                          (((stamp & WT_FLOW_CACHE_TIME_MASK) - age_jiffies) & WT_FLOW_CACHE_TIME_MASK));
+      cache->store(
+          i, (stamp & ~WT_FLOW_CACHE_TIME_MASK) |
+                 (((stamp & WT_FLOW_CACHE_TIME_MASK) - age_jiffies) & WT_FLOW_CACHE_TIME_MASK));
 }
 
 class FlowTimeout : public testing::Test {

@@ -217,11 +217,14 @@ Result<void> Datapath::load() {
   bpf_map__set_max_entries(skel_->maps.slot_counters,
                            options_.max_endpoints * uint32_t{WT_DIR_MAX} * WT_SLOT_COLUMNS);
   bpf_map__set_max_entries(skel_->maps.reply_ports, options_.max_endpoints * WT_REPLY_PORT_WORDS);
-  bpf_map__set_max_entries(skel_->maps.flow_cache, options_.max_endpoints * WT_FLOW_CACHE_ENTRIES);
+  const uint32_t cache_sets = flow_cache_sets(options_.max_endpoints, options_.flow_cache_sets);
+  bpf_map__set_max_entries(skel_->maps.flow_cache, cache_sets * WT_FLOW_CACHE_WAYS);
+  skel_->rodata->wt_flow_cache_shift = flow_cache_shift_of(cache_sets);
   bpf_map__set_max_entries(skel_->maps.flow_spill, options_.max_endpoints * WT_FLOW_SPILL_WORDS);
   bpf_map__set_max_entries(skel_->maps.verdict_cache,
                            options_.max_endpoints * WT_VERDICT_CACHE_ENTRIES);
   bpf_map__set_max_entries(skel_->maps.rule_epochs, options_.endpoint_index_size);
+  bpf_map__set_max_entries(skel_->maps.stamp_config, options_.max_endpoints);
   skel_->rodata->wt_verdict_cache_on = tag_mask() <= 0xffff;  // its words hold 16-bit tags
 
   if (!options_.pin_dir.empty() && options_.read_only) {
@@ -254,19 +257,23 @@ Result<void> Datapath::load() {
         {&endpoint_index_, skel_->maps.endpoint_index, options_.endpoint_index_size,
          WT_MAP_ENDPOINT_INDEX},
         {&reply_ports_, skel_->maps.reply_ports, slots * WT_REPLY_PORT_WORDS, WT_MAP_REPLY_PORTS},
-        // An array's values lie back to back: kFlowCacheWords words per entry.
-        {&flow_cache_, skel_->maps.flow_cache, slots * WT_FLOW_CACHE_ENTRIES * kFlowCacheWords,
-         WT_MAP_FLOW_CACHE},
         {&flow_spill_, skel_->maps.flow_spill, slots * WT_FLOW_SPILL_WORDS, WT_MAP_FLOW_SPILL},
         {&verdict_cache_, skel_->maps.verdict_cache, slots * WT_VERDICT_CACHE_ENTRIES,
          WT_MAP_VERDICT_CACHE},
         {&rule_epochs_, skel_->maps.rule_epochs, options_.endpoint_index_size, WT_MAP_RULE_EPOCHS},
+        {&stamp_config_, skel_->maps.stamp_config, slots * kStampConfigWords, WT_MAP_STAMP_CONFIG},
     };
     for (auto& m : mapped) {
       auto words = MappedWords::map(bpf_map__fd(m.map), m.words, m.name);
       if (!words) return words.error();
       *m.into = std::move(*words);
     }
+    // An array's values lie back to back: FlowCache::kWords words per entry.
+    auto cache = MappedWords::map(bpf_map__fd(skel_->maps.flow_cache),
+                                  size_t{cache_sets} * WT_FLOW_CACHE_WAYS * FlowCache::kWords,
+                                  WT_MAP_FLOW_CACHE);
+    if (!cache) return cache.error();
+    flow_cache_ = FlowCache(std::move(*cache), cache_sets);
   }
   // Before adopt() re-slots and indexes the endpoints and any device runs these programs.
   if (upgrade_ && upgrade_->migrates()) return upgrade_->fill(skel_->obj);
@@ -298,15 +305,17 @@ Result<uint16_t> Datapath::allocate_slot() {
       return Error::from_errno("BPF_MAP_FAILED", "clear slot_counters", errno);
   }
   reply_ports_.clear(size_t{slot} * WT_REPLY_PORT_WORDS, WT_REPLY_PORT_WORDS);
-  flow_cache_.clear(size_t{slot} * WT_FLOW_CACHE_ENTRIES * kFlowCacheWords,
-                    WT_FLOW_CACHE_ENTRIES * kFlowCacheWords);
+  // Its last owner's flows are over: nothing to spill (its spill words are cleared below).
+  flow_cache_.evict([slot](uint32_t s) { return s == slot; }, [](uint32_t, uint16_t) {});
   flow_spill_.clear(size_t{slot} * WT_FLOW_SPILL_WORDS, WT_FLOW_SPILL_WORDS);
   verdict_cache_.clear(size_t{slot} * WT_VERDICT_CACHE_ENTRIES, WT_VERDICT_CACHE_ENTRIES);
+  clear_stamp_config(stamp_config_, slot);
   return slot;
 }
 
 Result<void> Datapath::write_config(uint32_t ifindex, const wt_endpoint& config, uint64_t flags) {
   if (auto r = endpoints_.update(ifindex, config, flags); !r) return r;
+  write_stamp_config(stamp_config_, ifindex, config);
   publish_index_word(ifindex, config);
   bump_rule_epoch(ifindex);
   return Ok();
@@ -373,6 +382,9 @@ Result<void> Datapath::reindex() {
     if (auto r = endpoints_.update(ifindex, ep, BPF_EXIST); !r) return r;
   }
   for (uint32_t i = 0; i < endpoint_index_.size(); ++i) endpoint_index_.store(i, 0);
+  // Stamp's copies (absent in maps of an older build), then the words that lead to them.
+  for (uint32_t slot = 0; slot < used.size(); ++slot) clear_stamp_config(stamp_config_, slot);
+  for (const auto& [ifindex, ep] : eps) write_stamp_config(stamp_config_, ifindex, ep);
   for (const auto& [ifindex, ep] : eps) publish_index_word(ifindex, ep);
   // A previous owner may have died between a config write and its epoch store: every
   // entry gets a new epoch, above every one handed out before.
@@ -382,21 +394,8 @@ Result<void> Datapath::reindex() {
   return Ok();
 }
 
-// An address as the flow cache's two words (abi.h): IPv4 in the low 32 bits of the second.
-static void address_words(uint8_t family, const uint8_t* addr, uint64_t words[2]) {
-  words[0] = words[1] = 0;
-  if (family == 4) {
-    uint32_t v4;
-    std::memcpy(&v4, addr, 4);
-    words[1] = v4;
-  } else {
-    std::memcpy(&words[0], addr, 8);
-    std::memcpy(&words[1], addr + 8, 8);
-  }
-}
-
 // Every live TCP/UDP flow's port bit, set with atomic ORs beside the programs' own, and the
-// spill bit of every such flow its slot's flow_cache does not hold: a no-op after our own
+// spill bit of every such flow the flow cache does not hold: a no-op after our own
 // restart, needed when the pinned flows were recorded by an older build (no cache, or none
 // of these bits).
 void Datapath::record_reply_ports() {
@@ -411,21 +410,7 @@ void Datapath::record_reply_ports() {
     uint16_t port = ntohs(k.sport);
     size_t word = size_t{slot} * WT_REPLY_PORT_WORDS + (port >> 6);
     if (word < reply_ports_.size()) reply_ports_.fetch_or(word, 1ull << (port & 63));
-    // The tuple as stamp writes it (abi.h): flows keys are as sent, saddr = the endpoint.
-    uint64_t remote[2], local[2];
-    address_words(k.family, k.daddr, remote);
-    address_words(k.family, k.saddr, local);
-    const uint64_t ports = wt_flow_cache_ports(k.family, k.dport, k.sport);
-    const uint64_t mix = wt_flow_cache_mix(remote[0], remote[1], local[0], local[1], ports, k.proto);
-    const size_t entry = size_t{wt_flow_cache_index(slot, mix)} * kFlowCacheWords;
-    if (entry + kFlowCacheWords <= flow_cache_.size()) {
-      const uint64_t want[] = {remote[0], remote[1], local[0], local[1], ports};
-      const uint64_t stamp = flow_cache_.load(entry);
-      bool same = true;
-      for (size_t w = 0; w < 5; ++w) same = same && flow_cache_.load(entry + 1 + w) == want[w];
-      if (same && flow_cache_.load(entry) == stamp && wt_flow_cache_stamp_of(stamp, mix, k.proto))
-        return;  // cached: enforce finds it without flows
-    }
+    if (flow_cache_.holds(k, slot)) return;  // cached: enforce finds it without flows
     size_t spill = size_t{slot} * WT_FLOW_SPILL_WORDS + ((port & 4095) >> 6);
     if (spill < flow_spill_.size()) flow_spill_.fetch_or(spill, 1ull << (port & 63));
   });
@@ -606,6 +591,7 @@ Result<void> Datapath::forget_locked(uint32_t ifindex) {
   bump_rule_epoch(ifindex);  // no cached verdict outlives the rules
   rule_keys_.erase(ifindex);
   unpublish_index_word(ifindex);  // packets fall back to the hash until it is gone too
+  if (auto ep = endpoints_.lookup(ifindex)) clear_stamp_config(stamp_config_, ep->slot);
   if (auto r = endpoints_.erase(ifindex); !r) return r;
   if (auto r = devices_.erase(ifindex); !r) return r;
 

@@ -17,7 +17,9 @@
 
 #include "core/policy_compiler.h"
 #include "datapath/counter_rows.h"
+#include "datapath/flow_cache.h"
 #include "datapath/mapped_words.h"
+#include "datapath/stamp_config.h"
 #include "datapath/tc_attach.h"
 #include "datapath/typed_map.h"
 #include "wiretag/abi.h"
@@ -33,10 +35,13 @@ class PinUpgrade;
 struct Options {
   std::string pin_dir = "/sys/fs/bpf/wiretag";  // empty: nothing pinned or adopted (tests, trace)
   unsigned tag_length = 2;                      // bytes, 1..4
-  // Slots in the per-endpoint arrays: each endpoint costs 8 KiB of reply_ports, 24 KiB of
-  // flow_cache, 512 B of flow_spill, 4 KiB of verdict_cache and 1184 B of slot_counters per
-  // CPU, whether used or not. At most WT_MAX_SLOTS.
+  // Slots in the per-endpoint arrays: each endpoint costs 8 KiB of reply_ports, 512 B of
+  // flow_spill, 4 KiB of verdict_cache and 1184 B of slot_counters per CPU, whether used or
+  // not, and adds 64 sets (6 KiB) to the shared flow cache. At most WT_MAX_SLOTS.
   uint32_t max_endpoints = 1024;
+  // Sets of the cell's flow cache (two flows each), shared by its endpoints: 0 = 64 per
+  // endpoint; a power of two from 4096 to 65536 either way (flow_cache.h).
+  uint32_t flow_cache_sets = 0;
   uint32_t max_policy_entries = 1u << 21;  // per policy map, both generations together
   uint32_t max_flows = 1u << 18;
   uint32_t events_per_sec = 1000;  // per CPU
@@ -145,6 +150,7 @@ class Datapath {
   const Options& options() const { return options_; }
   uint32_t tag_mask() const;
   uint32_t kernel_hz() const { return hz_; }  // the flow cache's clock ticks per second
+  uint32_t flow_cache_shift() const { return flow_cache_.shift(); }  // wt_flow_cache_set_entry
 
   TypedMap<uint32_t, wt_endpoint> endpoint_map() const { return endpoints_; }
   TypedMap<wt_src_key, wt_src_policy> src_policy_map() const { return src_policy_; }
@@ -201,11 +207,11 @@ class Datapath {
   TypedMap<uint32_t, wt_device> devices_;
   MappedWords endpoint_index_;  // empty when read-only
   MappedWords reply_ports_;
-  static constexpr size_t kFlowCacheWords = sizeof(wt_flow_cache_entry) / sizeof(uint64_t);
-  MappedWords flow_cache_;  // kFlowCacheWords per entry: stamp, remote and local address, ports
+  FlowCache flow_cache_;
   MappedWords flow_spill_;
   MappedWords verdict_cache_;
   MappedWords rule_epochs_;
+  MappedWords stamp_config_;  // kStampConfigWords per slot (stamp_config.h)
   uint64_t rule_epoch_ = 0;  // the last epoch handed out (bump_rule_epoch)
   mutable std::mutex mu_;
   std::map<uint32_t, RuleKeys> rule_keys_;

@@ -443,8 +443,8 @@ void flow_cache(const PinnedMap& m, const Names& n, ordered_json& rows) {
     const uint32_t index = as<uint32_t>(k);
     const auto family = static_cast<uint8_t>(e.ports >> 32);
     Row r;
-    n.slot(r, index / WT_FLOW_CACHE_ENTRIES);
-    r["entry"] = index % WT_FLOW_CACHE_ENTRIES;
+    n.slot(r, wt_flow_cache_slot(e.ports));
+    r["entry"] = index;
     r["family"] = family;
     r["proto"] = proto_name(static_cast<uint8_t>(e.stamp >> 40));
     r["local"] = cache_address(family, e.local_hi, e.local_lo);
@@ -499,6 +499,29 @@ void rule_epochs(const PinnedMap& m, const Names&, ordered_json& rows) {
       r["epoch"] = w;
       rows.push_back(std::move(r));
     }
+  });
+}
+
+void stamp_config(const PinnedMap& m, const Names& n, ordered_json& rows) {
+  for_each_entry(m, [&](const uint8_t* k, const uint8_t* v) {
+    auto c = as<wt_stamp_config>(v);
+    if (static_cast<uint32_t>(c.id) == 0) return;
+    const auto flags = static_cast<uint8_t>(c.config >> 8);
+    const auto ipv4 = static_cast<uint32_t>(c.config >> 32);
+    uint8_t ipv6[16];
+    std::memcpy(ipv6, &c.ipv6_hi, 8);
+    std::memcpy(ipv6 + 8, &c.ipv6_lo, 8);
+    Row r;
+    n.slot(r, as<uint32_t>(k));
+    n.device(r, static_cast<uint32_t>(c.id));
+    r["tag"] = n.tag(static_cast<uint32_t>(c.id >> 32));
+    r["mode"] = mode_name(static_cast<uint8_t>(c.config));
+    r["flags"] = endpoint_flags(flags);
+    r["ipv4"] = flags & WT_EP_ANTISPOOF_V4 ? address(4, reinterpret_cast<const uint8_t*>(&ipv4))
+                                          : nullptr;
+    r["ipv6"] = flags & WT_EP_ANTISPOOF_V6 ? address(6, ipv6) : nullptr;
+    r["seq"] = c.seq;
+    rows.push_back(std::move(r));
   });
 }
 
@@ -570,6 +593,7 @@ Result<ordered_json> dump_map(const PinnedDatapath& dp, std::string_view name,
       {WT_MAP_SLOT_COUNTERS, slot_counters},   {WT_MAP_EVENT_RATELIMIT, event_ratelimit},
       {WT_MAP_REPLY_PORTS, reply_ports},       {WT_MAP_FLOW_CACHE, flow_cache},
       {WT_MAP_FLOW_SPILL, flow_spill},         {WT_MAP_RULE_EPOCHS, rule_epochs},
+      {WT_MAP_STAMP_CONFIG, stamp_config},
   };
   Names names(dp, tag_length);
   ordered_json rows = ordered_json::array();

@@ -37,6 +37,7 @@ const std::vector<Expected>& expected_maps() {
       {WT_MAP_FLOW_SPILL, sizeof(uint32_t), sizeof(uint64_t)},
       {WT_MAP_VERDICT_CACHE, sizeof(uint32_t), sizeof(uint64_t)},
       {WT_MAP_RULE_EPOCHS, sizeof(uint32_t), sizeof(uint64_t)},
+      {WT_MAP_STAMP_CONFIG, sizeof(uint32_t), sizeof(wt_stamp_config)},
   };
   return maps;
 }

@@ -48,7 +48,7 @@ uint32_t scratch_entries(const std::string& name) {
   if (name == WT_MAP_FRAGMENTS || name == WT_MAP_COUNTERS) return 16;
   if (name == WT_MAP_SLOT_COUNTERS) return uint32_t{WT_DIR_MAX} * WT_SLOT_COLUMNS;
   if (name == WT_MAP_REPLY_PORTS) return WT_REPLY_PORT_WORDS;
-  if (name == WT_MAP_FLOW_CACHE) return WT_FLOW_CACHE_ENTRIES;
+  if (name == WT_MAP_FLOW_CACHE) return WT_FLOW_CACHE_WAYS * WT_FLOW_CACHE_MIN_SETS;
   if (name == WT_MAP_FLOW_SPILL) return WT_FLOW_SPILL_WORDS;
   if (name == WT_MAP_VERDICT_CACHE) return WT_VERDICT_CACHE_ENTRIES;
   if (name == WT_MAP_EVENTS) return static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
@@ -79,6 +79,7 @@ Result<Skel> open_programs(const LiveMaps& maps) {
   skel->rodata->wt_endpoint_index_mask = index_info.max_entries - 1;
   skel->rodata->wt_verdict_cache_on = mask <= 0xffff;
   set_flow_cache_clock(skel->rodata, hz.value());
+  skel->rodata->wt_flow_cache_shift = flow_cache_shift_of(WT_FLOW_CACHE_MIN_SETS);
 
   bpf_map* map;
   bpf_object__for_each_map(map, skel->obj) {
