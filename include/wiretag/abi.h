@@ -20,7 +20,7 @@
  * <pin_dir>/pin_abi (array, 1 entry, __u32); a pin dir without it is version 0, whose maps
  * have version 1's layouts. docs/datapath.md, "Upgrades".
  */
-#define WT_PIN_ABI_VERSION 1
+#define WT_PIN_ABI_VERSION 2
 #define WT_MAP_PIN_ABI "pin_abi"
 
 /* Endpoint modes, from the cell's PAP state (SPEC §3). */

@@ -54,6 +54,15 @@ bool recreatable(const std::string& name) {
   return k == Kind::Cache || k == Kind::State || name == WT_MAP_FLOW_CACHE;
 }
 
+// Maps whose entries changed meaning at a pinned ABI version, with the same shape or not: a
+// pin dir of an older version has them recreated (only caches may be listed here).
+//   2: flow_cache became one set-associative cache for the cell, the slot in each entry's
+//      tuple, instead of direct-mapped entries per endpoint.
+uint32_t recreated_since(const std::string& name) {
+  if (name == WT_MAP_FLOW_CACHE) return 2;
+  return 0;
+}
+
 // The size option a map's max_entries comes from, for messages.
 const char* size_option(const std::string& name) {
   if (name == WT_MAP_FLOWS) return "--max-flows";
@@ -365,9 +374,11 @@ Result<std::unique_ptr<PinUpgrade>> PinUpgrade::plan(const std::string& pin_dir,
                               m.pinned.key_size == m.wanted.key_size &&
                               m.pinned.value_size == m.wanted.value_size;
     auto conv = converters().find({up->pinned_version_, m.name});
-    if (up->pinned_version_ < WT_PIN_ABI_VERSION && conv != converters().end() &&
-        conv->second.key_size == m.pinned.key_size &&
-        conv->second.value_size == m.pinned.value_size) {
+    if (up->pinned_version_ < recreated_since(m.name) && recreatable(m.name)) {
+      m.action = PinAction::Recreate;
+    } else if (up->pinned_version_ < WT_PIN_ABI_VERSION && conv != converters().end() &&
+               conv->second.key_size == m.pinned.key_size &&
+               conv->second.value_size == m.pinned.value_size) {
       m.action = PinAction::Convert;
       m.convert = &conv->second.convert;
     } else if (m.pinned == m.wanted) {
