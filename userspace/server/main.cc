@@ -251,7 +251,7 @@ int main(int argc, char** argv) {
   auto cells_store = wiretag::open_cells_store(db_url, data_dir);
   if (!cells_store) {
     spdlog::error("store: cells: {}", cells_store.error().message);
-    return cells_store.error().code == "DB_UNREACHABLE" ? 2 : 1;
+    return is(cells_store.error(), wiretag::ErrorKind::Configuration) ? 2 : 1;
   }
   wiretag::PolicyGraphOptions options;
   options.tag_length = tag_length;
