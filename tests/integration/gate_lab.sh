@@ -160,10 +160,12 @@ if [ -n "${WT_BUILD_DIR:-}" ] && [ -x "$WT_BUILD_DIR/userspace/agent/wiretag-age
   check "cell 2's gate believes both cells' VTEPs, learned from the server" learned
   check "cell 2's agent attached the gate to ul0" bash -c \
     "ip -n $al-cell2 -d link show ul0 | grep -q 'prog/xdp'"
-  check "the server lists each cell's vtepAddresses" bash -c \
-    ". '$LAB_RUN_DIR/$al/env' && lab_curl() { curl \${WT_LAB_CA:+--cacert \"\$WT_LAB_CA\"} \"\$@\"; } &&
-     lab_curl -sf -H \"Authorization: Bearer \$(cat '$LAB_RUN_DIR/$al/server/admin-token')\" \
-       \"\$WT_LAB_SERVER/internal/v1/cells\" | grep -q '\"vtepAddresses\":\[\"198.18.0.2\"\]'"
+  cells_json=$(. "$LAB_RUN_DIR/$al/env" && curl -sf -m 5 ${WT_LAB_CA:+--cacert "$WT_LAB_CA"} \
+    -H "Authorization: Bearer $(cat "$LAB_RUN_DIR/$al/server/admin-token")" \
+    "$WT_LAB_SERVER/internal/v1/cells")
+  has() { grep -qF -- "$1" <<<"$cells_json"; }
+  check "the server lists cell 1's vtepAddresses" has '"vtepAddresses":["198.18.0.1"]'
+  check "the server lists cell 2's vtepAddresses" has '"vtepAddresses":["198.18.0.2"]'
   rogue_up "$al" >/dev/null 2>&1
   ul2=$(ip netns exec "$al-cell2" cat /sys/class/net/ul0/ifindex)
   before_gate=$(counter "$pin2" "$ul2" gate drop_unknown_vtep drop)
