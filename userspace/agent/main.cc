@@ -343,7 +343,10 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<wiretag::agent::Underlay> gate;
   if (!underlay.ifname.empty()) {
-    auto u = wiretag::agent::Underlay::open(**dp, underlay, vteps);
+    // A VTEP the server's answers leave out goes after 3 heartbeats (a restarted server
+    // answers with the cells heard so far).
+    auto u = wiretag::agent::Underlay::open(**dp, underlay, vteps,
+                                            std::chrono::milliseconds(3 * heartbeat_ms));
     if (!u) {
       spdlog::error("--underlay {}: {}: {}", underlay.ifname, u.error().code, u.error().message);
       return 1;

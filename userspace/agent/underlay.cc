@@ -49,7 +49,8 @@ Result<std::vector<std::string>> device_addresses(const datapath::Device& device
 
 Result<std::unique_ptr<Underlay>> Underlay::open(datapath::Datapath& dp,
                                                  const datapath::Device& device,
-                                                 std::vector<std::string> vteps) {
+                                                 std::vector<std::string> vteps,
+                                                 std::chrono::milliseconds grace) {
   if (auto r = dp.attach_gate(device); !r) return r.error();
   if (vteps.empty()) {
     WT_TRY(found, device_addresses(device));
@@ -59,19 +60,47 @@ Result<std::unique_ptr<Underlay>> Underlay::open(datapath::Datapath& dp,
     spdlog::warn("underlay {}: no address to report as this cell's VTEP (--vtep)", device.ifname);
   spdlog::info("underlay {}: gate attached; this cell's VTEP address(es): {}", device.ifname,
                joined(vteps));
-  return std::unique_ptr<Underlay>(new Underlay(dp, std::move(vteps)));
+  return over(dp, std::move(vteps), grace);
 }
 
-Result<void> Underlay::learn(const std::vector<std::string>& vteps) {
-  std::vector<std::string> sorted = vteps;
-  std::sort(sorted.begin(), sorted.end());
+std::unique_ptr<Underlay> Underlay::over(datapath::Datapath& dp, std::vector<std::string> own,
+                                         std::chrono::milliseconds grace) {
+  std::unique_ptr<Underlay> u(new Underlay(dp, std::move(own), grace));
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& a : dp.vteps()) u->heard_[a] = now;  // a previous agent's set
+  u->believed_ = dp.vteps();
+  return u;
+}
+
+Result<void> Underlay::learn(const std::vector<std::string>& vteps,
+                             std::chrono::steady_clock::time_point now) {
+  for (const auto& a : vteps) {  // all or nothing: a bad answer changes nothing
+    unsigned char bytes[16];
+    if (inet_pton(AF_INET, a.c_str(), bytes) != 1 && inet_pton(AF_INET6, a.c_str(), bytes) != 1)
+      return Error{"INVALID_VTEP", "the server's vteps hold \"" + a + "\""};
+  }
   std::lock_guard lock(mu_);
-  if (learned_any_ && sorted == learned_) return Ok();
-  if (auto r = dp_.set_vteps(sorted); !r) return r;
-  learned_ = std::move(sorted);
-  learned_any_ = true;
-  spdlog::info("gate: {} cell VTEP(s) believed: {}", learned_.size(), joined(learned_));
+  for (const auto& a : vteps) heard_[a] = now;
+  std::vector<std::string> keep;
+  for (auto it = heard_.begin(); it != heard_.end();) {
+    if (now - it->second > grace_) {
+      it = heard_.erase(it);
+    } else {
+      keep.push_back(it->first);
+      ++it;
+    }
+  }
+  if (written_ && keep == believed_) return Ok();
+  if (auto r = dp_.set_vteps(keep); !r) return r;
+  believed_ = std::move(keep);
+  written_ = true;
+  spdlog::info("gate: {} cell VTEP(s) believed: {}", believed_.size(), joined(believed_));
   return Ok();
+}
+
+std::vector<std::string> Underlay::believed() const {
+  std::lock_guard lock(mu_);
+  return believed_;
 }
 
 }  // namespace wiretag::agent
