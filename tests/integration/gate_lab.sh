@@ -104,7 +104,7 @@ check "ul0 of cell 2 has wt_gate_prog attached (its owner has exited)" bash -c \
 check "the gate is pinned" test -e "$(lab_pin_dir 2)/wt_gate_prog"
 check "maps dump vteps lists both cells and the marker" bash -c \
   "'$WIRETAG' --pin-dir '$(lab_pin_dir 2)' maps dump vteps -o json |
-   python3 -c 'import json,sys; a=sorted(r[\"address\"] for r in json.load(sys.stdin)); sys.exit(a!=[\"198.18.0.1\",\"198.18.0.2\",\"in_force\"])'"
+   python3 -c 'import json,sys; a=sorted(r[\"address\"] for r in json.load(sys.stdin)[\"vteps\"]); sys.exit(a!=[\"198.18.0.1\",\"198.18.0.2\",\"in_force\"])'"
 
 echo "# (a) a rogue sending an allowed tag: dropped at the underlay, counted"
 before_gate=$(gate_counter 2 drop_unknown_vtep)
@@ -154,7 +154,7 @@ if [ -n "${WT_BUILD_DIR:-}" ] && [ -x "$WT_BUILD_DIR/userspace/agent/wiretag-age
   pin2=/sys/fs/bpf/wiretag-$al-cell2
   learned() {
     "$WIRETAG" --pin-dir "$pin2" maps dump vteps -o json 2>/dev/null |
-      python3 -c 'import json,sys; a=sorted(r["address"] for r in json.load(sys.stdin)); sys.exit(a!=["198.18.0.1","198.18.0.2","in_force"])'
+      python3 -c 'import json,sys; a=sorted(r["address"] for r in json.load(sys.stdin)["vteps"]); sys.exit(a!=["198.18.0.1","198.18.0.2","in_force"])'
   }
   for _ in $(seq 1 50); do learned && break; sleep 0.2; done
   check "cell 2's gate believes both cells' VTEPs, learned from the server" learned
