@@ -78,6 +78,7 @@ std::vector<Cell> CellRegistry::list() const {
 std::vector<std::string> CellRegistry::vteps() const {
   const int64_t at = now();
   std::lock_guard lock(mutex_);
+  refresh_locked(at);  // the other servers' cells too: every server answers the same set
   std::vector<std::string> out;
   for (const auto& [name, entry] : cells_)
     if (!evicted(entry, at))
