@@ -65,7 +65,7 @@ std::vector<uint8_t> vxlan(const std::string& outer_src, const std::vector<uint8
 class Gate : public testing::Test {
  protected:
   void SetUp() override {
-    runner_ = open_runner();
+    runner_ = open_runner(options());
     ASSERT_TRUE(runner_);
     EndpointSetup ep;
     ep.tag = 21;
@@ -82,6 +82,7 @@ class Gate : public testing::Test {
     gate_fd_ = *fd;
   }
 
+  virtual datapath::Options options() const { return test_options(); }
   datapath::Datapath& dp() { return runner_->datapath(); }
 
   std::map<CounterId, uint64_t> snapshot() {
@@ -255,6 +256,26 @@ TEST_F(Gate, ReplyToAFlowTheEndpointOpenedPasses) {
   expect_pass("the SYN-ACK", vxlan(kCellA4, inner_tcp(false, 40001, kTcpSyn | kTcpAck, 443)));
   expect_drop("a SYN to the same port is no reply",
               vxlan(kCellA4, inner_tcp(false, 40001, kTcpSyn, 443)), WT_REASON_DROP_POLICY);
+}
+
+// A flow cache of fewer sets than the programs' default: the gate finds the flows stamp
+// cached in the same sets (it gets wt_flow_cache_shift from the live datapath).
+class GateSmallFlowCache : public Gate {
+ protected:
+  datapath::Options options() const override {
+    auto o = test_options();
+    o.flow_cache_sets = WT_FLOW_CACHE_MIN_SETS;
+    return o;
+  }
+};
+
+TEST_F(GateSmallFlowCache, RepliesToFlowsInTheSharedCachePass) {
+  for (uint16_t port = 40001; port <= 40008; ++port) {
+    auto out = PacketBuilder::ipv4(kEp4, kPeer4).tcp(port, 443, kTcpSyn).build();
+    ASSERT_EQ(runner_->run(Program::Stamp, out, 0, kEpIfindex).reason, WT_REASON_STAMPED);
+    expect_pass("the SYN-ACK to port " + std::to_string(port),
+                vxlan(kCellA4, inner_tcp(false, port, kTcpSyn | kTcpAck, 443)));
+  }
 }
 
 TEST_F(Gate, WithoutAVtepSetInForceNoSourceIsRefused) {
