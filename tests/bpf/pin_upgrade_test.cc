@@ -545,7 +545,9 @@ TEST_F(PinUpgrade, PinsOfTheSameLayoutAndSizesAreAdoptedAsBefore) {
     SCOPED_TRACE(round == 0   ? "unmarked pin dir"
                  : round == 1 ? "pin dir of version 1"
                               : "this build's pin dir");
-    if (round == 1) ASSERT_NO_FATAL_FAILURE(pin_marker(pin_dir_, 1));
+    if (round == 1) {
+      ASSERT_NO_FATAL_FAILURE(pin_marker(pin_dir_, 1));
+    }
     dp_.reset();
     auto dp = datapath::Datapath::open(options(4, 1024, 4096));
     ASSERT_TRUE(dp) << dp.error().code << ": " << dp.error().message;
