@@ -157,4 +157,22 @@ struct {
 	__type(value, struct wt_device);
 } devices SEC(".maps");
 
+/* The gate's believed outer sources (abi.h wt_vtep_key; the marker: the set is in force). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct wt_vtep_key);
+	__type(value, struct wt_vtep);
+} vteps SEC(".maps");
+
+/* Inner destination address -> the endpoint's ifindex, for the gate's policy check. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 8192);
+	__type(key, struct wt_addr_key);
+	__type(value, __u32);
+} endpoint_addrs SEC(".maps");
+
 #endif

@@ -7,14 +7,17 @@
 #include "config.h"
 #include "parse.h"
 
-/* A device without an endpoint has no slot: its drops are counted by key in the hash. */
-static __always_inline void wt_count_no_endpoint(__u32 ifindex, __u8 dir, __u8 verdict,
-						 __u32 len)
+/*
+ * A device without an endpoint has no slot: its drops are counted by key in the hash; so
+ * are the gate's, under the underlay device (WT_DIR_GATE).
+ */
+static __always_inline void wt_count_keyed(__u32 ifindex, __u8 dir, __u32 reason, __u8 verdict,
+					   __u32 len)
 {
 	struct wt_counter_key key = {
 		.ifindex = ifindex,
 		.direction = dir,
-		.reason = WT_REASON_DROP_NO_ENDPOINT,
+		.reason = reason,
 		.verdict = verdict,
 	};
 	struct wt_counter *c, init = { .packets = 1, .bytes = len };
@@ -36,7 +39,7 @@ static __always_inline void wt_count(__u32 ifindex, __u32 slot, __u8 dir, __u32 
 
 	/* The one reason without an endpoint, so without a slot. */
 	if (reason == WT_REASON_DROP_NO_ENDPOINT) {
-		wt_count_no_endpoint(ifindex, dir, verdict, len);
+		wt_count_keyed(ifindex, dir, WT_REASON_DROP_NO_ENDPOINT, verdict, len);
 		return;
 	}
 	c = bpf_map_lookup_elem(&slot_counters, &index);

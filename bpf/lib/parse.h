@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Packet parsing for TC programs. Reads headers directly from linear data, falling back to
- * bpf_skb_load_bytes, so non-linear skbs parse the same; every failure is a named reason.
+ * Packet parsing for the TC programs and the XDP gate (the context: ctx.h). Reads headers
+ * directly from linear data, falling back to the context's load-bytes helper, so non-linear
+ * skbs parse the same; every failure is a named reason. The gate parses the outer headers
+ * at offset 0 and the inner frame of a VXLAN packet at its offset (wt_parse_at).
  */
 #ifndef WT_BPF_PARSE_H
 #define WT_BPF_PARSE_H
@@ -17,6 +19,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "wiretag/abi.h"
+#include "ctx.h"
 
 #define WT_PARSED WT_REASON_MAX /* parse succeeded, no verdict yet */
 
@@ -44,7 +47,7 @@ struct wt_packet {
 	__u8 tcp_flags;
 	__u16 sport;    /* network order; ICMP echo: identifier */
 	__u16 dport;    /* network order; ICMP echo: 0 */
-	__u16 pad;
+	__u16 l4_off;   /* where L4 starts: set in the gate only (ctx.h), VXLAN follows UDP */
 	__u32 frag_id;
 	__u32 pad2;
 	__u8 saddr[16]; /* 8-byte aligned: the flow cache reads addresses as words */
@@ -63,16 +66,17 @@ static __always_inline void wt_packet_in_memory(struct wt_packet *p)
 	asm volatile("" : : "r"(p) : "memory");
 }
 
-#define WT_DIRECT_MAX_OFF 512 /* headers past this offset are read with bpf_skb_load_bytes */
+#define WT_DIRECT_MAX_OFF 512 /* headers past this offset are read with ctx_load_bytes */
 
 /*
  * Copies len bytes at off: straight from the linear packet data when they are there (no
- * helper call), else with bpf_skb_load_bytes (non-linear skbs). Nonzero past skb->len.
+ * helper call), else with the context's load-bytes helper (non-linear skbs). Nonzero past
+ * the packet's end.
  */
-static __always_inline int wt_load(struct __sk_buff *skb, __u32 off, void *to, const __u32 len)
+static __always_inline int wt_load(struct wt_ctx *ctx, __u32 off, void *to, const __u32 len)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
+	void *data = ctx_data(ctx);
+	void *data_end = ctx_data_end(ctx);
 
 	if (off <= WT_DIRECT_MAX_OFF) {
 		void *from = data + off;
@@ -87,7 +91,7 @@ static __always_inline int wt_load(struct __sk_buff *skb, __u32 off, void *to, c
 			return 0;
 		}
 	}
-	return bpf_skb_load_bytes(skb, off, to, len);
+	return ctx_load_bytes(ctx, off, to, len);
 }
 
 static __always_inline int wt_ipv6_is_exthdr(__u8 nexthdr)
@@ -123,9 +127,11 @@ static __always_inline int wt_has_ports(const struct wt_packet *p)
 	return p->l4_known && (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP);
 }
 
-static __always_inline __u32 wt_parse_l4(struct __sk_buff *skb, struct wt_packet *p, __u32 off,
+static __always_inline __u32 wt_parse_l4(struct wt_ctx *ctx, struct wt_packet *p, __u32 off,
 					 __u32 l3_end)
 {
+	if (WT_CTX_KEEPS_L4_OFF)
+		p->l4_off = off;
 	if (p->frag == WT_FRAG_LATER)
 		return WT_PARSED;
 
@@ -133,7 +139,7 @@ static __always_inline __u32 wt_parse_l4(struct __sk_buff *skb, struct wt_packet
 	case IPPROTO_TCP: {
 		struct tcphdr th;
 
-		if (off + sizeof(th) > l3_end || wt_load(skb, off, &th, sizeof(th)))
+		if (off + sizeof(th) > l3_end || wt_load(ctx, off, &th, sizeof(th)))
 			return WT_REASON_DROP_L4_TRUNCATED;
 		if (th.doff < 5 || off + th.doff * 4 > l3_end)
 			return WT_REASON_DROP_TCP_DOFF;
@@ -146,7 +152,7 @@ static __always_inline __u32 wt_parse_l4(struct __sk_buff *skb, struct wt_packet
 	case IPPROTO_UDP: {
 		struct udphdr uh;
 
-		if (off + sizeof(uh) > l3_end || wt_load(skb, off, &uh, sizeof(uh)))
+		if (off + sizeof(uh) > l3_end || wt_load(ctx, off, &uh, sizeof(uh)))
 			return WT_REASON_DROP_L4_TRUNCATED;
 		p->sport = uh.source;
 		p->dport = uh.dest;
@@ -163,7 +169,7 @@ static __always_inline __u32 wt_parse_l4(struct __sk_buff *skb, struct wt_packet
 			__u16 seq;
 		} ih;
 
-		if (off + sizeof(ih) > l3_end || wt_load(skb, off, &ih, sizeof(ih)))
+		if (off + sizeof(ih) > l3_end || wt_load(ctx, off, &ih, sizeof(ih)))
 			return WT_REASON_DROP_L4_TRUNCATED;
 		p->icmp_type = ih.type;
 		p->l4_known = 1;
@@ -177,13 +183,13 @@ static __always_inline __u32 wt_parse_l4(struct __sk_buff *skb, struct wt_packet
 	return WT_PARSED;
 }
 
-static __always_inline __u32 wt_parse_ipv4(struct __sk_buff *skb, struct wt_packet *p)
+static __always_inline __u32 wt_parse_ipv4(struct wt_ctx *ctx, struct wt_packet *p, __u32 l2_off)
 {
 	struct iphdr iph;
-	__u32 off = ETH_HLEN, hlen, l3_end;
+	__u32 off = l2_off + ETH_HLEN, hlen, l3_end;
 	__u16 frag_off;
 
-	if (wt_load(skb, off, &iph, sizeof(iph)))
+	if (wt_load(ctx, off, &iph, sizeof(iph)))
 		return WT_REASON_DROP_L3_TRUNCATED;
 	if (iph.version != 4 || iph.ihl < 5)
 		return WT_REASON_DROP_IPV4_IHL;
@@ -202,17 +208,17 @@ static __always_inline __u32 wt_parse_ipv4(struct __sk_buff *skb, struct wt_pack
 	else if (frag_off & 0x2000)
 		p->frag = WT_FRAG_FIRST;
 	p->frag_id = bpf_ntohs(iph.id);
-	return wt_parse_l4(skb, p, off + hlen, l3_end);
+	return wt_parse_l4(ctx, p, off + hlen, l3_end);
 }
 
-static __always_inline __u32 wt_parse_ipv6(struct __sk_buff *skb, struct wt_packet *p)
+static __always_inline __u32 wt_parse_ipv6(struct wt_ctx *ctx, struct wt_packet *p, __u32 l2_off)
 {
 	struct ipv6hdr ip6h;
-	__u32 off = ETH_HLEN, l3_end;
+	__u32 off = l2_off + ETH_HLEN, l3_end;
 	__u8 nexthdr;
 	int i;
 
-	if (wt_load(skb, off, &ip6h, sizeof(ip6h)))
+	if (wt_load(ctx, off, &ip6h, sizeof(ip6h)))
 		return WT_REASON_DROP_L3_TRUNCATED;
 	if (ip6h.version != 6)
 		return WT_REASON_DROP_IPV6_VERSION;
@@ -237,7 +243,7 @@ static __always_inline __u32 wt_parse_ipv6(struct __sk_buff *skb, struct wt_pack
 
 		if (!wt_ipv6_is_exthdr(nexthdr))
 			break;
-		if (off + sizeof(eh) > l3_end || wt_load(skb, off, &eh, sizeof(eh)))
+		if (off + sizeof(eh) > l3_end || wt_load(ctx, off, &eh, sizeof(eh)))
 			return WT_REASON_DROP_EXTHDR_BAD;
 		if (nexthdr == IPPROTO_FRAGMENT) {
 			__u16 fo = bpf_ntohs(eh.frag_off);
@@ -262,29 +268,37 @@ static __always_inline __u32 wt_parse_ipv6(struct __sk_buff *skb, struct wt_pack
 	if (off > l3_end)
 		return WT_REASON_DROP_EXTHDR_BAD;
 	p->proto = nexthdr;
-	return wt_parse_l4(skb, p, off, l3_end);
+	return wt_parse_l4(ctx, p, off, l3_end);
 }
 
-/* Returns WT_PARSED, WT_REASON_ALLOW_ARP, or a drop reason. */
-static __always_inline __u32 wt_parse(struct __sk_buff *skb, struct wt_packet *p)
+/*
+ * The Ethernet frame that starts at l2_off (0, or the gate's inner frame). Returns
+ * WT_PARSED, WT_REASON_ALLOW_ARP, or a drop reason. p->len is the whole packet's length.
+ */
+static __always_inline __u32 wt_parse_at(struct wt_ctx *ctx, struct wt_packet *p, __u32 l2_off)
 {
 	__u16 eth_proto;
 
-	p->len = skb->len;
-	if (p->len < ETH_HLEN)
+	p->len = ctx_full_len(ctx);
+	if (p->len < l2_off + ETH_HLEN)
 		return WT_REASON_DROP_L2_TRUNCATED;
-	if (wt_load(skb, 12, &eth_proto, sizeof(eth_proto)))
+	if (wt_load(ctx, l2_off + 12, &eth_proto, sizeof(eth_proto)))
 		return WT_REASON_DROP_L2_TRUNCATED;
 	switch (bpf_ntohs(eth_proto)) {
 	case ETH_P_IP:
-		return wt_parse_ipv4(skb, p);
+		return wt_parse_ipv4(ctx, p, l2_off);
 	case ETH_P_IPV6:
-		return wt_parse_ipv6(skb, p);
+		return wt_parse_ipv6(ctx, p, l2_off);
 	case ETH_P_ARP:
 		return WT_REASON_ALLOW_ARP;
 	default:
 		return WT_REASON_DROP_L3_UNKNOWN;
 	}
+}
+
+static __always_inline __u32 wt_parse(struct wt_ctx *ctx, struct wt_packet *p)
+{
+	return wt_parse_at(ctx, p, 0);
 }
 
 #endif

@@ -73,6 +73,7 @@ static __always_inline int wt_spoofed(const struct wt_endpoint *ep, const struct
 		}                                                                              \
 	} while (0)
 
+#ifndef WT_CTX_XDP /* the TC decisions: skb->mark carries the tag */
 static __always_inline int wt_stamp(struct __sk_buff *skb, struct wt_trace *tr)
 {
 	struct wt_packet p = {};
@@ -105,6 +106,8 @@ static __always_inline int wt_stamp(struct __sk_buff *skb, struct wt_trace *tr)
 }
 
 
+#endif
+
 static __always_inline __u32 wt_enforce_reason(const struct wt_ep_state *st, __u32 ifindex,
 					       __u32 src_tag, const struct wt_packet *p,
 					       struct wt_trace *tr)
@@ -122,6 +125,7 @@ static __always_inline __u32 wt_enforce_reason(const struct wt_ep_state *st, __u
 	return wt_rules_verdict(st, ifindex, src_tag, p, tr);
 }
 
+#ifndef WT_CTX_XDP
 static __always_inline int wt_enforce(struct __sk_buff *skb, struct wt_trace *tr)
 {
 	struct wt_packet p = {};
@@ -149,5 +153,7 @@ static __always_inline int wt_enforce(struct __sk_buff *skb, struct wt_trace *tr
 	}
 	return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode, reason, &p, tr);
 }
+
+#endif /* WT_CTX_XDP */
 
 #endif

@@ -55,6 +55,13 @@ enum wt_direction {
 	WT_DIR_MAX,
 };
 
+/*
+ * The XDP gate on the cell's underlay device (bpf/wiretag_gate.bpf.c): VXLAN-GBP packets
+ * before the stack decapsulates them. Not an endpoint direction (no slot): its drops are
+ * counted in the counters hash under the underlay device's ifindex.
+ */
+#define WT_DIR_GATE 2
+
 enum wt_verdict {
 	WT_VERDICT_PASS = 0,
 	WT_VERDICT_DROP = 1,
@@ -88,8 +95,16 @@ enum wt_reason {
 	WT_REASON_DROP_TCP_DOFF,     /* TCP data offset < 5 or past the packet's end */
 	WT_REASON_DROP_FRAGMENT,     /* non-first fragment of no allowed datagram */
 	WT_REASON_DROP_SPOOFED,      /* stamp: source address is not the endpoint's */
+	WT_REASON_DROP_UNKNOWN_VTEP, /* gate: VXLAN from an outer source that is no known cell */
 	WT_REASON_MAX,
 };
+
+/*
+ * Reasons an endpoint counts in slot_counters: every reason before the gate's. The gate
+ * counts per underlay device in the counters hash, so adding it left slot_counters' layout
+ * (and pinned maps of older builds) as it was.
+ */
+#define WT_SLOT_REASONS WT_REASON_DROP_UNKNOWN_VTEP
 
 /* Pass reasons (< WT_REASON_DROP_POLICY) only ever have verdict PASS. */
 #define WT_PASS_REASONS WT_REASON_DROP_POLICY
@@ -115,6 +130,8 @@ enum wt_reason {
 #define WT_MAP_VERDICT_CACHE "verdict_cache"
 #define WT_MAP_RULE_EPOCHS "rule_epochs"
 #define WT_MAP_STAMP_CONFIG "stamp_config"
+#define WT_MAP_VTEPS "vteps"
+#define WT_MAP_ENDPOINT_ADDRS "endpoint_addrs"
 
 #define WT_MAX_SLOTS 65536 /* endpoint slots: max_endpoints is at most this */
 
@@ -396,7 +413,7 @@ struct wt_counter {
  * slot_counters columns of one slot and direction: a pass reason has one (verdict PASS), a
  * drop reason two (PASS = an audited would-drop, DROP).
  */
-#define WT_SLOT_COLUMNS (WT_PASS_REASONS + (WT_REASON_MAX - WT_PASS_REASONS) * 2)
+#define WT_SLOT_COLUMNS (WT_PASS_REASONS + (WT_SLOT_REASONS - WT_PASS_REASONS) * 2)
 
 static inline __u32 wt_slot_column(__u32 reason, __u32 verdict)
 {
@@ -419,6 +436,36 @@ struct wt_device {
 	__u32 attached;                /* bit 0 stamp, bit 1 enforce */
 	__u32 pad;
 };
+
+/*
+ * vteps: the outer source addresses the gate believes (the cells' VTEPs, from the server).
+ * The key with family 0 (address all zero) is the marker "the set is in force": without it
+ * (a cell that has not heard the set yet) the gate checks no outer source.
+ */
+struct wt_vtep_key {
+	__u8 family;   /* 4 or 6; 0 = the marker */
+	__u8 pad[3];
+	__u8 addr[16]; /* IPv4 in the first 4 bytes, rest zero */
+};
+
+struct wt_vtep {
+	__u32 flags; /* reserved, 0 */
+};
+
+/*
+ * endpoint_addrs: which endpoint an inner destination address is (its anti-spoof
+ * addresses), so the gate can ask the endpoint's rules. Same key layout as vteps.
+ */
+struct wt_addr_key {
+	__u8 family;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+#define WT_VXLAN_PORT 4789
+/* VXLAN-GBP header (draft-smith-vxlan-group-policy): flags, then the Group Policy ID. */
+#define WT_VXLAN_FLAG_I 0x08 /* byte 0: the VNI is valid */
+#define WT_VXLAN_FLAG_G 0x80 /* byte 0: the Group Policy ID is set */
 
 /* Ring-buffer event for drops and audited would-drops. */
 struct wt_event {
@@ -497,6 +544,9 @@ WT_ABI_ASSERT(sizeof(struct wt_event) == 64, "wt_event size");
 WT_ABI_ASSERT(sizeof(struct wt_ratelimit) == 16, "wt_ratelimit size");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_event, saddr) == 32, "wt_event.saddr");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_endpoint, slot) == 28, "wt_endpoint.slot");
+WT_ABI_ASSERT(sizeof(struct wt_vtep_key) == 20, "wt_vtep_key size");
+WT_ABI_ASSERT(sizeof(struct wt_addr_key) == 20, "wt_addr_key size");
+WT_ABI_ASSERT(WT_SLOT_COLUMNS == 37, "slot_counters layout of pinned maps");
 WT_ABI_ASSERT(WT_REASON_MAX <= 32, "reasons fit a u32 mask");
 WT_ABI_ASSERT((__u64)WT_MAX_SLOTS * WT_DIR_MAX * WT_SLOT_COLUMNS <= 0xffffffffu,
 	      "slot_counters indexes fit a u32");

@@ -402,6 +402,8 @@ lab_start_agent() {
   # shellcheck disable=SC2206 # lab paths have no spaces
   local args=(--server "$WT_LAB_SERVER" --cell "$LAB_ID-cell$n" --pin-dir "$(lab_pin_dir "$n")"
     --state-dir "$LAB_STATE/cell$n" $cred)
+  # WT_LAB_UNDERLAY_GATE=1: the XDP gate on the cell's ul0 (its VTEP reported to the server).
+  [ -n "${WT_LAB_UNDERLAY_GATE:-}" ] && args+=(--underlay ul0 --underlay-netns "$(lab_cell_netns "$n")")
   if [ -n "${WT_LAB_CA:-}" ]; then
     args+=(--ca "$WT_LAB_CA" --tls-cert "$LAB_STATE/certs/localhost.pem"
       --tls-key "$LAB_STATE/certs/localhost.key")

@@ -11,6 +11,7 @@
 #include "agent/cell.h"
 #include "agent/device_table.h"
 #include "agent/server_link.h"
+#include "agent/underlay.h"
 
 namespace wiretag::agent {
 namespace {
@@ -269,6 +270,30 @@ class CellTest : public ::testing::Test {
   std::unique_ptr<datapath::Datapath> dp_;
   std::unique_ptr<Cell> cell_;
 };
+
+// The gate's VTEP set follows the server's answers: additions at once, departures only after
+// the grace (a restarted server answers with the cells heard so far), a previous agent's
+// pinned set counting as just heard.
+TEST_F(CellTest, TheGateBelievesTheServersVtepsAndDropsOnesOnlyAfterTheGrace) {
+  using std::chrono::seconds;
+  ASSERT_TRUE(dp_->set_vteps({"198.18.0.9"}));  // pinned by a previous agent
+  auto u = Underlay::over(*dp_, {"198.18.0.1"}, std::chrono::milliseconds(3000));
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(u->learn({"198.18.0.1"}, t0));
+  EXPECT_EQ(dp_->vteps(), (std::vector<std::string>{"198.18.0.1", "198.18.0.9"}))
+      << "the pinned set stays while the (restarted) server has not named it yet";
+  ASSERT_TRUE(u->learn({"198.18.0.1", "198.18.0.2"}, t0 + seconds(1)));
+  EXPECT_EQ(dp_->vteps(),
+            (std::vector<std::string>{"198.18.0.1", "198.18.0.2", "198.18.0.9"}));
+  ASSERT_TRUE(u->learn({"198.18.0.1"}, t0 + seconds(2)));
+  EXPECT_EQ(u->believed(), (std::vector<std::string>{"198.18.0.1", "198.18.0.2", "198.18.0.9"}))
+      << "a cell left out once is still believed";
+  ASSERT_TRUE(u->learn({"198.18.0.1"}, t0 + seconds(5)));
+  EXPECT_EQ(dp_->vteps(), (std::vector<std::string>{"198.18.0.1"}))
+      << "left out for longer than the grace: gone";
+  EXPECT_FALSE(u->learn({"not-an-address"}, t0 + seconds(6)));
+  EXPECT_EQ(dp_->vteps(), (std::vector<std::string>{"198.18.0.1"})) << "a bad answer changes nothing";
+}
 
 TEST_F(CellTest, ChangeEventsTouchOnlyTheAppsTheyName) {
   EXPECT_EQ(cell_->followed_apps(), (std::vector<std::string>{"db", "web"}));

@@ -581,6 +581,49 @@ TEST_F(PinUpgrade, AMapThePinDirLacksIsCreatedAndTheOthersAdopted) {
   EXPECT_EQ(ids, old_ids);
 }
 
+// The gate's maps are the owner's (pin_upgrade.cc kind_of: Config): a pinned vteps of another
+// size is copied into the new one, so the gate believes the same cells across the upgrade
+// until the server's next answer.
+TEST_F(PinUpgrade, TheGatesVtepsAreCarriedOverWhenTheirMapIsReplaced) {
+  ASSERT_NO_FATAL_FAILURE(previous_owner(options(4, 1024, 4096)));
+  const std::vector<std::string> set{"198.18.0.1", "2001:2::1"};
+  {
+    auto dp = datapath::Datapath::open(options(4, 1024, 4096));
+    ASSERT_TRUE(dp) << dp.error().code << ": " << dp.error().message;
+    ASSERT_TRUE((*dp)->set_vteps(set));
+  }
+  // An owner whose vteps had room for 64: same entries, another size.
+  const std::string path = pin_dir_ + "/" + WT_MAP_VTEPS;
+  int pinned = bpf_obj_get(path.c_str());
+  ASSERT_GE(pinned, 0);
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+  int small =
+      bpf_map_create(BPF_MAP_TYPE_HASH, "vteps", sizeof(wt_vtep_key), sizeof(wt_vtep), 64, &opts);
+  ASSERT_GE(small, 0);
+  wt_vtep_key key{}, next{};
+  const void* prev = nullptr;
+  int copied = 0;
+  while (bpf_map_get_next_key(pinned, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    wt_vtep v{};
+    ASSERT_EQ(bpf_map_lookup_elem(pinned, &key, &v), 0);
+    ASSERT_EQ(bpf_map_update_elem(small, &key, &v, BPF_ANY), 0);
+    ++copied;
+  }
+  EXPECT_EQ(copied, 3) << "two addresses and the marker";
+  ::close(pinned);
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(bpf_obj_pin(small, path.c_str()), 0);
+  ::close(small);
+
+  auto dp = datapath::Datapath::open(options(4, 1024, 4096));
+  ASSERT_TRUE(dp) << dp.error().code << ": " << dp.error().message;
+  dp_ = std::move(*dp);
+  EXPECT_EQ(pinned_info(path).max_entries, 4096u) << "the map of this build's size";
+  EXPECT_EQ(dp_->vteps(), set);
+}
+
 TEST_F(PinUpgrade, EntriesThatDoNotFitASmallerMapAreRefused) {
   ASSERT_NO_FATAL_FAILURE(previous_owner(options(4, 1024, 4096)));
   const auto old_ids = pinned_ids();

@@ -134,6 +134,29 @@ TEST_P(CellsStores, TwoRegistriesOnOneDatabaseAnswerAlike) {
   EXPECT_TRUE(store_a->cells()->empty());
 }
 
+// The `vteps` answer (every cell's VTEPs, what the XDP gates believe) is the same from every
+// server of one database: the cells table keeps a report's VTEP addresses.
+TEST_P(CellsStores, TwoRegistriesOnOneDatabaseAnswerTheSameVteps) {
+  int64_t now = 1'000'000;
+  auto store_a = cells();
+  auto store_b = cells();
+  ASSERT_TRUE(store_a && store_b);
+  CellRegistry a([&] { return now; }, /*retention_ms=*/10'000, *store_a, /*refresh_ms=*/100);
+  CellRegistry b([&] { return now; }, /*retention_ms=*/10'000, *store_b, /*refresh_ms=*/100);
+  EXPECT_TRUE(b.vteps().empty());
+  auto c1 = report("c1", 1000);
+  c1.vtep_addresses = {"198.18.0.1", "2001:2::1"};
+  ASSERT_TRUE(a.report(c1));
+  auto c2 = report("c2", 1000);
+  c2.vtep_addresses = {"198.18.0.2"};
+  ASSERT_TRUE(b.report(c2));
+  now += 100;
+  const std::vector<std::string> all = {"198.18.0.1", "198.18.0.2", "2001:2::1"};
+  EXPECT_EQ(a.vteps(), all);
+  EXPECT_EQ(b.vteps(), all);
+  EXPECT_EQ(b.find("c1")->report.vtep_addresses, c1.vtep_addresses);
+}
+
 TEST(CellReportCodec, EveryFieldRoundTrips) {
   CellReport r = report("c1", 2500);
   r.pdp_subgroup = "xdp";
@@ -146,6 +169,7 @@ TEST(CellReportCodec, EveryFieldRoundTrips) {
   r.failed_policies = {{"p3", "1.0.0", "MAP_FULL: x"}};
   r.response = PdpResponse{"req-1", "SUCCESS", "ok"};
   r.hosted_apps = {"a", "b"};
+  r.vtep_addresses = {"198.18.0.1", "2001:2::1"};
   auto back = decode_cell_report(encode_cell_report(r));
   ASSERT_TRUE(back);
   EXPECT_EQ(encode_cell_report(*back), encode_cell_report(r));
@@ -153,6 +177,13 @@ TEST(CellReportCodec, EveryFieldRoundTrips) {
   EXPECT_EQ(back->failed_policies, r.failed_policies);
   EXPECT_EQ(back->response->response_to, "req-1");
   EXPECT_EQ(back->statistics, r.statistics);
+  EXPECT_EQ(back->vtep_addresses, r.vtep_addresses);
+  // A row of a server before the gate: no VTEPs.
+  auto old = nlohmann::json::parse(encode_cell_report(report("c0", 1000)));
+  old.erase("vtep_addresses");
+  auto old_back = decode_cell_report(old.dump());
+  ASSERT_TRUE(old_back);
+  EXPECT_TRUE(old_back->vtep_addresses.empty());
   EXPECT_FALSE(decode_cell_report("not json"));
   EXPECT_FALSE(decode_cell_report(R"({"name":"c1"})"));
 }

@@ -384,7 +384,8 @@ TEST_F(InternalApi, CellsRegisterWithPdpStatusAndAreListed) {
                             {"locked", false},
                             {"policies", {{{"name", "default-whitelist"}, {"version", "1.0.0"}}}},
                             {"revision", 0},
-                            {"heartbeatIntervalMs", 1000}}));
+                            {"heartbeatIntervalMs", 1000},
+                            {"vteps", json::array()}}));
   json minimal = {
       {"messageName", "PDP_STATUS"}, {"name", "cell0"},      {"pdpType", "tc"},
       {"state", "PASSIVE"},          {"healthy", "UNKNOWN"}, {"heartbeatIntervalMs", 100}};
@@ -435,6 +436,40 @@ TEST_F(InternalApi, ACellsDeploymentInstanceInfoIsShownInTheCellListing) {
   EXPECT_EQ(s().post("/internal/v1/cells/cell1/status", status.dump()).error_code(),
             "FIELD_TOO_LONG");
   EXPECT_EQ(s().get("/internal/v1/cells/cell1").json(), before);
+}
+
+// The XDP gate's VTEP set: each cell reports its own (vtepAddresses), every PDP_STATUS reply
+// names every cell's (docs/datapath.md "The XDP gate").
+TEST_F(InternalApi, CellsReportTheirVtepsAndEachReplyNamesEveryCells) {
+  json a = pdp_status("cell1");
+  a["vtepAddresses"] = {"198.18.0.1", "2001:2:0:0::1"};
+  auto r = s().post("/internal/v1/cells/cell1/status", a.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["vteps"], (json{"198.18.0.1", "2001:2::1"})) << "normalized";
+  json b = pdp_status("cell2");
+  b["vtepAddresses"] = {"198.18.0.2"};
+  r = s().post("/internal/v1/cells/cell2/status", b.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["vteps"], (json{"198.18.0.1", "198.18.0.2", "2001:2::1"}));
+  EXPECT_EQ(s().get("/internal/v1/cells/cell2").json()["vtepAddresses"], (json{"198.18.0.2"}));
+  // A cell without the field (no --underlay) reports none and still learns the set.
+  r = s().post("/internal/v1/cells/cell3/status", pdp_status("cell3").dump());
+  EXPECT_EQ(r.json()["vteps"], (json{"198.18.0.1", "198.18.0.2", "2001:2::1"}));
+  EXPECT_EQ(s().get("/internal/v1/cells/cell3").json()["vtepAddresses"], json::array());
+  // A cell that moves its VTEP: the old address leaves the set.
+  b["vtepAddresses"] = {"198.18.0.22"};
+  r = s().post("/internal/v1/cells/cell2/status", b.dump());
+  EXPECT_EQ(r.json()["vteps"], (json{"198.18.0.1", "198.18.0.22", "2001:2::1"}));
+  // Not an address: refused, and what the cell reported before stays.
+  json before = s().get("/internal/v1/cells/cell2").json();
+  for (json bad : {json{"198.18.0.256"}, json{"cell2"}, json{7}, json("198.18.0.2")}) {
+    b["vtepAddresses"] = bad;
+    auto e = s().post("/internal/v1/cells/cell2/status", b.dump());
+    EXPECT_EQ(e.status, 400) << bad;
+    EXPECT_TRUE(e.error_code() == "INVALID_VTEP" || e.error_code() == "INVALID_FIELD_TYPE")
+        << bad << " " << e.body;
+  }
+  EXPECT_EQ(s().get("/internal/v1/cells/cell2").json()["vtepAddresses"], before["vtepAddresses"]);
 }
 
 TEST_F(InternalApi, ACellThatStopsHeartbeatingExpires) {

@@ -32,7 +32,7 @@ TEST(Abi, EveryReasonHasAUniqueName) {
 
 TEST(Abi, EveryReasonAndVerdictHasItsOwnSlotCounterColumn) {
   std::vector<bool> used(WT_SLOT_COLUMNS);
-  for (uint32_t reason = 0; reason < WT_REASON_MAX; ++reason)
+  for (uint32_t reason = 0; reason < WT_SLOT_REASONS; ++reason)
     for (uint32_t verdict : {WT_VERDICT_PASS, WT_VERDICT_DROP}) {
       if (reason < WT_PASS_REASONS && verdict == WT_VERDICT_DROP) continue;
       uint32_t column = wt_slot_column(reason, verdict);

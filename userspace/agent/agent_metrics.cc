@@ -14,6 +14,8 @@ const char* direction_name(uint8_t d) {
       return "stamp";
     case WT_DIR_ENFORCE:
       return "enforce";
+    case WT_DIR_GATE:
+      return "gate";
     default:
       return "unknown";
   }

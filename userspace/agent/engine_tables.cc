@@ -170,7 +170,7 @@ void counters(const datapath::Datapath& dp, const DeviceNames& names, std::vecto
   for (const datapath::CounterRow& c : dp.counters()) {
     json r;
     names.add(r, c.key.ifindex);
-    r["direction"] = c.key.direction == WT_DIR_STAMP ? "stamp" : "enforce";
+    r["direction"] = datapath::direction_name(c.key.direction);
     const char* reason = datapath::reason_name(c.key.reason);
     r["reason"] = reason ? std::string(reason) : std::to_string(c.key.reason);
     r["verdict"] = c.key.verdict == WT_VERDICT_DROP ? "drop" : "pass";

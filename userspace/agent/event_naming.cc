@@ -90,7 +90,7 @@ events::DropEvent EventNamer::name(const wt_event& ev) {
   e.time_ns = unix_ns_of_monotonic(ev.timestamp_ns);
   e.cell = cell_name_;
   const bool stamp = ev.direction == WT_DIR_STAMP;
-  e.direction = stamp ? "stamp" : "enforce";
+  e.direction = datapath::direction_name(ev.direction);
   const char* reason = reason_name(ev.reason);
   e.reason = reason ? reason : "reason_" + std::to_string(ev.reason);
   e.verdict = ev.verdict == WT_VERDICT_DROP ? "drop" : "pass";
@@ -105,7 +105,8 @@ events::DropEvent EventNamer::name(const wt_event& ev) {
   }
   // The cell's endpoint is where the packet entered (enforce) or left (stamp) a container.
   events::Peer& local = stamp ? e.source : e.destination;
-  auto facts = cell_.endpoint_facts(ev.ifindex, ev.src_tag);
+  // A gate drop's ifindex is the underlay device, no endpoint's.
+  auto facts = ev.direction == WT_DIR_GATE ? std::nullopt : cell_.endpoint_facts(ev.ifindex, ev.src_tag);
   if (facts) {
     local.device_namespace = facts->record.device.netns;
     local.device_interface = facts->record.device.ifname;

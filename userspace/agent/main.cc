@@ -25,6 +25,7 @@
 #include "agent/ready_notice.h"
 #include "agent/server_link.h"
 #include "agent/tag_directory.h"
+#include "agent/underlay.h"
 #include "common/daemon_env.h"
 #include "common/log.h"
 #include "common/sd_notify.h"
@@ -228,6 +229,24 @@ int main(int argc, char** argv) {
   cli.add_option("--tls-key", listen_tls.key_file, "PEM private key of --tls-cert")
       ->envname("WIRETAG_AGENT_TLS_KEY")
       ->check(CLI::ExistingFile);
+  wiretag::datapath::Device underlay;
+  std::vector<std::string> vteps;
+  cli.add_option("--underlay", underlay.ifname,
+                 "the cell's underlay device (where VXLAN from other cells arrives): the XDP gate "
+                 "is attached to it, its addresses are reported as this cell's VTEP and the "
+                 "server's set of every cell's VTEPs is what the gate believes")
+      ->envname("WIRETAG_AGENT_UNDERLAY");
+  cli.add_option("--underlay-netns", underlay.netns,
+                 "netns file of the --underlay device (default: the agent's own namespace)")
+      ->envname("WIRETAG_AGENT_UNDERLAY_NETNS");
+  cli.add_option("--vtep", vteps,
+                 "this cell's VTEP address (repeatable), reported in PDP_STATUS; default: the "
+                 "--underlay device's addresses")
+      ->envname("WIRETAG_AGENT_VTEP");
+  cli.add_option("--vxlan-port", dp_options.vxlan_port, "the UDP port of VXLAN the gate inspects")
+      ->envname("WIRETAG_AGENT_VXLAN_PORT")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->envname("WIRETAG_AGENT_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -343,6 +362,21 @@ int main(int argc, char** argv) {
     spdlog::error("state: {}: {}", table.error().code, table.error().message);
     return 1;
   }
+  std::unique_ptr<wiretag::agent::Underlay> gate;
+  if (!underlay.ifname.empty()) {
+    // A VTEP the server's answers leave out goes after 3 heartbeats (a restarted server
+    // answers with the cells heard so far).
+    auto u = wiretag::agent::Underlay::open(**dp, underlay, vteps,
+                                            std::chrono::milliseconds(3 * heartbeat_ms));
+    if (!u) {
+      spdlog::error("--underlay {}: {}: {}", underlay.ifname, u.error().code, u.error().message);
+      return 1;
+    }
+    gate = std::move(*u);
+  } else if (!vteps.empty()) {
+    spdlog::error("--vtep needs --underlay (the device the gate guards)");
+    return 2;
+  }
   wiretag::agent::Cell cell_state(**dp, std::move(*table), *tags);
   if (auto r = cell_state.reconcile(); !r) {
     spdlog::error("reconcile: {}: {}", r.error().code, r.error().message);
@@ -362,6 +396,12 @@ int main(int argc, char** argv) {
   link_options.resync_interval = std::chrono::seconds(resync_s);
   link_options.watch_timeout = std::chrono::seconds(watch_timeout_s);
   link_options.stream = watch_mode == "stream";
+  if (gate) {
+    link_options.vteps = [&gate](const std::vector<std::string>& v) {
+      if (auto r = gate->learn(v); !r)
+        spdlog::warn("gate: the server's VTEP set: {}: {}", r.error().code, r.error().message);
+    };
+  }
   wiretag::http::Metrics metrics;
   std::optional<wiretag::agent::AgentMetrics> agent_metrics;  // made before the link starts
   link_options.in_force = [&agent_metrics](int64_t at) { agent_metrics->in_force(at); };
@@ -436,7 +476,7 @@ int main(int argc, char** argv) {
   // before the cell reports healthy) and policies: ONAP statistics and the datapath totals.
   auto status_extra = [&]() -> json {
     wiretag::agent::CellStats s = cell_state.stats();
-    return json{
+    json extra{
         {"description", "wiretag-agent"},
         {"statistics",
          {{"pdpInstanceId", cell},
@@ -455,6 +495,8 @@ int main(int argc, char** argv) {
           {"dropped", s.dropped},
           {"audited", s.audited}}},
         {"hostedApps", cell_state.followed_apps()}};
+    if (gate && !gate->own_vteps().empty()) extra["vtepAddresses"] = gate->own_vteps();
+    return extra;
   };
 
   plugin_server.start();

@@ -474,6 +474,12 @@ Result<Assignment> ServerLink::post_status() {
     return Error{"SERVER_ERROR",
                  "PDP_STATUS: HTTP " + std::to_string(res->status) + " " + res->body};
   WT_TRY(j, res->json());
+  if (options_.vteps && j->is_object() && j->contains("vteps") && (*j)["vteps"].is_array()) {
+    std::vector<std::string> vteps;
+    for (const json& v : (*j)["vteps"])
+      if (v.is_string()) vteps.push_back(v.get<std::string>());
+    options_.vteps(vteps);
+  }
   return parse_assignment(*j);
 }
 

@@ -51,6 +51,9 @@ struct LinkOptions {
   // Takes a watch line that is a request to the cell (true), not a change; set, the streamed
   // watch names the cell (cell=NAME) and the server sends it requests.
   std::function<bool(const nlohmann::json& line)> take_request;
+  // Takes every cell's VTEP addresses, as each PDP_STATUS reply names them (`vteps`): what
+  // the cell's XDP gate believes. Unset: the replies' set is ignored.
+  std::function<void(const std::vector<std::string>& vteps)> vteps;
 };
 
 // The PAP's view of this cell as the link keeps it: the assignment last learned and which of

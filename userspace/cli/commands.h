@@ -37,6 +37,7 @@ void add_monitor_commands(CLI::App& app);  // monitor_commands.cc
 // Against this host's pinned datapath (root).
 void add_endpoint_commands(CLI::App& app, datapath::Options& options);  // endpoint_commands.cc
 void add_maps_commands(CLI::App& app, datapath::Options& options);      // maps_commands.cc
+void add_gate_commands(CLI::App& app, datapath::Options& options);      // gate_commands.cc
 
 // What is pinned at options.pin_dir, for the commands that only read (endpoint list and
 // counters, maps): creates, pins, loads and mounts nothing. On a host without a

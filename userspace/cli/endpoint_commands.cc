@@ -170,7 +170,7 @@ void add_endpoint_commands(CLI::App& app, datapath::Options& options) {
       for (const auto& row : dp->counters(only)) {
         const char* reason = datapath::reason_name(row.key.reason);
         std::printf("%-8u %-8s %-20s %-8s %12llu %14llu\n", row.key.ifindex,
-                    row.key.direction == WT_DIR_STAMP ? "stamp" : "enforce", reason ? reason : "?",
+                    datapath::direction_name(row.key.direction), reason ? reason : "?",
                     row.key.verdict == WT_VERDICT_DROP ? "drop" : "pass",
                     static_cast<unsigned long long>(row.total.packets),
                     static_cast<unsigned long long>(row.total.bytes));

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   add_endpoint_commands(app, options);
   add_monitor_commands(app);
   add_maps_commands(app, options);
+  add_gate_commands(app, options);
   add_trace_commands(app, options);
   add_completion_command(app);
   try {

@@ -75,6 +75,19 @@ std::vector<Cell> CellRegistry::list() const {
   return out;
 }
 
+std::vector<std::string> CellRegistry::vteps() const {
+  const int64_t at = now();
+  std::lock_guard lock(mutex_);
+  refresh_locked(at);  // the other servers' cells too: every server answers the same set
+  std::vector<std::string> out;
+  for (const auto& [name, entry] : cells_)
+    if (!evicted(entry, at))
+      out.insert(out.end(), entry.report.vtep_addresses.begin(), entry.report.vtep_addresses.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 std::optional<Cell> CellRegistry::find(std::string_view name) const {
   const int64_t at = now();
   std::lock_guard lock(mutex_);

@@ -73,6 +73,9 @@ struct CellReport {
   // wiretag's extension: the apps (guids) this cell has endpoints of, so the server knows
   // where to send a trace into an app.
   std::vector<std::string> hosted_apps;
+  // wiretag's extension: the cell's VTEP addresses (the outer sources of its VXLAN packets),
+  // normalized text; what every cell's XDP gate believes (docs/datapath.md "The XDP gate").
+  std::vector<std::string> vtep_addresses;
 };
 
 // A cell as the server sees it now.
@@ -106,6 +109,9 @@ class CellRegistry {
   Result<void> report(CellReport report);
   std::vector<Cell> list() const;  // by name
   std::optional<Cell> find(std::string_view name) const;
+  // Every VTEP address the cells in list() reported, sorted, once each: the set the
+  // cells' gates believe. An expired cell's stay until it is forgotten (it may still send).
+  std::vector<std::string> vteps() const;
   // Forgets the cells past their retention now (also in the shared store); how many. report()
   // also does in memory, at most once a second, so memory stays bounded by the cells heard
   // from within the retention.

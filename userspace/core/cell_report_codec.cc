@@ -29,7 +29,8 @@ std::string encode_cell_report(const CellReport& r) {
             {"policies", policies_json(r.policies)},
             {"heartbeat_interval_ms", r.heartbeat_interval_ms},
             {"failed_policies", std::move(failed)},
-            {"hosted_apps", r.hosted_apps}};
+            {"hosted_apps", r.hosted_apps},
+            {"vtep_addresses", r.vtep_addresses}};
   if (r.statistics) j["statistics"] = *r.statistics;
   if (r.revision) j["revision"] = *r.revision;
   if (r.datapath)
@@ -65,6 +66,9 @@ std::optional<CellReport> decode_cell_report(std::string_view text) {
                                    f.at("version").get<std::string>(),
                                    f.at("reason").get<std::string>()});
     r.hosted_apps = j.at("hosted_apps").get<std::vector<std::string>>();
+    // Rows a server before the XDP gate wrote have no VTEPs: the cell reports none.
+    if (j.contains("vtep_addresses"))
+      r.vtep_addresses = j["vtep_addresses"].get<std::vector<std::string>>();
     if (j.contains("statistics")) r.statistics = j["statistics"];
     if (j.contains("revision")) r.revision = j["revision"].get<int64_t>();
     if (j.contains("datapath")) {

@@ -32,6 +32,7 @@ const char* reason_name(uint32_t reason) {
     case WT_REASON_DROP_TCP_DOFF: return "drop_tcp_doff";
     case WT_REASON_DROP_FRAGMENT: return "drop_fragment";
     case WT_REASON_DROP_SPOOFED: return "drop_spoofed";
+    case WT_REASON_DROP_UNKNOWN_VTEP: return "drop_unknown_vtep";
     default: return nullptr;
   }
 }

@@ -51,7 +51,7 @@ std::vector<CounterRow> read_counter_rows(int counters_fd, int slot_fd, int endp
                                         slot_values.data(), &count, nullptr) == 0 &&
                    count == kPerSlot;
     for (uint8_t dir = 0; dir < WT_DIR_MAX; ++dir)
-      for (uint8_t reason = 0; reason < WT_REASON_MAX; ++reason)
+      for (uint8_t reason = 0; reason < WT_SLOT_REASONS; ++reason)
         for (uint8_t verdict : {uint8_t{WT_VERDICT_PASS}, uint8_t{WT_VERDICT_DROP}}) {
           if (reason < WT_PASS_REASONS && verdict != WT_VERDICT_PASS) continue;
           uint32_t index = wt_slot_counter_index(ep.slot, dir, reason, verdict);

@@ -128,6 +128,15 @@ EndpointSettings settings_of(const wt_endpoint& ep) {
 
 const char* reason_name(uint32_t reason) { return wiretag::reason_name(reason); }
 
+const char* direction_name(uint8_t direction) {
+  switch (direction) {
+    case WT_DIR_STAMP: return "stamp";
+    case WT_DIR_ENFORCE: return "enforce";
+    case WT_DIR_GATE: return "gate";
+    default: return "unknown";
+  }
+}
+
 const char* mode_name(uint8_t mode) {
   switch (mode) {
     case WT_MODE_ENFORCE: return "enforce";
@@ -213,7 +222,7 @@ Result<void> Datapath::load() {
   // Sized as when it held every endpoint's rows, so that a pinned one of an older build is
   // adopted (libbpf reuses a map of the same max_entries only); no prealloc: costs nothing.
   bpf_map__set_max_entries(skel_->maps.counters,
-                           options_.max_endpoints * WT_DIR_MAX * WT_REASON_MAX * 2);
+                           options_.max_endpoints * WT_DIR_MAX * WT_SLOT_REASONS * 2);
   bpf_map__set_max_entries(skel_->maps.slot_counters,
                            options_.max_endpoints * uint32_t{WT_DIR_MAX} * WT_SLOT_COLUMNS);
   bpf_map__set_max_entries(skel_->maps.reply_ports, options_.max_endpoints * WT_REPLY_PORT_WORDS);
@@ -314,8 +323,10 @@ Result<uint16_t> Datapath::allocate_slot() {
 }
 
 Result<void> Datapath::write_config(uint32_t ifindex, const wt_endpoint& config, uint64_t flags) {
+  const auto old = endpoints_.lookup(ifindex);
   if (auto r = endpoints_.update(ifindex, config, flags); !r) return r;
   write_stamp_config(stamp_config_, ifindex, config);
+  write_endpoint_addrs(ifindex, old ? &*old : nullptr, &config);
   publish_index_word(ifindex, config);
   bump_rule_epoch(ifindex);
   return Ok();
@@ -437,6 +448,10 @@ Result<void> Datapath::adopt() {
   if (options_.read_only) return Ok();
   // First: the index words name the generation packets use, which must not be erased below.
   if (auto r = reindex(); !r) return r;
+  // The gate's address map: maps of a build without it start empty.
+  endpoints_.for_each_key([&](const uint32_t& i) {
+    if (auto ep = endpoints_.lookup(i)) write_endpoint_addrs(i, nullptr, &*ep);
+  });
 
   // A crash between writing a new generation and deleting the old one leaves the inactive
   // generation populated: it is garbage either way.
@@ -591,7 +606,10 @@ Result<void> Datapath::forget_locked(uint32_t ifindex) {
   bump_rule_epoch(ifindex);  // no cached verdict outlives the rules
   rule_keys_.erase(ifindex);
   unpublish_index_word(ifindex);  // packets fall back to the hash until it is gone too
-  if (auto ep = endpoints_.lookup(ifindex)) clear_stamp_config(stamp_config_, ep->slot);
+  if (auto old = endpoints_.lookup(ifindex)) {
+    clear_stamp_config(stamp_config_, old->slot);
+    write_endpoint_addrs(ifindex, &*old, nullptr);
+  }
   if (auto r = endpoints_.erase(ifindex); !r) return r;
   if (auto r = devices_.erase(ifindex); !r) return r;
 

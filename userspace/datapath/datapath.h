@@ -26,6 +26,7 @@
 #include "wiretag/result.h"
 
 struct wiretag_bpf;
+struct wiretag_gate_bpf;
 struct ring_buffer;
 
 namespace wiretag::datapath {
@@ -57,6 +58,7 @@ struct Options {
   // <pin_dir>/links, else clsact filters; without a pin_dir always clsact (an unpinned link
   // would stop enforcing when the process exits). tc_attach.h.
   enum class Hook { Auto, Clsact } hook = Hook::Auto;
+  uint16_t vxlan_port = WT_VXLAN_PORT;  // the UDP port the XDP gate inspects
 };
 
 enum class Mode : uint8_t { Enforce = WT_MODE_ENFORCE, Audit = WT_MODE_AUDIT, Bypass = WT_MODE_BYPASS };
@@ -91,6 +93,7 @@ EndpointSettings settings_of(const wt_endpoint& config);
 
 const char* reason_name(uint32_t reason);
 const char* mode_name(uint8_t mode);
+const char* direction_name(uint8_t direction);  // stamp, enforce, gate
 
 class Datapath {
  public:
@@ -147,6 +150,21 @@ class Datapath {
   TcHook tc_hook() const { return tc_hook_; }
   int stamp_prog_fd() const;
   int enforce_prog_fd() const;
+
+  // The XDP gate on the cell's underlay device (gate.cc, docs/datapath.md "The XDP gate").
+  // Loads the gate over this datapath's maps (once), pins it as <pin_dir>/wt_gate_prog and
+  // attaches it to the device, replacing whatever XDP program is there with no gap. The
+  // attachment outlives the process, as the TC programs do; a new owner attaches its own.
+  Result<uint32_t> attach_gate(const Device& underlay);
+  // Idempotent: a device without our gate, or gone, is fine.
+  Result<void> detach_gate(const Device& underlay);
+  // Replaces the outer sources the gate believes (the cells' VTEPs, IPv4 or IPv6 text)
+  // and puts the set in force (an empty one: none, every source passes); INVALID_VTEP for an
+  // address that is not one (nothing changes).
+  Result<void> set_vteps(const std::vector<std::string>& addresses);
+  std::vector<std::string> vteps() const;
+  // The gate program, loaded on first use (tests run it with BPF_PROG_TEST_RUN).
+  Result<int> gate_prog_fd();
   const Options& options() const { return options_; }
   uint32_t tag_mask() const;
   uint32_t kernel_hz() const { return hz_; }  // the flow cache's clock ticks per second
@@ -185,6 +203,10 @@ class Datapath {
   Result<void> reindex();
   void record_reply_ports();
   void wait_for_readers() const;
+  Result<void> load_gate();
+  // endpoint_addrs: the gate's inner destination -> endpoint, from the anti-spoof addresses.
+  void write_endpoint_addrs(uint32_t ifindex, const wt_endpoint* old_config,
+                            const wt_endpoint* new_config);
   // Erases every generation queued in stale_ (mu_ held): no program run reads them.
   void erase_stale_locked();
   void run_stale_reaper();
@@ -196,6 +218,7 @@ class Datapath {
   uint32_t hz_ = 0;
   int owner_lock_fd_ = -1;
   wiretag_bpf* skel_ = nullptr;
+  std::shared_ptr<wiretag_gate_bpf> gate_;  // loaded by gate_prog_fd/attach_gate
   ring_buffer* ringbuf_ = nullptr;
   std::function<void(const wt_event&)> event_handler_;
   TypedMap<uint32_t, wt_endpoint> endpoints_;

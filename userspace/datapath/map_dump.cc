@@ -169,7 +169,7 @@ std::string reason(uint32_t r) {
   const char* name = reason_name(r);
   return name ? name : std::to_string(r);
 }
-const char* direction(uint8_t d) { return d == WT_DIR_STAMP ? "stamp" : "enforce"; }
+const char* direction(uint8_t d) { return direction_name(d); }
 const char* verdict(uint8_t v) { return v == WT_VERDICT_DROP ? "drop" : "pass"; }
 const char* untagged(uint8_t u) { return u == WT_UNTAGGED_DENY ? "deny" : "allow"; }
 
@@ -379,10 +379,32 @@ void counters(const PinnedMap& m, const Names& n, ordered_json& rows) {
   });
 }
 
+// The gate's believed outer sources; the marker (family 0) is the row "in_force".
+void vteps(const PinnedMap& m, const Names&, ordered_json& rows) {
+  for_each_entry(m, [&](const uint8_t* k, const uint8_t*) {
+    auto key = as<wt_vtep_key>(k);
+    Row r;
+    r["family"] = key.family;
+    r["address"] = key.family ? ordered_json(address(key.family, key.addr)) : "in_force";
+    rows.push_back(std::move(r));
+  });
+}
+
+void endpoint_addrs(const PinnedMap& m, const Names& n, ordered_json& rows) {
+  for_each_entry(m, [&](const uint8_t* k, const uint8_t* v) {
+    auto key = as<wt_addr_key>(k);
+    Row r;
+    r["family"] = key.family;
+    r["address"] = address(key.family, key.addr);
+    n.device(r, as<uint32_t>(v));
+    rows.push_back(std::move(r));
+  });
+}
+
 void slot_counters(const PinnedMap& m, const Names& n, ordered_json& rows) {
   // Column -> (reason, verdict): the inverse of wt_slot_column().
   std::vector<std::pair<uint8_t, uint8_t>> columns(WT_SLOT_COLUMNS);
-  for (uint8_t rsn = 0; rsn < WT_REASON_MAX; ++rsn)
+  for (uint8_t rsn = 0; rsn < WT_SLOT_REASONS; ++rsn)
     for (uint8_t v : {uint8_t{WT_VERDICT_PASS}, uint8_t{WT_VERDICT_DROP}})
       if (rsn >= WT_PASS_REASONS || v == WT_VERDICT_PASS)
         columns[wt_slot_column(rsn, v)] = {rsn, v};
@@ -593,7 +615,8 @@ Result<ordered_json> dump_map(const PinnedDatapath& dp, std::string_view name,
       {WT_MAP_SLOT_COUNTERS, slot_counters},   {WT_MAP_EVENT_RATELIMIT, event_ratelimit},
       {WT_MAP_REPLY_PORTS, reply_ports},       {WT_MAP_FLOW_CACHE, flow_cache},
       {WT_MAP_FLOW_SPILL, flow_spill},         {WT_MAP_RULE_EPOCHS, rule_epochs},
-      {WT_MAP_STAMP_CONFIG, stamp_config},
+      {WT_MAP_STAMP_CONFIG, stamp_config},     {WT_MAP_VTEPS, vteps},
+      {WT_MAP_ENDPOINT_ADDRS, endpoint_addrs},
   };
   Names names(dp, tag_length);
   ordered_json rows = ordered_json::array();

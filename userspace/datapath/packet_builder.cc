@@ -227,6 +227,24 @@ PacketBuilder& PacketBuilder::payload(size_t len) {
   return *this;
 }
 
+PacketBuilder& PacketBuilder::payload(std::vector<uint8_t> bytes) {
+  payload_ = std::move(bytes);
+  return *this;
+}
+
+std::vector<uint8_t> vxlan_payload(uint8_t flags, uint16_t gbp, uint32_t vni,
+                                   const std::vector<uint8_t>& inner) {
+  std::vector<uint8_t> v(8, 0);
+  v[0] = flags;
+  v[2] = static_cast<uint8_t>(gbp >> 8);
+  v[3] = static_cast<uint8_t>(gbp);
+  v[4] = static_cast<uint8_t>(vni >> 16);
+  v[5] = static_cast<uint8_t>(vni >> 8);
+  v[6] = static_cast<uint8_t>(vni);
+  v.insert(v.end(), inner.begin(), inner.end());
+  return v;
+}
+
 PacketBuilder& PacketBuilder::l4_truncate(size_t n) {
   if (n < l4_.size()) l4_.resize(n);
   return *this;

@@ -28,6 +28,11 @@ constexpr uint8_t kIpv6Fragment = 44;
 constexpr uint8_t kIpv6DestOpts = 60;
 constexpr uint8_t kIpv6Auth = 51;
 
+// A VXLAN header (draft-smith-vxlan-group-policy) and the inner frame after it: `flags` is
+// byte 0 (0x08 I, 0x80 G), `gbp` the Group Policy ID. The UDP payload of a VXLAN-GBP packet.
+std::vector<uint8_t> vxlan_payload(uint8_t flags, uint16_t gbp, uint32_t vni,
+                                   const std::vector<uint8_t>& inner);
+
 class PacketBuilder {
  public:
   // Addresses as text; only 198.18.0.0/15 and 2001:2::/48 belong in tests.
@@ -62,6 +67,7 @@ class PacketBuilder {
   // L4 bytes with no header semantics, e.g. the payload of a later fragment.
   PacketBuilder& raw_l4(uint8_t proto, size_t len);
   PacketBuilder& payload(size_t len);
+  PacketBuilder& payload(std::vector<uint8_t> bytes);  // e.g. a VXLAN header and inner frame
 
   // Keeps only the first n bytes of the L4 header; IP lengths still match the frame.
   PacketBuilder& l4_truncate(size_t n);

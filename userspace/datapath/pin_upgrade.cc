@@ -31,6 +31,9 @@ enum class Kind {
   State,     // event_ratelimit: copied, or new when its layout changed
 };
 
+// stamp_config and endpoint_addrs are the owner's copies of endpoints (rewritten from it on
+// adopt too); vteps is the server's set the gate believes, carried over so the gate keeps
+// checking across an upgrade until the server's next answer.
 Kind kind_of(const std::string& name) {
   static const std::map<std::string, Kind> kinds = {
       {WT_MAP_ENDPOINTS, Kind::Config},     {WT_MAP_DEVICES, Kind::Config},
@@ -41,6 +44,8 @@ Kind kind_of(const std::string& name) {
       {WT_MAP_FLOW_CACHE, Kind::Slots},     {WT_MAP_VERDICT_CACHE, Kind::Cache},
       {WT_MAP_ENDPOINT_INDEX, Kind::Cache}, {WT_MAP_RULE_EPOCHS, Kind::Cache},
       {WT_MAP_EVENTS, Kind::Cache},         {WT_MAP_EVENT_RATELIMIT, Kind::State},
+      {WT_MAP_STAMP_CONFIG, Kind::Config},  {WT_MAP_ENDPOINT_ADDRS, Kind::Config},
+      {WT_MAP_VTEPS, Kind::Config},
   };
   auto it = kinds.find(name);
   return it == kinds.end() ? Kind::Config : it->second;

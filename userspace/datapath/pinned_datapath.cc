@@ -38,6 +38,8 @@ const std::vector<Expected>& expected_maps() {
       {WT_MAP_VERDICT_CACHE, sizeof(uint32_t), sizeof(uint64_t)},
       {WT_MAP_RULE_EPOCHS, sizeof(uint32_t), sizeof(uint64_t)},
       {WT_MAP_STAMP_CONFIG, sizeof(uint32_t), sizeof(wt_stamp_config)},
+      {WT_MAP_VTEPS, sizeof(wt_vtep_key), sizeof(wt_vtep)},
+      {WT_MAP_ENDPOINT_ADDRS, sizeof(wt_addr_key), sizeof(uint32_t)},
   };
   return maps;
 }

@@ -204,7 +204,7 @@ std::vector<uint8_t> frame(const TraceRequest& req, const TracePacket& pkt, bool
 void read_counted(int slot_counters_fd, TraceResult& result) {
   int ncpu = libbpf_num_possible_cpus();
   std::vector<wt_counter> values(ncpu > 0 ? ncpu : 1);
-  for (uint32_t reason = 0; reason < WT_REASON_MAX; ++reason)
+  for (uint32_t reason = 0; reason < WT_SLOT_REASONS; ++reason)
     for (uint8_t verdict : {uint8_t{WT_VERDICT_PASS}, uint8_t{WT_VERDICT_DROP}}) {
       if (reason < WT_PASS_REASONS && verdict != WT_VERDICT_PASS) continue;
       uint32_t index = wt_slot_counter_index(0, WT_DIR_ENFORCE, reason, verdict);

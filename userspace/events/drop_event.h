@@ -31,7 +31,7 @@ struct Peer {
 struct DropEvent {
   int64_t time_ns = 0;  // unix time
   std::string cell;
-  std::string direction;  // "enforce" (into the container) | "stamp" (out of it)
+  std::string direction;  // "enforce" (into the container) | "stamp" (out of it) | "gate" (the underlay)
   std::string reason;     // core/reasons.h: "drop_policy", …
   std::string verdict;    // "drop" | "pass" (an audited would-drop)
   std::string mode;       // "enforce" | "audit" | "bypass"

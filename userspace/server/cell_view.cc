@@ -33,6 +33,7 @@ json cell_json(const Cell& c) {
                                       {"audited", r.datapath->audited}}
                                : json(nullptr);
   out["hostedApps"] = r.hosted_apps;
+  out["vtepAddresses"] = r.vtep_addresses;
   return out;
 }
 

@@ -238,6 +238,7 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     if (auto r = cells_.report(std::move(*report)); !r) return r.error();
     json out = assignment_json(name, *assigned);
     out["heartbeatIntervalMs"] = interval;
+    out["vteps"] = cells_.vteps();  // what the cell's XDP gate believes
     return Reply{200, out};
   }
 

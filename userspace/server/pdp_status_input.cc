@@ -1,5 +1,7 @@
 #include "server/pdp_status_input.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -177,6 +179,29 @@ Result<std::vector<std::string>> parse_hosted_apps(const json& v) {
   return out;
 }
 
+// wiretag's extension: the cell's VTEP addresses, IPv4 or IPv6, normalized (at most 16).
+Result<std::vector<std::string>> parse_vtep_addresses(const json& v) {
+  if (!v.is_array()) return Error{"INVALID_FIELD_TYPE", "\"vtepAddresses\" must be an array"};
+  if (auto c = check_items(v, "vtepAddresses", 16); !c) return c.error();
+  std::vector<std::string> out;
+  for (const json& a : v) {
+    if (!a.is_string())
+      return Error{"INVALID_FIELD_TYPE", "\"vtepAddresses\" must hold IP addresses"};
+    const std::string& text = a.get_ref<const std::string&>();
+    unsigned char bytes[16] = {};
+    char normal[INET6_ADDRSTRLEN] = {};
+    const int family = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
+    if (inet_pton(family, text.c_str(), bytes) != 1 ||
+        !inet_ntop(family, bytes, normal, sizeof normal))
+      return Error{"INVALID_VTEP", "vtepAddresses[]: not an IPv4 or IPv6 address: \"" +
+                                       text.substr(0, 64) + "\""};
+    out.push_back(normal);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 }  // namespace
 
 Result<CellReport> parse_pdp_status(const std::string& body, const std::string& path_name) {
@@ -187,7 +212,7 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
           *j, {"messageName", "name", "pdpType", "state", "healthy", "heartbeatIntervalMs"},
           {"requestId", "timestampMs", "pdpGroup", "pdpSubgroup", "description",
            "deploymentInstanceInfo", "policies", "statistics", "revision", "datapath",
-           "failedPolicies", "response", "hostedApps"});
+           "failedPolicies", "response", "hostedApps", "vtepAddresses"});
       !r)
     return r.error();
   WT_TRY(message, http::string_field(*j, "messageName"));
@@ -263,6 +288,10 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
   if (const json* apps = member(*j, "hostedApps")) {
     WT_TRY(hosted, parse_hosted_apps(*apps));
     r.hosted_apps = std::move(*hosted);
+  }
+  if (const json* vteps = member(*j, "vtepAddresses")) {
+    WT_TRY(addresses, parse_vtep_addresses(*vteps));
+    r.vtep_addresses = std::move(*addresses);
   }
   return r;
 }
