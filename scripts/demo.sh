@@ -19,7 +19,8 @@ for a in "$@"; do
     *) echo "demo.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
-export WT_LAB_ID=wtdemo$$ WIRETAG_LOG_LEVEL=${WIRETAG_LOG_LEVEL:-info}
+export WT_LAB_ID=wtdemo$$ WIRETAG_SERVER_LOG_LEVEL=${WIRETAG_SERVER_LOG_LEVEL:-info} \
+  WIRETAG_AGENT_LOG_LEVEL=${WIRETAG_AGENT_LOG_LEVEL:-info}
 LAB=$here/lab.sh
 . "$here/lib/lab.sh"
 lab_init "$WT_LAB_ID" || exit 1
