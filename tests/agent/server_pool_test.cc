@@ -9,11 +9,11 @@ namespace {
 using std::chrono::milliseconds;
 
 TEST(ServerList, RepeatedAndCommaSeparatedUrls) {
-  auto list = parse_server_list({"http://10.0.0.1:4002, http://10.0.0.2:4002", "http://h3:1"});
+  auto list = parse_server_list({"http://198.18.0.1:4002, http://198.18.0.2:4002", "http://h3:1"});
   ASSERT_TRUE(list) << list.error().message;
   ASSERT_EQ(list->size(), 3u);
-  EXPECT_EQ(server_name((*list)[0]), "http://10.0.0.1:4002");
-  EXPECT_EQ(server_name((*list)[1]), "http://10.0.0.2:4002");
+  EXPECT_EQ(server_name((*list)[0]), "http://198.18.0.1:4002");
+  EXPECT_EQ(server_name((*list)[1]), "http://198.18.0.2:4002");
   EXPECT_EQ(server_name((*list)[2]), "http://h3:1");
 }
 
