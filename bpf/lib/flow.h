@@ -206,13 +206,15 @@ wt_flow_cache_find(const struct wt_flow_cache_set *set, const struct wt_flow_tup
 
 /*
  * The way a new flow takes: an empty one, else one whose flow is over, else the one seen
- * least recently (a busy way: the other; both busy: the first, which take() then loses).
+ * least recently unless both are active (then NULL); a busy way: the other; both busy: the
+ * first, which take() then loses.
  */
 static __always_inline struct wt_flow_cache_entry *
 wt_flow_cache_victim(const struct wt_flow_cache_set *set, __u64 jiffies)
 {
 	__u64 s0 = *(volatile __u64 *)&set->way[0]->stamp;
 	__u64 s1 = *(volatile __u64 *)&set->way[1]->stamp;
+	__u64 a0, a1;
 
 	if (!s0 || s1 == WT_FLOW_CACHE_BUSY)
 		return set->way[0];
@@ -222,8 +224,17 @@ wt_flow_cache_victim(const struct wt_flow_cache_set *set, __u64 jiffies)
 		return set->way[0];
 	if (!wt_flow_cache_live(jiffies, s1, (__u8)(s1 >> 40)))
 		return set->way[1];
-	return wt_flow_cache_age(jiffies, s0) >= wt_flow_cache_age(jiffies, s1) ? set->way[0]
-										 : set->way[1];
+	a0 = wt_flow_cache_age(jiffies, s0);
+	a1 = wt_flow_cache_age(jiffies, s1);
+	/*
+	 * Both ways active (refreshed within two refresh periods): neither is taken. With more
+	 * active flows than ways in a set, the newcomers live in `flows` alone (a hash lookup
+	 * per packet) while the incumbents keep hitting; taking turns instead made every flow
+	 * of the set miss on every packet.
+	 */
+	if (a0 < 2 * wt_flow_refresh_jiffies && a1 < 2 * wt_flow_refresh_jiffies)
+		return NULL;
+	return a0 >= a1 ? set->way[0] : set->way[1];
 }
 
 /*
@@ -343,8 +354,13 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 		wt_flow_spill(slot, p->sport); /* no cache for this slot: `flows` alone holds it */
 	}
 	wt_flow_hash_record(ifindex, p, 0);
-	if (cached)
-		wt_flow_cache_take(wt_flow_cache_victim(&set, jiffies), &t, slot, jiffies, p);
+	if (!cached)
+		return;
+	e = wt_flow_cache_victim(&set, jiffies);
+	if (e)
+		wt_flow_cache_take(e, &t, slot, jiffies, p);
+	else if (wt_has_ports(p))
+		wt_flow_spill(slot, p->sport); /* the set is busy: `flows` alone holds it */
 }
 
 /*
