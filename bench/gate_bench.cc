@@ -19,6 +19,8 @@
 //                 drop_policy);
 //   unknown-vtep  the gate on ul0, the remote not in the VTEP set; tag 11, a rogue's allowed tag
 //                 (gate drop_unknown_vtep);
+//   xdp-drop      the ceiling of this path: instead of the gate, an XDP program that counts
+//                 and drops every packet without reading it (xdp_drop.bpf.c);
 //   allowed       no gate; tag 11 passed by enforce (allow_rule) and delivered into the app ns;
 //   allowed-gate  the same with the gate on ul0 passing it (what the gate adds to allowed traffic).
 // A case's rate is its wiretag counter's increase over the measured window. Every case checks
@@ -40,6 +42,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +51,7 @@
 
 #include "bench_common.h"
 #include "bench_netns.h"
+#include "bench_xdp_drop_bpf.skel.h"
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
 #include "datapath/packet_builder.h"
@@ -210,15 +214,12 @@ std::unique_ptr<Datapath> install_wiretag(const Topology& t) {
 
 // ---------------------------------------------------------------------------------------------
 
-struct CounterSel {
-  uint32_t ifindex;
-  uint8_t direction, reason, verdict;
-};
-
-uint64_t read_counter(const Datapath& dp, const CounterSel& s) {
+// Packets one of wiretag's counters (ifindex, direction, reason, verdict) counted.
+uint64_t read_counter(const Datapath& dp, uint32_t ifindex, uint8_t direction, uint8_t reason,
+                      uint8_t verdict) {
   uint64_t n = 0;
-  for (const auto& r : dp.counters(s.ifindex))
-    if (r.key.direction == s.direction && r.key.reason == s.reason && r.key.verdict == s.verdict)
+  for (const auto& r : dp.counters(ifindex))
+    if (r.key.direction == direction && r.key.reason == reason && r.key.verdict == verdict)
       n += r.total.packets;
   return n;
 }
@@ -231,23 +232,28 @@ uint64_t count_stage(const Datapath& dp, uint32_t ifindex, uint8_t direction) {
   return n;
 }
 
-enum class Gate { Off, KnownSender, UnknownSender };
+// What runs at XDP on ul0: nothing, the gate (the sender a known VTEP or not), or the ceiling
+// (xdp_drop.bpf.c: count and drop).
+enum class Xdp { Off, Gate, GateUnknownSender, Drop };
+
+bool is_gate(Xdp x) { return x == Xdp::Gate || x == Xdp::GateUnknownSender; }
 
 struct Case {
   std::string name;
   std::string what;  // the counter, for the table
-  Gate gate;
-  bool denied;             // tag 12 (else 11)
-  CounterSel counter;      // its rate
-  uint32_t other_ifindex;  // a stage that must not see the flood
+  Xdp xdp;
+  bool denied;                      // tag 12 (else 11)
+  std::function<uint64_t()> count;  // its rate
+  uint32_t other_ifindex;           // a stage that must not see the flood
   uint8_t other_direction;
 };
 
 struct Bench {
   Topology t;
   std::unique_ptr<Datapath> dp;
-  Gate gate = Gate::Off;
-  std::string xdp_mode = "?";
+  bench_xdp_drop_bpf* drop = nullptr;
+  Xdp xdp = Xdp::Off;
+  std::string gate_mode = "?", drop_mode = "?";
 };
 
 std::string xdp_mode_name(uint8_t mode) {
@@ -265,25 +271,52 @@ std::string xdp_mode_name(uint8_t mode) {
   }
 }
 
-void set_gate(Bench& b, Gate want) {
-  if (want == b.gate) return;
+std::string xdp_mode(const Bench& b) {
+  return in_netns(b.t.cell, [&] {
+    LIBBPF_OPTS(bpf_xdp_query_opts, q);
+    if (bpf_xdp_query(static_cast<int>(b.t.ul0), 0, &q) != 0) return std::string("?");
+    return xdp_mode_name(q.attach_mode);
+  });
+}
+
+// Packets the ceiling program dropped, over CPUs.
+uint64_t ceiling_drops(const Bench& b) {
+  const int cpus = libbpf_num_possible_cpus();
+  std::vector<uint64_t> v(cpus > 0 ? static_cast<size_t>(cpus) : 1);
+  uint32_t key = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(b.drop->maps.drops), &key, v.data()) != 0)
+    fail("read the ceiling's drops");
+  uint64_t n = 0;
+  for (auto x : v) n += x;
+  return n;
+}
+
+void set_xdp(Bench& b, Xdp want) {
+  if (want == b.xdp) return;
   const wiretag::datapath::Device ul0{netns_path(b.t.cell), "ul0"};
-  if (want == Gate::Off) {
+  if (b.xdp == Xdp::Drop && in_netns(b.t.cell, [&] {
+                              return bpf_xdp_detach(static_cast<int>(b.t.ul0), 0, nullptr);
+                            }) != 0)
+    fail("detach the ceiling XDP program");
+  if (is_gate(b.xdp) && !is_gate(want))
     if (auto r = b.dp->detach_gate(ul0); !r) fail("detach_gate: " + r.error().message);
-  } else {
-    if (b.gate == Gate::Off) {
+  if (want == Xdp::Drop) {
+    const int fd = bpf_program__fd(b.drop->progs.wt_xdp_drop_prog);
+    if (in_netns(b.t.cell,
+                 [&] { return bpf_xdp_attach(static_cast<int>(b.t.ul0), fd, 0, nullptr); }) != 0)
+      fail("attach the ceiling XDP program");
+    b.drop_mode = xdp_mode(b);
+  }
+  if (is_gate(want)) {
+    if (!is_gate(b.xdp)) {
       if (auto r = b.dp->attach_gate(ul0); !r) fail("attach_gate: " + r.error().message);
-      b.xdp_mode = in_netns(b.t.cell, [&] {
-        LIBBPF_OPTS(bpf_xdp_query_opts, q);
-        if (bpf_xdp_query(static_cast<int>(b.t.ul0), 0, &q) != 0) return std::string("?");
-        return xdp_mode_name(q.attach_mode);
-      });
+      b.gate_mode = xdp_mode(b);
     }
     std::vector<std::string> vteps = {kCellUnderlay,
-                                      want == Gate::KnownSender ? kRemoteUnderlay : kOtherCell};
+                                      want == Xdp::Gate ? kRemoteUnderlay : kOtherCell};
     if (auto r = b.dp->set_vteps(vteps); !r) fail("set_vteps: " + r.error().message);
   }
-  b.gate = want;
+  b.xdp = want;
 }
 
 struct Sample {
@@ -296,18 +329,18 @@ struct Sample {
 bool g_realtime = true;
 
 Sample measure(Bench& b, const Case& c, const std::vector<uint8_t>& frame, double seconds) {
-  set_gate(b, c.gate);
+  set_xdp(b, c.xdp);
   const std::vector<std::vector<uint8_t>> frames = {frame};
-  const uint64_t start = read_counter(*b.dp, c.counter);
+  const uint64_t start = c.count();
   const uint64_t other_start = count_stage(*b.dp, c.other_ifindex, c.other_direction);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> sent{0};
   std::thread sender([&] { wiretag::bench::flood(b.t.packet, frames, stop, g_realtime, &sent); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm-up
-  const uint64_t c0 = read_counter(*b.dp, c.counter);
+  const uint64_t c0 = c.count();
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  const uint64_t c1 = read_counter(*b.dp, c.counter);
+  const uint64_t c1 = c.count();
   const double dt = wiretag::bench::seconds_since(t0);
   stop = true;
   sender.join();
@@ -315,8 +348,11 @@ Sample measure(Bench& b, const Case& c, const std::vector<uint8_t>& frame, doubl
   Sample s;
   s.rate = static_cast<double>(c1 - c0) / dt;
   s.sent = sent.load();
-  s.counted = read_counter(*b.dp, c.counter) - start;
+  s.counted = c.count() - start;
   s.elsewhere = count_stage(*b.dp, c.other_ifindex, c.other_direction) - other_start;
+  if (s.sent == 0)
+    fail(c.name + ": the flood sender sent nothing in " + std::to_string(seconds + 0.2) +
+         " s (another SCHED_FIFO thread on the last CPU? --no-realtime)");
   // The numbers are real only if the flood reached the counter, and only it.
   if (s.counted == 0 || static_cast<double>(s.counted) < kMinCounted * static_cast<double>(s.sent))
     fail(c.name + ": " + c.what + " rose by " + std::to_string(s.counted) + " while " +
@@ -356,7 +392,8 @@ int main(int argc, char** argv) {
       "VXLAN-GBP frames from the remote are injected with AF_PACKET by a SCHED_FIFO sender on "
       "the last CPU. Cases, interleaved in every round (order rotated): tc-enforce (no gate, "
       "tag 12 dropped by enforce on hv), xdp-gate (the gate on ul0, tag 12 dropped there), "
-      "unknown-vtep (the gate, the sender not a known VTEP), allowed and allowed-gate (tag 11 "
+      "unknown-vtep (the gate, the sender not a known VTEP), xdp-drop (the ceiling: an XDP "
+      "program that counts and drops), allowed and allowed-gate (tag 11 "
       "passed by enforce, without and with the gate). Rates are wiretag's own counters over "
       "the measured window; the bench fails if a counter does not follow the flood."};
   app.add_option("--rounds", rounds, "interleaved rounds (medians over them)")
@@ -368,6 +405,10 @@ int main(int argc, char** argv) {
   app.add_flag("--smoke", smoke,
                "1 round of 0.2 s at normal priority: checks only that every counter follows the "
                "flood (ctest bench.gate_smoke)");
+  std::string only;
+  app.add_option("--only", only,
+                 "comma-separated cases to run (tc-enforce, xdp-gate, unknown-vtep, xdp-drop, "
+                 "allowed, allowed-gate); default all");
   app.add_flag("--no-realtime", no_realtime,
                "flood sender at normal priority (default: SCHED_FIFO on the last CPU)");
   CLI11_PARSE(app, argc, argv);
@@ -395,30 +436,48 @@ int main(int argc, char** argv) {
   auto setup = Clock::now();
   b.t = make_topology();
   b.dp = install_wiretag(b.t);
-  // Load and attach the gate once before the rounds (the verifier's pass is not measured).
-  set_gate(b, Gate::KnownSender);
-  std::printf("set up in %.1f s; gate on ul0 in %s XDP mode; TC hook %s\n",
-              wiretag::bench::seconds_since(setup), b.xdp_mode.c_str(),
+  b.drop = bench_xdp_drop_bpf::open_and_load();
+  if (!b.drop) fail("load the ceiling XDP program");
+  // Load and attach the programs once before the rounds (the verifier's pass is not measured).
+  set_xdp(b, Xdp::Drop);
+  set_xdp(b, Xdp::Gate);
+  std::printf("set up in %.1f s; on ul0: the gate in %s XDP mode, the ceiling in %s; TC hook %s\n",
+              wiretag::bench::seconds_since(setup), b.gate_mode.c_str(), b.drop_mode.c_str(),
               wiretag::datapath::tc_hook_name(b.dp->tc_hook()));
   std::fflush(stdout);
 
   const auto denied = vxlan_frame(kDeniedTag), allowed = vxlan_frame(kAllowedTag);
-  const CounterSel enforce_drop{b.t.hv, WT_DIR_ENFORCE, WT_REASON_DROP_POLICY, WT_VERDICT_DROP};
-  const CounterSel enforce_allow{b.t.hv, WT_DIR_ENFORCE, WT_REASON_ALLOW_RULE, WT_VERDICT_PASS};
-  const CounterSel gate_drop{b.t.ul0, WT_DIR_GATE, WT_REASON_DROP_POLICY, WT_VERDICT_DROP};
-  const CounterSel gate_unknown{b.t.ul0, WT_DIR_GATE, WT_REASON_DROP_UNKNOWN_VTEP, WT_VERDICT_DROP};
-  const std::vector<Case> cases = {
-      {"tc-enforce", "enforce drop_policy on hv", Gate::Off, true, enforce_drop, b.t.ul0,
-       WT_DIR_GATE},
-      {"xdp-gate", "gate drop_policy on ul0", Gate::KnownSender, true, gate_drop, b.t.hv,
-       WT_DIR_ENFORCE},
-      {"unknown-vtep", "gate drop_unknown_vtep on ul0", Gate::UnknownSender, false, gate_unknown,
-       b.t.hv, WT_DIR_ENFORCE},
-      {"allowed", "enforce allow_rule on hv", Gate::Off, false, enforce_allow, b.t.ul0,
-       WT_DIR_GATE},
-      {"allowed-gate", "enforce allow_rule on hv", Gate::KnownSender, false, enforce_allow, b.t.ul0,
+  const Datapath& dp = *b.dp;
+  const uint32_t hv = b.t.hv, ul0 = b.t.ul0;
+  auto counter = [&dp](uint32_t ifindex, uint8_t direction, uint8_t reason, uint8_t verdict) {
+    return [&dp, ifindex, direction, reason, verdict] {
+      return read_counter(dp, ifindex, direction, reason, verdict);
+    };
+  };
+  const auto enforce_drop = counter(hv, WT_DIR_ENFORCE, WT_REASON_DROP_POLICY, WT_VERDICT_DROP);
+  const auto enforce_allow = counter(hv, WT_DIR_ENFORCE, WT_REASON_ALLOW_RULE, WT_VERDICT_PASS);
+  std::vector<Case> cases = {
+      {"tc-enforce", "enforce drop_policy on hv", Xdp::Off, true, enforce_drop, ul0, WT_DIR_GATE},
+      {"xdp-gate", "gate drop_policy on ul0", Xdp::Gate, true,
+       counter(ul0, WT_DIR_GATE, WT_REASON_DROP_POLICY, WT_VERDICT_DROP), hv, WT_DIR_ENFORCE},
+      {"unknown-vtep", "gate drop_unknown_vtep on ul0", Xdp::GateUnknownSender, false,
+       counter(ul0, WT_DIR_GATE, WT_REASON_DROP_UNKNOWN_VTEP, WT_VERDICT_DROP), hv, WT_DIR_ENFORCE},
+      {"xdp-drop", "the ceiling program's count", Xdp::Drop, true,
+       [&b] { return ceiling_drops(b); }, hv, WT_DIR_ENFORCE},
+      {"allowed", "enforce allow_rule on hv", Xdp::Off, false, enforce_allow, ul0, WT_DIR_GATE},
+      {"allowed-gate", "enforce allow_rule on hv", Xdp::Gate, false, enforce_allow, ul0,
        WT_DIR_GATE},
   };
+
+  if (!only.empty())
+    std::erase_if(cases, [&](const Case& c) {
+      return ("," + only + ",").find("," + c.name + ",") == std::string::npos;
+    });
+  if (cases.empty()) fail("--only names no case");
+  auto has = [&](const std::string& name) {
+    return std::any_of(cases.begin(), cases.end(), [&](const Case& c) { return c.name == name; });
+  };
+  const bool target = has("xdp-gate") && has("tc-enforce");
 
   std::map<std::string, std::vector<double>> rate;
   std::map<std::string, uint64_t> sent, counted;
@@ -435,8 +494,13 @@ int main(int argc, char** argv) {
       counted[c.name] += s.counted;
       line += "  " + c.name + " " + rate_text(s.rate) + "/s";
     }
-    ratio.push_back(got["xdp-gate"] / got["tc-enforce"]);
-    std::printf("  round %d/%d:%s; gate/TC %.2fx\n", r + 1, rounds, line.c_str(), ratio.back());
+    if (target) {
+      ratio.push_back(got["xdp-gate"] / got["tc-enforce"]);
+      char r_text[32];
+      std::snprintf(r_text, sizeof r_text, "; gate/TC %.2fx", ratio.back());
+      line += r_text;
+    }
+    std::printf("  round %d/%d:%s\n", r + 1, rounds, line.c_str());
     std::fflush(stdout);
   }
 
@@ -452,13 +516,15 @@ int main(int argc, char** argv) {
                 static_cast<double>(counted[c.name]) / static_cast<double>(sent[c.name]));
   }
   const double m = median(ratio);
-  std::printf(
-      "\ntarget: a denied cross-cell flood dropped by the XDP gate at >= 3x the rate TC "
-      "enforce drops it\n  xdp-gate / tc-enforce: %.2fx (%.2f-%.2f) vs >= 3x  %s\n",
-      m, *std::min_element(ratio.begin(), ratio.end()),
-      *std::max_element(ratio.begin(), ratio.end()), m >= 3 ? "MET" : "NOT MET");
-  set_gate(b, Gate::Off);
+  if (target)
+    std::printf(
+        "\ntarget: a denied cross-cell flood dropped by the XDP gate at >= 3x the rate TC "
+        "enforce drops it\n  xdp-gate / tc-enforce: %.2fx (%.2f-%.2f) vs >= 3x  %s\n",
+        m, *std::min_element(ratio.begin(), ratio.end()),
+        *std::max_element(ratio.begin(), ratio.end()), m >= 3 ? "MET" : "NOT MET");
+  set_xdp(b, Xdp::Off);
   b.dp.reset();
+  bench_xdp_drop_bpf::destroy(b.drop);
   wiretag::bench::remove_namespaces();
   return 0;
 }
