@@ -49,6 +49,7 @@
 
 #include "bench_baseline_bpf.skel.h"
 #include "bench_common.h"
+#include "bench_netns.h"
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
 #include "datapath/netns.h"
@@ -60,6 +61,17 @@ namespace {
 using wiretag::Protocol;
 using wiretag::Rule;
 using wiretag::bench::die;
+using wiretag::bench::fail;
+using wiretag::bench::in_netns;
+using wiretag::bench::keep_namespace;
+using wiretag::bench::keep_pin_dir;
+using wiretag::bench::median;
+using wiretag::bench::netns_path;
+using wiretag::bench::packet_socket;
+using wiretag::bench::PacketSocket;
+using wiretag::bench::remove_namespaces;
+using wiretag::bench::run;
+using wiretag::bench::rx_packets;
 using wiretag::datapath::Datapath;
 using wiretag::datapath::NetnsScope;
 using Clock = std::chrono::steady_clock;
@@ -75,72 +87,15 @@ constexpr uint8_t kHsMac[6] = {0x02, 0, 0, 0, 1, 1};   // forwarding ns, sender 
 constexpr uint8_t kSndMac[6] = {0x02, 0, 0, 0, 1, 2};  // sender's eth0
 
 // ---------------------------------------------------------------------------------------------
-// Namespaces: created with unique names, removed on exit, on SIGINT/SIGTERM, and on die().
-
-std::mutex g_ns_mu;
-std::vector<std::string> g_namespaces;
-std::vector<std::string> g_pin_dirs;  // wiretag's pins (maps, programs, TCX links) in bpffs
-std::atomic<bool> g_bpf_stats{false};  // --prog-stats turned the kernel's accounting on
-
-void remove_namespaces() {
-  std::lock_guard lock(g_ns_mu);
-  if (g_bpf_stats.exchange(false))
-    std::ofstream("/proc/sys/kernel/bpf_stats_enabled") << "0";
-  for (auto& ns : g_namespaces) wiretag::bench::sh("ip netns del " + ns + " 2>/dev/null");
-  g_namespaces.clear();
-  for (auto& dir : g_pin_dirs) wiretag::bench::sh("rm -rf " + dir);
-  g_pin_dirs.clear();
-}
-
-void run(const std::string& cmd) {
-  if (wiretag::bench::sh(cmd) != 0) {
-    remove_namespaces();
-    die("failed: " + cmd.substr(0, 300));
-  }
-}
-
-[[noreturn]] void fail(const std::string& what) {
-  remove_namespaces();
-  die(what);
-}
-
-// Blocks SIGINT/SIGTERM in every thread; one thread waits for them and cleans up.
-void install_cleanup() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::thread([set] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    std::fprintf(stderr, "wiretag-bench-peers: signal %d, removing namespaces\n", sig);
-    remove_namespaces();
-    _exit(128 + sig);
-  }).detach();
-  std::atexit(remove_namespaces);
-}
-
-std::string netns_path(const std::string& name) { return "/run/netns/" + name; }
-
-// ---------------------------------------------------------------------------------------------
 // One topology per configuration.
 
 struct Topology {
   std::string config;
   std::string snd, fwd, rcv;  // namespace names
-  int packet_fd = -1;         // AF_PACKET on the sender's eth0
-  sockaddr_ll packet_to{};
-  int sink_fd = -1;    // udp, bound in the receiver, never read
-  int listen_fd = -1;  // tcp, the churn listener in the receiver
+  PacketSocket packet;        // AF_PACKET on the sender's eth0
+  int sink_fd = -1;           // udp, bound in the receiver, never read
+  int listen_fd = -1;         // tcp, the churn listener in the receiver
 };
-
-template <typename F>
-auto in_netns(const std::string& ns, F&& f) {
-  auto scope = NetnsScope::enter(netns_path(ns));
-  if (!scope) fail("enter netns " + ns + ": " + scope.error().message);
-  return f();
-}
 
 Topology make_topology(const std::string& config, int index) {
   Topology t;
@@ -149,10 +104,7 @@ Topology make_topology(const std::string& config, int index) {
   t.snd = base + "s";
   t.fwd = base + "f";
   t.rcv = base + "r";
-  {
-    std::lock_guard lock(g_ns_mu);
-    for (auto* ns : {&t.snd, &t.fwd, &t.rcv}) g_namespaces.push_back(*ns);
-  }
+  for (auto* ns : {&t.snd, &t.fwd, &t.rcv}) keep_namespace(*ns);
   const std::string S = t.snd, F = t.fwd, R = t.rcv;
   run("ip netns add " + S + " && ip netns add " + F + " && ip netns add " + R);
   run("ip -n " + F +
@@ -174,18 +126,7 @@ Topology make_topology(const std::string& config, int index) {
       " link set lo up && ip -n " + R + " route add default via 198.18.2.1 && ip -n " + R +
       " neigh add 198.18.2.1 lladdr 02:00:00:00:02:01 dev eth0 nud permanent");
 
-  in_netns(S, [&] {
-    t.packet_fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-    if (t.packet_fd < 0) fail(std::string("AF_PACKET socket: ") + std::strerror(errno));
-    int one = 1;
-    ::setsockopt(t.packet_fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
-    t.packet_to.sll_family = AF_PACKET;
-    t.packet_to.sll_protocol = htons(ETH_P_IP);
-    t.packet_to.sll_ifindex = static_cast<int>(if_nametoindex("eth0"));
-    t.packet_to.sll_halen = 6;
-    std::memcpy(t.packet_to.sll_addr, kHsMac, 6);
-    return 0;
-  });
+  t.packet = packet_socket(S, "eth0", kHsMac);
   in_netns(R, [&] {
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -209,19 +150,7 @@ Topology make_topology(const std::string& config, int index) {
 }
 
 // Packets the receiver's eth0 has received (netlink, in the receiver's namespace).
-uint64_t received(const Topology& t) {
-  return in_netns(t.rcv, [&]() -> uint64_t {
-    ifaddrs* list = nullptr;
-    if (::getifaddrs(&list) != 0) fail("getifaddrs");
-    uint64_t n = 0;
-    for (auto* i = list; i; i = i->ifa_next)
-      if (i->ifa_addr && i->ifa_addr->sa_family == AF_PACKET &&
-          std::strcmp(i->ifa_name, "eth0") == 0 && i->ifa_data)
-        n = static_cast<const rtnl_link_stats*>(i->ifa_data)->rx_packets;
-    ::freeifaddrs(list);
-    return n;
-  });
-}
+uint64_t received(const Topology& t) { return rx_packets(t.rcv, "eth0"); }
 
 // ---------------------------------------------------------------------------------------------
 // The filters.
@@ -289,10 +218,7 @@ std::unique_ptr<Datapath> install_wiretag(const Topology& t, size_t n, bool clsa
   wiretag::datapath::Options o;
   // Pinned, as the agent runs it: TCX links are used only with a pin dir to keep them.
   o.pin_dir = "/sys/fs/bpf/" + t.fwd;
-  {
-    std::lock_guard lock(g_ns_mu);
-    g_pin_dirs.push_back(o.pin_dir);
-  }
+  keep_pin_dir(o.pin_dir);
   if (clsact) o.hook = wiretag::datapath::Options::Hook::Clsact;
   o.max_endpoints = 16;
   auto dp = Datapath::open(o);
@@ -360,38 +286,8 @@ struct Sample {
 
 Sample measure_flood(const Topology& t, const std::vector<std::vector<uint8_t>>& frames,
                      double seconds) {
-  constexpr size_t kBatch = 64;
   std::atomic<bool> stop{false};
-  std::thread sender([&] {
-    if (g_realtime) {
-      // The whole path (veth, forwarding, the filter, delivery) runs in this thread's softirq
-      // context: as a SCHED_FIFO thread on one CPU it measures that path, not the share of a
-      // CPU the machine's other work leaves it.
-      cpu_set_t cpus;
-      CPU_ZERO(&cpus);
-      CPU_SET(static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)) - 1, &cpus);
-      ::sched_setaffinity(0, sizeof cpus, &cpus);
-      sched_param sp{};
-      sp.sched_priority = 10;
-      ::sched_setscheduler(0, SCHED_FIFO, &sp);
-    }
-    std::vector<mmsghdr> msgs(frames.size() < kBatch ? kBatch : frames.size());
-    std::vector<iovec> iov(msgs.size());
-    for (size_t i = 0; i < msgs.size(); ++i) {
-      auto& f = frames[i % frames.size()];
-      iov[i] = {const_cast<uint8_t*>(f.data()), f.size()};
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = const_cast<sockaddr_ll*>(&t.packet_to);
-      msgs[i].msg_hdr.msg_namelen = sizeof t.packet_to;
-    }
-    size_t next = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
-      size_t n = std::min(kBatch, msgs.size() - next);
-      int sent = ::sendmmsg(t.packet_fd, &msgs[next], static_cast<unsigned>(n), 0);
-      if (sent > 0) next = (next + static_cast<size_t>(sent)) % msgs.size();
-    }
-  });
+  std::thread sender([&] { wiretag::bench::flood(t.packet, frames, stop, g_realtime); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm-up
   uint64_t r0 = received(t);
   auto t0 = Clock::now();
@@ -447,13 +343,6 @@ Sample measure_churn(const Topology& t, double seconds) {
 
 // ---------------------------------------------------------------------------------------------
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 std::string size_name(size_t n) {
   if (n >= 1000000 && n % 1000000 == 0) return std::to_string(n / 1000000) + "M";
   if (n >= 1000 && n % 1000 == 0) return std::to_string(n / 1000) + "k";
@@ -500,9 +389,9 @@ void add_prog_runs(const std::map<uint32_t, ProgRuns>& before,
   }
 }
 
-// Off again at exit and on SIGINT/SIGTERM (remove_namespaces).
+// Off again at exit and on SIGINT/SIGTERM (remove_namespaces, bench_netns.h).
 void set_bpf_stats(bool on) {
-  g_bpf_stats = on;
+  wiretag::bench::scratch().bpf_stats = on;
   std::ofstream("/proc/sys/kernel/bpf_stats_enabled") << (on ? "1" : "0");
 }
 
@@ -534,7 +423,8 @@ int main(int argc, char** argv) {
   app.add_option("--iptables-sizes", ipt_sizes, "rule counts for iptables")->delimiter(',');
   app.add_option("--only", only, "comma-separated configuration names to run beside none");
   bool no_realtime = false;
-  app.add_flag("--no-realtime", no_realtime, "flood sender at normal priority (default: SCHED_FIFO on the last CPU)");
+  app.add_flag("--no-realtime", no_realtime,
+               "flood sender at normal priority (default: SCHED_FIFO on the last CPU)");
   app.add_option("--loads", loads, "loads to run: 0 one flow, 1 4,096 flows, 2 churn")
       ->delimiter(',');
   bool prog_stats = false;
@@ -549,7 +439,7 @@ int main(int argc, char** argv) {
   }
   if (::geteuid() != 0) die("needs root (namespaces, BPF, nftables)");
   libbpf_set_print(nullptr);
-  install_cleanup();
+  wiretag::bench::install_cleanup("wiretag-bench-peers");
 
   std::vector<ConfigSpec> specs = {{"none", "none"}, {"empty-tc", "empty"}};
   if (wiretag::datapath::tcx_supported()) specs.push_back({"empty-tcx", "empty-tcx"});
