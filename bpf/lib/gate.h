@@ -47,10 +47,11 @@ static __always_inline __u32 wt_endpoint_of_addr(const struct wt_packet *inner)
 	return ifindex ? *ifindex : 0;
 }
 
+/* p: the packet the event shows (outer for an unknown VTEP, inner for policy). */
 static __always_inline int wt_gate_drop(__u32 ifindex, __u32 tag, __u32 reason,
-					const struct wt_packet *p)
+					const struct wt_packet *p, const struct wt_packet *outer)
 {
-	wt_event(ifindex, tag, WT_DIR_GATE, reason, WT_VERDICT_DROP, WT_MODE_ENFORCE, p);
+	wt_event_from(ifindex, tag, WT_DIR_GATE, reason, WT_VERDICT_DROP, WT_MODE_ENFORCE, p, outer);
 	wt_count_keyed(ifindex, WT_DIR_GATE, reason, WT_VERDICT_DROP, p->len);
 	return XDP_DROP;
 }
@@ -75,7 +76,7 @@ static __always_inline int wt_gate(struct wt_ctx *ctx)
 		return XDP_PASS;
 	tag = vh.flags & WT_VXLAN_FLAG_G ? bpf_ntohs(vh.gbp) & wt_tag_mask : 0;
 	if (!wt_vtep_known(&outer))
-		return wt_gate_drop(ifindex, tag, WT_REASON_DROP_UNKNOWN_VTEP, &outer);
+		return wt_gate_drop(ifindex, tag, WT_REASON_DROP_UNKNOWN_VTEP, &outer, &outer);
 	if (!tag) /* untagged: the endpoint's untagged setting, at TC */
 		return XDP_PASS;
 
@@ -87,7 +88,7 @@ static __always_inline int wt_gate(struct wt_ctx *ctx)
 		return XDP_PASS; /* unknown destination, audit or bypass: TC decides and counts */
 	if (wt_enforce_reason(&st, ep, tag, &inner, 0) != WT_REASON_DROP_POLICY)
 		return XDP_PASS;
-	return wt_gate_drop(ifindex, tag, WT_REASON_DROP_POLICY, &inner);
+	return wt_gate_drop(ifindex, tag, WT_REASON_DROP_POLICY, &inner, &outer);
 }
 
 #endif

@@ -80,8 +80,10 @@ static __always_inline struct wt_ratelimit *wt_event_allowed(void)
 	return rl;
 }
 
-static __always_inline void wt_event(__u32 ifindex, __u32 src_tag, __u8 dir, __u32 reason,
-				     __u8 verdict, __u8 mode, const struct wt_packet *p)
+/* outer: the gate's outer packet (its source is the VTEP the packet came from), else NULL. */
+static __always_inline void wt_event_from(__u32 ifindex, __u32 src_tag, __u8 dir, __u32 reason,
+					  __u8 verdict, __u8 mode, const struct wt_packet *p,
+					  const struct wt_packet *outer)
 {
 	struct wt_ratelimit *rl = wt_event_allowed();
 	struct wt_event ev = {};
@@ -102,9 +104,19 @@ static __always_inline void wt_event(__u32 ifindex, __u32 src_tag, __u8 dir, __u
 	ev.dport = p->dport;
 	__builtin_memcpy(ev.saddr, p->saddr, 16);
 	__builtin_memcpy(ev.daddr, p->daddr, 16);
+	if (outer) {
+		ev.outer_family = outer->family;
+		__builtin_memcpy(ev.outer_saddr, outer->saddr, 16);
+	}
 	/* A full ring buffer (no reader, or one that fell behind) loses the event: counted too. */
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
 		rl->suppressed++;
+}
+
+static __always_inline void wt_event(__u32 ifindex, __u32 src_tag, __u8 dir, __u32 reason,
+				     __u8 verdict, __u8 mode, const struct wt_packet *p)
+{
+	wt_event_from(ifindex, src_tag, dir, reason, verdict, mode, p, 0);
 }
 
 static __always_inline int wt_reason_is_drop(__u32 reason)

@@ -484,7 +484,16 @@ struct wt_event {
 	__u32 pad;
 	__u8 saddr[16];
 	__u8 daddr[16];
+	/*
+	 * The gate's events (direction gate): the outer source of the VXLAN packet, the VTEP it
+	 * came from (4 or 6; 0 in every other event). Records of builds before these fields are
+	 * WT_EVENT_V1_SIZE bytes: readers take them with these fields zero.
+	 */
+	__u8 outer_family;
+	__u8 pad2[7];
+	__u8 outer_saddr[16];
 };
+#define WT_EVENT_V1_SIZE 64
 
 /*
  * Event rate limit state, per CPU (docs/datapath.md). Older builds had one __u64 sent here:
@@ -540,7 +549,8 @@ WT_ABI_ASSERT(sizeof(struct wt_frag_key) == 44, "wt_frag_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter_key) == 8, "wt_counter_key size");
 WT_ABI_ASSERT(sizeof(struct wt_counter) == 16, "wt_counter size");
 WT_ABI_ASSERT(sizeof(struct wt_device) == 128, "wt_device size");
-WT_ABI_ASSERT(sizeof(struct wt_event) == 64, "wt_event size");
+WT_ABI_ASSERT(sizeof(struct wt_event) == 88, "wt_event size");
+WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_event, outer_family) == WT_EVENT_V1_SIZE, "wt_event v1");
 WT_ABI_ASSERT(sizeof(struct wt_ratelimit) == 16, "wt_ratelimit size");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_event, saddr) == 32, "wt_event.saddr");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_endpoint, slot) == 28, "wt_endpoint.slot");

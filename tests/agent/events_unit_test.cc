@@ -149,6 +149,20 @@ TEST(DropEvent, LineRoundTripsThroughTheServer) {
   EXPECT_EQ(event_from_json(line).error().code, "INVALID_EVENT");
 }
 
+// A gate event names the VTEP it came from; the server's copy keeps it.
+TEST(DropEvent, AGateEventCarriesItsUnderlaySourceThroughTheServer) {
+  DropEvent e = drop("web");
+  e.direction = "gate";
+  e.underlay_source = "2001:2::1";
+  json line = to_json(e);
+  EXPECT_EQ(line["underlay_source"], "2001:2::1");
+  auto back = event_from_json(line);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->underlay_source, "2001:2::1");
+  EXPECT_EQ(to_json(*back), line);
+  EXPECT_FALSE(to_json(drop("web")).contains("underlay_source")) << "only gate events have one";
+}
+
 // api/events.yaml's example line is exactly what the agent writes of such an event.
 TEST(DropEvent, TheDocumentedExampleIsALineAsWritten) {
   std::ifstream doc(std::string(WIRETAG_API_DIR) + "/events.yaml");

@@ -333,6 +333,31 @@ TEST_F(Gate, DropEventNamesTheOuterSource) {
   inet_pton(AF_INET, kRogue4.c_str(), rogue);
   EXPECT_EQ(std::memcmp(e.saddr, rogue, 16), 0) << "the outer source";
   EXPECT_EQ(ntohs(e.dport), WT_VXLAN_PORT);
+  EXPECT_EQ(e.outer_family, 4);
+  EXPECT_EQ(std::memcmp(e.outer_saddr, rogue, 16), 0) << "the VTEP it came from";
+}
+
+// A policy drop shows the inner flow that was denied, and the cell it came from.
+TEST_F(Gate, DropPolicyEventCarriesTheInnerFlowAndTheOuterSource) {
+  std::vector<wt_event> events;
+  ASSERT_TRUE(dp().on_event([&](const wt_event& e) { events.push_back(e); }));
+  ASSERT_EQ(action(vxlan(kCellA6, inner_tcp(false, 9999))), XDP_DROP);
+  while (true) {
+    auto n = dp().poll_events(0);
+    ASSERT_TRUE(n);
+    if (*n == 0) break;
+  }
+  ASSERT_EQ(events.size(), 1u);
+  const wt_event& e = events[0];
+  EXPECT_EQ(e.direction, WT_DIR_GATE);
+  EXPECT_EQ(e.reason, WT_REASON_DROP_POLICY);
+  EXPECT_EQ(e.family, 4) << "the inner packet";
+  EXPECT_EQ(e.proto, IPPROTO_TCP);
+  EXPECT_EQ(ntohs(e.dport), 9999);
+  uint8_t cell[16] = {};
+  inet_pton(AF_INET6, kCellA6.c_str(), cell);
+  EXPECT_EQ(e.outer_family, 6);
+  EXPECT_EQ(std::memcmp(e.outer_saddr, cell, 16), 0) << "the VTEP it came from";
 }
 
 }  // namespace

@@ -15,7 +15,9 @@ TEST(Abi, StructLayoutsMatchTheBpfSide) {
   EXPECT_EQ(sizeof(wt_port_key), 12u);
   EXPECT_EQ(sizeof(wt_flow_key), 44u);
   EXPECT_EQ(offsetof(wt_event, saddr), 32u);
-  EXPECT_EQ(sizeof(wt_event), 64u);
+  EXPECT_EQ(sizeof(wt_event), 88u);
+  EXPECT_EQ(offsetof(wt_event, outer_family), size_t{WT_EVENT_V1_SIZE});
+  EXPECT_EQ(offsetof(wt_event, outer_saddr), 72u);
   EXPECT_EQ(sizeof(wt_ratelimit), 16u);
   EXPECT_EQ(offsetof(wt_ratelimit, suppressed), 12u);
 }

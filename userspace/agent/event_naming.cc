@@ -99,6 +99,7 @@ events::DropEvent EventNamer::name(const wt_event& ev) {
   e.length = ev.len;
   e.source.address = address(ev.family, ev.saddr);
   e.destination.address = address(ev.family, ev.daddr);
+  if (ev.outer_family) e.underlay_source = address(ev.outer_family, ev.outer_saddr);
   if (has_ports(ev.proto)) {
     e.source.port = ntohs(ev.sport);
     e.destination.port = ntohs(ev.dport);

@@ -24,6 +24,7 @@
 #include "core/reasons.h"
 
 #include "common/log.h"
+#include "datapath/event_record.h"
 #include "datapath/kernel_hz.h"
 #include "datapath/netns.h"
 #include "datapath/pin_upgrade.h"
@@ -815,8 +816,7 @@ Result<void> Datapath::on_event(std::function<void(const wt_event&)> handler) {
   if (ringbuf_) return Ok();
   auto cb = [](void* ctx, void* data, size_t size) -> int {
     auto* self = static_cast<Datapath*>(ctx);
-    if (size >= sizeof(wt_event) && self->event_handler_)
-      self->event_handler_(*static_cast<const wt_event*>(data));
+    if (auto ev = event_of_record(data, size); ev && self->event_handler_) self->event_handler_(*ev);
     return 0;
   };
   ringbuf_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), cb, this, nullptr);

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <map>
 
+#include "datapath/event_record.h"
 #include "datapath/pin_upgrade.h"
 
 namespace wiretag::datapath {
@@ -180,8 +181,7 @@ Result<void> PinnedDatapath::on_event(std::function<void(const wt_event&)> handl
   if (fd < 0) return Error{"RINGBUF_FAILED", "no events map pinned in " + pin_dir_};
   auto cb = [](void* ctx, void* data, size_t size) -> int {
     auto* self = static_cast<PinnedDatapath*>(ctx);
-    if (size >= sizeof(wt_event) && self->event_handler_)
-      self->event_handler_(*static_cast<const wt_event*>(data));
+    if (auto ev = event_of_record(data, size); ev && self->event_handler_) self->event_handler_(*ev);
     return 0;
   };
   ringbuf_ = ring_buffer__new(fd, cb, this, nullptr);

@@ -107,6 +107,7 @@ json to_json(const DropEvent& e) {
               {"destination", peer_json(e.destination)}};
   if (!e.protocol.empty()) out["protocol"] = e.protocol;
   if (!e.explanation.empty()) out["explanation"] = e.explanation;
+  if (!e.underlay_source.empty()) out["underlay_source"] = e.underlay_source;
   return out;
 }
 
@@ -125,6 +126,7 @@ Result<DropEvent> event_from_json(const json& j) {
   e.mode = str(j, "mode");
   e.protocol = str(j, "protocol");
   e.explanation = str(j, "explanation");
+  e.underlay_source = str(j, "underlay_source");
   if (auto it = j.find("length"); it != j.end() && it->is_number_unsigned())
     e.length = it->get<uint32_t>();
   if (!known_reason(e.reason)) return Error{"INVALID_EVENT", "an event's reason is unknown"};

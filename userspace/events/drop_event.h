@@ -40,6 +40,8 @@ struct DropEvent {
   Peer source;
   Peer destination;
   std::string explanation;  // drop_policy: which rules are in force and why none matched
+  // Gate events: the outer source of the VXLAN packet, the VTEP it came from; "" otherwise.
+  std::string underlay_source;
 
   // The app and account of the cell's endpoint: the destination's into a container, the
   // source's out of it.
