@@ -590,11 +590,10 @@ int main(int argc, char** argv) {
       "peer (veth's XDP runs on the sender's skb, copied); --underlay tap, ul0 a TAP device and "
       "the frames written to its fd (tun runs XDP on its buffer before an skb exists, as a NIC "
       "driver or virtio-net does). Cases, interleaved in every round (order rotated): tc-enforce "
-      "(no gate, "
-      "tag 12 dropped by enforce on hv), xdp-gate (the gate on ul0, tag 12 dropped there), "
-      "unknown-vtep (the gate, the sender not a known VTEP), xdp-drop (the ceiling: an XDP "
-      "program that counts and drops), allowed and allowed-gate (tag 11 "
-      "passed by enforce, without and with the gate). Rates are wiretag's own counters over "
+      "(no gate, tag 12 dropped by enforce on hv), xdp-gate (the gate on ul0, tag 12 dropped "
+      "there), unknown-vtep (the gate, the sender not a known VTEP), xdp-drop (the ceiling: an "
+      "XDP program that counts and drops), allowed and allowed-gate (tag 11 passed by enforce, "
+      "without and with the gate). Rates are wiretag's own counters over "
       "the measured window; the bench fails if a counter does not follow the flood."};
   app.add_option("--rounds", rounds, "interleaved rounds (medians over them)")
       ->check(CLI::PositiveNumber);
