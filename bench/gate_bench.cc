@@ -138,8 +138,9 @@ std::string mac_text(const uint8_t (&m)[6]) {
 //         (sendmmsg, 64 a call). veth's native XDP runs on an skb the sender already built, and
 //         copies it (skb_pp_cow_data: an AF_PACKET skb has less than XDP_PACKET_HEADROOM).
 //   tap   ul0 a TAP device (tun driver, IFF_TAP | IFF_NO_PI) made by the bench in the cell; the
-//         frames written to its fd, one write() per frame (a tun fd is not a socket: no sendmmsg,
-//         and tun takes one packet per write). tun_get_user() copies the frame into a page
+//         frames written to its fd, 64 a kernel entry with io_uring (TapRing, the default) or
+//         one write() a frame (a tun fd is not a socket: no sendmmsg, and tun takes one frame
+//         per write). tun_get_user() copies the frame into a page
 //         fragment and runs an attached XDP program on it before any skb exists
 //         (tun_build_skb), as a NIC driver's XDP runs on its receive buffer (a VM's virtio-net
 //         receive is this path); without XDP, or on XDP_PASS, the skb is built around that
