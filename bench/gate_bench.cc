@@ -3,16 +3,19 @@
 // Needs root. A benchmark, not a test (its --smoke run checks only that the counters move).
 //
 //   remote ns (eth0 198.18.0.2) ─veth─ ul0 198.18.0.1 [cell ns] vxlan0 (GBP, VNI 42) → hv ─veth─
-//   eth0 198.19.1.2 (app ns)
+//   eth0 198.19.1.2 (app ns)                                              (--underlay veth)
+//   the bench's write() ─ tap fd ─ ul0 198.18.0.1 [cell ns] ... the same   (--underlay tap)
 //
 // The cell is set up as the lab's (scripts/lib/lab.sh): ul0 its underlay device, vxlan0 a
 // VXLAN-GBP device on it (dstport 4789, the remote cell's VTEP MAC in its FDB), the endpoint's
 // host veth hv routed (198.19.1.0/24), ip_forward on. wiretag's Datapath (the library) has hv
 // as an endpoint (tag 21, anti-spoof address 198.19.1.2) whose one rule allows tag 11 on udp/5000.
-// The flood: prebuilt frames injected with AF_PACKET on the remote's eth0 (outer IPv4/UDP to
+// The flood: prebuilt frames (outer IPv4/UDP from the remote cell's VTEP 198.18.0.2 to
 // 4789, VXLAN with the G bit and a Group Policy ID, inner Ethernet/IPv4/UDP from 198.19.2.2 to
-// the endpoint's udp/5000, 18 bytes of payload), the sender SCHED_FIFO on the last CPU, so the
-// whole receive path runs in its softirq and the rate is that path's cost. Cases:
+// the endpoint's udp/5000, 18 bytes of payload) injected with AF_PACKET on the remote's eth0
+// (veth) or written to the tap's fd (tap: XDP runs before an skb exists, as on a NIC), the
+// sender SCHED_FIFO on the last CPU, so the whole receive path runs in its context and the
+// rate is that path's cost. Both underlays run one after the other by default. Cases:
 //   tc-enforce    no gate; tag 12 decapsulated by vxlan0, forwarded, dropped by enforce on hv
 //                 (enforce drop_policy);
 //   xdp-gate      the gate on ul0, the remote a known VTEP; tag 12 dropped at XDP (gate
@@ -30,10 +33,17 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -47,6 +57,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench_common.h"
@@ -122,35 +133,83 @@ std::string mac_text(const uint8_t (&m)[6]) {
   return out;
 }
 
+// The cell's underlay device, and what the "wire" is.
+//   veth  ul0 a veth whose peer is the remote's eth0; the frames injected with AF_PACKET there
+//         (sendmmsg, 64 a call). veth's native XDP runs on an skb the sender already built, and
+//         copies it (skb_pp_cow_data: an AF_PACKET skb has less than XDP_PACKET_HEADROOM).
+//   tap   ul0 a TAP device (tun driver, IFF_TAP | IFF_NO_PI) made by the bench in the cell; the
+//         frames written to its fd, 64 a kernel entry with io_uring (TapRing, the default) or
+//         one write() a frame (a tun fd is not a socket: no sendmmsg, and tun takes one frame
+//         per write). tun_get_user() copies the frame into a page
+//         fragment and runs an attached XDP program on it before any skb exists
+//         (tun_build_skb), as a NIC driver's XDP runs on its receive buffer (a VM's virtio-net
+//         receive is this path); without XDP, or on XDP_PASS, the skb is built around that
+//         buffer and received by the stack in the writer's context (netif_receive_skb).
+enum class Underlay { Veth, Tap };
+
+const char* underlay_name(Underlay u) { return u == Underlay::Veth ? "veth" : "tap"; }
+
 struct Topology {
-  std::string remote, cell, app;        // namespace names
-  wiretag::bench::PacketSocket packet;  // AF_PACKET on the remote's eth0
+  Underlay underlay = Underlay::Veth;
+  std::string remote, cell, app;        // namespace names (no remote namespace for a tap)
+  wiretag::bench::PacketSocket packet;  // veth: AF_PACKET on the remote's eth0
+  int tap_fd = -1;                      // tap: the tap's queue; the frames are written to it
   int sink_fd = -1;                     // udp/5000 in the app ns, never read
   uint32_t ul0 = 0, hv = 0;             // ifindexes in the cell
 };
 
-Topology make_topology() {
+// A TAP device `name` in the namespace `ns`, its fd non-blocking: tun builds the skb around a
+// page fragment and runs XDP first only for a non-blocking writer (tun_can_build_skb), and a
+// tap's fd is its only queue (the device goes when the fd is closed).
+int make_tap(const std::string& ns, const char* name) {
+  return in_netns(ns, [&] {
+    const int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) fail(std::string("open /dev/net/tun: ") + std::strerror(errno));
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+    if (::ioctl(fd, TUNSETIFF, &ifr) != 0) fail(std::string("TUNSETIFF: ") + std::strerror(errno));
+    return fd;
+  });
+}
+
+Topology make_topology(Underlay underlay) {
   Topology t;
-  const std::string base = "wtgb" + std::to_string(::getpid());
-  t.remote = base + "r";
+  t.underlay = underlay;
+  const std::string base =
+      "wtgb" + std::to_string(::getpid()) + (underlay == Underlay::Veth ? "v" : "t");
   t.cell = base + "c";
   t.app = base + "a";
-  for (auto* ns : {&t.remote, &t.cell, &t.app}) wiretag::bench::keep_namespace(*ns);
-  const std::string R = t.remote, C = t.cell, A = t.app;
-  run("ip netns add " + R + " && ip netns add " + C + " && ip netns add " + A);
-  for (auto* ns : {&R, &C, &A})
-    run("ip netns exec " + *ns +
+  if (underlay == Underlay::Veth) t.remote = base + "r";
+  std::vector<std::string> namespaces = {t.cell, t.app};
+  if (!t.remote.empty()) namespaces.push_back(t.remote);
+  for (auto& ns : namespaces) {
+    wiretag::bench::keep_namespace(ns);
+    run("ip netns add " + ns);
+    run("ip netns exec " + ns +
         " sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+  }
+  const std::string R = t.remote, C = t.cell, A = t.app;
   run("ip netns exec " + C +
       " sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0"
       " net.ipv4.conf.default.rp_filter=0");
-  // The underlay: the remote's eth0 and the cell's ul0 (the lab's MTU: room for VXLAN).
-  run("ip -n " + C + " link add ul0 mtu 1550 address " + mac_text(kUl0Mac) +
-      " type veth peer name eth0 mtu 1550 address " + mac_text(kRemoteUlMac) + " netns " + R +
-      " && ip -n " + C + " addr add " + kCellUnderlay + "/24 dev ul0 && ip -n " + C +
-      " link set ul0 up && ip -n " + C + " link set lo up && ip -n " + R + " addr add " +
-      kRemoteUnderlay + "/24 dev eth0 && ip -n " + R + " link set eth0 up && ip -n " + R +
-      " link set lo up");
+  // The underlay (the lab's MTU: room for VXLAN). veth: the remote's eth0 and the cell's ul0.
+  // tap: ul0 alone, the remote cell only its addresses (the frames' outer source, a permanent
+  // neighbour entry).
+  if (underlay == Underlay::Veth) {
+    run("ip -n " + C + " link add ul0 mtu 1550 address " + mac_text(kUl0Mac) +
+        " type veth peer name eth0 mtu 1550 address " + mac_text(kRemoteUlMac) + " netns " + R +
+        " && ip -n " + R + " addr add " + kRemoteUnderlay + "/24 dev eth0 && ip -n " + R +
+        " link set eth0 up && ip -n " + R + " link set lo up");
+  } else {
+    t.tap_fd = make_tap(C, "ul0");
+    run("ip -n " + C + " link set ul0 mtu 1550 address " + mac_text(kUl0Mac));
+  }
+  run("ip -n " + C + " addr add " + kCellUnderlay + "/24 dev ul0 && ip -n " + C +
+      " link set ul0 up && ip -n " + C + " link set lo up");
+  if (underlay == Underlay::Tap)
+    run("ip -n " + C + " neigh add " + kRemoteUnderlay + " lladdr " + mac_text(kRemoteUlMac) +
+        " dev ul0 nud permanent");
   // The VTEP as the lab makes it; the remote cell's vxlan0 in the FDB and as the next hop to
   // its containers.
   run("ip -n " + C + " link add vxlan0 address " + mac_text(kVxlanMac) +
@@ -168,7 +227,7 @@ Topology make_topology() {
       " addr add " + kApp + "/24 dev eth0 && ip -n " + A + " link set eth0 up && ip -n " + A +
       " link set lo up && ip -n " + A + " route add default via 198.19.1.1");
 
-  t.packet = wiretag::bench::packet_socket(R, "eth0", kUl0Mac);
+  if (underlay == Underlay::Veth) t.packet = wiretag::bench::packet_socket(R, "eth0", kUl0Mac);
   in_netns(A, [&] {
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -187,6 +246,115 @@ Topology make_topology() {
     return 0;
   });
   return t;
+}
+
+void close_topology(Topology& t) {
+  for (int* fd : {&t.packet.fd, &t.tap_fd, &t.sink_fd})
+    if (*fd >= 0) ::close(std::exchange(*fd, -1));
+}
+
+// The tap's wire with 64 writes a kernel entry: io_uring, IORING_OP_WRITE of `frame` to the tap's
+// fd, 64 a submission, waiting for their 64 completions in the same io_uring_enter. The tap's fd
+// is non-blocking, so io_uring issues each write inline in the submitting thread (no io-wq
+// worker): tun's path (XDP, or the skb and the stack) runs in the sender's context as with
+// write(), but the kernel is entered once for 64 frames, as a NIC driver's poll takes many.
+class TapRing {
+ public:
+  static constexpr unsigned kDepth = 64;
+
+  explicit TapRing(int tap_fd) : tap_fd_(tap_fd) {
+    io_uring_params p{};
+    fd_ = static_cast<int>(::syscall(__NR_io_uring_setup, kDepth, &p));
+    if (fd_ < 0) fail(std::string("io_uring_setup: ") + std::strerror(errno));
+    sq_len_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    cq_len_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+    sqes_len_ = p.sq_entries * sizeof(io_uring_sqe);
+    sq_ = map(sq_len_, IORING_OFF_SQ_RING);
+    cq_ = map(cq_len_, IORING_OFF_CQ_RING);
+    sqes_ = static_cast<io_uring_sqe*>(map(sqes_len_, IORING_OFF_SQES));
+    sq_tail_ = at<unsigned>(sq_, p.sq_off.tail);
+    sq_mask_ = *at<unsigned>(sq_, p.sq_off.ring_mask);
+    sq_array_ = at<unsigned>(sq_, p.sq_off.array);
+    cq_head_ = at<unsigned>(cq_, p.cq_off.head);
+    cq_tail_ = at<unsigned>(cq_, p.cq_off.tail);
+    cq_mask_ = *at<unsigned>(cq_, p.cq_off.ring_mask);
+    cqes_ = at<io_uring_cqe>(cq_, p.cq_off.cqes);
+  }
+  TapRing(const TapRing&) = delete;
+  TapRing& operator=(const TapRing&) = delete;
+  ~TapRing() {
+    ::munmap(sqes_, sqes_len_);
+    ::munmap(cq_, cq_len_);
+    ::munmap(sq_, sq_len_);
+    ::close(fd_);
+  }
+
+  // Writes `frame` kDepth times; returns how many tun took whole.
+  unsigned write_batch(const std::vector<uint8_t>& frame) {
+    unsigned tail = __atomic_load_n(sq_tail_, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < kDepth; ++i, ++tail) {
+      const unsigned slot = tail & sq_mask_;
+      io_uring_sqe& e = sqes_[slot];
+      std::memset(&e, 0, sizeof e);
+      e.opcode = IORING_OP_WRITE;
+      e.fd = tap_fd_;
+      e.addr = reinterpret_cast<uint64_t>(frame.data());
+      e.len = static_cast<uint32_t>(frame.size());
+      e.off = ~0ULL;  // no file position: a character device
+      sq_array_[slot] = slot;
+    }
+    __atomic_store_n(sq_tail_, tail, __ATOMIC_RELEASE);
+    if (::syscall(__NR_io_uring_enter, fd_, kDepth, kDepth, IORING_ENTER_GETEVENTS, nullptr, 0) < 0)
+      fail(std::string("io_uring_enter: ") + std::strerror(errno));
+    unsigned head = __atomic_load_n(cq_head_, __ATOMIC_RELAXED), ok = 0;
+    const unsigned end = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE);
+    for (; head != end; ++head)
+      if (cqes_[head & cq_mask_].res == static_cast<int>(frame.size())) ++ok;
+    __atomic_store_n(cq_head_, head, __ATOMIC_RELEASE);
+    return ok;
+  }
+
+ private:
+  void* map(size_t len, off_t what) {
+    void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, what);
+    if (p == MAP_FAILED) fail(std::string("mmap io_uring: ") + std::strerror(errno));
+    return p;
+  }
+  template <typename T>
+  static T* at(void* base, uint32_t off) {
+    return reinterpret_cast<T*>(static_cast<char*>(base) + off);
+  }
+
+  int tap_fd_, fd_ = -1;
+  size_t sq_len_ = 0, cq_len_ = 0, sqes_len_ = 0;
+  void *sq_ = nullptr, *cq_ = nullptr;
+  io_uring_sqe* sqes_ = nullptr;
+  unsigned *sq_tail_ = nullptr, *sq_array_ = nullptr, *cq_head_ = nullptr, *cq_tail_ = nullptr;
+  unsigned sq_mask_ = 0, cq_mask_ = 0;
+  io_uring_cqe* cqes_ = nullptr;
+};
+
+bool g_tap_uring = true;  // --tap-writer io_uring (else write)
+
+// The tap's wire: `frame` written to the tap's fd, one write() a frame, until `stop`; adds the
+// frames tun took to `sent`.
+void flood_tap(int fd, const std::vector<uint8_t>& frame, const std::atomic<bool>& stop,
+               bool realtime, std::atomic<uint64_t>& sent) {
+  if (realtime) wiretag::bench::realtime_on_last_cpu();
+  uint64_t n = 0;
+  if (g_tap_uring) {
+    TapRing ring(fd);
+    while (!stop.load(std::memory_order_relaxed)) {
+      n += ring.write_batch(frame);
+      sent.store(n, std::memory_order_relaxed);
+    }
+    return;
+  }
+  while (!stop.load(std::memory_order_relaxed)) {
+    for (int i = 0; i < 64; ++i)
+      if (::write(fd, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size())) ++n;
+    sent.store(n, std::memory_order_relaxed);
+  }
 }
 
 // wiretag on the cell, through the library: hv an enforced endpoint with one rule.
@@ -327,6 +495,7 @@ struct Sample {
 };
 
 bool g_realtime = true;
+double g_warmup = 0.2;  // seconds of flood before the measured window
 
 Sample measure(Bench& b, const Case& c, const std::vector<uint8_t>& frame, double seconds) {
   set_xdp(b, c.xdp);
@@ -335,8 +504,13 @@ Sample measure(Bench& b, const Case& c, const std::vector<uint8_t>& frame, doubl
   const uint64_t other_start = count_stage(*b.dp, c.other_ifindex, c.other_direction);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> sent{0};
-  std::thread sender([&] { wiretag::bench::flood(b.t.packet, frames, stop, g_realtime, &sent); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm-up
+  std::thread sender([&] {
+    if (b.t.underlay == Underlay::Tap)
+      flood_tap(b.t.tap_fd, frame, stop, g_realtime, sent);
+    else
+      wiretag::bench::flood(b.t.packet, frames, stop, g_realtime, &sent);
+  });
+  std::this_thread::sleep_for(std::chrono::duration<double>(g_warmup));
   const uint64_t c0 = c.count();
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -351,7 +525,7 @@ Sample measure(Bench& b, const Case& c, const std::vector<uint8_t>& frame, doubl
   s.counted = c.count() - start;
   s.elsewhere = count_stage(*b.dp, c.other_ifindex, c.other_direction) - other_start;
   if (s.sent == 0)
-    fail(c.name + ": the flood sender sent nothing in " + std::to_string(seconds + 0.2) +
+    fail(c.name + ": the flood sender sent nothing in " + std::to_string(seconds + g_warmup) +
          " s (another SCHED_FIFO thread on the last CPU? --no-realtime)");
   // The numbers are real only if the flood reached the counter, and only it.
   if (s.counted == 0 || static_cast<double>(s.counted) < kMinCounted * static_cast<double>(s.sent))
@@ -376,74 +550,31 @@ std::string rate_text(double r) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  int rounds = 5;
-  double seconds = 1.0;
-  bool quick = false, smoke = false, no_realtime = false;
-  CLI::App app{
-      "wiretag-bench-gate: the rate at which a cell drops a denied cross-cell VXLAN-GBP flood, at "
-      "the XDP gate on its underlay device against TC enforce on the endpoint's host veth "
-      "(issue 18's target: the gate >= 3x TC enforce). Needs root.\n\n"
-      "Namespaces wtgb<pid>{r,c,a}: a remote cell (the sender) joined to the cell by an underlay "
-      "veth (ul0), the cell's VXLAN-GBP device vxlan0 on it, an endpoint veth (hv) into an app "
-      "namespace; wiretag's Datapath with hv enforced, one rule allowing tag 11 on udp/5000. "
-      "VXLAN-GBP frames from the remote are injected with AF_PACKET by a SCHED_FIFO sender on "
-      "the last CPU. Cases, interleaved in every round (order rotated): tc-enforce (no gate, "
-      "tag 12 dropped by enforce on hv), xdp-gate (the gate on ul0, tag 12 dropped there), "
-      "unknown-vtep (the gate, the sender not a known VTEP), xdp-drop (the ceiling: an XDP "
-      "program that counts and drops), allowed and allowed-gate (tag 11 "
-      "passed by enforce, without and with the gate). Rates are wiretag's own counters over "
-      "the measured window; the bench fails if a counter does not follow the flood."};
-  app.add_option("--rounds", rounds, "interleaved rounds (medians over them)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--seconds", seconds,
-                 "measured seconds per case and round (after 0.2 s of warm-up)")
-      ->check(CLI::PositiveNumber);
-  app.add_flag("--quick", quick, "2 rounds of 0.5 s");
-  app.add_flag("--smoke", smoke,
-               "1 round of 0.2 s at normal priority: checks only that every counter follows the "
-               "flood (ctest bench.gate_smoke)");
-  std::string only;
-  app.add_option("--only", only,
-                 "comma-separated cases to run (tc-enforce, xdp-gate, unknown-vtep, xdp-drop, "
-                 "allowed, allowed-gate); default all");
-  app.add_flag("--no-realtime", no_realtime,
-               "flood sender at normal priority (default: SCHED_FIFO on the last CPU)");
-  CLI11_PARSE(app, argc, argv);
-  g_realtime = !no_realtime;
-  if (quick) {
-    rounds = 2;
-    seconds = 0.5;
-  }
-  if (smoke) {
-    rounds = 1;
-    seconds = 0.2;
-    g_realtime = false;
-  }
-  if (::geteuid() != 0) wiretag::bench::die("needs root (namespaces, BPF)");
-  libbpf_set_print(nullptr);
-  spdlog::set_level(spdlog::level::warn);
-  wiretag::bench::install_cleanup("wiretag-bench-gate");
-
-  std::printf("wiretag-bench-gate: %s\n", wiretag::bench::machine_line().c_str());
-  std::printf("%d rounds, %.1f s per case; flood sender %s\n", rounds, seconds,
-              g_realtime ? "SCHED_FIFO on the last CPU" : "at normal priority");
+// One underlay's rounds and table; its gate/TC ratio (median over rounds), 0 when the cases
+// run do not give it.
+double run_underlay(Underlay underlay, int rounds, double seconds, const std::string& only) {
+  std::printf("\n== underlay %s: %s\n", underlay_name(underlay),
+              underlay == Underlay::Veth
+                  ? "ul0 a veth, the frames sent with AF_PACKET on its peer (sendmmsg)"
+                  : (g_tap_uring ? "ul0 a TAP device, the frames written to its fd with io_uring "
+                                   "(64 writes a kernel entry; XDP runs on tun's buffer before an "
+                                   "skb exists)"
+                                 : "ul0 a TAP device, the frames written to its fd (one write a "
+                                   "frame; XDP runs on tun's buffer before an skb exists)"));
   std::fflush(stdout);
-
   Bench b;
   auto setup = Clock::now();
-  b.t = make_topology();
+  b.t = make_topology(underlay);
   b.dp = install_wiretag(b.t);
   b.drop = bench_xdp_drop_bpf::open_and_load();
   if (!b.drop) fail("load the ceiling XDP program");
   // Load and attach the programs once before the rounds (the verifier's pass is not measured).
   set_xdp(b, Xdp::Drop);
   set_xdp(b, Xdp::Gate);
-  std::printf("set up in %.1f s; on ul0: the gate in %s XDP mode, the ceiling in %s; TC hook %s\n",
-              wiretag::bench::seconds_since(setup), b.gate_mode.c_str(), b.drop_mode.c_str(),
-              wiretag::datapath::tc_hook_name(b.dp->tc_hook()));
+  std::printf(
+      "set up in %.1f s; on ul0 (%s): the gate in %s XDP mode, the ceiling in %s; TC hook %s\n",
+      wiretag::bench::seconds_since(setup), underlay_name(underlay), b.gate_mode.c_str(),
+      b.drop_mode.c_str(), wiretag::datapath::tc_hook_name(b.dp->tc_hook()));
   std::fflush(stdout);
 
   const auto denied = vxlan_frame(kDeniedTag), allowed = vxlan_frame(kAllowedTag);
@@ -535,6 +666,90 @@ int main(int argc, char** argv) {
   set_xdp(b, Xdp::Off);
   b.dp.reset();
   bench_xdp_drop_bpf::destroy(b.drop);
+  close_topology(b.t);
   wiretag::bench::remove_namespaces();
+  return target ? m : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rounds = 5;
+  double seconds = 1.0;
+  bool quick = false, smoke = false, no_realtime = false;
+  CLI::App app{
+      "wiretag-bench-gate: the rate at which a cell drops a denied cross-cell VXLAN-GBP flood, at "
+      "the XDP gate on its underlay device against TC enforce on the endpoint's host veth "
+      "(issue 18's target: the gate >= 3x TC enforce). Needs root.\n\n"
+      "Per underlay, namespaces wtgb<pid>{v,t}{c,a} (and a remote wtgb<pid>vr for the veth): the "
+      "cell's underlay device ul0, its VXLAN-GBP device vxlan0 on it, an endpoint veth (hv) into "
+      "an app namespace; wiretag's Datapath with hv enforced, one rule allowing tag 11 on "
+      "udp/5000. VXLAN-GBP frames from the remote cell's VTEP, sent by a SCHED_FIFO thread on "
+      "the last CPU: --underlay veth, ul0 a veth and the frames injected with AF_PACKET on its "
+      "peer (veth's XDP runs on the sender's skb, copied); --underlay tap, ul0 a TAP device and "
+      "the frames written to its fd (tun runs XDP on its buffer before an skb exists, as a NIC "
+      "driver or virtio-net does). Cases, interleaved in every round (order rotated): tc-enforce "
+      "(no gate, tag 12 dropped by enforce on hv), xdp-gate (the gate on ul0, tag 12 dropped "
+      "there), unknown-vtep (the gate, the sender not a known VTEP), xdp-drop (the ceiling: an "
+      "XDP program that counts and drops), allowed and allowed-gate (tag 11 passed by enforce, "
+      "without and with the gate). Rates are wiretag's own counters over "
+      "the measured window; the bench fails if a counter does not follow the flood."};
+  app.add_option("--rounds", rounds, "interleaved rounds (medians over them)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seconds", seconds,
+                 "measured seconds per case and round (after 0.2 s of warm-up)")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--quick", quick, "2 rounds of 0.5 s");
+  app.add_flag("--smoke", smoke,
+               "1 round of 0.2 s (0.05 s of warm-up) at normal priority, both underlays: checks "
+               "only that every counter follows the "
+               "flood (ctest bench.gate_smoke)");
+  std::string only;
+  app.add_option("--only", only,
+                 "comma-separated cases to run (tc-enforce, xdp-gate, unknown-vtep, xdp-drop, "
+                 "allowed, allowed-gate); default all");
+  std::string underlay_opt = "both";
+  app.add_option("--underlay", underlay_opt,
+                 "the cell's underlay device: veth, tap, or both (one after the other)")
+      ->check(CLI::IsMember({"veth", "tap", "both"}));
+  std::string tap_writer = "io_uring";
+  app.add_option("--tap-writer", tap_writer,
+                 "how the tap's frames are written: io_uring (64 writes a kernel entry, issued "
+                 "inline in the sender) or write (one write() a frame)")
+      ->check(CLI::IsMember({"io_uring", "write"}));
+  app.add_flag("--no-realtime", no_realtime,
+               "flood sender at normal priority (default: SCHED_FIFO on the last CPU)");
+  CLI11_PARSE(app, argc, argv);
+  g_realtime = !no_realtime;
+  g_tap_uring = tap_writer == "io_uring";
+  if (quick) {
+    rounds = 2;
+    seconds = 0.5;
+  }
+  if (smoke) {
+    rounds = 1;
+    seconds = 0.2;
+    g_warmup = 0.05;
+    g_realtime = false;
+  }
+  if (::geteuid() != 0) wiretag::bench::die("needs root (namespaces, BPF)");
+  libbpf_set_print(nullptr);
+  spdlog::set_level(spdlog::level::warn);
+  wiretag::bench::install_cleanup("wiretag-bench-gate");
+
+  std::printf("wiretag-bench-gate: %s\n", wiretag::bench::machine_line().c_str());
+  std::printf("%d rounds, %.1f s per case; flood sender %s; underlay %s\n", rounds, seconds,
+              g_realtime ? "SCHED_FIFO on the last CPU" : "at normal priority",
+              underlay_opt.c_str());
+  std::fflush(stdout);
+
+  std::vector<Underlay> underlays;
+  if (underlay_opt == "veth" || underlay_opt == "both") underlays.push_back(Underlay::Veth);
+  if (underlay_opt == "tap" || underlay_opt == "both") underlays.push_back(Underlay::Tap);
+  std::map<Underlay, double> ratios;
+  for (auto u : underlays) ratios[u] = run_underlay(u, rounds, seconds, only);
+  if (underlays.size() > 1 && ratios[Underlay::Veth] > 0 && ratios[Underlay::Tap] > 0)
+    std::printf("\nxdp-gate / tc-enforce vs >= 3x: veth %.2fx, tap %.2fx\n", ratios[Underlay::Veth],
+                ratios[Underlay::Tap]);
   return 0;
 }
