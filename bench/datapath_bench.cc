@@ -234,10 +234,7 @@ bench_stages_bpf* load_stages(const Datapath& dp) {
   bench_stages_bpf* s = bench_stages_bpf__open();
   if (!s) die(std::string("open the stage programs: ") + std::strerror(errno));
   // The settings the datapath gave its own programs (Datapath::load).
-  s->rodata->wt_tag_mask = dp.tag_mask();
-  s->rodata->wt_verdict_cache_on = dp.tag_mask() <= 0xffff;
-  wiretag::datapath::set_flow_cache_clock(s->rodata, dp.kernel_hz());
-  s->rodata->wt_flow_cache_shift = dp.flow_cache_shift();
+  s->rodata->wt_cfg = dp.program_config();
   bpf_map* map;
   bpf_object__for_each_map(map, s->obj) {
     if (bpf_map__is_internal(map)) continue;  // the stages' own .rodata
