@@ -23,12 +23,14 @@
 #include <thread>
 #include <vector>
 
+// abi.h first: the stages' .rodata holds a struct wt_config.
+#include "wiretag/abi.h"
+
 #include "bench_baseline_bpf.skel.h"
 #include "bench_stages_bpf.skel.h"
 #include "common/log.h"
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
-#include "datapath/kernel_hz.h"
 #include "datapath/libbpf_log.h"
 #include "datapath/packet_builder.h"
 
