@@ -23,12 +23,14 @@
 #include <thread>
 #include <vector>
 
+// abi.h first: the stages' .rodata holds a struct wt_config.
+#include "wiretag/abi.h"
+
 #include "bench_baseline_bpf.skel.h"
 #include "bench_stages_bpf.skel.h"
 #include "common/log.h"
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
-#include "datapath/kernel_hz.h"
 #include "datapath/libbpf_log.h"
 #include "datapath/packet_builder.h"
 
@@ -234,10 +236,7 @@ bench_stages_bpf* load_stages(const Datapath& dp) {
   bench_stages_bpf* s = bench_stages_bpf__open();
   if (!s) die(std::string("open the stage programs: ") + std::strerror(errno));
   // The settings the datapath gave its own programs (Datapath::load).
-  s->rodata->wt_tag_mask = dp.tag_mask();
-  s->rodata->wt_verdict_cache_on = dp.tag_mask() <= 0xffff;
-  wiretag::datapath::set_flow_cache_clock(s->rodata, dp.kernel_hz());
-  s->rodata->wt_flow_cache_shift = dp.flow_cache_shift();
+  s->rodata->wt_cfg = dp.program_config();
   bpf_map* map;
   bpf_object__for_each_map(map, s->obj) {
     if (bpf_map__is_internal(map)) continue;  // the stages' own .rodata

@@ -38,7 +38,7 @@ int wt_stage_verdict(struct __sk_buff *skb)
 	struct wt_packet p = {};
 	struct wt_ep_state st;
 	__u32 ifindex = skb->ifindex, reason;
-	__u32 src_tag = skb->mark & wt_tag_mask;
+	__u32 src_tag = skb->mark & wt_cfg.tag_mask;
 
 	wt_packet_in_memory(&p);
 	if (!wt_endpoint_state(ifindex, &st))

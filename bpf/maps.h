@@ -98,7 +98,7 @@ struct {
 } stamp_config SEC(".maps");
 
 /*
- * The cell's flow cache (two-way sets, sized by the owner: wt_flow_cache_shift) and, per
+ * The cell's flow cache (two-way sets, sized by the owner: wt_cfg.flow_cache_shift) and, per
  * endpoint slot, the local ports of flows that only `flows` holds (WT_FLOW_SPILL_WORDS
  * words). abi.h says how they are read and written; userspace empties a new slot's entries
  * and spill words.

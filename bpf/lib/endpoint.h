@@ -27,7 +27,7 @@ struct wt_ep_state {
  */
 static __always_inline int wt_endpoint_load_by_slot(__u32 ifindex, struct wt_endpoint *ep)
 {
-	__u32 index = ifindex & wt_endpoint_index_mask, slot;
+	__u32 index = ifindex & wt_cfg.endpoint_index_mask, slot;
 	struct wt_stamp_config *c;
 	__u64 *entry, word, seq, id, config, hi, lo;
 
@@ -83,7 +83,7 @@ static __always_inline int wt_endpoint_load(__u32 ifindex, struct wt_endpoint *e
 
 static __always_inline int wt_endpoint_state(__u32 ifindex, struct wt_ep_state *st)
 {
-	__u32 index = ifindex & wt_endpoint_index_mask;
+	__u32 index = ifindex & wt_cfg.endpoint_index_mask;
 	struct wt_endpoint *ep;
 	__u64 *entry, word;
 
@@ -92,7 +92,7 @@ static __always_inline int wt_endpoint_state(__u32 ifindex, struct wt_ep_state *
 	 * epoch sees the new config (and rules) too.
 	 */
 	st->epoch = 0;
-	if (wt_verdict_cache_on) { /* only cached verdicts need it */
+	if (wt_cfg.verdict_cache_on) { /* only cached verdicts need it */
 		entry = bpf_map_lookup_elem(&rule_epochs, &index);
 		if (entry)
 			st->epoch = *(volatile __u64 *)entry;

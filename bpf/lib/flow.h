@@ -34,10 +34,10 @@ static __always_inline __u64 wt_age(__u64 now, __u64 then)
 static __always_inline __u64 wt_flow_timeout(__u8 proto)
 {
 	if (proto == IPPROTO_TCP)
-		return wt_flow_timeout_tcp_ns;
+		return wt_cfg.flow_timeout_tcp_ns;
 	if (proto == IPPROTO_UDP)
-		return wt_flow_timeout_udp_ns;
-	return wt_flow_timeout_other_ns;
+		return wt_cfg.flow_timeout_udp_ns;
+	return wt_cfg.flow_timeout_other_ns;
 }
 
 /* The flow as the endpoint sent it. ICMP echo request and reply map to one key. */
@@ -149,9 +149,9 @@ static __always_inline __u64 wt_flow_cache_age(__u64 jiffies, __u64 stamp)
 
 static __always_inline int wt_flow_cache_live(__u64 jiffies, __u64 stamp, __u8 proto)
 {
-	__u64 timeout = proto == IPPROTO_TCP   ? wt_flow_timeout_tcp_jiffies
-			: proto == IPPROTO_UDP ? wt_flow_timeout_udp_jiffies
-					       : wt_flow_timeout_other_jiffies;
+	__u64 timeout = proto == IPPROTO_TCP   ? wt_cfg.flow_timeout_tcp_jiffies
+			: proto == IPPROTO_UDP ? wt_cfg.flow_timeout_udp_jiffies
+					       : wt_cfg.flow_timeout_other_jiffies;
 
 	return wt_flow_cache_age(jiffies, stamp) <= timeout;
 }
@@ -159,7 +159,7 @@ static __always_inline int wt_flow_cache_live(__u64 jiffies, __u64 stamp, __u8 p
 /* One way of the tuple's set. */
 static __always_inline struct wt_flow_cache_entry *wt_flow_cache_way(__u64 mix, __u32 way)
 {
-	__u32 index = wt_flow_cache_set_entry(mix, wt_flow_cache_shift) + way;
+	__u32 index = wt_flow_cache_set_entry(mix, wt_cfg.flow_cache_shift) + way;
 
 	return bpf_map_lookup_elem(&flow_cache, &index);
 }
@@ -295,7 +295,7 @@ static __always_inline void wt_flow_hash_record(__u32 ifindex, const struct wt_p
 	wt_flow_key_sent(&key, ifindex, p);
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (f) {
-		if (refresh || wt_age(now, f->last_seen_ns) >= wt_flow_refresh_ns)
+		if (refresh || wt_age(now, f->last_seen_ns) >= wt_cfg.flow_refresh_ns)
 			f->last_seen_ns = now;
 		return;
 	}
@@ -342,7 +342,7 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 	if (cached) {
 		e = wt_flow_cache_find(&set, &t, &stamp);
 		if (e) {
-			if (wt_flow_cache_age(jiffies, stamp) < wt_flow_refresh_jiffies)
+			if (wt_flow_cache_age(jiffies, stamp) < wt_cfg.flow_refresh_jiffies)
 				return; /* the common case: no clock helper, no `flows` */
 			/* A CAS: a plain store could land on an entry another CPU just took. */
 			__sync_val_compare_and_swap(&e->stamp, stamp,
@@ -429,7 +429,7 @@ static __always_inline int wt_fragment_admitted(__u32 ifindex, const struct wt_p
 
 	wt_frag_key(&key, ifindex, p);
 	f = bpf_map_lookup_elem(&fragments, &key);
-	return f && wt_age(wt_now(), f->first_seen_ns) <= wt_fragment_timeout_ns;
+	return f && wt_age(wt_now(), f->first_seen_ns) <= wt_cfg.fragment_timeout_ns;
 }
 
 #endif

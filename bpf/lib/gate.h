@@ -15,8 +15,6 @@
 #include <linux/bpf.h>
 #include <linux/udp.h>
 
-const volatile __u16 wt_vxlan_port = WT_VXLAN_PORT; /* host order; set at load */
-
 struct wt_vxlan_hdr {
 	__u8 flags;  /* WT_VXLAN_FLAG_G | WT_VXLAN_FLAG_I */
 	__u8 flags2; /* GBP: D and A bits */
@@ -68,13 +66,13 @@ static __always_inline int wt_gate(struct wt_ctx *ctx)
 	if (wt_parse(ctx, &outer) != WT_PARSED)
 		return XDP_PASS;
 	if (outer.proto != IPPROTO_UDP || !outer.l4_known || outer.frag != WT_FRAG_NONE ||
-	    outer.dport != bpf_htons(wt_vxlan_port))
+	    outer.dport != bpf_htons(wt_cfg.vxlan_port))
 		return XDP_PASS;
 	off = outer.l4_off + sizeof(struct udphdr);
 	/* Too short for VXLAN, or no valid VNI: the vxlan driver drops it. */
 	if (wt_load(ctx, off, &vh, sizeof(vh)) || !(vh.flags & WT_VXLAN_FLAG_I))
 		return XDP_PASS;
-	tag = vh.flags & WT_VXLAN_FLAG_G ? bpf_ntohs(vh.gbp) & wt_tag_mask : 0;
+	tag = vh.flags & WT_VXLAN_FLAG_G ? bpf_ntohs(vh.gbp) & wt_cfg.tag_mask : 0;
 	if (!wt_vtep_known(&outer))
 		return wt_gate_drop(ifindex, tag, WT_REASON_DROP_UNKNOWN_VTEP, &outer, &outer);
 	if (!tag) /* untagged: the endpoint's untagged setting, at TC */

@@ -65,16 +65,16 @@ static __always_inline struct wt_ratelimit *wt_event_allowed(void)
 
 	if (!rl)
 		return NULL;
-	if (rl->sent >= wt_events_per_sec && ++rl->suppressed % WT_EVENT_CLOCK_EVERY)
+	if (rl->sent >= wt_cfg.events_per_sec && ++rl->suppressed % WT_EVENT_CLOCK_EVERY)
 		return NULL;
 	now = bpf_ktime_get_coarse_ns(); /* a one-second window needs no precision */
 	if (now - rl->window_start_ns >= 1000000000ULL) {
-		if (rl->sent >= wt_events_per_sec)
+		if (rl->sent >= wt_cfg.events_per_sec)
 			rl->suppressed--; /* counted above, but it opens the new window: sent */
 		rl->window_start_ns = now;
 		rl->sent = 0;
 	}
-	if (rl->sent >= wt_events_per_sec)
+	if (rl->sent >= wt_cfg.events_per_sec)
 		return NULL;
 	rl->sent++;
 	return rl;

@@ -165,7 +165,7 @@ static __always_inline __u32 wt_rules_verdict(const struct wt_ep_state *st, __u3
 	__u64 key, *entry = 0, word;
 	__u32 index, reason;
 
-	if (wt_verdict_cache_on && wt_verdict_key_of(src_tag, p, &key)) {
+	if (wt_cfg.verdict_cache_on && wt_verdict_key_of(src_tag, p, &key)) {
 		index = wt_verdict_index(st->slot, key);
 		entry = bpf_map_lookup_elem(&verdict_cache, &index);
 		if (entry) {

@@ -212,7 +212,7 @@ struct wt_stamp_config {
  *
  * The owner sizes it: 2 * sets entries, sets a power of two of at most WT_FLOW_CACHE_MAX_SETS
  * (the index bits must not reach the stamp's check bits), and tells the programs
- * wt_flow_cache_shift = 64 - log2(sets). Set s holds entries 2s and 2s + 1; s = the top bits
+ * wt_cfg.flow_cache_shift = 64 - log2(sets). Set s holds entries 2s and 2s + 1; s = the top bits
  * of wt_flow_cache_mix(). The tuple is the flow as the endpoint sent it, as on the wire: the
  * remote and the local address (IPv6: two words each, as loaded; IPv4: the high word 0, the
  * address in the low 32 bits of the low word) and `ports` (remote port | local port << 16 |
@@ -526,6 +526,39 @@ enum wt_trace_match {
 #define WT_TRACE_CB_SLOT 4   /* the endpoint's live slot (the trace's own state uses slot 0) */
 #define WT_TRACE_RAN (1u << 24)
 
+/*
+ * The programs' load-time settings: one `const volatile struct wt_config wt_cfg` in each
+ * object's .rodata (bpf/lib/config.h), written whole by the owner between open and load
+ * (userspace/datapath/program_config.h builds it once from the datapath's options for the TC
+ * programs, the XDP gate and the trace programs), so the verifier knows every field as a
+ * constant and prunes what a setting turns off. .rodata belongs to one load: never pinned.
+ */
+#define WT_FLOW_TIMEOUT_TCP_NS (7200ULL * 1000000000ULL)
+#define WT_FLOW_TIMEOUT_UDP_NS (120ULL * 1000000000ULL)
+#define WT_FLOW_TIMEOUT_OTHER_NS (30ULL * 1000000000ULL)
+#define WT_FLOW_REFRESH_NS 1000000000ULL /* stamp rewrites last_seen at most this often */
+#define WT_FRAGMENT_TIMEOUT_NS (30ULL * 1000000000ULL)
+
+struct wt_config {
+	__u64 flow_timeout_tcp_ns;
+	__u64 flow_timeout_udp_ns;
+	__u64 flow_timeout_other_ns;
+	__u64 flow_refresh_ns;
+	__u64 fragment_timeout_ns;
+	/* The flow cache's clock is jiffies: the timeouts above at CONFIG_HZ. */
+	__u64 flow_timeout_tcp_jiffies;
+	__u64 flow_timeout_udp_jiffies;
+	__u64 flow_timeout_other_jiffies;
+	__u64 flow_refresh_jiffies;
+	__u32 tag_mask;            /* from tag_length */
+	__u32 flow_cache_shift;    /* 64 - log2(the flow cache's sets) */
+	__u32 events_per_sec;      /* per CPU */
+	__u32 endpoint_index_mask; /* endpoint_index entries - 1 */
+	__u16 vxlan_port;          /* the gate's VXLAN UDP port, host order */
+	__u8 verdict_cache_on;     /* tags of at most 16 bits (the cache's words hold 16) */
+	__u8 pad[5];
+};
+
 #ifdef __cplusplus
 #define WT_ABI_ASSERT(e, m) static_assert(e, m)
 #else
@@ -556,6 +589,9 @@ WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_event, saddr) == 32, "wt_event.saddr");
 WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_endpoint, slot) == 28, "wt_endpoint.slot");
 WT_ABI_ASSERT(sizeof(struct wt_vtep_key) == 20, "wt_vtep_key size");
 WT_ABI_ASSERT(sizeof(struct wt_addr_key) == 20, "wt_addr_key size");
+WT_ABI_ASSERT(sizeof(struct wt_config) == 96, "wt_config size");
+WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_config, tag_mask) == 72, "wt_config.tag_mask");
+WT_ABI_ASSERT(WT_ABI_OFFSET(struct wt_config, vxlan_port) == 88, "wt_config.vxlan_port");
 WT_ABI_ASSERT(WT_SLOT_COLUMNS == 37, "slot_counters layout of pinned maps");
 WT_ABI_ASSERT(WT_REASON_MAX <= 32, "reasons fit a u32 mask");
 WT_ABI_ASSERT((__u64)WT_MAX_SLOTS * WT_DIR_MAX * WT_SLOT_COLUMNS <= 0xffffffffu,

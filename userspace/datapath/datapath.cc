@@ -28,6 +28,7 @@
 #include "datapath/kernel_hz.h"
 #include "datapath/netns.h"
 #include "datapath/pin_upgrade.h"
+#include "datapath/program_config.h"
 #include "wiretag_bpf.skel.h"
 
 namespace wiretag::datapath {
@@ -206,13 +207,11 @@ uint32_t Datapath::tag_mask() const {
 Result<void> Datapath::load() {
   skel_ = wiretag_bpf__open();
   if (!skel_) return Error::from_errno("BPF_OPEN_FAILED", "open BPF skeleton", errno);
-  skel_->rodata->wt_tag_mask = tag_mask();
-  skel_->rodata->wt_events_per_sec = options_.events_per_sec;
-  skel_->rodata->wt_endpoint_index_mask = options_.endpoint_index_size - 1;
   auto hz = datapath::kernel_hz();  // the free function, not the accessor
   if (!hz) return hz.error();
   hz_ = *hz;
-  set_flow_cache_clock(skel_->rodata, hz_);
+  config_ = datapath::program_config(options_, hz_);  // the free function, not the accessor
+  skel_->rodata->wt_cfg = config_;
   bpf_map__set_max_entries(skel_->maps.endpoint_index, options_.endpoint_index_size);
 
   bpf_map__set_max_entries(skel_->maps.endpoints, options_.max_endpoints);
@@ -229,13 +228,11 @@ Result<void> Datapath::load() {
   bpf_map__set_max_entries(skel_->maps.reply_ports, options_.max_endpoints * WT_REPLY_PORT_WORDS);
   const uint32_t cache_sets = flow_cache_sets(options_.max_endpoints, options_.flow_cache_sets);
   bpf_map__set_max_entries(skel_->maps.flow_cache, cache_sets * WT_FLOW_CACHE_WAYS);
-  skel_->rodata->wt_flow_cache_shift = flow_cache_shift_of(cache_sets);
   bpf_map__set_max_entries(skel_->maps.flow_spill, options_.max_endpoints * WT_FLOW_SPILL_WORDS);
   bpf_map__set_max_entries(skel_->maps.verdict_cache,
                            options_.max_endpoints * WT_VERDICT_CACHE_ENTRIES);
   bpf_map__set_max_entries(skel_->maps.rule_epochs, options_.endpoint_index_size);
   bpf_map__set_max_entries(skel_->maps.stamp_config, options_.max_endpoints);
-  skel_->rodata->wt_verdict_cache_on = tag_mask() <= 0xffff;  // its words hold 16-bit tags
 
   if (!options_.pin_dir.empty() && options_.read_only) {
     if (auto r = set_inspector_pin_paths(options_.pin_dir, skel_->obj); !r) return r;

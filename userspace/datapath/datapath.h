@@ -169,6 +169,8 @@ class Datapath {
   uint32_t tag_mask() const;
   uint32_t kernel_hz() const { return hz_; }  // the flow cache's clock ticks per second
   uint32_t flow_cache_shift() const { return flow_cache_.shift(); }  // wt_flow_cache_set_entry
+  // The settings every program of this datapath is loaded with (program_config.h).
+  const wt_config& program_config() const { return config_; }
 
   TypedMap<uint32_t, wt_endpoint> endpoint_map() const { return endpoints_; }
   TypedMap<wt_src_key, wt_src_policy> src_policy_map() const { return src_policy_; }
@@ -216,6 +218,7 @@ class Datapath {
   std::unique_ptr<TcxLinkTable> tcx_links_;  // with a pin dir: <pin_dir>/links
   std::unique_ptr<PinUpgrade> upgrade_;      // an owner's, from load() to finish_upgrade()
   uint32_t hz_ = 0;
+  wt_config config_{};  // copied whole into each object's .rodata: TC programs, gate, trace
   int owner_lock_fd_ = -1;
   wiretag_bpf* skel_ = nullptr;
   std::shared_ptr<wiretag_gate_bpf> gate_;  // loaded by gate_prog_fd/attach_gate

@@ -94,24 +94,8 @@ Result<void> Datapath::load_gate() {
   if (gate_) return Ok();
   std::shared_ptr<wiretag_gate_bpf> gate(wiretag_gate_bpf__open(), wiretag_gate_bpf__destroy);
   if (!gate) return Error::from_errno("BPF_OPEN_FAILED", "open the gate program", errno);
-  // The decisions' settings, as the TC programs have them.
-  auto* rd = gate->rodata;
-  const auto* live = skel_->rodata;
-  rd->wt_tag_mask = live->wt_tag_mask;
-  rd->wt_events_per_sec = live->wt_events_per_sec;
-  rd->wt_endpoint_index_mask = live->wt_endpoint_index_mask;
-  rd->wt_verdict_cache_on = live->wt_verdict_cache_on;
-  rd->wt_flow_timeout_tcp_ns = live->wt_flow_timeout_tcp_ns;
-  rd->wt_flow_timeout_udp_ns = live->wt_flow_timeout_udp_ns;
-  rd->wt_flow_timeout_other_ns = live->wt_flow_timeout_other_ns;
-  rd->wt_flow_refresh_ns = live->wt_flow_refresh_ns;
-  rd->wt_fragment_timeout_ns = live->wt_fragment_timeout_ns;
-  rd->wt_flow_timeout_tcp_jiffies = live->wt_flow_timeout_tcp_jiffies;
-  rd->wt_flow_timeout_udp_jiffies = live->wt_flow_timeout_udp_jiffies;
-  rd->wt_flow_timeout_other_jiffies = live->wt_flow_timeout_other_jiffies;
-  rd->wt_flow_refresh_jiffies = live->wt_flow_refresh_jiffies;
-  rd->wt_flow_cache_shift = live->wt_flow_cache_shift;  // one set index for the shared cache
-  rd->wt_vxlan_port = options_.vxlan_port;
+  // The decisions' settings, as the TC programs have them (the VXLAN port is the gate's).
+  gate->rodata->wt_cfg = config_;
   // Every map is the live datapath's: the gate counts, reports and caches where enforce does.
   bpf_map* map;
   bpf_object__for_each_map(map, gate->obj) {

@@ -21,14 +21,4 @@ inline uint64_t ns_to_jiffies(uint64_t ns, uint32_t hz) {
   return (ns / 1000000000ull) * hz + ((ns % 1000000000ull) * hz + 999999999ull) / 1000000000ull;
 }
 
-// The flow cache's timeouts (bpf/lib/config.h) from the nanosecond ones, in the .rodata of any
-// skeleton built from bpf/lib (the datapath's, the bench's stage programs).
-template <class Rodata>
-void set_flow_cache_clock(Rodata* rodata, uint32_t hz) {
-  rodata->wt_flow_timeout_tcp_jiffies = ns_to_jiffies(rodata->wt_flow_timeout_tcp_ns, hz);
-  rodata->wt_flow_timeout_udp_jiffies = ns_to_jiffies(rodata->wt_flow_timeout_udp_ns, hz);
-  rodata->wt_flow_timeout_other_jiffies = ns_to_jiffies(rodata->wt_flow_timeout_other_ns, hz);
-  rodata->wt_flow_refresh_jiffies = ns_to_jiffies(rodata->wt_flow_refresh_ns, hz);
-}
-
 }  // namespace wiretag::datapath

@@ -14,6 +14,7 @@
 #include "datapath/kernel_hz.h"
 #include "datapath/netns.h"
 #include "datapath/packet_builder.h"
+#include "datapath/program_config.h"
 #include "wiretag_trace_bpf.skel.h"
 
 namespace wiretag::datapath {
@@ -66,20 +67,11 @@ struct SkelDeleter {
 using Skel = std::unique_ptr<wiretag_trace_bpf, SkelDeleter>;
 
 Result<Skel> open_programs(const LiveMaps& maps) {
-  static const Result<uint32_t> hz = kernel_hz();  // read once: the kernel's, it never changes
-  if (!hz) return hz.error();
   Skel skel(wiretag_trace_bpf__open());
   if (!skel) return Error::from_errno("BPF_OPEN_FAILED", "open the trace programs", errno);
-  bpf_map_info index_info{};
-  __u32 len = sizeof index_info;
-  if (bpf_obj_get_info_by_fd(maps.endpoint_index, &index_info, &len) != 0)
-    return Error::from_errno("TRACE_FAILED", "read the endpoint_index map", errno);
-  const uint32_t mask = tag_mask(maps.tag_length);
-  skel->rodata->wt_tag_mask = mask;
-  skel->rodata->wt_endpoint_index_mask = index_info.max_entries - 1;
-  skel->rodata->wt_verdict_cache_on = mask <= 0xffff;
-  set_flow_cache_clock(skel->rodata, hz.value());
-  skel->rodata->wt_flow_cache_shift = flow_cache_shift_of(WT_FLOW_CACHE_MIN_SETS);
+  skel->rodata->wt_cfg = maps.config;
+  // Its flow cache is its own scratch map, of the fewest sets (scratch_entries).
+  skel->rodata->wt_cfg.flow_cache_shift = flow_cache_shift_of(WT_FLOW_CACHE_MIN_SETS);
 
   bpf_map* map;
   bpf_object__for_each_map(map, skel->obj) {
@@ -228,6 +220,7 @@ LiveMaps LiveMaps::of(const Datapath& dp) {
   m.rule_epochs = dp.map_fd(WT_MAP_RULE_EPOCHS);
   m.devices = dp.map_fd(WT_MAP_DEVICES);
   m.tag_length = dp.options().tag_length;
+  m.config = dp.program_config();
   return m;
 }
 
@@ -244,6 +237,17 @@ Result<LiveMaps> LiveMaps::pinned(const std::string& pin_dir, unsigned tag_lengt
                                "no datapath pinned in " + pin_dir + " (" + path + ")", errno);
   }
   m.devices = bpf_obj_get((pin_dir + "/" + WT_MAP_DEVICES).c_str());
+  // The settings its owner's programs run with, as far as the pinned maps tell them.
+  static const Result<uint32_t> hz = kernel_hz();  // read once: the kernel's, it never changes
+  if (!hz) return hz.error();
+  bpf_map_info index_info{};
+  __u32 len = sizeof index_info;
+  if (bpf_obj_get_info_by_fd(m.endpoint_index, &index_info, &len) != 0)
+    return Error::from_errno("TRACE_FAILED", "read the endpoint_index map", errno);
+  Options options;
+  options.tag_length = tag_length;
+  options.endpoint_index_size = index_info.max_entries;
+  m.config = program_config(options, hz.value());
   return m;
 }
 
@@ -255,6 +259,7 @@ LiveMaps::LiveMaps(LiveMaps&& o) noexcept
       rule_epochs(o.rule_epochs),
       devices(o.devices),
       tag_length(o.tag_length),
+      config(o.config),
       owned_(o.owned_) {
   o.owned_ = false;
 }
@@ -355,6 +360,12 @@ nlohmann::json trace_json(const TraceResult& r, unsigned tag_length) {
                     {"packet", packet(r.forward)}};
   }
   return out;
+}
+
+Result<wt_config> trace_program_config(const LiveMaps& maps) {
+  auto skel = open_programs(maps);
+  if (!skel) return skel.error();
+  return loaded_program_config(bpf_program__fd((*skel)->progs.wt_trace_enforce_prog));
 }
 
 }  // namespace wiretag::datapath

@@ -40,6 +40,9 @@ class LiveMaps {
   int rule_epochs = -1;
   int devices = -1;  // not read by the programs: device names for --local
   unsigned tag_length = 2;
+  // The live programs' settings, which the trace programs run with (but their own flow
+  // cache's shift): the owner's, or from the pinned maps and tag_length.
+  wt_config config{};
 
  private:
   LiveMaps() = default;
@@ -99,6 +102,10 @@ struct TraceResult {
 // the packet(s), runs them in the endpoint's namespace. Errors: INVALID_TRACE (a bad request),
 // ENDPOINT_NOT_FOUND, BPF_LOAD_FAILED, TRACE_FAILED.
 Result<TraceResult> trace(const LiveMaps& maps, const TraceRequest& request);
+
+// The settings (abi.h wt_config) the trace programs run with over `maps`, read back from them
+// once loaded (tests hold them to the live programs').
+Result<wt_config> trace_program_config(const LiveMaps& maps);
 
 // The result as JSON: {"verdict","reason","rule","mode","endpoint":{ifindex, wire_bytes},
 // "packet", "stamp"?}; tags as 2*tag_length hex digits.

@@ -1,16 +1,13 @@
 #include "store/pg_store.h"
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <iterator>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <thread>
 #include <utility>
 
-#include "common/acting_principal.h"
+#include "store/group_commit.h"
 #include "store/logged_changes.h"
 #include "store/pg_change_listener.h"
 #include "store/pg_connection.h"
@@ -476,56 +473,33 @@ struct PgTx : StoreTx {
 
 #undef WT_ROWS
 
-// An exception escaping a write fails that write alone (it ran on the committer's thread).
-Result<void> run_guarded(const Store::WriteFn& fn, StoreTx& tx) {
-  try {
-    return fn(tx);
-  } catch (const std::exception& e) {
-    return Error{"INTERNAL", std::string("write failed: ") + e.what()};
-  } catch (...) {
-    return Error{"INTERNAL", "write failed: unknown exception"};
-  }
-}
-
-constexpr size_t kMaxBatch = 512;
-
 }  // namespace
 
 // One writer connection, used only by the committer thread, and a few readers.
 struct PgStore::Impl {
-  struct PendingWrite {
-    WriteFn fn;
-    WriteDone done;
-    std::string principal;  // whom the queuing thread acted for
-  };
-
   std::string url;
   std::unique_ptr<PgTx> writer;
   std::vector<std::unique_ptr<PgTx>> readers;
   std::atomic<size_t> next_reader{0};
-
-  std::mutex queue_mutex;
-  std::condition_variable queue_cv;
-  std::deque<PendingWrite> queue;
-  bool stopping = false;
-  std::thread committer;
+  std::unique_ptr<GroupCommit> commits;
   std::unique_ptr<PgChangeListener> listener;  // once following other servers
 
-  // Runs the batch in one transaction, each write in its own savepoint: a failing write rolls
-  // back alone and gets its own error. When the transaction itself is lost (the connection
-  // broke), nothing of it committed: every write of the batch gets the error. Returns the
-  // highest revision committed, or 0.
-  int64_t run_batch(std::vector<PendingWrite>& batch, std::vector<Result<void>>& results);
+  // Commits the batch in one transaction, each write in its own savepoint: a failing write
+  // rolls back alone and gets its own error. When the transaction itself is lost (the
+  // connection broke), nothing of it committed: every write of the batch gets the error.
+  // Returns the highest revision committed, or 0.
+  int64_t commit_batch(const std::vector<GroupCommit::QueuedWrite>& batch,
+                       GroupCommit::Outcomes& out);
 };
 
-int64_t PgStore::Impl::run_batch(std::vector<PendingWrite>& batch,
-                                 std::vector<Result<void>>& results) {
+int64_t PgStore::Impl::commit_batch(const std::vector<GroupCommit::QueuedWrite>& batch,
+                                    GroupCommit::Outcomes& out) {
   PgTx& tx = *writer;
   pg::Connection& c = *tx.c;
   std::lock_guard lock(tx.mutex);
-  results.assign(batch.size(), Ok());
+  out.assign(batch.size(), Ok());
   auto fail_all = [&](Result<void> r) {
-    results.assign(batch.size(), r);
+    out.assign(batch.size(), r);
     if (c.in_transaction()) (void)c.exec("ROLLBACK");
     return int64_t{0};
   };
@@ -544,7 +518,7 @@ int64_t PgStore::Impl::run_batch(std::vector<PendingWrite>& batch,
     tx.appended = 0;
     tx.principal = batch[i].principal;
     tx.logged.clear();
-    Result<void> r = run_guarded(batch[i].fn, tx);
+    Result<void> r = batch[i].run(tx);
     if (r) r = c.exec("RELEASE SAVEPOINT w");
     if (r) {
       written[i] = true;
@@ -552,7 +526,7 @@ int64_t PgStore::Impl::run_batch(std::vector<PendingWrite>& batch,
       appended = std::max(appended, tx.appended);
       continue;
     }
-    results[i] = r;
+    out[i] = r;
     if (auto back = c.exec("ROLLBACK TO SAVEPOINT w"); !back) return fail_all(back);
     if (auto rel = c.exec("RELEASE SAVEPOINT w"); !rel) return fail_all(rel);
   }
@@ -570,7 +544,7 @@ int64_t PgStore::Impl::run_batch(std::vector<PendingWrite>& batch,
     if (msg.empty()) msg = PQerrorMessage(c.raw());
     Result<void> failed = Error{"STORE_ERROR", "postgresql: commit: " + msg};
     for (size_t i = 0; i < batch.size(); ++i)
-      if (written[i]) results[i] = failed;
+      if (written[i]) out[i] = failed;
     if (c.in_transaction()) (void)c.exec("ROLLBACK");
     return 0;
   }
@@ -579,38 +553,14 @@ int64_t PgStore::Impl::run_batch(std::vector<PendingWrite>& batch,
 }
 
 PgStore::PgStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
-  impl_->committer = std::thread([this] { commit_loop(); });
+  impl_->commits = std::make_unique<GroupCommit>(
+      [this](const auto& batch, auto& out) { return impl_->commit_batch(batch, out); },
+      [this](int64_t revision) { committed(revision); });
 }
 
 PgStore::~PgStore() {
   impl_->listener.reset();
-  {
-    std::lock_guard lock(impl_->queue_mutex);
-    impl_->stopping = true;
-  }
-  impl_->queue_cv.notify_all();
-  if (impl_->committer.joinable()) impl_->committer.join();
-}
-
-void PgStore::commit_loop() {
-  std::vector<Impl::PendingWrite> batch;
-  std::vector<Result<void>> results;
-  for (;;) {
-    batch.clear();
-    {
-      std::unique_lock lock(impl_->queue_mutex);
-      impl_->queue_cv.wait(lock, [&] { return impl_->stopping || !impl_->queue.empty(); });
-      if (impl_->queue.empty()) return;  // stopping, and every write answered
-      while (!impl_->queue.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(std::move(impl_->queue.front()));
-        impl_->queue.pop_front();
-      }
-    }
-    const int64_t appended = impl_->run_batch(batch, results);
-    // Observers first: whoever is answered next finds the change published.
-    if (appended > 0) committed(appended);
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
-  }
+  impl_->commits.reset();
 }
 
 Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
@@ -629,36 +579,11 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const std::string& url) {
 }
 
 void PgStore::transact_async(WriteFn fn, WriteDone done) {
-  {
-    std::lock_guard lock(impl_->queue_mutex);
-    if (!impl_->stopping) {
-      impl_->queue.push_back(
-          Impl::PendingWrite{std::move(fn), std::move(done), ActingPrincipal::current()});
-      impl_->queue_cv.notify_one();
-      return;
-    }
-  }
-  done(Error{"STORE_ERROR", "the store is closing"});
+  impl_->commits->queue(std::move(fn), std::move(done));
 }
 
 Result<void> PgStore::transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) {
-  if (write) {
-    // Queued like an async write; this thread waits for the batch's commit.
-    struct Outcome {
-      std::mutex mutex;
-      std::condition_variable cv;
-      std::optional<Result<void>> result;
-    } outcome;
-    transact_async([&fn](StoreTx& tx) { return fn(tx); },
-                   [&outcome](Result<void> r) {
-                     std::lock_guard lock(outcome.mutex);
-                     outcome.result.emplace(std::move(r));
-                     outcome.cv.notify_one();
-                   });
-    std::unique_lock lock(outcome.mutex);
-    outcome.cv.wait(lock, [&] { return outcome.result.has_value(); });
-    return std::move(*outcome.result);
-  }
+  if (write) return impl_->commits->run(fn);
   PgTx& tx = *impl_->readers[impl_->next_reader++ % impl_->readers.size()];
   std::lock_guard lock(tx.mutex);
   if (!tx.c->ensure_connected())

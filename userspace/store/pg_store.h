@@ -41,7 +41,6 @@ class PgStore : public Store {
 
  private:
   explicit PgStore(std::unique_ptr<Impl> impl);
-  void commit_loop();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -4,17 +4,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <iterator>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <utility>
 
-#include "common/acting_principal.h"
 #include "common/private_files.h"
+#include "store/group_commit.h"
 #include "store/logged_changes.h"
 #include "store/retention.h"
 #include "store/sqlite_lifecycle.h"
@@ -639,40 +636,19 @@ Result<std::unique_ptr<Connection>> connect(const std::string& file, bool reader
 // committer thread, and a few readers, which WAL lets read a consistent snapshot while a
 // write commits.
 struct SqliteStore::Impl {
-  struct PendingWrite {
-    WriteFn fn;
-    WriteDone done;
-    std::string principal;  // whom the queuing thread acted for
-  };
-
   std::unique_ptr<Connection> writer;
   std::vector<std::unique_ptr<Connection>> readers;
   std::atomic<size_t> next_reader{0};
+  std::unique_ptr<GroupCommit> commits;  // its committer thread alone uses the writer
 
-  std::mutex queue_mutex;
-  std::condition_variable queue_cv;
-  std::deque<PendingWrite> queue;
-  bool stopping = false;
-  std::thread committer;
-
-  // Runs the batch in one transaction, each write in its own savepoint: a failing write rolls
-  // back alone and gets its own error. Writes not run (the transaction was lost under them)
-  // go back to the front of the queue. Returns the highest revision committed, or 0.
-  int64_t run_batch(std::vector<PendingWrite>& batch, std::vector<Result<void>>& results);
+  // Commits the batch in one transaction, each write in its own savepoint: a failing write
+  // rolls back alone and gets its own error. Writes not run (the transaction was lost under
+  // them) get no outcome: they run again. Returns the highest revision committed, or 0.
+  int64_t commit_batch(const std::vector<GroupCommit::QueuedWrite>& batch,
+                       GroupCommit::Outcomes& out);
 };
 
 namespace {
-
-// An exception escaping a write fails that write alone (it ran on the committer's thread).
-Result<void> run_guarded(const Store::WriteFn& fn, StoreTx& tx) {
-  try {
-    return fn(tx);
-  } catch (const std::exception& e) {
-    return Error{"INTERNAL", std::string("write failed: ") + e.what()};
-  } catch (...) {
-    return Error{"INTERNAL", "write failed: unknown exception"};
-  }
-}
 
 Result<void> exec_cached(Connection& c, std::string_view sql) {
   auto s = c.prepare(sql);
@@ -680,17 +656,15 @@ Result<void> exec_cached(Connection& c, std::string_view sql) {
   return s->exec();
 }
 
-constexpr size_t kMaxBatch = 512;
-
 }  // namespace
 
-int64_t SqliteStore::Impl::run_batch(std::vector<PendingWrite>& batch,
-                                     std::vector<Result<void>>& results) {
+int64_t SqliteStore::Impl::commit_batch(const std::vector<GroupCommit::QueuedWrite>& batch,
+                                        GroupCommit::Outcomes& out) {
   Connection& c = *writer;
   std::lock_guard lock(c.mutex);
-  results.assign(batch.size(), Ok());
+  out.assign(batch.size(), Ok());
   if (auto r = exec_cached(c, "BEGIN IMMEDIATE"); !r) {
-    results.assign(batch.size(), r);
+    out.assign(batch.size(), r);
     return 0;
   }
   std::vector<bool> written(batch.size(), false);
@@ -702,13 +676,13 @@ int64_t SqliteStore::Impl::run_batch(std::vector<PendingWrite>& batch,
     if (auto r = exec_cached(c, "SAVEPOINT w"); !r) {
       lost = sqlite3_get_autocommit(c.db) != 0;
       if (lost) break;
-      results[ran] = r;
+      out[ran] = r;
       continue;
     }
     c.appended = 0;
     c.principal = batch[ran].principal;
     c.logged.clear();
-    Result<void> r = run_guarded(batch[ran].fn, c);
+    Result<void> r = batch[ran].run(c);
     if (r) {
       r = exec_cached(c, "RELEASE w");
       if (r) {
@@ -719,40 +693,25 @@ int64_t SqliteStore::Impl::run_batch(std::vector<PendingWrite>& batch,
       }
     }
     if (sqlite3_get_autocommit(c.db) != 0) {  // rolled back whole: the earlier writes with it
-      results[ran] = r;
+      out[ran] = r;
       ++ran;
       lost = true;
       break;
     }
     (void)exec_cached(c, "ROLLBACK TO w");
     (void)exec_cached(c, "RELEASE w");
-    results[ran] = r;
+    out[ran] = r;
   }
   if (lost) {
     // Whatever had succeeded (and whatever did not run) runs again in the next batch.
-    std::vector<PendingWrite> again;
     for (size_t i = 0; i < batch.size(); ++i)
-      if (i >= ran || written[i]) again.push_back(std::move(batch[i]));
-    std::vector<PendingWrite> answered;
-    std::vector<Result<void>> answers;
-    for (size_t i = 0; i < ran; ++i)
-      if (!written[i]) {
-        answered.push_back(std::move(batch[i]));
-        answers.push_back(results[i]);
-      }
-    {
-      std::lock_guard q(queue_mutex);
-      queue.insert(queue.begin(), std::make_move_iterator(again.begin()),
-                   std::make_move_iterator(again.end()));
-    }
-    batch = std::move(answered);
-    results = std::move(answers);
+      if (i >= ran || written[i]) out[i].reset();
     return 0;
   }
   if (auto commit = exec_cached(c, "COMMIT"); !commit) {
     (void)c.exec("ROLLBACK");
     for (size_t i = 0; i < batch.size(); ++i)
-      if (written[i]) results[i] = commit;
+      if (written[i]) out[i] = commit;
     return 0;
   }
   for (const ChangeRecord& change : changes) log_committed(change);
@@ -760,38 +719,12 @@ int64_t SqliteStore::Impl::run_batch(std::vector<PendingWrite>& batch,
 }
 
 SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
-  impl_->committer = std::thread([this] { commit_loop(); });
+  impl_->commits = std::make_unique<GroupCommit>(
+      [this](const auto& batch, auto& out) { return impl_->commit_batch(batch, out); },
+      [this](int64_t revision) { committed(revision); });
 }
 
-SqliteStore::~SqliteStore() {
-  {
-    std::lock_guard lock(impl_->queue_mutex);
-    impl_->stopping = true;
-  }
-  impl_->queue_cv.notify_all();
-  if (impl_->committer.joinable()) impl_->committer.join();
-}
-
-void SqliteStore::commit_loop() {
-  std::vector<Impl::PendingWrite> batch;
-  std::vector<Result<void>> results;
-  for (;;) {
-    batch.clear();
-    {
-      std::unique_lock lock(impl_->queue_mutex);
-      impl_->queue_cv.wait(lock, [&] { return impl_->stopping || !impl_->queue.empty(); });
-      if (impl_->queue.empty()) return;  // stopping, and every write answered
-      while (!impl_->queue.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(std::move(impl_->queue.front()));
-        impl_->queue.pop_front();
-      }
-    }
-    const int64_t appended = impl_->run_batch(batch, results);
-    // Observers first: whoever is answered next finds the change published.
-    if (appended > 0) committed(appended);
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
-  }
-}
+SqliteStore::~SqliteStore() { impl_->commits.reset(); }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& data_dir) {
   // The database holds token hashes and every policy: the service's user only.
@@ -821,36 +754,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
 }
 
 void SqliteStore::transact_async(WriteFn fn, WriteDone done) {
-  {
-    std::lock_guard lock(impl_->queue_mutex);
-    if (!impl_->stopping) {
-      impl_->queue.push_back(
-          Impl::PendingWrite{std::move(fn), std::move(done), ActingPrincipal::current()});
-      impl_->queue_cv.notify_one();
-      return;
-    }
-  }
-  done(Error{"STORE_ERROR", "the store is closing"});
+  impl_->commits->queue(std::move(fn), std::move(done));
 }
 
 Result<void> SqliteStore::transact(bool write, const std::function<Result<void>(StoreTx&)>& fn) {
-  if (write) {
-    // Queued like an async write; this thread waits for the batch's commit.
-    struct Outcome {
-      std::mutex mutex;
-      std::condition_variable cv;
-      std::optional<Result<void>> result;
-    } outcome;
-    transact_async([&fn](StoreTx& tx) { return fn(tx); },
-                   [&outcome](Result<void> r) {
-                     std::lock_guard lock(outcome.mutex);
-                     outcome.result.emplace(std::move(r));
-                     outcome.cv.notify_one();
-                   });
-    std::unique_lock lock(outcome.mutex);
-    outcome.cv.wait(lock, [&] { return outcome.result.has_value(); });
-    return std::move(*outcome.result);
-  }
+  if (write) return impl_->commits->run(fn);
   Connection& c = *impl_->readers[impl_->next_reader++ % impl_->readers.size()];
   std::lock_guard lock(c.mutex);
   if (auto r = exec_cached(c, "BEGIN"); !r) return r;

@@ -27,7 +27,6 @@ class SqliteStore : public Store {
 
  private:
   explicit SqliteStore(std::unique_ptr<Impl> impl);
-  void commit_loop();
   std::unique_ptr<Impl> impl_;
 };
 
