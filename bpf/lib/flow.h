@@ -232,7 +232,7 @@ wt_flow_cache_victim(const struct wt_flow_cache_set *set, __u64 jiffies)
 	 * per packet) while the incumbents keep hitting; taking turns instead made every flow
 	 * of the set miss on every packet.
 	 */
-	if (a0 < 2 * wt_flow_refresh_jiffies && a1 < 2 * wt_flow_refresh_jiffies)
+	if (a0 < 2 * wt_cfg.flow_refresh_jiffies && a1 < 2 * wt_cfg.flow_refresh_jiffies)
 		return NULL;
 	return a0 >= a1 ? set->way[0] : set->way[1];
 }
