@@ -93,6 +93,19 @@ class Gate : public testing::Test {
     return out;
   }
 
+  // The events the gate sends for one frame (the ring buffer read until empty).
+  std::vector<wt_event> events_of(const std::vector<uint8_t>& frame) {
+    std::vector<wt_event> events;
+    EXPECT_TRUE(dp().on_event([&](const wt_event& e) { events.push_back(e); }));
+    EXPECT_EQ(action(frame), XDP_DROP);
+    for (int i = 0; i < 100; ++i) {
+      auto n = dp().poll_events(0);
+      EXPECT_TRUE(n);
+      if (!n || *n == 0) break;
+    }
+    return events;
+  }
+
   int action(const std::vector<uint8_t>& frame) {
     std::vector<uint8_t> out(frame.size() + 256);
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
@@ -313,14 +326,7 @@ TEST_F(Gate, VtepSetIsReplacedWhole) {
 }
 
 TEST_F(Gate, DropEventNamesTheOuterSource) {
-  std::vector<wt_event> events;
-  ASSERT_TRUE(dp().on_event([&](const wt_event& e) { events.push_back(e); }));
-  ASSERT_EQ(action(vxlan(kRogue4, inner_tcp(false, 8080))), XDP_DROP);
-  while (true) {
-    auto n = dp().poll_events(0);
-    ASSERT_TRUE(n);
-    if (*n == 0) break;
-  }
+  auto events = events_of(vxlan(kRogue4, inner_tcp(false, 8080)));
   ASSERT_EQ(events.size(), 1u);
   const wt_event& e = events[0];
   EXPECT_EQ(e.direction, WT_DIR_GATE);
@@ -339,14 +345,7 @@ TEST_F(Gate, DropEventNamesTheOuterSource) {
 
 // A policy drop shows the inner flow that was denied, and the cell it came from.
 TEST_F(Gate, DropPolicyEventCarriesTheInnerFlowAndTheOuterSource) {
-  std::vector<wt_event> events;
-  ASSERT_TRUE(dp().on_event([&](const wt_event& e) { events.push_back(e); }));
-  ASSERT_EQ(action(vxlan(kCellA6, inner_tcp(false, 9999))), XDP_DROP);
-  while (true) {
-    auto n = dp().poll_events(0);
-    ASSERT_TRUE(n);
-    if (*n == 0) break;
-  }
+  auto events = events_of(vxlan(kCellA6, inner_tcp(false, 9999)));
   ASSERT_EQ(events.size(), 1u);
   const wt_event& e = events[0];
   EXPECT_EQ(e.direction, WT_DIR_GATE);
