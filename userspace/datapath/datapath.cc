@@ -200,9 +200,7 @@ Datapath::~Datapath() {
   if (owner_lock_fd_ >= 0) ::close(owner_lock_fd_);
 }
 
-uint32_t Datapath::tag_mask() const {
-  return options_.tag_length >= 4 ? 0xffffffffu : (1u << (8 * options_.tag_length)) - 1;
-}
+uint32_t Datapath::tag_mask() const { return tag_mask_of(options_.tag_length); }
 
 Result<void> Datapath::load() {
   skel_ = wiretag_bpf__open();

@@ -15,6 +15,10 @@
 
 namespace wiretag::datapath {
 
+uint32_t tag_mask_of(unsigned tag_length) {
+  return tag_length >= 4 ? 0xffffffffu : (1u << (8 * tag_length)) - 1;
+}
+
 wt_config program_config(const Options& options, uint32_t hz) {
   wt_config c{};
   c.flow_timeout_tcp_ns = WT_FLOW_TIMEOUT_TCP_NS;
@@ -26,7 +30,7 @@ wt_config program_config(const Options& options, uint32_t hz) {
   c.flow_timeout_udp_jiffies = ns_to_jiffies(c.flow_timeout_udp_ns, hz);
   c.flow_timeout_other_jiffies = ns_to_jiffies(c.flow_timeout_other_ns, hz);
   c.flow_refresh_jiffies = ns_to_jiffies(c.flow_refresh_ns, hz);
-  c.tag_mask = options.tag_length >= 4 ? 0xffffffffu : (1u << (8 * options.tag_length)) - 1;
+  c.tag_mask = tag_mask_of(options.tag_length);
   c.flow_cache_shift =
       flow_cache_shift_of(flow_cache_sets(options.max_endpoints, options.flow_cache_sets));
   c.events_per_sec = options.events_per_sec;

@@ -11,6 +11,9 @@
 
 namespace wiretag::datapath {
 
+// The tags a tag_length of 1-4 bytes holds: their mask.
+uint32_t tag_mask_of(unsigned tag_length);
+
 // hz: the kernel's CONFIG_HZ (kernel_hz()), the flow cache's clock.
 wt_config program_config(const Options& options, uint32_t hz);
 

@@ -57,10 +57,6 @@ uint32_t scratch_entries(const std::string& name) {
   return 0;  // keep the compiled-in size
 }
 
-uint32_t tag_mask(unsigned tag_length) {
-  return tag_length >= 4 ? 0xffffffffu : (1u << (8 * tag_length)) - 1;
-}
-
 struct SkelDeleter {
   void operator()(wiretag_trace_bpf* s) const { wiretag_trace_bpf__destroy(s); }
 };
@@ -282,7 +278,7 @@ Result<TraceResult> trace(const LiveMaps& maps, const TraceRequest& req) {
     return Error{"INVALID_TRACE", "a trace is of one protocol: tcp, udp or icmp"};
   if (ports && req.port == 0) return Error{"INVALID_TRACE", "tcp and udp need a port (1-65535)"};
   if (!ports && req.port != 0) return Error{"INVALID_TRACE", "icmp has no port"};
-  if (req.source_tag > tag_mask(maps.tag_length))
+  if (req.source_tag > maps.config.tag_mask)
     return Error{"INVALID_TRACE", "the source tag does not fit the cell's tag length"};
 
   TraceResult result;
