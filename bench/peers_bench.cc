@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "bench_baseline_bpf.skel.h"
+#include "bench_probe_bpf.skel.h"
 #include "bench_common.h"
 #include "bench_netns.h"
 #include "core/policy_compiler.h"
@@ -242,8 +243,8 @@ std::unique_ptr<Datapath> install_wiretag(const Topology& t, size_t n, bool clsa
 
 // Empty programs on the same four hooks wiretag uses (ingress and egress of hs and hr), as
 // clsact filters or TCX links (tc_attach.h). The links stay open until the process exits.
-void install_empty(const Topology& t, bench_baseline_bpf* skel, wiretag::datapath::TcHook hook) {
-  int fd = bpf_program__fd(skel->progs.wt_empty_prog);
+void install_empty(const Topology& t, bpf_program* prog, wiretag::datapath::TcHook hook) {
+  int fd = bpf_program__fd(prog);
   in_netns(t.fwd, [&] {
     for (const char* dev : {"hs", "hr"}) {
       uint32_t ifindex = if_nametoindex(dev);
@@ -403,6 +404,17 @@ struct ConfigSpec {
 
 const char* kLoads[] = {"one flow", "4,096 flows", "churn"};
 
+// bench/probe.bpf.c: configuration "probe-NAME" runs wt_probe_NAME on the four hooks.
+const char* kProbes[] = {"independent", "kmalloc", "dependent", "line", "mark", "code"};
+
+bpf_program* probe_program(bench_probe_bpf* skel, const std::string& config) {
+  std::string name = "wt_" + config;
+  std::replace(name.begin(), name.end(), '-', '_');
+  bpf_program* prog = bpf_object__find_program_by_name(skel->obj, name.c_str());
+  if (!prog) die("no probe program for " + config);
+  return prog;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -449,6 +461,10 @@ int main(int argc, char** argv) {
     specs.push_back({"wiretag-" + size_name(sizes[0]) + "-clsact", "wiretag-clsact", sizes[0]});
   for (size_t n : sizes) specs.push_back({"nft-set-" + size_name(n), "nft", n});
   for (size_t n : ipt_sizes) specs.push_back({"iptables-" + size_name(n), "iptables", n});
+  // The probes run only when named (--only probe-dependent,...), on wiretag's own hook.
+  for (const char* p : kProbes)
+    if (("," + only + ",").find(std::string(",probe-") + p + ",") != std::string::npos)
+      specs.push_back({std::string("probe-") + p, "probe"});
   if (!only.empty())
     std::erase_if(specs, [&](const ConfigSpec& c) {
       return c.kind != "none" && ("," + only + ",").find("," + c.name + ",") == std::string::npos;
@@ -468,14 +484,21 @@ int main(int argc, char** argv) {
 
   auto* empty_skel = bench_baseline_bpf::open_and_load();
   if (!empty_skel) die("load the empty TC program");
+  auto* probe_skel = bench_probe_bpf::open_and_load();
+  if (!probe_skel) die("load the probe programs");
+  const auto hook = wiretag::datapath::tcx_supported() ? wiretag::datapath::TcHook::Tcx
+                                                       : wiretag::datapath::TcHook::Clsact;
 
   std::vector<Topology> topologies;
   std::vector<std::unique_ptr<Datapath>> datapaths;
   for (size_t i = 0; i < specs.size(); ++i) {
     auto t0 = Clock::now();
     Topology t = make_topology(specs[i].name, static_cast<int>(i));
-    if (specs[i].kind == "empty") install_empty(t, empty_skel, wiretag::datapath::TcHook::Clsact);
-    if (specs[i].kind == "empty-tcx") install_empty(t, empty_skel, wiretag::datapath::TcHook::Tcx);
+    if (specs[i].kind == "empty")
+      install_empty(t, empty_skel->progs.wt_empty_prog, wiretag::datapath::TcHook::Clsact);
+    if (specs[i].kind == "empty-tcx")
+      install_empty(t, empty_skel->progs.wt_empty_prog, wiretag::datapath::TcHook::Tcx);
+    if (specs[i].kind == "probe") install_empty(t, probe_program(probe_skel, specs[i].name), hook);
     if (specs[i].kind == "wiretag") datapaths.push_back(install_wiretag(t, specs[i].rules, false));
     if (specs[i].kind == "wiretag-clsact")
       datapaths.push_back(install_wiretag(t, specs[i].rules, true));
@@ -595,6 +618,7 @@ int main(int argc, char** argv) {
   }
   datapaths.clear();
   bench_baseline_bpf::destroy(empty_skel);
+  bench_probe_bpf::destroy(probe_skel);
   remove_namespaces();
   return 0;
 }
