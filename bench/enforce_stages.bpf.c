@@ -45,7 +45,7 @@ int wt_stage_verdict(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	reason = wt_parse(skb, &p);
 	if (reason == WT_PARSED)
-		reason = wt_enforce_reason(&st, ifindex, src_tag, &p, 0);
+		reason = wt_enforce_reason(skb, &st, ifindex, src_tag, &p, 0);
 	return wt_reason_is_drop(reason) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 

@@ -84,7 +84,7 @@ static __always_inline int wt_gate(struct wt_ctx *ctx)
 	ep = wt_endpoint_of_addr(&inner);
 	if (!ep || !wt_endpoint_state(ep, &st) || st.mode != WT_MODE_ENFORCE)
 		return XDP_PASS; /* unknown destination, audit or bypass: TC decides and counts */
-	if (wt_enforce_reason(&st, ep, tag, &inner, 0) != WT_REASON_DROP_POLICY)
+	if (wt_enforce_reason(ctx, &st, ep, tag, &inner, 0) != WT_REASON_DROP_POLICY)
 		return XDP_PASS;
 	return wt_gate_drop(ifindex, tag, WT_REASON_DROP_POLICY, &inner, &outer);
 }

@@ -47,7 +47,7 @@ struct wt_packet {
 	__u8 tcp_flags;
 	__u16 sport;    /* network order; ICMP echo: identifier */
 	__u16 dport;    /* network order; ICMP echo: 0 */
-	__u16 l4_off;   /* where L4 starts: set in the gate only (ctx.h), VXLAN follows UDP */
+	__u16 l4_off;   /* where L4 starts: set for ICMP, and in the gate for all (ctx.h) */
 	__u32 frag_id;
 	__u32 pad2;
 	__u8 saddr[16]; /* 8-byte aligned: the flow cache reads addresses as words */
@@ -121,6 +121,15 @@ static __always_inline int wt_icmp6_is_ndp(const struct wt_packet *p)
 	return (p->icmp_type >= 130 && p->icmp_type <= 137) || p->icmp_type == 143;
 }
 
+static __always_inline int wt_ip_equal(const __u8 *a, const __u8 *b, int n)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	if (n == 4)
+		return x[0] == y[0];
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
 /* TCP or UDP with its ports read. */
 static __always_inline int wt_has_ports(const struct wt_packet *p)
 {
@@ -173,6 +182,7 @@ static __always_inline __u32 wt_parse_l4(struct wt_ctx *ctx, struct wt_packet *p
 			return WT_REASON_DROP_L4_TRUNCATED;
 		p->icmp_type = ih.type;
 		p->l4_known = 1;
+		p->l4_off = off; /* an error's quoted packet follows (related.h) */
 		if (wt_icmp_is_echo_request(p) || wt_icmp_is_echo_reply(p))
 			p->sport = ih.id;
 		break;

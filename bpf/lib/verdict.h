@@ -13,6 +13,7 @@
 #include "parse.h"
 #include "policy.h"
 #include "flow.h"
+#include "related.h"
 #include "observe.h"
 #include "trace.h"
 
@@ -35,15 +36,6 @@ static __always_inline int wt_finish(__u32 ifindex, __u32 slot, __u32 src_tag, _
 		tr->mode = mode;
 	}
 	return verdict == WT_VERDICT_DROP ? TC_ACT_SHOT : TC_ACT_OK;
-}
-
-static __always_inline int wt_ip_equal(const __u8 *a, const __u8 *b, int n)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-
-	if (n == 4)
-		return x[0] == y[0];
-	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
 static __always_inline int wt_spoofed(const struct wt_endpoint *ep, const struct wt_packet *p)
@@ -108,16 +100,17 @@ static __always_inline int wt_stamp(struct __sk_buff *skb, struct wt_trace *tr)
 
 #endif
 
-static __always_inline __u32 wt_enforce_reason(const struct wt_ep_state *st, __u32 ifindex,
-					       __u32 src_tag, const struct wt_packet *p,
-					       struct wt_trace *tr)
+static __always_inline __u32 wt_enforce_reason(struct wt_ctx *ctx, const struct wt_ep_state *st,
+					       __u32 ifindex, __u32 src_tag,
+					       const struct wt_packet *p, struct wt_trace *tr)
 {
 	if (wt_icmp6_is_ndp(p))
 		return WT_REASON_ALLOW_NDP;
 	if (p->frag == WT_FRAG_LATER)
 		return wt_fragment_admitted(ifindex, p) ? WT_REASON_ALLOW_FRAGMENT
 							 : WT_REASON_DROP_FRAGMENT;
-	if (wt_flow_is_reply(ifindex, st->slot, p))
+	if (wt_flow_is_reply(ifindex, st->slot, p) ||
+	    wt_icmp_error_is_reply(ctx, ifindex, st->slot, p))
 		return WT_REASON_ALLOW_REPLY;
 	if (!src_tag)
 		return st->untagged == WT_UNTAGGED_ALLOW ? WT_REASON_ALLOW_UNTAGGED
@@ -147,7 +140,7 @@ static __always_inline int wt_enforce(struct __sk_buff *skb, struct wt_trace *tr
 	}
 	reason = wt_parse(skb, &p);
 	if (reason == WT_PARSED) {
-		reason = wt_enforce_reason(&st, ifindex, src_tag, &p, tr);
+		reason = wt_enforce_reason(skb, &st, ifindex, src_tag, &p, tr);
 		if (p.frag == WT_FRAG_FIRST && !wt_reason_is_drop(reason))
 			wt_fragment_admit(ifindex, &p);
 	}

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <linux/pkt_cls.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <utility>
@@ -420,6 +422,135 @@ void add_replies(std::vector<Case>& t) {
                               .udp(53, 5353))
                     .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
+  }
+}
+
+// What an ICMP error quotes of the packet that caused it: its IP header and the first
+// `l4_bytes` bytes after it (RFC 792 guarantees 8).
+std::vector<uint8_t> quote(const PacketBuilder& original, size_t l4_bytes = 8) {
+  std::vector<uint8_t> frame = original.build();
+  const bool v6 = frame[12] == 0x86;
+  const size_t ip_header = v6 ? 40 : (frame[14] & 0x0f) * 4;
+  const size_t n = std::min(frame.size(), 14 + ip_header + l4_bytes);
+  return {frame.begin() + 14, frame.begin() + static_cast<std::ptrdiff_t>(n)};
+}
+
+struct IcmpError {
+  const char* name;
+  uint8_t v4_type, v4_code, v6_type, v6_code;
+};
+constexpr IcmpError kPortUnreachable{"PortUnreachable", 3, 3, 1, 4};
+constexpr IcmpError kTooBig{"FragNeeded", 3, 4, 2, 0};  // IPv6: packet too big
+constexpr IcmpError kTimeExceeded{"TimeExceeded", 11, 0, 3, 0};
+constexpr IcmpError kParameterProblem{"ParameterProblem", 12, 0, 4, 0};
+
+// An ICMP error sent to the endpoint by `from` (the remote unless given), quoting `original`.
+PacketBuilder icmp_error(const Family& f, const IcmpError& e, const PacketBuilder& original,
+                         size_t l4_bytes = 8, const char* from = nullptr) {
+  PacketBuilder p = f.v6 ? PacketBuilder::ipv6(from ? from : kRemote6, kLocal6)
+                         : PacketBuilder::ipv4(from ? from : kRemote4, kLocal4);
+  p.icmp(f.v6 ? e.v6_type : e.v4_type, f.v6 ? e.v6_code : e.v4_code)
+      .payload(quote(original, l4_bytes));
+  return p;
+}
+
+// ICMP errors about a flow the endpoint originated are replies to it (related.h): path MTU
+// discovery and port unreachable work whatever the rules say of ICMP; any other is not one.
+void add_icmp_errors(std::vector<Case>& t) {
+  for (const Family& f : kFamilies) {
+    std::string F = f.name;
+    // A router on the path: another source than the flow's remote, untagged or not.
+    const char* router = f.v6 ? "2001:2::ff" : "198.18.0.254";
+    for (const IcmpError& e : {kPortUnreachable, kTooBig, kTimeExceeded, kParameterProblem}) {
+      t.push_back(Case(F + e.name + "AboutOriginatedUdpFlowPasses")
+                      .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                      .send(icmp_error(f, e, outgoing(f).udp(5353, 53)))
+                      .with_mark(kOtherTag)
+                      .passes(WT_REASON_ALLOW_REPLY));
+      t.push_back(Case(F + e.name + "AboutOriginatedTcpFlowPasses")
+                      .after(Program::Stamp, outgoing(f).tcp(40000, 80, kTcpSyn))
+                      .send(icmp_error(f, e, outgoing(f).tcp(40000, 80, kTcpAck), 8, router))
+                      .with_mark(kOtherTag)
+                      .passes(WT_REASON_ALLOW_REPLY));
+    }
+    t.push_back(Case(F + "TimeExceededAboutOriginatedEchoPasses")
+                    .after(Program::Stamp, outgoing(f).icmp_echo_request(77))
+                    .send(icmp_error(f, kTimeExceeded, outgoing(f).icmp_echo_request(77), 8,
+                                     router))
+                    .with_mark(kOtherTag)
+                    .passes(WT_REASON_ALLOW_REPLY));
+    t.push_back(Case(F + "UntaggedFragNeededPassesEvenWhenUntaggedIsDenied")
+                    .on(untagged_denied())
+                    .after(Program::Stamp, outgoing(f).tcp(40000, 80, kTcpSyn))
+                    .send(icmp_error(f, kTooBig, outgoing(f).tcp(40000, 80, kTcpAck), 8, router))
+                    .with_mark(0)
+                    .passes(WT_REASON_ALLOW_REPLY));
+    // Not about a flow of this endpoint: the rules decide, as for any ICMP.
+    t.push_back(Case(F + "IcmpErrorWithoutOriginatedFlowIsDropped")
+                    .send(icmp_error(f, kPortUnreachable, outgoing(f).udp(5353, 53)))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    t.push_back(Case(F + "IcmpErrorAboutAnotherLocalPortIsDropped")
+                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                    .send(icmp_error(f, kPortUnreachable, outgoing(f).udp(5354, 53)))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    t.push_back(Case(F + "IcmpErrorAboutAnotherRemotePortIsDropped")
+                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                    .send(icmp_error(f, kPortUnreachable, outgoing(f).udp(5353, 54)))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    t.push_back(Case(F + "IcmpErrorAboutAnotherProtocolIsDropped")
+                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                    .send(icmp_error(f, kPortUnreachable, outgoing(f).tcp(5353, 53, kTcpAck)))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    // Quoting a packet the endpoint received (the remote's own flow, turned around).
+    t.push_back(Case(F + "IcmpErrorQuotingAPacketToTheEndpointIsDropped")
+                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                    .send(icmp_error(f, kPortUnreachable, incoming(f).udp(53, 5353)))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    t.push_back(Case(F + "IcmpErrorQuotingAnotherSourceAddressIsDropped")
+                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                    .send(icmp_error(f, kPortUnreachable,
+                                     (f.v6 ? PacketBuilder::ipv6("2001:2::3", kRemote6)
+                                           : PacketBuilder::ipv4("198.18.0.3", kRemote4))
+                                         .udp(5353, 53)))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    t.push_back(Case(F + "IcmpErrorQuotingNoPortsIsDropped")
+                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                    .send(icmp_error(f, kPortUnreachable, outgoing(f).udp(5353, 53), 0))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    std::vector<uint8_t> half_header = quote(outgoing(f).udp(5353, 53));
+    half_header.resize(f.v6 ? 30 : 12);
+    t.push_back(Case(F + "IcmpErrorQuotingATruncatedHeaderIsDropped")
+                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                    .send(incoming(f)
+                              .icmp(f.v6 ? kPortUnreachable.v6_type : kPortUnreachable.v4_type,
+                                    f.v6 ? kPortUnreachable.v6_code : kPortUnreachable.v4_code)
+                              .payload(half_header))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    t.push_back(Case(F + "EchoReplyQuotedInAnErrorIsNotAFlow")
+                    .after(Program::Stamp, outgoing(f).icmp_echo_request(77))
+                    .send(icmp_error(f, kTimeExceeded, outgoing(f).icmp_echo_reply(77)))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    // Quoting ICMP types that are not errors (IPv4 redirect; ICMPv6 node information query,
+    // 139: 137, the IPv6 redirect, is neighbour discovery and passes as such).
+    t.push_back(Case(F + "IcmpNonErrorQuotingAnOriginatedFlowIsNotAReply")
+                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                    .send(icmp_error(f, {"Other", 5, 1, 139, 0}, outgoing(f).udp(5353, 53)))
+                    .with_mark(kOtherTag)
+                    .drops(WT_REASON_DROP_POLICY));
+    t.push_back(Case(F + "UnrelatedIcmpErrorAllowedByAnIcmpRulePasses")
+                    .send(icmp_error(f, kPortUnreachable, outgoing(f).udp(5353, 53)))
+                    .with_mark(kTag)
+                    .with_rules({icmp(kTag)})
+                    .passes(WT_REASON_ALLOW_RULE));
   }
 }
 
@@ -1001,6 +1132,7 @@ std::vector<Case> verdict_table() {
   add_rule_matching(t);
   add_port_ranges(t);
   add_replies(t);
+  add_icmp_errors(t);
   add_tags_and_modes(t);
   add_malformed(t);
   add_ipv6_chains(t);
