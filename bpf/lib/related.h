@@ -105,15 +105,20 @@ static __always_inline int wt_icmp_quoted_reply(struct wt_ctx *ctx, const struct
 	return 0;
 }
 
-static __always_inline int wt_icmp_error_is_reply(struct wt_ctx *ctx, __u32 ifindex, __u32 slot,
+/* The quoted packet's reply in a struct of its own: zeroed only for an ICMP error. */
+static __always_inline int wt_icmp_quote_is_reply(struct wt_ctx *ctx, __u32 ifindex, __u32 slot,
 						  const struct wt_packet *p)
 {
 	struct wt_packet q = {};
 
 	wt_packet_in_memory(&q);
-	if (!wt_icmp_is_error(p) || !wt_icmp_quoted_reply(ctx, p, &q))
-		return 0;
-	return wt_flow_is_reply(ifindex, slot, &q);
+	return wt_icmp_quoted_reply(ctx, p, &q) && wt_flow_is_reply(ifindex, slot, &q);
+}
+
+static __always_inline int wt_icmp_error_is_reply(struct wt_ctx *ctx, __u32 ifindex, __u32 slot,
+						  const struct wt_packet *p)
+{
+	return wt_icmp_is_error(p) && wt_icmp_quote_is_reply(ctx, ifindex, slot, p);
 }
 
 #endif
