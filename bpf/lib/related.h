@@ -111,19 +111,32 @@ static __always_inline int wt_icmp_quoted_reply(struct wt_ctx *ctx, const struct
 	return 0;
 }
 
+#ifdef WT_CTX_XDP
 /*
- * What enforce looks up in the endpoint's flows for packet p: p itself, or for an ICMP error
- * whose quote reads whole, the reply to the quoted packet (in `quoted`, zeroed only then).
- * One flow lookup serves both, so its code is inlined once.
+ * The gate drops only what is certainly denied, and an ICMP error may be a reply TC passes:
+ * the gate passes them all to TC (its stack has no room for the quote's lookup).
  */
-static __always_inline const struct wt_packet *
-wt_flow_view(struct wt_ctx *ctx, const struct wt_packet *p, struct wt_packet *quoted)
+static __always_inline int wt_icmp_error_is_reply(struct wt_ctx *ctx __attribute__((unused)),
+						  __u32 ifindex __attribute__((unused)),
+						  __u32 slot __attribute__((unused)),
+						  const struct wt_packet *p __attribute__((unused)))
 {
-	if (!wt_icmp_is_error(p))
-		return p;
-	__builtin_memset(quoted, 0, sizeof(*quoted));
-	wt_packet_in_memory(quoted);
-	return wt_icmp_quoted_reply(ctx, p, quoted) ? quoted : p;
+	return 1;
 }
+#else
+/*
+ * Is ICMP error p a reply to one of the endpoint's flows? A function of its own (a BPF-to-BPF
+ * call), not inlined: enforce's hot path keeps its code as it was, one check of p's type
+ * longer, and the second flow lookup's code is out of its way.
+ */
+static __noinline int wt_icmp_error_is_reply(struct wt_ctx *ctx, __u32 ifindex, __u32 slot,
+					     const struct wt_packet *p)
+{
+	struct wt_packet q = {};
+
+	wt_packet_in_memory(&q);
+	return wt_icmp_quoted_reply(ctx, p, &q) && wt_flow_is_reply(ifindex, slot, &q);
+}
+#endif
 
 #endif

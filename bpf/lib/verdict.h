@@ -104,15 +104,15 @@ static __always_inline __u32 wt_enforce_reason(struct wt_ctx *ctx, const struct 
 					       __u32 ifindex, __u32 src_tag,
 					       const struct wt_packet *p, struct wt_trace *tr)
 {
-	struct wt_packet quoted; /* related.h: an ICMP error's quoted packet, turned around */
-
 	if (wt_icmp6_is_ndp(p))
 		return WT_REASON_ALLOW_NDP;
 	if (p->frag == WT_FRAG_LATER)
 		return wt_fragment_admitted(ifindex, p) ? WT_REASON_ALLOW_FRAGMENT
 							 : WT_REASON_DROP_FRAGMENT;
-	if (wt_flow_is_reply(ifindex, st->slot, wt_flow_view(ctx, p, &quoted)))
+	if (wt_flow_is_reply(ifindex, st->slot, p))
 		return WT_REASON_ALLOW_REPLY;
+	if (wt_icmp_is_error(p) && wt_icmp_error_is_reply(ctx, ifindex, st->slot, p))
+		return WT_REASON_ALLOW_REPLY; /* related.h */
 	if (!src_tag)
 		return st->untagged == WT_UNTAGGED_ALLOW ? WT_REASON_ALLOW_UNTAGGED
 							 : WT_REASON_DROP_UNTAGGED;

@@ -271,6 +271,20 @@ TEST_F(Gate, ReplyToAFlowTheEndpointOpenedPasses) {
               vxlan(kCellA4, inner_tcp(false, 40001, kTcpSyn, 443)), WT_REASON_DROP_POLICY);
 }
 
+// An ICMP error may be a reply to one of the endpoint's flows (bpf/lib/related.h): the gate
+// leaves every ICMP error to TC, which reads the quote; any other ICMP it still judges.
+TEST_F(Gate, IcmpErrorsAreLeftToTc) {
+  auto quoted = PacketBuilder::ipv4(kEp4, kPeer4).tcp(40002, 443, kTcpAck).build();
+  std::vector<uint8_t> quote(quoted.begin() + 14, quoted.begin() + 14 + 28);
+  expect_pass("a fragmentation needed to the endpoint, tag 12",
+              vxlan(kCellA4, PacketBuilder::ipv4(kPeer4, kEp4).icmp(3, 4).payload(quote).build(),
+                    kFlagsGbp, kOtherTag));
+  expect_drop("an echo request, tag 12",
+              vxlan(kCellA4, PacketBuilder::ipv4(kPeer4, kEp4).icmp_echo_request(9).build(),
+                    kFlagsGbp, kOtherTag),
+              WT_REASON_DROP_POLICY);
+}
+
 // A flow cache of fewer sets than the programs' default: the gate finds the flows stamp
 // cached in the same sets (it gets wt_flow_cache_shift from the live datapath).
 class GateSmallFlowCache : public Gate {
