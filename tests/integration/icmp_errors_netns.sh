@@ -22,12 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-check() { # check DESCRIPTION CMD...
-  local what=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok    $what"
-  else failed=$((failed + 1)); echo "FAIL  $what"; fi
-}
+. "$here/checks.sh"
 ep() { local i=$1; shift; "$WIRETAG" endpoint "$@" --netns "$CELL_NS" --dev "$(topo_hostif "$i")"; }
 # counter DEV_INDEX DIR REASON VERDICT → packets
 counter() {
@@ -132,5 +127,4 @@ sleep 0.2
 drops=$(( $(counter 1 enforce drop_policy drop) ))
 check "an unrelated port unreachable from c2 is dropped on c1 (drop_policy: $drops)" test "$drops" -ge 3
 
-echo "# $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
