@@ -444,14 +444,19 @@ constexpr IcmpError kTooBig{"FragNeeded", 3, 4, 2, 0};  // IPv6: packet too big
 constexpr IcmpError kTimeExceeded{"TimeExceeded", 11, 0, 3, 0};
 constexpr IcmpError kParameterProblem{"ParameterProblem", 12, 0, 4, 0};
 
-// An ICMP error sent to the endpoint by `from` (the remote unless given), quoting `original`.
-PacketBuilder icmp_error(const Family& f, const IcmpError& e, const PacketBuilder& original,
-                         size_t l4_bytes = 8, const char* from = nullptr) {
+// An ICMP error sent to the endpoint by `from` (the remote unless given), carrying `quoted`.
+PacketBuilder icmp_error_quoting(const Family& f, const IcmpError& e, std::vector<uint8_t> quoted,
+                                 const char* from = nullptr) {
   PacketBuilder p = f.v6 ? PacketBuilder::ipv6(from ? from : kRemote6, kLocal6)
                          : PacketBuilder::ipv4(from ? from : kRemote4, kLocal4);
-  p.icmp(f.v6 ? e.v6_type : e.v4_type, f.v6 ? e.v6_code : e.v4_code)
-      .payload(quote(original, l4_bytes));
+  p.icmp(f.v6 ? e.v6_type : e.v4_type, f.v6 ? e.v6_code : e.v4_code).payload(std::move(quoted));
   return p;
+}
+
+// The same, quoting `original` as a router or host would.
+PacketBuilder icmp_error(const Family& f, const IcmpError& e, const PacketBuilder& original,
+                         size_t l4_bytes = 8, const char* from = nullptr) {
+  return icmp_error_quoting(f, e, quote(original, l4_bytes), from);
 }
 
 // ICMP errors about a flow the endpoint originated are replies to it (related.h): path MTU
@@ -490,50 +495,28 @@ void add_icmp_errors(std::vector<Case>& t) {
                     .send(icmp_error(f, kPortUnreachable, outgoing(f).udp(5353, 53)))
                     .with_mark(kOtherTag)
                     .drops(WT_REASON_DROP_POLICY));
-    t.push_back(Case(F + "IcmpErrorAboutAnotherLocalPortIsDropped")
-                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(icmp_error(f, kPortUnreachable, outgoing(f).udp(5354, 53)))
-                    .with_mark(kOtherTag)
-                    .drops(WT_REASON_DROP_POLICY));
-    t.push_back(Case(F + "IcmpErrorAboutAnotherRemotePortIsDropped")
-                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(icmp_error(f, kPortUnreachable, outgoing(f).udp(5353, 54)))
-                    .with_mark(kOtherTag)
-                    .drops(WT_REASON_DROP_POLICY));
-    t.push_back(Case(F + "IcmpErrorAboutAnotherProtocolIsDropped")
-                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(icmp_error(f, kPortUnreachable, outgoing(f).tcp(5353, 53, kTcpAck)))
-                    .with_mark(kOtherTag)
-                    .drops(WT_REASON_DROP_POLICY));
-    // Quoting a packet the endpoint received (the remote's own flow, turned around).
-    t.push_back(Case(F + "IcmpErrorQuotingAPacketToTheEndpointIsDropped")
-                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(icmp_error(f, kPortUnreachable, incoming(f).udp(53, 5353)))
-                    .with_mark(kOtherTag)
-                    .drops(WT_REASON_DROP_POLICY));
-    t.push_back(Case(F + "IcmpErrorQuotingAnotherSourceAddressIsDropped")
-                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(icmp_error(f, kPortUnreachable,
-                                     (f.v6 ? PacketBuilder::ipv6("2001:2::3", kRemote6)
-                                           : PacketBuilder::ipv4("198.18.0.3", kRemote4))
-                                         .udp(5353, 53)))
-                    .with_mark(kOtherTag)
-                    .drops(WT_REASON_DROP_POLICY));
-    t.push_back(Case(F + "IcmpErrorQuotingNoPortsIsDropped")
-                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(icmp_error(f, kPortUnreachable, outgoing(f).udp(5353, 53), 0))
-                    .with_mark(kOtherTag)
-                    .drops(WT_REASON_DROP_POLICY));
+    // After the endpoint sent udp 5353 -> 53, quotes that are not of that flow.
     std::vector<uint8_t> half_header = quote(outgoing(f).udp(5353, 53));
     half_header.resize(f.v6 ? 30 : 12);
-    t.push_back(Case(F + "IcmpErrorQuotingATruncatedHeaderIsDropped")
-                    .after(Program::Stamp, outgoing(f).udp(5353, 53))
-                    .send(incoming(f)
-                              .icmp(f.v6 ? kPortUnreachable.v6_type : kPortUnreachable.v4_type,
-                                    f.v6 ? kPortUnreachable.v6_code : kPortUnreachable.v4_code)
-                              .payload(half_header))
-                    .with_mark(kOtherTag)
-                    .drops(WT_REASON_DROP_POLICY));
+    const std::pair<const char*, std::vector<uint8_t>> not_the_flow[] = {
+        {"AboutAnotherLocalPort", quote(outgoing(f).udp(5354, 53))},
+        {"AboutAnotherRemotePort", quote(outgoing(f).udp(5353, 54))},
+        {"AboutAnotherProtocol", quote(outgoing(f).tcp(5353, 53, kTcpAck))},
+        // A packet the endpoint received (the remote's own flow, turned around).
+        {"QuotingAPacketToTheEndpoint", quote(incoming(f).udp(53, 5353))},
+        {"QuotingAnotherSourceAddress",
+         quote((f.v6 ? PacketBuilder::ipv6("2001:2::3", kRemote6)
+                     : PacketBuilder::ipv4("198.18.0.3", kRemote4))
+                   .udp(5353, 53))},
+        {"QuotingNoPorts", quote(outgoing(f).udp(5353, 53), 0)},
+        {"QuotingATruncatedHeader", half_header},
+    };
+    for (const auto& [what, quoted] : not_the_flow)
+      t.push_back(Case(F + "IcmpError" + what + "IsDropped")
+                      .after(Program::Stamp, outgoing(f).udp(5353, 53))
+                      .send(icmp_error_quoting(f, kPortUnreachable, quoted))
+                      .with_mark(kOtherTag)
+                      .drops(WT_REASON_DROP_POLICY));
     t.push_back(Case(F + "EchoReplyQuotedInAnErrorIsNotAFlow")
                     .after(Program::Stamp, outgoing(f).icmp_echo_request(77))
                     .send(icmp_error(f, kTimeExceeded, outgoing(f).icmp_echo_reply(77)))
