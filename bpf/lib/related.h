@@ -43,7 +43,7 @@ static __always_inline int wt_icmp_is_error(const struct wt_packet *p)
 /*
  * The quote is read with the load-bytes helper, not direct packet access: its offset is a
  * packet's own l4_off plus headers, a range the verifier cannot bound where clang checks one
- * copy of the offset and adds another (the gate failed to load so). The helper checks the
+ * copy of the offset and adds another. The helper checks the
  * bounds itself; this is not the path of any packet but an ICMP error's.
  */
 static __always_inline int wt_icmp_quoted_reply(struct wt_ctx *ctx, const struct wt_packet *p,
