@@ -51,6 +51,7 @@
 #include "bench_probe_bpf.skel.h"
 #include "bench_common.h"
 #include "bench_netns.h"
+#include "program_profile.h"
 #include "core/policy_compiler.h"
 #include "datapath/datapath.h"
 #include "datapath/netns.h"
@@ -443,6 +444,14 @@ int main(int argc, char** argv) {
   app.add_flag("--prog-stats", prog_stats,
                "also print each program's in-situ ns per run (kernel.bpf_stats_enabled on for "
                "the run: its clock reads lower every rate, so take ratios from a run without it)");
+  bool profile = false;
+  int profile_hz = 10000;
+  app.add_flag("--profile", profile,
+               "also print where each BPF program's time goes, by source line: perf's cpu-clock "
+               "samples during each flood (needs perf: scripts/install-deps.sh installs "
+               "linux-perf; the sampling lowers every rate, so take ratios from a run without it)");
+  app.add_option("--profile-hz", profile_hz, "samples per second and CPU for --profile")
+      ->check(CLI::Range(100, 50000));
   CLI11_PARSE(app, argc, argv);
   g_realtime = !no_realtime;
   if (quick) {
@@ -523,6 +532,10 @@ int main(int argc, char** argv) {
   // load -> config -> program name -> {ns, runs} (--prog-stats)
   std::map<std::string, std::map<std::string, std::pair<uint64_t, uint64_t>>> runs[3];
   if (prog_stats) set_bpf_stats(true);
+  // load -> config -> program name -> samples (--profile); and the packets they were taken over
+  std::map<std::string, std::map<std::string, wiretag::bench::ProgramProfile>> profiles[2];
+  std::map<std::string, double> profiled_packets[2];
+  const std::string perf_file = "/tmp/wiretag-bench-peers-" + std::to_string(::getpid()) + ".perf";
   auto measure = [&](int load, const Topology& t) {
     if (load == 2) {
       auto s = measure_churn(t, seconds);
@@ -531,8 +544,20 @@ int main(int argc, char** argv) {
     }
     std::map<uint32_t, ProgRuns> before;
     if (prog_stats) before = prog_runs();
+    // Only configurations with programs of their own: the others have nothing to charge.
+    const bool sampled = profile && t.config != "none" && t.config.rfind("nft", 0) != 0 &&
+                         t.config.rfind("iptables", 0) != 0;
+    wiretag::bench::PerfRecord perf(perf_file, profile_hz);
+    if (sampled && !perf.start()) die("--profile: perf record did not start");
     double got = measure_flood(t, load == 0 ? one : many, seconds).rate;
     if (prog_stats) add_prog_runs(before, prog_runs(), runs[load][t.config]);
+    if (sampled) {
+      perf.stop();
+      wiretag::bench::attribute(perf.addresses(), wiretag::bench::loaded_programs(),
+                                profiles[load][t.config]);
+      profiled_packets[load][t.config] += got * seconds;
+      std::remove(perf_file.c_str());
+    }
     return got;
   };
   for (int r = 0; r < rounds; ++r) {
@@ -587,6 +612,19 @@ int main(int argc, char** argv) {
             std::printf("  %-11s %-17s %-16s %6.1f ns over %lu runs\n", kLoads[load],
                         s.name.c_str(), name.c_str(), static_cast<double>(v.first) / v.second,
                         static_cast<unsigned long>(v.second));
+  }
+
+  if (profile) {
+    std::printf("\nwhere each program's time goes (--profile: perf cpu-clock samples at %d Hz "
+                "during the floods, charged to the BPF source line of the instruction before "
+                "each sample; the first line, the prologue, is the cost of entering a program)\n",
+                profile_hz);
+    for (int load = 0; load < 2; ++load)
+      for (auto& s : specs)
+        if (profiles[load].count(s.name))
+          wiretag::bench::print_profile(std::string(kLoads[load]) + ", " + s.name,
+                                        profiles[load][s.name], profiled_packets[load][s.name],
+                                        profile_hz, 12);
   }
 
   // Targets (issue 18), read from the medians of this run.

@@ -12,6 +12,7 @@ packages=(
   prometheus-cpp-dev
   iproute2 iputils-ping netcat-openbsd socat ncat curl procps psmisc nftables
   iptables  # the peer comparison (bench/peers_bench.cc) measures iptables linear rules
+  linux-perf  # wiretag-bench-peers --profile: cpu-clock samples by BPF source line
   python3
   postgresql  # --db postgresql://…: the store tests start private clusters (initdb, pg_ctl)
   chromium chromium-driver  # the web view's test (tests/ui): headless Chromium via WebDriver

@@ -1,0 +1,79 @@
+// Where a BPF program's time goes in situ, by source line (wiretag-bench-peers --profile).
+//
+// perf samples every CPU on its cpu-clock (a timer: it needs no PMU, so it works in the VMs
+// these benches run on); each sample's kernel address is found in the jited code of the
+// programs loaded at the time, and charged to the BPF source line the kernel's line info
+// gives for it. A timer sample interrupts after the instruction that stalled, so it is
+// charged to the instruction before its address. The first lines of a program (its prologue)
+// carry the cost of entering it, which an empty program pays too.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace wiretag::bench {
+
+// One loaded program's jited code: its functions' address ranges and each line-info record's
+// first address, with the source line it came from.
+struct ProgramCode {
+  std::string name;  // the program's own name (e.g. "wt_stamp_prog")
+  struct Range {
+    uint64_t start = 0, end = 0;
+  };
+  std::vector<Range> functions;  // the main program and its BPF-to-BPF callees
+  struct Line {
+    uint64_t addr = 0;
+    std::string where;  // "endpoint.h:37"
+    std::string text;   // the source line, trimmed
+  };
+  std::vector<Line> lines;  // by address
+
+  bool holds(uint64_t addr) const;
+  // The line whose code holds `addr` (holds() first); nullptr before the first record.
+  const Line* line_at(uint64_t addr) const;
+};
+
+// Every loaded TC and XDP program whose name is in `names` (all of them when empty), read
+// through bpf_obj_get_info_by_fd and the program's BTF.
+std::vector<ProgramCode> loaded_programs(const std::vector<std::string>& names = {});
+
+// `perf record -e cpu-clock -a` into a file, from start() until stop().
+class PerfRecord {
+ public:
+  PerfRecord(std::string path, int hz) : path_(std::move(path)), hz_(hz) {}
+  ~PerfRecord();
+  PerfRecord(const PerfRecord&) = delete;
+  PerfRecord& operator=(const PerfRecord&) = delete;
+  // False (and a message on stderr) when perf is missing or did not start.
+  bool start();
+  void stop();
+  // Every sample's address, in the order taken.
+  std::vector<uint64_t> addresses() const;
+  int hz() const { return hz_; }
+
+ private:
+  std::string path_;
+  int hz_;
+  pid_t pid_ = -1;
+};
+
+// Samples per program and per source line, accumulated over any number of recordings.
+struct ProgramProfile {
+  uint64_t samples = 0;
+  std::map<std::string, uint64_t> by_line;  // "endpoint.h:37  word = *(volatile ...)"
+  std::map<std::string, uint64_t> by_file;  // "endpoint.h"
+};
+// program name -> its profile; samples outside every program are ignored.
+void attribute(const std::vector<uint64_t>& addresses, const std::vector<ProgramCode>& programs,
+               std::map<std::string, ProgramProfile>& into);
+
+// The report: per program, ns per packet (samples / hz / packets), its files' shares and its
+// `top` lines.
+void print_profile(const std::string& title, const std::map<std::string, ProgramProfile>& profiles,
+                   double packets, int hz, size_t top);
+
+}  // namespace wiretag::bench
