@@ -535,6 +535,9 @@ int main(int argc, char** argv) {
   // load -> config -> program name -> samples (--profile); and the packets they were taken over
   std::map<std::string, std::map<std::string, wiretag::bench::ProgramProfile>> profiles[2];
   std::map<std::string, double> profiled_packets[2];
+  std::map<std::string, uint64_t> path_samples[2];
+  // With the sender on the last CPU, that CPU runs the whole path (realtime_on_last_cpu()).
+  const int path_cpu = g_realtime ? static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)) - 1 : -1;
   const std::string perf_file = "/tmp/wiretag-bench-peers-" + std::to_string(::getpid()) + ".perf";
   auto measure = [&](int load, const Topology& t) {
     if (load == 2) {
@@ -553,8 +556,8 @@ int main(int argc, char** argv) {
     if (prog_stats) add_prog_runs(before, prog_runs(), runs[load][t.config]);
     if (sampled) {
       perf.stop();
-      wiretag::bench::attribute(perf.addresses(), wiretag::bench::loaded_programs(),
-                                profiles[load][t.config]);
+      wiretag::bench::attribute(perf.samples(), wiretag::bench::loaded_programs(), path_cpu,
+                                profiles[load][t.config], &path_samples[load][t.config]);
       profiled_packets[load][t.config] += got * seconds;
       std::remove(perf_file.c_str());
     }
@@ -624,7 +627,7 @@ int main(int argc, char** argv) {
         if (profiles[load].count(s.name))
           wiretag::bench::print_profile(std::string(kLoads[load]) + ", " + s.name,
                                         profiles[load][s.name], profiled_packets[load][s.name],
-                                        profile_hz, 12);
+                                        path_samples[load][s.name], profile_hz, 12);
   }
 
   // Targets (issue 18), read from the medians of this run.

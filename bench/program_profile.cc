@@ -139,26 +139,36 @@ void PerfRecord::stop() {
   pid_ = -1;
 }
 
-std::vector<uint64_t> PerfRecord::addresses() const {
-  std::vector<uint64_t> out;
-  std::string cmd = "perf script -i '" + path_ + "' -F ip 2>/dev/null";
+std::vector<PerfRecord::Sample> PerfRecord::samples() const {
+  std::vector<Sample> out;
+  std::string cmd = "perf script -i '" + path_ + "' -F cpu,ip 2>/dev/null";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return out;
   char buf[256];
-  while (std::fgets(buf, sizeof buf, p))
-    if (uint64_t ip = std::strtoull(buf, nullptr, 16)) out.push_back(ip);
+  while (std::fgets(buf, sizeof buf, p)) {
+    Sample s;  // "[001]     ffffffffc0123456"
+    const char* open = std::strchr(buf, '[');
+    char* end = nullptr;
+    if (open) s.cpu = static_cast<int>(std::strtol(open + 1, &end, 10));
+    const char* close = std::strchr(buf, ']');
+    s.ip = std::strtoull(close ? close + 1 : buf, nullptr, 16);
+    if (s.ip) out.push_back(s);
+  }
   ::pclose(p);
   return out;
 }
 
-void attribute(const std::vector<uint64_t>& addresses, const std::vector<ProgramCode>& programs,
-               std::map<std::string, ProgramProfile>& into) {
-  for (uint64_t ip : addresses) {
-    const uint64_t at = ip - 1;  // the instruction the sample interrupted after
+void attribute(const std::vector<PerfRecord::Sample>& samples,
+               const std::vector<ProgramCode>& programs, int cpu,
+               std::map<std::string, ProgramProfile>& into, uint64_t* cpu_samples) {
+  for (const auto& sample : samples) {
+    if (sample.cpu == cpu) ++*cpu_samples;
+    const uint64_t at = sample.ip - 1;  // the instruction the sample interrupted after
     for (const ProgramCode& prog : programs) {
       if (!prog.holds(at)) continue;
       ProgramProfile& p = into[prog.name];
       ++p.samples;
+      if (sample.cpu == cpu) ++p.on_cpu;
       const ProgramCode::Line* line = prog.line_at(at);
       std::string where = line ? line->where : "?";
       ++p.by_file[where.substr(0, where.find(':'))];
@@ -169,11 +179,13 @@ void attribute(const std::vector<uint64_t>& addresses, const std::vector<Program
 }
 
 void print_profile(const std::string& title, const std::map<std::string, ProgramProfile>& profiles,
-                   double packets, int hz, size_t top) {
+                   double packets, uint64_t cpu_samples, int hz, size_t top) {
   for (const auto& [name, p] : profiles) {
     if (p.samples == 0) continue;
-    std::printf("  %s, %s: %.1f ns per packet (%lu samples)\n", title.c_str(), name.c_str(),
+    std::printf("  %s, %s: %.1f ns per packet, %.2f%% of the path's CPU (%lu samples)\n",
+                title.c_str(), name.c_str(),
                 packets > 0 ? 1e9 * static_cast<double>(p.samples) / hz / packets : 0.0,
+                cpu_samples ? 100.0 * static_cast<double>(p.on_cpu) / cpu_samples : 0.0,
                 static_cast<unsigned long>(p.samples));
     std::vector<std::pair<uint64_t, std::string>> files, lines;
     for (const auto& [f, n] : p.by_file) files.emplace_back(n, f);

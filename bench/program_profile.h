@@ -51,8 +51,12 @@ class PerfRecord {
   // False (and a message on stderr) when perf is missing or did not start.
   bool start();
   void stop();
-  // Every sample's address, in the order taken.
-  std::vector<uint64_t> addresses() const;
+  struct Sample {
+    int cpu = -1;
+    uint64_t ip = 0;
+  };
+  // Every sample, in the order taken.
+  std::vector<Sample> samples() const;
   int hz() const { return hz_; }
 
  private:
@@ -64,16 +68,21 @@ class PerfRecord {
 // Samples per program and per source line, accumulated over any number of recordings.
 struct ProgramProfile {
   uint64_t samples = 0;
+  uint64_t on_cpu = 0;  // of them, those taken on the CPU the path runs on
   std::map<std::string, uint64_t> by_line;  // "endpoint.h:37  word = *(volatile ...)"
   std::map<std::string, uint64_t> by_file;  // "endpoint.h"
 };
-// program name -> its profile; samples outside every program are ignored.
-void attribute(const std::vector<uint64_t>& addresses, const std::vector<ProgramCode>& programs,
-               std::map<std::string, ProgramProfile>& into);
+// program name -> its profile; samples outside every program are ignored. `cpu`: the CPU
+// whose whole time is the measured path (the flood sender's: its softirq runs the path); its
+// samples, in any code, are added to *cpu_samples.
+void attribute(const std::vector<PerfRecord::Sample>& samples,
+               const std::vector<ProgramCode>& programs, int cpu,
+               std::map<std::string, ProgramProfile>& into, uint64_t* cpu_samples);
 
-// The report: per program, ns per packet (samples / hz / packets), its files' shares and its
-// `top` lines.
+// The report: per program, ns per packet (samples / hz / packets) and its share of the path's
+// CPU (on_cpu / cpu_samples: unlike ns, a share does not move with the machine's speed), its
+// files' shares and its `top` lines.
 void print_profile(const std::string& title, const std::map<std::string, ProgramProfile>& profiles,
-                   double packets, int hz, size_t top);
+                   double packets, uint64_t cpu_samples, int hz, size_t top);
 
 }  // namespace wiretag::bench
