@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +28,32 @@ inline double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The median of `v` with a distribution-free 95% confidence interval: the order statistics
+// k-th from each end, k the largest with P(Binomial(n, 1/2) < k) <= 2.5% (a sign test's
+// interval, exact for any distribution). Below 9 values it is the whole range.
+struct MedianInterval {
+  double median = 0, low = 0, high = 0;
+};
+inline MedianInterval median_interval(std::vector<double> v) {
+  MedianInterval out;
+  if (v.empty()) return out;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  out.median = median(v);
+  // P(B < k) for B ~ Binomial(n, 1/2), k = 1, 2, ...: the largest k with P <= 0.025.
+  size_t k = 0;
+  double below = 0, term = std::pow(0.5, static_cast<double>(n));  // P(B = 0)
+  for (size_t j = 0; j < n; ++j) {
+    below += term;  // P(B <= j) = P(B < j + 1)
+    if (below > 0.025) break;
+    k = j + 1;
+    term *= static_cast<double>(n - j) / static_cast<double>(j + 1);
+  }
+  out.low = k ? v[k - 1] : v.front();
+  out.high = k ? v[n - k] : v.back();
+  return out;
 }
 
 inline double seconds_since(std::chrono::steady_clock::time_point t) {

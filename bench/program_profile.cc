@@ -4,6 +4,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +110,8 @@ bool PerfRecord::start() {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // A bench killed without its destructors must not leave a perf sampling every CPU.
+    ::prctl(PR_SET_PDEATHSIG, SIGINT);
     // Its summary lines on stderr would interleave with the bench's table.
     if (FILE* null = std::fopen("/dev/null", "w")) ::dup2(fileno(null), STDERR_FILENO);
     ::execlp("perf", "perf", "record", "-q", "-e", "cpu-clock", "-F", hz.c_str(), "-a", "-o",
