@@ -371,17 +371,9 @@ struct ProgRuns {
 
 std::map<uint32_t, ProgRuns> prog_runs() {
   std::map<uint32_t, ProgRuns> out;
-  uint32_t id = 0;
-  while (bpf_prog_get_next_id(id, &id) == 0) {
-    int fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0) continue;
-    bpf_prog_info info{};
-    uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-        (info.type == BPF_PROG_TYPE_SCHED_CLS || info.type == BPF_PROG_TYPE_XDP))
-      out[id] = {info.name, info.run_time_ns, info.run_cnt};
-    ::close(fd);
-  }
+  wiretag::bench::for_each_packet_program([&](uint32_t id, int, const bpf_prog_info& info) {
+    out[id] = {info.name, info.run_time_ns, info.run_cnt};
+  });
   return out;
 }
 

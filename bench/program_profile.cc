@@ -80,22 +80,28 @@ bool read_program(int fd, ProgramCode& out) {
 
 }  // namespace
 
-std::vector<ProgramCode> loaded_programs(const std::vector<std::string>& names) {
-  std::vector<ProgramCode> out;
+void for_each_packet_program(const std::function<void(uint32_t, int, const bpf_prog_info&)>& fn) {
   uint32_t id = 0;
   while (bpf_prog_get_next_id(id, &id) == 0) {
     int fd = bpf_prog_get_fd_by_id(id);
     if (fd < 0) continue;
     bpf_prog_info info{};
     uint32_t len = sizeof info;
-    ProgramCode code;
     if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-        (info.type == BPF_PROG_TYPE_SCHED_CLS || info.type == BPF_PROG_TYPE_XDP) &&
-        (names.empty() || std::find(names.begin(), names.end(), info.name) != names.end()) &&
-        read_program(fd, code))
-      out.push_back(std::move(code));
+        (info.type == BPF_PROG_TYPE_SCHED_CLS || info.type == BPF_PROG_TYPE_XDP))
+      fn(id, fd, info);
     ::close(fd);
   }
+}
+
+std::vector<ProgramCode> loaded_programs(const std::vector<std::string>& names) {
+  std::vector<ProgramCode> out;
+  for_each_packet_program([&](uint32_t, int fd, const bpf_prog_info& info) {
+    ProgramCode code;
+    if ((names.empty() || std::find(names.begin(), names.end(), info.name) != names.end()) &&
+        read_program(fd, code))
+      out.push_back(std::move(code));
+  });
   return out;
 }
 

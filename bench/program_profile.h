@@ -8,9 +8,11 @@
 // carry the cost of entering it, which an empty program pays too.
 #pragma once
 
+#include <linux/bpf.h>
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,6 +38,9 @@ struct ProgramCode {
   // The line whose code holds `addr` (holds() first); nullptr before the first record.
   const Line* line_at(uint64_t addr) const;
 };
+
+// Calls fn(id, fd, info) for every loaded TC and XDP program; the fd is closed after.
+void for_each_packet_program(const std::function<void(uint32_t, int, const bpf_prog_info&)>& fn);
 
 // Every loaded TC and XDP program whose name is in `names` (all of them when empty), read
 // through bpf_obj_get_info_by_fd and the program's BTF.
