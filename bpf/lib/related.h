@@ -38,13 +38,10 @@ static __always_inline int wt_icmp_is_error(const struct wt_packet *p)
  * The packet an ICMP error quotes, turned around: the reply to it, which is what
  * wt_flow_is_reply looks up. 0 when the quote cannot be read whole or is not a packet of a
  * flow (a later fragment, an IPv6 extension header first, an ICMP other than an echo
- * request), or when the error is not sent to the quoted packet's source.
- */
-/*
- * The quote is read with the load-bytes helper, not direct packet access: its offset is a
- * packet's own l4_off plus headers, a range the verifier cannot bound where clang checks one
- * copy of the offset and adds another. The helper checks the
- * bounds itself; this is not the path of any packet but an ICMP error's.
+ * request), or when the error is not sent to the quoted packet's source. The quote is read
+ * with the load-bytes helper, which checks the bounds itself: with direct packet access the
+ * verifier could not bound its offset (l4_off plus headers), as clang checks one copy of the
+ * offset and adds another. Only ICMP errors come here.
  */
 static __always_inline int wt_icmp_quoted_reply(struct wt_ctx *ctx, const struct wt_packet *p,
 						struct wt_packet *q)
