@@ -177,6 +177,12 @@ void attribute(const std::vector<PerfRecord::Sample>& samples,
       if (!prog.holds(at)) continue;
       ProgramProfile& p = into[prog.name];
       ++p.samples;
+      constexpr uint64_t kLine = 64;
+      const uint64_t first = prog.functions.front().start / kLine;
+      uint64_t total = 0;
+      for (const auto& f : prog.functions) total += (f.end - 1) / kLine - f.start / kLine + 1;
+      p.code_lines_total = std::max(p.code_lines_total, total);
+      if (prog.holds(sample.ip)) p.code_lines.insert(sample.ip / kLine - first);
       if (sample.cpu == cpu) ++p.on_cpu;
       const ProgramCode::Line* line = prog.line_at(at);
       std::string where = line ? line->where : "?";
@@ -196,6 +202,8 @@ void print_profile(const std::string& title, const std::map<std::string, Program
                 packets > 0 ? 1e9 * static_cast<double>(p.samples) / hz / packets : 0.0,
                 cpu_samples ? 100.0 * static_cast<double>(p.on_cpu) / cpu_samples : 0.0,
                 static_cast<unsigned long>(p.samples));
+    std::printf("    code: samples at %zu of its %lu 64-byte lines\n", p.code_lines.size(),
+                static_cast<unsigned long>(p.code_lines_total));
     std::vector<std::pair<uint64_t, std::string>> files, lines;
     for (const auto& [f, n] : p.by_file) files.emplace_back(n, f);
     for (const auto& [l, n] : p.by_line) lines.emplace_back(n, l);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,11 @@ struct ProgramProfile {
   uint64_t on_cpu = 0;  // of them, those taken on the CPU the path runs on
   std::map<std::string, uint64_t> by_line;  // "endpoint.h:37  word = *(volatile ...)"
   std::map<std::string, uint64_t> by_file;  // "endpoint.h"
+  // The 64-byte lines of its jited code that samples were taken at (each sample's own address:
+  // code the CPU was about to run), numbered from the main function's first line; and how
+  // many lines its functions span. The packet's path fetches at least those lines.
+  std::set<uint64_t> code_lines;
+  uint64_t code_lines_total = 0;
 };
 // program name -> its profile; samples outside every program are ignored. `cpu`: the CPU
 // whose whole time is the measured path (the flood sender's: its softirq runs the path); its
@@ -85,8 +91,8 @@ void attribute(const std::vector<PerfRecord::Sample>& samples,
                std::map<std::string, ProgramProfile>& into, uint64_t* cpu_samples);
 
 // The report: per program, ns per packet (samples / hz / packets) and its share of the path's
-// CPU (on_cpu / cpu_samples: unlike ns, a share does not move with the machine's speed), its
-// files' shares and its `top` lines.
+// CPU (on_cpu / cpu_samples: unlike ns, a share does not move with the machine's speed), how
+// many of its code lines the samples touched, its files' shares and its `top` lines.
 void print_profile(const std::string& title, const std::map<std::string, ProgramProfile>& profiles,
                    double packets, uint64_t cpu_samples, int hz, size_t top);
 

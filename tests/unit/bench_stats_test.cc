@@ -93,4 +93,19 @@ TEST(ProfileAttribution, SamplesOutsideTheProgramsCountOnlyForTheirCpu) {
   EXPECT_EQ(p.by_file.at("observe.h"), 2u);
 }
 
+TEST(ProfileAttribution, CodeLinesAreTheSamplesOwnAddressesByLine) {
+  std::map<std::string, wiretag::bench::ProgramProfile> got;
+  uint64_t on_cpu = 0;
+  // 0x1040 opens the main function's second 64-byte line (the sample is charged to 0x103f,
+  // in the first, but the CPU was about to run the second); 0x2005 is the callee's, 64 lines
+  // further; 0x1080 is charged to the program (0x107f) but is no code of it.
+  auto prog = program();
+  prog.functions[0].end = 0x1080;
+  wiretag::bench::attribute({{1, 0x1040}, {1, 0x2005}, {1, 0x1080}}, {prog}, 1, got, &on_cpu);
+  const auto& p = got["wt_stamp_prog"];
+  EXPECT_EQ(p.samples, 3u);
+  EXPECT_EQ(p.code_lines, (std::set<uint64_t>{1, 64}));
+  EXPECT_EQ(p.code_lines_total, 3u);  // two lines, and the callee's one
+}
+
 }  // namespace
