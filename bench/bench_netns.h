@@ -35,13 +35,14 @@
 namespace wiretag::bench {
 
 // ---------------------------------------------------------------------------------------------
-// Namespaces and pin dirs: created with unique names, removed on exit, on SIGINT/SIGTERM, and
-// on fail().
+// Namespaces, pin dirs and scratch files: created with unique names, removed on exit, on
+// SIGINT/SIGTERM, and on fail().
 
 struct Scratch {
   std::mutex mu;
   std::vector<std::string> namespaces;
   std::vector<std::string> pin_dirs;  // wiretag's pins (maps, programs, TCX links) in bpffs
+  std::vector<std::string> files;     // e.g. --profile's perf data
   std::atomic<bool> bpf_stats{false};  // a bench turned kernel.bpf_stats_enabled on
 };
 
@@ -60,6 +61,11 @@ inline void keep_pin_dir(const std::string& dir) {
   scratch().pin_dirs.push_back(dir);
 }
 
+inline void keep_file(const std::string& path) {
+  std::lock_guard lock(scratch().mu);
+  scratch().files.push_back(path);
+}
+
 inline void remove_namespaces() {
   std::lock_guard lock(scratch().mu);
   if (scratch().bpf_stats.exchange(false))
@@ -68,6 +74,8 @@ inline void remove_namespaces() {
   scratch().namespaces.clear();
   for (auto& dir : scratch().pin_dirs) sh("rm -rf " + dir);
   scratch().pin_dirs.clear();
+  for (auto& file : scratch().files) std::remove(file.c_str());
+  scratch().files.clear();
 }
 
 [[noreturn]] inline void fail(const std::string& what) {

@@ -26,6 +26,7 @@
 // abi.h first: the stages' .rodata holds a struct wt_config.
 #include "wiretag/abi.h"
 
+#include "bench_common.h"
 #include "bench_baseline_bpf.skel.h"
 #include "bench_stages_bpf.skel.h"
 #include "common/log.h"
@@ -40,6 +41,8 @@ using wiretag::Protocol;
 using wiretag::Rule;
 using wiretag::datapath::Datapath;
 using Clock = std::chrono::steady_clock;
+using wiretag::bench::median;
+using wiretag::bench::seconds_since;
 
 constexpr double kTargetDeltaNs = 25.0;
 constexpr double kTargetFlatPct = 10.0;
@@ -66,16 +69,6 @@ struct Config {
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "wiretag-bench-datapath: %s\n", what.c_str());
   std::exit(1);
-}
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 const char* met(bool ok) { return ok ? "MET" : "NOT MET"; }

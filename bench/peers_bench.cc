@@ -541,6 +541,7 @@ int main(int argc, char** argv) {
   // With the sender on the last CPU, that CPU runs the whole path (realtime_on_last_cpu()).
   const int path_cpu = g_realtime ? static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)) - 1 : -1;
   const std::string perf_file = "/tmp/wiretag-bench-peers-" + std::to_string(::getpid()) + ".perf";
+  if (profile) wiretag::bench::keep_file(perf_file);  // a signal mid-flood removes it too
   auto measure = [&](int load, const Topology& t) {
     if (load == 2) {
       auto s = measure_churn(t, seconds);

@@ -174,6 +174,7 @@ PacketBuilder& PacketBuilder::ext_header(uint8_t type, size_t len) {
 PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags,
                                   uint8_t data_offset) {
   l4_proto_ = 6;
+  udp_header_ = false;
   l4_.assign(20, 0);
   put16(l4_, 0, sport);
   put16(l4_, 2, dport);
@@ -190,6 +191,7 @@ PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags,
 PacketBuilder& PacketBuilder::udp(uint16_t sport, uint16_t dport) {
   l4_proto_ = 17;
   l4_.assign(8, 0);
+  udp_header_ = true;  // its length is set by build(), over the payload too
   put16(l4_, 0, sport);
   put16(l4_, 2, dport);
   return *this;
@@ -199,18 +201,21 @@ uint8_t PacketBuilder::icmp_proto() const { return kind_ == Kind::Ipv6 ? 58 : 1;
 
 PacketBuilder& PacketBuilder::icmp_echo_request(uint16_t id, uint16_t seq) {
   l4_proto_ = icmp_proto();
+  udp_header_ = false;
   l4_ = icmp_header(kind_ == Kind::Ipv6 ? 128 : 8, 0, id, seq);
   return *this;
 }
 
 PacketBuilder& PacketBuilder::icmp_echo_reply(uint16_t id, uint16_t seq) {
   l4_proto_ = icmp_proto();
+  udp_header_ = false;
   l4_ = icmp_header(kind_ == Kind::Ipv6 ? 129 : 0, 0, id, seq);
   return *this;
 }
 
 PacketBuilder& PacketBuilder::icmp(uint8_t type, uint8_t code) {
   l4_proto_ = icmp_proto();
+  udp_header_ = false;
   l4_ = icmp_header(type, code, 0, 0);
   if (kind_ == Kind::Ipv6 && type >= 135 && type <= 136) l4_.resize(24, 0);  // + target
   return *this;
@@ -218,6 +223,7 @@ PacketBuilder& PacketBuilder::icmp(uint8_t type, uint8_t code) {
 
 PacketBuilder& PacketBuilder::raw_l4(uint8_t proto, size_t len) {
   l4_proto_ = proto;
+  udp_header_ = false;
   l4_.assign(len, 0xab);
   return *this;
 }
@@ -304,8 +310,14 @@ std::vector<uint8_t> PacketBuilder::build() const {
       f.insert(f.end(), h.begin(), h.end());
     }
   }
+  const size_t l4_at = f.size();
   f.insert(f.end(), l4_.begin(), l4_.end());
   f.insert(f.end(), payload_.begin(), payload_.end());
+  if (udp_header_ && l4_.size() >= 6) {  // the UDP length: header and payload
+    const size_t len = l4_.size() + payload_.size();
+    f[l4_at + 4] = static_cast<uint8_t>(len >> 8);
+    f[l4_at + 5] = static_cast<uint8_t>(len);
+  }
   if (truncate_ && *truncate_ < f.size()) f.resize(*truncate_);
   return f;
 }

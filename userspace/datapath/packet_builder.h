@@ -1,7 +1,7 @@
 // Crafts Ethernet frames for BPF_PROG_TEST_RUN (tests, bench, trace): IPv4 (options, IHL, flags and fragment
 // offset, total length overrides) or IPv6 (a chain of extension headers, payload length
 // override), then TCP, UDP, ICMP/ICMPv6 or raw L4 bytes, then an optional truncation.
-// Lengths are computed at build(); every override applies after that.
+// Lengths (IP and UDP) are computed at build(); every override applies after that.
 #pragma once
 
 #include <cstddef>
@@ -99,6 +99,7 @@ class PacketBuilder {
   std::vector<ExtHeader> ext_;
   uint8_t l4_proto_ = 59;  // IPv6 "no next header"; IPv4 gets whatever the L4 sets
   std::vector<uint8_t> l4_;
+  bool udp_header_ = false;  // l4_ is udp()'s header: build() sets its length
   std::vector<uint8_t> payload_;
   std::optional<size_t> truncate_;
 };
