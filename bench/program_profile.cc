@@ -15,9 +15,19 @@
 
 namespace wiretag::bench {
 
+namespace {
+constexpr uint64_t kCacheLine = 64;
+}  // namespace
+
 bool ProgramCode::holds(uint64_t addr) const {
   return std::any_of(functions.begin(), functions.end(),
                      [&](const Range& r) { return addr >= r.start && addr < r.end; });
+}
+
+uint64_t ProgramCode::cache_lines() const {
+  uint64_t n = 0;
+  for (const Range& f : functions) n += (f.end - 1) / kCacheLine - f.start / kCacheLine + 1;
+  return n;
 }
 
 const ProgramCode::Line* ProgramCode::line_at(uint64_t addr) const {
@@ -177,12 +187,9 @@ void attribute(const std::vector<PerfRecord::Sample>& samples,
       if (!prog.holds(at)) continue;
       ProgramProfile& p = into[prog.name];
       ++p.samples;
-      constexpr uint64_t kLine = 64;
-      const uint64_t first = prog.functions.front().start / kLine;
-      uint64_t total = 0;
-      for (const auto& f : prog.functions) total += (f.end - 1) / kLine - f.start / kLine + 1;
-      p.code_lines_total = std::max(p.code_lines_total, total);
-      if (prog.holds(sample.ip)) p.code_lines.insert(sample.ip / kLine - first);
+      p.code_lines_total = prog.cache_lines();
+      if (prog.holds(sample.ip))
+        p.code_lines.insert(sample.ip / kCacheLine - prog.functions.front().start / kCacheLine);
       if (sample.cpu == cpu) ++p.on_cpu;
       const ProgramCode::Line* line = prog.line_at(at);
       std::string where = line ? line->where : "?";

@@ -36,6 +36,8 @@ struct ProgramCode {
   std::vector<Line> lines;  // by address
 
   bool holds(uint64_t addr) const;
+  // How many 64-byte lines its functions span.
+  uint64_t cache_lines() const;
   // The line whose code holds `addr` (holds() first); nullptr before the first record.
   const Line* line_at(uint64_t addr) const;
 };
