@@ -5,6 +5,7 @@
 
 #include <linux/types.h>
 #include "wiretag/abi.h"
+#include "compiler.h"
 
 const volatile struct wt_config wt_cfg = {
 	.flow_timeout_tcp_ns = WT_FLOW_TIMEOUT_TCP_NS,

@@ -32,21 +32,21 @@ static __always_inline int wt_endpoint_load_by_slot(__u32 ifindex, struct wt_end
 	__u64 *entry, word, seq, id, config, hi, lo;
 
 	entry = bpf_map_lookup_elem(&endpoint_index, &index);
-	if (!entry)
+	if (wt_unlikely(!entry))
 		return 0;
 	word = *(volatile __u64 *)entry;
-	if (WT_EPW_IFINDEX(word) != ifindex)
+	if (wt_unlikely(WT_EPW_IFINDEX(word) != ifindex))
 		return 0;
 	slot = WT_EPW_SLOT(word);
 	c = bpf_map_lookup_elem(&stamp_config, &slot);
-	if (!c)
+	if (wt_unlikely(!c))
 		return 0;
 	seq = *(volatile __u64 *)&c->seq;
 	id = *(volatile __u64 *)&c->id;
 	config = *(volatile __u64 *)&c->config;
 	hi = *(volatile __u64 *)&c->ipv6_hi;
 	lo = *(volatile __u64 *)&c->ipv6_lo;
-	if ((seq & 1) || *(volatile __u64 *)&c->seq != seq || (__u32)id != ifindex)
+	if (wt_unlikely((seq & 1) || *(volatile __u64 *)&c->seq != seq || (__u32)id != ifindex))
 		return 0;
 	ep->tag = (__u32)(id >> 32);
 	ep->mode = (__u8)config;
@@ -71,7 +71,7 @@ static __always_inline int wt_endpoint_load(__u32 ifindex, struct wt_endpoint *e
 {
 	struct wt_endpoint *cur;
 
-	if (wt_endpoint_load_by_slot(ifindex, ep))
+	if (wt_likely(wt_endpoint_load_by_slot(ifindex, ep)))
 		return 1;
 	cur = bpf_map_lookup_elem(&endpoints, &ifindex);
 
@@ -94,13 +94,13 @@ static __always_inline int wt_endpoint_state(__u32 ifindex, struct wt_ep_state *
 	st->epoch = 0;
 	if (wt_cfg.verdict_cache_on) { /* only cached verdicts need it */
 		entry = bpf_map_lookup_elem(&rule_epochs, &index);
-		if (entry)
+		if (wt_likely(entry))
 			st->epoch = *(volatile __u64 *)entry;
 	}
 	entry = bpf_map_lookup_elem(&endpoint_index, &index);
-	if (entry) {
+	if (wt_likely(entry != 0)) {
 		word = *(volatile __u64 *)entry; /* one load: userspace stores the word atomically */
-		if (WT_EPW_IFINDEX(word) == ifindex) {
+		if (wt_likely(WT_EPW_IFINDEX(word) == ifindex)) {
 			st->slot = WT_EPW_SLOT(word);
 			st->generation = WT_EPW_GENERATION(word);
 			st->mode = WT_EPW_MODE(word);

@@ -198,7 +198,7 @@ static __always_inline struct wt_flow_cache_entry *
 wt_flow_cache_find(const struct wt_flow_cache_set *set, const struct wt_flow_tuple *t, __u64 *stamp)
 {
 	*stamp = wt_flow_cache_holds(set->way[0], t);
-	if (*stamp)
+	if (wt_likely(*stamp != 0))
 		return set->way[0];
 	*stamp = wt_flow_cache_holds(set->way[1], t);
 	return *stamp ? set->way[1] : NULL;
@@ -327,22 +327,22 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 	__u64 jiffies, stamp;
 	int cached;
 
-	if (!wt_flow_trackable(p) || wt_icmp_is_echo_reply(p))
+	if (wt_unlikely(!wt_flow_trackable(p) || wt_icmp_is_echo_reply(p)))
 		return;
 	if (wt_has_ports(p)) {
 		/* Before the flow exists, so enforce never sees a flow whose bit is clear. */
 		__u64 bit, *word = wt_reply_port_word(slot, bpf_ntohs(p->sport), &bit);
 
-		if (word && !(*word & bit))
+		if (wt_unlikely(word && !(*word & bit)))
 			__sync_fetch_and_or(word, bit);
 	}
 	jiffies = wt_jiffies();
 	wt_flow_tuple(&t, p->daddr, p->saddr, p, p->dport, p->sport, slot);
 	cached = wt_flow_cache_set(&set, t.mix);
-	if (cached) {
+	if (wt_likely(cached)) {
 		e = wt_flow_cache_find(&set, &t, &stamp);
-		if (e) {
-			if (wt_flow_cache_age(jiffies, stamp) < wt_cfg.flow_refresh_jiffies)
+		if (wt_likely(e != 0)) {
+			if (wt_likely(wt_flow_cache_age(jiffies, stamp) < wt_cfg.flow_refresh_jiffies))
 				return; /* the common case: no clock helper, no `flows` */
 			/* A CAS: a plain store could land on an entry another CPU just took. */
 			__sync_val_compare_and_swap(&e->stamp, stamp,
@@ -364,6 +364,39 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 }
 
 /*
+ * stamp, for a TCP/UDP packet: is there nothing to write? Its port's reply bit is set and
+ * the flow cache holds its flow, refreshed within the refresh period: what wt_flow_record()
+ * then does is nothing.
+ */
+static __always_inline int wt_flow_fresh(__u32 slot, const struct wt_packet *p)
+{
+	struct wt_flow_cache_set set;
+	struct wt_flow_tuple t;
+	__u64 bit, *word, stamp;
+
+	word = wt_reply_port_word(slot, bpf_ntohs(p->sport), &bit);
+	if (!word || !(*word & bit))
+		return 0;
+	wt_flow_tuple(&t, p->daddr, p->saddr, p, p->dport, p->sport, slot);
+	return wt_flow_cache_set(&set, t.mix) && wt_flow_cache_find(&set, &t, &stamp) &&
+	       wt_flow_cache_age(wt_jiffies(), stamp) < wt_cfg.flow_refresh_jiffies;
+}
+
+/*
+ * enforce, for a TCP/UDP packet: could it be a reply? Not a bare SYN (that opens a
+ * connection), and a flow of the endpoint used its destination port (the reply-port bit).
+ */
+static __always_inline int wt_flow_reply_possible(__u32 slot, const struct wt_packet *p)
+{
+	__u64 bit, *word;
+
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (WT_TCP_SYN | WT_TCP_ACK)) == WT_TCP_SYN)
+		return 0;
+	word = wt_reply_port_word(slot, bpf_ntohs(p->dport), &bit);
+	return word && (*word & bit);
+}
+
+/*
  * enforce: is this packet a reply to a live flow the endpoint originated? In order: the
  * reply-port bit (clear: no flow used this port), the cache entry (the common reply), the
  * spill bit (clear: no flow of this port is outside the cache), then `flows`.
@@ -377,14 +410,8 @@ static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const str
 
 	if (!wt_flow_trackable(p) || wt_icmp_is_echo_request(p))
 		return 0;
-	/* A bare SYN opens a connection: it can never be a reply. */
-	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (WT_TCP_SYN | WT_TCP_ACK)) == WT_TCP_SYN)
-		return 0;
 	if (wt_has_ports(p)) {
-		/* No flow of this endpoint ever used this port: no lookup. */
-		__u64 bit, *word = wt_reply_port_word(slot, bpf_ntohs(p->dport), &bit);
-
-		if (!word || !(*word & bit))
+		if (!wt_flow_reply_possible(slot, p))
 			return 0;
 		local = p->dport;
 		wt_flow_tuple(&t, p->saddr, p->daddr, p, p->sport, local, slot);

@@ -38,12 +38,12 @@ static __always_inline void wt_count(__u32 ifindex, __u32 slot, __u8 dir, __u32 
 	struct wt_counter *c;
 
 	/* The one reason without an endpoint, so without a slot. */
-	if (reason == WT_REASON_DROP_NO_ENDPOINT) {
+	if (wt_unlikely(reason == WT_REASON_DROP_NO_ENDPOINT)) {
 		wt_count_keyed(ifindex, dir, WT_REASON_DROP_NO_ENDPOINT, verdict, len);
 		return;
 	}
 	c = bpf_map_lookup_elem(&slot_counters, &index);
-	if (c) {
+	if (wt_likely(c != 0)) {
 		c->packets++;
 		c->bytes += len;
 	}

@@ -20,6 +20,7 @@
 #include <bpf/bpf_endian.h>
 #include "wiretag/abi.h"
 #include "ctx.h"
+#include "compiler.h"
 
 #define WT_PARSED WT_REASON_MAX /* parse succeeded, no verdict yet */
 
@@ -78,10 +79,10 @@ static __always_inline int wt_load(struct wt_ctx *ctx, __u32 off, void *to, cons
 	void *data = ctx_data(ctx);
 	void *data_end = ctx_data_end(ctx);
 
-	if (off <= WT_DIRECT_MAX_OFF) {
+	if (wt_likely(off <= WT_DIRECT_MAX_OFF)) {
 		void *from = data + off;
 
-		if (from + len <= data_end) {
+		if (wt_likely(from + len <= data_end)) {
 			/*
 			 * Word loads, not byte loads: the verifier allows unaligned packet reads
 			 * on the architectures that do them efficiently (x86, arm64), which is
@@ -141,16 +142,16 @@ static __always_inline __u32 wt_parse_l4(struct wt_ctx *ctx, struct wt_packet *p
 {
 	if (WT_CTX_KEEPS_L4_OFF)
 		p->l4_off = off;
-	if (p->frag == WT_FRAG_LATER)
+	if (wt_unlikely(p->frag == WT_FRAG_LATER))
 		return WT_PARSED;
 
 	switch (p->proto) {
 	case IPPROTO_TCP: {
 		struct tcphdr th;
 
-		if (off + sizeof(th) > l3_end || wt_load(ctx, off, &th, sizeof(th)))
+		if (wt_unlikely(off + sizeof(th) > l3_end || wt_load(ctx, off, &th, sizeof(th))))
 			return WT_REASON_DROP_L4_TRUNCATED;
-		if (th.doff < 5 || off + th.doff * 4 > l3_end)
+		if (wt_unlikely(th.doff < 5 || off + th.doff * 4 > l3_end))
 			return WT_REASON_DROP_TCP_DOFF;
 		p->sport = th.source;
 		p->dport = th.dest;
@@ -161,7 +162,7 @@ static __always_inline __u32 wt_parse_l4(struct wt_ctx *ctx, struct wt_packet *p
 	case IPPROTO_UDP: {
 		struct udphdr uh;
 
-		if (off + sizeof(uh) > l3_end || wt_load(ctx, off, &uh, sizeof(uh)))
+		if (wt_unlikely(off + sizeof(uh) > l3_end || wt_load(ctx, off, &uh, sizeof(uh))))
 			return WT_REASON_DROP_L4_TRUNCATED;
 		p->sport = uh.source;
 		p->dport = uh.dest;
@@ -199,13 +200,13 @@ static __always_inline __u32 wt_parse_ipv4(struct wt_ctx *ctx, struct wt_packet 
 	__u32 off = l2_off + ETH_HLEN, hlen, l3_end;
 	__u16 frag_off;
 
-	if (wt_load(ctx, off, &iph, sizeof(iph)))
+	if (wt_unlikely(wt_load(ctx, off, &iph, sizeof(iph))))
 		return WT_REASON_DROP_L3_TRUNCATED;
-	if (iph.version != 4 || iph.ihl < 5)
+	if (wt_unlikely(iph.version != 4 || iph.ihl < 5))
 		return WT_REASON_DROP_IPV4_IHL;
 	hlen = iph.ihl * 4;
 	l3_end = off + bpf_ntohs(iph.tot_len);
-	if (bpf_ntohs(iph.tot_len) < hlen || l3_end > p->len)
+	if (wt_unlikely(bpf_ntohs(iph.tot_len) < hlen || l3_end > p->len))
 		return WT_REASON_DROP_L3_TRUNCATED;
 
 	p->family = 4;
@@ -213,7 +214,7 @@ static __always_inline __u32 wt_parse_ipv4(struct wt_ctx *ctx, struct wt_packet 
 	__builtin_memcpy(p->saddr, &iph.saddr, 4);
 	__builtin_memcpy(p->daddr, &iph.daddr, 4);
 	frag_off = bpf_ntohs(iph.frag_off);
-	if (frag_off & 0x1fff)
+	if (wt_unlikely(frag_off & 0x1fff))
 		p->frag = WT_FRAG_LATER;
 	else if (frag_off & 0x2000)
 		p->frag = WT_FRAG_FIRST;
@@ -228,12 +229,12 @@ static __always_inline __u32 wt_parse_ipv6(struct wt_ctx *ctx, struct wt_packet 
 	__u8 nexthdr;
 	int i;
 
-	if (wt_load(ctx, off, &ip6h, sizeof(ip6h)))
+	if (wt_unlikely(wt_load(ctx, off, &ip6h, sizeof(ip6h))))
 		return WT_REASON_DROP_L3_TRUNCATED;
-	if (ip6h.version != 6)
+	if (wt_unlikely(ip6h.version != 6))
 		return WT_REASON_DROP_IPV6_VERSION;
 	l3_end = off + sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
-	if (l3_end > p->len)
+	if (wt_unlikely(l3_end > p->len))
 		return WT_REASON_DROP_L3_TRUNCATED;
 
 	p->family = 6;
@@ -251,7 +252,7 @@ static __always_inline __u32 wt_parse_ipv6(struct wt_ctx *ctx, struct wt_packet 
 			__u32 id;       /* fragment header only */
 		} eh;
 
-		if (!wt_ipv6_is_exthdr(nexthdr))
+		if (wt_likely(!wt_ipv6_is_exthdr(nexthdr)))
 			break;
 		if (off + sizeof(eh) > l3_end || wt_load(ctx, off, &eh, sizeof(eh)))
 			return WT_REASON_DROP_EXTHDR_BAD;
@@ -290,9 +291,9 @@ static __always_inline __u32 wt_parse_at(struct wt_ctx *ctx, struct wt_packet *p
 	__u16 eth_proto;
 
 	p->len = ctx_full_len(ctx);
-	if (p->len < l2_off + ETH_HLEN)
+	if (wt_unlikely(p->len < l2_off + ETH_HLEN))
 		return WT_REASON_DROP_L2_TRUNCATED;
-	if (wt_load(ctx, l2_off + 12, &eth_proto, sizeof(eth_proto)))
+	if (wt_unlikely(wt_load(ctx, l2_off + 12, &eth_proto, sizeof(eth_proto))))
 		return WT_REASON_DROP_L2_TRUNCATED;
 	switch (bpf_ntohs(eth_proto)) {
 	case ETH_P_IP:

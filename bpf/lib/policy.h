@@ -157,23 +157,42 @@ static __always_inline __u8 wt_verdict_code(__u32 reason)
 						    : WT_VERDICT_CODE_DENIED;
 }
 
+/* The slot's verdict cache entry for this packet's key (set in *key), or NULL. */
+static __always_inline __u64 *wt_verdict_entry(const struct wt_ep_state *st, __u32 src_tag,
+					       const struct wt_packet *p, __u64 *key)
+{
+	__u32 index;
+
+	if (!wt_cfg.verdict_cache_on || !wt_verdict_key_of(src_tag, p, key))
+		return 0;
+	index = wt_verdict_index(st->slot, *key);
+	return bpf_map_lookup_elem(&verdict_cache, &index);
+}
+
+/* The answer the entry holds for key in the endpoint's current epoch, else WT_REASON_MAX. */
+static __always_inline __u32 wt_verdict_cached(const __u64 *entry, __u64 key,
+					       const struct wt_ep_state *st)
+{
+	__u64 word = *(volatile __u64 *)entry;
+
+	if (wt_likely((word & WT_VERDICT_KEY_MASK) == key && (word >> 34) & 3 &&
+		      (word >> 36) == (st->epoch & WT_VERDICT_EPOCH_MASK)))
+		return wt_verdict_reason(word);
+	return WT_REASON_MAX;
+}
+
 /* The rules' answer for a tagged packet: from the slot's verdict cache, else the maps. */
 static __always_inline __u32 wt_rules_verdict(const struct wt_ep_state *st, __u32 ifindex,
 					      __u32 src_tag, const struct wt_packet *p,
 					      struct wt_trace *tr)
 {
-	__u64 key, *entry = 0, word;
-	__u32 index, reason;
+	__u64 key = 0, *entry = wt_verdict_entry(st, src_tag, p, &key);
+	__u32 reason;
 
-	if (wt_cfg.verdict_cache_on && wt_verdict_key_of(src_tag, p, &key)) {
-		index = wt_verdict_index(st->slot, key);
-		entry = bpf_map_lookup_elem(&verdict_cache, &index);
-		if (entry) {
-			word = *(volatile __u64 *)entry;
-			if ((word & WT_VERDICT_KEY_MASK) == key && (word >> 34) & 3 &&
-			    (word >> 36) == (st->epoch & WT_VERDICT_EPOCH_MASK))
-				return wt_verdict_reason(word);
-		}
+	if (wt_likely(entry != 0)) {
+		reason = wt_verdict_cached(entry, key, st);
+		if (wt_likely(reason != WT_REASON_MAX))
+			return reason;
 	}
 	reason = wt_rules_lookup(st, ifindex, src_tag, p, tr);
 	if (entry)

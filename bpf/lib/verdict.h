@@ -24,7 +24,7 @@ static __always_inline int wt_finish(__u32 ifindex, __u32 slot, __u32 src_tag, _
 {
 	__u8 verdict = WT_VERDICT_PASS;
 
-	if (wt_reason_is_drop(reason)) {
+	if (wt_unlikely(wt_reason_is_drop(reason))) {
 		if (mode != WT_MODE_AUDIT)
 			verdict = WT_VERDICT_DROP;
 		wt_event(ifindex, src_tag, dir, reason, verdict, mode, p);
@@ -73,25 +73,25 @@ static __always_inline int wt_stamp(struct __sk_buff *skb, struct wt_trace *tr)
 	__u32 ifindex = skb->ifindex, reason;
 
 	wt_packet_in_memory(&p);
-	if (!wt_endpoint_load(ifindex, ep)) {
+	if (wt_unlikely(!wt_endpoint_load(ifindex, ep))) {
 		p.len = skb->len;
 		return wt_finish(ifindex, 0, 0, WT_DIR_STAMP, WT_MODE_ENFORCE,
 				 WT_REASON_DROP_NO_ENDPOINT, &p, tr);
 	}
 	WT_TRACE_OWN_SLOT(tr, ep->slot);
 	skb->mark = ep->tag;
-	if (ep->mode == WT_MODE_BYPASS) {
+	if (wt_unlikely(ep->mode == WT_MODE_BYPASS)) {
 		p.len = skb->len;
 		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode,
 				 WT_REASON_ALLOW_BYPASS, &p, tr);
 	}
 	reason = wt_parse(skb, &p);
-	if (reason != WT_PARSED)
+	if (wt_unlikely(reason != WT_PARSED))
 		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode, reason, &p, tr);
-	if (wt_spoofed(ep, &p))
+	if (wt_unlikely(wt_spoofed(ep, &p)))
 		return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode,
 				 WT_REASON_DROP_SPOOFED, &p, tr);
-	if (p.frag != WT_FRAG_LATER)
+	if (wt_likely(p.frag != WT_FRAG_LATER))
 		wt_flow_record(ifindex, ep->slot, &p);
 	return wt_finish(ifindex, ep->slot, ep->tag, WT_DIR_STAMP, ep->mode, WT_REASON_STAMPED,
 			 &p, tr);
@@ -104,16 +104,16 @@ static __always_inline __u32 wt_enforce_reason(struct wt_ctx *ctx, const struct 
 					       __u32 ifindex, __u32 src_tag,
 					       const struct wt_packet *p, struct wt_trace *tr)
 {
-	if (wt_icmp6_is_ndp(p))
+	if (wt_unlikely(wt_icmp6_is_ndp(p)))
 		return WT_REASON_ALLOW_NDP;
-	if (p->frag == WT_FRAG_LATER)
+	if (wt_unlikely(p->frag == WT_FRAG_LATER))
 		return wt_fragment_admitted(ifindex, p) ? WT_REASON_ALLOW_FRAGMENT
 							 : WT_REASON_DROP_FRAGMENT;
 	if (wt_flow_is_reply(ifindex, st->slot, p))
 		return WT_REASON_ALLOW_REPLY;
-	if (wt_icmp_is_error(p) && wt_icmp_error_is_reply(ctx, ifindex, st->slot, p))
+	if (wt_unlikely(wt_icmp_is_error(p)) && wt_icmp_error_is_reply(ctx, ifindex, st->slot, p))
 		return WT_REASON_ALLOW_REPLY; /* related.h */
-	if (!src_tag)
+	if (wt_unlikely(!src_tag))
 		return st->untagged == WT_UNTAGGED_ALLOW ? WT_REASON_ALLOW_UNTAGGED
 							 : WT_REASON_DROP_UNTAGGED;
 	return wt_rules_verdict(st, ifindex, src_tag, p, tr);
@@ -128,21 +128,21 @@ static __always_inline int wt_enforce(struct __sk_buff *skb, struct wt_trace *tr
 	__u32 src_tag = skb->mark & wt_cfg.tag_mask;
 
 	wt_packet_in_memory(&p);
-	if (!wt_endpoint_state(ifindex, &st)) {
+	if (wt_unlikely(!wt_endpoint_state(ifindex, &st))) {
 		p.len = skb->len;
 		return wt_finish(ifindex, 0, src_tag, WT_DIR_ENFORCE, WT_MODE_ENFORCE,
 				 WT_REASON_DROP_NO_ENDPOINT, &p, tr);
 	}
 	WT_TRACE_OWN_SLOT(tr, st.slot);
-	if (st.mode == WT_MODE_BYPASS) {
+	if (wt_unlikely(st.mode == WT_MODE_BYPASS)) {
 		p.len = skb->len;
 		return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode,
 				 WT_REASON_ALLOW_BYPASS, &p, tr);
 	}
 	reason = wt_parse(skb, &p);
-	if (reason == WT_PARSED) {
+	if (wt_likely(reason == WT_PARSED)) {
 		reason = wt_enforce_reason(skb, &st, ifindex, src_tag, &p, tr);
-		if (p.frag == WT_FRAG_FIRST && !wt_reason_is_drop(reason))
+		if (wt_unlikely(p.frag == WT_FRAG_FIRST) && !wt_reason_is_drop(reason))
 			wt_fragment_admit(ifindex, &p);
 	}
 	return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode, reason, &p, tr);
