@@ -3,7 +3,7 @@
  * The common case of stamp and enforce in few instructions: a TCP or UDP packet over IPv4
  * without options or IPv6 without extension headers, unfragmented, its headers in the linear
  * data, of a known endpoint; for stamp a flow the cache holds fresh, for enforce a packet
- * that cannot be a reply and whose verdict is cached as allowed. The answer is the one
+ * that cannot be a reply and whose verdict is cached. The answer is the one
  * wt_stamp()/wt_enforce() give (verdict.h): the same helpers decide, on a packet the full
  * parse would have filled in the same way. Anything else returns WT_FAST_PATH_NONE, with no
  * state written, and the full decision runs from the start. docs/datapath.md, "Fast path".
@@ -105,11 +105,10 @@ static __always_inline int wt_stamp_fast(struct __sk_buff *skb)
 	if (!wt_parse_common(skb, &p) || wt_spoofed(&ep, &p) || !wt_flow_fresh(ep.slot, &p))
 		return WT_FAST_PATH_NONE;
 	skb->mark = ep.tag;
-	wt_count(ifindex, ep.slot, WT_DIR_STAMP, WT_REASON_STAMPED, WT_VERDICT_PASS, p.len);
-	return TC_ACT_OK;
+	return wt_finish(ifindex, ep.slot, ep.tag, WT_DIR_STAMP, ep.mode, WT_REASON_STAMPED, &p, 0);
 }
 
-/* wt_enforce() for a tagged packet that is no reply, allowed by a cached verdict. */
+/* wt_enforce() for a tagged packet that is no reply, with a cached verdict. */
 static __always_inline int wt_enforce_fast(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
@@ -126,10 +125,10 @@ static __always_inline int wt_enforce_fast(struct __sk_buff *skb)
 	if (!entry)
 		return WT_FAST_PATH_NONE;
 	reason = wt_verdict_cached(entry, key, &st);
-	if (reason != WT_REASON_ALLOW_RULE && reason != WT_REASON_ALLOW_WILDCARD)
-		return WT_FAST_PATH_NONE; /* not cached, or a drop: the full path counts and reports */
-	wt_count(ifindex, st.slot, WT_DIR_ENFORCE, reason, WT_VERDICT_PASS, p.len);
-	return TC_ACT_OK;
+	if (reason == WT_REASON_MAX)
+		return WT_FAST_PATH_NONE;
+	/* An allow is counted; a denial also applies the mode and reports, as wt_enforce(). */
+	return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode, reason, &p, 0);
 }
 
 #endif

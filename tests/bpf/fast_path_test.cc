@@ -1,11 +1,13 @@
 // The fast path (bpf/lib/fastpath.h): stamp's packet of a flow the cache holds fresh and
-// enforce's packet allowed by a cached verdict skip the full decision. Each test first puts
-// the packet's flow or verdict where the fast path finds it, then sends a packet that it
-// must hand to the full decision, and checks that the full decision's answer is the one
-// given. Each fails when the fast path skips the check it names.
+// enforce's packet with a cached verdict skip the full decision. Each test first puts the
+// packet's flow or verdict where the fast path finds it, then sends a packet that it must
+// hand to the full decision (or answer as the full decision does), and checks the answer.
+// Each fails when the fast path skips the check it names.
 #include <gtest/gtest.h>
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
+
+#include <arpa/inet.h>
 
 #include <array>
 #include <functional>
@@ -172,14 +174,52 @@ TEST_F(FastPath, AReplyIsCountedAsAReplyThoughARuleAllowsItsPortToo) {
   EXPECT_EQ(text(syn.reason), text(WT_REASON_ALLOW_RULE)) << syn;
 }
 
-TEST_F(FastPath, ACachedDenialIsStillCountedAsADrop) {
+TEST_F(FastPath, ACachedDenialIsDroppedReportedAndAuditedLikeTheFirst) {
   ASSERT_EQ(runner_->configure(EndpointSetup{}, {{kTag, Protocol::Udp, PortRange{kPort, kPort}}}), "");
-  const auto denied = in4().udp(kClientPort, kPort + 1).build();
+  std::vector<wt_event> events;
+  auto subscribed = dp().on_event([&](const wt_event& e) { events.push_back(e); });
+  ASSERT_TRUE(subscribed) << subscribed.error().message;
+  auto drain = [&] {
+    for (;;) {
+      auto n = dp().poll_events(0);
+      ASSERT_TRUE(n) << n.error().message;
+      if (*n == 0) return;
+    }
+  };
+  const auto denied = in4().udp(kClientPort, kPort + 1).payload(7).build();
+  for (int i = 0; i < 3; ++i) {  // the first fills the cache, the others are answered from it
+    Outcome o = enforce(denied);
+    EXPECT_EQ(text(o.reason), text(WT_REASON_DROP_POLICY)) << o;
+    EXPECT_EQ(o.verdict, WT_VERDICT_DROP) << o;
+    EXPECT_EQ(o.retval, TC_ACT_SHOT);
+  }
+  drain();
+  ASSERT_EQ(events.size(), 3u) << "one event per drop";
+  for (const wt_event& e : events) {
+    EXPECT_EQ(e.src_tag, kTag);
+    EXPECT_EQ(e.direction, WT_DIR_ENFORCE);
+    EXPECT_EQ(e.verdict, WT_VERDICT_DROP);
+    EXPECT_EQ(e.family, 4);
+    EXPECT_EQ(e.proto, IPPROTO_UDP);
+    EXPECT_EQ(e.len, denied.size());
+    EXPECT_EQ(e.sport, htons(kClientPort));
+    EXPECT_EQ(e.dport, htons(kPort + 1));
+    EXPECT_EQ(e.saddr[0], 198);
+    EXPECT_EQ(e.daddr[3], 2);
+  }
+
+  change_settings([](datapath::EndpointSettings& s) { s.mode = datapath::Mode::Audit; });
+  events.clear();
   for (int i = 0; i < 3; ++i) {
     Outcome o = enforce(denied);
     EXPECT_EQ(text(o.reason), text(WT_REASON_DROP_POLICY)) << o;
-    EXPECT_EQ(o.retval, TC_ACT_SHOT);
+    EXPECT_EQ(o.verdict, WT_VERDICT_PASS) << "audit: a would-drop passes " << o;
+    EXPECT_EQ(o.retval, TC_ACT_OK);
   }
+  drain();
+  ASSERT_EQ(events.size(), 3u);
+  for (const wt_event& e : events) EXPECT_EQ(e.mode, WT_MODE_AUDIT);
+
   Outcome untagged = enforce(in4().udp(kClientPort, kPort).build(), 0);
   EXPECT_EQ(text(untagged.reason), text(WT_REASON_ALLOW_UNTAGGED)) << untagged;
 }
