@@ -2,11 +2,12 @@
 /*
  * The common case of stamp and enforce in few instructions: a TCP or UDP packet over IPv4
  * without options or IPv6 without extension headers, unfragmented, its headers in the linear
- * data, of a known endpoint; for stamp a flow the cache holds fresh, for enforce a packet
- * that cannot be a reply and whose verdict is cached. The answer is the one
+ * data, of a known endpoint; for stamp a flow the cache holds fresh, for enforce a reply the
+ * flow cache answers for, or a tagged packet whose verdict is cached. The answer is the one
  * wt_stamp()/wt_enforce() give (verdict.h): the same helpers decide, on a packet the full
  * parse would have filled in the same way. Anything else returns WT_FAST_PATH_NONE, with no
- * state written, and the full decision runs from the start. docs/datapath.md, "Fast path".
+ * state written, and the full decision runs from the start. docs/datapath.md, "What a
+ * packet costs, and why".
  *
  * What it saves is code, not lookups: it touches the same map entries, but the packet's
  * parse state stays in registers (no wt_packet_in_memory()), one bounds check covers each
@@ -108,7 +109,7 @@ static __always_inline int wt_stamp_fast(struct __sk_buff *skb)
 	return wt_finish(ifindex, ep.slot, ep.tag, WT_DIR_STAMP, ep.mode, WT_REASON_STAMPED, &p, 0);
 }
 
-/* wt_enforce() for a tagged packet that is no reply, with a cached verdict. */
+/* wt_enforce() for a reply the flow cache knows, or a tagged packet with a cached verdict. */
 static __always_inline int wt_enforce_fast(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
@@ -116,11 +117,20 @@ static __always_inline int wt_enforce_fast(struct __sk_buff *skb)
 	__u32 ifindex = skb->ifindex, reason;
 	__u32 src_tag = skb->mark & wt_cfg.tag_mask;
 	__u64 key = 0, *entry;
+	int reply;
 
-	if (!src_tag || !wt_endpoint_state(ifindex, &st) || st.mode == WT_MODE_BYPASS)
+	if (!wt_endpoint_state(ifindex, &st) || st.mode == WT_MODE_BYPASS || !wt_parse_common(skb, &p))
 		return WT_FAST_PATH_NONE;
-	if (!wt_parse_common(skb, &p) || wt_flow_reply_possible(st.slot, &p))
-		return WT_FAST_PATH_NONE;
+	if (wt_flow_reply_possible(st.slot, &p)) {
+		reply = wt_flow_cache_reply(st.slot, &p);
+		if (reply == WT_FLOW_ASK_FLOWS)
+			return WT_FAST_PATH_NONE;
+		if (reply)
+			return wt_finish(ifindex, st.slot, src_tag, WT_DIR_ENFORCE, st.mode,
+					 WT_REASON_ALLOW_REPLY, &p, 0);
+	}
+	if (!src_tag)
+		return WT_FAST_PATH_NONE; /* untagged: the endpoint's setting, in the full decision */
 	entry = wt_verdict_entry(&st, src_tag, &p, &key);
 	if (!entry)
 		return WT_FAST_PATH_NONE;

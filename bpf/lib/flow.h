@@ -401,18 +401,20 @@ static __always_inline int wt_flow_reply_possible(__u32 slot, const struct wt_pa
  * reply-port bit (clear: no flow used this port), the cache entry (the common reply), the
  * spill bit (clear: no flow of this port is outside the cache), then `flows`.
  */
-static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const struct wt_packet *p)
+#define WT_FLOW_ASK_FLOWS (-1)
+
+/*
+ * The answer short of `flows` for a packet that may be a reply (TCP/UDP: its reply-port bit
+ * is set): 1 a reply, 0 not one, WT_FLOW_ASK_FLOWS when only `flows` can say.
+ */
+static __always_inline int wt_flow_cache_reply(__u32 slot, const struct wt_packet *p)
 {
 	struct wt_flow_cache_set set;
 	struct wt_flow_tuple t;
 	__u16 local;
 	__u64 stamp;
 
-	if (!wt_flow_trackable(p) || wt_icmp_is_echo_request(p))
-		return 0;
 	if (wt_has_ports(p)) {
-		if (!wt_flow_reply_possible(slot, p))
-			return 0;
 		local = p->dport;
 		wt_flow_tuple(&t, p->saddr, p->daddr, p, p->sport, local, slot);
 	} else {
@@ -424,6 +426,20 @@ static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const str
 		return wt_flow_cache_live(wt_jiffies(), stamp, p->proto);
 	if (wt_has_ports(p) && !wt_flow_spilled(slot, local))
 		return 0;
+	return WT_FLOW_ASK_FLOWS;
+}
+
+static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const struct wt_packet *p)
+{
+	int answer;
+
+	if (!wt_flow_trackable(p) || wt_icmp_is_echo_request(p))
+		return 0;
+	if (wt_has_ports(p) && !wt_flow_reply_possible(slot, p))
+		return 0;
+	answer = wt_flow_cache_reply(slot, p);
+	if (answer != WT_FLOW_ASK_FLOWS)
+		return answer;
 	return wt_flow_hash_is_reply(ifindex, p);
 }
 

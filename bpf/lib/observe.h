@@ -86,31 +86,40 @@ static __always_inline void wt_event_from(__u32 ifindex, __u32 src_tag, __u8 dir
 					  const struct wt_packet *outer)
 {
 	struct wt_ratelimit *rl = wt_event_allowed();
-	struct wt_event ev = {};
+	struct wt_event *ev;
 
 	if (!rl)
 		return;
-	ev.timestamp_ns = bpf_ktime_get_ns();
-	ev.ifindex = ifindex;
-	ev.src_tag = src_tag;
-	ev.direction = dir;
-	ev.reason = (__u8)reason;
-	ev.verdict = verdict;
-	ev.mode = mode;
-	ev.family = p->family;
-	ev.proto = p->proto;
-	ev.len = p->len > 0xffff ? 0xffff : (__u16)p->len;
-	ev.sport = p->sport;
-	ev.dport = p->dport;
-	__builtin_memcpy(ev.saddr, p->saddr, 16);
-	__builtin_memcpy(ev.daddr, p->daddr, 16);
-	if (outer) {
-		ev.outer_family = outer->family;
-		__builtin_memcpy(ev.outer_saddr, outer->saddr, 16);
-	}
-	/* A full ring buffer (no reader, or one that fell behind) loses the event: counted too. */
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+	/*
+	 * Written in place in the ring buffer, not built on the stack and copied: the programs'
+	 * stack (512 bytes for a program and the functions it calls) holds no event.
+	 * A full ring buffer (no reader, or one that fell behind) loses the event: counted too.
+	 */
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
 		rl->suppressed++;
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->timestamp_ns = bpf_ktime_get_ns();
+	ev->ifindex = ifindex;
+	ev->src_tag = src_tag;
+	ev->direction = dir;
+	ev->reason = (__u8)reason;
+	ev->verdict = verdict;
+	ev->mode = mode;
+	ev->family = p->family;
+	ev->proto = p->proto;
+	ev->len = p->len > 0xffff ? 0xffff : (__u16)p->len;
+	ev->sport = p->sport;
+	ev->dport = p->dport;
+	__builtin_memcpy(ev->saddr, p->saddr, 16);
+	__builtin_memcpy(ev->daddr, p->daddr, 16);
+	if (outer) {
+		ev->outer_family = outer->family;
+		__builtin_memcpy(ev->outer_saddr, outer->saddr, 16);
+	}
+	bpf_ringbuf_submit(ev, 0);
 }
 
 static __always_inline void wt_event(__u32 ifindex, __u32 src_tag, __u8 dir, __u32 reason,

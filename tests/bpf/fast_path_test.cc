@@ -1,5 +1,5 @@
-// The fast path (bpf/lib/fastpath.h): stamp's packet of a flow the cache holds fresh and
-// enforce's packet with a cached verdict skip the full decision. Each test first puts the
+// The fast path (bpf/lib/fastpath.h): stamp's packet of a flow the cache holds fresh, and
+// enforce's reply the flow cache knows or packet with a cached verdict, skip the full decision. Each test first puts the
 // packet's flow or verdict where the fast path finds it, then sends a packet that it must
 // hand to the full decision (or answer as the full decision does), and checks the answer.
 // Each fails when the fast path skips the check it names.
@@ -172,6 +172,25 @@ TEST_F(FastPath, AReplyIsCountedAsAReplyThoughARuleAllowsItsPortToo) {
   // A bare SYN is never a reply: the rule admits it.
   Outcome syn = enforce(in4().tcp(80, kPort, kTcpSyn).build());
   EXPECT_EQ(text(syn.reason), text(WT_REASON_ALLOW_RULE)) << syn;
+}
+
+TEST_F(FastPath, AReplyFromAnUntaggedPeerIsAReplyAndItsOtherPacketsFollowTheSetting) {
+  EndpointSetup setup;
+  setup.untagged = WT_UNTAGGED_DENY;
+  ASSERT_EQ(runner_->configure(setup, {}), "");
+  cache_flow(out4().udp(kClientPort, 53).build());
+  cache_flow(out6().tcp(kClientPort, 443, kTcpAck).build());
+  for (int i = 0; i < 2; ++i) {
+    Outcome udp = enforce(in4().udp(53, kClientPort).build(), 0);
+    EXPECT_EQ(text(udp.reason), text(WT_REASON_ALLOW_REPLY)) << udp;
+    Outcome tcp = enforce(in6().tcp(443, kClientPort, kTcpAck).build(), 0);
+    EXPECT_EQ(text(tcp.reason), text(WT_REASON_ALLOW_REPLY)) << tcp;
+  }
+  // The same port from another peer, or another port: no reply, and untagged.
+  Outcome other_peer = enforce(PacketBuilder::ipv4("198.18.1.9", kLocal4).udp(53, kClientPort).build(), 0);
+  EXPECT_EQ(text(other_peer.reason), text(WT_REASON_DROP_UNTAGGED)) << other_peer;
+  Outcome other_port = enforce(in4().udp(53, kClientPort + 1).build(), 0);
+  EXPECT_EQ(text(other_port.reason), text(WT_REASON_DROP_UNTAGGED)) << other_port;
 }
 
 TEST_F(FastPath, ACachedDenialIsDroppedReportedAndAuditedLikeTheFirst) {
