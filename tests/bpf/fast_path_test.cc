@@ -22,10 +22,13 @@ namespace {
 
 using datapath::PacketBuilder;
 
-const std::string kLocal4 = "198.18.0.2", kOtherLocal4 = "198.18.0.3", kRemote4 = "198.18.1.1";
-const std::string kLocal6 = "2001:2::2", kRemote6 = "2001:2::1:1";
-constexpr uint32_t kTag = 5;
-constexpr uint16_t kPort = 8080, kClientPort = 41000;
+// The endpoint (local) and a peer, on the test networks.
+const char* const kLocal4 = "198.18.0.2";
+const char* const kRemote4 = "198.18.1.1";
+const char* const kLocal6 = "2001:2::2";
+const char* const kRemote6 = "2001:2::1:1";
+constexpr uint32_t kTag = 5;                        // the peer's tag
+constexpr uint16_t kPort = 8080, kClientPort = 41000;  // the endpoint's service, a client port
 
 std::string text(uint32_t reason) { return reason_text(reason); }
 
@@ -89,7 +92,7 @@ TEST_F(FastPath, AntiSpoofingSwitchedOnAfterAFlowWasCachedDropsItsNextPacket) {
   cache_flow(v4);
   cache_flow(v6);
   change_settings([](datapath::EndpointSettings& s) {
-    s.antispoof_ipv4 = std::array<uint8_t, 4>{198, 18, 0, 3};  // kOtherLocal4
+    s.antispoof_ipv4 = std::array<uint8_t, 4>{198, 18, 0, 3};  // another address
     s.antispoof_ipv6 = std::array<uint8_t, 16>{0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3};
   });
   EXPECT_EQ(text(stamp(v4).reason), text(WT_REASON_DROP_SPOOFED));
