@@ -3,11 +3,11 @@
  * The common case of stamp and enforce in few instructions: a TCP or UDP packet over IPv4
  * without options or IPv6 without extension headers, unfragmented, its headers in the linear
  * data, of a known endpoint; for stamp a flow the cache holds fresh, for enforce a reply the
- * flow cache answers for, or a tagged packet whose verdict is cached. The answer is the one
- * wt_stamp()/wt_enforce() give (verdict.h): the same helpers decide, on a packet the full
- * parse would have filled in the same way. Anything else returns WT_FAST_PATH_NONE, with no
- * state written, and the full decision runs from the start. docs/datapath.md, "What a
- * packet costs, and why".
+ * flow cache answers for, an untagged packet, or a tagged one whose verdict is cached. The
+ * answer is the one wt_stamp()/wt_enforce() give (verdict.h): the same helpers decide, on a
+ * packet the full parse would have filled in the same way. Anything else returns
+ * WT_FAST_PATH_NONE, with no state written, and the full decision runs from the start.
+ * docs/datapath.md, "What a packet costs, and why".
  *
  * What it saves is code, not lookups: it touches the same map entries, but the packet's
  * parse state stays in registers (no wt_packet_in_memory()), one bounds check covers each
@@ -109,7 +109,7 @@ static __always_inline int wt_stamp_fast(struct __sk_buff *skb)
 	return wt_finish(ifindex, ep.slot, ep.tag, WT_DIR_STAMP, ep.mode, WT_REASON_STAMPED, &p, 0);
 }
 
-/* wt_enforce() for a reply the flow cache knows, or a tagged packet with a cached verdict. */
+/* wt_enforce() for a reply the flow cache knows, an untagged packet, or a cached verdict. */
 static __always_inline int wt_enforce_fast(struct __sk_buff *skb)
 {
 	struct wt_packet p = {};
@@ -130,7 +130,8 @@ static __always_inline int wt_enforce_fast(struct __sk_buff *skb)
 					 WT_REASON_ALLOW_REPLY, &p, 0);
 	}
 	if (!src_tag)
-		return WT_FAST_PATH_NONE; /* untagged: the endpoint's setting, in the full decision */
+		return wt_finish(ifindex, st.slot, 0, WT_DIR_ENFORCE, st.mode, wt_untagged_reason(&st),
+				 &p, 0);
 	entry = wt_verdict_entry(&st, src_tag, &p, &key);
 	if (!entry)
 		return WT_FAST_PATH_NONE;

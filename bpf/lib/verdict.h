@@ -100,6 +100,12 @@ static __always_inline int wt_stamp(struct __sk_buff *skb, struct wt_trace *tr)
 
 #endif
 
+/* An untagged packet that is no reply: the endpoint's untagged setting decides. */
+static __always_inline __u32 wt_untagged_reason(const struct wt_ep_state *st)
+{
+	return st->untagged == WT_UNTAGGED_ALLOW ? WT_REASON_ALLOW_UNTAGGED : WT_REASON_DROP_UNTAGGED;
+}
+
 static __always_inline __u32 wt_enforce_reason(struct wt_ctx *ctx, const struct wt_ep_state *st,
 					       __u32 ifindex, __u32 src_tag,
 					       const struct wt_packet *p, struct wt_trace *tr)
@@ -114,8 +120,7 @@ static __always_inline __u32 wt_enforce_reason(struct wt_ctx *ctx, const struct 
 	if (wt_unlikely(wt_icmp_is_error(p)) && wt_icmp_error_is_reply(ctx, ifindex, st->slot, p))
 		return WT_REASON_ALLOW_REPLY; /* related.h */
 	if (wt_unlikely(!src_tag))
-		return st->untagged == WT_UNTAGGED_ALLOW ? WT_REASON_ALLOW_UNTAGGED
-							 : WT_REASON_DROP_UNTAGGED;
+		return wt_untagged_reason(st);
 	return wt_rules_verdict(st, ifindex, src_tag, p, tr);
 }
 

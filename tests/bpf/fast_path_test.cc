@@ -194,6 +194,21 @@ TEST_F(FastPath, AReplyFromAnUntaggedPeerIsAReplyAndItsOtherPacketsFollowTheSett
   EXPECT_EQ(text(other_peer.reason), text(WT_REASON_DROP_UNTAGGED)) << other_peer;
   Outcome other_port = enforce(in4().udp(53, kClientPort + 1).build(), 0);
   EXPECT_EQ(text(other_port.reason), text(WT_REASON_DROP_UNTAGGED)) << other_port;
+  EXPECT_EQ(other_port.retval, TC_ACT_SHOT);
+
+  // The setting and the mode of the moment decide, each packet.
+  change_settings([](datapath::EndpointSettings& s) { s.mode = datapath::Mode::Audit; });
+  Outcome audited = enforce(in4().udp(53, kClientPort + 1).build(), 0);
+  EXPECT_EQ(text(audited.reason), text(WT_REASON_DROP_UNTAGGED)) << audited;
+  EXPECT_EQ(audited.verdict, WT_VERDICT_PASS) << audited;
+  EXPECT_EQ(audited.retval, TC_ACT_OK);
+  change_settings([](datapath::EndpointSettings& s) {
+    s.mode = datapath::Mode::Enforce;
+    s.allow_untagged = true;
+  });
+  Outcome allowed = enforce(in4().udp(53, kClientPort + 1).build(), 0);
+  EXPECT_EQ(text(allowed.reason), text(WT_REASON_ALLOW_UNTAGGED)) << allowed;
+  EXPECT_EQ(allowed.retval, TC_ACT_OK);
 }
 
 TEST_F(FastPath, ACachedDenialIsDroppedReportedAndAuditedLikeTheFirst) {
