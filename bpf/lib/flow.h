@@ -396,11 +396,6 @@ static __always_inline int wt_flow_reply_possible(__u32 slot, const struct wt_pa
 	return word && (*word & bit);
 }
 
-/*
- * enforce: is this packet a reply to a live flow the endpoint originated? In order: the
- * reply-port bit (clear: no flow used this port), the cache entry (the common reply), the
- * spill bit (clear: no flow of this port is outside the cache), then `flows`.
- */
 #define WT_FLOW_ASK_FLOWS (-1)
 
 /*
@@ -429,6 +424,11 @@ static __always_inline int wt_flow_cache_reply(__u32 slot, const struct wt_packe
 	return WT_FLOW_ASK_FLOWS;
 }
 
+/*
+ * enforce: is this packet a reply to a live flow the endpoint originated? In order: the
+ * reply-port bit (clear: no flow used this port), the cache entry (the common reply), the
+ * spill bit (clear: no flow of this port is outside the cache), then `flows`.
+ */
 static __always_inline int wt_flow_is_reply(__u32 ifindex, __u32 slot, const struct wt_packet *p)
 {
 	int answer;
