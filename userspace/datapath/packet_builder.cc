@@ -313,11 +313,8 @@ std::vector<uint8_t> PacketBuilder::build() const {
   const size_t l4_at = f.size();
   f.insert(f.end(), l4_.begin(), l4_.end());
   f.insert(f.end(), payload_.begin(), payload_.end());
-  if (udp_header_ && l4_.size() >= 6) {  // the UDP length: header and payload
-    const size_t len = l4_.size() + payload_.size();
-    f[l4_at + 4] = static_cast<uint8_t>(len >> 8);
-    f[l4_at + 5] = static_cast<uint8_t>(len);
-  }
+  if (udp_header_ && l4_.size() >= 6)  // the UDP length: header and payload
+    put16(f, l4_at + 4, static_cast<uint16_t>(l4_.size() + payload_.size()));
   if (truncate_ && *truncate_ < f.size()) f.resize(*truncate_);
   return f;
 }
