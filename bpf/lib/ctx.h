@@ -38,6 +38,12 @@ static __always_inline int ctx_load_bytes(struct wt_ctx *ctx, __u32 off, void *t
 
 static __always_inline __u32 ctx_ifindex(const struct wt_ctx *ctx) { return ctx->ingress_ifindex; }
 
+/* XDP frames are never GSO packets. */
+static __always_inline __u32 ctx_gso_size(const struct wt_ctx *ctx __attribute__((unused)))
+{
+	return 0;
+}
+
 #else /* TC */
 
 #define wt_ctx __sk_buff
@@ -59,6 +65,9 @@ static __always_inline int ctx_load_bytes(struct wt_ctx *ctx, __u32 off, void *t
 }
 
 static __always_inline __u32 ctx_ifindex(const struct wt_ctx *ctx) { return ctx->ifindex; }
+
+/* Nonzero for a GSO packet: the size of the segments it stands for. */
+static __always_inline __u32 ctx_gso_size(const struct wt_ctx *ctx) { return ctx->gso_size; }
 
 #endif
 

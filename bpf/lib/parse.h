@@ -197,7 +197,7 @@ static __always_inline __u32 wt_parse_l4(struct wt_ctx *ctx, struct wt_packet *p
 static __always_inline __u32 wt_parse_ipv4(struct wt_ctx *ctx, struct wt_packet *p, __u32 l2_off)
 {
 	struct iphdr iph;
-	__u32 off = l2_off + ETH_HLEN, hlen, l3_end;
+	__u32 off = l2_off + ETH_HLEN, hlen, l3_end, tot_len;
 	__u16 frag_off;
 
 	if (wt_unlikely(wt_load(ctx, off, &iph, sizeof(iph))))
@@ -205,8 +205,15 @@ static __always_inline __u32 wt_parse_ipv4(struct wt_ctx *ctx, struct wt_packet 
 	if (wt_unlikely(iph.version != 4 || iph.ihl < 5))
 		return WT_REASON_DROP_IPV4_IHL;
 	hlen = iph.ihl * 4;
-	l3_end = off + bpf_ntohs(iph.tot_len);
-	if (wt_unlikely(bpf_ntohs(iph.tot_len) < hlen || l3_end > p->len))
+	tot_len = bpf_ntohs(iph.tot_len);
+	/*
+	 * BIG TCP: a TCP GSO packet larger than 64 KiB has total length 0 and is as long as the
+	 * skb, as the kernel's iph_totlen() reads it. Any other length 0 stays truncated.
+	 */
+	if (wt_unlikely(!tot_len) && iph.protocol == IPPROTO_TCP && ctx_gso_size(ctx))
+		tot_len = p->len - off;
+	l3_end = off + tot_len;
+	if (wt_unlikely(tot_len < hlen || l3_end > p->len))
 		return WT_REASON_DROP_L3_TRUNCATED;
 
 	p->family = 4;
@@ -222,10 +229,38 @@ static __always_inline __u32 wt_parse_ipv4(struct wt_ctx *ctx, struct wt_packet 
 	return wt_parse_l4(ctx, p, off + hlen, l3_end);
 }
 
+#define WT_IPV6_TLV_JUMBO 0xc2
+
+/*
+ * BIG TCP over IPv6: a TCP GSO packet larger than 64 KiB has payload length 0 and a
+ * hop-by-hop header of 8 bytes holding only the Jumbo Payload option (RFC 2675), whose
+ * value is the length after the IPv6 header, as the kernel builds it (ip6_xmit(),
+ * ipv6_gro_complete()) and accepts it (ipv6_has_hopopt_jumbo()). Returns that length, or 0
+ * when the header at off is not such a one or the length exceeds the packet.
+ */
+static __always_inline __u32 wt_ipv6_jumbo_len(struct wt_ctx *ctx, const struct wt_packet *p,
+					       __u32 off)
+{
+	struct {
+		__u8 nexthdr;
+		__u8 hdrlen;
+		__u8 tlv_type;
+		__u8 tlv_len;
+		__u32 jumbo_len;
+	} hop;
+	__u32 len;
+
+	if (wt_load(ctx, off, &hop, sizeof(hop)) || hop.nexthdr != IPPROTO_TCP || hop.hdrlen ||
+	    hop.tlv_type != WT_IPV6_TLV_JUMBO || hop.tlv_len != 4)
+		return 0;
+	len = bpf_ntohl(hop.jumbo_len);
+	return len > p->len ? 0 : len;
+}
+
 static __always_inline __u32 wt_parse_ipv6(struct wt_ctx *ctx, struct wt_packet *p, __u32 l2_off)
 {
 	struct ipv6hdr ip6h;
-	__u32 off = l2_off + ETH_HLEN, l3_end;
+	__u32 off = l2_off + ETH_HLEN, l3_end, payload_len;
 	__u8 nexthdr;
 	int i;
 
@@ -233,7 +268,10 @@ static __always_inline __u32 wt_parse_ipv6(struct wt_ctx *ctx, struct wt_packet 
 		return WT_REASON_DROP_L3_TRUNCATED;
 	if (wt_unlikely(ip6h.version != 6))
 		return WT_REASON_DROP_IPV6_VERSION;
-	l3_end = off + sizeof(ip6h) + bpf_ntohs(ip6h.payload_len);
+	payload_len = bpf_ntohs(ip6h.payload_len);
+	if (wt_unlikely(!payload_len) && ip6h.nexthdr == IPPROTO_HOPOPTS && ctx_gso_size(ctx))
+		payload_len = wt_ipv6_jumbo_len(ctx, p, off + sizeof(ip6h));
+	l3_end = off + sizeof(ip6h) + payload_len;
 	if (wt_unlikely(l3_end > p->len))
 		return WT_REASON_DROP_L3_TRUNCATED;
 

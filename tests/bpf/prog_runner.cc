@@ -87,11 +87,13 @@ std::string ProgRunner::configure(const EndpointSetup& endpoint, const std::vect
 }
 
 int ProgRunner::run_action(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
-                           uint32_t* mark_out, uint32_t ifindex) const {
+                           uint32_t* mark_out, uint32_t ifindex, uint32_t gso_size) const {
   std::vector<uint8_t> out(frame.size() + 512);
   __sk_buff ctx{};
   ctx.mark = mark;
   ctx.ifindex = ifindex;
+  ctx.gso_size = gso_size;
+  ctx.gso_segs = gso_size ? 2 : 0;
   __sk_buff ctx_out{};
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
               .data_size_in = static_cast<__u32>(frame.size()),
@@ -104,10 +106,10 @@ int ProgRunner::run_action(Program prog, const std::vector<uint8_t>& frame, uint
 }
 
 Outcome ProgRunner::run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
-                        uint32_t ifindex) {
+                        uint32_t ifindex, uint32_t gso_size) {
   Outcome o;
   auto before = snapshot(*dp_);
-  int rc = run_action(prog, frame, mark, &o.mark, ifindex);
+  int rc = run_action(prog, frame, mark, &o.mark, ifindex, gso_size);
   if (rc < 0) {
     o.error = std::string("BPF_PROG_TEST_RUN: ") + std::strerror(-rc);
     return o;

@@ -57,11 +57,13 @@ class ProgRunner {
   std::string configure(const EndpointSetup& endpoint, const std::vector<Rule>& rules,
                         uint32_t ifindex = kTestIfindex);
 
-  // One run, with its counter delta. ifindex 0: the skb's device is the loopback.
-  Outcome run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark, uint32_t ifindex = 0);
+  // One run, with its counter delta. ifindex 0: the skb's device is the loopback. gso_size
+  // nonzero: the skb is a GSO packet of segments that size (BIG TCP).
+  Outcome run(Program prog, const std::vector<uint8_t>& frame, uint32_t mark, uint32_t ifindex = 0,
+              uint32_t gso_size = 0);
   // One run, TC action only (for hot loops); -errno when the test run fails.
   int run_action(Program prog, const std::vector<uint8_t>& frame, uint32_t mark,
-                 uint32_t* mark_out = nullptr, uint32_t ifindex = 0) const;
+                 uint32_t* mark_out = nullptr, uint32_t ifindex = 0, uint32_t gso_size = 0) const;
 
   datapath::Datapath& datapath() { return *dp_; }
 

@@ -171,6 +171,13 @@ PacketBuilder& PacketBuilder::ext_header(uint8_t type, size_t len) {
   return *this;
 }
 
+PacketBuilder& PacketBuilder::jumbo(std::optional<uint32_t> len) {
+  constexpr uint8_t kTlvJumbo = 0xc2;
+  ext_.push_back({kIpv6HopByHop, {0, 0, kTlvJumbo, 4, 0, 0, 0, 0}, true});
+  jumbo_len_ = len;
+  return *this;
+}
+
 PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags,
                                   uint8_t data_offset) {
   l4_proto_ = 6;
@@ -297,8 +304,9 @@ std::vector<uint8_t> PacketBuilder::build() const {
     size_t ext_len = 0;
     for (const auto& e : ext_) ext_len += e.bytes.size();
     size_t payload_len = ext_len + l4_.size() + payload_.size();
+    bool jumbo = std::any_of(ext_.begin(), ext_.end(), [](const ExtHeader& e) { return e.jumbo; });
     ip[0] = static_cast<uint8_t>(version_.value_or(6) << 4);
-    put16(ip, 4, total_length_.value_or(static_cast<uint16_t>(payload_len)));
+    put16(ip, 4, total_length_.value_or(jumbo ? 0 : static_cast<uint16_t>(payload_len)));
     ip[6] = ext_.empty() ? proto : ext_[0].type;
     ip[7] = 64;
     std::memcpy(&ip[8], src_, 16);
@@ -307,6 +315,7 @@ std::vector<uint8_t> PacketBuilder::build() const {
     for (size_t i = 0; i < ext_.size(); ++i) {
       std::vector<uint8_t> h = ext_[i].bytes;
       h[0] = i + 1 < ext_.size() ? ext_[i + 1].type : proto;
+      if (ext_[i].jumbo) put32(h, 4, jumbo_len_.value_or(static_cast<uint32_t>(payload_len)));
       f.insert(f.end(), h.begin(), h.end());
     }
   }

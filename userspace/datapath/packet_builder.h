@@ -56,6 +56,10 @@ class PacketBuilder {
   // IPv6 extension header of `len` bytes (multiple of 8, >= 8): hop-by-hop, routing, dest
   // opts, AH.
   PacketBuilder& ext_header(uint8_t type, size_t len = 8);
+  // IPv6 BIG TCP (RFC 2675, as the kernel builds it): a hop-by-hop header of 8 bytes holding
+  // only the Jumbo Payload option, whose value is the length after the IPv6 header (or
+  // `len`), and payload length 0 (unless total_length() says otherwise).
+  PacketBuilder& jumbo(std::optional<uint32_t> len = std::nullopt);
 
   PacketBuilder& tcp(uint16_t sport, uint16_t dport, uint8_t flags = kTcpSyn,
                      uint8_t data_offset = 5);
@@ -83,6 +87,7 @@ class PacketBuilder {
   struct ExtHeader {
     uint8_t type;
     std::vector<uint8_t> bytes;  // nexthdr is filled in at build()
+    bool jumbo = false;          // jumbo(): build() fills in the option's value
   };
 
   uint8_t icmp_proto() const;
@@ -97,6 +102,7 @@ class PacketBuilder {
   uint16_t ip_id_ = 0x1234;
   uint16_t frag_field_ = 0;  // IPv4 flags + offset, host order
   std::vector<ExtHeader> ext_;
+  std::optional<uint32_t> jumbo_len_;
   uint8_t l4_proto_ = 59;  // IPv6 "no next header"; IPv4 gets whatever the L4 sets
   std::vector<uint8_t> l4_;
   bool udp_header_ = false;  // l4_ is udp()'s header: build() sets its length
