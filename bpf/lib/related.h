@@ -37,8 +37,10 @@ static __always_inline int wt_icmp_is_error(const struct wt_packet *p)
 /*
  * The packet an ICMP error quotes, turned around: the reply to it, which is what
  * wt_flow_is_reply looks up. 0 when the quote cannot be read whole or is not a packet of a
- * flow (a later fragment, an IPv6 extension header first, an ICMP other than an echo
- * request), or when the error is not sent to the quoted packet's source. The quote is read
+ * flow (a later fragment, an IPv6 extension header first other than one hop-by-hop header,
+ * an ICMP other than an echo request), or when the error is not sent to the quoted packet's
+ * source. A hop-by-hop header is skipped: a BIG TCP packet's (its Jumbo Payload option,
+ * parse.h) is quoted by a router's Packet Too Big. The quote is read
  * with the load-bytes helper, which checks the bounds itself: with direct packet access the
  * verifier could not bound its offset (l4_off plus headers), as clang checks one copy of the
  * offset and adds another. Only ICMP errors come here.
@@ -72,6 +74,14 @@ static __always_inline int wt_icmp_quoted_reply(struct wt_ctx *ctx, const struct
 		__builtin_memcpy(q->saddr, &ip6h.daddr, 16);
 		__builtin_memcpy(q->daddr, &ip6h.saddr, 16);
 		l4 = off + sizeof(ip6h);
+		if (proto == IPPROTO_HOPOPTS) {
+			__u8 hop[2]; /* next header, length in 8 bytes beyond the first 8 */
+
+			if (ctx_load_bytes(ctx, l4, hop, sizeof(hop)))
+				return 0;
+			proto = hop[0];
+			l4 += (hop[1] + 1) * 8;
+		}
 		echo_request = ICMPV6_ECHO_REQUEST;
 		q->icmp_type = ICMPV6_ECHO_REPLY;
 		if (!wt_ip_equal(q->daddr, p->daddr, 16))

@@ -484,6 +484,13 @@ void add_icmp_errors(std::vector<Case>& t) {
                                      router))
                     .with_mark(kOtherTag)
                     .passes(WT_REASON_ALLOW_REPLY));
+    if (f.v6)  // the quote of a BIG TCP packet starts with its jumbo hop-by-hop header
+      t.push_back(Case(F + "TooBigQuotingABigTcpPacketPasses")
+                      .after(Program::Stamp, outgoing(f).tcp(40000, 80, kTcpSyn))
+                      .send(icmp_error(f, kTooBig, outgoing(f).jumbo().tcp(40000, 80, kTcpAck),
+                                       8 + 8, router))
+                      .with_mark(kOtherTag)
+                      .passes(WT_REASON_ALLOW_REPLY));
     t.push_back(Case(F + "UntaggedFragNeededPassesEvenWhenUntaggedIsDenied")
                     .on(untagged_denied())
                     .after(Program::Stamp, outgoing(f).tcp(40000, 80, kTcpSyn))
