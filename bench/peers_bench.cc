@@ -543,13 +543,14 @@ int main(int argc, char** argv) {
   const std::string perf_file = "/tmp/wiretag-bench-peers-" + std::to_string(::getpid()) + ".perf";
   if (profile) wiretag::bench::keep_file(perf_file);  // a signal mid-flood removes it too
   auto measure = [&](int load, const Topology& t) {
+    std::map<uint32_t, ProgRuns> before;
+    if (prog_stats) before = prog_runs();
     if (load == 2) {
       auto s = measure_churn(t, seconds);
       churn_failures += s.failures;
+      if (prog_stats) add_prog_runs(before, prog_runs(), runs[load][t.config]);
       return s.rate;
     }
-    std::map<uint32_t, ProgRuns> before;
-    if (prog_stats) before = prog_runs();
     // Only configurations with programs of their own: the others have nothing to charge.
     const bool sampled = profile && t.config != "none" && t.config.rfind("nft", 0) != 0 &&
                          t.config.rfind("iptables", 0) != 0;
@@ -611,7 +612,7 @@ int main(int argc, char** argv) {
     set_bpf_stats(false);
     std::printf("\nin-situ ns per program run (bpf_stats, over all rounds; includes the "
                 "accounting's own clock reads: see the empty program)\n");
-    for (int load = 0; load < 2; ++load)
+    for (int load = 0; load < 3; ++load)
       for (auto& s : specs)
         for (auto& [name, v] : runs[load][s.name])
           if (v.second >= 10000)  // not the odd neighbour discovery of an idle namespace
