@@ -5,7 +5,7 @@
 # over IPv4 and IPv6 with every device of the path at 185000 bytes; each transfer must
 # complete, stamp (upload) and enforce (download, replies) must have seen packets larger
 # than 64 KiB, and no packet may be dropped as truncated or with a bad extension header.
-# Exits 77 (skipped) on a kernel that refuses the sizes.
+# Exits 77 (skipped) on a kernel that refuses the sizes (< 5.19); IPv4 is left out below 6.3.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 WIRETAG=${WIRETAG:?path of the wiretag CLI}
@@ -43,23 +43,29 @@ devices() { # prints "NETNS DEV" for every device of the path
   for i in 1 2; do echo "$(topo_ns "$i") eth0"; echo "$WT_CELL $(topo_hostif "$i")"; done
   echo "$WT_CELL br0"
 }
+addresses=("$(topo_ip6 2)" "$(topo_ip4 2)")
 while read -r ns dev; do
-  if ! ip -n "$ns" link set "$dev" gso_max_size $SIZE gro_max_size $SIZE 2>/dev/null ||
-    ! ip netns exec "$ns" python3 "$here/gso_ipv4_size.py" "$dev" $SIZE; then
-    echo "SKIP: this kernel refuses GSO/GRO max size $SIZE on $dev (BIG TCP needs >= 6.3)"
+  if ! ip -n "$ns" link set "$dev" gso_max_size $SIZE gro_max_size $SIZE 2>/dev/null; then
+    echo "SKIP: this kernel refuses GSO/GRO max size $SIZE on $dev (BIG TCP needs 5.19)"
     exit 77
+  fi
+  if [ ${#addresses[@]} = 2 ] && ! ip netns exec "$ns" python3 "$here/gso_ipv4_size.py" "$dev" $SIZE; then
+    echo "# IPv4 skipped: BIG TCP over IPv4 needs kernel 6.3"
+    addresses=("$(topo_ip6 2)")
   fi
 done < <(devices)
 
 for i in 1 2; do ep "$i" attach --tag "$i" >/dev/null || exit 1; done
 ep 2 policy --rule "1/tcp/$PORT-$((PORT + 1))" >/dev/null || exit 1
 ep 1 policy >/dev/null || exit 1
-# Not through topo_exec: a function's subshell would report the kill at topo_down.
+# topo_down kills it with its namespace; disowned (and not through topo_exec's subshell), so
+# nothing reports the kill.
 ip netns exec "$(topo_ns 2)" python3 "$here/bulk_tcp.py" serve $PORT &
+disown
 sleep 0.5
 
 want="done $((MIB << 20))"
-for addr in "$(topo_ip4 2)" "$(topo_ip6 2)"; do
+for addr in "${addresses[@]}"; do
   before=$(count 1 stamp stamped)
   got=$(topo_exec 1 timeout 60 python3 "$here/bulk_tcp.py" upload "$addr" $PORT $MIB 2>&1)
   check "upload of $MIB MiB to $addr completes ($got)" test "$got" = "$want"
