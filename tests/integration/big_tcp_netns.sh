@@ -12,21 +12,10 @@ WIRETAG=${WIRETAG:?path of the wiretag CLI}
 WT_RUN=wtbt$$
 . "$here/../../scripts/lib/topology.sh"
 export WIRETAG_PIN_DIR=/sys/fs/bpf/wiretag-bt-$$ WIRETAG_LOG_LEVEL=warn
-CELL_NS=/var/run/netns/$WT_CELL
 SIZE=185000 MIB=64 PORT=8080
 
-cleanup() {
-  topo_down
-  rm -rf "$WIRETAG_PIN_DIR"
-}
-trap cleanup EXIT
-
 . "$here/checks.sh"
-ep() { local i=$1; shift; "$WIRETAG" endpoint "$@" --netns "$CELL_NS" --dev "$(topo_hostif "$i")"; }
-# count I DIR REASON → "PACKETS BYTES" of that counter row (summed over verdicts)
-count() {
-  ep "$1" counters | awk -v d="$2" -v r="$3" '$2==d && $3==r {p+=$5; b+=$6} END {print p+0, b+0}'
-}
+. "$here/netns_endpoints.sh"
 # above_64k BEFORE AFTER: the packets counted between the two had a mean size above 64 KiB,
 # so at least one was a BIG TCP packet.
 above_64k() {

@@ -14,20 +14,9 @@ WIRETAG=${WIRETAG:?path of the wiretag CLI}
 WT_RUN=wtie$$
 . "$here/../../scripts/lib/topology.sh"
 export WIRETAG_PIN_DIR=/sys/fs/bpf/wiretag-ie-$$ WIRETAG_LOG_LEVEL=warn
-CELL_NS=/var/run/netns/$WT_CELL
-
-cleanup() {
-  topo_down
-  rm -rf "$WIRETAG_PIN_DIR"
-}
-trap cleanup EXIT
 
 . "$here/checks.sh"
-ep() { local i=$1; shift; "$WIRETAG" endpoint "$@" --netns "$CELL_NS" --dev "$(topo_hostif "$i")"; }
-# counter DEV_INDEX DIR REASON VERDICT → packets
-counter() {
-  ep "$1" counters | awk -v d="$2" -v r="$3" -v v="$4" '$2==d && $3==r && $4==v {n+=$5} END {print n+0}'
-}
+. "$here/netns_endpoints.sh"
 
 # udp_answer I ADDR PORT: what a connected UDP socket in container I gets back for one datagram
 # (answer | refused | timeout).
