@@ -45,7 +45,9 @@ PacketBuilder big4(uint16_t dport) {
   return in4().tcp(40000, dport, kTcpAck).payload(kData).total_length(0);
 }
 // IPv6 BIG TCP: payload length 0, the jumbo option's value the length after the IPv6 header.
-PacketBuilder big6(uint16_t dport) { return in6().jumbo().tcp(40000, dport, kTcpAck).payload(kData); }
+PacketBuilder big6(uint16_t dport) {
+  return in6().jumbo().tcp(40000, dport, kTcpAck).payload(kData);
+}
 // The length after the IPv6 header of big6(): hop-by-hop 8, TCP 20, data.
 constexpr uint32_t kBig6Len = 8 + 20 + kData;
 
@@ -61,12 +63,13 @@ std::vector<Case> table() {
        WT_REASON_ALLOW_RULE},
       {"Ipv6GsoJumboTcpMeetsTheRules", Program::Enforce, big6(kOtherPort), kGso, shot,
        WT_REASON_DROP_POLICY},
-      {"StampTagsIpv4BigTcp",
-       Program::Stamp,
-       PacketBuilder::ipv4(kLocal4, kRemote4).tcp(40000, kPort, kTcpAck).payload(kData).total_length(0),
+      {"StampTagsIpv4BigTcp", Program::Stamp,
+       PacketBuilder::ipv4(kLocal4, kRemote4)
+           .tcp(40000, kPort, kTcpAck)
+           .payload(kData)
+           .total_length(0),
        kGso, ok, WT_REASON_STAMPED},
-      {"StampTagsIpv6BigTcp",
-       Program::Stamp,
+      {"StampTagsIpv6BigTcp", Program::Stamp,
        PacketBuilder::ipv6(kLocal6, kRemote6).jumbo().tcp(40000, kPort, kTcpAck).payload(kData),
        kGso, ok, WT_REASON_STAMPED},
       // Length 0 means "as long as the skb" only for a TCP GSO packet, as in the kernel.
@@ -112,8 +115,8 @@ TEST_P(BigTcp, ReadAsTheKernelReadsIt) {
   ASSERT_EQ(runner->configure(ep, {{kTag, Protocol::Tcp, PortRange{kPort, kPort}},
                                    {kTag, Protocol::Udp, PortRange{kPort, kPort}}}),
             "");
-  Outcome o = runner->run(c.prog, c.packet.build(), c.prog == Program::Stamp ? 0 : kTag, 0,
-                          c.gso_size);
+  Outcome o =
+      runner->run(c.prog, c.packet.build(), c.prog == Program::Stamp ? 0 : kTag, 0, c.gso_size);
   ASSERT_TRUE(o.error.empty()) << o;
   EXPECT_EQ(o.retval, c.retval) << o;
   EXPECT_EQ(reason_text(o.reason), reason_text(c.reason)) << o;
@@ -139,11 +142,11 @@ TEST(BigTcpFlow, RepliesToABigTcpFlowAreReplies) {
     auto out = v6 ? PacketBuilder::ipv6(kLocal6, kRemote6).jumbo()
                   : PacketBuilder::ipv4(kLocal4, kRemote4).total_length(0);
     auto back = v6 ? in6().jumbo() : in4().total_length(0);
-    Outcome sent = runner->run(Program::Stamp, out.tcp(40000, kPort, kTcpAck).payload(kData).build(),
-                               0, 0, kGso);
+    Outcome sent = runner->run(Program::Stamp,
+                               out.tcp(40000, kPort, kTcpAck).payload(kData).build(), 0, 0, kGso);
     ASSERT_EQ(reason_text(sent.reason), reason_text(WT_REASON_STAMPED)) << sent;
-    Outcome reply = runner->run(Program::Enforce,
-                                back.tcp(kPort, 40000, kTcpAck).payload(kData).build(), kTag, 0, kGso);
+    Outcome reply = runner->run(
+        Program::Enforce, back.tcp(kPort, 40000, kTcpAck).payload(kData).build(), kTag, 0, kGso);
     EXPECT_EQ(reply.retval, TC_ACT_OK) << reply;
     EXPECT_EQ(reason_text(reply.reason), reason_text(WT_REASON_ALLOW_REPLY)) << reply;
   }
