@@ -173,8 +173,7 @@ PacketBuilder& PacketBuilder::ext_header(uint8_t type, size_t len) {
 
 PacketBuilder& PacketBuilder::jumbo(std::optional<uint32_t> len) {
   constexpr uint8_t kTlvJumbo = 0xc2;
-  ext_.push_back({kIpv6HopByHop, {0, 0, kTlvJumbo, 4, 0, 0, 0, 0}, true});
-  jumbo_len_ = len;
+  ext_.push_back({kIpv6HopByHop, {0, 0, kTlvJumbo, 4, 0, 0, 0, 0}, true, len});
   return *this;
 }
 
@@ -315,7 +314,7 @@ std::vector<uint8_t> PacketBuilder::build() const {
     for (size_t i = 0; i < ext_.size(); ++i) {
       std::vector<uint8_t> h = ext_[i].bytes;
       h[0] = i + 1 < ext_.size() ? ext_[i + 1].type : proto;
-      if (ext_[i].jumbo) put32(h, 4, jumbo_len_.value_or(static_cast<uint32_t>(payload_len)));
+      if (ext_[i].jumbo) put32(h, 4, ext_[i].jumbo_len.value_or(static_cast<uint32_t>(payload_len)));
       f.insert(f.end(), h.begin(), h.end());
     }
   }

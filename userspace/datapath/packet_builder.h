@@ -87,7 +87,8 @@ class PacketBuilder {
   struct ExtHeader {
     uint8_t type;
     std::vector<uint8_t> bytes;  // nexthdr is filled in at build()
-    bool jumbo = false;          // jumbo(): build() fills in the option's value
+    bool jumbo = false;  // jumbo(): build() fills in the option's value: jumbo_len,
+    std::optional<uint32_t> jumbo_len = std::nullopt;  // else: the length after the IPv6 header
   };
 
   uint8_t icmp_proto() const;
@@ -102,7 +103,6 @@ class PacketBuilder {
   uint16_t ip_id_ = 0x1234;
   uint16_t frag_field_ = 0;  // IPv4 flags + offset, host order
   std::vector<ExtHeader> ext_;
-  std::optional<uint32_t> jumbo_len_;
   uint8_t l4_proto_ = 59;  // IPv6 "no next header"; IPv4 gets whatever the L4 sets
   std::vector<uint8_t> l4_;
   bool udp_header_ = false;  // l4_ is udp()'s header: build() sets its length
