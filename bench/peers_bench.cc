@@ -222,13 +222,16 @@ void install_iptables(const Topology& t, size_t n) {
 
 // The same N rules through the library: the sender's tag on the flood's and the churn's
 // ports, and N - 2 fillers.
+// --max-endpoints: the datapath's capacity, which also sizes the shared flow cache.
+uint32_t g_max_endpoints = 1024;
+
 std::unique_ptr<Datapath> install_wiretag(const Topology& t, size_t n, bool clsact) {
   wiretag::datapath::Options o;
   // Pinned, as the agent runs it: TCX links are used only with a pin dir to keep them.
   o.pin_dir = "/sys/fs/bpf/" + t.fwd;
   keep_pin_dir(o.pin_dir);
   if (clsact) o.hook = wiretag::datapath::Options::Hook::Clsact;
-  o.max_endpoints = 16;
+  o.max_endpoints = g_max_endpoints;
   auto dp = Datapath::open(o);
   if (!dp) fail("Datapath::open: " + dp.error().message);
   wiretag::datapath::EndpointSettings sender, receiver;
@@ -438,6 +441,9 @@ int main(int argc, char** argv) {
                "flood sender at normal priority (default: SCHED_FIFO on the last CPU)");
   app.add_option("--loads", loads, "loads to run: 0 one flow, 1 4,096 flows, 2 churn")
       ->delimiter(',');
+  app.add_option("--max-endpoints", g_max_endpoints,
+                 "wiretag's endpoint capacity, which sizes its flow cache (default: the agent's)")
+      ->check(CLI::Range(2, 65536));
   bool prog_stats = false;
   app.add_flag("--prog-stats", prog_stats,
                "also print each program's in-situ ns per run (kernel.bpf_stats_enabled on for "
@@ -542,6 +548,8 @@ int main(int argc, char** argv) {
   const int path_cpu = g_realtime ? static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)) - 1 : -1;
   const std::string perf_file = "/tmp/wiretag-bench-peers-" + std::to_string(::getpid()) + ".perf";
   if (profile) wiretag::bench::keep_file(perf_file);  // a signal mid-flood removes it too
+  wiretag::bench::KernelSymbols kernel_symbols;  // loaded at the first profile, modules in
+  const std::string kNetfilter = "netfilter (kernel functions)";
   auto measure = [&](int load, const Topology& t) {
     std::map<uint32_t, ProgRuns> before;
     if (prog_stats) before = prog_runs();
@@ -551,17 +559,22 @@ int main(int argc, char** argv) {
       if (prog_stats) add_prog_runs(before, prog_runs(), runs[load][t.config]);
       return s.rate;
     }
-    // Only configurations with programs of their own: the others have nothing to charge.
-    const bool sampled = profile && t.config != "none" && t.config.rfind("nft", 0) != 0 &&
-                         t.config.rfind("iptables", 0) != 0;
+    // Every configuration with a filter: BPF programs by source line, netfilter by function.
+    const bool sampled = profile && t.config != "none";
     wiretag::bench::PerfRecord perf(perf_file, profile_hz);
     if (sampled && !perf.start()) die("--profile: perf record did not start");
     double got = measure_flood(t, load == 0 ? one : many, seconds).rate;
     if (prog_stats) add_prog_runs(before, prog_runs(), runs[load][t.config]);
     if (sampled) {
       perf.stop();
-      wiretag::bench::attribute(perf.samples(), wiretag::bench::loaded_programs(), path_cpu,
-                                profiles[load][t.config], &path_samples[load][t.config]);
+      if (kernel_symbols.empty()) kernel_symbols = wiretag::bench::KernelSymbols::load();
+      const auto samples = perf.samples();
+      const auto programs = wiretag::bench::loaded_programs();
+      wiretag::bench::attribute(samples, programs, path_cpu, profiles[load][t.config],
+                                &path_samples[load][t.config]);
+      wiretag::bench::attribute_kernel(samples, programs, kernel_symbols, path_cpu,
+                                       wiretag::bench::is_netfilter_symbol,
+                                       profiles[load][t.config][kNetfilter]);
       profiled_packets[load][t.config] += got * seconds;
       std::remove(perf_file.c_str());
     }
@@ -632,6 +645,18 @@ int main(int argc, char** argv) {
           wiretag::bench::print_profile(std::string(kLoads[load]) + ", " + s.name,
                                         profiles[load][s.name], profiled_packets[load][s.name],
                                         path_samples[load][s.name], profile_hz, 12);
+    // The filters side by side: what each costs the path, whichever hook it runs in.
+    std::printf("\nfilter work, share of the path's CPU (BPF programs + netfilter's functions; "
+                "the hooks' inlined dispatch is in neither)\n");
+    for (int load = 0; load < 2; ++load)
+      for (auto& s : specs) {
+        if (!profiles[load].count(s.name) || !path_samples[load][s.name]) continue;
+        uint64_t bpf = 0, nf = 0;
+        for (const auto& [name, p] : profiles[load][s.name]) (name == kNetfilter ? nf : bpf) += p.on_cpu;
+        const double all = static_cast<double>(path_samples[load][s.name]);
+        std::printf("  %-11s %-17s %6.2f%%  (BPF %5.2f%%, netfilter %5.2f%%)\n", kLoads[load],
+                    s.name.c_str(), 100.0 * (bpf + nf) / all, 100.0 * bpf / all, 100.0 * nf / all);
+      }
   }
 
   // Targets (issue 18). Each is judged on paired ratios: in every round, wiretag's rate over

@@ -200,6 +200,62 @@ void attribute(const std::vector<PerfRecord::Sample>& samples,
   }
 }
 
+KernelSymbols KernelSymbols::load() {
+  KernelSymbols out;
+  FILE* f = std::fopen("/proc/kallsyms", "r");
+  if (!f) return out;
+  std::vector<std::pair<uint64_t, std::string>> syms;
+  char line[512];
+  while (std::fgets(line, sizeof line, f)) {
+    char type = 0;
+    char name[256] = {};
+    unsigned long long addr = 0;  // "ffffffff81000000 T _text" or "... t nft_do_chain\t[nf_tables]"
+    if (std::sscanf(line, "%llx %c %255s", &addr, &type, name) != 3 || addr == 0) continue;
+    if (type != 't' && type != 'T') continue;
+    syms.emplace_back(addr, name);
+  }
+  std::fclose(f);
+  std::sort(syms.begin(), syms.end());
+  for (auto& [addr, name] : syms) {
+    out.starts_.push_back(addr);
+    out.names_.push_back(std::move(name));
+  }
+  return out;
+}
+
+const std::string* KernelSymbols::at(uint64_t addr) const {
+  auto it = std::upper_bound(starts_.begin(), starts_.end(), addr);
+  if (it == starts_.begin()) return nullptr;
+  return &names_[static_cast<size_t>(it - starts_.begin()) - 1];
+}
+
+bool is_netfilter_symbol(const std::string& name) {
+  static const char* const prefixes[] = {"nf_", "__nf_", "nft_", "__nft_", "nf_tables", "xt_",
+                                         "ipt_", "iptable_", "ipv4_conntrack", "ipv4_confirm",
+                                         "ipv6_conntrack", "ipv6_confirm", "hash_conntrack",
+                                         "tcp_mt", "udp_mt", "conntrack_mt", "state_mt"};
+  return std::any_of(std::begin(prefixes), std::end(prefixes),
+                     [&](const char* p) { return name.rfind(p, 0) == 0; });
+}
+
+void attribute_kernel(const std::vector<PerfRecord::Sample>& samples,
+                      const std::vector<ProgramCode>& programs, const KernelSymbols& symbols,
+                      int cpu, const std::function<bool(const std::string&)>& charge,
+                      ProgramProfile& into) {
+  for (const auto& sample : samples) {
+    if (sample.cpu != cpu) continue;
+    const uint64_t at = sample.ip - 1;
+    if (std::any_of(programs.begin(), programs.end(),
+                    [&](const ProgramCode& p) { return p.holds(at); }))
+      continue;
+    const std::string* fn = symbols.at(at);
+    if (!fn || !charge(*fn)) continue;
+    ++into.samples;
+    ++into.on_cpu;
+    ++into.by_line[*fn];
+  }
+}
+
 void print_profile(const std::string& title, const std::map<std::string, ProgramProfile>& profiles,
                    double packets, uint64_t cpu_samples, int hz, size_t top) {
   for (const auto& [name, p] : profiles) {
@@ -209,17 +265,20 @@ void print_profile(const std::string& title, const std::map<std::string, Program
                 packets > 0 ? 1e9 * static_cast<double>(p.samples) / hz / packets : 0.0,
                 cpu_samples ? 100.0 * static_cast<double>(p.on_cpu) / cpu_samples : 0.0,
                 static_cast<unsigned long>(p.samples));
-    std::printf("    code: samples at %zu of its %lu 64-byte lines\n", p.code_lines.size(),
-                static_cast<unsigned long>(p.code_lines_total));
+    if (p.code_lines_total)
+      std::printf("    code: samples at %zu of its %lu 64-byte lines\n", p.code_lines.size(),
+                  static_cast<unsigned long>(p.code_lines_total));
     std::vector<std::pair<uint64_t, std::string>> files, lines;
     for (const auto& [f, n] : p.by_file) files.emplace_back(n, f);
     for (const auto& [l, n] : p.by_line) lines.emplace_back(n, l);
     std::sort(files.rbegin(), files.rend());
     std::sort(lines.rbegin(), lines.rend());
-    std::printf("    by file:");
-    for (const auto& [n, f] : files)
-      std::printf(" %s %.0f%%", f.c_str(), 100.0 * static_cast<double>(n) / p.samples);
-    std::printf("\n");
+    if (!files.empty()) {
+      std::printf("    by file:");
+      for (const auto& [n, f] : files)
+        std::printf(" %s %.0f%%", f.c_str(), 100.0 * static_cast<double>(n) / p.samples);
+      std::printf("\n");
+    }
     for (size_t i = 0; i < lines.size() && i < top; ++i)
       std::printf("    %5.1f%%  %.100s\n", 100.0 * static_cast<double>(lines[i].first) / p.samples,
                   lines[i].second.c_str());

@@ -92,6 +92,32 @@ void attribute(const std::vector<PerfRecord::Sample>& samples,
                const std::vector<ProgramCode>& programs, int cpu,
                std::map<std::string, ProgramProfile>& into, uint64_t* cpu_samples);
 
+// The kernel's text symbols (/proc/kallsyms, modules included), to charge samples outside BPF
+// programs to the function they fell in.
+class KernelSymbols {
+ public:
+  // Empty (and at() finds nothing) when kallsyms gives no addresses (not root, kptr_restrict).
+  static KernelSymbols load();
+  // The function holding addr, or nullptr.
+  const std::string* at(uint64_t addr) const;
+  bool empty() const { return starts_.empty(); }
+
+ private:
+  std::vector<uint64_t> starts_;  // sorted
+  std::vector<std::string> names_;
+};
+
+// Netfilter's own functions: the hook walk (nf_hook_slow), nf_tables' chains, expressions and
+// sets, iptables' matches, conntrack. A filter in nftables or iptables costs the path these.
+bool is_netfilter_symbol(const std::string& name);
+
+// Samples taken on `cpu` in a kernel function `charge` accepts (and in no BPF program), by
+// function, into `into` (by_line keyed by the function's name).
+void attribute_kernel(const std::vector<PerfRecord::Sample>& samples,
+                      const std::vector<ProgramCode>& programs, const KernelSymbols& symbols,
+                      int cpu, const std::function<bool(const std::string&)>& charge,
+                      ProgramProfile& into);
+
 // The report: per program, ns per packet (samples / hz / packets) and its share of the path's
 // CPU (on_cpu / cpu_samples: unlike ns, a share does not move with the machine's speed), how
 // many of its code lines the samples touched, its files' shares and its `top` lines.
