@@ -36,6 +36,13 @@ TEST(Router, UnknownPathIs404AndWrongMethodIs405) {
   auto r = sample().route(q);
   EXPECT_EQ(r.status, 405u);
   EXPECT_EQ(r.body[0]["error_code"], "METHOD_NOT_ALLOWED");
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>{"Allow", "POST"}));
+  q.method = Method::Head;
+  q.path = "/app/x/whitelist";
+  r = sample().route(q);
+  EXPECT_EQ(r.status, 405u);
+  EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>{"Allow", "GET"}));
 }
 
 TEST(Router, HandlerErrorsBecomeTheErrorBody) {
@@ -202,6 +209,10 @@ TEST(JsonInput, ChecksFieldsInOrderUnknownThenMissing) {
   EXPECT_EQ(parse_json_object("{").error().code, "INVALID_JSON");
   EXPECT_EQ(parse_json_object("").error().code, "INVALID_JSON");
   EXPECT_EQ(parse_json_object("{} x").error().code, "INVALID_JSON");
+  // nlohmann's lexer ends the input at a NUL byte: what follows one must not be ignored.
+  EXPECT_EQ(parse_json_object(std::string("{}\0garbage", 10)).error().code, "INVALID_JSON");
+  EXPECT_EQ(parse_json(std::string("[1]\0", 4)).error().code, "INVALID_JSON");
+  EXPECT_EQ(parse_json_object(std::string("{\"a\":\"\0\"}", 8)).error().code, "INVALID_JSON");
   EXPECT_EQ(parse_json_object("[]").error().code, "INVALID_BODY");
 }
 

@@ -110,6 +110,10 @@ class LimitedDomBuilder {
 }  // namespace
 
 Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limits) {
+  // JSON has no NUL byte outside a string, nor inside one (raw controls are invalid), but
+  // nlohmann's lexer takes one as the end of the input: "{...}\0garbage" would parse.
+  if (text.find('\0') != std::string_view::npos)
+    return Error{"INVALID_JSON", "body is not valid JSON: it holds a NUL byte"};
   json root;
   LimitedDomBuilder builder(root, limits);
   bool ok = false;
