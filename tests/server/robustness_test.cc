@@ -131,6 +131,21 @@ TEST_F(Robustness, TokensRejectBadInputAndChangeNothing) {
        "INVALID_FIELD_TYPE"},
       {"revoke unknown id", "DELETE", "/v1/tokens/0123456789abcdef", "", 404, "TOKEN_NOT_FOUND"},
       {"rotate with a body", "POST", "/v1/tokens/rotate-admin", "{}", 400, "INVALID_BODY"},
+      {"a NUL byte, then more", "POST", "/v1/tokens",
+       std::string(R"({"scopes":["network.admin"]})") + std::string(1, '\0') + "garbage", 400,
+       "INVALID_JSON"},
+      {"admin limited to accounts", "POST", "/v1/tokens",
+       R"({"scopes":["network.admin"],"accounts":["acme"]})", 400, "INVALID_FIELD_COMBINATION"},
+      {"admin and writer limited to accounts", "POST", "/v1/tokens",
+       R"({"scopes":["network.admin","network.write"],"accounts":["acme"]})", 400,
+       "INVALID_FIELD_COMBINATION"},
+      {"accounts without network.write", "POST", "/v1/tokens",
+       R"({"scopes":["metrics"],"accounts":["acme"]})", 400, "INVALID_FIELD_COMBINATION"},
+      {"cell token that is an admin", "POST", "/v1/tokens",
+       R"({"scopes":["cell","network.admin"],"cell":"c1"})", 400, "INVALID_FIELD_COMBINATION"},
+      {"cell token that is a writer", "POST", "/v1/tokens",
+       R"({"scopes":["cell","network.write"],"cell":"c1","accounts":["acme"]})", 400,
+       "INVALID_FIELD_COMBINATION"},
   };
   expect_rejected_without_change(s(), cases, {"acme"});
   // An account token may not issue tokens, and nothing is written when it tries.

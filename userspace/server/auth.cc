@@ -247,6 +247,19 @@ Result<IssuedToken> Authenticator::issue(TokenGrant grant) {
     return Error{"MISSING_FIELD", "a token with scope cell names its cell (\"cell\")"};
   if (!cell && !grant.cell.empty())
     return Error{"INVALID_FIELD_COMBINATION", "\"cell\" is only for a token with scope cell"};
+  auto has = [&](std::string_view s) {
+    return std::find(grant.scopes.begin(), grant.scopes.end(), s) != grant.scopes.end();
+  };
+  // A grant must mean what it says: accounts limit network.write only (an admin acts on every
+  // account), and a cell token is bound to its cell, not an admin or writer besides.
+  if (!grant.accounts.empty() && (has(kScopeAdmin) || !has(kScopeWrite)))
+    return Error{"INVALID_FIELD_COMBINATION",
+                 "\"accounts\" limits a token with scope network.write, without network.admin "
+                 "(an admin token acts on every account)"};
+  if (cell && (has(kScopeAdmin) || has(kScopeWrite)))
+    return Error{"INVALID_FIELD_COMBINATION",
+                 "a token with scope cell is bound to its cell: it takes neither network.admin "
+                 "nor network.write"};
   if (cell && !is_valid_app_guid(grant.cell))
     return Error{"INVALID_CELL_NAME", "a cell name is 1-128 of [A-Za-z0-9._:-]"};
   if (grant.expires_in && (*grant.expires_in < 1 || *grant.expires_in > kMaxExpiresIn))
