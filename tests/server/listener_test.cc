@@ -146,6 +146,33 @@ TEST_F(Listener, RequestWithoutCredentialsIsRefusedBeforeItsBodyIsSent) {
   EXPECT_EQ(s().get("/apps").json()["apps"].size(), 0u);
 }
 
+// HEAD: no route takes it, so 405 listing the methods the path has, and no content: a body
+// would be read as the start of the next answer on a reused connection (RFC 9110 §9.3.2).
+TEST_F(Listener, HeadIsRefusedWithoutContent) {
+  ASSERT_NO_FATAL_FAILURE(start({}));
+  auto conn = RawConnection::tcp(s().port());
+  ASSERT_TRUE(conn->send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  RawResponse r = conn->read();
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.header("allow"), "GET");
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.header("content-length"), "");
+  EXPECT_TRUE(conn->closed_by_peer());
+  // Refused on its head (no credentials), the same: no content.
+  conn = RawConnection::tcp(s().port());
+  ASSERT_TRUE(conn->send("HEAD /policy/pap/v1/healthcheck HTTP/1.1\r\nHost: x\r\n\r\n"));
+  r = conn->read();
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body, "");
+  EXPECT_NE(r.header("x-onap-requestid"), "");
+  EXPECT_TRUE(conn->closed_by_peer());
+  // Any other 405 says what the path takes too.
+  auto put = s().request("PUT", "/app", "{}");
+  EXPECT_EQ(put.status, 405) << put.body;
+  EXPECT_EQ(put.error_code(), "METHOD_NOT_ALLOWED");
+  EXPECT_NE(put.headers["allow"].find("POST"), std::string::npos) << put.headers["allow"];
+}
+
 // Admitted requests still work: a body after the head, and 100-continue for a client that
 // waits for it before sending the body.
 TEST_F(Listener, AdmittedRequestReadsItsBodyAndHonours100Continue) {

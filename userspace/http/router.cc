@@ -106,6 +106,8 @@ std::string_view method_name(Method m) {
       return "PATCH";
     case Method::Delete:
       return "DELETE";
+    case Method::Head:
+      return "HEAD";
     case Method::Other:
       break;
   }
@@ -207,9 +209,19 @@ void Router::dispatch(Request request, std::function<void(Reply)> done) const {
     });
     return;
   }
-  if (path_route)
-    return labelled(path_route)(
-        error_reply(Error{"METHOD_NOT_ALLOWED", "method not allowed on " + request.path}));
+  if (path_route) {
+    // RFC 9110 §15.5.6: a 405 lists the methods the resource has.
+    std::string allow;
+    for (const Route& r : routes_) {
+      std::map<std::string, std::string> ignored;
+      const std::string name(method_name(r.method));
+      if (match(r.segments, *segments, ignored) && allow.find(name) == std::string::npos)
+        allow += (allow.empty() ? "" : ", ") + name;
+    }
+    Reply reply = error_reply(Error{"METHOD_NOT_ALLOWED", "method not allowed on " + request.path});
+    reply.headers.emplace_back("Allow", allow);
+    return labelled(path_route)(std::move(reply));
+  }
   labelled(nullptr)(error_reply(not_found));
 }
 

@@ -17,7 +17,8 @@
 
 namespace wiretag::http {
 
-enum class Method { Get, Post, Put, Patch, Delete, Other };
+// No route takes HEAD: it is answered 405 like any other method a path lacks, without content.
+enum class Method { Get, Post, Put, Patch, Delete, Head, Other };
 // "GET", "POST", ...; "OTHER".
 std::string_view method_name(Method m);
 

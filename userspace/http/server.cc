@@ -54,12 +54,17 @@ Method method_of(beast_http::verb v) {
       return Method::Patch;
     case beast_http::verb::delete_:
       return Method::Delete;
+    case beast_http::verb::head:
+      return Method::Head;
     default:
       return Method::Other;
   }
 }
 
-BeastResponse make_response(const Reply& reply, unsigned version, bool keep_alive) {
+// `head_only`: the answer to a HEAD request, which has no content (RFC 9110 §9.3.2). It gets
+// no Content-Length either (that would be the length GET gets), so it ends the connection.
+BeastResponse make_response(const Reply& reply, unsigned version, bool keep_alive,
+                            bool head_only = false) {
   BeastResponse res{static_cast<beast_http::status>(reply.status), version};
   res.set(beast_http::field::server, "wiretag-server");
   res.set(beast_http::field::content_type, "application/json");
@@ -73,6 +78,11 @@ BeastResponse make_response(const Reply& reply, unsigned version, bool keep_aliv
                    ? *reply.serialized
                    : reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   res.prepare_payload();
+  if (head_only) {
+    res.body().clear();
+    res.erase(beast_http::field::content_length);
+    res.keep_alive(false);
+  }
   return res;
 }
 
@@ -128,7 +138,9 @@ bool expects_continue(const RequestHeader& head) {
 
 void dispatch_request(const Router& router, Request req, unsigned version, bool keep_alive,
                       std::function<void(BeastResponse, std::shared_ptr<LineStream>)> done) {
-  router.dispatch(std::move(req), [done = std::move(done), version, keep_alive](Reply reply) {
+  const bool head_only = req.method == Method::Head;
+  router.dispatch(std::move(req), [done = std::move(done), version, keep_alive,
+                                   head_only](Reply reply) {
     if (reply.lines && version < 11) {
       // HTTP/1.0 has no chunked coding to carry a stream in.
       reply.lines->close(LineStream::End::ClientGone);
@@ -138,7 +150,7 @@ void dispatch_request(const Router& router, Request req, unsigned version, bool 
           nullptr);
     }
     std::shared_ptr<LineStream> lines = reply.lines;
-    done(make_response(reply, version, keep_alive), std::move(lines));
+    done(make_response(reply, version, keep_alive, head_only), std::move(lines));
   });
 }
 
@@ -416,11 +428,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // Answers without (the rest of) the body; `close`: the connection cannot be reused (a body
   // is still on the wire, or its framing is not understood) and is closed after the answer.
   void refuse(const Reply& reply, bool close) {
-    const unsigned version = parser_ && parser_->is_header_done() ? version_ : 11;
+    const bool header_done = parser_ && parser_->is_header_done();
+    const unsigned version = header_done ? version_ : 11;
+    const bool head_only = header_done && parser_->get().method() == beast_http::verb::head;
     parser_.reset();
     release_body();
     linger_ = close;
-    send_response(make_response(reply, version, !close && request_keep_alive_));
+    send_response(make_response(reply, version, !close && request_keep_alive_, head_only));
   }
 
   void dispatch() {
