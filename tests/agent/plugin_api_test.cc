@@ -2,6 +2,8 @@
 // network namespace, against the real wiretag-server. The pinned maps are read back with
 // a read-only datapath to prove what the agent says is what the kernel enforces.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +89,18 @@ class AgentTest : public ::testing::Test {
     for (auto& ep : enforced())
       if (ep.device.ifname == ifname) return ep;
     return std::nullopt;
+  }
+
+  // Whether the kernel runs programs on `ifname` (not what the maps say): its TCX links as the
+  // agent pins them, or (kernels without TCX) a BPF filter of its clsact.
+  bool programs_attached(const std::string& ifname) const {
+    auto ep = enforced(ifname);
+    if (!ep) return false;
+    const std::string links = pin_dir_ + "/links/" + std::to_string(ep->ifindex);
+    if (std::filesystem::exists(links + "_ingress") && std::filesystem::exists(links + "_egress"))
+      return true;
+    return sh("ip netns exec " + netns_.name() + " tc filter show dev " + ifname +
+              " egress 2>/dev/null | grep -q bpf") == 0;
   }
 
   // Whether the enforced rules of `ifname` admit `tag` on every protocol and port.
@@ -233,6 +247,21 @@ TEST_F(AgentTest, BadInputIsRefusedAndChangesNothing) {
             {"allowed_source_wire_bytes", {"00a1"}}}
            .dump(),
        400, "INVALID_DEVICE"},
+      {"NUL in ifname", "POST",
+       json{{"destination_device", {{"namespace", netns_.path()}, {"interface_name", std::string("wt0\0x", 5)}}},
+            {"allowed_source_wire_bytes", {"00a1"}}}
+           .dump(),
+       400, "INVALID_DEVICE"},
+      {"NUL in namespace", "POST",
+       json{{"destination_device", {{"namespace", netns_.path() + std::string("\0x", 2)}, {"interface_name", "wt0"}}},
+            {"allowed_source_wire_bytes", {"00a1"}}}
+           .dump(),
+       400, "INVALID_DEVICE"},
+      {"ifname ..", "POST",
+       json{{"destination_device", {{"namespace", netns_.path()}, {"interface_name", ".."}}},
+            {"allowed_source_wire_bytes", {"00a1"}}}
+           .dump(),
+       400, "INVALID_DEVICE"},
       {"relative namespace", "POST",
        json{{"destination_device", {{"namespace", "netns/x"}, {"interface_name", "wt0"}}},
             {"allowed_source_wire_bytes", {"00a1"}}}
@@ -347,10 +376,21 @@ TEST_F(AgentTest, ClientAndCapacityErrorsAreNotServerFaults) {
   TestNetns other;
   ASSERT_TRUE(other.add_veth("wt0"));  // the first veth of a fresh namespace, as netns_'s wt0
   ASSERT_EQ(post(device("wt0"), {"00a1"}).status, 200);
+  ASSERT_TRUE(programs_attached("wt0"));
   auto r = post({{"namespace", other.path()}, {"interface_name", "wt0"}}, {"00a1"});
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_EQ(r.error_code(), "IFINDEX_CONFLICT") << r.body;
   EXPECT_EQ(agent_->request("GET", "/whitelist").json()["devices"].size(), 1u);
+  // The refusal leaves the managed device's programs where they are (its undo once removed
+  // whatever was pinned for the ifindex); so does naming that device through another path of
+  // its namespace (/var/run is /run on Debian; "//" is "/").
+  EXPECT_TRUE(programs_attached("wt0"));
+  for (const std::string& same : {"/var" + netns_.path(), "/" + netns_.path()}) {
+    r = post({{"namespace", same}, {"interface_name", "wt0"}}, {"00a1"});
+    EXPECT_EQ(r.status, 409) << same << ": " << r.body;
+    EXPECT_EQ(r.error_code(), "IFINDEX_CONFLICT") << r.body;
+    EXPECT_TRUE(programs_attached("wt0")) << same;
+  }
 
   // Capacity: one endpoint, 16 policy entries (both generations together).
   max_endpoints_ = 1;

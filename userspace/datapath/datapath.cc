@@ -579,7 +579,11 @@ Result<void> Datapath::detach(const Device& device) {
     std::lock_guard lock(mu_);
     auto scope = NetnsScope::enter(device.netns);
     unsigned live = scope ? if_nametoindex(device.ifname.c_str()) : 0;
-    if (live != 0 && (!ifindex || *ifindex == live)) {
+    // A name this datapath does not know may still reach a device it manages under another
+    // name (its netns through another path, or another netns where the ifindex repeats):
+    // that device's programs (pinned by ifindex) are not this caller's to remove.
+    const bool managed_as_another = !ifindex && live != 0 && devices_.lookup(live).has_value();
+    if (live != 0 && (!ifindex || *ifindex == live) && !managed_as_another) {
       if (tcx_links_) tcx_links_->detach(live);
       if (auto r = detach_clsact(live); !r)
         return Error{r.error().code, device.ifname + ": " + r.error().message};
