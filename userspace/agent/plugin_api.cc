@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/app_guid.h"
+#include "core/device_name.h"
 #include "http/json_input.h"
 #include "wiretag/error_kind.h"
 #include "wiretag/version.h"
@@ -23,13 +24,7 @@ Result<datapath::Device> device_field(const json& body) {
   if (auto r = http::check_fields(d, {"namespace", "interface_name"}); !r) return r.error();
   WT_TRY(netns, http::string_field(d, "namespace"));
   WT_TRY(ifname, http::string_field(d, "interface_name"));
-  if (!netns->empty() && (netns->front() != '/' || netns->size() >= WT_NETNS_PATH_MAX))
-    return Error{"INVALID_DEVICE",
-                 "namespace must be an absolute path of a netns file (under 104 characters), "
-                 "or \"\" for the agent's own"};
-  if (ifname->empty() || ifname->size() >= 16 ||
-      ifname->find_first_of("/ \t\n:") != std::string::npos)
-    return Error{"INVALID_DEVICE", "interface_name must be a Linux interface name (1-15 characters)"};
+  if (auto r = check_device_name(*netns, *ifname); !r) return r.error();
   return datapath::Device{*netns, *ifname};
 }
 

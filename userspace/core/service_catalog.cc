@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "core/app_guid.h"
+#include "core/device_name.h"
 
 namespace wiretag {
 
@@ -44,13 +45,7 @@ Result<json> device_value(const json& d) {
   }
   const std::string netns = d["namespace"];
   const std::string ifname = d["interface_name"];
-  if (!netns.empty() && (netns.front() != '/' || netns.size() >= 104))
-    return Error{"INVALID_DEVICE",
-                 "device.namespace must be an absolute path of a netns file (under 104 "
-                 "characters), or \"\" for the agent's own"};
-  if (ifname.empty() || ifname.size() >= 16 || ifname.find_first_of("/ \t\n:") != std::string::npos)
-    return Error{"INVALID_DEVICE",
-                 "device.interface_name must be a Linux interface name (1-15 characters)"};
+  if (auto r = check_device_name(netns, ifname, "device."); !r) return r.error();
   return json{{"namespace", netns}, {"interface_name", ifname}};
 }
 
