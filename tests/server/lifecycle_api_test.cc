@@ -256,6 +256,68 @@ TEST_F(Lifecycle, BadPolicyTypesAreRefusedWithTheirPathAndChangeNothing) {
   EXPECT_EQ(snapshot(), before);
 }
 
+// A type's derivation must end at the preloaded type: no type derives from its own name, the
+// preloaded name takes no other version, and a new version of a parent's name (children derive
+// from its latest) may not close a loop or give a child a property twice. Each such refusal
+// changes nothing, and the types and policies already there keep working.
+TEST_F(Lifecycle, DerivationLoopsAndNewVersionsOfThePreloadedTypeAreRefused) {
+  auto type = [](const std::string& name, const std::string& version, const std::string& parent,
+                 json properties = json::object()) {
+    return json{{"tosca_definitions_version", "tosca_simple_yaml_1_1_0"},
+                {"policy_types",
+                 {{name,
+                   {{"derived_from", parent}, {"version", version}, {"properties", properties}}}}}};
+  };
+  ASSERT_EQ(post_json("/policytypes", type("my.A", "1.0.0", "wiretag.policies.Whitelist")).status,
+            201);
+  ASSERT_EQ(post_json("/policytypes",
+                      type("my.B", "1.0.0", "my.A", {{"owner", {{"type", "string"}}}}))
+                .status,
+            201);
+  const std::string before = snapshot();
+  struct Case {
+    std::string what;
+    json body;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"the preloaded name, another version",
+       type("wiretag.policies.Whitelist", "2.0.0", "wiretag.policies.Whitelist"), 409,
+       "POLICY_TYPE_READ_ONLY"},
+      {"the preloaded name, derived from a user type",
+       type("wiretag.policies.Whitelist", "2.0.0", "my.A"), 409, "POLICY_TYPE_READ_ONLY"},
+      {"a type derived from its own name", type("my.A", "2.0.0", "my.A"), 400,
+       "INVALID_POLICY_TYPE"},
+      {"a new type derived from itself", type("my.C", "1.0.0", "my.C"), 400,
+       "INVALID_POLICY_TYPE"},
+      {"a loop through a child", type("my.A", "2.0.0", "my.B"), 400, "INVALID_POLICY_TYPE"},
+      {"a parent's new version defining a child's property",
+       type("my.A", "2.0.0", "wiretag.policies.Whitelist", {{"owner", {{"type", "string"}}}}), 400,
+       "INVALID_POLICY_TYPE"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto r = post_json("/policytypes", c.body);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    EXPECT_EQ(r.error_code(), c.code) << r.body;
+  }
+  EXPECT_EQ(snapshot(), before);
+  // What was there still works: a policy of the base type without type_version, and of my.B.
+  json base = whitelist_policy("p1", "acme", json::array());
+  base["topology_template"]["policies"][0]["p1"].erase("type_version");
+  auto created = post_json("/policies", base);
+  EXPECT_EQ(created.status, 201) << created.body;
+  json derived = whitelist_policy("p2", "acme", json::array());
+  derived["topology_template"]["policies"][0]["p2"]["type"] = "my.B";
+  derived["topology_template"]["policies"][0]["p2"]["properties"]["owner"] = "ops";
+  created = post_json("/policytypes/my.B/versions/1.0.0/policies", derived);
+  EXPECT_EQ(created.status, 201) << created.body;
+  // A plain new version of a parent is still fine.
+  EXPECT_EQ(post_json("/policytypes", type("my.A", "2.0.0", "wiretag.policies.Whitelist")).status,
+            201);
+}
+
 TEST_F(Lifecycle, APolicyCreatedInToscaIsAnAccountPolicyAndBack) {
   auto r = post_json(std::string(kWhitelist).substr(std::string(kBase).size()) + "/policies",
                      whitelist_policy("acme.web", "acme", {tcp_rule("shop", "db", 5432)}));

@@ -230,6 +230,33 @@ Result<void> check_string_map(const json& v, const std::string& path) {
   return Ok();
 }
 
+// Whether every type of `types` still derives, through the latest version of each parent's
+// name, from the preloaded type without a loop, and defines no property a type it derives from
+// defines: a new version of a parent's name changes its children's chains too.
+Result<void> check_hierarchy(const std::vector<PolicyType>& types, const PolicyType& added) {
+  for (const PolicyType& t : types) {
+    if (t.preloaded) continue;
+    auto chain = chain_in(types, t.name, t.version);
+    if (!chain)
+      return Error{"INVALID_POLICY_TYPE",
+                   "policy type " + added.name + " " + added.version + " derives from " +
+                       added.derived_from + ", which would make " + t.name + " " + t.version +
+                       " derive from itself"};
+    std::map<std::string, std::string> defined;  // property -> the type defining it
+    for (const PolicyType& link : *chain) {
+      if (!link.definition.contains("properties") || !link.definition["properties"].is_object())
+        continue;
+      for (const auto& [key, prop] : link.definition["properties"].items())
+        if (auto [it, fresh] = defined.emplace(key, link.name); !fresh && it->second != link.name)
+          return Error{"INVALID_POLICY_TYPE",
+                       "policy type " + added.name + " " + added.version + " would give " +
+                           t.name + " " + t.version + " the property \"" + key + "\" twice (" +
+                           it->second + " and " + link.name + ")"};
+    }
+  }
+  return Ok();
+}
+
 // One type of a POST /policytypes body, checked against the types known so far.
 Result<PolicyType> parse_type(const std::string& name, const json& def,
                               const std::vector<PolicyType>& known) {
@@ -257,6 +284,9 @@ Result<PolicyType> parse_type(const std::string& name, const json& def,
   if (auto m = def.find("metadata"); m != def.end())
     if (auto r = check_string_map(*m, path + ".metadata"); !r) return r.error();
   const std::string parent = def["derived_from"].get<std::string>();
+  if (parent == name)
+    return field_error("INVALID_POLICY_TYPE", path + ".derived_from",
+                       "a type cannot derive from itself (its own name is any of its versions)");
   auto chain = chain_in(known, parent, "latest");
   if (!chain)
     return field_error("INVALID_POLICY_TYPE", path + ".derived_from",
@@ -404,6 +434,10 @@ Result<std::vector<PolicyType>> PolicyTypes::create(const json& tmpl) {
         out.push_back(base);
         continue;
       }
+      if (bare == base.name)
+        return Error{"POLICY_TYPE_READ_ONLY",
+                     "policy type " + base.name + " is preloaded: it has no version but " +
+                         base.version + ", and none can be added"};
       WT_TRY(type, parse_type(bare, def, *known));
       if (const PolicyType* old = find_type(*known, type->name, type->version)) {
         json stored = old->definition, given = type->definition;
@@ -418,6 +452,9 @@ Result<std::vector<PolicyType>> PolicyTypes::create(const json& tmpl) {
         out.push_back(*old);
         continue;
       }
+      std::vector<PolicyType> with = *known;
+      with.push_back(*type);
+      if (auto r = check_hierarchy(with, *type); !r) return r.error();
       if (auto r = tx.lifecycle().insert_policy_type(
               {type->name, type->version, type->derived_from, type->definition.dump()});
           !r)
