@@ -445,6 +445,31 @@ TEST_F(Pap, SafeGroupRefusesDeploymentChanges) {
   EXPECT_EQ(reply["policies"], (json{{{"name", "default-whitelist"}, {"version", "1.0.0"}}}));
 }
 
+// SPEC §3: SAFE accepts no new default-whitelist edges. While a group that has
+// default-whitelist deployed is SAFE, an edge is neither added nor removed (409, nothing
+// written); posting one that exists is still the no-op it always is. ACTIVE again, both work.
+TEST_F(Pap, SafeGroupFreezesTheDefaultWhitelistEdges) {
+  for (const char* app : {"api", "web"})
+    ASSERT_EQ(s().post("/app", json{{"guid", app}}.dump()).status, 201);
+  const std::string kept = R"({"source":"api","destination":"web","protocol":"icmp"})";
+  const std::string added =
+      R"({"source":"api","destination":"web","protocol":"tcp","ports":{"start":7777,"end":7777}})";
+  ASSERT_EQ(s().post("/whitelist", kept).status, 201);
+  ASSERT_EQ(pap("PUT", "/pdps/groups/defaultGroup?state=SAFE").status, 200);
+  const json rules = s().get("/app/web/whitelist?detail=rules").json();
+  auto add = s().post("/whitelist", added);
+  EXPECT_EQ(add.status, 409) << add.body;
+  EXPECT_EQ(add.error_code(), "GROUP_IN_SAFE_STATE");
+  auto remove = s().request("DELETE", "/whitelist", kept);
+  EXPECT_EQ(remove.status, 409) << remove.body;
+  EXPECT_EQ(remove.error_code(), "GROUP_IN_SAFE_STATE");
+  EXPECT_EQ(s().post("/whitelist", kept).status, 200);  // exists: nothing to add
+  EXPECT_EQ(s().get("/app/web/whitelist?detail=rules").json(), rules);
+  ASSERT_EQ(pap("PUT", "/pdps/groups/defaultGroup?state=ACTIVE").status, 200);
+  EXPECT_EQ(s().post("/whitelist", added).status, 201);
+  EXPECT_EQ(s().request("DELETE", "/whitelist", kept).status, 200);
+}
+
 TEST_F(Pap, DeployAndUndeployPolicies) {
   app("web");
   app("db");

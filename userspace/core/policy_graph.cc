@@ -212,6 +212,24 @@ Result<std::pair<EdgeRecord, uint32_t>> resolve_edge(StoreTx& tx, const EdgeRequ
   return std::pair{std::move(edge), source_tag};
 }
 
+// SPEC §3: a SAFE group enforces default-whitelist as it was and accepts no new edges. The
+// edges are one live set every group it is deployed to shares, so while any of them is SAFE
+// the set neither grows nor shrinks.
+Result<void> check_no_safe_group(StoreTx& tx) {
+  auto deployments = tx.list_deployments();
+  if (!deployments) return deployments.error();
+  for (const DeploymentRecord& d : *deployments) {
+    if (d.policy != kDefaultWhitelist) continue;
+    auto group = tx.find_pdp_group(d.group);
+    if (!group) return group.error();
+    if (*group && (*group)->state == "SAFE")
+      return Error{"GROUP_IN_SAFE_STATE",
+                   "group \"" + d.group + "\" is SAFE: it enforces default-whitelist as it was and "
+                   "accepts no edge changes until it is ACTIVE again"};
+  }
+  return Ok();
+}
+
 // allow()'s transaction: false when the edge existed.
 Result<bool> allow_in(StoreTx& tx, const EdgeRequest& req) {
   auto resolved = resolve_edge(tx, req);
@@ -220,6 +238,7 @@ Result<bool> allow_in(StoreTx& tx, const EdgeRequest& req) {
   auto inserted = tx.insert_edge(edge);
   if (!inserted) return inserted.error();
   if (!*inserted) return false;
+  if (auto r = check_no_safe_group(tx); !r) return r.error();
   auto rev = log_change(tx, edge_change(protocol::EventKind::EdgeCreated, edge, source_tag));
   if (!rev) return rev.error();
   return true;
@@ -265,6 +284,7 @@ Result<void> PolicyGraph::disallow(const EdgeRequest& req) {
         what += " " + std::to_string(req.ports->start) + "-" + std::to_string(req.ports->end);
       return Error{"EDGE_NOT_FOUND", "no edge " + what + ") in default-whitelist"};
     }
+    if (auto r = check_no_safe_group(tx); !r) return r.error();
     auto rev = log_change(tx, edge_change(protocol::EventKind::EdgeDeleted, edge, source_tag));
     if (!rev) return rev.error();
     return Ok();
