@@ -547,6 +547,24 @@ TEST_F(Lifecycle, AuthIsThePapBasicAuthOrAnAdminToken) {
   auto post = send(s().port(), "POST", std::string(kBase) + "/policies", "{}", "", {});
   EXPECT_EQ(post.status, 401);
   EXPECT_FALSE(post.headers["x-onap-requestid"].empty());
+
+  // Writes record who made them (SPEC §5): the PAP user, or the admin token's id.
+  std::string user;
+  std::getline(std::ifstream(dir_.path() / "data" / "pap-credentials"), user);
+  user = user.substr(0, user.find(':'));
+  auto by_pap = send(s().port(), "POST", std::string(kBase) + "/policies",
+                     whitelist_policy("by-pap", "acme", json::array()).dump(), pap_basic(),
+                     {{"Content-Type", kJson}});
+  ASSERT_EQ(by_pap.status, 201) << by_pap.body;
+  ASSERT_EQ(post_json("/policies", whitelist_policy("by-token", "acme", json::array())).status,
+            201);
+  std::map<std::string, std::string> principal;  // subject -> principal
+  const json changes = s().get("/internal/v1/changes?since=0").json();
+  for (const json& c : changes["changes"])
+    if (c.value("kind", "") == "policy.created" && c["principal"].is_string())
+      principal[c.value("subject", "")] = c["principal"].get<std::string>();
+  EXPECT_EQ(principal["by-pap"], "pap:" + user);
+  EXPECT_EQ(principal["by-token"].rfind("token:", 0), 0u) << principal["by-token"];
 }
 
 TEST_F(Lifecycle, HealthcheckAndStatisticsAsOnapHasThem) {

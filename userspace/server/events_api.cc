@@ -54,7 +54,7 @@ void add_event_internal_routes(http::Router& router, ServerEvents& events, Store
   // with the cell's name. → {"accepted": n, "readers": k}
   router.post(
       "/internal/v1/cells/:name/events", [&events, &auth](const Request& req) -> Result<Reply> {
-        WT_TRY(who, auth.authenticate_internal(req.authorization, req.peer_cell));
+        WT_TRY(who, auth.authenticate_internal(req));
         WT_TRY(cell, cell_param(req));
         if (auto r = who->may_act_as_cell(*cell); !r) return r.error();
         WT_TRY(body, http::parse_json_object(req.body));
@@ -84,7 +84,7 @@ void add_event_internal_routes(http::Router& router, ServerEvents& events, Store
   // {"tags":[n, …]} → {"apps":[{"tag","wire_bytes","guid","account"}],"missing":[n, …]}
   router.post("/internal/v1/tags/query",
               [&store, &graph, &auth](const Request& req) -> Result<Reply> {
-                WT_TRY(who, auth.authenticate_internal(req.authorization, req.peer_cell));
+                WT_TRY(who, auth.authenticate_internal(req));
                 WT_TRY(body, http::parse_json_object(req.body));
                 if (auto r = http::check_fields(*body, {"tags"}); !r) return r.error();
                 const json& tags = (*body)["tags"];
@@ -126,7 +126,7 @@ void add_event_internal_routes(http::Router& router, ServerEvents& events, Store
 
 void add_event_routes(http::Router& router, ServerEvents& events, Authenticator& auth) {
   router.get("/v1/events", [&events, &auth](const Request& req) -> Result<Reply> {
-    WT_TRY(who, auth.authenticate(req.authorization));
+    WT_TRY(who, auth.authenticate(req));
     WT_TRY(filter, events::parse_event_filter(req.query, true));
     if (!who->admin) filter->accounts.emplace(who->accounts.begin(), who->accounts.end());
     auto lines = std::make_shared<http::LineStream>(events::kReaderBudgetBytes * 2);

@@ -171,10 +171,12 @@ class LifecycleApi {
   // Basic auth as the PAP takes it, or an admin bearer token.
   Result<void> authenticate(const Request& req) const {
     if (lower(req.authorization.substr(0, 6)) == "basic ") {
-      if (auto user = credentials_.authenticate(req.authorization); !user) return user.error();
+      auto user = credentials_.authenticate(req.authorization);
+      if (!user) return user.error();
+      req.set_principal("pap:" + *user);  // whom the writes it queues record
       return Ok();
     }
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     if (!who->admin)
       return Error{"FORBIDDEN",
                    "the lifecycle API needs a network.admin token or the PAP's basic auth"};

@@ -64,7 +64,7 @@ class ServicesApi : public std::enable_shared_from_this<ServicesApi> {
 
   // GET /v1/services
   Result<Reply> list(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     std::optional<ServiceType> only;
     for (const auto& [key, value] : req.query) {
       if (key == "action" && value == "list") continue;  // seed 001 spells the listing so
@@ -296,7 +296,7 @@ class ServicesApi : public std::enable_shared_from_this<ServicesApi> {
 
   // GET /v1/system/default-service
   Result<Reply> get_default(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     WT_TRY(name, names_.default_service());
     if (!*name)
       return Error{"DEFAULT_SERVICE_NOT_FOUND",
@@ -324,7 +324,7 @@ class ServicesApi : public std::enable_shared_from_this<ServicesApi> {
 
   // GET /v1/system/service-aliases
   Result<Reply> list_aliases(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     WT_TRY(aliases, names_.aliases());
     json out = json::array();
     for (const auto& [alias, service] : *aliases)
@@ -355,7 +355,7 @@ class ServicesApi : public std::enable_shared_from_this<ServicesApi> {
 
  private:
   Result<Principal> admin(const Request& req, const std::string& what) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     if (!who->admin) return Error{"FORBIDDEN", what + " needs a network.admin token"};
     return *who;
   }
@@ -369,7 +369,7 @@ class ServicesApi : public std::enable_shared_from_this<ServicesApi> {
   // the cells and groups data sources and every action need an admin; an engine's cell must
   // have reported.
   Result<Target> resolve(const Request& req, const Named& name, bool action) {
-    WT_TRY(who, auth_.authenticate(req.authorization));
+    WT_TRY(who, auth_.authenticate(req));
     WT_TRY(id, name ? names_.resolve(*name) : names_.resolve_default());
     if (!who->admin) {
       if (action)
