@@ -164,6 +164,35 @@ TEST_F(Accounts, AForeignAppAsAnEdgeSourceLooksMissing) {
   EXPECT_EQ(s().post("/whitelist", R"({"source":"blue-db","destination":"red-db"})").status, 201);
 }
 
+// An edge an admin made from blue's app into red's: red's token sees neither the edge nor
+// blue's tag (it cannot learn that blue's app exists), on any route that lists edges; the
+// admin and an agent's cell token see everything the cell needs.
+TEST_F(Accounts, AForeignSourceOfAnAdminsEdgeIsNotShown) {
+  ASSERT_EQ(s().post("/whitelist", R"({"source":"red-web","destination":"red-db"})").status, 201);
+  ASSERT_EQ(s().post("/whitelist", R"({"source":"blue-db","destination":"red-db"})").status, 201);
+  const std::string blue_tag = s().get("/app/blue-db").json()["wire_bytes"];
+  const std::string red_tag = s().get("/app/red-web").json()["wire_bytes"];
+  auto rules = s().request("GET", "/app/red-db/whitelist?detail=rules", "", red_).json();
+  EXPECT_EQ(rules["allowed_wire_bytes"], json::array({red_tag})) << rules;
+  ASSERT_EQ(rules["rules"].size(), 1u) << rules;
+  EXPECT_EQ(rules["rules"][0]["source"], "red-web");
+  auto tags = s().request("GET", "/app/red-db/whitelist", "", red_).json();
+  EXPECT_EQ(tags["allowed_wire_bytes"], json::array({red_tag})) << tags;
+  auto edges = s().request("GET", "/v1/edges?destination=red-db", "", red_).json();
+  ASSERT_EQ(edges["edges"].size(), 1u) << edges;
+  EXPECT_EQ(edges["edges"][0]["source"], "red-web");
+  // The admin sees both; so does a cell token, which reads whitelists as seed 000's agent.
+  EXPECT_EQ(s().get("/app/red-db/whitelist").json()["allowed_wire_bytes"].size(), 2u);
+  const std::string cell = issue({{"scopes", {"cell"}}, {"cell", "c1"}})["token"];
+  auto by_cell = s().request("GET", "/app/red-db/whitelist", "", cell);
+  ASSERT_EQ(by_cell.status, 200) << by_cell.body;
+  EXPECT_EQ(by_cell.json()["allowed_wire_bytes"].size(), 2u) << by_cell.body;
+  EXPECT_NE(by_cell.body.find(blue_tag), std::string::npos);
+  // A cell token still reads nothing else of the external API.
+  EXPECT_EQ(s().request("GET", "/app/red-db", "", cell).status, 403);
+  EXPECT_EQ(s().request("GET", "/apps", "", cell).status, 403);
+}
+
 TEST_F(Accounts, AForeignAppReadLooksMissing) {
   expect_foreign_looks_missing("GET", "/app/@", "");
   expect_foreign_looks_missing("GET", "/app/@/whitelist", "");

@@ -86,8 +86,11 @@ TEST_F(EdgesApi, LimitTruncates) {
 
 TEST_F(EdgesApi, AnAccountTokenSeesOnlyItsAccountsEdges) {
   const std::string b = token_for("b");
-  EXPECT_EQ(pairs(edges("", b)), (std::vector<std::string>{"web>api"}));
-  EXPECT_EQ(pairs(edges("?destination=api", b)), (std::vector<std::string>{"web>api"}));
+  // web>api is b's edge (into its api), but its source is a's app, which b may not learn of:
+  // an account token sees the edges whose both ends it may see (SPEC §4 Auth).
+  EXPECT_EQ(pairs(edges("", b)), (std::vector<std::string>{}));
+  EXPECT_EQ(pairs(edges("?destination=api", b)), (std::vector<std::string>{}));
+  EXPECT_EQ(pairs(edges("?account=b")), (std::vector<std::string>{"web>api"}));  // admin
   // Another account's app answers as a missing one; another account is not there.
   auto r = s().request("GET", "/v1/edges?source=web", "", b);
   EXPECT_EQ(r.status, 404);

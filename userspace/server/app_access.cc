@@ -19,6 +19,13 @@ Result<AppRecord> visible_app(PolicyGraph& graph, const Principal& who, std::str
   return *app;
 }
 
+bool SourceVisibility::operator()(const std::string& source) {
+  if (who_.admin || who_.cell || source == "*") return true;
+  auto [it, fresh] = seen_.emplace(source, false);
+  if (fresh) it->second = visible_app(graph_, who_, source).ok();
+  return it->second;
+}
+
 Result<void> check_edge_apps(PolicyGraph& graph, const Principal& who, std::string_view source,
                              std::string_view destination) {
   if (auto dst = visible_app(graph, who, destination); !dst) return dst.error();

@@ -75,8 +75,10 @@ void add_edge_routes(http::Router& router, Store& store, PolicyGraph& graph, Aut
     WT_TRY(listing, list_edges(store, *filter, [&principal](std::string_view account) {
              return principal.can_access(account);
            }));
+    SourceVisibility visible(graph, *who);
     json edges = json::array();
-    for (const ListedEdge& e : listing->edges) edges.push_back(edge_json(graph, e));
+    for (const ListedEdge& e : listing->edges)
+      if (visible(e.edge.source)) edges.push_back(edge_json(graph, e));
     return Reply{200, json{{"edges", std::move(edges)},
                            {"truncated", listing->truncated},
                            {"revision", listing->revision}}};

@@ -1,6 +1,7 @@
 #include "server/policy_api.h"
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/app_guid.h"
 #include "core/field_limits.h"
@@ -24,6 +25,14 @@ json app_json(const PolicyGraph& graph, const AppRecord& app) {
   return {{"guid", app.guid},
           {"wire_bytes", graph.tags().wire_bytes(app.tag)},
           {"account", app.account}};
+}
+
+// Who may read an app's whitelist: an external API credential, or an agent's cell credential
+// (seed 000 has "the policy agent running on a diego cell" call it).
+Result<Principal> whitelist_reader(const Authenticator& auth, const Request& req) {
+  auto who = auth.authenticate(req);
+  if (!who && who.error().code == "FORBIDDEN") return auth.authenticate_internal(req);
+  return who;
 }
 
 // The body of POST and DELETE /whitelist: {"source","destination","protocol"?,"ports"?}.
@@ -134,22 +143,31 @@ class PolicyServerApi {
     return Reply{200, json{{"status", "success"}}};
   }
 
-  // GET /app/:app_guid/whitelist[?detail=rules] → {"allowed_wire_bytes":[…]}
+  // GET /app/:app_guid/whitelist[?detail=rules] → {"allowed_wire_bytes":[…]}: seed 000's
+  // internal API, for operators and for agents (cell tokens) alike.
   Result<Reply> whitelist(const Request& req) {
-    WT_TRY(who, auth_.authenticate(req));
+    WT_TRY(who, whitelist_reader(auth_, req));
     const std::string detail = req.query_value("detail");
     if (req.query.count("detail") && detail != "rules")
       return Error{"INVALID_QUERY", "detail may only be \"rules\""};
     const std::string guid = req.param("app_guid");
-    WT_TRY(found, graph_.app_whitelist(guid, detail == "rules"));
-    if (!who->can_access(found->app.account)) return app_not_found(guid);
+    // The rules are needed to tell which tags come from apps this token may not see.
+    SourceVisibility visible(graph_, *who);
+    const bool scoped = !who->admin && !who->cell;
+    WT_TRY(found, graph_.app_whitelist(guid, detail == "rules" || scoped));
+    if (!who->cell && !who->can_access(found->app.account)) return app_not_found(guid);
     const Whitelist* wl = &found->whitelist;
+    std::set<uint32_t> hidden;  // tags of sources in accounts the token does not hold
+    for (const InboundEdge& in : wl->edges)
+      if (in.source_tag && !visible(in.edge.source)) hidden.insert(in.source_tag);
     json tags = json::array();
-    for (uint32_t t : wl->allowed_tags) tags.push_back(graph_.tags().wire_bytes(t));
+    for (uint32_t t : wl->allowed_tags)
+      if (!hidden.count(t)) tags.push_back(graph_.tags().wire_bytes(t));
     json out = {{"allowed_wire_bytes", tags}};
     if (detail == "rules") {
       json rules = json::array();
       for (const InboundEdge& in : wl->edges) {
+        if (!visible(in.edge.source)) continue;
         json r = {{"source", in.edge.source},
                   {"wire_bytes", in.source_tag ? graph_.tags().wire_bytes(in.source_tag) : "*"},
                   {"protocol", std::string(to_string(in.edge.protocol))},
@@ -193,8 +211,11 @@ void add_policy_server_routes(http::Router& router, PolicyGraph& graph, Authenti
       .get("/app/:app_guid/whitelist", bind(&PolicyServerApi::whitelist))
       .get("/healthz", bind(&PolicyServerApi::health));
   // The bearer token is checked on the head, before a body is read (/healthz needs none).
-  router.admit({"/app", "/apps", "/whitelist", "/v1/tokens"},
-               [&auth](const Request& q) { return auth.authenticate(q); });
+  router.admit({"/app", "/apps", "/whitelist", "/v1/tokens"}, [&auth](const Request& q) {
+    if (q.method == http::Method::Get && q.path.ends_with("/whitelist"))
+      return whitelist_reader(auth, q);
+    return auth.authenticate(q);
+  });
 }
 
 }  // namespace wiretag
