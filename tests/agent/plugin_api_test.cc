@@ -943,17 +943,20 @@ TEST_F(PapCellTest, UnknownGroupAfterRestartKeepsThePinnedState) {
   EXPECT_EQ(agent_->request("GET", "/healthz").status, 503);
 }
 
-// SAFE freezes what a cell enforces: a default-whitelist edge added meanwhile reaches it only
-// once the group is ACTIVE again.
+// SAFE freezes what a cell enforces: no default-whitelist edge is accepted while its group is
+// SAFE (the server refuses it, so the decision API and the cell agree), and one added once the
+// group is ACTIVE again reaches the cell.
 TEST_F(PapCellTest, SafeCellTakesNoNewEdgeUntilActive) {
   follow_dst();
   ASSERT_TRUE(eventually([&] { return deploy_state("default-whitelist") == "SUCCESS"; }));
   ASSERT_EQ(server_->pap("PUT", "/pdps/groups/defaultGroup?state=SAFE").status, 200);
   ASSERT_TRUE(eventually([&] { return health()["pdp"]["state"] == "SAFE"; })) << health();
   const uint32_t late = std::stoul(register_app("app-late"), nullptr, 16);
-  ASSERT_TRUE(created(server_->post(
-      "/whitelist", json{{"source", "app-late"}, {"destination", "app-dst"}}.dump())));
-  // The agent has handled the change log past the edge: it did not take it.
+  auto refused =
+      server_->post("/whitelist", json{{"source", "app-late"}, {"destination", "app-dst"}}.dump());
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(refused.error_code(), "GROUP_IN_SAFE_STATE");
+  // The agent has handled the change log to its end: nothing new.
   const int64_t rev = server_->get("/internal/v1/status").json().value("revision", int64_t{-1});
   ASSERT_TRUE(eventually([&] { return health().value("revision", int64_t{-1}) >= rev; }))
       << health();
@@ -969,6 +972,8 @@ TEST_F(PapCellTest, SafeCellTakesNoNewEdgeUntilActive) {
   EXPECT_EQ(enforced("wt1")->rules_src_entries, 1u);
 
   ASSERT_EQ(server_->pap("PUT", "/pdps/groups/defaultGroup?state=ACTIVE").status, 200);
+  ASSERT_TRUE(created(server_->post(
+      "/whitelist", json{{"source", "app-late"}, {"destination", "app-dst"}}.dump())));
   EXPECT_TRUE(eventually([&] { return admits("wt0", late) && admits("wt1", late); }))
       << agent_->log_text();
   EXPECT_EQ(enforced("wt0")->rules_src_entries, 2u);
