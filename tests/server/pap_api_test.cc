@@ -243,6 +243,33 @@ TEST_F(Pap, OnapHeadersOnEveryAnswerErrorsIncluded) {
   EXPECT_EQ(bad_id.status, 400);
   EXPECT_EQ(bad_id.error_code(), "INVALID_REQUEST_ID");
   EXPECT_EQ(pap("GET", "/pdps?color=red").error_code(), "INVALID_QUERY");
+  // Also the answers no handler makes: the router's 404, 405 and bad path, and the server's
+  // refusal of an oversized body, on every API that comes from ONAP.
+  struct Case {
+    std::string method, target, body;
+    int status;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"GET", std::string(kBase) + "/nope", "", 404},
+           {"DELETE", std::string(kBase) + "/healthcheck", "", 405},
+           {"GET", std::string(kBase) + "/pdps/groups/%zz", "", 400},
+           {"POST", std::string(kBase) + "/pdps/groups/batch", std::string((1 << 20) + 1, ' '), 400},
+           {"GET", "/policy/api/v1/nope", "", 404},
+           {"PUT", "/policy/api/v1/healthcheck", "", 405},
+           {"GET", "/policy/pdpx/v1/nope", "", 404},
+           {"GET", "/policy/pdpx/v1/decision", "", 405},
+       }) {
+    SCOPED_TRACE(c.method + " " + c.target);
+    const bool decision = c.target.starts_with("/policy/pdpx");  // bearer tokens there
+    auto r = raw_request(s().port(), c.method, c.target, c.body,
+                         decision ? "Bearer " + s().admin_token() : basic(kAlice),
+                         {{"x-onap-requestid", "req-7"}});
+    EXPECT_EQ(r.status, c.status) << r.body;
+    EXPECT_EQ(r.headers["x-onap-requestid"], "req-7");
+    EXPECT_EQ(r.headers["x-latestversion"], "1.0.0");
+    EXPECT_EQ(r.headers["x-minorversion"], "0");
+    EXPECT_EQ(r.headers["x-patchversion"], "0");
+  }
 }
 
 TEST_F(Pap, DefaultGroupHoldsDefaultWhitelistFromTheStart) {

@@ -1,4 +1,5 @@
-// Router admission: the early gates on a request's head (see router.h).
+// Router admission: the early gates on a request's head, and the finishing touches on every
+// answer under a prefix (see router.h).
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,22 @@ Router& Router::admit_by(std::initializer_list<std::string_view> prefixes, Handl
   return *this;
 }
 
+Router& Router::dress(std::initializer_list<std::string_view> prefixes, Dresser dresser) {
+  for (std::string_view p : prefixes) {
+    std::vector<std::string> prefix;
+    for (std::string_view s : segments_of(p)) prefix.emplace_back(s);
+    dressings_.push_back(Dressing{std::move(prefix), dresser});
+  }
+  return *this;
+}
+
+void Router::finish(const Request& head, Reply& reply) const {
+  if (dressings_.empty()) return;
+  const std::vector<std::string_view> path = segments_of(head.path);
+  for (const Dressing& d : dressings_)
+    if (covers(d.prefix, path)) d.dress(head, reply);
+}
+
 std::optional<Reply> Router::admission(const Request& head) const {
   if (gates_.empty()) return std::nullopt;
   const auto started = std::chrono::steady_clock::now();
@@ -53,6 +70,7 @@ std::optional<Reply> Router::admission(const Request& head) const {
     else if (answer.value().status / 100 != 2)
       refusal = std::move(answer).value();
     if (!refusal) continue;
+    finish(head, *refusal);
     if (!observers_.empty()) report(route_for(head), head, *refusal, started);
     return refusal;
   }

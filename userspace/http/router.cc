@@ -177,16 +177,19 @@ void Router::report(const Route* route, const Request& request, const Reply& rep
 void Router::dispatch(Request request, std::function<void(Reply)> done) const {
   // With observers, every answer is reported with the route it fell to (for a 405, the first
   // route with that path) and with what the request became known as (its principal).
+  // Every answer is finished (dress()) before it is reported and sent.
   auto labelled = [&](const Route* route) -> std::function<void(Reply)> {
-    if (observers_.empty()) return std::move(done);
-    Request head;  // the request without its body, for the report
+    if (observers_.empty() && dressings_.empty()) return std::move(done);
+    Request head;  // the request without its body, for the report and the dressers
     head.method = request.method;
     head.path = request.path;
+    head.query = request.query;
     head.headers = request.headers;
     head.principal = request.principal;
     return [this, route, head = std::move(head), started = std::chrono::steady_clock::now(),
             done = std::move(done)](Reply reply) {
-      report(route, head, reply, started);
+      finish(head, reply);
+      if (!observers_.empty()) report(route, head, reply, started);
       done(std::move(reply));
     };
   };

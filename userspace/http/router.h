@@ -124,12 +124,25 @@ class Router {
   // The refusal of the first gate the head does not pass; nothing when it may go on.
   std::optional<Reply> admission(const Request& head) const;
 
+  // Finishing touches on every answer to a path under a prefix (segment by segment, as gates):
+  // the handlers' answers and those the router or the server makes itself (404, 405, a bad
+  // path, an oversized body), e.g. headers an API promises on every answer. `dress` may see an
+  // answer its API already dressed, and must then leave it as it is.
+  using Dresser = std::function<void(const Request& head, Reply& reply)>;
+  Router& dress(std::initializer_list<std::string_view> prefixes, Dresser dresser);
+  void finish(const Request& head, Reply& reply) const;
+
  private:
   struct Gate {
     std::vector<std::string> prefix;
     Handler check;
   };
   std::vector<Gate> gates_;
+  struct Dressing {
+    std::vector<std::string> prefix;
+    Dresser dress;
+  };
+  std::vector<Dressing> dressings_;
 
   struct Route {
     Method method;

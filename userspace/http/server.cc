@@ -427,10 +427,25 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   // Answers without (the rest of) the body; `close`: the connection cannot be reused (a body
   // is still on the wire, or its framing is not understood) and is closed after the answer.
-  void refuse(const Reply& reply, bool close) {
+  void refuse(Reply reply, bool close) {
     const bool header_done = parser_ && parser_->is_header_done();
     const unsigned version = header_done ? version_ : 11;
     const bool head_only = header_done && parser_->get().method() == beast_http::verb::head;
+    // A Content-Length past the limit fails the head's last step, its fields already read.
+    if (parser_ && (header_done || !parser_->get().target().empty())) {
+      // Dressed as the API the path belongs to dresses its answers (Router::dress).
+      Request head;
+      head.method = method_of(parser_->get().method());
+      const auto target = parser_->get().target();
+      if (!split_target(std::string_view(target.data(), target.size()), head.path, head.query))
+        head.path = std::string(target.data(), target.size());
+      for (const auto& field : parser_->get()) {
+        std::string name(field.name_string());
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        head.headers[name] = std::string(field.value());
+      }
+      server_.router_.finish(head, reply);
+    }
     parser_.reset();
     release_body();
     linger_ = close;

@@ -12,6 +12,7 @@
 #include "core/pap.h"
 #include "http/json_input.h"
 #include "server/accounts_api.h"
+#include "server/onap_headers.h"
 
 namespace wiretag {
 namespace {
@@ -229,6 +230,7 @@ class DecisionApi {
 void add_decision_routes(http::Router& router, DecisionPoint& decisions, const PolicyGraph& graph,
                          Authenticator& auth) {
   auto api = std::make_shared<DecisionApi>(decisions, graph, auth);
+  dress_with_onap_headers(router, {"/policy/pdpx/v1"});
   router.post(kDecisionPath,
               [api](const Request& req) -> Result<Reply> { return api->answer(req); });
   router.admit_by({"/policy/pdpx"},

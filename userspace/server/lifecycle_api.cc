@@ -6,6 +6,7 @@
 #include "common/yaml_json.h"
 #include "http/json_input.h"
 #include "server/accounts_api.h"
+#include "server/onap_headers.h"
 
 namespace wiretag {
 namespace {
@@ -234,6 +235,7 @@ class LifecycleApi {
 void add_lifecycle_routes(http::Router& router, Store& store, Authenticator& auth,
                           const PapCredentials& credentials) {
   auto api = std::make_shared<LifecycleApi>(store, auth, credentials);
+  dress_with_onap_headers(router, {kLifecycleBase});
   using C = Counted;
   auto h = [api](auto fn, Counted c = C::Other) { return api->wrap(fn, c, api); };
   const std::string b(kLifecycleBase);

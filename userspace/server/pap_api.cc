@@ -7,6 +7,7 @@
 #include "core/field_limits.h"
 #include "http/json_input.h"
 #include "server/accounts_api.h"
+#include "server/onap_headers.h"
 
 namespace wiretag {
 namespace {
@@ -580,6 +581,7 @@ class PapApi {
 void add_pap_routes(http::Router& router, Pap& pap, const PapCredentials& credentials) {
   auto api = std::make_shared<PapApi>(pap, credentials);
   auto h = [api](auto fn) { return api->wrap(fn, api); };
+  dress_with_onap_headers(router, {kPapBase});
   const std::string b(kPapBase);
   router.get(b + "/healthcheck", h(&PapApi::healthcheck))
       .get(b + "/pdps/healthcheck", h(&PapApi::pdps_healthcheck))
