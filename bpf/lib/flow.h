@@ -156,23 +156,21 @@ static __always_inline int wt_flow_cache_live(__u64 jiffies, __u64 stamp, __u8 p
 	return wt_flow_cache_age(jiffies, stamp) <= timeout;
 }
 
-/* One way of the tuple's set. */
-static __always_inline struct wt_flow_cache_entry *wt_flow_cache_way(__u64 mix, __u32 way)
-{
-	__u32 index = wt_flow_cache_set_entry(mix, wt_cfg.flow_cache_shift) + way;
-
-	return bpf_map_lookup_elem(&flow_cache, &index);
-}
-
-/* The tuple's set: both ways, or NULL (a cache smaller than the shift says: none). */
+/*
+ * The tuple's set, in the region of the endpoint in `slot` (abi.h): both ways, or NULL (a
+ * cache smaller than the shift says: none).
+ */
 struct wt_flow_cache_set {
 	struct wt_flow_cache_entry *way[WT_FLOW_CACHE_WAYS];
 };
 
-static __always_inline int wt_flow_cache_set(struct wt_flow_cache_set *set, __u64 mix)
+static __always_inline int wt_flow_cache_set(struct wt_flow_cache_set *set, __u64 mix, __u32 slot)
 {
-	set->way[0] = wt_flow_cache_way(mix, 0);
-	set->way[1] = wt_flow_cache_way(mix, 1);
+	__u32 index = wt_flow_cache_set_entry(mix, wt_cfg.flow_cache_shift, slot);
+
+	set->way[0] = bpf_map_lookup_elem(&flow_cache, &index);
+	index++;
+	set->way[1] = bpf_map_lookup_elem(&flow_cache, &index);
 	return set->way[0] && set->way[1];
 }
 
@@ -338,7 +336,7 @@ static __always_inline void wt_flow_record(__u32 ifindex, __u32 slot, const stru
 	}
 	jiffies = wt_jiffies();
 	wt_flow_tuple(&t, p->daddr, p->saddr, p, p->dport, p->sport, slot);
-	cached = wt_flow_cache_set(&set, t.mix);
+	cached = wt_flow_cache_set(&set, t.mix, slot);
 	if (wt_likely(cached)) {
 		e = wt_flow_cache_find(&set, &t, &stamp);
 		if (wt_likely(e != 0)) {
@@ -378,7 +376,7 @@ static __always_inline int wt_flow_fresh(__u32 slot, const struct wt_packet *p)
 	if (!word || !(*word & bit))
 		return 0;
 	wt_flow_tuple(&t, p->daddr, p->saddr, p, p->dport, p->sport, slot);
-	return wt_flow_cache_set(&set, t.mix) && wt_flow_cache_find(&set, &t, &stamp) &&
+	return wt_flow_cache_set(&set, t.mix, slot) && wt_flow_cache_find(&set, &t, &stamp) &&
 	       wt_flow_cache_age(wt_jiffies(), stamp) < wt_cfg.flow_refresh_jiffies;
 }
 
@@ -417,7 +415,7 @@ static __always_inline int wt_flow_cache_reply(__u32 slot, const struct wt_packe
 		wt_flow_tuple(&t, p->saddr, p->daddr, p, 0, local, slot);
 	}
 	/* `flows` is never fresher than the cache: an aged entry is the answer. */
-	if (wt_flow_cache_set(&set, t.mix) && wt_flow_cache_find(&set, &t, &stamp))
+	if (wt_flow_cache_set(&set, t.mix, slot) && wt_flow_cache_find(&set, &t, &stamp))
 		return wt_flow_cache_live(wt_jiffies(), stamp, p->proto);
 	if (wt_has_ports(p) && !wt_flow_spilled(slot, local))
 		return 0;

@@ -251,7 +251,7 @@ TEST_F(Adoption, FlowsTheCacheDoesNotHoldGetSpillBitsWhenAdopted) {
   uint64_t ports = wt_flow_cache_ports(4, htons(5432), htons(45000), slot);
   uint32_t first =
       wt_flow_cache_set_entry(wt_flow_cache_mix(0, remote_word, 0, local_word, ports, IPPROTO_TCP),
-                              runner_->datapath().flow_cache_shift());
+                              runner_->datapath().flow_cache_shift(), slot);
   wt_flow_cache_entry empty{};
   for (uint32_t entry = first; entry < first + WT_FLOW_CACHE_WAYS; ++entry)
     ASSERT_EQ(

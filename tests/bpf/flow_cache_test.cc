@@ -5,6 +5,10 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
+
+#include <set>
+
+#include <random>
 #include <linux/pkt_cls.h>
 
 #include <atomic>
@@ -13,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "datapath/flow_cache.h"
 #include "datapath/packet_builder.h"
 #include "prog_runner.h"
 
@@ -52,7 +57,7 @@ uint32_t set4(uint32_t shift, uint32_t slot, uint8_t proto, uint16_t local_port,
   const uint64_t mix = wt_flow_cache_mix(0, remote, 0, local, ports, proto);
   if (want)
     *want = wt_flow_cache_entry{wt_flow_cache_stamp(0, mix, proto), 0, remote, 0, local, ports};
-  return wt_flow_cache_set_entry(mix, shift);
+  return wt_flow_cache_set_entry(mix, shift, slot);
 }
 
 bool holds(const wt_flow_cache_entry& e, const wt_flow_cache_entry& want) {
@@ -269,6 +274,40 @@ TEST_F(FlowCache, TheWaySeenLeastRecentlyIsEvicted) {
 // The reason for a shared, set-associative cache: a sender with thousands of flows (a
 // client fanning out, a load generator) keeps them cached, where a per-endpoint cache of
 // 512 entries missed on every packet. With the default size (64 sets per endpoint).
+// One endpoint's flows fall in a region of WT_FLOW_CACHE_REGION_SETS consecutive sets (its
+// slot picks where), so a sender's thousands of flows touch 768 KiB of a cache of up to 6 MiB
+// (docs/datapath.md); different endpoints' regions start apart, and a cache no larger than a
+// region is one region.
+TEST(FlowCacheRegion, AnEndpointsFlowsStayInItsRegion) {
+  const uint32_t sets = WT_FLOW_CACHE_MAX_SETS, shift = datapath::flow_cache_shift_of(sets);
+  std::mt19937_64 rng(7);
+  std::set<uint32_t> starts;
+  for (uint32_t slot : {0u, 1u, 2u, 500u, 1023u}) {
+    std::set<uint32_t> used;
+    for (int i = 0; i < 160000; ++i) {  // enough draws to find every set of the region
+      const uint32_t entry = wt_flow_cache_set_entry(rng(), shift, slot);
+      ASSERT_EQ(entry % WT_FLOW_CACHE_WAYS, 0u);
+      ASSERT_LT(entry / WT_FLOW_CACHE_WAYS, sets);
+      used.insert(entry / WT_FLOW_CACHE_WAYS);
+    }
+    // All of the region, nothing outside it: the sets in use, taken from the region's first
+    // (the one after a gap, as it may wrap), are consecutive.
+    ASSERT_EQ(used.size(), WT_FLOW_CACHE_REGION_SETS) << "slot " << slot;
+    uint32_t first = *used.begin();
+    for (uint32_t s : used)
+      if (!used.count((s + sets - 1) % sets)) first = s;
+    for (uint32_t k = 0; k < WT_FLOW_CACHE_REGION_SETS; ++k)
+      ASSERT_TRUE(used.count((first + k) % sets)) << "slot " << slot << " set " << first + k;
+    starts.insert(first);
+  }
+  EXPECT_EQ(starts.size(), 5u) << "each endpoint's region starts elsewhere";
+  // The smallest cache is smaller than a region: every flow may use all of it.
+  const uint32_t small = datapath::flow_cache_shift_of(WT_FLOW_CACHE_MIN_SETS);
+  std::set<uint32_t> used;
+  for (int i = 0; i < 100000; ++i) used.insert(wt_flow_cache_set_entry(rng(), small, 3) / 2);
+  EXPECT_EQ(used.size(), WT_FLOW_CACHE_MIN_SETS);
+}
+
 TEST(FlowCacheSize, AnEndpointWithThousandsOfFlowsKeepsThemCached) {
   auto runner = open_runner(test_options());
   ASSERT_TRUE(runner);

@@ -538,15 +538,17 @@ TEST_F(PinUpgrade, PinsOfTheSameLayoutAndSizesAreAdoptedAsBefore) {
   ASSERT_NO_FATAL_FAILURE(previous_owner(options(4, 1024, 4096)));
   ::unlink((pin_dir_ + "/" + WT_MAP_PIN_ABI).c_str());  // a build before the marker: version 0
   auto old_ids = pinned_ids();
-  // Versions 0 and 1 pinned flow_cache with the same shape but another meaning (direct-mapped
-  // per endpoint): it is recreated empty, every other map adopted. This build's own pins are
+  // Versions 0 to 2 pinned flow_cache with the same shape but another meaning (0 and 1:
+  // direct-mapped per endpoint; 2: a flow's set anywhere in the cache, not in its endpoint's
+  // region): it is recreated empty, every other map adopted. This build's own pins are
   // adopted whole.
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < 4; ++round) {
     SCOPED_TRACE(round == 0   ? "unmarked pin dir"
                  : round == 1 ? "pin dir of version 1"
+                 : round == 2 ? "pin dir of version 2"
                               : "this build's pin dir");
-    if (round == 1) {
-      ASSERT_NO_FATAL_FAILURE(pin_marker(pin_dir_, 1));
+    if (round == 1 || round == 2) {
+      ASSERT_NO_FATAL_FAILURE(pin_marker(pin_dir_, round));
     }
     dp_.reset();
     auto dp = datapath::Datapath::open(options(4, 1024, 4096));
@@ -556,7 +558,7 @@ TEST_F(PinUpgrade, PinsOfTheSameLayoutAndSizesAreAdoptedAsBefore) {
     EXPECT_EQ(datapath::read_pin_abi(pin_dir_), std::optional<uint32_t>(WT_PIN_ABI_VERSION));
     ids.erase(WT_MAP_PIN_ABI);
     old_ids.erase(WT_MAP_PIN_ABI);
-    if (round < 2) {
+    if (round < 3) {
       EXPECT_NE(ids.at(WT_MAP_FLOW_CACHE), old_ids.at(WT_MAP_FLOW_CACHE))
           << "flow_cache of an older version is recreated";
       old_ids[WT_MAP_FLOW_CACHE] = ids.at(WT_MAP_FLOW_CACHE);

@@ -42,7 +42,7 @@ bool FlowCache::holds(const wt_flow_key& k, uint32_t slot) const {
   const uint64_t ports = wt_flow_cache_ports(k.family, k.dport, k.sport, slot);
   const uint64_t mix = wt_flow_cache_mix(remote[0], remote[1], local[0], local[1], ports, k.proto);
   const uint64_t want[] = {remote[0], remote[1], local[0], local[1], ports};
-  const size_t first = wt_flow_cache_set_entry(mix, shift_);
+  const size_t first = wt_flow_cache_set_entry(mix, shift_, slot);
   for (size_t way = 0; way < WT_FLOW_CACHE_WAYS; ++way) {
     const size_t entry = (first + way) * kWords;
     if (entry + kWords > words_.size()) return false;

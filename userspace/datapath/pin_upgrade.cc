@@ -63,8 +63,9 @@ bool recreatable(const std::string& name) {
 // pin dir of an older version has them recreated (only caches may be listed here).
 //   2: flow_cache became one set-associative cache for the cell, the slot in each entry's
 //      tuple, instead of direct-mapped entries per endpoint.
+//   3: flow_cache's set of a flow lies in its endpoint's region (wt_flow_cache_set_entry).
 uint32_t recreated_since(const std::string& name) {
-  if (name == WT_MAP_FLOW_CACHE) return 2;
+  if (name == WT_MAP_FLOW_CACHE) return 3;
   return 0;
 }
 
