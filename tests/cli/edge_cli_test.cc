@@ -84,6 +84,22 @@ TEST_F(EdgeCli, AnAccountTokenListsItsOwnEdges) {
   EXPECT_NE(r.err.find("APP_NOT_FOUND"), std::string::npos) << r.err;
 }
 
+// SPEC §1: a command's flag has an environment twin named after the command's path.
+TEST_F(EdgeCli, ACommandsFlagsHaveEnvironmentTwins) {
+  ok({"edge", "allow", "--from", "web", "--to", "db"});
+  ok({"edge", "allow", "--from", "web", "--to", "api"});
+  auto r = cli({"edge", "list", "-o", "json"}, {{"WIRETAG_EDGE_LIST_INTO", "api"}});
+  ASSERT_EQ(r.status, 0) << describe(r);
+  ASSERT_EQ(r.json()["edges"].size(), 1u) << r.out;
+  EXPECT_EQ(r.json()["edges"][0]["destination"], "api");
+  // The flag given wins over its twin; another command's twin is not read.
+  r = cli({"edge", "list", "--into", "db", "-o", "json"}, {{"WIRETAG_EDGE_LIST_INTO", "api"}});
+  EXPECT_EQ(r.json()["edges"][0]["destination"], "db") << r.out;
+  r = cli({"edge", "list", "-o", "json"}, {{"WIRETAG_EDGE_ALLOW_TO", "api"}});
+  EXPECT_EQ(r.json()["edges"].size(), 2u) << r.out;
+  EXPECT_NE(ok({"edge", "list", "--help"}).out.find("WIRETAG_EDGE_LIST_INTO"), std::string::npos);
+}
+
 TEST_F(EdgeCli, BadInput) {
   // API errors: exit 1, error_code and message on stderr.
   struct Case {

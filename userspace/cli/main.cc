@@ -3,14 +3,41 @@
 // devices, monitor), and to this host's pinned datapath directly (endpoint, maps). Exit status: 0
 // done, 1 an API or system error (its error_code and message on stderr), 2 a usage error.
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "common/log.h"
 #include "datapath/libbpf_log.h"
 #include "wiretag/version.h"
+
+namespace {
+
+// SPEC §1: every flag has an environment twin. A command's own flags take
+// WIRETAG_<COMMAND PATH>_<FLAG> (`wiretag edge list --into` ↔ WIRETAG_EDGE_LIST_INTO), so a
+// variable meant for one command never sets another's; the global flags keep their own
+// names (WIRETAG_SERVER, …). --help shows each.
+void give_environment_twins(CLI::App& app, const std::string& prefix = "WIRETAG") {
+  auto upper = [](std::string s) {
+    for (char& c : s)
+      c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  for (CLI::App* sub : app.get_subcommands({})) {
+    const std::string path = prefix + "_" + upper(sub->get_name());
+    for (CLI::Option* opt : sub->get_options()) {
+      if (opt->get_lnames().empty() || !opt->get_envname().empty()) continue;
+      if (opt == sub->get_help_ptr() || opt == sub->get_help_all_ptr()) continue;
+      opt->envname(path + "_" + upper(opt->get_lnames().front()));
+    }
+    give_environment_twins(*sub, path);
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace wiretag::cli;
@@ -59,6 +86,7 @@ int main(int argc, char** argv) {
   add_gate_commands(app, options);
   add_trace_commands(app, options);
   add_completion_command(app);
+  give_environment_twins(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
