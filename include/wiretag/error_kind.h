@@ -23,6 +23,7 @@ enum class ErrorKind {
   InvalidTrace,      // INVALID_TRACE: a trace request that cannot be run
   Configuration,     // DB_URL_INVALID, DB_UNREACHABLE: started with settings it cannot run
                      // with (a server exits 2, as for a bad flag)
+  Forbidden,         // FORBIDDEN: a valid credential that may not do this here
 };
 
 inline ErrorKind error_kind(std::string_view code) {
@@ -44,6 +45,7 @@ inline ErrorKind error_kind(std::string_view code) {
       {"INVALID_TRACE", ErrorKind::InvalidTrace},
       {"DB_URL_INVALID", ErrorKind::Configuration},
       {"DB_UNREACHABLE", ErrorKind::Configuration},
+      {"FORBIDDEN", ErrorKind::Forbidden},
   };
   for (const Entry& e : kKinds)
     if (e.code == code) return e.kind;

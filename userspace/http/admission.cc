@@ -23,6 +23,12 @@ std::vector<std::string_view> segments_of(std::string_view path) {
   return out;
 }
 
+std::vector<std::string> prefix_of(std::string_view p) {
+  std::vector<std::string> prefix;
+  for (std::string_view s : segments_of(p)) prefix.emplace_back(s);
+  return prefix;
+}
+
 bool covers(const std::vector<std::string>& prefix, const std::vector<std::string_view>& path) {
   if (prefix.size() > path.size()) return false;
   for (size_t i = 0; i < prefix.size(); ++i)
@@ -33,20 +39,12 @@ bool covers(const std::vector<std::string>& prefix, const std::vector<std::strin
 }  // namespace
 
 Router& Router::admit_by(std::initializer_list<std::string_view> prefixes, Handler gate) {
-  for (std::string_view p : prefixes) {
-    std::vector<std::string> prefix;
-    for (std::string_view s : segments_of(p)) prefix.emplace_back(s);
-    gates_.push_back(Gate{std::move(prefix), gate});
-  }
+  for (std::string_view p : prefixes) gates_.push_back(Gate{prefix_of(p), gate});
   return *this;
 }
 
 Router& Router::dress(std::initializer_list<std::string_view> prefixes, Dresser dresser) {
-  for (std::string_view p : prefixes) {
-    std::vector<std::string> prefix;
-    for (std::string_view s : segments_of(p)) prefix.emplace_back(s);
-    dressings_.push_back(Dressing{std::move(prefix), dresser});
-  }
+  for (std::string_view p : prefixes) dressings_.push_back(Dressing{prefix_of(p), dresser});
   return *this;
 }
 

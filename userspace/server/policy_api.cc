@@ -8,6 +8,7 @@
 #include "http/json_input.h"
 #include "server/app_access.h"
 #include "server/rule_input.h"
+#include "wiretag/error_kind.h"
 #include "wiretag/version.h"
 
 namespace wiretag {
@@ -31,7 +32,7 @@ json app_json(const PolicyGraph& graph, const AppRecord& app) {
 // (seed 000 has "the policy agent running on a diego cell" call it).
 Result<Principal> whitelist_reader(const Authenticator& auth, const Request& req) {
   auto who = auth.authenticate(req);
-  if (!who && who.error().code == "FORBIDDEN") return auth.authenticate_internal(req);
+  if (!who && is(who.error(), ErrorKind::Forbidden)) return auth.authenticate_internal(req);
   return who;
 }
 
