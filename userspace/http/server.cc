@@ -92,14 +92,14 @@ Reply server_busy(std::string message) {
   return reply;
 }
 
-// The request's head as the router sees it: everything but the body.
-Result<Request> request_head(const RequestHeader& head) {
+// The request's head as the router sees it, everything but the body; `path` is the target as
+// sent when it does not split (then *split holds why).
+Request head_of(const RequestHeader& head, Result<void>* split) {
   Request req;
   req.method = method_of(head.method());
-  if (auto split = split_target(std::string_view(head.target().data(), head.target().size()),
-                                req.path, req.query);
-      !split)
-    return split.error();
+  const std::string_view target(head.target().data(), head.target().size());
+  *split = split_target(target, req.path, req.query);
+  if (!*split) req.path = std::string(target);
   if (auto it = head.find(beast_http::field::authorization); it != head.end())
     req.authorization = std::string(it->value());
   for (const auto& field : head) {
@@ -107,6 +107,14 @@ Result<Request> request_head(const RequestHeader& head) {
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     req.headers[std::move(name)] = std::string(field.value());
   }
+  return req;
+}
+
+// The head for routing: an error when its target does not split.
+Result<Request> request_head(const RequestHeader& head) {
+  Result<void> split = Ok();
+  Request req = head_of(head, &split);
+  if (!split) return split.error();
   return req;
 }
 
@@ -433,18 +441,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const bool head_only = header_done && parser_->get().method() == beast_http::verb::head;
     // A Content-Length past the limit fails the head's last step, its fields already read.
     if (parser_ && (header_done || !parser_->get().target().empty())) {
-      // Dressed as the API the path belongs to dresses its answers (Router::dress).
-      Request head;
-      head.method = method_of(parser_->get().method());
-      const auto target = parser_->get().target();
-      if (!split_target(std::string_view(target.data(), target.size()), head.path, head.query))
-        head.path = std::string(target.data(), target.size());
-      for (const auto& field : parser_->get()) {
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        head.headers[name] = std::string(field.value());
-      }
-      server_.router_.finish(head, reply);
+      // Dressed as the API the path belongs to dresses its answers (Router::dress); a target
+      // that does not split is matched as sent.
+      Result<void> split = Ok();
+      server_.router_.finish(head_of(parser_->get(), &split), reply);
     }
     parser_.reset();
     release_body();

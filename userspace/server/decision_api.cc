@@ -21,7 +21,6 @@ using http::Reply;
 using http::Request;
 using nlohmann::json;
 
-constexpr std::string_view kApiVersion = "1.0.0";
 constexpr size_t kMaxRequestIdChars = 128;
 
 struct DecisionRequest {
@@ -197,22 +196,13 @@ class DecisionApi {
     if (!valid_request_id(id)) id = body_id.value_or(random_uuid());
     Reply out = r ? std::move(r).value() : http::error_reply(r.error());
     out.headers.emplace_back("x-onap-requestid", id);
-    out.headers.emplace_back("x-latestversion", std::string(kApiVersion));
-    out.headers.emplace_back("x-minorversion", "0");
-    out.headers.emplace_back("x-patchversion", "0");
     return out;
   }
 
-  // The bearer token on the head, refused with the same headers.
+  // The bearer token on the head (its refusal gets ONAP's headers from the dresser).
   Reply admit(const Request& head) {
     auto who = auth_.authenticate(head);
-    Reply out = who ? Reply{204, nullptr} : http::error_reply(who.error());
-    std::string id = head.header("x-onap-requestid");
-    out.headers.emplace_back("x-onap-requestid", valid_request_id(id) ? id : random_uuid());
-    out.headers.emplace_back("x-latestversion", std::string(kApiVersion));
-    out.headers.emplace_back("x-minorversion", "0");
-    out.headers.emplace_back("x-patchversion", "0");
-    return out;
+    return who ? Reply{204, nullptr} : http::error_reply(who.error());
   }
 
  private:

@@ -15,7 +15,6 @@ using http::Reply;
 using http::Request;
 using nlohmann::json;
 
-constexpr std::string_view kApiVersion = "1.0.0";
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -203,9 +202,6 @@ class LifecycleApi {
         out.headers.emplace_back("Content-Type", "application/yaml");
       }
       out.headers.emplace_back("x-onap-requestid", id);
-      out.headers.emplace_back("x-latestversion", std::string(kApiVersion));
-      out.headers.emplace_back("x-minorversion", "0");
-      out.headers.emplace_back("x-patchversion", "0");
       return out;
     };
   }

@@ -27,11 +27,13 @@ bool has_header(const http::Reply& reply, std::string_view name) {
 void dress_with_onap_headers(http::Router& router,
                              std::initializer_list<std::string_view> prefixes) {
   router.dress(prefixes, [](const http::Request& head, http::Reply& reply) {
-    if (has_header(reply, "x-onap-requestid")) return;  // the API's handler answered
-    std::string id = head.header("x-onap-requestid");
-    if (!printable_id(id)) id = head.query_value("requestID");
-    if (!printable_id(id)) id = random_uuid();
-    reply.headers.emplace_back("x-onap-requestid", id);
+    // A handler that answered chose the request id (it may have refused the caller's).
+    if (!has_header(reply, "x-onap-requestid")) {
+      std::string id = head.header("x-onap-requestid");
+      if (!printable_id(id)) id = head.query_value("requestID");
+      if (!printable_id(id)) id = random_uuid();
+      reply.headers.emplace_back("x-onap-requestid", id);
+    }
     reply.headers.emplace_back("x-latestversion", "1.0.0");
     reply.headers.emplace_back("x-minorversion", "0");
     reply.headers.emplace_back("x-patchversion", "0");

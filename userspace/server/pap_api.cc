@@ -16,7 +16,6 @@ using http::Reply;
 using http::Request;
 using nlohmann::json;
 
-constexpr std::string_view kApiVersion = "1.0.0";
 constexpr size_t kMaxBatch = 100;
 constexpr const char* kDeployMessage =
     "Use the policy status url to fetch the latest status. Kindly note that when a policy is "
@@ -564,9 +563,6 @@ class PapApi {
       }
       Reply out = r ? std::move(r).value() : http::error_reply(r.error());
       out.headers.emplace_back("x-onap-requestid", id);
-      out.headers.emplace_back("x-latestversion", std::string(kApiVersion));
-      out.headers.emplace_back("x-minorversion", "0");
-      out.headers.emplace_back("x-patchversion", "0");
       return out;
     };
   }
