@@ -375,17 +375,25 @@ json pdp_status(const std::string& name, int interval_ms = 1000) {
 TEST_F(InternalApi, CellsRegisterWithPdpStatusAndAreListed) {
   auto r = s().post("/internal/v1/cells/cell1/status", pdp_status("cell1").dump());
   ASSERT_EQ(r.status, 200) << r.body;
-  // The reply is the cell's PAP assignment (docs/server.md, "PAP"): defaultGroup from the start.
-  EXPECT_EQ(r.json(), (json{{"name", "cell1"},
-                            {"pdpGroup", "defaultGroup"},
-                            {"pdpSubgroup", "tc"},
-                            {"state", "ACTIVE"},
-                            {"mode", "enforce"},
-                            {"locked", false},
-                            {"policies", {{{"name", "default-whitelist"}, {"version", "1.0.0"}}}},
-                            {"revision", 0},
-                            {"heartbeatIntervalMs", 1000},
-                            {"vteps", json::array()}}));
+  // The reply is the cell's PAP assignment (docs/server.md, "PAP"): defaultGroup from the start,
+  // with ONAP's PDP_UPDATE and PDP_STATE_CHANGE fields (OnapPdpMessages, below).
+  json reply = r.json();
+  for (const char* onap : {"messageName", "requestId", "timestampMs", "source", "description",
+                           "pdpHeartbeatIntervalMs", "policiesToBeDeployed",
+                           "policiesToBeUndeployed", "pdpStateChange"}) {
+    EXPECT_TRUE(reply.contains(onap)) << onap;
+    reply.erase(onap);
+  }
+  EXPECT_EQ(reply, (json{{"name", "cell1"},
+                         {"pdpGroup", "defaultGroup"},
+                         {"pdpSubgroup", "tc"},
+                         {"state", "ACTIVE"},
+                         {"mode", "enforce"},
+                         {"locked", false},
+                         {"policies", {{{"name", "default-whitelist"}, {"version", "1.0.0"}}}},
+                         {"revision", 0},
+                         {"heartbeatIntervalMs", 1000},
+                         {"vteps", json::array()}}));
   json minimal = {
       {"messageName", "PDP_STATUS"}, {"name", "cell0"},      {"pdpType", "tc"},
       {"state", "PASSIVE"},          {"healthy", "UNKNOWN"}, {"heartbeatIntervalMs", 100}};
@@ -489,6 +497,84 @@ TEST_F(InternalApi, ACellThatStopsHeartbeatingExpires) {
   EXPECT_EQ(s().get("/internal/v1/cells/fast").json()["expired"], false);
 }
 
+// SPEC §4.4: PDP_STATUS, PDP_UPDATE and PDP_STATE_CHANGE use ONAP's fields. A PDP_STATUS as
+// ONAP's PDPs send it (no wiretag extension, `properties`, no heartbeat interval) is taken, and
+// the answer is the cell's PDP_UPDATE: what it must deploy and undeploy, and the interval it
+// is judged by, with its PDP_STATE_CHANGE.
+TEST_F(InternalApi, OnapPdpMessages) {
+  json onap = {{"messageName", "PDP_STATUS"},
+               {"requestId", "5551ab20-0c4e-4a3f-9b2d-7e1f2a3b4c5d"},
+               {"timestampMs", 1795939200000},
+               {"name", "onap-pdp"},
+               {"pdpType", "tc"},
+               {"pdpGroup", "defaultGroup"},
+               {"pdpSubgroup", "tc"},
+               {"state", "ACTIVE"},
+               {"healthy", "HEALTHY"},
+               {"description", "Pdp Heartbeat"},
+               {"deploymentInstanceInfo", "pod onap-pdp-0"},
+               {"properties", "{\"site\":\"a\"}"},
+               {"policies", {{{"name", "retired"}, {"version", "1.0.0"}}}},
+               {"response", {{"responseTo", "x"}, {"responseStatus", "SUCCESS"}}}};
+  auto r = s().post("/internal/v1/cells/onap-pdp/status", onap.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  json update = r.json();
+  EXPECT_EQ(update["messageName"], "PDP_UPDATE");
+  EXPECT_EQ(update["name"], "onap-pdp");
+  EXPECT_EQ(update["pdpGroup"], "defaultGroup");
+  EXPECT_EQ(update["pdpSubgroup"], "tc");
+  EXPECT_EQ(update["source"], "wiretag-server");
+  EXPECT_FALSE(update["requestId"].get<std::string>().empty());
+  EXPECT_GT(update["timestampMs"].get<int64_t>(), 0);
+  EXPECT_EQ(update["pdpHeartbeatIntervalMs"], 10000) << "the server's default";
+  ASSERT_EQ(update["policiesToBeDeployed"].size(), 1u) << update;
+  const json& deploy = update["policiesToBeDeployed"][0];
+  EXPECT_EQ(deploy["name"], "default-whitelist");
+  EXPECT_EQ(deploy["version"], "1.0.0");
+  EXPECT_EQ(deploy["type"], "wiretag.policies.Whitelist");
+  EXPECT_EQ(deploy["type_version"], "1.0.0");
+  EXPECT_EQ(deploy["metadata"]["policy-id"], "default-whitelist");
+  EXPECT_EQ(update["policiesToBeUndeployed"], (json{{{"name", "retired"}, {"version", "1.0.0"}}}));
+  const json& change = update["pdpStateChange"];
+  EXPECT_EQ(change["messageName"], "PDP_STATE_CHANGE");
+  EXPECT_EQ(change["name"], "onap-pdp");
+  EXPECT_EQ(change["pdpGroup"], "defaultGroup");
+  EXPECT_EQ(change["pdpSubgroup"], "tc");
+  EXPECT_EQ(change["state"], "ACTIVE");
+  json cell = s().get("/internal/v1/cells/onap-pdp").json();
+  EXPECT_EQ(cell["heartbeatIntervalMs"], 10000);
+  EXPECT_EQ(cell["properties"], "{\"site\":\"a\"}");
+  EXPECT_EQ(cell["healthy"], true);
+  // Once it holds what is deployed, nothing is left to deploy or undeploy.
+  onap["policies"] = {{{"name", "default-whitelist"}, {"version", "1.0.0"}}};
+  update = s().post("/internal/v1/cells/onap-pdp/status", onap.dump()).json();
+  EXPECT_EQ(update["policiesToBeDeployed"], json::array());
+  EXPECT_EQ(update["policiesToBeUndeployed"], json::array());
+  // ONAP's PDP says TERMINATED as it stops: expired and unhealthy at once.
+  onap["state"] = "TERMINATED";
+  ASSERT_EQ(s().post("/internal/v1/cells/onap-pdp/status", onap.dump()).status, 200);
+  cell = s().get("/internal/v1/cells/onap-pdp").json();
+  EXPECT_EQ(cell["state"], "TERMINATED");
+  EXPECT_EQ(cell["expired"], true);
+  EXPECT_EQ(cell["healthy"], false);
+  // A server started with another interval judges such cells by it.
+  server_.reset();
+  start({"--pdp-heartbeat-interval", "120000"});
+  onap["state"] = "ACTIVE";
+  update = s().post("/internal/v1/cells/onap-pdp/status", onap.dump()).json();
+  EXPECT_EQ(update["pdpHeartbeatIntervalMs"], 120000);
+  EXPECT_EQ(s().get("/internal/v1/cells/onap-pdp").json()["heartbeatIntervalMs"], 120000);
+  // The watch's pdp.update and pdp.state_change carry ONAP's names and the change.
+  ASSERT_EQ(s().pap("PUT", "/pdps/groups/defaultGroup?state=TEST").status, 200);
+  json changes = s().get("/internal/v1/changes?since=0").json()["changes"];
+  ASSERT_FALSE(changes.empty());
+  const json& last = changes.back();
+  EXPECT_EQ(last["kind"], "pdp.state_change");
+  EXPECT_EQ(last["body"]["messageName"], "PDP_STATE_CHANGE");
+  EXPECT_EQ(last["body"]["pdpGroup"], "defaultGroup");
+  EXPECT_EQ(last["body"]["state"], "TEST");
+}
+
 TEST_F(InternalApi, PdpStatusRejectsBadInputAndChangesNothing) {
   const std::string at = "/internal/v1/cells/cell1/status";
   auto with = [](const std::string& key, json value) {
@@ -511,7 +597,6 @@ TEST_F(InternalApi, PdpStatusRejectsBadInputAndChangesNothing) {
       {"not an object", "POST", at, "[]", 400, "INVALID_BODY"},
       {"unknown field", "POST", at, with("extra", 1), 400, "UNKNOWN_FIELD"},
       {"missing messageName", "POST", at, without("messageName"), 400, "MISSING_FIELD"},
-      {"missing heartbeat", "POST", at, without("heartbeatIntervalMs"), 400, "MISSING_FIELD"},
       {"missing state", "POST", at, without("state"), 400, "MISSING_FIELD"},
       {"other message", "POST", at, with("messageName", "PDP_UPDATE"), 400, "INVALID_MESSAGE_NAME"},
       {"name mismatch", "POST", at, with("name", "cell2"), 400, "NAME_MISMATCH"},
@@ -547,6 +632,11 @@ TEST_F(InternalApi, PdpStatusRejectsBadInputAndChangesNothing) {
       {"datapath negative", "POST", at, with("datapath", json{{"dropped", -1}}), 400,
        "INVALID_DATAPATH"},
       {"get status", "GET", at, "", 405, "METHOD_NOT_ALLOWED"},
+      {"properties a number", "POST", at, with("properties", 7), 400, "INVALID_FIELD_TYPE"},
+      {"properties an array", "POST", at, with("properties", json::array()), 400,
+       "INVALID_FIELD_TYPE"},
+      {"properties over 16 KiB", "POST", at, with("properties", std::string(16 * 1024 + 1, 'p')),
+       400, "FIELD_TOO_LONG"},
       // Issue 14 item 7: names are identifiers, free text is bounded (docs/server.md).
       {"1 MB description", "POST", at, with("description", std::string(1'000'000, 'd')), 400,
        "FIELD_TOO_LONG"},

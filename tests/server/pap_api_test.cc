@@ -253,7 +253,8 @@ TEST_F(Pap, OnapHeadersOnEveryAnswerErrorsIncluded) {
            {"GET", std::string(kBase) + "/nope", "", 404},
            {"DELETE", std::string(kBase) + "/healthcheck", "", 405},
            {"GET", std::string(kBase) + "/pdps/groups/%zz", "", 400},
-           {"POST", std::string(kBase) + "/pdps/groups/batch", std::string((1 << 20) + 1, ' '), 400},
+           {"POST", std::string(kBase) + "/pdps/groups/batch", std::string((1 << 20) + 1, ' '),
+            400},
            {"GET", "/policy/api/v1/nope", "", 404},
            {"PUT", "/policy/api/v1/healthcheck", "", 405},
            {"GET", "/policy/pdpx/v1/nope", "", 404},
@@ -595,13 +596,29 @@ TEST_F(Pap, UpdatesAndStateChangesArriveOnTheWatch) {
   ASSERT_EQ(events.size(), 2u) << w.body;
   EXPECT_EQ(events[0]["kind"], "pdp.update");
   EXPECT_EQ(events[0]["subject"], "canary");
-  EXPECT_EQ(events[0]["body"],
-            (json{{"group", "canary"},
-                  {"pdpSubgroup", "tc"},
-                  {"policies", {{{"name", "default-whitelist"}, {"version", "1.0.0"}}}}}));
+  // wiretag's fields, and ONAP's PDP_UPDATE / PDP_STATE_CHANGE names with the change.
+  const json dw = {{{"name", "default-whitelist"}, {"version", "1.0.0"}}};
+  EXPECT_EQ(events[0]["body"], (json{{"messageName", "PDP_UPDATE"},
+                                     {"group", "canary"},
+                                     {"pdpGroup", "canary"},
+                                     {"pdpSubgroup", "tc"},
+                                     {"policies", dw},
+                                     {"policiesToBeDeployed", dw},
+                                     {"policiesToBeUndeployed", json::array()}}));
   EXPECT_EQ(events[1]["kind"], "pdp.state_change");
-  EXPECT_EQ(events[1]["body"],
-            (json{{"group", "canary"}, {"state", "ACTIVE"}, {"mode", "enforce"}}));
+  EXPECT_EQ(events[1]["body"], (json{{"messageName", "PDP_STATE_CHANGE"},
+                                     {"group", "canary"},
+                                     {"pdpGroup", "canary"},
+                                     {"state", "ACTIVE"},
+                                     {"mode", "enforce"}}));
+  // Undeploying names what goes.
+  ASSERT_EQ(deploy_batch("canary", "DELETE", {{{"name", "default-whitelist"}}}).status, 202);
+  json changes = s().get("/internal/v1/changes?since=0").json()["changes"];
+  const json& undeploy = changes.back();
+  EXPECT_EQ(undeploy["kind"], "pdp.update");
+  EXPECT_EQ(undeploy["body"]["policies"], json::array());
+  EXPECT_EQ(undeploy["body"]["policiesToBeDeployed"], json::array());
+  EXPECT_EQ(undeploy["body"]["policiesToBeUndeployed"], dw);
 }
 
 TEST_F(Pap, EndpointsQueryWithCellGivesOnlyDeployedRules) {
@@ -647,10 +664,11 @@ TEST_F(Pap, DeploymentStateWaitingSuccessFailurePerCell) {
   create_group("canary", "TEST");
   ASSERT_EQ(deploy_batch("canary", "POST", {{{"name", "default-whitelist"}}}).status, 202);
   heartbeat("c1", "canary");
+  // ONAP's shape: naming the version answers one status, an object.
   auto state = [&] {
     json st = pap("GET", "/policies/status/canary/default-whitelist/1.0.0").json_body();
-    EXPECT_EQ(st.size(), 1u) << st;
-    return st.empty() ? json(nullptr) : st[0];
+    EXPECT_TRUE(st.is_object()) << st;
+    return st;
   };
   auto counts = [&] {
     json d = pap("GET", "/policies/deployed/default-whitelist").json_body();
@@ -704,6 +722,24 @@ TEST_F(Pap, DeploymentStateWaitingSuccessFailurePerCell) {
             "INVALID_POLICY_VERSION");
   EXPECT_EQ(pap("GET", "/policies/deployed/ghost-policy").error_code(), "POLICY_NOT_FOUND");
   EXPECT_EQ(pap("GET", "/policies/status").json_body().size(), 1u);
+  // ONAP's shapes (PolicyStatusControllerV1): a version names one object; a filtered query
+  // that matches nothing is 404, the unfiltered /policies/status an empty list.
+  json one = pap("GET", "/policies/deployed/default-whitelist/1.0.0").json_body();
+  ASSERT_TRUE(one.is_object()) << one;
+  EXPECT_EQ(one["policy-id"], "default-whitelist");
+  EXPECT_EQ(one["failure-count"], 1);
+  EXPECT_TRUE(pap("GET", "/policies/deployed/default-whitelist").json_body().is_array());
+  create_group("idle", "ACTIVE");
+  auto none = pap("GET", "/policies/status/idle");
+  EXPECT_EQ(none.status, 404);
+  EXPECT_EQ(none.error_code(), "POLICY_STATUS_NOT_FOUND");
+  EXPECT_EQ(pap("GET", "/policies/status/idle/default-whitelist").error_code(),
+            "POLICY_STATUS_NOT_FOUND");
+  EXPECT_EQ(pap("GET", "/policies/status/canary/default-whitelist/2.0.0").status, 404);
+  EXPECT_EQ(pap("GET", "/policies/deployed/default-whitelist/2.0.0").error_code(),
+            "POLICY_STATUS_NOT_FOUND");
+  ASSERT_EQ(deploy_batch("canary", "DELETE", {{{"name", "default-whitelist"}}}).status, 202);
+  EXPECT_EQ(pap("GET", "/policies/status").json_body(), json::array());
 }
 
 TEST_F(Pap, CellThatStopsHeartbeatingIsReportedUnhealthy) {

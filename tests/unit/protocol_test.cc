@@ -78,6 +78,14 @@ TEST(ChangeEvents, TypedBodiesCarryWhatTheCellsNeed) {
   const auto& pdp = std::get<PdpUpdate>(by_kind[EventKind::PdpUpdate].body);
   EXPECT_EQ(pdp.subgroup, "tc");
   EXPECT_EQ(pdp.policies.at(1).version, "2.0.0");
+  // ONAP's PDP_UPDATE names the change; a row logged before they were written has neither.
+  EXPECT_EQ(pdp.to_deploy.at(0).version, "2.0.0");
+  EXPECT_EQ(pdp.to_undeploy.at(0).version, "1.0.0");
+  EXPECT_EQ(encode_body(pdp)["messageName"], "PDP_UPDATE");
+  auto old = decode_body(EventKind::PdpUpdate, json::parse(R"({"group":"g","pdpSubgroup":"tc",
+                                                               "policies":[]})"));
+  ASSERT_TRUE(old);
+  EXPECT_TRUE(std::get<PdpUpdate>(*old).to_deploy.empty());
   EXPECT_EQ(std::get<PdpStateChange>(by_kind[EventKind::PdpStateChange].body).mode, "audit");
   // The destinations each change touches: an edge's, a policy's old and new rules', a deleted
   // app's edges'.
@@ -88,8 +96,8 @@ TEST(ChangeEvents, TypedBodiesCarryWhatTheCellsNeed) {
   EXPECT_TRUE(touched_destinations(by_kind[EventKind::AppCreated].body).empty());
   // A deleted group's state change says so; a live group's does not carry the member.
   const json deleted = encode_body(PdpStateChange{"g", "PASSIVE", "bypass", true});
-  EXPECT_EQ(deleted,
-            json::parse(R"({"group":"g","state":"PASSIVE","mode":"bypass","deleted":true})"));
+  EXPECT_EQ(deleted, json::parse(R"({"messageName":"PDP_STATE_CHANGE","group":"g","pdpGroup":"g",
+                                     "state":"PASSIVE","mode":"bypass","deleted":true})"));
   EXPECT_EQ(std::get<PdpStateChange>(*decode_body(EventKind::PdpStateChange, deleted)).deleted,
             true);
 }

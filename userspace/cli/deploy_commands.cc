@@ -72,19 +72,26 @@ struct StatusQuery {
   std::string group;
 };
 
-// GET /policies/status[/GROUP[/POLICY[/VERSION]]]; a policy without a group is filtered
-// here (the PAP has no such route).
+// A PAP status query's list; [] for ONAP's 404 "nothing matched" (POLICY_STATUS_NOT_FOUND),
+// while an unknown group or policy stays an error.
+json status_list(const std::string& path) {
+  ApiAnswer a = server_request(Auth::Pap, "GET", "/policy/pap/v1" + path);
+  if (a.status == 404 && a.body.is_array() && !a.body.empty() && a.body[0].is_object() &&
+      a.body[0].value("error_code", "") == "POLICY_STATUS_NOT_FOUND")
+    return json::array();
+  return checked(std::move(a));
+}
+
+// GET /policies/status[/GROUP[/POLICY]]; a policy without a group, and a version, are
+// filtered here (the PAP has no route for the first, and for a version answers one cell's).
 json read_status(const StatusQuery& q) {
   std::string path = "/policies/status";
   if (!q.group.empty()) {
     path += "/" + segment(q.group);
-    if (q.policy) {
-      path += "/" + segment(q.policy->name);
-      if (q.policy->version) path += "/" + segment(*q.policy->version);
-    }
+    if (q.policy) path += "/" + segment(q.policy->name);
   }
-  json all = pap_call("GET", path);
-  if (!q.group.empty() || !q.policy) return all;
+  json all = status_list(path);
+  if (!q.policy) return all;
   json out = json::array();
   for (const json& s : all) {
     const json p = s.value("policy", json::object());
@@ -236,7 +243,7 @@ void add_deploy_commands(CLI::App& app) {
         // Unknown policy: 404 POLICY_NOT_FOUND from the PAP, not an empty list.
         std::string path = "/policies/deployed/" + segment(q.policy->name);
         if (q.policy->version) path += "/" + segment(*q.policy->version);
-        pap_call("GET", path);
+        status_list(path);
       }
       if (wait)
         wait_for(q, timeout);

@@ -58,8 +58,10 @@ size_t CellRegistry::evict_expired() {
 
 Cell CellRegistry::view(const Entry& entry, int64_t now) const {
   Cell cell{entry.report, entry.last_heartbeat_ms, false, false};
-  // SPEC §4.4: a cell that missed 3 heartbeats is expired and reported unhealthy.
-  cell.expired = now - entry.last_heartbeat_ms > 3 * entry.report.heartbeat_interval_ms;
+  // SPEC §4.4: a cell that missed 3 heartbeats is expired and reported unhealthy. ONAP's PDP
+  // says TERMINATED as it stops: expired at once, then forgotten after the retention.
+  cell.expired = now - entry.last_heartbeat_ms > 3 * entry.report.heartbeat_interval_ms ||
+                 entry.report.state == "TERMINATED";
   cell.healthy = entry.report.healthy == "HEALTHY" && !cell.expired;
   return cell;
 }

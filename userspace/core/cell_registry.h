@@ -57,14 +57,16 @@ struct CellReport {
   std::string pdp_type;
   std::string pdp_group;     // defaultGroup when the cell did not say
   std::string pdp_subgroup;  // its pdpType when the cell did not say
-  std::string state;         // ACTIVE | PASSIVE | SAFE | TEST
+  std::string state;         // ACTIVE | PASSIVE | SAFE | TEST | TERMINATED (it stopped)
   std::string healthy;       // HEALTHY | NOT_HEALTHY | TEST_IN_PROGRESS | UNKNOWN
   std::string description;
   // ONAP's free-text field for what is deployed: the agent sends its build, "wiretag-agent
   // 0.1.0 (g86c317c)". Empty when the cell did not say.
   std::string deployment_instance_info;
+  std::optional<nlohmann::json> properties;  // ONAP's free text (or an object), as sent
   std::vector<DeployedPolicy> policies;
   std::optional<nlohmann::json> statistics;  // ONAP PdpStatistics, as sent
+  // What it said (wiretag's extension), else the server's --pdp-heartbeat-interval.
   int64_t heartbeat_interval_ms = 0;
   std::optional<int64_t> revision;  // the change-log revision the cell has applied
   std::optional<DatapathCounters> datapath;
@@ -82,7 +84,7 @@ struct CellReport {
 struct Cell {
   CellReport report;
   int64_t last_heartbeat_ms = 0;  // server clock, unix ms
-  bool expired = false;           // no heartbeat for more than 3 intervals
+  bool expired = false;           // no heartbeat for more than 3 intervals, or it said TERMINATED
   bool healthy = false;           // reported HEALTHY and not expired
 };
 

@@ -32,6 +32,7 @@ std::string encode_cell_report(const CellReport& r) {
             {"hosted_apps", r.hosted_apps},
             {"vtep_addresses", r.vtep_addresses}};
   if (r.statistics) j["statistics"] = *r.statistics;
+  if (r.properties) j["properties"] = *r.properties;
   if (r.revision) j["revision"] = *r.revision;
   if (r.datapath)
     j["datapath"] = {{"endpoints", r.datapath->endpoints},
@@ -70,6 +71,7 @@ std::optional<CellReport> decode_cell_report(std::string_view text) {
     if (j.contains("vtep_addresses"))
       r.vtep_addresses = j["vtep_addresses"].get<std::vector<std::string>>();
     if (j.contains("statistics")) r.statistics = j["statistics"];
+    if (j.contains("properties")) r.properties = j["properties"];
     if (j.contains("revision")) r.revision = j["revision"].get<int64_t>();
     if (j.contains("datapath")) {
       const json& d = j["datapath"];

@@ -99,23 +99,38 @@ struct Audit {
   }
 };
 
+// The versions of `a` not in `b`.
+std::vector<PolicyIdent> missing_from(const std::vector<PolicyIdent>& a,
+                                      const std::vector<PolicyIdent>& b) {
+  std::vector<PolicyIdent> out;
+  for (const PolicyIdent& p : a)
+    if (std::find(b.begin(), b.end(), p) == b.end()) out.push_back(p);
+  return out;
+}
+
 // Applies deployment changes to `m` and the store, with audit records; remembers which
 // subgroups changed so each gets one pdp.update.
 struct DeploymentWriter {
   StoreTx& tx;
   DeploymentMap& m;
   Audit& audit;
-  std::set<std::pair<std::string, std::string>> touched;
+  // Each changed subgroup, with what was deployed to it before the first change.
+  std::map<std::pair<std::string, std::string>, std::vector<PolicyIdent>> touched;
+
+  void touch(const std::string& group, const std::string& pdp_type) {
+    if (!touched.count({group, pdp_type}))
+      touched[{group, pdp_type}] = policies_of(m, group, pdp_type);
+  }
 
   Result<void> put(const std::string& group, const std::string& pdp_type, const PolicyIdent& p) {
     auto it = m.find({group, pdp_type, p.name});
     if (it != m.end() && it->second == p.version) return Ok();
+    touch(group, pdp_type);
     DeploymentRecord rec{group, pdp_type, p.name, p.version, audit.at_ms};
     if (auto r = tx.put_deployment(rec); !r) return r;
     if (it != m.end())  // the version it replaces is undeployed
       if (auto r = audit(group, pdp_type, p.name, it->second, "UNDEPLOYMENT"); !r) return r;
     m[{group, pdp_type, p.name}] = p.version;
-    touched.insert({group, pdp_type});
     return audit(group, pdp_type, p.name, p.version, "DEPLOYMENT");
   }
 
@@ -124,15 +139,18 @@ struct DeploymentWriter {
     auto it = m.find({group, pdp_type, name});
     if (it == m.end()) return Ok();
     const std::string version = it->second;
+    touch(group, pdp_type);
     WT_TRY(gone, tx.delete_deployment(group, pdp_type, name));
-    m.erase(it);
-    touched.insert({group, pdp_type});
+    m.erase(m.find({group, pdp_type, name}));
     return audit(group, pdp_type, name, version, "UNDEPLOYMENT");
   }
 
   Result<void> announce() {
-    for (const auto& [group, pdp_type] : touched) {
-      protocol::PdpUpdate body{group, pdp_type, policies_of(m, group, pdp_type)};
+    for (const auto& [subgroup, before] : touched) {
+      const auto& [group, pdp_type] = subgroup;
+      std::vector<PolicyIdent> after = policies_of(m, group, pdp_type);
+      protocol::PdpUpdate body{group, pdp_type, after, missing_from(after, before),
+                               missing_from(before, after)};
       if (auto r = append_event(tx, protocol::EventKind::PdpUpdate, group, std::move(body)); !r)
         return r;
     }

@@ -159,6 +159,12 @@ json rules_json(const std::vector<PolicyRuleBody>& rules) {
   return out;
 }
 
+json versions_json(const std::vector<PolicyVersion>& versions) {
+  json out = json::array();
+  for (const PolicyVersion& p : versions) out.push_back({{"name", p.name}, {"version", p.version}});
+  return out;
+}
+
 struct Encoder {
   json operator()(const AppCreated& b) const {
     return {{"guid", b.guid}, {"wire_bytes", b.wire_bytes}};
@@ -185,13 +191,20 @@ struct Encoder {
     return j;
   }
   json operator()(const PdpUpdate& b) const {
-    json policies = json::array();
-    for (const PolicyVersion& p : b.policies)
-      policies.push_back({{"name", p.name}, {"version", p.version}});
-    return {{"group", b.group}, {"pdpSubgroup", b.subgroup}, {"policies", std::move(policies)}};
+    return {{"messageName", "PDP_UPDATE"},
+            {"group", b.group},
+            {"pdpGroup", b.group},
+            {"pdpSubgroup", b.subgroup},
+            {"policies", versions_json(b.policies)},
+            {"policiesToBeDeployed", versions_json(b.to_deploy)},
+            {"policiesToBeUndeployed", versions_json(b.to_undeploy)}};
   }
   json operator()(const PdpStateChange& b) const {
-    json j = {{"group", b.group}, {"state", b.state}, {"mode", b.mode}};
+    json j = {{"messageName", "PDP_STATE_CHANGE"},
+              {"group", b.group},
+              {"pdpGroup", b.group},
+              {"state", b.state},
+              {"mode", b.mode}};
     if (b.deleted) j["deleted"] = true;
     return j;
   }
@@ -279,7 +292,11 @@ Result<EventBody> decode_body(EventKind kind, const json& j) {
       break;
     }
     case EventKind::PdpUpdate:
-      out = PdpUpdate{r.str("group"), r.str("pdpSubgroup"), r.versions("policies")};
+      out = PdpUpdate{r.str("group"), r.str("pdpSubgroup"), r.versions("policies"),
+                      r.has("policiesToBeDeployed") ? r.versions("policiesToBeDeployed")
+                                                    : std::vector<PolicyVersion>{},
+                      r.has("policiesToBeUndeployed") ? r.versions("policiesToBeUndeployed")
+                                                      : std::vector<PolicyVersion>{}};
       break;
     case EventKind::PdpStateChange:
       out = PdpStateChange{r.str("group"), r.str("state"), r.str("mode"), r.boolean("deleted")};

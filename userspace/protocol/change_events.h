@@ -86,14 +86,20 @@ struct PolicyChange {
   friend bool operator==(const PolicyChange&, const PolicyChange&) = default;
 };
 // pdp.update: the versions now deployed to one subgroup of a group.
+// On the wire also ONAP's PDP_UPDATE fields: messageName, pdpGroup, and the change as
+// policiesToBeDeployed / policiesToBeUndeployed (rows logged before those were written have
+// neither: both empty).
 struct PdpUpdate {
-  std::string group;
-  std::string subgroup;  // "pdpSubgroup" on the wire
-  std::vector<PolicyVersion> policies;
+  std::string group;                       // also "pdpGroup" on the wire
+  std::string subgroup;                    // "pdpSubgroup" on the wire
+  std::vector<PolicyVersion> policies;     // every version deployed to it after the change
+  std::vector<PolicyVersion> to_deploy;    // policiesToBeDeployed: in policies, not before
+  std::vector<PolicyVersion> to_undeploy;  // policiesToBeUndeployed: before, not in policies
   friend bool operator==(const PdpUpdate&, const PdpUpdate&) = default;
 };
 // pdp.state_change: a group's state and the datapath mode it means; deleted: the group is
-// gone (its cells are locked from then on).
+// gone (its cells are locked from then on). On the wire also ONAP's PDP_STATE_CHANGE fields
+// messageName and pdpGroup.
 struct PdpStateChange {
   std::string group;
   std::string state;

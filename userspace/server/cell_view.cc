@@ -27,6 +27,7 @@ json cell_json(const Cell& c) {
       r.deployment_instance_info.empty() ? json(nullptr) : json(r.deployment_instance_info);
   out["revision"] = r.revision ? json(*r.revision) : json(nullptr);
   out["statistics"] = r.statistics ? *r.statistics : json(nullptr);
+  out["properties"] = r.properties ? *r.properties : json(nullptr);
   out["datapath"] = r.datapath ? json{{"endpoints", r.datapath->endpoints},
                                       {"allowed", r.datapath->allowed},
                                       {"dropped", r.datapath->dropped},

@@ -17,6 +17,7 @@
 #include "http/json_input.h"
 #include "http/line_stream.h"
 #include "server/cell_view.h"
+#include "server/pdp_messages.h"
 #include "server/pdp_status_input.h"
 
 namespace wiretag {
@@ -71,10 +72,10 @@ Result<AppQuery> parse_app_query(const std::string& body) {
   return out;
 }
 
-json policy_list_json(const std::vector<PolicyIdent>& policies) {
-  json out = json::array();
-  for (const PolicyIdent& p : policies) out.push_back({{"name", p.name}, {"version", p.version}});
-  return out;
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // One long poll: answered once, by a change, its timeout or the server's shutdown.
@@ -125,14 +126,16 @@ struct WatchStream {
 class InternalApi : public std::enable_shared_from_this<InternalApi> {
  public:
   InternalApi(PolicyGraph& graph, Pap& pap, ChangeNotifier& notifier, CellRegistry& cells,
-              CellRequests& requests, Authenticator& auth, asio::io_context& ioc)
+              CellRequests& requests, Authenticator& auth, asio::io_context& ioc,
+              int64_t heartbeat_ms)
       : graph_(graph),
         pap_(pap),
         notifier_(notifier),
         cells_(cells),
         requests_(requests),
         auth_(auth),
-        ioc_(ioc) {}
+        ioc_(ioc),
+        heartbeat_ms_(heartbeat_ms) {}
 
   // GET /internal/v1/watch?since=REV[&timeout=SECONDS][&stream=0|1]
   // With cell=NAME (as that cell) a stream also carries the cell's requests (cell_requests.h).
@@ -230,28 +233,14 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   Result<Reply> cell_status(const Request& req) {
     WT_TRY(who, auth_.authenticate_internal(req));
     if (auto r = who->may_act_as_cell(req.param("name")); !r) return r.error();
-    WT_TRY(report, parse_pdp_status(req.body, req.param("name")));
+    WT_TRY(report, parse_pdp_status(req.body, req.param("name"), heartbeat_ms_));
     if (auto r = who->may_act_as_cell(report->name); !r) return r.error();
-    const std::string name = report->name;
-    const int64_t interval = report->heartbeat_interval_ms;
     WT_TRY(assigned, pap_.assignment(report->pdp_group, report->pdp_subgroup));
+    json out = pdp_status_reply(*report, *assigned, unix_ms());
+    out["heartbeatIntervalMs"] = report->heartbeat_interval_ms;
     if (auto r = cells_.report(std::move(*report)); !r) return r.error();
-    json out = assignment_json(name, *assigned);
-    out["heartbeatIntervalMs"] = interval;
     out["vteps"] = cells_.vteps();  // what the cell's XDP gate believes
     return Reply{200, out};
-  }
-
-  // What a cell must be: its group's state and mode and the policy versions to enforce.
-  static json assignment_json(const std::string& cell, const CellAssignment& a) {
-    return {{"name", cell},
-            {"pdpGroup", a.group},
-            {"pdpSubgroup", a.subgroup},
-            {"state", a.state},
-            {"mode", a.mode},
-            {"locked", a.locked},
-            {"policies", policy_list_json(a.policies)},
-            {"revision", a.revision}};
   }
 
   Result<Reply> list_cells(const Request& req) {
@@ -465,14 +454,17 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
   CellRequests& requests_;
   Authenticator& auth_;
   asio::io_context& ioc_;
+  const int64_t heartbeat_ms_;  // the interval of a cell that does not say its own
 };
 
 }  // namespace
 
 void add_internal_routes(http::Router& router, PolicyGraph& graph, Pap& pap,
                          ChangeNotifier& notifier, CellRegistry& cells, CellRequests& requests,
-                         Authenticator& auth, asio::io_context& ioc) {
-  auto api = std::make_shared<InternalApi>(graph, pap, notifier, cells, requests, auth, ioc);
+                         Authenticator& auth, asio::io_context& ioc,
+                         int64_t pdp_heartbeat_interval_ms) {
+  auto api = std::make_shared<InternalApi>(graph, pap, notifier, cells, requests, auth, ioc,
+                                           pdp_heartbeat_interval_ms);
   auto bind = [api](Result<Reply> (InternalApi::*fn)(const Request&)) {
     return [api, fn](const Request& req) { return ((*api).*fn)(req); };
   };

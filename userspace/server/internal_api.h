@@ -18,9 +18,12 @@ namespace wiretag {
 // notifier must be fed by the graph's store (Store::add_commit_observer); closing it answers
 // every waiting watch at once.
 // pap answers PDP_STATUS with the cell's assignment and endpoints/query with a "cell"; a
-// stream that names its cell carries the cell's requests.
+// stream that names its cell carries the cell's requests. A cell whose PDP_STATUS does not
+// say its heartbeatIntervalMs (ONAP's PDPs) is judged by pdp_heartbeat_interval_ms.
+inline constexpr int64_t kDefaultPdpHeartbeatIntervalMs = 10000;  // the agent's default
 void add_internal_routes(http::Router& router, PolicyGraph& graph, Pap& pap,
                          ChangeNotifier& notifier, CellRegistry& cells, CellRequests& requests,
-                         Authenticator& auth, boost::asio::io_context& ioc);
+                         Authenticator& auth, boost::asio::io_context& ioc,
+                         int64_t pdp_heartbeat_interval_ms = kDefaultPdpHeartbeatIntervalMs);
 
 }  // namespace wiretag

@@ -33,6 +33,7 @@
 #include "server/lifecycle_api.h"
 #include "server/pap_api.h"
 #include "server/pap_auth.h"
+#include "server/pdp_status_input.h"
 #include "server/policy_api.h"
 #include "server/server_metrics.h"
 #include "server/services_api.h"
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
       ->envname("WIRETAG_SERVER_PAP_CREDENTIALS_FILE");
   wiretag::RetentionPolicy retention_policy;
   int64_t cell_retention = wiretag::CellRegistry::kDefaultRetentionMs / 1000;
+  int64_t pdp_heartbeat_interval = wiretag::kDefaultPdpHeartbeatIntervalMs;
   int retention_interval = 60;
   cli.add_option("--changelog-retention-revisions", retention_policy.changelog_revisions,
                  "the change log keeps at most this many newest revisions (0: no "
@@ -152,6 +154,13 @@ int main(int argc, char** argv) {
                  "it is forgotten")
       ->envname("WIRETAG_SERVER_CELL_RETENTION")
       ->check(CLI::Range(int64_t{0}, int64_t{365} * 86400))
+      ->capture_default_str();
+  cli.add_option("--pdp-heartbeat-interval", pdp_heartbeat_interval,
+                 "milliseconds between the PDP_STATUS heartbeats of a cell that does not say its "
+                 "own interval (ONAP's PDPs; the PDP_UPDATE answer's pdpHeartbeatIntervalMs): "
+                 "it expires after 3 missed")
+      ->envname("WIRETAG_SERVER_PDP_HEARTBEAT_INTERVAL")
+      ->check(CLI::Range(wiretag::kMinHeartbeatIntervalMs, wiretag::kMaxHeartbeatIntervalMs))
       ->capture_default_str();
   cli.add_option("--max-connections", http_options.max_connections,
                  "open connections at once; one more is answered 503 SERVER_BUSY and closed")
@@ -320,7 +329,8 @@ int main(int argc, char** argv) {
   router.api("internal");
   // Requests to cells ride their streamed watches (server/cell_requests.h).
   auto cell_requests = std::make_shared<wiretag::CellRequests>(ioc, cells, cell_requests_limits);
-  wiretag::add_internal_routes(router, *graph, pap, notifier, cells, *cell_requests, auth, ioc);
+  wiretag::add_internal_routes(router, *graph, pap, notifier, cells, *cell_requests, auth, ioc,
+                               pdp_heartbeat_interval);
   wiretag::add_cell_reply_route(router, cell_requests, auth);
   // Every cell's drop and audit events, pushed by the agents, to GET /v1/events readers.
   wiretag::ServerEvents events;

@@ -472,7 +472,10 @@ class PapApi {
     WT_TRY(statuses, pap_.policy_status(group, policy, version));
     json out = json::array();
     for (const PolicyStatus& s : *statuses) out.push_back(status_json(s));
-    return Reply{200, out};
+    if (!group) return Reply{200, out};  // ONAP: the whole list, even empty
+    return onap_found(std::move(out), version.has_value(),
+                      "no cell of group \"" + *group + "\" has a deployment" +
+                          (policy ? " of \"" + *policy + "\"" : std::string()));
   }
 
   Result<Reply> deployed(const Request& req, const std::string&) {
@@ -496,7 +499,16 @@ class PapApi {
                      {"success-count", c.success},
                      {"failure-count", c.failure},
                      {"incomplete-count", c.incomplete}});
-    return Reply{200, out};
+    return onap_found(std::move(out), version.has_value(),
+                      policy ? "\"" + *policy + "\" is not deployed" : "nothing is deployed");
+  }
+
+  // ONAP's answer to a filtered status query: 404 when nothing matched; the one match (an
+  // object, not a list) when the query named a version.
+  static Result<Reply> onap_found(json list, bool one, const std::string& none) {
+    if (list.empty()) return Error{"POLICY_STATUS_NOT_FOUND", none};
+    if (one) return Reply{200, std::move(list[0])};
+    return Reply{200, std::move(list)};
   }
 
   // /policies/audit[/{group}[/{policy}/{version}]] and /policies/audit/{policy}/{version}.

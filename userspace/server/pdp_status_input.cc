@@ -193,8 +193,8 @@ Result<std::vector<std::string>> parse_vtep_addresses(const json& v) {
     const int family = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
     if (inet_pton(family, text.c_str(), bytes) != 1 ||
         !inet_ntop(family, bytes, normal, sizeof normal))
-      return Error{"INVALID_VTEP", "vtepAddresses[]: not an IPv4 or IPv6 address: \"" +
-                                       text.substr(0, 64) + "\""};
+      return Error{"INVALID_VTEP",
+                   "vtepAddresses[]: not an IPv4 or IPv6 address: \"" + text.substr(0, 64) + "\""};
     out.push_back(normal);
   }
   std::sort(out.begin(), out.end());
@@ -202,17 +202,31 @@ Result<std::vector<std::string>> parse_vtep_addresses(const json& v) {
   return out;
 }
 
+// ONAP's free-text `properties` (a string in PdpStatus); an object is taken too, as sent.
+Result<nlohmann::json> parse_properties(const json& v) {
+  if (!v.is_string() && !v.is_object())
+    return Error{"INVALID_FIELD_TYPE", "\"properties\" must be a string or an object"};
+  const size_t size = v.is_string() ? v.get_ref<const std::string&>().size() : v.dump().size();
+  if (size > kMaxPropertiesBytes)
+    return Error{"FIELD_TOO_LONG",
+                 "\"properties\" is longer than " + std::to_string(kMaxPropertiesBytes) + " bytes"};
+  return v;
+}
+
 }  // namespace
 
-Result<CellReport> parse_pdp_status(const std::string& body, const std::string& path_name) {
+Result<CellReport> parse_pdp_status(const std::string& body, const std::string& path_name,
+                                    int64_t default_heartbeat_ms) {
   if (!is_valid_app_guid(path_name))
     return Error{"INVALID_CELL_NAME", "a cell name is 1-128 of [A-Za-z0-9._:-]"};
   WT_TRY(j, http::parse_json_object(body));
   if (auto r = http::check_fields(
-          *j, {"messageName", "name", "pdpType", "state", "healthy", "heartbeatIntervalMs"},
+          *j, {"messageName", "name", "pdpType", "state", "healthy"},
           {"requestId", "timestampMs", "pdpGroup", "pdpSubgroup", "description",
-           "deploymentInstanceInfo", "policies", "statistics", "revision", "datapath",
-           "failedPolicies", "response", "hostedApps", "vtepAddresses"});
+           "deploymentInstanceInfo", "properties", "policies", "statistics", "response",
+           // wiretag's extensions
+           "heartbeatIntervalMs", "revision", "datapath", "failedPolicies", "hostedApps",
+           "vtepAddresses"});
       !r)
     return r.error();
   WT_TRY(message, http::string_field(*j, "messageName"));
@@ -227,15 +241,25 @@ Result<CellReport> parse_pdp_status(const std::string& body, const std::string& 
   WT_TRY(type, http::string_field(*j, "pdpType"));
   if (auto c = check_name(*type, "pdpType", "INVALID_PDP_TYPE"); !c) return c.error();
   r.pdp_type = *type;
-  WT_TRY(state, one_of(*j, "state", "INVALID_STATE", {"ACTIVE", "PASSIVE", "SAFE", "TEST"}));
+  WT_TRY(state,
+         one_of(*j, "state", "INVALID_STATE", {"ACTIVE", "PASSIVE", "SAFE", "TEST", "TERMINATED"}));
   r.state = *state;
   WT_TRY(healthy, one_of(*j, "healthy", "INVALID_HEALTH",
                          {"HEALTHY", "NOT_HEALTHY", "TEST_IN_PROGRESS", "UNKNOWN"}));
   r.healthy = *healthy;
-  WT_TRY(interval, integer((*j)["heartbeatIntervalMs"], "heartbeatIntervalMs"));
-  if (*interval < 100 || *interval > 3600000)
-    return Error{"INVALID_HEARTBEAT_INTERVAL", "heartbeatIntervalMs must be 100-3600000"};
-  r.heartbeat_interval_ms = *interval;
+  // ONAP's PDPs do not say (the PAP tells them, PDP_UPDATE pdpHeartbeatIntervalMs): those
+  // are judged by the server's interval.
+  r.heartbeat_interval_ms = default_heartbeat_ms;
+  if (const json* given = member(*j, "heartbeatIntervalMs")) {
+    WT_TRY(interval, integer(*given, "heartbeatIntervalMs"));
+    if (*interval < kMinHeartbeatIntervalMs || *interval > kMaxHeartbeatIntervalMs)
+      return Error{"INVALID_HEARTBEAT_INTERVAL", "heartbeatIntervalMs must be 100-3600000"};
+    r.heartbeat_interval_ms = *interval;
+  }
+  if (const json* p = member(*j, "properties")) {
+    WT_TRY(properties, parse_properties(*p));
+    r.properties = std::move(*properties);
+  }
   r.pdp_group = std::string(kDefaultGroup);
   if (member(*j, "pdpGroup")) {
     WT_TRY(group, http::string_field(*j, "pdpGroup"));
