@@ -528,6 +528,40 @@ TEST_F(AgentTest, RestartAfterKillAdoptsDevicesAndKeepsEnforcing) {
   EXPECT_TRUE(enforced("wt0"));
 }
 
+// A device deleted while the agent was down, and a new interface made under its name: the
+// restarted agent forgets the old one, as it does at run time, and the new interface gets
+// neither its tag nor its rules (it is nobody's endpoint until it is attached).
+TEST_F(AgentTest, ANewInterfaceUnderADeadDevicesNameInheritsNothingAcrossARestart) {
+  auto r = agent_->request("POST", "/whitelist",
+                           json{{"destination_device", device("wt0")},
+                                {"allowed_source_wire_bytes", {"00a1"}},
+                                {"wire_bytes", "0101"}}
+                               .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const uint32_t old_ifindex = enforced("wt0")->ifindex;
+  agent_->kill_hard();
+  ASSERT_TRUE(netns_.del_link("wt0"));
+  ASSERT_TRUE(netns_.add_veth("wt0"));
+  start_agent();
+  auto list = agent_->request("GET", "/whitelist");
+  EXPECT_EQ(list.json()["devices"].size(), 0u) << list.body;
+  for (const datapath::Endpoint& ep : enforced()) {
+    EXPECT_NE(ep.device.ifname, "wt0") << "the new wt0 stamps as the old one";
+    EXPECT_NE(ep.ifindex, old_ifindex);
+  }
+  EXPECT_FALSE(programs_attached("wt0"));
+  // Attached anew, it is an endpoint of its own.
+  r = agent_->request("POST", "/whitelist",
+                      json{{"destination_device", device("wt0")},
+                           {"allowed_source_wire_bytes", json::array()},
+                           {"wire_bytes", "0102"}}
+                          .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(enforced("wt0"));
+  EXPECT_EQ(enforced("wt0")->config.tag, 0x0102u);
+  EXPECT_EQ(enforced("wt0")->rules_src_entries, 0u);
+}
+
 TEST_F(AgentTest, FollowedAppTracksTheServer) {
   const std::string dst = register_app("app-dst");
   const std::string src1 = register_app("app-src1");

@@ -42,7 +42,8 @@ void canonicalize(std::vector<Rule>& rules) {
     return std::tuple(r.source_tag, static_cast<int>(r.protocol), r.ports.has_value(),
                       r.ports ? r.ports->start : 0, r.ports ? r.ports->end : 0);
   };
-  std::sort(rules.begin(), rules.end(), [&](const Rule& x, const Rule& y) { return key(x) < key(y); });
+  std::sort(rules.begin(), rules.end(),
+            [&](const Rule& x, const Rule& y) { return key(x) < key(y); });
   rules.erase(std::unique(rules.begin(), rules.end()), rules.end());
 }
 
@@ -85,11 +86,24 @@ Result<void> Cell::reconcile() {
       if (auto r = table_.remove(rec.device); !r) return r;
       continue;
     }
-    if (known && *known != live) (void)dp_.forget(*known);  // a new device with the old name
+    const uint32_t was = known ? *known : rec.ifindex;
+    if (was != 0 && was != live) {
+      // The name belongs to a new interface now: the recorded device is gone, as the sweeper
+      // finds at run time (the datapath may have dropped the old one's state already when it
+      // opened). The new one is nobody's endpoint until it is attached: it must not stamp the
+      // old one's tag nor take its rules.
+      spdlog::info(
+          "reconcile: {} is a new interface now (ifindex {}, was {}): forgetting the "
+          "old one",
+          label(rec.device), live, was);
+      if (known) (void)dp_.forget(*known);
+      if (auto r = table_.remove(rec.device); !r) return r;
+      continue;
+    }
     if (!rec.app_guid) {
       if (auto r = apply_locked(rec, rec.tag, static_rules(rec.static_sources)); !r)
         spdlog::warn("reconcile: {}: {}", label(rec.device), r.error().message);
-    } else if (!known || *known != live) {
+    } else if (!known) {
       // Recorded but never attached (crash in between): attach with only its static extra
       // sources until resync.
       if (auto r = apply_locked(rec, 0, static_rules(rec.static_sources)); !r)
@@ -118,8 +132,10 @@ Result<void> Cell::apply_locked(const DeviceRecord& rec, uint32_t tag,
   if (!ifindex || !config) {
     // Not attached yet (or its config is gone): attach, which writes the config first.
     auto attached = attach_locked(rec, tag);
-    if (!attached) r = attached.error();
-    else ifindex = *attached;
+    if (!attached)
+      r = attached.error();
+    else
+      ifindex = *attached;
   } else if (config->tag != tag) {
     datapath::EndpointSettings settings = datapath::settings_of(*config);
     settings.tag = tag;
@@ -139,7 +155,7 @@ Result<DeviceView> Cell::put_static(const Device& device, uint32_t tag,
                                     std::vector<uint32_t> sources) {
   std::sort(sources.begin(), sources.end());
   sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
-  DeviceRecord rec{device, std::nullopt, tag, std::move(sources)};
+  DeviceRecord rec{device, std::nullopt, tag, std::move(sources), live_ifindex(device)};
   std::lock_guard lock(mu_);
   std::optional<DeviceRecord> before;
   if (const DeviceRecord* cur = table_.find(device)) before = *cur;
@@ -170,7 +186,7 @@ Result<DeviceView> Cell::put_followed(const Device& device, const AppPolicy& pol
                                       std::vector<uint32_t> extra_sources, bool frozen) {
   std::sort(extra_sources.begin(), extra_sources.end());
   extra_sources.erase(std::unique(extra_sources.begin(), extra_sources.end()), extra_sources.end());
-  DeviceRecord rec{device, policy.guid, 0, std::move(extra_sources)};
+  DeviceRecord rec{device, policy.guid, 0, std::move(extra_sources), live_ifindex(device)};
   std::lock_guard lock(mu_);
   std::optional<DeviceRecord> before;
   if (const DeviceRecord* cur = table_.find(device)) before = *cur;
@@ -477,7 +493,8 @@ void Cell::set_mode(datapath::Mode mode) {
   // Every heartbeat and query reply carries the mode: only a change touches the endpoints
   // (devices attached meanwhile got mode_ at attach).
   if (mode_ == mode) return;
-  spdlog::info("datapath mode of every endpoint: {}", datapath::mode_name(static_cast<uint8_t>(mode)));
+  spdlog::info("datapath mode of every endpoint: {}",
+               datapath::mode_name(static_cast<uint8_t>(mode)));
   mode_ = mode;
   for (const datapath::Endpoint& ep : dp_.endpoints()) {
     if (!table_.find(ep.device)) continue;  // not this agent's intent (reconcile detaches it)
@@ -502,7 +519,8 @@ size_t Cell::sweep_vanished() {
     std::optional<uint32_t> known = dp_.ifindex_of(rec.device);
     uint32_t live = live_ifindex(rec.device);
     if (live != 0 && known && *known == live) continue;
-    if (live != 0 && !known) continue;  // recorded, not attached yet: reconcile's business
+    // Recorded, not attached yet: reconcile's business, unless the name is a new interface's.
+    if (live != 0 && !known && (rec.ifindex == 0 || rec.ifindex == live)) continue;
     spdlog::info("{} is gone (container deleted?): forgetting its state", label(rec.device));
     if (known) (void)dp_.forget(*known);
     if (auto r = table_.remove(rec.device); !r) {

@@ -29,6 +29,7 @@ json to_json(const DeviceRecord& r) {
     j["tag"] = r.tag;
     j["static_sources"] = r.static_sources;
   }
+  if (r.ifindex != 0) j["ifindex"] = r.ifindex;
   return j;
 }
 
@@ -41,6 +42,7 @@ Result<DeviceRecord> from_json(const json& j) {
     if (j.contains("tag")) r.tag = j["tag"].get<uint32_t>();
     if (j.contains("static_sources"))
       r.static_sources = j["static_sources"].get<std::vector<uint32_t>>();
+    if (j.contains("ifindex")) r.ifindex = j["ifindex"].get<uint32_t>();
     return r;
   } catch (const json::exception& e) {
     return Error{"STATE_CORRUPT", std::string("device record: ") + e.what()};

@@ -26,6 +26,9 @@ struct DeviceRecord {
   // Allowed source tags, sorted, unique: static, or with app_guid extra sources admitted
   // besides the server's rules (any protocol, all ports).
   std::vector<uint32_t> static_sources;
+  // The interface's ifindex when the record was written (0: unknown, a file written before
+  // it was kept): a live interface of that name with another ifindex is a new one, not this.
+  uint32_t ifindex = 0;
   friend bool operator==(const DeviceRecord&, const DeviceRecord&) = default;
 };
 
