@@ -216,6 +216,22 @@ TEST(JsonInput, ChecksFieldsInOrderUnknownThenMissing) {
   EXPECT_EQ(parse_json_object("[]").error().code, "INVALID_BODY");
 }
 
+// A repeated key means the first value to some readers, the last to nlohmann: refused, the
+// message naming the key and where; the same key in sibling objects is no repeat.
+TEST(JsonInput, ARepeatedKeyIsInvalidJsonNamingIt) {
+  auto r = parse_json_object(R"({"source":"a","destination":"b","source":"c"})");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "INVALID_JSON");
+  EXPECT_NE(r.error().message.find("\"source\" appears twice in (the body)"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(status_for(r.error()), 400u);
+  r = parse_json_object(R"({"rules":[{"protocol":"tcp"},{"protocol":"udp","protocol":"any"}]})");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("in \"rules[1]\""), std::string::npos) << r.error().message;
+  EXPECT_TRUE(parse_json_object(R"({"a":{"k":1},"b":{"k":2},"c":[{"k":1},{"k":2}]})"));
+  EXPECT_EQ(parse_json(R"([{"k":1,"k":1}])").error().code, "INVALID_JSON");
+}
+
 TEST(Respond, AnswersJsonWithTheRoutedStatus) {
   BeastRequest req{boost::beast::http::verb::get, "/app/x/whitelist", 11};
   auto res = respond(sample(), req);

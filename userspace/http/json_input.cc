@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <optional>
+#include <unordered_set>
 #include <vector>
-
-#include "wiretag/error_kind.h"
 
 namespace wiretag::http {
 namespace {
@@ -39,6 +38,11 @@ class LimitedDomBuilder {
     if (k.size() > limits_.max_string_bytes)
       return fail("FIELD_TOO_LONG", "a key in " + field(path_.size() - 1) + " is longer than " +
                                         std::to_string(limits_.max_string_bytes) + " bytes");
+    // RFC 8259 leaves a repeated name's meaning to each parser (nlohmann keeps the last, others
+    // the first): a policy that two readers would see differently is refused, not guessed.
+    if (!path_.back().keys.insert(k).second)
+      return fail("INVALID_JSON", "key \"" + (k.size() > 64 ? k.substr(0, 64) + "..." : k) +
+                                      "\" appears twice in " + field(path_.size() - 1));
     path_.back().key = k;
     return dom_.key(k);
   }
@@ -61,7 +65,8 @@ class LimitedDomBuilder {
   struct Level {
     bool array = false;
     std::string key;
-    size_t index = 0;  // of the next element of an array
+    size_t index = 0;                      // of the next element of an array
+    std::unordered_set<std::string> keys;  // of an object, so far
   };
 
   // A value begins: in an array, it takes the next index.
@@ -75,7 +80,7 @@ class LimitedDomBuilder {
     if (path_.size() >= limits_.max_depth)
       return fail("JSON_TOO_DEEP", "JSON nests deeper than " + std::to_string(limits_.max_depth) +
                                        " levels of arrays and objects");
-    path_.push_back(Level{array, {}, 0});
+    path_.push_back(Level{array, {}, 0, {}});
     return true;
   }
 
@@ -129,11 +134,7 @@ Result<nlohmann::json> parse_json(std::string_view text, const JsonLimits& limit
 
 Result<nlohmann::json> parse_json_object(std::string_view body) {
   auto j = parse_json(body);
-  if (!j) {
-    if (is(j.error(), ErrorKind::InvalidJson))
-      return Error{"INVALID_JSON", "request body is not valid JSON"};
-    return j.error();
-  }
+  if (!j) return j.error();
   if (!j->is_object()) return Error{"INVALID_BODY", "request body must be a JSON object"};
   return j;
 }
