@@ -10,6 +10,7 @@ packages=(
   libssl-dev openssl libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   prometheus-cpp-dev
+  libre2-dev  # the PAP's ?regex= (ONAP): RE2 matches in linear time, no backtracking blow-up
   iproute2 iputils-ping netcat-openbsd socat ncat curl procps psmisc nftables
   iptables  # the peer comparison (bench/peers_bench.cc) measures iptables linear rules
   linux-perf  # wiretag-bench-peers --profile: cpu-clock samples by BPF source line

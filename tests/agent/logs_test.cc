@@ -115,8 +115,12 @@ TEST_F(AgentLogsTest, EveryLineIsAJsonRecordAndTheAccessLogNamesEachCaller) {
   EXPECT_EQ(access[1]["principal"], "anonymous");
 }
 
-TEST(AgentLogs, AnUnknownLogFormatExitsWith2) {
+TEST(AgentLogs, AnUnknownLogFormatOrFlagExitsWith2) {
   EXPECT_EQ(AgentProcess::run_to_exit({"--log-format", "xml"}), 2);
+  // A usage error exits 2 too, not CLI11's 105/109; --help 0.
+  EXPECT_EQ(AgentProcess::run_to_exit({"--no-such-flag"}), 2);
+  EXPECT_EQ(AgentProcess::run_to_exit({"--heartbeat-interval", "many"}), 2);
+  EXPECT_EQ(AgentProcess::run_to_exit({"--help"}), 0);
 }
 
 // Root (whoever reaches the socket) sets the level at run time: a debug line appears after,

@@ -465,6 +465,27 @@ TEST_F(PolicyServer, AClientThatNeverFinishesItsRequestIsDisconnected) {
   EXPECT_EQ(s().get("/apps").json()["apps"].size(), 0u);
 }
 
+// One server per SQLite data dir (docs/server.md "Storage"): a second exits 2 naming the
+// first's pid, and the first serves on; once the first is gone (kill -9 too) the dir is free.
+TEST_F(PolicyServer, ASecondServerOnTheSameSqliteDataDirIsRefused) {
+  const char* db = std::getenv("WIRETAG_TEST_DB");
+  if (db && std::string_view(db) != "sqlite")
+    GTEST_SKIP() << "several servers share one PostgreSQL database (multi_server_test.cc)";
+  ASSERT_EQ(s().post("/app", R"({"guid":"before"})").status, 201);
+  {
+    ServerProcess second(dir_.path() / "data");
+    EXPECT_FALSE(second.started()) << "two servers on one SQLite data dir";
+  }
+  if (HasFailure()) return;  // run_to_exit would wait for ever on a second server that runs
+  EXPECT_EQ(ServerProcess::run_to_exit({"--listen", "127.0.0.1:0", "--data-dir",
+                                        (dir_.path() / "data").string(), "--log-level", "error"}),
+            2);
+  EXPECT_EQ(s().get("/apps").json()["apps"].size(), 1u) << "the first serves on";
+  s().kill_hard();
+  start();
+  EXPECT_EQ(s().get("/apps").json()["apps"].size(), 1u);
+}
+
 TEST_F(PolicyServer, RefusesToStartWithAnotherTagLength) {
   s().terminate();
   EXPECT_NE(ServerProcess::run_to_exit({"--listen", "127.0.0.1:0", "--data-dir",

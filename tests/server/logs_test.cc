@@ -92,6 +92,22 @@ TEST(Logs, AnUnknownLogFormatExitsWith2) {
             2);
 }
 
+// A usage error exits 2 like every other refused setting, not CLI11's 105/109; --help 0.
+TEST(Logs, CommandLineErrorsExitWith2) {
+  TempDir dir;
+  const std::string data = (dir.path() / "data").string();
+  EXPECT_EQ(
+      ServerProcess::run_to_exit({"--listen", "127.0.0.1:0", "--data-dir", data, "--no-such-flag"}),
+      2);
+  EXPECT_EQ(
+      ServerProcess::run_to_exit({"--listen", "127.0.0.1:0", "--data-dir", data, "--threads", "0"}),
+      2);
+  EXPECT_EQ(ServerProcess::run_to_exit(
+                {"--listen", "127.0.0.1:0", "--data-dir", data, "--pdp-heartbeat-interval", "99"}),
+            2);
+  EXPECT_EQ(ServerProcess::run_to_exit({"--help"}), 0);
+}
+
 TEST_F(LogsTest, TheAccessLogHasOneRecordPerRequestWithItsPrincipal) {
   const std::string admin = "token:" + admin_token_id(s());      // request 1
   EXPECT_EQ(s().post("/app", R"({"guid":"web"})").status, 201);  // 2

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -740,6 +741,60 @@ TEST_F(Pap, DeploymentStateWaitingSuccessFailurePerCell) {
             "POLICY_STATUS_NOT_FOUND");
   ASSERT_EQ(deploy_batch("canary", "DELETE", {{{"name", "default-whitelist"}}}).status, 202);
   EXPECT_EQ(pap("GET", "/policies/status").json_body(), json::array());
+}
+
+// ONAP's ?regex= (PolicyStatusControllerV1) on /policies/deployed and
+// /policies/status/{group}: the whole policy name must match; RE2, so no pattern costs more
+// than time linear in the name.
+TEST_F(Pap, RegexFiltersStatusAndDeployedByTheWholePolicyName) {
+  app("db");
+  const std::string id =
+      policy({{{"source", "*"}, {"destination", "db"}, {"protocol", "tcp"}}}, "named");
+  create_group("canary", "TEST");
+  ASSERT_EQ(
+      deploy_batch("canary", "POST", {{{"name", id}}, {{"name", "default-whitelist"}}}).status,
+      202);
+  heartbeat("c1", "canary");
+  auto names = [](const json& list, const std::string& key) {
+    std::set<std::string> out;
+    for (const json& item : list)
+      out.insert(key == "policy-id" ? item[key].get<std::string>()
+                                    : item["policy"]["name"].get<std::string>());
+    return out;
+  };
+  using Names = std::set<std::string>;
+  EXPECT_EQ(names(pap("GET", "/policies/deployed?regex=default-.*").json_body(), "policy-id"),
+            Names{"default-whitelist"});
+  EXPECT_EQ(names(pap("GET", "/policies/deployed?regex=%5B0-9a-f-%5D%2B").json_body(), "policy-id"),
+            Names{id});
+  EXPECT_EQ(
+      names(pap("GET", "/policies/status/canary?regex=default-whitelist").json_body(), "policy"),
+      Names{"default-whitelist"});
+  EXPECT_EQ(names(pap("GET", "/policies/status/canary?regex=.*").json_body(), "policy"),
+            (Names{"default-whitelist", id}));
+  // A match of part of the name is no match: 404, as ONAP's matches().
+  EXPECT_EQ(pap("GET", "/policies/deployed?regex=default").error_code(), "POLICY_STATUS_NOT_FOUND");
+  EXPECT_EQ(pap("GET", "/policies/status/canary?regex=white").error_code(),
+            "POLICY_STATUS_NOT_FOUND");
+  // What backtracking engines take exponential time over answers at once (no match).
+  EXPECT_EQ(pap("GET", "/policies/deployed?regex=%28%28a*%29*%29*b").error_code(),
+            "POLICY_STATUS_NOT_FOUND");
+  struct Bad {
+    std::string path, code;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {"/policies/deployed?regex=", "INVALID_REGEX"},
+           {"/policies/deployed?regex=%20%20", "INVALID_REGEX"},
+           {"/policies/status/canary?regex=%28", "INVALID_REGEX"},
+           {"/policies/deployed?regex=" + std::string(1025, 'a'), "INVALID_REGEX"},
+           {"/policies/status?regex=x", "INVALID_QUERY"},
+           {"/policies/status/canary/default-whitelist?regex=x", "INVALID_QUERY"},
+           {"/policies/deployed/default-whitelist?regex=x", "INVALID_QUERY"},
+       }) {
+    auto r = pap("GET", bad.path);
+    EXPECT_EQ(r.status, 400) << bad.path;
+    EXPECT_EQ(r.error_code(), bad.code) << bad.path;
+  }
 }
 
 TEST_F(Pap, CellThatStopsHeartbeatingIsReportedUnhealthy) {

@@ -79,6 +79,7 @@ void expect_rejected_without_change(const ServerProcess& s, const std::vector<Ba
 class Robustness : public ::testing::Test {
  protected:
   void start() {
+    server_.reset();  // one server per SQLite data dir: the old one ends first
     server_ = std::make_unique<ServerProcess>(dir_.path() / "data");
     ASSERT_TRUE(server_->started()) << "see " << server_->output_file();
   }

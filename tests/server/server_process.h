@@ -2,15 +2,14 @@
 // synchronous HTTP client. The process is killed when the ServerProcess goes away.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <gtest/gtest.h>
-
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -77,6 +76,7 @@ class ServerProcess {
 class ServerTest : public ::testing::Test {
  protected:
   void start(std::vector<std::string> extra = {}) {
+    server_.reset();  // one server per SQLite data dir: the old one ends first
     server_ = std::make_unique<ServerProcess>(dir_.path() / "data", std::move(extra));
     ASSERT_TRUE(server_->started()) << "server did not start; see " << server_->output_file();
   }

@@ -66,6 +66,7 @@ class Tls : public ::testing::Test {
   static std::string file(const std::string& rel) { return (dir_->path() / rel).string(); }
 
   void start(const std::string& cert_dir = "good") {
+    server_.reset();  // one server per SQLite data dir: the old one ends first
     server_ = std::make_unique<ServerProcess>(
         data_.path() / "data",
         std::vector<std::string>{"--tls-cert", file(cert_dir + "/localhost.pem"), "--tls-key",

@@ -26,6 +26,7 @@
 #include "agent/server_link.h"
 #include "agent/tag_directory.h"
 #include "agent/underlay.h"
+#include "common/command_line.h"
 #include "common/daemon_env.h"
 #include "common/log.h"
 #include "common/sd_notify.h"
@@ -270,7 +271,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wiretag-agent: %s\n", legacy_env.error.c_str());
     return 2;
   }
-  CLI11_PARSE(cli, argc, argv);
+  if (auto exit_status = wiretag::parse_command_line(cli, argc, argv)) return *exit_status;
   auto format = wiretag::parse_log_format(log_format);
   if (!format) {
     std::fprintf(stderr, "--log-format: %s\n", format.error().message.c_str());

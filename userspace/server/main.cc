@@ -9,9 +9,12 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <thread>
 
+#include "common/command_line.h"
 #include "common/daemon_env.h"
+#include "common/dir_lock.h"
 #include "common/log.h"
 #include "common/open_files_limit.h"
 #include "common/sd_notify.h"
@@ -223,7 +226,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wiretag-server: %s\n", legacy_env.error.c_str());
     return 2;
   }
-  CLI11_PARSE(cli, argc, argv);
+  if (auto exit_status = wiretag::parse_command_line(cli, argc, argv)) return *exit_status;
   cell_requests_limits.deadline = std::chrono::milliseconds(cell_request_timeout_ms);
 
   auto format = wiretag::parse_log_format(log_format);
@@ -250,6 +253,21 @@ int main(int argc, char** argv) {
   if (!endpoint) {
     spdlog::error("--listen {}: {}", listen, endpoint.error().message);
     return 2;
+  }
+  // One server per SQLite data dir: a second would answer from its own in-memory index and
+  // caches, miss the first one's writes and never wake its watches (docs/server.md "Storage";
+  // several servers share PostgreSQL instead).
+  std::optional<wiretag::DirLock> data_dir_lock;
+  if (db_url == "sqlite") {
+    auto lock = wiretag::DirLock::acquire(data_dir, "server.lock");
+    if (!lock) {
+      spdlog::error(
+          "--data-dir {}: {}; one server per SQLite data dir (several servers share "
+          "one PostgreSQL database: --db)",
+          data_dir, lock.error().message);
+      return 2;
+    }
+    data_dir_lock.emplace(std::move(*lock));
   }
   auto store = wiretag::open_store(db_url, data_dir);
   if (!store) {

@@ -7,6 +7,7 @@
 #include "core/field_limits.h"
 #include "http/json_input.h"
 #include "server/accounts_api.h"
+#include "server/name_pattern.h"
 #include "server/onap_headers.h"
 
 namespace wiretag {
@@ -455,7 +456,8 @@ class PapApi {
   }
 
   Result<Reply> policy_status(const Request& req, const std::string&) {
-    WT_TRY(q, check_query(req, {}));
+    WT_TRY(q, check_query(req, {"regex"}));
+    WT_TRY(pattern, name_pattern(req, req.params.size() == 1));
     std::optional<std::string> group, policy, version;
     if (req.params.count("group")) {
       WT_TRY(g, path_name(req, "group"));
@@ -471,7 +473,8 @@ class PapApi {
     }
     WT_TRY(statuses, pap_.policy_status(group, policy, version));
     json out = json::array();
-    for (const PolicyStatus& s : *statuses) out.push_back(status_json(s));
+    for (const PolicyStatus& s : *statuses)
+      if (!*pattern || (*pattern)->matches(s.policy.name)) out.push_back(status_json(s));
     if (!group) return Reply{200, out};  // ONAP: the whole list, even empty
     return onap_found(std::move(out), version.has_value(),
                       "no cell of group \"" + *group + "\" has a deployment" +
@@ -479,7 +482,8 @@ class PapApi {
   }
 
   Result<Reply> deployed(const Request& req, const std::string&) {
-    WT_TRY(q, check_query(req, {}));
+    WT_TRY(q, check_query(req, {"regex"}));
+    WT_TRY(pattern, name_pattern(req, req.params.empty()));
     std::optional<std::string> policy, version;
     if (req.params.count("policy")) {
       WT_TRY(p, path_policy(req, "policy"));
@@ -492,15 +496,27 @@ class PapApi {
     WT_TRY(counts, pap_.deployed(policy, version));
     json out = json::array();
     for (const DeployedCounts& c : *counts)
-      out.push_back({{"policy-type", kWhitelistPolicyType},
-                     {"policy-type-version", kWhitelistPolicyTypeVersion},
-                     {"policy-id", c.policy.name},
-                     {"policy-version", c.policy.version},
-                     {"success-count", c.success},
-                     {"failure-count", c.failure},
-                     {"incomplete-count", c.incomplete}});
+      if (!*pattern || (*pattern)->matches(c.policy.name))
+        out.push_back({{"policy-type", kWhitelistPolicyType},
+                       {"policy-type-version", kWhitelistPolicyTypeVersion},
+                       {"policy-id", c.policy.name},
+                       {"policy-version", c.policy.version},
+                       {"success-count", c.success},
+                       {"failure-count", c.failure},
+                       {"incomplete-count", c.incomplete}});
     return onap_found(std::move(out), version.has_value(),
                       policy ? "\"" + *policy + "\" is not deployed" : "nothing is deployed");
+  }
+
+  // ONAP's ?regex= where it takes one (/policies/deployed, /policies/status/{group}): a
+  // pattern the whole policy name must match.
+  static Result<std::optional<NamePattern>> name_pattern(const Request& req, bool taken) {
+    if (!req.query.count("regex")) return std::optional<NamePattern>();
+    if (!taken)
+      return Error{"INVALID_QUERY",
+                   "regex is taken by /policies/deployed and /policies/status/{group} only"};
+    WT_TRY(pattern, NamePattern::compile(req.query_value("regex")));
+    return std::optional<NamePattern>(std::move(*pattern));
   }
 
   // ONAP's answer to a filtered status query: 404 when nothing matched; the one match (an
