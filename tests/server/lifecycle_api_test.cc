@@ -263,17 +263,17 @@ TEST_F(Lifecycle, BadPolicyTypesAreRefusedWithTheirPathAndChangeNothing) {
 TEST_F(Lifecycle, DerivationLoopsAndNewVersionsOfThePreloadedTypeAreRefused) {
   auto type = [](const std::string& name, const std::string& version, const std::string& parent,
                  json properties = json::object()) {
-    return json{{"tosca_definitions_version", "tosca_simple_yaml_1_1_0"},
-                {"policy_types",
-                 {{name,
-                   {{"derived_from", parent}, {"version", version}, {"properties", properties}}}}}};
+    return json{
+        {"tosca_definitions_version", "tosca_simple_yaml_1_1_0"},
+        {"policy_types",
+         {{name, {{"derived_from", parent}, {"version", version}, {"properties", properties}}}}}};
   };
   ASSERT_EQ(post_json("/policytypes", type("my.A", "1.0.0", "wiretag.policies.Whitelist")).status,
             201);
-  ASSERT_EQ(post_json("/policytypes",
-                      type("my.B", "1.0.0", "my.A", {{"owner", {{"type", "string"}}}}))
-                .status,
-            201);
+  ASSERT_EQ(
+      post_json("/policytypes", type("my.B", "1.0.0", "my.A", {{"owner", {{"type", "string"}}}}))
+          .status,
+      201);
   const std::string before = snapshot();
   struct Case {
     std::string what;
@@ -289,8 +289,7 @@ TEST_F(Lifecycle, DerivationLoopsAndNewVersionsOfThePreloadedTypeAreRefused) {
        type("wiretag.policies.Whitelist", "2.0.0", "my.A"), 409, "POLICY_TYPE_READ_ONLY"},
       {"a type derived from its own name", type("my.A", "2.0.0", "my.A"), 400,
        "INVALID_POLICY_TYPE"},
-      {"a new type derived from itself", type("my.C", "1.0.0", "my.C"), 400,
-       "INVALID_POLICY_TYPE"},
+      {"a new type derived from itself", type("my.C", "1.0.0", "my.C"), 400, "INVALID_POLICY_TYPE"},
       {"a loop through a child", type("my.A", "2.0.0", "my.B"), 400, "INVALID_POLICY_TYPE"},
       {"a parent's new version defining a child's property",
        type("my.A", "2.0.0", "wiretag.policies.Whitelist", {{"owner", {{"type", "string"}}}}), 400,
@@ -479,6 +478,58 @@ TEST_F(Lifecycle, BadPropertiesAreRefusedNamingThePathInJsonAndYaml) {
   // The type is in use now.
   EXPECT_EQ(call("DELETE", "/policytypes/acme.policies.Web/versions/1.0.0").error_code(),
             "POLICY_TYPE_IN_USE");
+}
+
+// A policy of a type derived from wiretag.policies.Whitelist is named by its own type where
+// the PAP, the PDP_UPDATE and the decision API name one (they said the preloaded type).
+TEST_F(Lifecycle, ADerivedTypesPolicyIsNamedByItsTypeInThePapAndDecisions) {
+  ASSERT_EQ(call("POST", "/policytypes", kDerivedTypeYaml, kYaml).status, 201);
+  for (const char* guid : {"a", "b"})
+    ASSERT_EQ(s().post("/app", json{{"guid", guid}, {"account", "acme"}}.dump()).status, 201);
+  json web = whitelist_policy("w", "acme", {tcp_rule("a", "b", 80)});
+  json& def = web["topology_template"]["policies"][0]["w"];
+  def["type"] = "acme.policies.Web";
+  def["properties"]["owner"] = "ops";
+  ASSERT_EQ(
+      call("POST", "/policytypes/acme.policies.Web/versions/1.0.0/policies", web.dump()).status,
+      201);
+  json status = {{"messageName", "PDP_STATUS"}, {"name", "cell-a"},  {"pdpType", "tc"},
+                 {"pdpGroup", "defaultGroup"},  {"state", "ACTIVE"}, {"healthy", "HEALTHY"},
+                 {"heartbeatIntervalMs", 60000}};
+  ASSERT_EQ(s().post("/internal/v1/cells/cell-a/status", status.dump()).status, 200);
+  ASSERT_EQ(s().pap("POST", "/pdps/policies",
+                    json{{"policies", {{{"policy-id", "w"}, {"policy-version", "1.0.0"}}}}}.dump())
+                .status,
+            202);
+  json deployed = s().pap("GET", "/policies/deployed/w").json();
+  ASSERT_EQ(deployed.size(), 1u) << deployed;
+  EXPECT_EQ(deployed[0]["policy-type"], "acme.policies.Web") << deployed;
+  EXPECT_EQ(deployed[0]["policy-type-version"], "1.0.0");
+  json st = s().pap("GET", "/policies/status/defaultGroup/w").json();
+  ASSERT_EQ(st.size(), 1u) << st;
+  EXPECT_EQ(st[0]["policyType"], (json{{"name", "acme.policies.Web"}, {"version", "1.0.0"}}));
+  json update = s().post("/internal/v1/cells/cell-a/status", status.dump()).json();
+  bool found = false;
+  for (const json& p : update["policiesToBeDeployed"])
+    if (p["name"] == "w") {
+      found = true;
+      EXPECT_EQ(p["type"], "acme.policies.Web") << p;
+    } else {
+      EXPECT_EQ(p["type"], "wiretag.policies.Whitelist") << p;
+    }
+  EXPECT_TRUE(found) << update;
+  json decision = {
+      {"ONAPName", "wiretag-test"},
+      {"ONAPComponent", "lifecycle_api_test"},
+      {"ONAPInstance", "1"},
+      {"requestId", "r-1"},
+      {"action", "connect"},
+      {"resource", {{"source", "a"}, {"destination", "b"}, {"protocol", "tcp"}, {"port", 80}}}};
+  auto d = send(s().port(), "POST", "/policy/pdpx/v1/decision", decision.dump(),
+                "Bearer " + s().admin_token(), {{"Content-Type", "application/json"}});
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_EQ(d.json()["status"], "Permit") << d.body;
+  EXPECT_EQ(d.json()["policies"]["w"]["type"], "acme.policies.Web") << d.body;
 }
 
 TEST_F(Lifecycle, DeletingVersionsFallsBackAndADeployedVersionStays) {

@@ -56,7 +56,7 @@ std::vector<MatchedVersion> matched_versions(const std::vector<SourcedRule>& sou
     auto it = std::find_if(out.begin(), out.end(),
                            [&](const MatchedVersion& m) { return m.policy == s.policy; });
     if (it == out.end()) {
-      out.push_back({s.policy, s.policy_name, account, {}});
+      out.push_back({s.policy, s.policy_name, account, {}, s.type});
       it = out.end() - 1;
     }
     it->rules.push_back(s.rule);

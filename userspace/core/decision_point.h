@@ -36,6 +36,7 @@ struct MatchedVersion {
   std::string name;     // the policy's name
   std::string account;  // the destination's account (whose rules these are)
   std::vector<EffectiveRule> rules;
+  PolicyTypeIdent type;  // its TOSCA type (a type derived from the preloaded one, say)
 };
 
 struct Decision {

@@ -1,8 +1,16 @@
 #include "core/deployed_rules.h"
 
 #include "core/pap.h"
+#include "core/tosca_policies.h"
 
 namespace wiretag {
+namespace {
+
+PolicyTypeIdent preloaded_type() {
+  return {std::string(kWhitelistPolicyType), std::string(kWhitelistPolicyTypeVersion)};
+}
+
+}  // namespace
 
 const PdpSubgroupRecord* find_subgroup(const PdpGroupRecord& g, std::string_view pdp_type) {
   for (const PdpSubgroupRecord& s : g.subgroups)
@@ -44,6 +52,23 @@ Result<DeployedRules> DeployedRules::load(PoliciesPort& tx,
   return out;
 }
 
+Result<std::map<PolicyIdent, PolicyTypeIdent>> policy_types(
+    PoliciesPort& tx, const std::vector<PolicyIdent>& versions) {
+  std::map<PolicyIdent, PolicyTypeIdent> out;
+  for (const PolicyIdent& p : versions) {
+    PolicyTypeIdent type = preloaded_type();
+    if (auto n = Pap::parse_version(p.version); n && p.name != kDefaultWhitelist) {
+      WT_TRY(rec, tx.policy_version(p.name, *n));
+      if (*rec) {
+        WT_TRY(policy, policy_from_record(**rec));
+        type = {type_of(*policy), type_version_of(*policy)};
+      }
+    }
+    out.emplace(p, std::move(type));
+  }
+  return out;
+}
+
 Result<std::vector<SourcedRule>> DeployedRules::into(StoreTx& tx, const AppRecord& app) {
   auto tag_of = [&](const std::string& source) -> Result<uint32_t> {
     if (source == "*") return uint32_t{0};
@@ -61,7 +86,7 @@ Result<std::vector<SourcedRule>> DeployedRules::into(StoreTx& tx, const AppRecor
       if (in.edge.policy != kDefaultWhitelist) continue;
       if (in.edge.source != "*" && in.source_tag == 0) continue;
       out.push_back({EffectiveRule{in.edge.source, in.source_tag, in.edge.protocol, in.edge.ports},
-                     ident, std::string(kDefaultWhitelist)});
+                     ident, std::string(kDefaultWhitelist), preloaded_type()});
     }
   }
   for (const auto& [ident, p] : named_) {
@@ -70,7 +95,8 @@ Result<std::vector<SourcedRule>> DeployedRules::into(StoreTx& tx, const AppRecor
       if (r.destination != app.guid) continue;
       WT_TRY(tag, tag_of(r.source));
       if (r.source != "*" && *tag == 0) continue;
-      out.push_back({EffectiveRule{r.source, *tag, r.protocol, r.ports}, ident, p.name});
+      out.push_back({EffectiveRule{r.source, *tag, r.protocol, r.ports}, ident, p.name,
+                     PolicyTypeIdent{type_of(p), type_version_of(p)}});
     }
   }
   return out;

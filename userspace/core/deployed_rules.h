@@ -34,11 +34,23 @@ Result<DeploymentMap> load_deployments(PapPort& tx);
 std::vector<PolicyIdent> policies_of(const DeploymentMap& m, std::string_view group,
                                      std::string_view pdp_type);
 
+// A TOSCA policy type: {name, version} (a subgroup's supported types, a version's type).
+struct PolicyTypeIdent {
+  std::string name;
+  std::string version;
+  friend bool operator==(const PolicyTypeIdent&, const PolicyTypeIdent&) = default;
+};
+// Each version's type, read in tx: a named policy's own (core/tosca_policies.h type_of), else
+// (default-whitelist, a version gone meanwhile) the preloaded wiretag.policies.Whitelist 1.0.0.
+Result<std::map<PolicyIdent, PolicyTypeIdent>> policy_types(
+    PoliciesPort& tx, const std::vector<PolicyIdent>& versions);
+
 // One rule into an app as a cell enforces it, and the deployed version that holds it.
 struct SourcedRule {
   EffectiveRule rule;
   PolicyIdent policy;
   std::string policy_name;  // the named policy's name; "default-whitelist"
+  PolicyTypeIdent type;     // the version's TOSCA type (policy_types, below)
 };
 
 class DeployedRules {

@@ -534,6 +534,12 @@ Result<std::vector<PolicyStatus>> Pap::policy_status(const std::optional<std::st
       });
 }
 
+Result<std::map<PolicyIdent, PolicyTypeIdent>> Pap::policy_types(
+    const std::vector<PolicyIdent>& versions) {
+  return store_.read<std::map<PolicyIdent, PolicyTypeIdent>>(
+      [&](StoreTx& tx) { return wiretag::policy_types(tx, versions); });
+}
+
 Result<std::vector<DeployedCounts>> Pap::deployed(const std::optional<std::string>& policy,
                                                   const std::optional<std::string>& version) {
   WT_TRY(statuses, policy_status(std::nullopt, policy, version));

@@ -40,11 +40,6 @@ struct PolicyRef {
   std::optional<std::string> version;
 };
 
-struct PolicyTypeIdent {
-  std::string name;
-  std::string version;
-};
-
 // One subgroup of a groups/batch request. policies and instance lists are ignored (ONAP).
 struct SubgroupSpec {
   std::string pdp_type;
@@ -172,6 +167,10 @@ class Pap {
   Result<std::vector<PapAuditRecord>> audit(const AuditFilter& filter);
   Result<PapStatistics> statistics();
   // The store answers a read.
+  // The TOSCA type of each version: a named policy's own, as the lifecycle API gave it
+  // (core/deployed_rules.h policy_types), else the preloaded type.
+  Result<std::map<PolicyIdent, PolicyTypeIdent>> policy_types(
+      const std::vector<PolicyIdent>& versions);
   Result<void> store_healthy();
 
   // For a cell's PDP_STATUS reply: its group's state, mode and policy versions.

@@ -14,16 +14,6 @@ constexpr const char* kReservedMetadata[] = {"policy-id", "policy-version", "nam
 
 std::string version_string(int64_t n) { return std::to_string(n) + ".0.0"; }
 
-std::string type_of(const Policy& p) {
-  return p.tosca.is_object() ? p.tosca.value("type", std::string(kWhitelistPolicyType))
-                             : std::string(kWhitelistPolicyType);
-}
-std::string type_version_of(const Policy& p) {
-  return p.tosca.is_object()
-             ? p.tosca.value("type_version", std::string(kWhitelistPolicyTypeVersion))
-             : std::string(kWhitelistPolicyTypeVersion);
-}
-
 Error at(std::string code, const std::string& path, const std::string& what,
          const std::string& policy) {
   return Error{std::move(code), path + ": " + what + " (policy " + policy + ")"};
@@ -221,6 +211,16 @@ Error deployed(const std::string& id, const DeploymentRecord& d) {
 }
 
 }  // namespace
+
+std::string type_of(const Policy& p) {
+  return p.tosca.is_object() ? p.tosca.value("type", std::string(kWhitelistPolicyType))
+                             : std::string(kWhitelistPolicyType);
+}
+std::string type_version_of(const Policy& p) {
+  return p.tosca.is_object()
+             ? p.tosca.value("type_version", std::string(kWhitelistPolicyTypeVersion))
+             : std::string(kWhitelistPolicyTypeVersion);
+}
 
 json to_tosca(const Policy& p) {
   const json tosca = p.tosca.is_object() ? p.tosca : json::object();

@@ -25,6 +25,10 @@ namespace wiretag {
 
 // {"<id>": {"type","type_version","version","name","metadata","properties",...}}.
 nlohmann::json to_tosca(const Policy& policy);
+// The policy's TOSCA type and its version: the one the lifecycle API gave it (a type derived
+// from wiretag.policies.Whitelist, say), else the preloaded wiretag.policies.Whitelist 1.0.0.
+std::string type_of(const Policy& policy);
+std::string type_version_of(const Policy& policy);
 // {"tosca_definitions_version","topology_template":{"policies":[to_tosca(p)...]}}.
 nlohmann::json tosca_policies_template(const std::vector<Policy>& policies);
 

@@ -154,8 +154,8 @@ class DecisionApi {
       const std::string key =
           names[m.policy.name] > 1 ? m.policy.name + "@" + m.policy.version : m.policy.name;
       policies[key] = {
-          {"type", std::string(kWhitelistPolicyType)},
-          {"type_version", std::string(kWhitelistPolicyTypeVersion)},
+          {"type", m.type.name},
+          {"type_version", m.type.version},
           {"version", m.policy.version},
           {"name", m.name},
           {"metadata", {{"policy-id", m.policy.name}, {"policy-version", m.policy.version}}},

@@ -236,7 +236,8 @@ class InternalApi : public std::enable_shared_from_this<InternalApi> {
     WT_TRY(report, parse_pdp_status(req.body, req.param("name"), heartbeat_ms_));
     if (auto r = who->may_act_as_cell(report->name); !r) return r.error();
     WT_TRY(assigned, pap_.assignment(report->pdp_group, report->pdp_subgroup));
-    json out = pdp_status_reply(*report, *assigned, unix_ms());
+    WT_TRY(types, pap_.policy_types(assigned->policies));
+    json out = pdp_status_reply(*report, *assigned, *types, unix_ms());
     out["heartbeatIntervalMs"] = report->heartbeat_interval_ms;
     if (auto r = cells_.report(std::move(*report)); !r) return r.error();
     out["vteps"] = cells_.vteps();  // what the cell's XDP gate believes

@@ -266,15 +266,14 @@ json instance_json(const Cell& c) {
   return out;
 }
 
-json status_json(const PolicyStatus& s) {
-  json out = {
-      {"pdpGroup", s.group},
-      {"pdpType", s.pdp_type},
-      {"pdpId", s.cell},
-      {"policy", policy_ident(s.policy)},
-      {"policyType", {{"name", kWhitelistPolicyType}, {"version", kWhitelistPolicyTypeVersion}}},
-      {"deploy", true},
-      {"state", to_string(s.state)}};
+json status_json(const PolicyStatus& s, const PolicyTypeIdent& type) {
+  json out = {{"pdpGroup", s.group},
+              {"pdpType", s.pdp_type},
+              {"pdpId", s.cell},
+              {"policy", policy_ident(s.policy)},
+              {"policyType", {{"name", type.name}, {"version", type.version}}},
+              {"deploy", true},
+              {"state", to_string(s.state)}};
   if (!s.message.empty()) out["message"] = s.message;
   return out;
 }
@@ -472,9 +471,13 @@ class PapApi {
       version = *v;
     }
     WT_TRY(statuses, pap_.policy_status(group, policy, version));
+    std::vector<PolicyIdent> versions;
+    for (const PolicyStatus& s : *statuses) versions.push_back(s.policy);
+    WT_TRY(types, pap_.policy_types(versions));
     json out = json::array();
     for (const PolicyStatus& s : *statuses)
-      if (!*pattern || (*pattern)->matches(s.policy.name)) out.push_back(status_json(s));
+      if (!*pattern || (*pattern)->matches(s.policy.name))
+        out.push_back(status_json(s, types->at(s.policy)));
     if (!group) return Reply{200, out};  // ONAP: the whole list, even empty
     return onap_found(std::move(out), version.has_value(),
                       "no cell of group \"" + *group + "\" has a deployment" +
@@ -495,10 +498,13 @@ class PapApi {
     }
     WT_TRY(counts, pap_.deployed(policy, version));
     json out = json::array();
+    std::vector<PolicyIdent> versions;
+    for (const DeployedCounts& c : *counts) versions.push_back(c.policy);
+    WT_TRY(types, pap_.policy_types(versions));
     for (const DeployedCounts& c : *counts)
       if (!*pattern || (*pattern)->matches(c.policy.name))
-        out.push_back({{"policy-type", kWhitelistPolicyType},
-                       {"policy-type-version", kWhitelistPolicyTypeVersion},
+        out.push_back({{"policy-type", types->at(c.policy).name},
+                       {"policy-type-version", types->at(c.policy).version},
                        {"policy-id", c.policy.name},
                        {"policy-version", c.policy.version},
                        {"success-count", c.success},

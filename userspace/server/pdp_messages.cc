@@ -49,19 +49,24 @@ json assignment_json(const std::string& cell, const CellAssignment& a) {
           {"revision", a.revision}};
 }
 
-json pdp_status_reply(const CellReport& report, const CellAssignment& a, int64_t now_ms) {
+json pdp_status_reply(const CellReport& report, const CellAssignment& a,
+                      const std::map<PolicyIdent, PolicyTypeIdent>& types, int64_t now_ms) {
   json out = message("PDP_UPDATE", report.name, a, now_ms);
   out.update(assignment_json(report.name, a));
   // ONAP's ToscaPolicy without its properties: the cell reads the rules of every deployed
   // version in one consistent read (POST /internal/v1/endpoints/query with its "cell").
   json deploy = json::array();
-  for (const PolicyIdent& p : a.policies)
-    if (!holds(report.policies, p))
-      deploy.push_back({{"name", p.name},
-                        {"version", p.version},
-                        {"type", kWhitelistPolicyType},
-                        {"type_version", kWhitelistPolicyTypeVersion},
-                        {"metadata", {{"policy-id", p.name}, {"policy-version", p.version}}}});
+  for (const PolicyIdent& p : a.policies) {
+    if (holds(report.policies, p)) continue;
+    const auto type = types.find(p);
+    const bool known = type != types.end();
+    deploy.push_back(
+        {{"name", p.name},
+         {"version", p.version},
+         {"type", known ? type->second.name : std::string(kWhitelistPolicyType)},
+         {"type_version", known ? type->second.version : std::string(kWhitelistPolicyTypeVersion)},
+         {"metadata", {{"policy-id", p.name}, {"policy-version", p.version}}}});
+  }
   json undeploy = json::array();
   for (const DeployedPolicy& h : report.policies)
     if (std::none_of(a.policies.begin(), a.policies.end(),

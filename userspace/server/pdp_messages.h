@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -20,7 +21,10 @@ nlohmann::json assignment_json(const std::string& cell, const CellAssignment& as
 // requestId, timestampMs, source, name, pdpGroup, pdpSubgroup, pdpHeartbeatIntervalMs, and
 // policiesToBeDeployed / policiesToBeUndeployed: what is deployed and the cell does not
 // report holding, and the reverse) and "pdpStateChange", ONAP's PDP_STATE_CHANGE.
+// `types`: the TOSCA type of each assigned version (Pap::policy_types); the preloaded type
+// for one it does not name.
 nlohmann::json pdp_status_reply(const CellReport& report, const CellAssignment& assigned,
+                                const std::map<PolicyIdent, PolicyTypeIdent>& types,
                                 int64_t now_ms);
 
 }  // namespace wiretag
