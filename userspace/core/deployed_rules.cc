@@ -56,6 +56,7 @@ Result<std::map<PolicyIdent, PolicyTypeIdent>> policy_types(
     PoliciesPort& tx, const std::vector<PolicyIdent>& versions) {
   std::map<PolicyIdent, PolicyTypeIdent> out;
   for (const PolicyIdent& p : versions) {
+    if (out.count(p)) continue;  // one read per version, however many cells list it
     PolicyTypeIdent type = preloaded_type();
     if (auto n = Pap::parse_version(p.version); n && p.name != kDefaultWhitelist) {
       WT_TRY(rec, tx.policy_version(p.name, *n));
