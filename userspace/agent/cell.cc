@@ -35,6 +35,18 @@ uint32_t live_ifindex(const Device& d) {
   return if_nametoindex(d.ifname.c_str());
 }
 
+// Whether the recorded device is gone: its interface or namespace is (live == 0), or its
+// name belongs to a new interface — another ifindex than the one attached (known) or, not
+// attached yet, the one recorded when the intent was written. The datapath may have dropped a
+// vanished device's state already when it opened, so the record's own ifindex counts too. A
+// new interface under the name is nobody's endpoint until it is attached: it must not stamp
+// the old one's tag nor take its rules.
+bool vanished(const DeviceRecord& rec, std::optional<uint32_t> known, uint32_t live) {
+  if (live == 0) return true;
+  const uint32_t was = known ? *known : rec.ifindex;
+  return was != 0 && was != live;
+}
+
 }  // namespace
 
 void canonicalize(std::vector<Rule>& rules) {
@@ -80,22 +92,9 @@ Result<void> Cell::reconcile() {
   for (const DeviceRecord& rec : records) {
     uint32_t live = live_ifindex(rec.device);
     std::optional<uint32_t> known = dp_.ifindex_of(rec.device);
-    if (live == 0) {
-      spdlog::info("reconcile: {} is gone: forgetting it", label(rec.device));
-      if (known) (void)dp_.forget(*known);
-      if (auto r = table_.remove(rec.device); !r) return r;
-      continue;
-    }
-    const uint32_t was = known ? *known : rec.ifindex;
-    if (was != 0 && was != live) {
-      // The name belongs to a new interface now: the recorded device is gone, as the sweeper
-      // finds at run time (the datapath may have dropped the old one's state already when it
-      // opened). The new one is nobody's endpoint until it is attached: it must not stamp the
-      // old one's tag nor take its rules.
-      spdlog::info(
-          "reconcile: {} is a new interface now (ifindex {}, was {}): forgetting the "
-          "old one",
-          label(rec.device), live, was);
+    if (vanished(rec, known, live)) {
+      spdlog::info("reconcile: {} is gone (or its name is a new interface's now): forgetting it",
+                   label(rec.device));
       if (known) (void)dp_.forget(*known);
       if (auto r = table_.remove(rec.device); !r) return r;
       continue;
@@ -518,9 +517,7 @@ size_t Cell::sweep_vanished() {
   for (const DeviceRecord& rec : records) {
     std::optional<uint32_t> known = dp_.ifindex_of(rec.device);
     uint32_t live = live_ifindex(rec.device);
-    if (live != 0 && known && *known == live) continue;
-    // Recorded, not attached yet: reconcile's business, unless the name is a new interface's.
-    if (live != 0 && !known && (rec.ifindex == 0 || rec.ifindex == live)) continue;
+    if (!vanished(rec, known, live)) continue;
     spdlog::info("{} is gone (container deleted?): forgetting its state", label(rec.device));
     if (known) (void)dp_.forget(*known);
     if (auto r = table_.remove(rec.device); !r) {

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "cli/output.h"
+#include "common/command_line.h"
 #include "wiretag/result.h"
 
 namespace CLI {
@@ -29,7 +30,7 @@ struct CommandError : std::runtime_error {
   int status;
 };
 constexpr int kExitApiError = 1;
-constexpr int kExitUsage = 2;
+using wiretag::kExitUsage;  // 2, as the daemons (common/command_line.h)
 [[noreturn]] void usage_error(const std::string& message);
 [[noreturn]] void api_error(const Error& e);
 

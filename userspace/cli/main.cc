@@ -10,6 +10,7 @@
 
 #include "cli/api_client.h"
 #include "cli/commands.h"
+#include "common/command_line.h"
 #include "common/log.h"
 #include "datapath/libbpf_log.h"
 #include "wiretag/version.h"
@@ -88,10 +89,7 @@ int main(int argc, char** argv) {
   add_completion_command(app);
   give_environment_twins(app);
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int status = app.exit(e);
-    return status == 0 ? 0 : kExitUsage;
+    if (auto exit_status = wiretag::parse_command_line(app, argc, argv)) return *exit_status;
   } catch (const CommandError& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "wiretag: %s\n", e.what());

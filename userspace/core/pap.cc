@@ -139,9 +139,9 @@ struct DeploymentWriter {
     auto it = m.find({group, pdp_type, name});
     if (it == m.end()) return Ok();
     const std::string version = it->second;
-    touch(group, pdp_type);
+    touch(group, pdp_type);  // reads m only: `it` stays valid
     WT_TRY(gone, tx.delete_deployment(group, pdp_type, name));
-    m.erase(m.find({group, pdp_type, name}));
+    m.erase(it);
     return audit(group, pdp_type, name, version, "UNDEPLOYMENT");
   }
 

@@ -15,7 +15,6 @@ using http::Reply;
 using http::Request;
 using nlohmann::json;
 
-
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
